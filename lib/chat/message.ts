@@ -1,0 +1,92 @@
+/**
+ * What the chat domain says to its members. Each kind of event is its own
+ * type; the protocol layer turns them into wire frames (once per broadcast).
+ *
+ * @module
+ */
+
+/** What a member may do. `operator` is the server's own console. */
+export type Role = "user" | "admin" | "operator";
+
+/** A line said in a room. */
+export interface RoomMessage {
+  readonly kind: "message";
+  /** Increasing per hub; survives restarts when history is stored. */
+  readonly id: number;
+  readonly room: string;
+  readonly from: string;
+  readonly text: string;
+  /** Server time, ms since the epoch. */
+  readonly ts: number;
+  /** A `/me` action rather than plain speech. */
+  readonly action?: boolean;
+  /** Said by a bot (e.g. the joke bot), not a person. */
+  readonly bot?: boolean;
+}
+
+/** A private message between two users. */
+export interface DirectMessage {
+  readonly kind: "dm";
+  readonly id: number;
+  readonly from: string;
+  readonly to: string;
+  readonly text: string;
+  readonly ts: number;
+}
+
+/** Someone entered or left a room. */
+export interface PresenceEvent {
+  readonly kind: "join" | "leave";
+  readonly room: string;
+  readonly user: string;
+  readonly ts: number;
+  /** Why they left (quit, kicked, timeout, ...). */
+  readonly reason?: string;
+}
+
+/** A system line for one member: command replies, hints, warnings. */
+export interface NoticeEvent {
+  readonly kind: "notice";
+  readonly level: "info" | "warn" | "error";
+  readonly text: string;
+  readonly ts: number;
+}
+
+/** Sent to a member when it enters a room: who is there and recent history. */
+export interface RoomEntered {
+  readonly kind: "room";
+  readonly room: string;
+  readonly members: readonly string[];
+  readonly history: readonly (RoomMessage)[];
+  /** How long the room keeps history, in days; 0 when it keeps none. */
+  readonly retentionDays: number;
+}
+
+/** Everything the hub can deliver to a member. */
+export type ChatEvent =
+  | RoomMessage
+  | DirectMessage
+  | PresenceEvent
+  | NoticeEvent
+  | RoomEntered;
+
+/** Why the hub asks a member's connection to close. */
+export interface CloseReason {
+  readonly code: "end" | "kicked" | "banned" | "shutdown" | "overflow";
+  /** Human-readable text for the user. */
+  readonly message: string;
+}
+
+/**
+ * A participant as the hub sees it. Implemented by the session layer (a
+ * network user) and by the server console (the operator). `deliver` must not
+ * block: implementations queue.
+ */
+export interface Member {
+  readonly name: string;
+  readonly role: Role;
+  /** Queue an event for this member. Never throws, never awaits. */
+  deliver(event: ChatEvent): void;
+  /** Ask the member's connection to close after sending `reason`. */
+  close(reason: CloseReason): void;
+}
