@@ -1,0 +1,539 @@
+/**
+ * The only place wire names live. Frames are JSON objects with a `type`;
+ * {@linkcode parseClientFrame} and {@linkcode parseServerFrame} turn untrusted
+ * lines into typed values (never a cast), the `encode*` functions turn typed
+ * values into bytes. See docs/PROTOCOL.md.
+ *
+ * @module
+ */
+import type { ChatEvent, RoomMessage } from "./chat/message.ts";
+
+/** Protocol version spoken by this build. */
+export const PROTOCOL_VERSION = 1;
+
+/** Longest string field accepted from a peer (characters). */
+const MAX_FIELD_CHARS = 16 * 1024;
+
+// ---------------------------------------------------------------- client -> server
+
+/** First frame from a client. */
+export interface ClientHello {
+  type: "hello";
+  version: number;
+  client?: string;
+}
+/** Credentials, answering `auth`. */
+export interface LoginFrame {
+  type: "login";
+  username: string;
+  password: string;
+}
+/** A line the user typed: chat text, a `/command`, `end` or `get_joke`. */
+export interface SayFrame {
+  type: "say";
+  text: string;
+}
+/** Liveness probe; the peer answers `pong` with the same id. */
+export interface PingFrame {
+  type: "ping";
+  id: number;
+}
+/** Answer to `ping`. */
+export interface PongFrame {
+  type: "pong";
+  id: number;
+}
+
+/** Every frame a client may send. */
+export type ClientFrame =
+  | ClientHello
+  | LoginFrame
+  | SayFrame
+  | PingFrame
+  | PongFrame;
+
+// ---------------------------------------------------------------- server -> client
+
+/** First frame from the server. */
+export interface ServerHello {
+  type: "hello";
+  version: number;
+  server: string;
+}
+/** The server wants a username and password. */
+export interface AuthFrame {
+  type: "auth";
+  attempts_left: number;
+}
+/** A login attempt failed. */
+export interface AuthFailedFrame {
+  type: "auth_failed";
+  reason: "invalid" | "locked";
+  attempts_left: number;
+  /** Present when `reason` is `locked`. */
+  retry_after_ms?: number;
+  message: string;
+}
+/** Login succeeded. */
+export interface WelcomeFrame {
+  type: "welcome";
+  user: string;
+  role: string;
+}
+/** The peer sent something wrong; `fatal` frames are followed by `bye`. */
+export interface ErrorFrame {
+  type: "error";
+  code: string;
+  message: string;
+}
+/** Why a connection is about to close. */
+export type ByeCode =
+  | "end"
+  | "kicked"
+  | "banned"
+  | "shutdown"
+  | "overflow"
+  | "denied"
+  | "locked"
+  | "timeout"
+  | "protocol_error"
+  | "busy"
+  | "replaced";
+/** The server closes the connection after this frame. */
+export interface ByeFrame {
+  type: "bye";
+  code: ByeCode;
+  message: string;
+}
+/** A chat event, see {@linkcode ChatEvent}; wire names are snake_case. */
+export type EventFrame =
+  | { type: "message" } & Omit<RoomMessage, "kind">
+  | {
+    type: "dm";
+    id: number;
+    from: string;
+    to: string;
+    text: string;
+    ts: number;
+  }
+  | {
+    type: "join" | "leave";
+    room: string;
+    user: string;
+    ts: number;
+    reason?: string;
+  }
+  | {
+    type: "notice";
+    level: "info" | "warn" | "error";
+    text: string;
+    ts: number;
+  }
+  | {
+    type: "room";
+    room: string;
+    members: string[];
+    history: Array<{ type: "message" } & Omit<RoomMessage, "kind">>;
+    retention_days: number;
+  };
+
+/** Every frame a server may send. */
+export type ServerFrame =
+  | ServerHello
+  | AuthFrame
+  | AuthFailedFrame
+  | WelcomeFrame
+  | ErrorFrame
+  | ByeFrame
+  | EventFrame
+  | PingFrame
+  | PongFrame;
+
+// ---------------------------------------------------------------- errors
+
+/** Why a frame was refused. Sent to the peer as `error.code`. */
+export type ProtocolErrorCode =
+  | "invalid_json"
+  | "not_object"
+  | "unknown_type"
+  | "invalid_field"
+  | "unexpected";
+
+/** A line that is not a valid frame of this protocol. */
+export class ProtocolError extends Error {
+  /** Machine-readable cause. */
+  readonly code: ProtocolErrorCode;
+  /**
+   * @param code What was wrong.
+   * @param message Human-readable text, safe to send to the peer.
+   */
+  constructor(code: ProtocolErrorCode, message: string) {
+    super(message);
+    this.name = "ProtocolError";
+    this.code = code;
+  }
+}
+
+// ---------------------------------------------------------------- parsing
+
+type Fields = Record<string, unknown>;
+
+function parseObject(line: string): Fields {
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch {
+    throw new ProtocolError("invalid_json", "Frame is not valid JSON");
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new ProtocolError("not_object", "Frame is not a JSON object");
+  }
+  return value as Fields;
+}
+
+function str(o: Fields, key: string, max = MAX_FIELD_CHARS): string {
+  const v = o[key];
+  if (typeof v !== "string") {
+    throw new ProtocolError("invalid_field", `Field "${key}" must be a string`);
+  }
+  if (v.length > max) {
+    throw new ProtocolError("invalid_field", `Field "${key}" is too long`);
+  }
+  return v;
+}
+
+function optStr(o: Fields, key: string): string | undefined {
+  return o[key] === undefined ? undefined : str(o, key);
+}
+
+function int(o: Fields, key: string): number {
+  const v = o[key];
+  if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 0) {
+    throw new ProtocolError(
+      "invalid_field",
+      `Field "${key}" must be a non-negative integer`,
+    );
+  }
+  return v;
+}
+
+function optBool(o: Fields, key: string): boolean | undefined {
+  const v = o[key];
+  if (v === undefined) return undefined;
+  if (typeof v !== "boolean") {
+    throw new ProtocolError(
+      "invalid_field",
+      `Field "${key}" must be a boolean`,
+    );
+  }
+  return v;
+}
+
+function oneOf<T extends string>(
+  o: Fields,
+  key: string,
+  values: readonly T[],
+): T {
+  const v = str(o, key);
+  const found = values.find((x) => x === v);
+  if (found === undefined) {
+    throw new ProtocolError(
+      "invalid_field",
+      `Field "${key}" has an unknown value`,
+    );
+  }
+  return found;
+}
+
+function typeOf(o: Fields): string {
+  const t = o["type"];
+  if (typeof t !== "string") {
+    throw new ProtocolError("invalid_field", 'Field "type" must be a string');
+  }
+  return t;
+}
+
+function unknownType(t: string): ProtocolError {
+  return new ProtocolError(
+    "unknown_type",
+    `Unknown frame type ${JSON.stringify(t.slice(0, 40))}`,
+  );
+}
+
+/**
+ * Parse one line from a client.
+ *
+ * @param line One frame, newline removed.
+ * @returns The typed frame.
+ * @throws {ProtocolError} When the line is not a valid client frame.
+ *
+ * @example
+ * ```ts
+ * import { deepEqual as assertEquals } from "node:assert/strict";
+ * import { parseClientFrame } from "./protocol.ts";
+ * assertEquals(parseClientFrame('{"type":"say","text":"hi"}'), { type: "say", text: "hi" });
+ * ```
+ */
+export function parseClientFrame(line: string): ClientFrame {
+  const o = parseObject(line);
+  const t = typeOf(o);
+  switch (t) {
+    case "hello": {
+      const client = optStr(o, "client");
+      return client === undefined
+        ? { type: t, version: int(o, "version") }
+        : { type: t, version: int(o, "version"), client };
+    }
+    case "login":
+      return {
+        type: t,
+        username: str(o, "username", 256),
+        password: str(o, "password", 1024),
+      };
+    case "say":
+      return { type: t, text: str(o, "text") };
+    case "ping":
+    case "pong":
+      return { type: t, id: int(o, "id") };
+    default:
+      throw unknownType(t);
+  }
+}
+
+function messageFields(o: Fields): Omit<RoomMessage, "kind"> {
+  const action = optBool(o, "action");
+  const bot = optBool(o, "bot");
+  return {
+    id: int(o, "id"),
+    room: str(o, "room"),
+    from: str(o, "from"),
+    text: str(o, "text"),
+    ts: int(o, "ts"),
+    ...(action === undefined ? {} : { action }),
+    ...(bot === undefined ? {} : { bot }),
+  };
+}
+
+function array(o: Fields, key: string): unknown[] {
+  const v = o[key];
+  if (!Array.isArray(v)) {
+    throw new ProtocolError("invalid_field", `Field "${key}" must be an array`);
+  }
+  return v;
+}
+
+function object(v: unknown, key: string): Fields {
+  if (typeof v !== "object" || v === null || Array.isArray(v)) {
+    throw new ProtocolError(
+      "invalid_field",
+      `Field "${key}" must hold objects`,
+    );
+  }
+  return v as Fields;
+}
+
+const BYE_CODES: readonly ByeCode[] = [
+  "end",
+  "kicked",
+  "banned",
+  "shutdown",
+  "overflow",
+  "denied",
+  "locked",
+  "timeout",
+  "protocol_error",
+  "busy",
+  "replaced",
+];
+
+/**
+ * Parse one line from a server (the client treats the server as untrusted
+ * input too).
+ *
+ * @param line One frame, newline removed.
+ * @returns The typed frame.
+ * @throws {ProtocolError} When the line is not a valid server frame.
+ */
+export function parseServerFrame(line: string): ServerFrame {
+  const o = parseObject(line);
+  const t = typeOf(o);
+  switch (t) {
+    case "hello":
+      return { type: t, version: int(o, "version"), server: str(o, "server") };
+    case "auth":
+      return { type: t, attempts_left: int(o, "attempts_left") };
+    case "auth_failed": {
+      const retry = o["retry_after_ms"] === undefined
+        ? {}
+        : { retry_after_ms: int(o, "retry_after_ms") };
+      return {
+        type: t,
+        reason: oneOf(o, "reason", ["invalid", "locked"] as const),
+        attempts_left: int(o, "attempts_left"),
+        message: str(o, "message"),
+        ...retry,
+      };
+    }
+    case "welcome":
+      return { type: t, user: str(o, "user"), role: str(o, "role") };
+    case "error":
+      return { type: t, code: str(o, "code"), message: str(o, "message") };
+    case "bye":
+      return {
+        type: t,
+        code: oneOf(o, "code", BYE_CODES),
+        message: str(o, "message"),
+      };
+    case "message":
+      return { type: t, ...messageFields(o) };
+    case "dm":
+      return {
+        type: t,
+        id: int(o, "id"),
+        from: str(o, "from"),
+        to: str(o, "to"),
+        text: str(o, "text"),
+        ts: int(o, "ts"),
+      };
+    case "join":
+    case "leave": {
+      const reason = optStr(o, "reason");
+      return {
+        type: t,
+        room: str(o, "room"),
+        user: str(o, "user"),
+        ts: int(o, "ts"),
+        ...(reason === undefined ? {} : { reason }),
+      };
+    }
+    case "notice":
+      return {
+        type: t,
+        level: oneOf(o, "level", ["info", "warn", "error"] as const),
+        text: str(o, "text"),
+        ts: int(o, "ts"),
+      };
+    case "room":
+      return {
+        type: t,
+        room: str(o, "room"),
+        members: array(o, "members").map((m) => {
+          if (typeof m !== "string") {
+            throw new ProtocolError(
+              "invalid_field",
+              'Field "members" must hold strings',
+            );
+          }
+          return m;
+        }),
+        history: array(o, "history").map((m) => ({
+          type: "message" as const,
+          ...messageFields(object(m, "history")),
+        })),
+        retention_days: int(o, "retention_days"),
+      };
+    case "ping":
+    case "pong":
+      return { type: t, id: int(o, "id") };
+    default:
+      throw unknownType(t);
+  }
+}
+
+/**
+ * Turn a server frame back into the chat event it carries, for clients.
+ *
+ * @param frame A frame from {@linkcode parseServerFrame}.
+ * @returns The event, or undefined for frames that are not chat events.
+ */
+export function eventOf(frame: ServerFrame): ChatEvent | undefined {
+  switch (frame.type) {
+    case "message": {
+      const { type: _, ...rest } = frame;
+      return { kind: "message", ...rest };
+    }
+    case "dm":
+    case "join":
+    case "leave":
+    case "notice": {
+      const { type, ...rest } = frame;
+      return { kind: type, ...rest } as ChatEvent;
+    }
+    case "room":
+      return {
+        kind: "room",
+        room: frame.room,
+        members: frame.members,
+        history: frame.history.map(({ type: _, ...rest }) => ({
+          kind: "message" as const,
+          ...rest,
+        })),
+        retentionDays: frame.retention_days,
+      };
+    default:
+      return undefined;
+  }
+}
+
+// ---------------------------------------------------------------- encoding
+
+const encoder = new TextEncoder();
+
+/**
+ * Encode any frame as one line of bytes.
+ *
+ * @param frame The frame.
+ * @returns UTF-8 JSON plus `\n`.
+ */
+export function encodeFrame(frame: ClientFrame | ServerFrame): Uint8Array {
+  // JSON.stringify escapes control characters, so no raw newline can appear.
+  return encoder.encode(JSON.stringify(frame) + "\n");
+}
+
+function wireMessage(m: RoomMessage) {
+  const { kind: _, ...rest } = m;
+  return { type: "message" as const, ...rest };
+}
+
+/**
+ * The wire frame for a chat event.
+ *
+ * @param event A domain event.
+ * @returns The frame.
+ */
+export function frameOf(event: ChatEvent): EventFrame {
+  switch (event.kind) {
+    case "message":
+      return wireMessage(event);
+    case "room":
+      return {
+        type: "room",
+        room: event.room,
+        members: [...event.members],
+        history: event.history.map(wireMessage),
+        retention_days: event.retentionDays,
+      };
+    default: {
+      const { kind, ...rest } = event;
+      return { type: kind, ...rest } as EventFrame;
+    }
+  }
+}
+
+const encodedEvents = new WeakMap<ChatEvent, Uint8Array>();
+
+/**
+ * Encode a chat event once, however many receivers it has: the bytes are
+ * cached on the event object, which the hub shares between receivers.
+ *
+ * @param event A domain event.
+ * @returns The frame's bytes; do not mutate them.
+ */
+export function encodeEvent(event: ChatEvent): Uint8Array {
+  let bytes = encodedEvents.get(event);
+  if (bytes === undefined) {
+    bytes = encodeFrame(frameOf(event));
+    encodedEvents.set(event, bytes);
+  }
+  return bytes;
+}

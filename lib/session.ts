@@ -1,0 +1,393 @@
+/**
+ * Per-connection glue: framing + protocol + login + chat member. Knows the
+ * wire (through protocol.ts) and the chat domain (through small interfaces),
+ * never a socket.
+ *
+ * @module
+ */
+import { getLogger } from "@logtape/logtape";
+import type { ChatEvent, CloseReason, Member, Role } from "./chat/message.ts";
+import type { Clock } from "./clock.ts";
+import { FrameError, LineDecoderStream } from "./framing.ts";
+import { Outbox } from "./outbox.ts";
+import {
+  type ByeCode,
+  type ClientFrame,
+  encodeEvent,
+  encodeFrame,
+  parseClientFrame,
+  PROTOCOL_VERSION,
+  ProtocolError,
+  type ServerFrame,
+} from "./protocol.ts";
+import type { Connection } from "./transport.ts";
+
+const log = getLogger(["banter", "session"]);
+const audit = getLogger(["banter", "audit"]);
+
+/** Attempts a connection gets before access is denied. */
+export const LOGIN_ATTEMPTS = 3;
+
+/** Outcome of one login attempt (see lib/auth/login.ts). */
+export type LoginResult =
+  | { ok: true; user: { name: string; role: "user" | "admin" } }
+  | { ok: false; reason: "invalid" }
+  | { ok: false; reason: "locked"; retryAfterMs: number };
+
+/** What the session needs from authentication. */
+export interface SessionAuth {
+  login(
+    request: { username: string; password: string; ip: string },
+  ): Promise<LoginResult>;
+  loginWithCertificate(commonName: string): Promise<LoginResult>;
+}
+
+/** What the session needs from the chat hub. */
+export interface SessionHub {
+  enter(
+    member: Member,
+  ): { input(text: string): void; leave(reason?: string): void };
+}
+
+/** Limits and timings of a session. */
+export interface SessionLimits {
+  /** Largest frame in bytes. */
+  maxFrameBytes: number;
+  /** Bytes queued for a slow reader before it is dropped. */
+  outboxBytes: number;
+  /** Time from connect to a finished login. */
+  loginTimeoutMs: number;
+}
+
+/** Everything a session is wired to. */
+export interface SessionOptions {
+  hub: SessionHub;
+  auth: SessionAuth;
+  clock: Clock;
+  limits: SessionLimits;
+  /** Server name and version for `hello`. */
+  serverName: string;
+  /** Ask for a password even when a client certificate names a user. */
+  requirePassword: boolean;
+  /** Called with the live session once it exists (for heartbeats). */
+  onOpen?: (session: Session) => void;
+  /** Called when the session ends. */
+  onClose?: (session: Session) => void;
+}
+
+/** Why a session ended; `lost` means the peer is gone, so no goodbye. */
+class SessionClosed extends Error {
+  constructor(
+    readonly code: ByeCode,
+    message: string,
+    readonly lost = false,
+  ) {
+    super(message);
+    this.name = "SessionClosed";
+  }
+}
+
+const CONNECTION_LOST = () => new SessionClosed("end", "Connection lost", true);
+
+/** One connected client, from hello to goodbye. */
+export class Session {
+  readonly #conn: Connection;
+  readonly #options: SessionOptions;
+  readonly #outbox: Outbox;
+  #lastSeen: number;
+  #pingId = 0;
+  #ended: Promise<void> | undefined;
+  #user: string | undefined;
+  #onClosed: ((reason: SessionClosed) => void) | undefined;
+
+  /**
+   * @param conn The connection; the session owns it from now on.
+   * @param options Hub, auth, limits.
+   */
+  constructor(conn: Connection, options: SessionOptions) {
+    this.#conn = conn;
+    this.#options = options;
+    this.#lastSeen = options.clock.now();
+    this.#outbox = new Outbox(conn.writable, {
+      maxBytes: options.limits.outboxBytes,
+      onOverflow: () => {
+        log.warn("Dropping {user} at {address}: outbound queue overflowed", {
+          user: this.#user ?? "-",
+          address: conn.peer.address,
+        });
+        this.#abort(new SessionClosed("overflow", "Too slow to receive"));
+      },
+      onError: () => this.#abort(CONNECTION_LOST()),
+    });
+  }
+
+  /** Remote address. */
+  get address(): string {
+    return this.#conn.peer.address;
+  }
+
+  /** Logged-in user name, once known. */
+  get user(): string | undefined {
+    return this.#user;
+  }
+
+  /** Milliseconds since anything was received, per the injected clock. */
+  idleFor(now: number): number {
+    return now - this.#lastSeen;
+  }
+
+  /** Send a heartbeat ping. */
+  ping(): void {
+    this.#send({ type: "ping", id: ++this.#pingId });
+  }
+
+  /**
+   * End the session from outside (heartbeat timeout, server shutdown).
+   *
+   * @param code Why.
+   * @param message Text for the user.
+   */
+  terminate(code: ByeCode, message: string): void {
+    this.#onClosed?.(new SessionClosed(code, message));
+  }
+
+  #send(frame: ServerFrame): void {
+    this.#outbox.push(encodeFrame(frame));
+  }
+
+  #abort(reason: SessionClosed): void {
+    this.#onClosed?.(reason);
+  }
+
+  /**
+   * Run the session to its end. Never rejects.
+   *
+   * @returns When the connection is finished with.
+   */
+  run(): Promise<void> {
+    this.#ended ??= this.#run();
+    return this.#ended;
+  }
+
+  async #run(): Promise<void> {
+    const { limits } = this.#options;
+    const closed = new Promise<SessionClosed>((resolve) => {
+      this.#onClosed = (reason) => {
+        this.#onClosed = undefined;
+        resolve(reason);
+      };
+    });
+    const lines = this.#conn.readable
+      .pipeThrough(
+        new LineDecoderStream({ maxFrameBytes: limits.maxFrameBytes }),
+      )
+      .getReader();
+    this.#options.onOpen?.(this);
+    let presence: ReturnType<SessionHub["enter"]> | undefined;
+    const loginTimer = setTimeout(
+      () =>
+        this.#abort(
+          new SessionClosed("timeout", "Login did not finish in time"),
+        ),
+      limits.loginTimeoutMs,
+    );
+    const work = (async () => {
+      const next = async (): Promise<ClientFrame | undefined> => {
+        const { value, done } = await lines.read();
+        if (done) return undefined;
+        this.#lastSeen = this.#options.clock.now();
+        return parseClientFrame(value);
+      };
+      this.#send({
+        type: "hello",
+        version: PROTOCOL_VERSION,
+        server: this.#options.serverName,
+      });
+      const hello = await next();
+      if (hello === undefined) throw CONNECTION_LOST();
+      if (hello.type !== "hello") {
+        throw new ProtocolError("unexpected", "Expected a hello frame first");
+      }
+      if (hello.version !== PROTOCOL_VERSION) {
+        throw new ProtocolError(
+          "unexpected",
+          `Unsupported protocol version ${hello.version}; this server speaks ${PROTOCOL_VERSION}`,
+        );
+      }
+      const user = await this.#login(next);
+      clearTimeout(loginTimer);
+      this.#user = user.name;
+      presence = this.#options.hub.enter(this.#member(user.name, user.role));
+      for (;;) {
+        const frame = await next();
+        if (frame === undefined) throw CONNECTION_LOST();
+        switch (frame.type) {
+          case "say":
+            presence.input(frame.text);
+            break;
+          case "ping":
+            this.#send({ type: "pong", id: frame.id });
+            break;
+          case "pong":
+            break;
+          default:
+            throw new ProtocolError(
+              "unexpected",
+              `Frame ${frame.type} is not expected after login`,
+            );
+        }
+      }
+    })();
+    let reason: SessionClosed;
+    try {
+      reason = await Promise.race([work, closed]) as SessionClosed;
+    } catch (error) {
+      reason = this.#reasonFor(error);
+    }
+    work.catch(() => undefined); // settled by the close below
+    clearTimeout(loginTimer);
+    presence?.leave(leaveText(reason.code));
+    await this.#finish(reason);
+    lines.cancel().catch(() => undefined);
+    this.#options.onClose?.(this);
+  }
+
+  #reasonFor(error: unknown): SessionClosed {
+    if (error instanceof SessionClosed) return error;
+    if (error instanceof FrameError || error instanceof ProtocolError) {
+      log.info("Protocol error from {address}: {code}", {
+        address: this.address,
+        code: error.code,
+      });
+      this.#send({ type: "error", code: error.code, message: error.message });
+      return new SessionClosed("protocol_error", error.message);
+    }
+    return CONNECTION_LOST();
+  }
+
+  async #finish(reason: SessionClosed): Promise<void> {
+    if (reason.lost || reason.code === "overflow") {
+      // The peer is gone or not reading: do not wait on it.
+      this.#conn.close();
+      return;
+    }
+    await this.#outbox.close(
+      encodeFrame({ type: "bye", code: reason.code, message: reason.message }),
+    );
+    this.#conn.close();
+  }
+
+  async #login(
+    next: () => Promise<ClientFrame | undefined>,
+  ): Promise<{ name: string; role: Role }> {
+    const { auth } = this.#options;
+    const ip = this.address;
+    const certName = this.#conn.peer.certificateName;
+    let certUser: string | undefined;
+    if (certName !== undefined) {
+      const result = await auth.loginWithCertificate(certName);
+      if (result.ok) {
+        if (!this.#options.requirePassword) {
+          audit.info("Login {user} from {address} by certificate", {
+            user: result.user.name,
+            address: ip,
+          });
+          this.#send({
+            type: "welcome",
+            user: result.user.name,
+            role: result.user.role,
+          });
+          return result.user;
+        }
+        certUser = result.user.name;
+      }
+    }
+    for (let left = LOGIN_ATTEMPTS; left > 0; left--) {
+      this.#send({ type: "auth", attempts_left: left });
+      const frame = await next();
+      if (frame === undefined) throw CONNECTION_LOST();
+      if (frame.type !== "login") {
+        throw new ProtocolError("unexpected", "Expected a login frame");
+      }
+      const result = certUser !== undefined && frame.username !== certUser
+        ? { ok: false as const, reason: "invalid" as const }
+        : await auth.login({
+          username: frame.username,
+          password: frame.password,
+          ip,
+        });
+      if (result.ok) {
+        audit.info("Login {user} from {address}", {
+          user: result.user.name,
+          address: ip,
+        });
+        this.#send({
+          type: "welcome",
+          user: result.user.name,
+          role: result.user.role,
+        });
+        return result.user;
+      }
+      audit.warn("Failed login for {user} from {address}: {reason}", {
+        user: frame.username.slice(0, 64),
+        address: ip,
+        reason: result.reason,
+      });
+      if (result.reason === "locked") {
+        const minutes = Math.max(1, Math.ceil(result.retryAfterMs / 60_000));
+        const message =
+          `Too many failed logins: locked, try again in ${minutes} minute${
+            minutes === 1 ? "" : "s"
+          }`;
+        this.#send({
+          type: "auth_failed",
+          reason: "locked",
+          attempts_left: 0,
+          retry_after_ms: result.retryAfterMs,
+          message,
+        });
+        throw new SessionClosed("locked", message);
+      }
+      this.#send({
+        type: "auth_failed",
+        reason: "invalid",
+        attempts_left: left - 1,
+        message: left - 1 > 0
+          ? `Wrong username or password, ${left - 1} attempt${
+            left - 1 === 1 ? "" : "s"
+          } left`
+          : "Wrong username or password",
+      });
+    }
+    throw new SessionClosed(
+      "denied",
+      "Access denied: too many failed attempts",
+    );
+  }
+
+  #member(name: string, role: Role): Member {
+    return {
+      name,
+      role,
+      deliver: (event: ChatEvent) => {
+        this.#outbox.push(encodeEvent(event));
+      },
+      close: (reason: CloseReason) => {
+        this.#abort(new SessionClosed(reason.code, reason.message));
+      },
+    };
+  }
+}
+
+function leaveText(code: ByeCode): string {
+  switch (code) {
+    case "end":
+      return "quit";
+    case "timeout":
+      return "timed out";
+    case "overflow":
+      return "too slow to receive";
+    default:
+      return code;
+  }
+}

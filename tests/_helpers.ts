@@ -1,0 +1,229 @@
+/**
+ * Shared test helpers: certificates made once per process, temp dirs, waits
+ * with timeouts, a fake clock and a line-oriented protocol client.
+ *
+ * @module
+ */
+import {
+  type CertificateAuthority,
+  type CertifiedKey,
+  createCa,
+  createClientCert,
+  createServerCert,
+} from "../lib/certs.ts";
+import type { Clock } from "../lib/clock.ts";
+import { LineDecoderStream } from "../lib/framing.ts";
+import {
+  type ClientFrame,
+  encodeFrame,
+  parseServerFrame,
+  type ServerFrame,
+} from "../lib/protocol.ts";
+import { connect, type Connection } from "../lib/transport.ts";
+
+/** A test PKI: our CA with server and client leaves, and a foreign CA. */
+export interface TestPki {
+  ca: CertificateAuthority;
+  server: CertifiedKey;
+  /** Client certificate with CN=alice. */
+  alice: CertifiedKey;
+  foreignCa: CertificateAuthority;
+  /** Client certificate with CN=alice from the foreign CA. */
+  foreignAlice: CertifiedKey;
+  /** A server certificate that expired yesterday. */
+  expiredServer: CertifiedKey;
+  /** A server certificate for another name only. */
+  otherNameServer: CertifiedKey;
+}
+
+let pki: Promise<TestPki> | undefined;
+
+/** The process-wide test PKI (ECDSA generation is fast, but once is enough). */
+export function testPki(): Promise<TestPki> {
+  pki ??= (async () => {
+    const ca = await createCa("Banter Test CA");
+    const foreignCa = await createCa("Foreign CA");
+    return {
+      ca,
+      server: await createServerCert(ca),
+      alice: await createClientCert(ca, "alice"),
+      foreignCa,
+      foreignAlice: await createClientCert(foreignCa, "alice"),
+      expiredServer: await createServerCert(ca, {
+        notBefore: new Date(Date.now() - 10 * 86_400_000),
+        days: 1,
+      }),
+      otherNameServer: await createServerCert(ca, {
+        localhost: false,
+        hosts: ["chat.example.org"],
+      }),
+    };
+  })();
+  return pki;
+}
+
+/**
+ * Reject when `promise` has not settled within `ms`.
+ *
+ * @param promise What to wait for.
+ * @param ms The bound.
+ * @param what Named in the timeout error.
+ */
+export async function within<T>(
+  promise: Promise<T>,
+  ms: number,
+  what: string,
+): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`Timed out after ${ms} ms waiting for ${what}`)),
+      ms,
+    );
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** A temp dir removed on dispose. */
+export async function tempDir(): Promise<AsyncDisposable & { path: string }> {
+  const path = await Deno.makeTempDir({ prefix: "banter-test-" });
+  return {
+    path,
+    [Symbol.asyncDispose]: () => Deno.remove(path, { recursive: true }),
+  };
+}
+
+/** A clock that only moves when told. */
+export class FakeClock implements Clock {
+  #now: number;
+  /** @param start Starting time. */
+  constructor(start = Date.UTC(2026, 0, 1)) {
+    this.#now = start;
+  }
+  now(): number {
+    return this.#now;
+  }
+  /** Move time forward. */
+  advance(ms: number): void {
+    this.#now += ms;
+  }
+}
+
+/** A protocol client for tests: send frames, await frames with timeouts. */
+export class TestClient implements AsyncDisposable {
+  readonly conn: Connection;
+  readonly #reader: ReadableStreamDefaultReader<string>;
+  readonly #writer: WritableStreamDefaultWriter<Uint8Array>;
+  /** Every frame received so far, in order. */
+  readonly received: ServerFrame[] = [];
+  #closed = false;
+
+  private constructor(conn: Connection) {
+    this.conn = conn;
+    this.#reader = conn.readable.pipeThrough(
+      new LineDecoderStream({ maxFrameBytes: 1 << 24 }),
+    ).getReader();
+    this.#writer = conn.writable.getWriter();
+  }
+
+  /** Connect to a test server with the test CA. */
+  static async connect(
+    port: number,
+    options: { cert?: CertifiedKey; ca?: string } = {},
+  ): Promise<TestClient> {
+    const p = await testPki();
+    const conn = await connect({
+      hostname: "localhost",
+      port,
+      caCerts: [options.ca ?? p.ca.cert],
+      ...(options.cert
+        ? { cert: options.cert.cert, key: options.cert.key }
+        : {}),
+    });
+    return new TestClient(conn);
+  }
+
+  /** Send a frame. */
+  async send(frame: ClientFrame): Promise<void> {
+    await this.#writer.write(encodeFrame(frame));
+  }
+
+  /** Send raw bytes. */
+  async sendRaw(bytes: Uint8Array | string): Promise<void> {
+    await this.#writer.write(
+      typeof bytes === "string" ? new TextEncoder().encode(bytes) : bytes,
+    );
+  }
+
+  /** The next frame, or undefined at end of stream. */
+  async next(ms = 5000): Promise<ServerFrame | undefined> {
+    const { value, done } = await within(this.#reader.read(), ms, "a frame");
+    if (done) return undefined;
+    const frame = parseServerFrame(value);
+    this.received.push(frame);
+    return frame;
+  }
+
+  /** Read until a frame matches; returns it. Throws at end of stream. */
+  async until<T extends ServerFrame>(
+    match: (f: ServerFrame) => f is T,
+    ms?: number,
+  ): Promise<T>;
+  async until(
+    match: (f: ServerFrame) => boolean,
+    ms?: number,
+  ): Promise<ServerFrame>;
+  async until(
+    match: (f: ServerFrame) => boolean,
+    ms = 5000,
+  ): Promise<ServerFrame> {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const frame = await this.next(Math.max(1, deadline - Date.now()));
+      if (frame === undefined) {
+        throw new Error("Stream ended before the expected frame");
+      }
+      if (match(frame)) return frame;
+    }
+  }
+
+  /** Read until the server closes; returns the frames seen. */
+  async untilClosed(ms = 5000): Promise<ServerFrame[]> {
+    const seen: ServerFrame[] = [];
+    const deadline = Date.now() + ms;
+    for (;;) {
+      let frame: ServerFrame | undefined;
+      try {
+        frame = await this.next(Math.max(1, deadline - Date.now()));
+      } catch (error) {
+        if (error instanceof Error && error.message.startsWith("Timed out")) {
+          throw error;
+        }
+        return seen; // reset by peer counts as closed
+      }
+      if (frame === undefined) return seen;
+      seen.push(frame);
+    }
+  }
+
+  /** hello + login; resolves with the welcome or failure frame. */
+  async login(username: string, password: string): Promise<ServerFrame> {
+    await this.send({ type: "hello", version: 1 });
+    await this.until((f) => f.type === "auth");
+    await this.send({ type: "login", username, password });
+    return await this.until((f) =>
+      f.type === "welcome" || f.type === "auth_failed"
+    );
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.conn.close();
+    await this.#reader.cancel().catch(() => undefined);
+  }
+}

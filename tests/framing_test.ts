@@ -1,0 +1,131 @@
+import { deepEqual as assertEquals, rejects } from "node:assert/strict";
+import fc from "fast-check";
+import { encodeLine, FrameError, LineDecoderStream } from "../lib/framing.ts";
+
+async function decode(
+  chunks: Uint8Array[],
+  maxFrameBytes?: number,
+): Promise<string[]> {
+  const options = maxFrameBytes === undefined ? {} : { maxFrameBytes };
+  return await Array.fromAsync(
+    ReadableStream.from(chunks).pipeThrough(new LineDecoderStream(options)),
+  );
+}
+
+function splitAt(bytes: Uint8Array, points: number[]): Uint8Array[] {
+  const cuts = [...new Set(points.map((p) => p % (bytes.length + 1)))].sort(
+    (a, b) => a - b,
+  );
+  const out: Uint8Array[] = [];
+  let start = 0;
+  for (const cut of cuts) {
+    out.push(bytes.subarray(start, cut));
+    start = cut;
+  }
+  out.push(bytes.subarray(start));
+  return out;
+}
+
+const line = fc.string({ unit: "grapheme", maxLength: 200 }).map((s) =>
+  s.replaceAll("\n", " ").replaceAll("\r", " ")
+);
+
+Deno.test("LineDecoderStream reassembles random frames split at random points", async () => {
+  await fc.assert(
+    fc.asyncProperty(
+      fc.array(line, { maxLength: 20 }),
+      fc.array(fc.nat(), { maxLength: 30 }),
+      async (lines, points) => {
+        const bytes = new TextEncoder().encode(
+          lines.map((l) => l + "\n").join(""),
+        );
+        assertEquals(await decode(splitAt(bytes, points)), lines);
+      },
+    ),
+    { numRuns: 300 },
+  );
+});
+
+Deno.test("LineDecoderStream handles a frame sent one byte per read", async () => {
+  const bytes = encodeLine(JSON.stringify({ type: "say", text: "héllo 👋" }));
+  const chunks = Array.from(bytes, (b) => new Uint8Array([b]));
+  assertEquals(await decode(chunks), ['{"type":"say","text":"héllo 👋"}']);
+});
+
+Deno.test("LineDecoderStream handles many frames in one read and CRLF", async () => {
+  const bytes = new TextEncoder().encode("a\r\nb\n\nc\n");
+  assertEquals(await decode([bytes]), ["a", "b", "", "c"]);
+});
+
+Deno.test("LineDecoderStream refuses a frame over the cap before it ends", async () => {
+  // 100 bytes, no newline yet: the cap of 64 must trip without waiting.
+  const chunks = [new Uint8Array(60).fill(0x61), new Uint8Array(40).fill(0x61)];
+  await rejects(decode(chunks, 64), (e) => {
+    return e instanceof FrameError && e.code === "frame_too_long";
+  });
+});
+
+Deno.test("LineDecoderStream accepts a frame of exactly the cap", async () => {
+  const body = "x".repeat(64);
+  assertEquals(await decode([new TextEncoder().encode(body + "\r\n")], 64), [
+    body,
+  ]);
+  await rejects(
+    decode([new TextEncoder().encode(body + "x\n")], 64),
+    (e) => e instanceof FrameError && e.code === "frame_too_long",
+  );
+});
+
+Deno.test("LineDecoderStream keeps memory bounded for a 1 MiB line without newline", async () => {
+  const chunk = new Uint8Array(16 * 1024).fill(0x41);
+  let pulled = 0;
+  const source = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      pulled++;
+      if (pulled > 64) controller.close();
+      else controller.enqueue(chunk);
+    },
+  });
+  await rejects(
+    Array.fromAsync(source.pipeThrough(new LineDecoderStream())),
+    (e) => e instanceof FrameError && e.code === "frame_too_long",
+  );
+  // 64 KiB cap / 16 KiB chunks: it stops after about five chunks, not 64.
+  assertEquals(pulled <= 8, true, `pulled ${pulled} chunks`);
+});
+
+Deno.test("LineDecoderStream refuses invalid UTF-8", async () => {
+  const bad = new Uint8Array([0x7b, 0xff, 0xfe, 0x7d, 0x0a]);
+  await rejects(
+    decode([bad]),
+    (e) => e instanceof FrameError && e.code === "invalid_utf8",
+  );
+});
+
+Deno.test("LineDecoderStream accepts a UTF-8 character split across reads", async () => {
+  const bytes = new TextEncoder().encode("€\n"); // 3-byte character
+  assertEquals(
+    await decode([
+      bytes.subarray(0, 1),
+      bytes.subarray(1, 2),
+      bytes.subarray(2),
+    ]),
+    ["€"],
+  );
+});
+
+Deno.test("LineDecoderStream drops an unfinished last line", async () => {
+  assertEquals(await decode([new TextEncoder().encode("a\nunfinished")]), [
+    "a",
+  ]);
+});
+
+Deno.test("encodeLine refuses a newline", () => {
+  let error: unknown;
+  try {
+    encodeLine("a\nb");
+  } catch (e) {
+    error = e;
+  }
+  assertEquals(error instanceof RangeError, true);
+});
