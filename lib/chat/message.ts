@@ -72,7 +72,17 @@ export type ChatEvent =
 
 /** Why the hub asks a member's connection to close. */
 export interface CloseReason {
-  readonly code: "end" | "kicked" | "banned" | "shutdown" | "overflow";
+  /**
+   * `replaced` means the same user signed in from another connection, which
+   * took over (see `Hub.enter`).
+   */
+  readonly code:
+    | "end"
+    | "kicked"
+    | "banned"
+    | "shutdown"
+    | "overflow"
+    | "replaced";
   /** Human-readable text for the user. */
   readonly message: string;
 }

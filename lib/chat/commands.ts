@@ -1,0 +1,345 @@
+/**
+ * Slash commands: a registry of `{name, args, help, minRole, handler}`. Adding
+ * a command is one `add` call; `/help` is generated from the registry. A
+ * handler's thrown error becomes an error notice to the caller.
+ *
+ * Handlers only parse and reply; the hub does the work behind
+ * {@linkcode CommandContext}.
+ *
+ * @module
+ */
+import type { Member, NoticeEvent, Role } from "./message.ts";
+
+/** A room and how many members it has, for `/rooms`. */
+export interface RoomCount {
+  readonly name: string;
+  readonly count: number;
+}
+
+/**
+ * What a command handler may do, on behalf of the member who typed it.
+ * Methods throw an `Error` whose message is fit for the user when they
+ * cannot do what was asked.
+ */
+export interface CommandContext {
+  /** Who typed the command. */
+  readonly caller: Pick<Member, "name" | "role">;
+  /** The caller's room. */
+  readonly room: string;
+  /** Send a notice to the caller only. */
+  reply(text: string, level?: NoticeEvent["level"]): void;
+  /** Names in the caller's room, sorted. */
+  who(): readonly string[];
+  /** Rooms with members, sorted by name. */
+  rooms(): readonly RoomCount[];
+  /** Move the caller to `room` (validated here). */
+  join(room: string): void;
+  /** Say `text` in the caller's room. */
+  say(text: string, options?: { action?: boolean }): void;
+  /** Send a DM to an online user. */
+  direct(to: string, text: string): void;
+  /** End the caller's session (code `end`). */
+  quit(): void;
+  /** Ask for a joke, posted later to the caller's room. */
+  joke(): void;
+  /** Close an online user's session (code `kicked`). */
+  kick(user: string, reason: string): void;
+  /** Ban a user (online or not) and close their session (code `banned`). */
+  ban(user: string, reason: string): void;
+  /** Lift a ban. @returns `false` when the user was not banned. */
+  unban(user: string): boolean;
+  /** A notice to every member in every room. */
+  broadcast(text: string): void;
+  /** Ask the server to shut down. */
+  shutdown(): void;
+}
+
+/** One slash command. */
+export interface Command {
+  /** Lowercase, without the slash. */
+  readonly name: string;
+  /** Usage of the arguments for `/help`, e.g. `USER TEXT`; `""` for none. */
+  readonly args: string;
+  /** One line for `/help`. */
+  readonly help: string;
+  /** The lowest role allowed to run it. */
+  readonly minRole: Role;
+  /**
+   * Do the command.
+   *
+   * @param ctx What the caller may do.
+   * @param args The rest of the line after the name, trimmed.
+   * @throws {Error} Any error; its message is shown to the caller.
+   */
+  readonly handler: (ctx: CommandContext, args: string) => void;
+}
+
+const RANK: Readonly<Record<Role, number>> = { user: 0, admin: 1, operator: 2 };
+
+/**
+ * Whether `role` is `min` or above (`user` < `admin` < `operator`).
+ *
+ * @param role The role to check.
+ * @param min The lowest role allowed.
+ * @returns `true` when allowed.
+ */
+export function roleAtLeast(role: Role, min: Role): boolean {
+  return RANK[role] >= RANK[min];
+}
+
+/** Longest command name echoed back in the unknown-command hint. */
+const MAX_ECHOED_NAME = 32;
+
+/**
+ * The set of commands a hub understands.
+ *
+ * @example
+ * ```ts
+ * import { deepEqual } from "node:assert/strict";
+ * import { CommandRegistry } from "./commands.ts";
+ *
+ * const registry = new CommandRegistry().add({
+ *   name: "ping", args: "", help: "Answer pong", minRole: "user",
+ *   handler: (ctx) => ctx.reply("pong"),
+ * });
+ * deepEqual(registry.helpLines("user"), ["/ping — Answer pong"]);
+ * ```
+ */
+export class CommandRegistry {
+  #commands = new Map<string, Command>();
+
+  /**
+   * Register a command.
+   *
+   * @param command The command.
+   * @returns This registry, for chaining.
+   * @throws {TypeError} When the name is not lowercase letters or is taken.
+   */
+  add(command: Command): this {
+    if (!/^[a-z][a-z0-9_-]*$/.test(command.name)) {
+      throw new TypeError(`Cannot add command: bad name "${command.name}"`);
+    }
+    if (this.#commands.has(command.name)) {
+      throw new TypeError(`Cannot add command: /${command.name} exists`);
+    }
+    this.#commands.set(command.name, command);
+    return this;
+  }
+
+  /** The command called `name`, if any. */
+  get(name: string): Command | undefined {
+    return this.#commands.get(name);
+  }
+
+  /** Commands `role` may run, in the order they were added. */
+  list(role: Role): Command[] {
+    return [...this.#commands.values()].filter((c) => roleAtLeast(role, c.minRole));
+  }
+
+  /** One `/help` line per command `role` may run. */
+  helpLines(role: Role): string[] {
+    return this.list(role).map((c) => `/${c.name}${c.args ? ` ${c.args}` : ""} — ${c.help}`);
+  }
+
+  /**
+   * Run a line that starts with `/`. Unknown commands get a hint; commands
+   * above the caller's role get "not allowed"; a handler's error becomes an
+   * error notice. Never throws.
+   *
+   * @param ctx What the caller may do.
+   * @param line The whole line, starting with `/`.
+   */
+  run(ctx: CommandContext, line: string): void {
+    const { name, args } = parseCommandLine(line);
+    const command = this.#commands.get(name);
+    if (command === undefined) {
+      const shown = name.slice(0, MAX_ECHOED_NAME);
+      ctx.reply(`Unknown command /${shown} — type /help`, "warn");
+      return;
+    }
+    if (!roleAtLeast(ctx.caller.role, command.minRole)) {
+      ctx.reply(`Cannot run /${name}: not allowed`, "error");
+      return;
+    }
+    try {
+      command.handler(ctx, args);
+    } catch (error) {
+      ctx.reply(
+        error instanceof Error ? error.message : String(error),
+        "error",
+      );
+    }
+  }
+}
+
+/**
+ * Split `/name rest` into a lowercase name and trimmed arguments.
+ *
+ * @param line A line starting with `/`.
+ * @returns The name (without slash) and the arguments.
+ */
+export function parseCommandLine(line: string): { name: string; args: string } {
+  const body = line.trim().slice(1);
+  const space = body.search(/\s/);
+  if (space === -1) return { name: body.toLowerCase(), args: "" };
+  return {
+    name: body.slice(0, space).toLowerCase(),
+    args: body.slice(space).trim(),
+  };
+}
+
+/** Split off the first word: `"bob hi there"` → `["bob", "hi there"]`. */
+function firstWord(args: string): [string, string] {
+  const space = args.search(/\s/);
+  if (space === -1) return [args, ""];
+  return [args.slice(0, space), args.slice(space).trim()];
+}
+
+function usage(name: string, args: string): SyntaxError {
+  return new SyntaxError(`Usage: /${name} ${args}`);
+}
+
+/**
+ * The standard command set. Each call builds a fresh registry, so a server
+ * can add its own commands without touching anyone else's.
+ *
+ * @returns A registry with `/help`, `/who`, `/rooms`, `/join`, `/msg`, `/me`,
+ *   `/joke`, `/quit`, and for admins `/kick`, `/ban`, `/unban`,
+ *   `/broadcast`, `/shutdown`.
+ */
+export function defaultCommands(): CommandRegistry {
+  const registry = new CommandRegistry();
+  registry
+    .add({
+      name: "help",
+      args: "",
+      help: "List commands",
+      minRole: "user",
+      handler(ctx) {
+        ctx.reply("Commands (type end to leave, get_joke for a joke):");
+        for (const line of registry.helpLines(ctx.caller.role)) {
+          ctx.reply(line);
+        }
+      },
+    })
+    .add({
+      name: "who",
+      args: "",
+      help: "Who is in this room",
+      minRole: "user",
+      handler(ctx) {
+        const names = ctx.who();
+        ctx.reply(`In #${ctx.room} (${names.length}): ${names.join(", ")}`);
+      },
+    })
+    .add({
+      name: "rooms",
+      args: "",
+      help: "List rooms and how many are in each",
+      minRole: "user",
+      handler(ctx) {
+        const list = ctx.rooms().map((r) => `#${r.name} (${r.count})`);
+        ctx.reply(`Rooms: ${list.join(", ")}`);
+      },
+    })
+    .add({
+      name: "join",
+      args: "ROOM",
+      help: "Move to another room (created if new)",
+      minRole: "user",
+      handler(ctx, args) {
+        if (args === "") throw usage("join", "ROOM");
+        ctx.join(args);
+      },
+    })
+    .add({
+      name: "msg",
+      args: "USER TEXT",
+      help: "Send a private message",
+      minRole: "user",
+      handler(ctx, args) {
+        const [user, text] = firstWord(args);
+        if (user === "" || text === "") throw usage("msg", "USER TEXT");
+        ctx.direct(user, text);
+      },
+    })
+    .add({
+      name: "me",
+      args: "ACTION",
+      help: "Describe what you do, e.g. /me waves",
+      minRole: "user",
+      handler(ctx, args) {
+        if (args === "") throw usage("me", "ACTION");
+        ctx.say(args, { action: true });
+      },
+    })
+    .add({
+      name: "joke",
+      args: "",
+      help: "Ask JokeBot for a joke (same as get_joke)",
+      minRole: "user",
+      handler: (ctx) => ctx.joke(),
+    })
+    .add({
+      name: "quit",
+      args: "",
+      help: "Leave the chat (same as end)",
+      minRole: "user",
+      handler: (ctx) => ctx.quit(),
+    })
+    .add({
+      name: "kick",
+      args: "USER [reason]",
+      help: "Disconnect a user",
+      minRole: "admin",
+      handler(ctx, args) {
+        const [user, reason] = firstWord(args);
+        if (user === "") throw usage("kick", "USER [reason]");
+        ctx.kick(user, reason);
+        ctx.reply(`Kicked ${user}`);
+      },
+    })
+    .add({
+      name: "ban",
+      args: "USER [reason]",
+      help: "Disconnect a user and keep them out",
+      minRole: "admin",
+      handler(ctx, args) {
+        const [user, reason] = firstWord(args);
+        if (user === "") throw usage("ban", "USER [reason]");
+        ctx.ban(user, reason);
+        ctx.reply(`Banned ${user}`);
+      },
+    })
+    .add({
+      name: "unban",
+      args: "USER",
+      help: "Lift a ban",
+      minRole: "admin",
+      handler(ctx, args) {
+        const [user] = firstWord(args);
+        if (user === "") throw usage("unban", "USER");
+        ctx.reply(
+          ctx.unban(user) ? `Unbanned ${user}` : `${user} was not banned`,
+        );
+      },
+    })
+    .add({
+      name: "broadcast",
+      args: "TEXT",
+      help: "Send a notice to everyone in every room",
+      minRole: "admin",
+      handler(ctx, args) {
+        if (args === "") throw usage("broadcast", "TEXT");
+        ctx.broadcast(args);
+      },
+    })
+    .add({
+      name: "shutdown",
+      args: "",
+      help: "Shut the server down",
+      minRole: "admin",
+      handler: (ctx) => ctx.shutdown(),
+    });
+  return registry;
+}

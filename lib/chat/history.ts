@@ -1,0 +1,381 @@
+/**
+ * Where the hub keeps what must outlive a connection: room messages, direct
+ * messages, bans and the next message id. {@linkcode SqliteHistory} persists
+ * to a file; {@linkcode MemoryHistory} is for tests and history-less servers.
+ *
+ * @module
+ */
+import { DatabaseSync, type StatementSync } from "node:sqlite";
+import type { DirectMessage, RoomMessage } from "./message.ts";
+import { foldName } from "./_names.ts";
+
+/**
+ * Storage behind a hub. Calls are synchronous and cheap: one write per
+ * message, never one per receiver.
+ *
+ * User names are compared case-insensitively (ASCII) for DMs and bans.
+ */
+export interface HistoryStore {
+  /** Store one room message or DM. Its `id` must come from {@linkcode nextId}. */
+  append(message: RoomMessage | DirectMessage): void;
+  /** The last `limit` messages of `room`, oldest first. */
+  recent(room: string, limit: number): RoomMessage[];
+  /** The last `limit` DMs sent or received by `user`, oldest first. */
+  recentDirect(user: string, limit: number): DirectMessage[];
+  /** The id the next message should get; higher than any id ever stored. */
+  nextId(): number;
+  /** Ban `user` from entering, as of `ts`. Banning twice is harmless. */
+  ban(user: string, ts: number): void;
+  /** Lift a ban. @returns `false` when `user` was not banned. */
+  unban(user: string): boolean;
+  /** Whether `user` is banned. */
+  isBanned(user: string): boolean;
+  /** Delete messages with `ts` before `olderThanTs`. @returns How many. */
+  prune(olderThanTs: number): number;
+  /** Release the store. Further calls throw. */
+  close(): void;
+}
+
+/** Options for {@linkcode MemoryHistory}. */
+export interface MemoryHistoryOptions {
+  /** Messages kept per room, and DMs kept in all. @default 1000 */
+  maxMessages?: number;
+}
+
+/**
+ * A {@linkcode HistoryStore} in memory, bounded per room. Nothing survives a
+ * restart.
+ *
+ * @example
+ * ```ts
+ * import { deepEqual } from "node:assert/strict";
+ * import { MemoryHistory } from "./history.ts";
+ *
+ * const history = new MemoryHistory();
+ * history.append({ kind: "message", id: 1, room: "lobby", from: "ann", text: "hi", ts: 0 });
+ * deepEqual(history.recent("lobby", 50).map((m) => m.text), ["hi"]);
+ * deepEqual(history.nextId(), 2);
+ * ```
+ */
+export class MemoryHistory implements HistoryStore {
+  #max: number;
+  #rooms = new Map<string, RoomMessage[]>();
+  #direct: DirectMessage[] = [];
+  #bans = new Set<string>();
+  #nextId = 1;
+
+  /**
+   * @param options Size bound.
+   * @throws {RangeError} When `maxMessages` is below 1.
+   */
+  constructor(options: MemoryHistoryOptions = {}) {
+    const max = options.maxMessages ?? 1000;
+    if (!(max >= 1)) {
+      throw new RangeError(`Cannot create history: maxMessages is ${max}`);
+    }
+    this.#max = max;
+  }
+
+  append(message: RoomMessage | DirectMessage): void {
+    this.#nextId = Math.max(this.#nextId, message.id + 1);
+    if (message.kind === "dm") {
+      pushBounded(this.#direct, message, this.#max);
+      return;
+    }
+    let list = this.#rooms.get(message.room);
+    if (list === undefined) {
+      list = [];
+      this.#rooms.set(message.room, list);
+    }
+    pushBounded(list, message, this.#max);
+  }
+
+  recent(room: string, limit: number): RoomMessage[] {
+    const list = this.#rooms.get(room) ?? [];
+    return limit > 0 ? list.slice(-limit) : [];
+  }
+
+  recentDirect(user: string, limit: number): DirectMessage[] {
+    const key = foldName(user);
+    const found: DirectMessage[] = [];
+    for (let i = this.#direct.length - 1; i >= 0 && found.length < limit; i--) {
+      const dm = this.#direct[i]!;
+      if (foldName(dm.from) === key || foldName(dm.to) === key) found.push(dm);
+    }
+    return found.reverse();
+  }
+
+  nextId(): number {
+    return this.#nextId;
+  }
+
+  ban(user: string, _ts: number): void {
+    this.#bans.add(foldName(user));
+  }
+
+  unban(user: string): boolean {
+    return this.#bans.delete(foldName(user));
+  }
+
+  isBanned(user: string): boolean {
+    return this.#bans.has(foldName(user));
+  }
+
+  prune(olderThanTs: number): number {
+    let removed = 0;
+    const keep = <T extends { ts: number }>(list: T[]): T[] => {
+      const kept = list.filter((m) => m.ts >= olderThanTs);
+      removed += list.length - kept.length;
+      return kept;
+    };
+    for (const [room, list] of this.#rooms) {
+      const kept = keep(list);
+      if (kept.length === 0) this.#rooms.delete(room);
+      else this.#rooms.set(room, kept);
+    }
+    this.#direct = keep(this.#direct);
+    return removed;
+  }
+
+  close(): void {}
+}
+
+/** Options for {@linkcode SqliteHistory}. */
+export interface SqliteHistoryOptions {
+  /**
+   * SQLite `synchronous` level. `NORMAL` (with WAL) never corrupts the file
+   * and loses nothing if the process crashes; a power cut may lose the last
+   * few messages. Chat history is worth that trade for one fsync per
+   * checkpoint instead of one per message. Choose `FULL` to fsync every
+   * commit. @default "NORMAL"
+   */
+  synchronous?: "NORMAL" | "FULL";
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS messages (
+  id INTEGER PRIMARY KEY,
+  room TEXT,
+  from_user TEXT NOT NULL COLLATE NOCASE,
+  to_user TEXT COLLATE NOCASE,
+  text TEXT NOT NULL,
+  ts INTEGER NOT NULL,
+  flags INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS messages_room ON messages (room, id);
+CREATE INDEX IF NOT EXISTS messages_from ON messages (from_user, id);
+CREATE INDEX IF NOT EXISTS messages_to ON messages (to_user, id);
+CREATE INDEX IF NOT EXISTS messages_ts ON messages (ts);
+CREATE TABLE IF NOT EXISTS bans (
+  name TEXT PRIMARY KEY COLLATE NOCASE,
+  ts INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS meta (
+  key TEXT PRIMARY KEY,
+  value INTEGER NOT NULL
+);
+`;
+
+const ACTION = 1;
+const BOT = 2;
+
+/**
+ * A {@linkcode HistoryStore} in one SQLite file (WAL mode). Room messages and
+ * DMs share one table and one id sequence; `prune` records the highest id in
+ * a `meta` row first, so ids keep increasing even after every message is
+ * pruned. Statements are prepared once.
+ *
+ * The directory must exist; the file is created if missing. Only one
+ * process may use a file at a time.
+ *
+ * @example
+ * ```ts
+ * import { deepEqual } from "node:assert/strict";
+ * import { SqliteHistory } from "./history.ts";
+ *
+ * using history = new SqliteHistory(":memory:");
+ * history.ban("mallory", 0);
+ * deepEqual(history.isBanned("Mallory"), true);
+ * ```
+ */
+export class SqliteHistory implements HistoryStore {
+  #db: DatabaseSync;
+  #insert: StatementSync;
+  #recent: StatementSync;
+  #recentDirect: StatementSync;
+  #maxId: StatementSync;
+  #savedNextId: StatementSync;
+  #saveNextId: StatementSync;
+  #prune: StatementSync;
+  #ban: StatementSync;
+  #unban: StatementSync;
+  #isBanned: StatementSync;
+
+  /**
+   * Open (or create) the history file.
+   *
+   * @param path The database file, e.g. `data/history.db`; `:memory:` for a
+   *   throwaway store.
+   * @param options Durability level.
+   * @throws {Error} When the file cannot be opened or is not a database.
+   */
+  constructor(path: string, options: SqliteHistoryOptions = {}) {
+    const synchronous = options.synchronous ?? "NORMAL";
+    if (synchronous !== "NORMAL" && synchronous !== "FULL") {
+      throw new TypeError(
+        `Cannot open history: synchronous is "${synchronous}"`,
+      );
+    }
+    this.#db = new DatabaseSync(path);
+    try {
+      this.#db.exec("PRAGMA journal_mode = WAL");
+      this.#db.exec(`PRAGMA synchronous = ${synchronous}`);
+      this.#db.exec("PRAGMA busy_timeout = 1000");
+      this.#db.exec(SCHEMA);
+    } catch (error) {
+      this.#db.close();
+      throw error;
+    }
+    const db = this.#db;
+    this.#insert = db.prepare(
+      "INSERT INTO messages (id, room, from_user, to_user, text, ts, flags) VALUES (?, ?, ?, ?, ?, ?, ?)",
+    );
+    this.#recent = db.prepare(
+      "SELECT * FROM (SELECT id, room, from_user, text, ts, flags FROM messages WHERE room = ? ORDER BY id DESC LIMIT ?) ORDER BY id",
+    );
+    this.#recentDirect = db.prepare(
+      "SELECT * FROM (SELECT id, from_user, to_user, text, ts FROM messages WHERE to_user IS NOT NULL AND (from_user = ? OR to_user = ?) ORDER BY id DESC LIMIT ?) ORDER BY id",
+    );
+    this.#maxId = db.prepare("SELECT MAX(id) AS id FROM messages");
+    this.#savedNextId = db.prepare(
+      "SELECT value FROM meta WHERE key = 'next_id'",
+    );
+    this.#saveNextId = db.prepare(
+      "INSERT INTO meta (key, value) VALUES ('next_id', ?) ON CONFLICT (key) DO UPDATE SET value = MAX(value, excluded.value)",
+    );
+    this.#prune = db.prepare("DELETE FROM messages WHERE ts < ?");
+    this.#ban = db.prepare(
+      "INSERT INTO bans (name, ts) VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
+    );
+    this.#unban = db.prepare("DELETE FROM bans WHERE name = ?");
+    this.#isBanned = db.prepare("SELECT 1 AS hit FROM bans WHERE name = ?");
+  }
+
+  append(message: RoomMessage | DirectMessage): void {
+    if (message.kind === "dm") {
+      this.#insert.run(
+        message.id,
+        null,
+        message.from,
+        message.to,
+        message.text,
+        message.ts,
+        0,
+      );
+      return;
+    }
+    const flags = (message.action ? ACTION : 0) | (message.bot ? BOT : 0);
+    this.#insert.run(
+      message.id,
+      message.room,
+      message.from,
+      null,
+      message.text,
+      message.ts,
+      flags,
+    );
+  }
+
+  recent(room: string, limit: number): RoomMessage[] {
+    return this.#recent.all(room, limit).map((row) => {
+      const flags = int(row, "flags");
+      const message: RoomMessage = {
+        kind: "message",
+        id: int(row, "id"),
+        room: str(row, "room"),
+        from: str(row, "from_user"),
+        text: str(row, "text"),
+        ts: int(row, "ts"),
+        ...(flags & ACTION ? { action: true } : {}),
+        ...(flags & BOT ? { bot: true } : {}),
+      };
+      return message;
+    });
+  }
+
+  recentDirect(user: string, limit: number): DirectMessage[] {
+    return this.#recentDirect.all(user, user, limit).map((row) => ({
+      kind: "dm",
+      id: int(row, "id"),
+      from: str(row, "from_user"),
+      to: str(row, "to_user"),
+      text: str(row, "text"),
+      ts: int(row, "ts"),
+    }));
+  }
+
+  nextId(): number {
+    const max = this.#maxId.get()?.["id"];
+    const saved = this.#savedNextId.get()?.["value"];
+    return Math.max(
+      typeof max === "number" ? max + 1 : 1,
+      typeof saved === "number" ? saved : 1,
+    );
+  }
+
+  ban(user: string, ts: number): void {
+    this.#ban.run(user, ts);
+  }
+
+  unban(user: string): boolean {
+    return Number(this.#unban.run(user).changes) > 0;
+  }
+
+  isBanned(user: string): boolean {
+    return this.#isBanned.get(user) !== undefined;
+  }
+
+  prune(olderThanTs: number): number {
+    this.#db.exec("BEGIN IMMEDIATE");
+    try {
+      this.#saveNextId.run(this.nextId());
+      const { changes } = this.#prune.run(olderThanTs);
+      this.#db.exec("COMMIT");
+      return Number(changes);
+    } catch (error) {
+      this.#db.exec("ROLLBACK");
+      throw error;
+    }
+  }
+
+  close(): void {
+    if (this.#db.isOpen) this.#db.close();
+  }
+
+  /** Same as {@linkcode close}, for `using`. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
+
+function pushBounded<T>(list: T[], item: T, max: number): void {
+  list.push(item);
+  // Trim in batches so a full room does not shift the array per message.
+  if (list.length > max + Math.ceil(max / 4)) list.splice(0, list.length - max);
+}
+
+function int(row: Record<string, unknown>, key: string): number {
+  const value = row[key];
+  if (typeof value !== "number") {
+    throw new TypeError(`Cannot read history: column ${key} is ${value}`);
+  }
+  return value;
+}
+
+function str(row: Record<string, unknown>, key: string): string {
+  const value = row[key];
+  if (typeof value !== "string") {
+    throw new TypeError(`Cannot read history: column ${key} is ${value}`);
+  }
+  return value;
+}

@@ -1,0 +1,125 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { type HistoryStore, MemoryHistory, SqliteHistory } from "../../lib/chat/history.ts";
+import type { DirectMessage, RoomMessage } from "../../lib/chat/message.ts";
+import { tempDir } from "./_fake_member.ts";
+
+function said(id: number, room: string, text: string, ts = id): RoomMessage {
+  return { kind: "message", id, room, from: "ann", text, ts };
+}
+
+function dm(id: number, from: string, to: string, ts = id): DirectMessage {
+  return { kind: "dm", id, from, to, text: `${from}->${to}`, ts };
+}
+
+/** Run the same behaviour against both stores. */
+function bothStores(
+  name: string,
+  fn: (history: HistoryStore) => void,
+): void {
+  Deno.test(`MemoryHistory ${name}`, () => fn(new MemoryHistory()));
+  Deno.test(`SqliteHistory ${name}`, () => {
+    using history = new SqliteHistory(":memory:");
+    fn(history);
+  });
+}
+
+bothStores("returns the last messages of a room oldest first", (history) => {
+  for (let id = 1; id <= 60; id++) history.append(said(id, "lobby", `m${id}`));
+  history.append(said(61, "dev", "elsewhere"));
+  const recent = history.recent("lobby", 50);
+  assert.equal(recent.length, 50);
+  assert.equal(recent[0]?.text, "m11");
+  assert.equal(recent.at(-1)?.text, "m60");
+  assert.deepEqual(history.recent("dev", 50).map((m) => m.text), [
+    "elsewhere",
+  ]);
+  assert.deepEqual(history.recent("nowhere", 50), []);
+});
+
+bothStores("keeps action and bot flags", (history) => {
+  history.append({ ...said(1, "lobby", "waves"), action: true });
+  history.append({ ...said(2, "lobby", "joke"), from: "JokeBot", bot: true });
+  history.append(said(3, "lobby", "plain"));
+  const [action, bot, plain] = history.recent("lobby", 10);
+  assert.equal(action?.action, true);
+  assert.equal(bot?.bot, true);
+  assert.equal("action" in plain! || "bot" in plain!, false);
+});
+
+bothStores("shows DMs only to their two users", (history) => {
+  history.append(dm(1, "ann", "bob"));
+  history.append(dm(2, "bob", "cat"));
+  history.append(dm(3, "Cat", "Ann"));
+  history.append(said(4, "lobby", "public"));
+  assert.deepEqual(history.recentDirect("ann", 10).map((m) => m.id), [1, 3]);
+  assert.deepEqual(history.recentDirect("bob", 10).map((m) => m.id), [1, 2]);
+  assert.deepEqual(history.recentDirect("dan", 10), []);
+  assert.deepEqual(history.recentDirect("cat", 1).map((m) => m.id), [3]);
+  assert.deepEqual(history.recent("lobby", 10).map((m) => m.id), [4]);
+});
+
+bothStores("bans case-insensitively and unbans", (history) => {
+  history.ban("Mallory", 0);
+  history.ban("mallory", 1);
+  assert.equal(history.isBanned("MALLORY"), true);
+  assert.equal(history.unban("mallory"), true);
+  assert.equal(history.unban("mallory"), false);
+  assert.equal(history.isBanned("Mallory"), false);
+});
+
+bothStores("prunes old messages but keeps ids increasing", (history) => {
+  history.append(said(1, "lobby", "old", 100));
+  history.append(dm(2, "ann", "bob", 100));
+  history.append(said(3, "lobby", "new", 300));
+  assert.equal(history.prune(200), 2);
+  assert.deepEqual(history.recent("lobby", 10).map((m) => m.text), ["new"]);
+  assert.deepEqual(history.recentDirect("ann", 10), []);
+  assert.equal(history.prune(1000), 1);
+  assert.equal(history.nextId(), 4);
+});
+
+Deno.test("SqliteHistory keeps messages, bans and ids across reopening", async () => {
+  await using dir = await tempDir();
+  const path = join(dir.path, "history.db");
+  {
+    using history = new SqliteHistory(path);
+    assert.equal(history.nextId(), 1);
+    history.append(said(1, "lobby", "first"));
+    history.append(dm(2, "ann", "bob"));
+    history.ban("mallory", 5);
+  }
+  {
+    using history = new SqliteHistory(path);
+    assert.deepEqual(history.recent("lobby", 50).map((m) => m.text), [
+      "first",
+    ]);
+    assert.equal(history.recentDirect("bob", 50).length, 1);
+    assert.equal(history.isBanned("mallory"), true);
+    assert.equal(history.nextId(), 3);
+    history.prune(Number.MAX_SAFE_INTEGER);
+  }
+  {
+    using history = new SqliteHistory(path, { synchronous: "FULL" });
+    assert.equal(history.nextId(), 3);
+  }
+});
+
+Deno.test("SqliteHistory uses WAL journaling on a file", async () => {
+  await using dir = await tempDir();
+  const path = join(dir.path, "history.db");
+  using history = new SqliteHistory(path);
+  history.append(said(1, "lobby", "x"));
+  const files = [];
+  for await (const entry of Deno.readDir(dir.path)) files.push(entry.name);
+  assert.ok(files.includes("history.db-wal"), files.join(","));
+});
+
+Deno.test("MemoryHistory stays within its bound", () => {
+  const history = new MemoryHistory({ maxMessages: 4 });
+  for (let id = 1; id <= 100; id++) history.append(said(id, "lobby", `${id}`));
+  const all = history.recent("lobby", 1000);
+  assert.ok(all.length <= 5, `kept ${all.length}`);
+  assert.equal(all.at(-1)?.text, "100");
+  assert.equal(history.nextId(), 101);
+});
