@@ -1,0 +1,217 @@
+/**
+ * Password and certificate logins: ties the credential store, the hasher
+ * and the lockouts together.
+ *
+ * @module
+ */
+import { getLogger } from "@logtape/logtape";
+import type { Hasher, VerifyResult } from "./hash.ts";
+import type { Lockout, LockoutScope } from "./lockout.ts";
+import type { CredentialStore, UserEntry, UserRole } from "./store.ts";
+import { MAX_PASSWORD_LENGTH, validateUserName } from "./user_name.ts";
+
+/** Who logged in. */
+export interface AuthenticatedUser {
+  /** The user name. */
+  readonly name: string;
+  /** What the user may do. */
+  readonly role: UserRole;
+}
+
+/** The outcome of a login. Unknown user and wrong password are the same
+ * `invalid`, on purpose. */
+export type LoginResult =
+  | { readonly ok: true; readonly user: AuthenticatedUser }
+  | { readonly ok: false; readonly reason: "invalid" }
+  | {
+    readonly ok: false;
+    readonly reason: "locked";
+    readonly retryAfterMs: number;
+  };
+
+/** A password login attempt. */
+export interface LoginRequest {
+  /** The name given (untrusted). */
+  readonly username: string;
+  /** The password given (untrusted). */
+  readonly password: string;
+  /** The source address, for per-address lockouts. */
+  readonly ip: string;
+}
+
+/** A failed login that started a lock, for alerting. */
+export interface LockoutEvent {
+  /** Whether the account or the source address got locked. */
+  readonly scope: LockoutScope;
+  /** The name tried (it may not be an account; at most 64 characters). */
+  readonly username: string;
+  /** The source address. */
+  readonly ip: string;
+  /** How long the lock lasts. */
+  readonly retryAfterMs: number;
+}
+
+/** Options for {@linkcode Authenticator}. */
+export interface AuthenticatorOptions {
+  /** The accounts. */
+  store: CredentialStore;
+  /** Verifies passwords and hashes upgrades. */
+  hasher: Hasher;
+  /** Failed-login counters. */
+  lockout: Lockout;
+  /** Errors that must not fail a login (a failed hash upgrade, an
+   * unreadable lockout file); they never contain a password or hash.
+   * @default {logs them with LogTape under ["banter", "auth"]} */
+  onError?: (error: Error) => void;
+  /** A failure started a lock.
+   * @default {logs a warning with LogTape under ["banter", "auth"]} */
+  onLockout?: (event: LockoutEvent) => void;
+}
+
+const INVALID: LoginResult = Object.freeze({ ok: false, reason: "invalid" });
+/** Longer input cannot be a valid password (UTF-16 units ≥ code points /
+ * 2); it is not hashed at its full size. */
+const MAX_PASSWORD_UNITS = MAX_PASSWORD_LENGTH * 2;
+/** Untrusted names in lockout events are cut to this length. */
+const MAX_LOGGED_NAME = 64;
+
+/**
+ * Checks logins. Every password attempt for a name that is not locked costs
+ * one full hash, whether the user exists or not, and unknown users get the
+ * same `invalid` as wrong passwords. A login that matches a legacy or weak
+ * hash upgrades it to the current parameters.
+ */
+export class Authenticator {
+  #store: CredentialStore;
+  #hasher: Hasher;
+  #lockout: Lockout;
+  #onError: (error: Error) => void;
+  #onLockout: (event: LockoutEvent) => void;
+
+  /**
+   * Tie the parts together.
+   *
+   * @param options The parts and the error reporters.
+   */
+  constructor(options: AuthenticatorOptions) {
+    this.#store = options.store;
+    this.#hasher = options.hasher;
+    this.#lockout = options.lockout;
+    this.#onError = options.onError ?? logError;
+    this.#onLockout = options.onLockout ?? logLockout;
+  }
+
+  /**
+   * Check a user name and password.
+   *
+   * @param request Name, password and source address.
+   * @returns The user, `invalid`, or `locked` with the time to wait.
+   */
+  async login(request: LoginRequest): Promise<LoginResult> {
+    const { username, password, ip } = request;
+    await this.#refresh();
+    const account = validateUserName(username) === undefined ? username : undefined;
+    const status = this.#lockout.status(account, ip);
+    if (status.locked) {
+      return { ok: false, reason: "locked", retryAfterMs: status.retryAfterMs };
+    }
+    const entry = account === undefined ? undefined : this.#store.get(account);
+    const verdict = await this.#verify(entry, password);
+    if (!entry || !verdict.ok) {
+      await this.#recordFailure(account, username, ip);
+      return INVALID;
+    }
+    await this.#lockout.recordSuccess(entry.name, ip).catch((error) =>
+      this.#onError(
+        new Error(`Cannot clear failures of "${entry.name}"`, { cause: error }),
+      )
+    );
+    if (verdict.needsRehash) await this.#upgrade(entry, password);
+    return { ok: true, user: { name: entry.name, role: entry.role } };
+  }
+
+  /**
+   * Accept a client certificate (already verified by TLS against our CA)
+   * whose common name is an existing user.
+   *
+   * @param commonName The certificate's subject CN.
+   * @returns The user, or `invalid`.
+   */
+  async loginWithCertificate(commonName: string): Promise<LoginResult> {
+    await this.#refresh();
+    const entry = validateUserName(commonName) === undefined
+      ? this.#store.get(commonName)
+      : undefined;
+    return entry ? { ok: true, user: { name: entry.name, role: entry.role } } : INVALID;
+  }
+
+  #verify(
+    entry: UserEntry | undefined,
+    password: string,
+  ): Promise<VerifyResult> {
+    if (password.length > MAX_PASSWORD_UNITS) {
+      return this.#hasher.verifyDummy(password.slice(0, MAX_PASSWORD_UNITS));
+    }
+    return entry ? this.#hasher.verify(password, entry.hash) : this.#hasher.verifyDummy(password);
+  }
+
+  /** Pick up changes by the admin CLI; on a broken file keep the last good
+   * state rather than refusing every login. */
+  async #refresh(): Promise<void> {
+    await Promise.all([
+      this.#store.refresh().catch((error) => this.#onError(error)),
+      this.#lockout.refresh().catch((error) => this.#onError(error)),
+    ]);
+  }
+
+  async #recordFailure(
+    account: string | undefined,
+    username: string,
+    ip: string,
+  ): Promise<void> {
+    try {
+      const { newLock, status } = await this.#lockout.recordFailure(
+        account,
+        ip,
+      );
+      if (newLock && status.locked) {
+        const { scope, retryAfterMs } = status;
+        this.#onLockout({
+          scope,
+          username: username.slice(0, MAX_LOGGED_NAME),
+          ip,
+          retryAfterMs,
+        });
+      }
+    } catch (error) {
+      this.#onError(new Error("Cannot record failed login", { cause: error }));
+    }
+  }
+
+  async #upgrade(entry: UserEntry, password: string): Promise<void> {
+    try {
+      const hash = await this.#hasher.hash(password);
+      await this.#store.setHash(entry.name, hash, { ifHash: entry.hash });
+    } catch (error) {
+      this.#onError(
+        new Error(`Cannot upgrade password hash of "${entry.name}"`, {
+          cause: error,
+        }),
+      );
+    }
+  }
+}
+
+function logError(error: Error): void {
+  getLogger(["banter", "auth"]).error("{message}", {
+    message: error.message,
+    error,
+  });
+}
+
+function logLockout(event: LockoutEvent): void {
+  getLogger(["banter", "auth"]).warn(
+    "Login failures locked {scope} for {retryAfterMs} ms",
+    { ...event },
+  );
+}

@@ -1,0 +1,477 @@
+/**
+ * The user accounts file, `credentials.json`, shared by the server and the
+ * admin CLI. Every change takes a lock file beside it, re-reads the file,
+ * applies the change and replaces the file atomically (mode 0600), so two
+ * writers never lose each other's changes and a crash never leaves a torn
+ * file.
+ *
+ * The format is versioned:
+ *
+ * ```json
+ * {
+ *   "version": 1,
+ *   "users": {
+ *     "alice": { "role": "admin", "hash": "$scrypt$ln=17,r=8,p=1$...$..." }
+ *   }
+ * }
+ * ```
+ *
+ * The original design's plain map `{"alice": "<sha256 hex>"}` is read too
+ * (every user gets role `user`, except a user named `admin`); the first
+ * change rewrites it in the versioned format.
+ *
+ * @module
+ */
+import { Buffer } from "node:buffer";
+import { dirname } from "node:path";
+import { writeFileAtomic } from "../atomic_write.ts";
+import { type Clock, type Random, systemClock, systemRandom } from "../clock.ts";
+import { withFileLock } from "./_file_lock.ts";
+import { Semaphore } from "./_semaphore.ts";
+import { fileSignature } from "./_file_signature.ts";
+import {
+  CredentialsError,
+  DuplicateUserError,
+  UnknownUserError,
+  WeakPasswordError,
+} from "./errors.ts";
+import { Hasher } from "./hash.ts";
+import { validatePassword, validateUserName } from "./user_name.ts";
+
+/** What a user may do in chat. */
+export type UserRole = "user" | "admin";
+/** Every role, for validating input. */
+export const USER_ROLES: readonly UserRole[] = ["user", "admin"];
+/** The version written in (and required of) new-format files. */
+export const CREDENTIALS_VERSION = 1;
+/** The user created when the file does not exist. */
+export const INITIAL_ADMIN = "admin";
+/** Random bytes in the initial admin password (20 base64url characters). */
+export const INITIAL_PASSWORD_BYTES = 15;
+
+/** One account as stored. */
+export interface UserEntry {
+  /** The user name. */
+  readonly name: string;
+  /** What the user may do. */
+  readonly role: UserRole;
+  /** The password hash, in any format `Hasher.verify` accepts. */
+  readonly hash: string;
+}
+
+/** Options for {@linkcode CredentialStore.open}. */
+export interface CredentialStoreOptions {
+  /** Hashes new passwords. @default {new Hasher()} */
+  hasher?: Hasher;
+  /** Source of the initial admin password. @default {systemRandom} */
+  random?: Random;
+  /** Time source for lock ages. @default {systemClock} */
+  clock?: Clock;
+  /** Create the file with an `admin` user when it does not exist; when
+   * false a missing file is a {@linkcode CredentialsError}. @default {true} */
+  createIfMissing?: boolean;
+  /** How long a change waits for another writer's lock. @default {10000} */
+  lockTimeoutMs?: number;
+}
+
+/** Options for {@linkcode CredentialStore.setHash}. */
+export interface SetHashOptions {
+  /** Only replace the hash if it is still this one (compare-and-set), so
+   * an upgrade after login cannot undo a password change made meanwhile. */
+  ifHash?: string;
+}
+
+type Users = Map<string, { role: UserRole; hash: string }>;
+
+/**
+ * The accounts in `credentials.json`.
+ *
+ * @example Open (creating an admin) and add a user
+ * ```ts
+ * import { CredentialStore } from "./store.ts";
+ * import { Hasher } from "./hash.ts";
+ * import { equal } from "node:assert/strict";
+ *
+ * const dir = await Deno.makeTempDir();
+ * const hasher = new Hasher({ params: { logN: 10, r: 8, p: 1 } });
+ * const store = await CredentialStore.open(`${dir}/credentials.json`, {
+ *   hasher,
+ * });
+ * equal(store.createdAdminPassword?.length, 20);
+ * await store.add("alice", "quiet lantern 42");
+ * equal(store.get("alice")?.role, "user");
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export class CredentialStore {
+  #path: string;
+  #hasher: Hasher;
+  #random: Random;
+  #lock: { timeoutMs: number; clock: Clock };
+  #users: Users = new Map();
+  #signature: string | undefined;
+  #createdAdminPassword: string | undefined;
+  #writes = new Semaphore(1);
+
+  private constructor(path: string, options: CredentialStoreOptions) {
+    this.#path = path;
+    this.#hasher = options.hasher ?? new Hasher();
+    this.#random = options.random ?? systemRandom;
+    this.#lock = {
+      timeoutMs: options.lockTimeoutMs ?? 10_000,
+      clock: options.clock ?? systemClock,
+    };
+  }
+
+  /**
+   * Load the credentials file, creating it with user `admin` (role admin,
+   * random password in {@linkcode createdAdminPassword}) when it is missing.
+   *
+   * @param path The credentials file.
+   * @param options Hasher, randomness and creation policy.
+   * @returns The loaded store.
+   * @throws {CredentialsError} When the file cannot be read, is not valid
+   * JSON, has the wrong shape or no users.
+   */
+  static async open(
+    path: string,
+    options: CredentialStoreOptions = {},
+  ): Promise<CredentialStore> {
+    const store = new CredentialStore(path, options);
+    if (await store.#load()) return store;
+    if (options.createIfMissing === false) {
+      throw new CredentialsError(path, "file not found");
+    }
+    await store.#create();
+    return store;
+  }
+
+  /** The file this store reads and writes. */
+  get path(): string {
+    return this.#path;
+  }
+
+  /** The initial admin password when {@linkcode open} created the file,
+   * for showing once; otherwise `undefined`. */
+  get createdAdminPassword(): string | undefined {
+    return this.#createdAdminPassword;
+  }
+
+  /**
+   * Look up a user, exactly by name.
+   *
+   * @param name The user name.
+   * @returns The account, or `undefined` when there is none.
+   */
+  get(name: string): UserEntry | undefined {
+    const entry = this.#users.get(name);
+    return entry && { name, ...entry };
+  }
+
+  /**
+   * Every user, sorted by name, without hashes.
+   *
+   * @returns Names and roles.
+   */
+  list(): { name: string; role: UserRole }[] {
+    return [...this.#users].sort(byName)
+      .map(([name, { role }]) => ({ name, role }));
+  }
+
+  /**
+   * Add a user.
+   *
+   * @param name The new user's name.
+   * @param password Their password (checked against the password rules).
+   * @param role Their role. @default {"user"}
+   * @throws {TypeError} When the name or the role is not valid.
+   * @throws {WeakPasswordError} When the password breaks a rule.
+   * @throws {DuplicateUserError} When the name exists, ignoring case.
+   */
+  async add(
+    name: string,
+    password: string,
+    role: UserRole = "user",
+  ): Promise<void> {
+    this.checkNewUser(name);
+    if (!USER_ROLES.includes(role)) {
+      throw new TypeError(`Cannot add user "${name}": unknown role "${role}"`);
+    }
+    this.#checkPassword(name, password);
+    const hash = await this.#hasher.hash(password);
+    await this.#change((users) => {
+      this.#checkNew(name, users);
+      users.set(name, { role, hash });
+      return true;
+    });
+  }
+
+  /**
+   * Check that `name` could be added, before asking for a password.
+   *
+   * @param name The proposed user name.
+   * @throws {TypeError} When the name is not valid.
+   * @throws {DuplicateUserError} When the name exists, ignoring case.
+   */
+  checkNewUser(name: string): void {
+    const problem = validateUserName(name);
+    if (problem) throw new TypeError(`Cannot add user: ${problem}`);
+    this.#checkNew(name);
+  }
+
+  /**
+   * Set a user's password.
+   *
+   * @param name The user.
+   * @param password The new password (checked against the password rules).
+   * @throws {WeakPasswordError} When the password breaks a rule.
+   * @throws {UnknownUserError} When there is no such user.
+   */
+  async setPassword(name: string, password: string): Promise<void> {
+    this.#existing(name, "set password for");
+    this.#checkPassword(name, password);
+    const hash = await this.#hasher.hash(password);
+    await this.#change((users) => {
+      const entry = this.#existing(name, "set password for", users);
+      users.set(name, { ...entry, hash });
+      return true;
+    });
+  }
+
+  /**
+   * Replace a user's stored hash as is (to upgrade it after a login).
+   *
+   * @param name The user.
+   * @param hash The new hash.
+   * @param options Compare-and-set condition.
+   * @returns Whether the hash was replaced (`false` when `ifHash` no longer
+   * matched).
+   * @throws {UnknownUserError} When there is no such user.
+   */
+  async setHash(
+    name: string,
+    hash: string,
+    options: SetHashOptions = {},
+  ): Promise<boolean> {
+    return await this.#change((users) => {
+      const entry = this.#existing(name, "set hash for", users);
+      if (options.ifHash !== undefined && entry.hash !== options.ifHash) {
+        return false;
+      }
+      users.set(name, { ...entry, hash });
+      return true;
+    });
+  }
+
+  /**
+   * Remove a user.
+   *
+   * @param name The user.
+   * @throws {UnknownUserError} When there is no such user.
+   * @throws {RangeError} When it is the only user (an empty file would not
+   * load).
+   */
+  async remove(name: string): Promise<void> {
+    await this.#change((users) => {
+      this.#existing(name, "remove user", users);
+      if (users.size === 1) {
+        throw new RangeError(
+          `Cannot remove user "${name}": it is the only user`,
+        );
+      }
+      users.delete(name);
+      return true;
+    });
+  }
+
+  /**
+   * Reload the file if another process changed it (one `stat` when not).
+   *
+   * @returns Whether the file was reloaded.
+   * @throws {CredentialsError} When the changed file cannot be loaded; the
+   * previous accounts stay in use.
+   */
+  async refresh(): Promise<boolean> {
+    const signature = await fileSignature(this.#path);
+    if (signature === this.#signature) return false;
+    if (!await this.#load()) {
+      throw new CredentialsError(this.#path, "file not found");
+    }
+    return true;
+  }
+
+  /** Read the file into the cache; `false` when it does not exist. */
+  async #load(): Promise<boolean> {
+    const signature = await fileSignature(this.#path).catch((error) => {
+      throw new CredentialsError(this.#path, error.message, { cause: error });
+    });
+    if (signature === undefined) return false;
+    const users = await this.#read();
+    if (!users) return false;
+    this.#users = users;
+    this.#signature = signature;
+    return true;
+  }
+
+  /** Read and validate the file as it is now; `undefined` when missing. */
+  async #read(): Promise<Users | undefined> {
+    let text;
+    try {
+      text = await Deno.readTextFile(this.#path);
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) return undefined;
+      throw new CredentialsError(this.#path, (error as Error).message, {
+        cause: error,
+      });
+    }
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch (error) {
+      throw new CredentialsError(this.#path, "not valid JSON", {
+        cause: error,
+      });
+    }
+    const users = parseUsers(value);
+    if (typeof users === "string") {
+      throw new CredentialsError(this.#path, users);
+    }
+    return users;
+  }
+
+  /** Lock, re-read, apply `change`, write if it returns true, unlock. */
+  async #change(change: (users: Users) => boolean): Promise<boolean> {
+    // Queue this instance's writes in memory; the file lock is for others.
+    return await this.#writes.run(() => this.#changeLocked(change));
+  }
+
+  #changeLocked(change: (users: Users) => boolean): Promise<boolean> {
+    return withFileLock(`${this.#path}.lock`, async () => {
+      const users = await this.#read();
+      if (!users) throw new CredentialsError(this.#path, "file not found");
+      this.#users = users;
+      const changed = change(users);
+      if (changed) await writeFileAtomic(this.#path, serialise(users));
+      this.#signature = await fileSignature(this.#path);
+      return changed;
+    }, this.#lock);
+  }
+
+  async #create(): Promise<void> {
+    const password = Buffer.from(this.#random.bytes(INITIAL_PASSWORD_BYTES))
+      .toString("base64url");
+    const dir = dirname(this.#path);
+    if (!await Deno.stat(dir).then((info) => info.isDirectory, () => false)) {
+      throw new CredentialsError(this.#path, `no directory ${dir}`);
+    }
+    const hash = await this.#hasher.hash(password);
+    await withFileLock(`${this.#path}.lock`, async () => {
+      // Another process may have created it while we were hashing.
+      if (await this.#load()) return;
+      const users: Users = new Map([[INITIAL_ADMIN, { role: "admin", hash }]]);
+      await writeFileAtomic(this.#path, serialise(users));
+      this.#users = users;
+      this.#signature = await fileSignature(this.#path);
+      this.#createdAdminPassword = password;
+    }, this.#lock);
+  }
+
+  #checkPassword(name: string, password: string): void {
+    const rule = validatePassword(password, name);
+    if (rule) throw new WeakPasswordError(name, rule);
+  }
+
+  #checkNew(name: string, users: Users = this.#users): void {
+    const lower = name.toLowerCase();
+    for (const existing of users.keys()) {
+      if (existing.toLowerCase() === lower) {
+        throw new DuplicateUserError(name, existing);
+      }
+    }
+  }
+
+  #existing(
+    name: string,
+    action: string,
+    users: Users = this.#users,
+  ): { role: UserRole; hash: string } {
+    const entry = users.get(name);
+    if (!entry) throw new UnknownUserError(name, action);
+    return entry;
+  }
+}
+
+/** Validate a parsed file into users, or describe what is wrong (never
+ * quoting a hash). */
+function parseUsers(value: unknown): Users | string {
+  if (!isRecord(value)) return "expected a JSON object";
+  const legacy = !("version" in value || isRecord(value.users));
+  if (!legacy) {
+    if (value.version !== CREDENTIALS_VERSION) {
+      return `unsupported version ${quote(String(value.version))}`;
+    }
+    const extra = Object.keys(value).find((k) => !["version", "users"].includes(k));
+    if (extra !== undefined) return `unexpected key ${quote(extra)}`;
+    if (!isRecord(value.users)) return `"users" must be an object`;
+  }
+  const entries = Object.entries(legacy ? value : value.users as object);
+  if (entries.length === 0) return "no users";
+  const users: Users = new Map();
+  for (const [name, entry] of entries) {
+    const nameProblem = validateUserName(name);
+    if (nameProblem) return `user ${quote(name)}: ${nameProblem}`;
+    const parsed = legacy ? parseLegacyEntry(name, entry) : parseEntry(entry);
+    if (typeof parsed === "string") return `user ${quote(name)}: ${parsed}`;
+    users.set(name, parsed);
+  }
+  return users;
+}
+
+function parseEntry(entry: unknown): { role: UserRole; hash: string } | string {
+  if (!isRecord(entry)) return "expected an object with role and hash";
+  const extra = Object.keys(entry).find((k) => !["role", "hash"].includes(k));
+  if (extra !== undefined) return `unexpected key ${quote(extra)}`;
+  if (typeof entry.hash !== "string" || entry.hash === "") {
+    return "hash must be a non-empty string";
+  }
+  if (!USER_ROLES.includes(entry.role as UserRole)) {
+    return `role must be one of ${USER_ROLES.join(", ")}`;
+  }
+  return { role: entry.role as UserRole, hash: entry.hash };
+}
+
+function parseLegacyEntry(
+  name: string,
+  hash: unknown,
+): { role: UserRole; hash: string } | string {
+  if (typeof hash !== "string" || hash === "") {
+    return "hash must be a non-empty string";
+  }
+  return { role: name === INITIAL_ADMIN ? "admin" : "user", hash };
+}
+
+function serialise(users: Users): string {
+  const file = {
+    version: CREDENTIALS_VERSION,
+    users: Object.fromEntries(
+      [...users].sort(byName).map(([name, { role, hash }]) => [
+        name,
+        { role, hash },
+      ]),
+    ),
+  };
+  return JSON.stringify(file, null, 2) + "\n";
+}
+
+function byName([a]: [string, unknown], [b]: [string, unknown]): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** A name from an untrusted file, quoted and shortened for a message. */
+function quote(text: string): string {
+  return JSON.stringify(text.length > 40 ? `${text.slice(0, 40)}...` : text);
+}

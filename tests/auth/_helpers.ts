@@ -1,0 +1,80 @@
+/**
+ * Shared fixtures for the accounts tests: a fake clock, fixed randomness,
+ * a cheap hasher and temporary directories.
+ *
+ * @module
+ */
+import type { Clock, Random } from "../../lib/clock.ts";
+import { Hasher, type HasherOptions } from "../../lib/auth/hash.ts";
+
+/** Cheap scrypt parameters for tests (1 MiB, about a millisecond). */
+export const TEST_PARAMS = Object.freeze({ logN: 10, r: 8, p: 1 });
+
+/** A password that passes every rule for the names used in tests. */
+export const GOOD_PASSWORD = "quiet lantern 42";
+
+/** A clock that only moves when told to. */
+export interface FakeClock extends Clock {
+  advance(ms: number): void;
+}
+
+/** A fake clock starting at `start` ms since the epoch. */
+export function fakeClock(start = 1_700_000_000_000): FakeClock {
+  let now = start;
+  return {
+    now: () => now,
+    advance: (ms) => {
+      now += ms;
+    },
+  };
+}
+
+/** Randomness whose bytes are `fill`, `fill + 1`, ... (mod 256). */
+export function fixedRandom(fill = 7): Random {
+  return {
+    float: () => 0.5,
+    bytes: (n) => Uint8Array.from({ length: n }, (_, i) => (fill + i) & 255),
+  };
+}
+
+/** A hasher with {@linkcode TEST_PARAMS}. */
+export function testHasher(options: HasherOptions = {}): Hasher {
+  return new Hasher({ params: TEST_PARAMS, ...options });
+}
+
+/** A temporary directory removed when disposed. */
+export async function tempDir(): Promise<AsyncDisposable & { path: string }> {
+  const path = await Deno.makeTempDir({ prefix: "banter_auth_" });
+  return {
+    path,
+    [Symbol.asyncDispose]: () => Deno.remove(path, { recursive: true }),
+  };
+}
+
+/** The project's deno.json, for child processes. */
+export const CONFIG = new URL("../../deno.json", import.meta.url).pathname;
+
+/** Run `deno run` on a script with read/write permission. */
+export function denoRun(
+  script: string | URL,
+  args: string[],
+  options: { cwd?: string; stdin?: "piped" | "null" } = {},
+): Deno.ChildProcess {
+  const path = script instanceof URL ? script.pathname : script;
+  return new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--quiet",
+      "--config",
+      CONFIG,
+      "--allow-read",
+      "--allow-write",
+      path,
+      ...args,
+    ],
+    stdin: options.stdin ?? "null",
+    stdout: "piped",
+    stderr: "piped",
+    ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
+  }).spawn();
+}

@@ -1,0 +1,252 @@
+import { deepEqual, equal, rejects } from "node:assert/strict";
+import { ipKey } from "../../lib/auth/_ip_key.ts";
+import { ACCOUNT_LOCKOUT, IP_LOCKOUT, Lockout, LOCKOUT_FORGET_MS } from "../../lib/auth/lockout.ts";
+import { fakeClock, tempDir } from "./_helpers.ts";
+
+const MINUTE = 60_000;
+const IP = "192.0.2.7";
+
+async function fail(lockout: Lockout, account: string, times: number, ip = IP) {
+  let last;
+  for (let i = 0; i < times; i++) last = await lockout.recordFailure(account, ip);
+  return last;
+}
+
+Deno.test("Lockout ships the documented policy", () => {
+  deepEqual(ACCOUNT_LOCKOUT, {
+    threshold: 3,
+    durationsMs: [MINUTE, 5 * MINUTE, 15 * MINUTE],
+  });
+  deepEqual(IP_LOCKOUT, {
+    threshold: 10,
+    durationsMs: [MINUTE, 5 * MINUTE, 15 * MINUTE],
+  });
+});
+
+Deno.test("Lockout locks an account for 1, 5, then 15 minutes per 3 failures", async () => {
+  await using dir = await tempDir();
+  const clock = fakeClock();
+  // Distinct addresses so only the account rule applies.
+  let n = 0;
+  const nextIp = () => `198.51.100.${n++}`;
+  const lockout = await Lockout.open(`${dir.path}/lockout.json`, { clock });
+  for (const minutes of [1, 5, 15, 15]) {
+    deepEqual(await lockout.recordFailure("alice", nextIp()), {
+      newLock: false,
+      status: { locked: false },
+    });
+    await lockout.recordFailure("alice", nextIp());
+    deepEqual(await lockout.recordFailure("alice", nextIp()), {
+      newLock: true,
+      status: { locked: true, retryAfterMs: minutes * MINUTE, scope: "account" },
+    });
+    clock.advance(minutes * MINUTE - 1);
+    deepEqual(lockout.status("alice", nextIp()), {
+      locked: true,
+      retryAfterMs: 1,
+      scope: "account",
+    });
+    clock.advance(1);
+    deepEqual(lockout.status("alice", nextIp()), { locked: false });
+  }
+  deepEqual(lockout.status("bob", nextIp()), { locked: false });
+});
+
+Deno.test("Lockout does not count failures while locked", async () => {
+  await using dir = await tempDir();
+  const clock = fakeClock();
+  const lockout = await Lockout.open(`${dir.path}/lockout.json`, { clock });
+  await fail(lockout, "alice", 3);
+  deepEqual(await lockout.recordFailure("alice", IP), {
+    newLock: false,
+    status: { locked: true, retryAfterMs: MINUTE, scope: "account" },
+  });
+  clock.advance(MINUTE);
+  // Still on the first step: two more failures do not lock yet.
+  await fail(lockout, "alice", 2);
+  deepEqual(lockout.status("alice", IP), { locked: false });
+});
+
+Deno.test("Lockout locks a source address after 10 failures across accounts", async () => {
+  await using dir = await tempDir();
+  const clock = fakeClock();
+  const lockout = await Lockout.open(`${dir.path}/lockout.json`, { clock });
+  for (let i = 0; i < 9; i++) await lockout.recordFailure(`user${i}`, IP);
+  deepEqual(lockout.status("someone", IP), { locked: false });
+  const tenth = await lockout.recordFailure(undefined, IP);
+  deepEqual(tenth, {
+    newLock: true,
+    status: { locked: true, retryAfterMs: MINUTE, scope: "ip" },
+  });
+  deepEqual(lockout.status("someone", IP), {
+    locked: true,
+    retryAfterMs: MINUTE,
+    scope: "ip",
+  });
+  deepEqual(lockout.status("someone", "192.0.2.8"), { locked: false });
+});
+
+Deno.test("Lockout counts IPv6 sources per /64 and IPv4-mapped as IPv4", async () => {
+  equal(ipKey("2001:db8:1:2:aaaa::1"), "2001:db8:1:2::/64");
+  equal(ipKey("[2001:0db8:0001:0002:ffff:ffff:ffff:ffff]"), "2001:db8:1:2::/64");
+  equal(ipKey("fe80::1%eth0"), "fe80:0:0:0::/64");
+  equal(ipKey("::ffff:192.0.2.7"), "192.0.2.7");
+  equal(ipKey("192.0.2.7"), "192.0.2.7");
+  equal(ipKey("not:an:address::x::"), "not:an:address::x::");
+
+  await using dir = await tempDir();
+  const lockout = await Lockout.open(`${dir.path}/lockout.json`, {
+    clock: fakeClock(),
+  });
+  for (let i = 0; i < 10; i++) {
+    await lockout.recordFailure(`user${i}`, `2001:db8:1:2::${i.toString(16)}`);
+  }
+  equal(lockout.status(undefined, "2001:db8:1:2:ffff::9").locked, true);
+  equal(lockout.status(undefined, "2001:db8:1:3::1").locked, false);
+});
+
+Deno.test("Lockout reports the longer lock when account and address are both locked", async () => {
+  await using dir = await tempDir();
+  const clock = fakeClock();
+  const lockout = await Lockout.open(`${dir.path}/lockout.json`, {
+    clock,
+    ip: { threshold: 3, durationsMs: [10 * MINUTE] },
+  });
+  await fail(lockout, "alice", 3);
+  deepEqual(lockout.status("alice", IP), {
+    locked: true,
+    retryAfterMs: 10 * MINUTE,
+    scope: "ip",
+  });
+});
+
+Deno.test("Lockout.recordSuccess() resets the account but not the address", async () => {
+  await using dir = await tempDir();
+  const clock = fakeClock();
+  const lockout = await Lockout.open(`${dir.path}/lockout.json`, { clock });
+  await fail(lockout, "alice", 3);
+  clock.advance(MINUTE);
+  await fail(lockout, "alice", 2);
+  await lockout.recordSuccess("alice", IP);
+  // Back to the first step of the ladder.
+  const again = await fail(lockout, "alice", 3);
+  deepEqual(again?.status, { locked: true, retryAfterMs: MINUTE, scope: "account" });
+  // 8 failures from IP so far: two more lock it, success or not.
+  clock.advance(MINUTE);
+  await lockout.recordSuccess("alice", IP);
+  await fail(lockout, "bob", 1);
+  equal((await fail(lockout, "carol", 1))?.status.locked, true);
+});
+
+Deno.test("Lockout.unlock() lifts an account lock", async () => {
+  await using dir = await tempDir();
+  const clock = fakeClock();
+  const lockout = await Lockout.open(`${dir.path}/lockout.json`, { clock });
+  await fail(lockout, "alice", 3);
+  equal(await lockout.unlock("alice"), true);
+  deepEqual(lockout.status("alice", "203.0.113.1"), { locked: false });
+  equal(await lockout.unlock("alice"), false);
+});
+
+Deno.test("Lockout survives a restart: a new instance sees the same locks", async () => {
+  await using dir = await tempDir();
+  const clock = fakeClock();
+  const path = `${dir.path}/lockout.json`;
+  const before = await Lockout.open(path, { clock });
+  await fail(before, "alice", 3);
+  clock.advance(MINUTE);
+  await fail(before, "alice", 2);
+  const stat = await Deno.stat(path);
+  equal((stat.mode ?? 0) & 0o777, 0o600);
+
+  const after = await Lockout.open(path, { clock });
+  deepEqual(after.status("alice", "203.0.113.1"), { locked: false });
+  // The ladder and the count carried over: one more failure, 5 minutes.
+  deepEqual((await after.recordFailure("alice", "203.0.113.1")).status, {
+    locked: true,
+    retryAfterMs: 5 * MINUTE,
+    scope: "account",
+  });
+});
+
+Deno.test("Lockout.refresh() picks up an unlock made by another process", async () => {
+  await using dir = await tempDir();
+  const clock = fakeClock();
+  const path = `${dir.path}/lockout.json`;
+  const server = await Lockout.open(path, { clock });
+  await fail(server, "alice", 3);
+  const cli = await Lockout.open(path, { clock });
+  await cli.unlock("alice");
+  equal(server.status("alice", "203.0.113.1").locked, true);
+  equal(await server.refresh(), true);
+  equal(server.status("alice", "203.0.113.1").locked, false);
+  equal(await server.refresh(), false);
+  // And the server's next write keeps the unlock.
+  await server.recordFailure("bob", "203.0.113.1");
+  equal((await Lockout.open(path, { clock })).status("alice", "x").locked, false);
+});
+
+Deno.test("Lockout forgets records 24 hours after the last failure", async () => {
+  await using dir = await tempDir();
+  const clock = fakeClock();
+  const path = `${dir.path}/lockout.json`;
+  const lockout = await Lockout.open(path, { clock });
+  await fail(lockout, "alice", 3);
+  clock.advance(LOCKOUT_FORGET_MS);
+  await lockout.recordFailure("bob", "203.0.113.9");
+  const file = JSON.parse(await Deno.readTextFile(path));
+  deepEqual(Object.keys(file.accounts), ["bob"]);
+  deepEqual(Object.keys(file.ips), ["203.0.113.9"]);
+  // The ladder starts over at one minute.
+  deepEqual((await fail(lockout, "alice", 3))?.status, {
+    locked: true,
+    retryAfterMs: MINUTE,
+    scope: "account",
+  });
+});
+
+Deno.test("Lockout keeps at most maxEntries records per scope, dropping the least recent", async () => {
+  await using dir = await tempDir();
+  const clock = fakeClock();
+  const path = `${dir.path}/lockout.json`;
+  const lockout = await Lockout.open(path, { clock, maxEntries: 5 });
+  for (let i = 0; i < 12; i++) {
+    clock.advance(1);
+    await lockout.recordFailure(`user${i}`, `203.0.113.${i}`);
+  }
+  const file = JSON.parse(await Deno.readTextFile(path));
+  deepEqual(Object.keys(file.accounts), [7, 8, 9, 10, 11].map((i) => `user${i}`));
+  equal(Object.keys(file.ips).length, 5);
+});
+
+Deno.test("Lockout refuses a corrupt file, naming it", async () => {
+  await using dir = await tempDir();
+  const path = `${dir.path}/lockout.json`;
+  for (
+    const text of [
+      "{oops",
+      "[]",
+      `{"version":2,"accounts":{},"ips":{}}`,
+      `{"version":1,"accounts":[],"ips":{}}`,
+      `{"version":1,"accounts":{"a":{"failures":-1,"level":0,"lockedUntil":0,"lastFailure":0}},"ips":{}}`,
+      `{"version":1,"accounts":{"a":{"failures":1}},"ips":{}}`,
+    ]
+  ) {
+    await Deno.writeTextFile(path, text);
+    await rejects(Lockout.open(path), (error: Error) => {
+      equal(error instanceof SyntaxError, true, text);
+      equal(error.message.startsWith(`Cannot load lockout state from ${path}: `), true);
+      return true;
+    });
+  }
+});
+
+Deno.test("Lockout creates its data directory on the first write", async () => {
+  await using dir = await tempDir();
+  const path = `${dir.path}/data/nested/lockout.json`;
+  const lockout = await Lockout.open(path, { clock: fakeClock() });
+  equal(await lockout.unlock("alice"), false);
+  await rejects(Deno.stat(`${dir.path}/data`), Deno.errors.NotFound);
+  await lockout.recordFailure("alice", IP);
+  equal((await Deno.stat(path)).isFile, true);
+});

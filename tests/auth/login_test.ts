@@ -1,0 +1,249 @@
+import { deepEqual, equal, match, ok } from "node:assert/strict";
+import { createHash } from "node:crypto";
+import bcrypt from "bcryptjs";
+import { Hasher, type VerifyResult } from "../../lib/auth/hash.ts";
+import { Lockout } from "../../lib/auth/lockout.ts";
+import {
+  Authenticator,
+  type AuthenticatorOptions,
+  type LockoutEvent,
+} from "../../lib/auth/login.ts";
+import { CredentialStore } from "../../lib/auth/store.ts";
+import { fakeClock, fixedRandom, GOOD_PASSWORD, tempDir, TEST_PARAMS } from "./_helpers.ts";
+
+const IP = "192.0.2.50";
+
+/** A test hasher that counts the expensive operations. */
+class CountingHasher extends Hasher {
+  verifies = 0;
+  dummies = 0;
+  constructor() {
+    super({ params: TEST_PARAMS });
+  }
+  override verify(password: string, stored: string): Promise<VerifyResult> {
+    this.verifies++;
+    return super.verify(password, stored);
+  }
+  override verifyDummy(password: string): Promise<VerifyResult> {
+    this.dummies++;
+    return super.verifyDummy(password);
+  }
+  get work(): number {
+    return this.verifies + this.dummies;
+  }
+}
+
+async function setup(
+  dir: string,
+  options: Partial<AuthenticatorOptions> = {},
+) {
+  const clock = fakeClock();
+  const hasher = new CountingHasher();
+  const store = await CredentialStore.open(`${dir}/credentials.json`, {
+    hasher,
+    random: fixedRandom(),
+  });
+  await store.add("alice", GOOD_PASSWORD, "admin");
+  await store.add("bob", "hidden river 77");
+  const lockout = await Lockout.open(`${dir}/data/lockout.json`, { clock });
+  const errors: Error[] = [];
+  const locks: LockoutEvent[] = [];
+  const auth = new Authenticator({
+    store,
+    hasher,
+    lockout,
+    onError: (error) => errors.push(error),
+    onLockout: (event) => locks.push(event),
+    ...options,
+  });
+  return { auth, store, hasher, lockout, clock, errors, locks };
+}
+
+Deno.test("Authenticator.login() returns the user and role for the right password", async () => {
+  await using dir = await tempDir();
+  const { auth, errors } = await setup(dir.path);
+  deepEqual(
+    await auth.login({ username: "alice", password: GOOD_PASSWORD, ip: IP }),
+    { ok: true, user: { name: "alice", role: "admin" } },
+  );
+  deepEqual(
+    await auth.login({ username: "bob", password: "hidden river 77", ip: IP }),
+    { ok: true, user: { name: "bob", role: "user" } },
+  );
+  deepEqual(errors, []);
+});
+
+Deno.test("Authenticator.login() gives unknown users and wrong passwords the same answer and the same work", async () => {
+  await using dir = await tempDir();
+  const { auth, hasher } = await setup(dir.path);
+  const attempts = [
+    { username: "alice", password: "wrong password" },
+    { username: "nobody", password: "wrong password" },
+    { username: "ALICE", password: GOOD_PASSWORD },
+    { username: "not a valid name!", password: GOOD_PASSWORD },
+    { username: "alice", password: "x".repeat(100_000) },
+  ];
+  for (const attempt of attempts) {
+    const before = hasher.work;
+    deepEqual(await auth.login({ ...attempt, ip: `203.0.113.${before}` }), {
+      ok: false,
+      reason: "invalid",
+    }, attempt.username);
+    // Exactly one full-cost hash, real or dummy.
+    equal(hasher.work, before + 1, attempt.username);
+  }
+  equal(hasher.dummies, 4);
+});
+
+Deno.test("Authenticator.login() locks after 3 failures and then does no hash work", async () => {
+  await using dir = await tempDir();
+  const { auth, hasher, clock, locks } = await setup(dir.path);
+  for (let i = 0; i < 3; i++) {
+    equal(
+      (await auth.login({ username: "alice", password: "wrong guess", ip: IP }))
+        .ok,
+      false,
+    );
+  }
+  deepEqual(locks, [{
+    scope: "account",
+    username: "alice",
+    ip: IP,
+    retryAfterMs: 60_000,
+  }]);
+  const work = hasher.work;
+  // Even the right password is refused while locked.
+  deepEqual(
+    await auth.login({ username: "alice", password: GOOD_PASSWORD, ip: IP }),
+    { ok: false, reason: "locked", retryAfterMs: 60_000 },
+  );
+  equal(hasher.work, work);
+  clock.advance(60_000);
+  equal(
+    (await auth.login({ username: "alice", password: GOOD_PASSWORD, ip: IP }))
+      .ok,
+    true,
+  );
+});
+
+Deno.test("Authenticator.login() locks unknown names too, so a lock reveals nothing", async () => {
+  await using dir = await tempDir();
+  const { auth } = await setup(dir.path);
+  for (const username of ["alice", "ghost"]) {
+    for (let i = 0; i < 3; i++) {
+      await auth.login({ username, password: "wrong guess", ip: `198.51.100.${i}` });
+    }
+    deepEqual(
+      await auth.login({ username, password: "wrong guess", ip: "198.51.100.9" }),
+      { ok: false, reason: "locked", retryAfterMs: 60_000 },
+    );
+  }
+});
+
+Deno.test("Authenticator.login() success clears the account's failures", async () => {
+  await using dir = await tempDir();
+  const { auth } = await setup(dir.path);
+  const login = (password: string) => auth.login({ username: "alice", password, ip: IP });
+  await login("wrong guess");
+  await login("wrong guess");
+  equal((await login(GOOD_PASSWORD)).ok, true);
+  await login("wrong guess");
+  await login("wrong guess");
+  deepEqual(await login(GOOD_PASSWORD), {
+    ok: true,
+    user: { name: "alice", role: "admin" },
+  });
+});
+
+Deno.test("Authenticator.login() upgrades a legacy SHA-256 hash to scrypt", async () => {
+  await using dir = await tempDir();
+  const { auth, store, errors } = await setup(dir.path);
+  const digest = createHash("sha256").update("legacy secret 1").digest("hex");
+  await store.setHash("bob", digest);
+  deepEqual(
+    await auth.login({ username: "bob", password: "legacy secret 1", ip: IP }),
+    { ok: true, user: { name: "bob", role: "user" } },
+  );
+  const upgraded = store.get("bob")?.hash ?? "";
+  match(upgraded, /^\$scrypt\$ln=10,r=8,p=1\$/);
+  const onDisk = JSON.parse(await Deno.readTextFile(store.path));
+  equal(onDisk.users.bob.hash, upgraded);
+  equal(
+    (await auth.login({ username: "bob", password: "legacy secret 1", ip: IP }))
+      .ok,
+    true,
+  );
+  deepEqual(errors, []);
+});
+
+Deno.test("Authenticator.login() upgrades bcrypt and weaker scrypt hashes", async () => {
+  await using dir = await tempDir();
+  const { auth, store } = await setup(dir.path);
+  await store.setHash("bob", bcrypt.hashSync("bcrypt secret 1", 4));
+  equal((await auth.login({ username: "bob", password: "bcrypt secret 1", ip: IP })).ok, true);
+  match(store.get("bob")?.hash ?? "", /^\$scrypt\$ln=10,/);
+
+  const weak = await new Hasher({ params: { logN: 9, r: 8, p: 1 } }).hash("weak secret 12");
+  await store.setHash("bob", weak);
+  equal((await auth.login({ username: "bob", password: "weak secret 12", ip: IP })).ok, true);
+  match(store.get("bob")?.hash ?? "", /^\$scrypt\$ln=10,/);
+});
+
+Deno.test("Authenticator.login() still succeeds when the hash upgrade cannot be saved", async () => {
+  await using dir = await tempDir();
+  const { auth, store, errors } = await setup(dir.path);
+  const digest = createHash("sha256").update("legacy secret 1").digest("hex");
+  await store.setHash("bob", digest);
+  // A directory where the lock file goes makes every write fail.
+  await Deno.mkdir(`${store.path}.lock`);
+  deepEqual(
+    await auth.login({ username: "bob", password: "legacy secret 1", ip: IP }),
+    { ok: true, user: { name: "bob", role: "user" } },
+  );
+  equal(store.get("bob")?.hash, digest);
+  equal(errors.length, 1);
+  equal(errors[0]?.message, `Cannot upgrade password hash of "bob"`);
+  for (const error of errors) {
+    equal(String(error.cause).includes("legacy secret 1"), false);
+    equal(String(error.cause).includes(digest), false);
+  }
+});
+
+Deno.test("Authenticator.login() sees users added and removed by another writer", async () => {
+  await using dir = await tempDir();
+  const { auth, store } = await setup(dir.path);
+  const cli = await CredentialStore.open(store.path, {
+    hasher: new Hasher({ params: TEST_PARAMS }),
+  });
+  await cli.add("carol", "green kettle 55");
+  equal((await auth.login({ username: "carol", password: "green kettle 55", ip: IP })).ok, true);
+  await cli.remove("carol");
+  equal((await auth.login({ username: "carol", password: "green kettle 55", ip: IP })).ok, false);
+});
+
+Deno.test("Authenticator.login() keeps serving when the credentials file breaks", async () => {
+  await using dir = await tempDir();
+  const { auth, store, errors } = await setup(dir.path);
+  await Deno.writeTextFile(store.path, "{broken");
+  equal((await auth.login({ username: "alice", password: GOOD_PASSWORD, ip: IP })).ok, true);
+  equal(errors.length, 1);
+  ok(errors[0]?.message.startsWith(`Cannot load credentials from ${store.path}`));
+});
+
+Deno.test("Authenticator.loginWithCertificate() accepts the common name of an existing user", async () => {
+  await using dir = await tempDir();
+  const { auth, hasher } = await setup(dir.path);
+  deepEqual(await auth.loginWithCertificate("bob"), {
+    ok: true,
+    user: { name: "bob", role: "user" },
+  });
+  deepEqual(await auth.loginWithCertificate("mallory"), {
+    ok: false,
+    reason: "invalid",
+  });
+  deepEqual(await auth.loginWithCertificate("../etc"), {
+    ok: false,
+    reason: "invalid",
+  });
+  equal(hasher.work, 0);
+});

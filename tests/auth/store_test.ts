@@ -1,0 +1,341 @@
+import { deepEqual, equal, match, notEqual, ok, rejects } from "node:assert/strict";
+import { createHash } from "node:crypto";
+import {
+  CredentialsError,
+  DuplicateUserError,
+  UnknownUserError,
+  WeakPasswordError,
+} from "../../lib/auth/errors.ts";
+import { CredentialStore } from "../../lib/auth/store.ts";
+import { fakeClock, fixedRandom, GOOD_PASSWORD, tempDir, testHasher } from "./_helpers.ts";
+
+const hasher = testHasher();
+
+async function openNew(dir: string, name = "credentials.json") {
+  return await CredentialStore.open(`${dir}/${name}`, {
+    hasher,
+    random: fixedRandom(),
+  });
+}
+
+async function readJson(path: string): Promise<unknown> {
+  return JSON.parse(await Deno.readTextFile(path));
+}
+
+Deno.test("CredentialStore.open() creates a missing file with an admin and a one-time random password", async () => {
+  await using dir = await tempDir();
+  const store = await openNew(dir.path);
+  // 15 bytes from the injected Random, base64url: 20 characters.
+  const password = store.createdAdminPassword ?? "";
+  equal(password, "BwgJCgsMDQ4PEBESExQV");
+  deepEqual(store.list(), [{ name: "admin", role: "admin" }]);
+  const admin = store.get("admin");
+  ok(admin);
+  equal((await hasher.verify(password, admin.hash)).ok, true);
+  const stat = await Deno.stat(store.path);
+  equal((stat.mode ?? 0) & 0o777, 0o600);
+  const file = await readJson(store.path) as { version: number };
+  equal(file.version, 1);
+
+  const again = await openNew(dir.path);
+  equal(again.createdAdminPassword, undefined);
+  equal(again.get("admin")?.hash, admin.hash);
+});
+
+Deno.test("CredentialStore.open() with createIfMissing false refuses a missing file", async () => {
+  await using dir = await tempDir();
+  const path = `${dir.path}/credentials.json`;
+  await rejects(
+    CredentialStore.open(path, { hasher, createIfMissing: false }),
+    (error: Error) =>
+      error instanceof CredentialsError &&
+      error.message === `Cannot load credentials from ${path}: file not found`,
+  );
+});
+
+Deno.test("CredentialStore.open() refuses malformed files, naming the file and the problem", async () => {
+  await using dir = await tempDir();
+  const path = `${dir.path}/credentials.json`;
+  const secretHash = "$scrypt$ln=10,r=8,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaA";
+  const cases: [string, RegExp][] = [
+    ["", /not valid JSON/],
+    ["{not json", /not valid JSON/],
+    ["[]", /expected a JSON object/],
+    ["null", /expected a JSON object/],
+    ["{}", /no users/],
+    [`{"version":1,"users":{}}`, /no users/],
+    [`{"version":2,"users":{"a":{"role":"user","hash":"x"}}}`, /version "2"/],
+    [`{"version":1,"users":[]}`, /"users" must be an object/],
+    [`{"version":1}`, /"users" must be an object/],
+    [
+      `{"version":1,"users":{"a":{"role":"user","hash":"x"}},"x":1}`,
+      /unexpected key "x"/,
+    ],
+    [
+      `{"version":1,"users":{"a":{"role":"root","hash":"${secretHash}"}}}`,
+      /user "a": role/,
+    ],
+    [
+      `{"version":1,"users":{"a":{"role":"user","hash":42}}}`,
+      /user "a": hash must be/,
+    ],
+    [`{"version":1,"users":{"a":{"role":"user"}}}`, /user "a": hash must be/],
+    [
+      `{"version":1,"users":{"a":"${secretHash}"}}`,
+      /user "a": expected an object/,
+    ],
+    [
+      `{"version":1,"users":{"a b":{"role":"user","hash":"x"}}}`,
+      /user "a b": user name/,
+    ],
+    [`{"alice":42}`, /user "alice": hash must be/],
+    [`{"alice":""}`, /user "alice": hash must be/],
+    [`{".hidden":"${"0".repeat(64)}"}`, /user ".hidden": user name/],
+  ];
+  for (const [text, problem] of cases) {
+    await Deno.writeTextFile(path, text);
+    await rejects(CredentialStore.open(path, { hasher }), (error: Error) => {
+      equal(error instanceof CredentialsError, true, text);
+      equal(error.name, "CredentialsError");
+      ok(
+        error.message.startsWith(`Cannot load credentials from ${path}: `),
+        error.message,
+      );
+      match(error.message, problem, text);
+      equal(error.message.includes(secretHash), false);
+      return true;
+    });
+    // Refused, not replaced by a fresh file.
+    equal(await Deno.readTextFile(path), text);
+  }
+});
+
+Deno.test("CredentialStore reads the legacy plain map and migrates it on the first change", async () => {
+  await using dir = await tempDir();
+  const path = `${dir.path}/credentials.json`;
+  const digest = createHash("sha256").update("old secret 99").digest("hex");
+  await Deno.writeTextFile(
+    path,
+    JSON.stringify({ admin: digest, bob: digest }),
+  );
+  const store = await CredentialStore.open(path, { hasher });
+  deepEqual(store.list(), [
+    { name: "admin", role: "admin" },
+    { name: "bob", role: "user" },
+  ]);
+  equal(store.get("bob")?.hash, digest);
+  await store.add("carol", GOOD_PASSWORD);
+  const file = await readJson(path) as {
+    version: number;
+    users: Record<string, { role: string; hash: string }>;
+  };
+  equal(file.version, 1);
+  deepEqual(file.users.bob, { role: "user", hash: digest });
+  deepEqual(Object.keys(file.users), ["admin", "bob", "carol"]);
+});
+
+Deno.test("CredentialStore.add() stores a hashed password with a role, mode 0600", async () => {
+  await using dir = await tempDir();
+  const store = await openNew(dir.path);
+  await store.add("alice", GOOD_PASSWORD, "admin");
+  await store.add("bob", "another good one");
+  deepEqual(store.list(), [
+    { name: "admin", role: "admin" },
+    { name: "alice", role: "admin" },
+    { name: "bob", role: "user" },
+  ]);
+  const alice = store.get("alice");
+  ok(alice);
+  match(alice.hash, /^\$scrypt\$ln=10,r=8,p=1\$/);
+  equal((await hasher.verify(GOOD_PASSWORD, alice.hash)).ok, true);
+  equal((await Deno.readTextFile(store.path)).includes(GOOD_PASSWORD), false);
+  equal(((await Deno.stat(store.path)).mode ?? 0) & 0o777, 0o600);
+  const reopened = await openNew(dir.path);
+  deepEqual(reopened.list(), store.list());
+});
+
+Deno.test("CredentialStore.add() refuses duplicates, ignoring case", async () => {
+  await using dir = await tempDir();
+  const store = await openNew(dir.path);
+  await store.add("alice", GOOD_PASSWORD);
+  for (const name of ["alice", "ALICE", "Alice"]) {
+    await rejects(store.add(name, GOOD_PASSWORD), (error: Error) => {
+      equal(error instanceof DuplicateUserError, true);
+      match(
+        error.message,
+        /^Cannot add user ".+": user (".+" )?already exists$/,
+      );
+      return true;
+    });
+  }
+  equal(store.list().length, 2);
+});
+
+Deno.test("CredentialStore.add() refuses weak passwords, saying which rule", async () => {
+  await using dir = await tempDir();
+  const store = await openNew(dir.path);
+  const cases: [string, RegExp][] = [
+    ["short", /at least 10 characters/],
+    ["x".repeat(1025), /at most 1024 characters/],
+    ["dave-is-great", /must not contain the user name/],
+  ];
+  for (const [password, rule] of cases) {
+    await rejects(store.add("dave", password), (error: Error) => {
+      equal(error instanceof WeakPasswordError, true);
+      equal(error.name, "WeakPasswordError");
+      match(error.message, rule);
+      equal(error.message.includes(password), false);
+      return true;
+    });
+  }
+  equal(store.get("dave"), undefined);
+});
+
+Deno.test("CredentialStore.add() refuses bad names and roles", async () => {
+  await using dir = await tempDir();
+  const store = await openNew(dir.path);
+  await rejects(store.add(".dave", GOOD_PASSWORD), TypeError);
+  await rejects(store.add("a".repeat(33), GOOD_PASSWORD), TypeError);
+  await rejects(
+    store.add("dave", GOOD_PASSWORD, "root" as "user"),
+    /unknown role "root"/,
+  );
+});
+
+Deno.test("CredentialStore.remove() removes a user and refuses unknown or last users", async () => {
+  await using dir = await tempDir();
+  const store = await openNew(dir.path);
+  await store.add("alice", GOOD_PASSWORD);
+  await store.remove("alice");
+  equal(store.get("alice"), undefined);
+  equal((await openNew(dir.path)).get("alice"), undefined);
+  await rejects(store.remove("alice"), (error: Error) => {
+    equal(error instanceof UnknownUserError, true);
+    equal(error.message, `Cannot remove user "alice": no such user`);
+    return true;
+  });
+  await rejects(store.remove("admin"), RangeError);
+  deepEqual(store.list(), [{ name: "admin", role: "admin" }]);
+});
+
+Deno.test("CredentialStore.setPassword() replaces the hash and checks the rules", async () => {
+  await using dir = await tempDir();
+  const store = await openNew(dir.path);
+  await store.add("alice", GOOD_PASSWORD);
+  await store.setPassword("alice", "a new passphrase");
+  const hash = store.get("alice")?.hash ?? "";
+  equal((await hasher.verify("a new passphrase", hash)).ok, true);
+  equal((await hasher.verify(GOOD_PASSWORD, hash)).ok, false);
+  await rejects(store.setPassword("alice", "short"), WeakPasswordError);
+  await rejects(store.setPassword("zed", GOOD_PASSWORD), UnknownUserError);
+});
+
+Deno.test("CredentialStore.setHash() with ifHash does not undo a password changed meanwhile", async () => {
+  await using dir = await tempDir();
+  const server = await openNew(dir.path);
+  const cli = await openNew(dir.path);
+  await server.add("alice", GOOD_PASSWORD);
+  const verified = server.get("alice")?.hash ?? "";
+  await cli.refresh();
+  await cli.setPassword("alice", "changed by admin");
+  const changed = cli.get("alice")?.hash;
+  equal(
+    await server.setHash("alice", "$scrypt$upgraded", { ifHash: verified }),
+    false,
+  );
+  equal(server.get("alice")?.hash, changed);
+  equal(
+    await server.setHash("alice", "$scrypt$upgraded", {
+      ifHash: changed ?? "",
+    }),
+    true,
+  );
+  equal(server.get("alice")?.hash, "$scrypt$upgraded");
+  await rejects(server.setHash("zed", "x"), UnknownUserError);
+});
+
+Deno.test("CredentialStore.refresh() sees a change made by another writer", async () => {
+  await using dir = await tempDir();
+  const server = await openNew(dir.path);
+  const cli = await openNew(dir.path);
+  equal(await server.refresh(), false);
+  await cli.add("alice", GOOD_PASSWORD);
+  equal(server.get("alice"), undefined);
+  equal(await server.refresh(), true);
+  equal(server.get("alice")?.role, "user");
+  equal(await server.refresh(), false);
+  await cli.remove("alice");
+  await server.refresh();
+  equal(server.get("alice"), undefined);
+});
+
+Deno.test("CredentialStore.refresh() keeps the last good users when the file breaks", async () => {
+  await using dir = await tempDir();
+  const store = await openNew(dir.path);
+  await Deno.writeTextFile(store.path, "{broken");
+  await rejects(store.refresh(), CredentialsError);
+  notEqual(store.get("admin"), undefined);
+  await Deno.remove(store.path);
+  await rejects(store.refresh(), /file not found/);
+});
+
+Deno.test("CredentialStore instances writing at once lose no change", async () => {
+  await using dir = await tempDir();
+  await openNew(dir.path);
+  const stores = await Promise.all([1, 2, 3].map(() => openNew(dir.path)));
+  await Promise.all(
+    stores.flatMap((store, s) =>
+      [0, 1, 2, 3, 4].map((i) => store.add(`u${s}x${i}`, GOOD_PASSWORD))
+    ),
+  );
+  const final = await openNew(dir.path);
+  equal(final.list().length, 1 + 15);
+});
+
+Deno.test("CredentialStore breaks a lock left by a dead process", async () => {
+  await using dir = await tempDir();
+  const store = await openNew(dir.path);
+  // A pid that has certainly exited: a child we waited for.
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["--version"],
+    stdout: "null",
+  }).spawn();
+  await child.status;
+  await Deno.writeTextFile(
+    `${store.path}.lock`,
+    JSON.stringify({ pid: child.pid, created: Date.now() }),
+  );
+  await store.add("alice", GOOD_PASSWORD);
+  equal(store.get("alice")?.role, "user");
+  await rejects(Deno.stat(`${store.path}.lock`), Deno.errors.NotFound);
+});
+
+Deno.test("CredentialStore waits on a lock whose owner lives, and breaks it past the stale age", async () => {
+  await using dir = await tempDir();
+  const clock = fakeClock();
+  const path = `${dir.path}/credentials.json`;
+  await openNew(dir.path);
+  const store = await CredentialStore.open(path, {
+    hasher,
+    clock,
+    lockTimeoutMs: 20,
+  });
+  // A live owner keeps the lock file flocked.
+  const lockPath = `${path}.lock`;
+  const content = (created: number) => JSON.stringify({ pid: 1, created });
+  await Deno.writeTextFile(lockPath, content(clock.now()));
+  using owner = await Deno.open(lockPath, { read: true });
+  equal(await owner.tryLock(true), true);
+  await rejects(store.add("alice", GOOD_PASSWORD), (error: Error) => {
+    equal(error instanceof Deno.errors.TimedOut, true);
+    match(
+      error.message,
+      /^Cannot lock .*credentials\.json\.lock: held by pid 1 for over 20 ms$/,
+    );
+    return true;
+  });
+  equal(store.get("alice"), undefined);
+  await Deno.writeTextFile(lockPath, content(clock.now() - 31_000));
+  await store.add("alice", GOOD_PASSWORD);
+  equal(store.get("alice")?.role, "user");
+});

@@ -1,0 +1,186 @@
+import { deepEqual, equal, match } from "node:assert/strict";
+import { Lockout } from "../../lib/auth/lockout.ts";
+import { CredentialStore } from "../../lib/auth/store.ts";
+import { denoRun, fixedRandom, GOOD_PASSWORD, tempDir, testHasher } from "./_helpers.ts";
+
+const SCRIPT = new URL("../../scripts/user.ts", import.meta.url);
+const hasher = testHasher();
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Run the CLI in `cwd`, feeding `input` on stdin. */
+async function cli(cwd: string, args: string[], input?: string): Promise<Run> {
+  const child = denoRun(SCRIPT, args, { cwd, stdin: "piped" });
+  const writer = child.stdin.getWriter();
+  if (input !== undefined) await writer.write(new TextEncoder().encode(input));
+  await writer.close();
+  const { code, stdout, stderr } = await child.output();
+  const decoder = new TextDecoder();
+  return {
+    code,
+    stdout: decoder.decode(stdout),
+    stderr: decoder.decode(stderr),
+  };
+}
+
+async function seed(dir: string, path = `${dir}/credentials.json`) {
+  const store = await CredentialStore.open(path, {
+    hasher,
+    random: fixedRandom(),
+  });
+  await store.add("alice", GOOD_PASSWORD);
+  return store;
+}
+
+Deno.test("user.ts add reads the password from stdin, hashes with the defaults and creates the file once", async () => {
+  await using dir = await tempDir();
+  const first = await cli(
+    dir.path,
+    ["add", "carol", "--role", "admin"],
+    "green kettle 55\nignored\n",
+  );
+  equal(first.code, 0, first.stderr);
+  equal(first.stdout, `Added user "carol" (admin)\n`);
+  match(
+    first.stderr,
+    /^Created credentials\.json with user "admin"; its password \(shown once\): [A-Za-z0-9_-]{20}\n$/,
+  );
+  const store = await CredentialStore.open(`${dir.path}/credentials.json`, {
+    hasher,
+  });
+  deepEqual(store.list(), [
+    { name: "admin", role: "admin" },
+    { name: "carol", role: "admin" },
+  ]);
+  const hash = store.get("carol")?.hash ?? "";
+  match(hash, /^\$scrypt\$ln=17,r=8,p=1\$/);
+  equal((await testHasher().verify("green kettle 55", hash)).ok, true);
+  equal((await testHasher().verify("ignored", hash)).ok, false);
+
+  const second = await cli(dir.path, ["add", "dave"], "blue window 88\n");
+  equal(second.code, 0, second.stderr);
+  equal(second.stderr, "");
+});
+
+Deno.test("user.ts add refuses duplicates, weak passwords and bad names with one line and exit 1", async () => {
+  await using dir = await tempDir();
+  await seed(dir.path);
+  const cases: [string[], string, RegExp][] = [
+    [
+      ["add", "ALICE"],
+      `${GOOD_PASSWORD}\n`,
+      /^user: Cannot add user "ALICE": user "alice" already exists\n$/,
+    ],
+    [
+      ["add", "erin"],
+      "short\n",
+      /^user: Cannot set password for "erin": password must be at least 10 characters\n$/,
+    ],
+    [["add", "erin"], "erin-is-the-best\n", /^user: .*must not contain the user name\n$/],
+    [["add", "erin"], "", /^user: .*at least 10 characters\n$/],
+    [["add", ".bad"], `${GOOD_PASSWORD}\n`, /^user: Cannot add user: user name must/],
+    [["add", "erin", "--role", "root"], `${GOOD_PASSWORD}\n`, /^user: .*unknown role "root"\n$/],
+  ];
+  for (const [args, input, expected] of cases) {
+    const run = await cli(dir.path, args, input);
+    equal(run.code, 1, args.join(" "));
+    match(run.stderr, expected);
+    equal(run.stderr.includes(input.trim() || "\u0000"), false);
+  }
+  const store = await CredentialStore.open(`${dir.path}/credentials.json`, {
+    hasher,
+  });
+  equal(store.list().length, 2);
+});
+
+Deno.test("user.ts list, passwd and remove work on the file the server uses", async () => {
+  await using dir = await tempDir();
+  await Deno.mkdir(`${dir.path}/conf`);
+  const store = await seed(dir.path, `${dir.path}/conf/accounts.json`);
+  const flag = ["--credentials", "conf/accounts.json"];
+
+  const list = await cli(dir.path, ["list", ...flag]);
+  deepEqual([list.code, list.stdout], [0, "admin\tadmin\nalice\tuser\n"]);
+
+  const passwd = await cli(dir.path, ["passwd", "alice", ...flag], "new phrase here\n");
+  equal(passwd.code, 0, passwd.stderr);
+  await store.refresh();
+  equal((await hasher.verify("new phrase here", store.get("alice")?.hash ?? "")).ok, true);
+
+  const remove = await cli(dir.path, ["remove", "alice", ...flag]);
+  deepEqual([remove.code, remove.stdout], [0, `Removed user "alice"\n`]);
+  await store.refresh();
+  equal(store.get("alice"), undefined);
+
+  for (const args of [["remove", "alice"], ["passwd", "alice"]]) {
+    const run = await cli(dir.path, [...args, ...flag], `${GOOD_PASSWORD}\n`);
+    equal(run.code, 1);
+    match(run.stderr, /^user: Cannot .* "alice": no such user\n$/);
+  }
+});
+
+Deno.test("user.ts refuses a missing credentials file except for add", async () => {
+  await using dir = await tempDir();
+  const run = await cli(dir.path, ["list"]);
+  equal(run.code, 1);
+  equal(
+    run.stderr,
+    "user: Cannot load credentials from credentials.json: file not found\n",
+  );
+  await Deno.writeTextFile(`${dir.path}/credentials.json`, "{}");
+  const nowhere = await cli(
+    dir.path,
+    ["add", "erin", "--credentials", "no/x.json"],
+    `${GOOD_PASSWORD}\n`,
+  );
+  equal(nowhere.code, 1);
+  equal(
+    nowhere.stderr,
+    "user: Cannot load credentials from no/x.json: no directory no\n",
+  );
+  const empty = await cli(dir.path, ["list"]);
+  equal(empty.code, 1);
+  equal(
+    empty.stderr,
+    "user: Cannot load credentials from credentials.json: no users\n",
+  );
+});
+
+Deno.test("user.ts unlock lifts a lockout recorded by the server", async () => {
+  await using dir = await tempDir();
+  await seed(dir.path);
+  const server = await Lockout.open(`${dir.path}/state/lockout.json`);
+  for (let i = 0; i < 3; i++) await server.recordFailure("alice", "192.0.2.1");
+  equal(server.status("alice", "192.0.2.99").locked, true);
+
+  const run = await cli(dir.path, ["unlock", "alice", "--data", "state"]);
+  deepEqual([run.code, run.stdout, run.stderr], [0, `Unlocked "alice"\n`, ""]);
+  await server.refresh();
+  equal(server.status("alice", "192.0.2.99").locked, false);
+
+  const again = await cli(dir.path, ["unlock", "alice", "--data", "state"]);
+  deepEqual([again.code, again.stdout], [0, `"alice" had no failed logins\n`]);
+  const unknown = await cli(dir.path, ["unlock", "zed", "--data", "state"]);
+  deepEqual([unknown.code, unknown.stderr], [1, `user: Cannot unlock "zed": no such user\n`]);
+});
+
+Deno.test("user.ts reports bad usage with exit 2", async () => {
+  await using dir = await tempDir();
+  for (
+    const args of [[], ["frob"], ["add"], ["list", "extra"], ["list", "--role", "admin"], [
+      "list",
+      "--bogus",
+    ]]
+  ) {
+    const run = await cli(dir.path, args);
+    equal(run.code, 2, args.join(" "));
+    match(run.stderr, /^user: .*\nUsage: /);
+  }
+  const help = await cli(dir.path, ["--help"]);
+  equal(help.code, 0);
+  match(help.stdout, /^Usage: /);
+});
