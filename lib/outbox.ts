@@ -9,11 +9,25 @@
 /** The default bound on bytes queued for one connection: 1 MiB. */
 export const DEFAULT_OUTBOX_BYTES = 1024 * 1024;
 
+/** How long a queue may stay over `maxBytes` before the peer is dropped. */
+export const DEFAULT_STALL_MS = 5000;
+
 /** Options for {@linkcode Outbox}. */
 export interface OutboxOptions {
-  /** Most bytes queued or in flight. @default {DEFAULT_OUTBOX_BYTES} */
+  /**
+   * Soft bound on bytes queued or in flight: a queue may pass it during a
+   * burst, but must come back under it within `stallMs`.
+   * @default {DEFAULT_OUTBOX_BYTES}
+   */
   maxBytes?: number;
-  /** Called once when a push would pass `maxBytes`; the outbox is closed. */
+  /** How long the queue may stay over `maxBytes`. @default {DEFAULT_STALL_MS} */
+  stallMs?: number;
+  /** Hard bound: passing it overflows at once. @default 4 × maxBytes */
+  hardMaxBytes?: number;
+  /**
+   * Called once when the queue passes the hard bound or stays over the soft
+   * one for `stallMs`; the outbox is then closed and its queue dropped.
+   */
   onOverflow?: () => void;
   /** Called once when a write fails (the peer went away). */
   onError?: (error: unknown) => void;
@@ -23,7 +37,10 @@ export interface OutboxOptions {
 export class Outbox {
   readonly #writer: WritableStreamDefaultWriter<Uint8Array>;
   readonly #maxBytes: number;
+  readonly #hardMaxBytes: number;
+  readonly #stallMs: number;
   readonly #onOverflow: (() => void) | undefined;
+  #stallTimer: ReturnType<typeof setTimeout> | undefined;
   readonly #onError: ((error: unknown) => void) | undefined;
   #queue: Uint8Array[] = [];
   #bytes = 0;
@@ -41,6 +58,8 @@ export class Outbox {
   ) {
     this.#writer = writable.getWriter();
     this.#maxBytes = options.maxBytes ?? DEFAULT_OUTBOX_BYTES;
+    this.#hardMaxBytes = options.hardMaxBytes ?? 4 * this.#maxBytes;
+    this.#stallMs = options.stallMs ?? DEFAULT_STALL_MS;
     this.#onOverflow = options.onOverflow;
     this.#onError = options.onError;
   }
@@ -63,14 +82,15 @@ export class Outbox {
    */
   push(bytes: Uint8Array): boolean {
     if (this.#closed) return false;
-    if (this.#bytes + bytes.length > this.#maxBytes) {
-      this.#closed = true;
-      this.#queue = [];
-      this.#onOverflow?.();
+    if (this.#bytes + bytes.length > this.#hardMaxBytes) {
+      this.#overflow();
       return false;
     }
     this.#queue.push(bytes);
     this.#bytes += bytes.length;
+    if (this.#bytes > this.#maxBytes && this.#stallTimer === undefined) {
+      this.#stallTimer = setTimeout(() => this.#overflow(), this.#stallMs);
+    }
     if (!this.#scheduled && this.#flushing === undefined) {
       this.#scheduled = true;
       queueMicrotask(() => {
@@ -79,6 +99,19 @@ export class Outbox {
       });
     }
     return true;
+  }
+
+  #overflow(): void {
+    this.#clearStall();
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#queue = [];
+    this.#onOverflow?.();
+  }
+
+  #clearStall(): void {
+    clearTimeout(this.#stallTimer);
+    this.#stallTimer = undefined;
   }
 
   #startFlush(): void {
@@ -96,6 +129,7 @@ export class Outbox {
       try {
         await this.#writer.write(chunk);
       } catch (error) {
+        this.#clearStall();
         this.#closed = true;
         this.#queue = [];
         this.#bytes = 0;
@@ -103,6 +137,7 @@ export class Outbox {
         return;
       }
       this.#bytes -= chunk.length;
+      if (this.#bytes <= this.#maxBytes) this.#clearStall();
     }
   }
 
@@ -117,6 +152,7 @@ export class Outbox {
   async close(last?: Uint8Array, timeoutMs = 2000): Promise<void> {
     const wasClosed = this.#closed;
     this.#closed = true;
+    this.#clearStall();
     if (last && !wasClosed) {
       this.#queue.push(last);
       this.#bytes += last.length;

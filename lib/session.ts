@@ -6,6 +6,7 @@
  * @module
  */
 import { getLogger } from "@logtape/logtape";
+import { BannedError, NameTakenError } from "./chat/hub.ts";
 import type { ChatEvent, CloseReason, Member, Role } from "./chat/message.ts";
 import type { Clock } from "./clock.ts";
 import { FrameError, LineDecoderStream } from "./framing.ts";
@@ -24,6 +25,8 @@ import type { Connection } from "./transport.ts";
 
 const log = getLogger(["banter", "session"]);
 const audit = getLogger(["banter", "audit"]);
+
+const BANNED_MESSAGE = "You are banned from this server";
 
 /** Attempts a connection gets before access is denied. */
 export const LOGIN_ATTEMPTS = 3;
@@ -44,9 +47,8 @@ export interface SessionAuth {
 
 /** What the session needs from the chat hub. */
 export interface SessionHub {
-  enter(
-    member: Member,
-  ): { input(text: string): void; leave(reason?: string): void };
+  enter(member: Member): { input(text: string): void; leave(reason?: string): void };
+  isBanned(name: string): boolean;
 }
 
 /** Limits and timings of a session. */
@@ -177,10 +179,12 @@ export class Session {
         resolve(reason);
       };
     });
+    // preventCancel: a bad frame must not tear the socket down before the
+    // error frame and goodbye are written; #finish closes the connection.
     const lines = this.#conn.readable
-      .pipeThrough(
-        new LineDecoderStream({ maxFrameBytes: limits.maxFrameBytes }),
-      )
+      .pipeThrough(new LineDecoderStream({ maxFrameBytes: limits.maxFrameBytes }), {
+        preventCancel: true,
+      })
       .getReader();
     this.#options.onOpen?.(this);
     let presence: ReturnType<SessionHub["enter"]> | undefined;
@@ -217,7 +221,17 @@ export class Session {
       const user = await this.#login(next);
       clearTimeout(loginTimer);
       this.#user = user.name;
-      presence = this.#options.hub.enter(this.#member(user.name, user.role));
+      try {
+        presence = this.#options.hub.enter(this.#member(user.name, user.role));
+      } catch (error) {
+        if (error instanceof BannedError) { // banned between login and entering
+          throw new SessionClosed("banned", BANNED_MESSAGE);
+        }
+        if (error instanceof NameTakenError) {
+          throw new SessionClosed("denied", "That name is reserved");
+        }
+        throw error;
+      }
       for (;;) {
         const frame = await next();
         if (frame === undefined) throw CONNECTION_LOST();
@@ -292,12 +306,7 @@ export class Session {
             user: result.user.name,
             address: ip,
           });
-          this.#send({
-            type: "welcome",
-            user: result.user.name,
-            role: result.user.role,
-          });
-          return result.user;
+          return this.#welcome(result.user);
         }
         certUser = result.user.name;
       }
@@ -321,12 +330,7 @@ export class Session {
           user: result.user.name,
           address: ip,
         });
-        this.#send({
-          type: "welcome",
-          user: result.user.name,
-          role: result.user.role,
-        });
-        return result.user;
+        return this.#welcome(result.user);
       }
       audit.warn("Failed login for {user} from {address}: {reason}", {
         user: frame.username.slice(0, 64),
@@ -335,10 +339,9 @@ export class Session {
       });
       if (result.reason === "locked") {
         const minutes = Math.max(1, Math.ceil(result.retryAfterMs / 60_000));
-        const message =
-          `Too many failed logins: locked, try again in ${minutes} minute${
-            minutes === 1 ? "" : "s"
-          }`;
+        const message = `Too many failed logins: locked, try again in ${minutes} minute${
+          minutes === 1 ? "" : "s"
+        }`;
         this.#send({
           type: "auth_failed",
           reason: "locked",
@@ -353,9 +356,7 @@ export class Session {
         reason: "invalid",
         attempts_left: left - 1,
         message: left - 1 > 0
-          ? `Wrong username or password, ${left - 1} attempt${
-            left - 1 === 1 ? "" : "s"
-          } left`
+          ? `Wrong username or password, ${left - 1} attempt${left - 1 === 1 ? "" : "s"} left`
           : "Wrong username or password",
       });
     }
@@ -363,6 +364,19 @@ export class Session {
       "denied",
       "Access denied: too many failed attempts",
     );
+  }
+
+  /** Refuse a banned user before telling it that it is in. */
+  #welcome(user: { name: string; role: Role }): { name: string; role: Role } {
+    if (this.#options.hub.isBanned(user.name)) {
+      audit.warn("Refused banned user {user} from {address}", {
+        user: user.name,
+        address: this.address,
+      });
+      throw new SessionClosed("banned", BANNED_MESSAGE);
+    }
+    this.#send({ type: "welcome", user: user.name, role: user.role });
+    return user;
   }
 
   #member(name: string, role: Role): Member {

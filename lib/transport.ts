@@ -304,7 +304,12 @@ function socketStreams(socket: Socket): {
       });
     },
     close() {
-      socket.end();
+      // Resolve once everything is flushed, so a later destroy() loses nothing.
+      return new Promise<void>((resolve) => {
+        if (socket.destroyed) return resolve();
+        socket.once("close", () => resolve());
+        socket.end(() => resolve());
+      });
     },
     abort() {
       socket.destroy();
@@ -321,8 +326,7 @@ async function listenNode(
   const handshakeMs = options.handshakeTimeoutMs ?? 10_000;
   // Deno's node:tls ignores `handshakeTimeout`: time the raw socket ourselves.
   const pending = new Map<string, ReturnType<typeof setTimeout>>();
-  const keyOf = (s: Socket) =>
-    `${s.remoteAddress}:${s.remotePort}`;
+  const keyOf = (s: Socket) => `${s.remoteAddress}:${s.remotePort}`;
   const server = tls.createServer({
     cert: options.cert,
     key: options.key,
@@ -491,9 +495,7 @@ export async function connect(options: ConnectOptions): Promise<Connection> {
         hostname: options.hostname,
         port: options.port,
         ...(options.caCerts ? { caCerts: options.caCerts } : {}),
-        ...(options.cert && options.key
-          ? { cert: options.cert, key: options.key }
-          : {}),
+        ...(options.cert && options.key ? { cert: options.cert, key: options.key } : {}),
       });
       await conn.handshake();
       return conn;

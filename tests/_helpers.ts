@@ -140,9 +140,7 @@ export class TestClient implements AsyncDisposable {
       hostname: "localhost",
       port,
       caCerts: [options.ca ?? p.ca.cert],
-      ...(options.cert
-        ? { cert: options.cert.cert, key: options.cert.key }
-        : {}),
+      ...(options.cert ? { cert: options.cert.cert, key: options.cert.key } : {}),
     });
     return new TestClient(conn);
   }
@@ -210,13 +208,13 @@ export class TestClient implements AsyncDisposable {
     }
   }
 
-  /** hello + login; resolves with the welcome or failure frame. */
+  /** hello + login; resolves with the welcome, failure or goodbye frame. */
   async login(username: string, password: string): Promise<ServerFrame> {
     await this.send({ type: "hello", version: 1 });
     await this.until((f) => f.type === "auth");
     await this.send({ type: "login", username, password });
     return await this.until((f) =>
-      f.type === "welcome" || f.type === "auth_failed"
+      f.type === "welcome" || f.type === "auth_failed" || f.type === "bye"
     );
   }
 

@@ -72,10 +72,14 @@ export async function probe(
     const closed = await within(read(), ms, "the server to close the probe");
     return { bytes: new Uint8Array(chunks), closed };
   } finally {
-    try {
-      conn.close();
-    } catch (error) {
-      if (!(error instanceof Deno.errors.BadResource)) throw error;
-    }
+    closeQuietly(conn);
+  }
+}
+
+function closeQuietly(conn: Deno.Conn): void {
+  try {
+    conn.close();
+  } catch (error) {
+    if (!(error instanceof Deno.errors.BadResource)) throw error;
   }
 }

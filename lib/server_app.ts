@@ -1,0 +1,279 @@
+/**
+ * Wires the parts of a running server: certificates, credentials, lockouts,
+ * history, hub, transport, sessions and heartbeats. `server.ts` parses the
+ * config and calls {@linkcode startServer}; tests call it in-process.
+ *
+ * @module
+ */
+import { join } from "node:path";
+import { getLogger } from "@logtape/logtape";
+import { Authenticator } from "./auth/login.ts";
+import { Hasher } from "./auth/hash.ts";
+import { Lockout } from "./auth/lockout.ts";
+import { CredentialStore } from "./auth/store.ts";
+import { CERT_FILES, ensureDevCertificates } from "./cert_files.ts";
+import { Hub } from "./chat/hub.ts";
+import { SqliteHistory } from "./chat/history.ts";
+import { type Clock, type Random, systemClock, systemRandom } from "./clock.ts";
+import { getJoke } from "./joke.ts";
+import { encodeFrame } from "./protocol.ts";
+import type { ServerConfig } from "./server_config.ts";
+import { Session } from "./session.ts";
+import { type Connection, listen, type TlsServer } from "./transport.ts";
+
+const log = getLogger(["banter", "server"]);
+const audit = getLogger(["banter", "audit"]);
+
+/** Server name and version sent in `hello`. */
+export const SERVER_NAME = "banter/0.1.0";
+
+/** What the server takes from its environment; real defaults. */
+export interface ServerDeps {
+  clock?: Clock;
+  random?: Random;
+  fetch?: typeof fetch;
+  /** Where one-off announcements (first-start password, dev certs) go. */
+  announce?: (line: string) => void;
+  /** Called when an admin or the operator asks for shutdown. */
+  onShutdownRequest?: (by: string) => void;
+}
+
+/** A started server. */
+export interface RunningServer extends AsyncDisposable {
+  /** Where it listens. */
+  readonly addr: { hostname: string; port: number };
+  /** The chat hub (the console enters it as operator). */
+  readonly hub: Hub;
+  /** Open sessions. */
+  readonly sessions: ReadonlySet<Session>;
+  /** Tell clients, flush history, stop. Idempotent. */
+  shutdown(message?: string): Promise<void>;
+  /** Settles when the server has shut down, whoever asked. */
+  readonly closed: Promise<void>;
+}
+
+async function readPem(path: string, what: string): Promise<string> {
+  try {
+    return await Deno.readTextFile(path);
+  } catch (error) {
+    throw new Error(
+      `Cannot read ${what} ${path}: ${error instanceof Error ? error.message : error}`,
+      { cause: error },
+    );
+  }
+}
+
+async function loadTls(config: ServerConfig, announce: (line: string) => void) {
+  const usingDefaults = config.cert === undefined && config.key === undefined;
+  if (usingDefaults && await ensureDevCertificates(config.certsDir)) {
+    announce(
+      `Created a dev CA and server certificate in ${config.certsDir}/ (clients trust ${
+        join(config.certsDir, CERT_FILES.caCert)
+      })`,
+    );
+  }
+  const certPath = config.cert ?? join(config.certsDir, CERT_FILES.serverCert);
+  const keyPath = config.key ?? join(config.certsDir, CERT_FILES.serverKey);
+  return {
+    cert: await readPem(certPath, "server certificate"),
+    key: await readPem(keyPath, "server key"),
+    clientCa: config.clientCa === undefined
+      ? undefined
+      : await readPem(config.clientCa, "client CA"),
+  };
+}
+
+/**
+ * Start a server with `config`.
+ *
+ * @param config Validated configuration.
+ * @param deps Clock, randomness, fetch, announcements.
+ * @returns The running server.
+ * @throws {Error} When certificates, credentials or the port cannot be used;
+ * the message names the file or address.
+ */
+export async function startServer(
+  config: ServerConfig,
+  deps: ServerDeps = {},
+): Promise<RunningServer> {
+  const clock = deps.clock ?? systemClock;
+  const random = deps.random ?? systemRandom;
+  const announce = deps.announce ?? ((line: string) => console.log(line));
+  const tls = await loadTls(config, announce);
+
+  await Deno.mkdir(config.data, { recursive: true, mode: 0o700 });
+  const hasher = new Hasher({
+    params: { logN: config.scryptLogN, r: 8, p: 1 },
+  });
+  const store = await CredentialStore.open(config.credentials, {
+    hasher,
+    random,
+    clock,
+  });
+  if (store.createdAdminPassword !== undefined) {
+    announce(
+      `Created ${config.credentials} with user "admin", password: ${store.createdAdminPassword} (shown once; change it with: deno task user passwd admin)`,
+    );
+  }
+  const lockout = await Lockout.open(join(config.data, "lockout.json"), {
+    clock,
+  });
+  const auth = new Authenticator({
+    store,
+    hasher,
+    lockout,
+    onError: (error: Error) =>
+      log.error("Account storage problem: {error}", { error: error.message }),
+  });
+  const historyPath = join(config.data, "history.db");
+  // Create it private before SQLite does (its -wal/-shm files copy the mode).
+  await Deno.writeFile(historyPath, new Uint8Array(), {
+    append: true,
+    mode: 0o600,
+  });
+  await Deno.chmod(historyPath, 0o600);
+  const history = new SqliteHistory(historyPath);
+  const jokeFetch = deps.fetch ?? globalThis.fetch;
+  let shuttingDown: Promise<void> | undefined;
+  const hub = new Hub({
+    clock,
+    history,
+    historyLimit: config.historyLimit,
+    maxMessageLength: config.maxMessageLength,
+    rate: { burst: config.rateBurst, perSecond: config.ratePerSecond },
+    jokeCooldownMs: config.jokeCooldownMs,
+    retentionDays: config.retentionDays,
+    joke: (signal?: AbortSignal) =>
+      getJoke({
+        url: config.jokeUrl,
+        timeoutMs: config.jokeTimeoutMs,
+        fetch: jokeFetch,
+        random,
+        ...(signal ? { signal } : {}),
+      }),
+    onShutdown: (by: string) => {
+      audit.info("Shutdown requested by {user}", { user: by });
+      if (deps.onShutdownRequest) deps.onShutdownRequest(by);
+      else void running.shutdown(`Server shutting down (requested by ${by})`);
+    },
+  });
+
+  const sessions = new Set<Session>();
+  const perIp = new Map<string, number>();
+  const refuse = async (conn: Connection, message: string) => {
+    const writer = conn.writable.getWriter();
+    await writer.write(encodeFrame({ type: "bye", code: "busy", message }))
+      .catch(() => undefined);
+    conn.close();
+  };
+  const handler = async (conn: Connection) => {
+    const ip = conn.peer.address;
+    if (sessions.size >= config.maxConnections) {
+      log.warn("Refused {address}: server full", { address: ip });
+      return await refuse(conn, "Server is full, try again later");
+    }
+    const count = perIp.get(ip) ?? 0;
+    if (count >= config.maxConnectionsPerIp) {
+      log.warn("Refused {address}: too many connections from it", {
+        address: ip,
+      });
+      return await refuse(conn, "Too many connections from your address");
+    }
+    perIp.set(ip, count + 1);
+    const session = new Session(conn, {
+      hub,
+      auth,
+      clock,
+      serverName: SERVER_NAME,
+      requirePassword: config.requirePassword,
+      limits: {
+        maxFrameBytes: config.maxFrameBytes,
+        outboxBytes: config.outboxBytes,
+        loginTimeoutMs: config.loginTimeoutMs,
+      },
+    });
+    sessions.add(session);
+    try {
+      await session.run();
+    } finally {
+      sessions.delete(session);
+      const left = (perIp.get(ip) ?? 1) - 1;
+      if (left === 0) perIp.delete(ip);
+      else perIp.set(ip, left);
+    }
+  };
+
+  let transport: TlsServer;
+  try {
+    transport = await listen({
+      hostname: config.hostname,
+      port: config.port,
+      cert: tls.cert,
+      key: tls.key,
+      ...(tls.clientCa === undefined ? {} : {
+        clientCa: tls.clientCa,
+        requireClientCert: config.requireClientCert,
+      }),
+      engine: config.tlsEngine,
+      handshakeTimeoutMs: config.handshakeTimeoutMs,
+      onHandshakeError: (error, address) =>
+        audit.info("TLS handshake failed from {address}: {error}", {
+          address,
+          error: error.message,
+        }),
+    }, handler);
+  } catch (error) {
+    history.close();
+    throw new Error(
+      `Cannot listen on ${config.hostname}:${config.port}: ${
+        error instanceof Error ? error.message : error
+      }`,
+      { cause: error },
+    );
+  }
+
+  // One timer for every session's heartbeat, not one per session.
+  const heartbeat = setInterval(() => {
+    const now = clock.now();
+    for (const session of sessions) {
+      const idle = session.idleFor(now);
+      if (idle >= config.deadAfterMs) {
+        session.terminate("timeout", "No answer to heartbeat");
+      } else if (idle >= config.pingIntervalMs) {
+        session.ping();
+      }
+    }
+  }, Math.max(5, Math.floor(config.pingIntervalMs / 2)));
+  const pruner = setInterval(() => hub.prune(), 3_600_000);
+  hub.prune();
+
+  const closed = Promise.withResolvers<void>();
+  const running: RunningServer = {
+    addr: transport.addr,
+    closed: closed.promise,
+    hub,
+    sessions,
+    shutdown(message = "Server shutting down") {
+      shuttingDown ??= (async () => {
+        clearInterval(heartbeat);
+        clearInterval(pruner);
+        transport.stopAccepting();
+        hub.shutdown(message);
+        for (const session of sessions) session.terminate("shutdown", message);
+        await transport.close(3000);
+        history.close();
+        closed.resolve();
+      })();
+      return shuttingDown;
+    },
+    [Symbol.asyncDispose]() {
+      return running.shutdown();
+    },
+  };
+  log.info("Listening on {hostname}:{port} ({engine} TLS)", {
+    hostname: transport.addr.hostname,
+    port: transport.addr.port,
+    engine: transport.engine,
+  });
+  return running;
+}

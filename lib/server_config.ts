@@ -1,0 +1,243 @@
+/**
+ * Every server setting, in one table: flag, environment variable, config-file
+ * key, type, default and help come from here.
+ *
+ * @module
+ */
+import { ConfigError, loadConfig, type Setting } from "./config.ts";
+import { DEFAULT_JOKE_URL } from "./joke.ts";
+
+function setting<T extends Setting["type"]>(
+  key: string,
+  type: T,
+  defaultValue: Setting<T>["default"],
+  help: string,
+  extra: Partial<Pick<Setting, "choices" | "min" | "max" | "short">> = {},
+): Setting<T> {
+  return { key, type, default: defaultValue, help, ...extra };
+}
+
+/** The server's settings. */
+export const SERVER_SETTINGS: readonly Setting[] = [
+  setting("hostname", "string", "127.0.0.1", "Address to listen on"),
+  setting("port", "integer", 9001, "TLS port (0 picks a free one)", {
+    min: 0,
+    max: 65535,
+  }),
+  setting(
+    "certsDir",
+    "string",
+    "certs",
+    "Directory of the dev CA and server certificate",
+  ),
+  setting(
+    "cert",
+    "string",
+    undefined,
+    "Server certificate PEM (default: CERTS_DIR/server_cert.pem)",
+  ),
+  setting(
+    "key",
+    "string",
+    undefined,
+    "Server private key PEM (default: CERTS_DIR/server_key.pem)",
+  ),
+  setting(
+    "clientCa",
+    "string",
+    undefined,
+    "CA file for client certificates (turns on mutual TLS)",
+  ),
+  setting(
+    "requireClientCert",
+    "boolean",
+    false,
+    "Refuse clients without a valid certificate",
+  ),
+  setting(
+    "requirePassword",
+    "boolean",
+    false,
+    "Ask for a password even with a valid client certificate",
+  ),
+  setting("tlsEngine", "string", "node", "TLS implementation", {
+    choices: ["node", "deno"],
+  }),
+  setting("credentials", "string", "credentials.json", "Credentials file"),
+  setting("data", "string", "data", "Data directory (history, lockouts)"),
+  setting(
+    "maxFrameBytes",
+    "integer",
+    64 * 1024,
+    "Largest protocol frame in bytes",
+    {
+      min: 1024,
+      max: 16 * 1024 * 1024,
+    },
+  ),
+  setting(
+    "outboxBytes",
+    "integer",
+    1024 * 1024,
+    "Bytes queued for a slow client before it is dropped",
+    {
+      min: 64 * 1024,
+    },
+  ),
+  setting("handshakeTimeoutMs", "integer", 10_000, "TLS handshake timeout", {
+    min: 1,
+  }),
+  setting(
+    "loginTimeoutMs",
+    "integer",
+    30_000,
+    "Time allowed from connect to finished login",
+    { min: 1 },
+  ),
+  setting("pingIntervalMs", "integer", 20_000, "Heartbeat ping interval", {
+    min: 10,
+  }),
+  setting(
+    "deadAfterMs",
+    "integer",
+    60_000,
+    "A peer silent this long is dropped",
+    { min: 10 },
+  ),
+  setting("maxConnections", "integer", 10_000, "Most connections at once", {
+    min: 1,
+  }),
+  setting(
+    "maxConnectionsPerIp",
+    "integer",
+    50,
+    "Most connections from one address",
+    { min: 1 },
+  ),
+  setting("historyLimit", "integer", 50, "Messages of history shown on join", {
+    min: 0,
+    max: 1000,
+  }),
+  setting(
+    "retentionDays",
+    "integer",
+    30,
+    "Days history is kept (0 keeps none)",
+    { min: 0 },
+  ),
+  setting(
+    "maxMessageLength",
+    "integer",
+    4096,
+    "Longest chat message in characters",
+    {
+      min: 1,
+      max: 16 * 1024,
+    },
+  ),
+  setting("rateBurst", "integer", 10, "Messages a user may send at once", {
+    min: 1,
+  }),
+  setting(
+    "ratePerSecond",
+    "integer",
+    2,
+    "Sustained messages per second per user",
+    { min: 1 },
+  ),
+  setting("jokeUrl", "string", DEFAULT_JOKE_URL, "Joke API URL"),
+  setting("jokeTimeoutMs", "integer", 3000, "Joke API timeout", { min: 1 }),
+  setting("jokeCooldownMs", "integer", 10_000, "Per-user pause between jokes", {
+    min: 0,
+  }),
+  setting("scryptLogN", "integer", 17, "scrypt cost for new hashes, log2(N)", {
+    min: 10,
+    max: 22,
+  }),
+  setting("console", "string", "auto", "Operator console on stdin", {
+    choices: ["auto", "on", "off"],
+  }),
+  setting("logFormat", "string", "text", "Log format", {
+    choices: ["text", "json"],
+  }),
+  setting("logLevel", "string", "info", "Lowest log level", {
+    choices: ["debug", "info", "warning", "error"],
+  }),
+];
+
+/** The server's typed configuration. */
+export interface ServerConfig {
+  hostname: string;
+  port: number;
+  certsDir: string;
+  cert: string | undefined;
+  key: string | undefined;
+  clientCa: string | undefined;
+  requireClientCert: boolean;
+  requirePassword: boolean;
+  tlsEngine: "node" | "deno";
+  credentials: string;
+  data: string;
+  maxFrameBytes: number;
+  outboxBytes: number;
+  handshakeTimeoutMs: number;
+  loginTimeoutMs: number;
+  pingIntervalMs: number;
+  deadAfterMs: number;
+  maxConnections: number;
+  maxConnectionsPerIp: number;
+  historyLimit: number;
+  retentionDays: number;
+  maxMessageLength: number;
+  rateBurst: number;
+  ratePerSecond: number;
+  jokeUrl: string;
+  jokeTimeoutMs: number;
+  jokeCooldownMs: number;
+  scryptLogN: number;
+  console: "auto" | "on" | "off";
+  logFormat: "text" | "json";
+  logLevel: "debug" | "info" | "warning" | "error";
+}
+
+/**
+ * Parse the server's configuration.
+ *
+ * @param args Command-line arguments.
+ * @param env Environment variables.
+ * @param readFile Reads `--config FILE`.
+ * @returns The config, or `help: true`.
+ * @throws {ConfigError} Naming the setting at fault.
+ */
+export function parseServerConfig(
+  args: readonly string[],
+  env: Record<string, string | undefined> = {},
+  readFile: (path: string) => string = (p) => Deno.readTextFileSync(p),
+): { config: ServerConfig; help: boolean } {
+  const loaded = loadConfig(SERVER_SETTINGS, { args, env, readFile });
+  if (loaded.positionals.length > 0) {
+    throw new ConfigError(`Unexpected argument "${loaded.positionals[0]}"`);
+  }
+  const config = loaded.values as unknown as ServerConfig;
+  if (config.requireClientCert && config.clientCa === undefined) {
+    throw new ConfigError(
+      "requireClientCert needs clientCa",
+      "requireClientCert",
+    );
+  }
+  if (config.deadAfterMs <= config.pingIntervalMs) {
+    throw new ConfigError(
+      "deadAfterMs must be longer than pingIntervalMs",
+      "deadAfterMs",
+    );
+  }
+  try {
+    new URL(config.jokeUrl);
+  } catch {
+    throw new ConfigError(
+      `Invalid jokeUrl: "${config.jokeUrl}" is not a URL`,
+      "jokeUrl",
+    );
+  }
+  return { config, help: loaded.help };
+}

@@ -1,0 +1,79 @@
+/**
+ * `deno task certs`: write a CA, a server certificate and client
+ * certificates into `certs/` (or `--dir`).
+ *
+ * Usage: deno task certs [--dir DIR] [--host NAME]... [--client NAME]...
+ *        [--force] [--add-clients]
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { issueClientCertificates, KeyExistsError, writeCertificates } from "../lib/cert_files.ts";
+
+const USAGE = `Usage: deno task certs [options]
+
+Writes ca.crt, ca.key, server_cert.pem, server_key.pem and, for each --client,
+client_cert.pem/client_key.pem (the first) or client_NAME_cert.pem/_key.pem.
+
+  --dir DIR        target directory (default: certs)
+  --host NAME      extra server name or IP in the SAN, repeatable
+                   (localhost, 127.0.0.1 and ::1 are always included)
+  --client NAME    issue a client certificate with CN=NAME, repeatable
+  --add-clients    only issue client certificates from the existing CA
+  --force          replace existing keys`;
+
+/**
+ * Run the certificate tool.
+ *
+ * @param args Command-line arguments.
+ * @returns Exit status.
+ */
+export async function main(args: string[]): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args,
+      options: {
+        dir: { type: "string", default: "certs" },
+        host: { type: "string", multiple: true, default: [] },
+        client: { type: "string", multiple: true, default: [] },
+        "add-clients": { type: "boolean", default: false },
+        force: { type: "boolean", default: false },
+        help: { type: "boolean", short: "h", default: false },
+      },
+    }));
+  } catch (error) {
+    console.error(`certs: ${error instanceof Error ? error.message : error}`);
+    console.error(USAGE);
+    return 2;
+  }
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  try {
+    const written = values["add-clients"]
+      ? await issueClientCertificates(values.dir, values.client, values.force)
+      : await writeCertificates(values.dir, {
+        hosts: values.host,
+        clients: values.client,
+        force: values.force,
+      });
+    for (const path of written) console.log(`wrote ${path}`);
+    return 0;
+  } catch (error) {
+    if (error instanceof KeyExistsError) {
+      console.error(`certs: ${error.message}`);
+      return 1;
+    }
+    if (error instanceof Deno.errors.NotFound) {
+      console.error(
+        `certs: no CA in ${values.dir} (run without --add-clients first)`,
+      );
+      return 1;
+    }
+    throw error;
+  }
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));

@@ -1,0 +1,106 @@
+import { deepEqual, equal, ok } from "node:assert/strict";
+import type { ServerFrame } from "../lib/protocol.ts";
+import { passwordOf, startTestServer } from "./_server.ts";
+
+function codes(frames: ServerFrame[]): string[] {
+  return frames.map((f) => f.type === "error" || f.type === "bye" ? `${f.type}:${f.code}` : f.type);
+}
+
+Deno.test("server says hello first and asks for credentials after the client's hello", async () => {
+  await using s = await startTestServer({ users: ["alice"] });
+  await using c = await s.client();
+  const hello = await c.next();
+  deepEqual(hello, { type: "hello", version: 1, server: "banter/0.1.0" });
+  await c.send({ type: "hello", version: 1, client: "test" });
+  deepEqual(await c.next(), { type: "auth", attempts_left: 3 });
+});
+
+Deno.test("a client speaking another protocol version gets an error and goodbye", async () => {
+  await using s = await startTestServer();
+  await using c = await s.client();
+  await c.send({ type: "hello", version: 99 });
+  deepEqual(codes(await c.untilClosed()), ["hello", "error:unexpected", "bye:protocol_error"]);
+});
+
+Deno.test("a frame before hello is refused", async () => {
+  await using s = await startTestServer();
+  await using c = await s.client();
+  await c.send({ type: "say", text: "hi" });
+  deepEqual(codes(await c.untilClosed()), ["hello", "error:unexpected", "bye:protocol_error"]);
+});
+
+for (
+  const [name, payload, code] of [
+    ["an oversized frame", "x".repeat(70 * 1024), "frame_too_long"],
+    ["invalid UTF-8", new Uint8Array([0x7b, 0xc3, 0x28, 0x7d, 0x0a]), "invalid_utf8"],
+    ["a JSON array", "[1,2,3]\n", "not_object"],
+    ["garbage", "}{not json\n", "invalid_json"],
+    ["an unknown frame type", '{"type":"sudo"}\n', "unknown_type"],
+    ["a wrongly typed field", '{"type":"hello","version":"1"}\n', "invalid_field"],
+  ] as const
+) {
+  Deno.test(`${name} gets an error frame with a reason, then the connection closes, and others carry on`, async () => {
+    await using s = await startTestServer({ users: ["bob"] });
+    await using bob = await s.login("bob");
+    await using c = await s.client();
+    await c.sendRaw(payload);
+    const frames = await c.untilClosed();
+    deepEqual(codes(frames).slice(-2), [`error:${code}`, "bye:protocol_error"]);
+    await bob.send({ type: "say", text: "still fine" });
+    const echoed = await bob.until((f) => f.type === "message");
+    equal(echoed.type === "message" && echoed.text, "still fine");
+  });
+}
+
+Deno.test("a login sent one byte per write works, and frames sent in one write all count", async () => {
+  await using s = await startTestServer({ users: ["alice"] });
+  await using c = await s.client();
+  await c.next(); // hello
+  const bytes = new TextEncoder().encode(
+    JSON.stringify({ type: "hello", version: 1 }) + "\n" +
+      JSON.stringify({ type: "login", username: "alice", password: passwordOf("alice") }) + "\n",
+  );
+  for (const byte of bytes) await c.sendRaw(new Uint8Array([byte]));
+  await c.until((f) => f.type === "welcome");
+  await c.sendRaw(
+    '{"type":"say","text":"one"}\n{"type":"say","text":"two"}\n{"type":"ping","id":7}\n',
+  );
+  const pong = await c.until((f) => f.type === "pong");
+  deepEqual(pong, { type: "pong", id: 7 });
+  const said = c.received.filter((f) => f.type === "message").map((f) =>
+    f.type === "message" ? f.text : ""
+  );
+  deepEqual(said, ["one", "two"]);
+});
+
+Deno.test("a login that does not finish in time is closed", async () => {
+  await using s = await startTestServer({ config: { loginTimeoutMs: 200 } });
+  await using c = await s.client();
+  await c.send({ type: "hello", version: 1 });
+  const frames = await c.untilClosed();
+  equal(codes(frames).at(-1), "bye:timeout");
+});
+
+Deno.test("a logged-in peer that stops answering pings is dropped and its presence removed", async () => {
+  await using s = await startTestServer({
+    users: ["alice", "bob"],
+    config: { pingIntervalMs: 100, deadAfterMs: 400 },
+  });
+  await using bob = await s.login("bob");
+  await using alice = await s.login("alice");
+  // alice answers nothing from now on; bob answers pings.
+  const bobAlive = (async () => {
+    for (;;) {
+      const f = await bob.next(5000);
+      if (f === undefined) return;
+      if (f.type === "ping") await bob.send({ type: "pong", id: f.id });
+      if (f.type === "leave" && f.user === "alice") return f;
+    }
+  })();
+  const leave = await bobAlive;
+  ok(leave && leave.type === "leave");
+  equal(leave.reason, "timed out");
+  const aliceFrames = await alice.untilClosed();
+  ok(aliceFrames.some((f) => f.type === "ping"), "alice was pinged");
+  equal(codes(aliceFrames).at(-1), "bye:timeout");
+});
