@@ -1,0 +1,260 @@
+/**
+ * `deno task client`: the Banter terminal client. Interactive on a terminal
+ * (raw-mode line editor, input redrawn below incoming messages); scripted
+ * when stdin is a pipe (each line is sent; exit 0 after `end`).
+ *
+ * @module
+ */
+import { existsSync } from "node:fs";
+import { ChatClient, type ClientIO, EXIT } from "./lib/client/run.ts";
+import { ConfigError, envName, helpText, loadConfig, type Setting } from "./lib/config.ts";
+import { systemRandom } from "./lib/clock.ts";
+import { readInput } from "./lib/terminal/input.ts";
+import { LineEditor } from "./lib/terminal/line_editor.ts";
+import { renderEvent, shouldUseColour } from "./lib/terminal/render.ts";
+import { sanitise } from "./lib/terminal/sanitise.ts";
+import { Screen } from "./lib/terminal/screen.ts";
+
+const DEFAULT_CA = "certs/ca.crt";
+
+/** The client's settings. */
+export const CLIENT_SETTINGS: readonly Setting[] = [
+  {
+    key: "host",
+    type: "string",
+    default: "127.0.0.1",
+    help: "Server name or address (verified against its certificate)",
+  },
+  {
+    key: "port",
+    type: "integer",
+    default: 9001,
+    help: "Server port",
+    min: 1,
+    max: 65535,
+  },
+  {
+    key: "ca",
+    type: "string",
+    default: undefined,
+    help: `CA certificate to trust (default: ${DEFAULT_CA} when present, else the system roots)`,
+  },
+  {
+    key: "cert",
+    type: "string",
+    default: undefined,
+    help: "Client certificate PEM, for mutual TLS",
+  },
+  {
+    key: "key",
+    type: "string",
+    default: undefined,
+    help: "Client private key PEM, for mutual TLS",
+  },
+  {
+    key: "user",
+    type: "string",
+    default: undefined,
+    help: "User name (asked when missing on a terminal)",
+  },
+  {
+    key: "passwordFile",
+    type: "string",
+    default: undefined,
+    help: "Read the password from this file (else BANTER_PASSWORD, else asked)",
+  },
+  {
+    key: "reconnect",
+    type: "boolean",
+    default: true,
+    help: "Reconnect with backoff when the connection drops (--no-reconnect to exit)",
+  },
+  {
+    key: "maxReconnects",
+    type: "integer",
+    default: 20,
+    help: "Failed reconnects in a row before giving up",
+    min: 0,
+  },
+];
+
+const USAGE = `Usage: deno task client [options]
+
+Type to chat; /help lists commands; end (or /quit) leaves.
+Scripted: when stdin is not a terminal, each line is sent; exit status 0 after end.
+Exit status: 0 ok, 1 connection or TLS failure, 2 usage, 3 login failed,
+4 account locked, 5 kicked/banned/replaced, 6 protocol error.`;
+
+async function readSecret(path: string): Promise<string> {
+  const text = await Deno.readTextFile(path);
+  return text.replace(/\r?\n$/, "");
+}
+
+/**
+ * Run the client.
+ *
+ * @param args Command-line arguments.
+ * @returns Exit status.
+ */
+export async function main(args: string[]): Promise<number> {
+  let values: Record<string, unknown>;
+  try {
+    const env: Record<string, string | undefined> = {};
+    for (const s of CLIENT_SETTINGS) {
+      env[envName(s.key)] = Deno.env.get(envName(s.key));
+    }
+    const loaded = loadConfig(CLIENT_SETTINGS, {
+      args,
+      env,
+      readFile: Deno.readTextFileSync,
+    });
+    if (loaded.help) {
+      console.log(helpText(USAGE, CLIENT_SETTINGS));
+      return EXIT.ok;
+    }
+    if (loaded.positionals.length > 0) {
+      throw new ConfigError(`Unexpected argument "${loaded.positionals[0]}"`);
+    }
+    values = loaded.values;
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(`banter-client: ${error.message}`);
+      return EXIT.usage;
+    }
+    throw error;
+  }
+  const host = values["host"] as string;
+  const port = values["port"] as number;
+  const caPath = (values["ca"] as string | undefined) ??
+    (existsSync(DEFAULT_CA) ? DEFAULT_CA : undefined);
+  const certPath = values["cert"] as string | undefined;
+  const keyPath = values["key"] as string | undefined;
+  if ((certPath === undefined) !== (keyPath === undefined)) {
+    console.error("banter-client: --cert and --key go together");
+    return EXIT.usage;
+  }
+  let caCerts: string[] | undefined;
+  let cert: string | undefined;
+  let key: string | undefined;
+  let password: string | undefined;
+  try {
+    if (caPath !== undefined) caCerts = [await Deno.readTextFile(caPath)];
+    if (certPath !== undefined && keyPath !== undefined) {
+      cert = await Deno.readTextFile(certPath);
+      key = await Deno.readTextFile(keyPath);
+    }
+    const passwordFile = values["passwordFile"] as string | undefined;
+    password = passwordFile !== undefined
+      ? await readSecret(passwordFile)
+      : Deno.env.get("BANTER_PASSWORD") || undefined;
+  } catch (error) {
+    console.error(
+      `banter-client: ${error instanceof Error ? error.message : error}`,
+    );
+    return EXIT.usage;
+  }
+
+  const interactive = Deno.stdin.isTerminal();
+  const colour = shouldUseColour({
+    isTerminal: Deno.stdout.isTerminal(),
+    env: Object.fromEntries(
+      ["NO_COLOR", "TERM"].flatMap((name) => {
+        const value = Deno.env.get(name);
+        return value === undefined ? [] : [[name, value]];
+      }),
+    ),
+  });
+  const encoder = new TextEncoder();
+  const write = (bytes: Uint8Array) => {
+    Deno.stdout.writeSync(bytes);
+  };
+  const screen = new Screen(write, {
+    interactive,
+    prompt: "",
+    columns: () => Deno.consoleSize().columns,
+  });
+  const editor = new LineEditor();
+  // A prompt (Username >> / Password >>) waiting for the next typed line.
+  let prompt: ((line: string | undefined) => void) | undefined;
+  const ask = (label: string, secret: boolean) =>
+    new Promise<string | undefined>((resolve) => {
+      editor.password = secret;
+      screen.setPrompt(label);
+      prompt = (line) => {
+        prompt = undefined;
+        editor.password = false;
+        screen.setPrompt("");
+        resolve(line);
+      };
+    });
+  const info = (text: string) => {
+    const line = `-- ${sanitise(text)}`;
+    if (interactive) screen.print([line]);
+    else console.error(line);
+  };
+  const io: ClientIO = {
+    canAsk: interactive,
+    info,
+    event: (event, self) => screen.print(renderEvent(event, { self, colour, now: Date.now() })),
+    askUsername: () => interactive ? ask("Username >> ", false) : Promise.resolve(undefined),
+    askPassword: () => interactive ? ask("Password >> ", true) : Promise.resolve(undefined),
+  };
+  const client = new ChatClient({
+    connect: {
+      hostname: host,
+      port,
+      ...(caCerts ? { caCerts } : {}),
+      ...(cert && key ? { cert, key } : {}),
+    },
+    io,
+    random: systemRandom,
+    ...(values["user"] !== undefined ? { username: values["user"] as string } : {}),
+    ...(password !== undefined ? { password } : {}),
+    reconnect: values["reconnect"] as boolean,
+    maxReconnects: values["maxReconnects"] as number,
+  });
+
+  if (interactive) {
+    Deno.stdin.setRaw(true);
+    write(encoder.encode("\x1b[?2004h")); // bracketed paste
+  }
+  const stopInput = new AbortController();
+  const input = readInput({
+    readable: Deno.stdin.readable,
+    interactive,
+    editor,
+    screen,
+    signal: stopInput.signal,
+    onLine: (line) => {
+      if (prompt) return prompt(line);
+      if (line.trim() !== "" && !client.say(line)) {
+        info("Not connected and too many lines waiting: line dropped");
+      }
+    },
+    onInterrupt: () => {
+      if (prompt) prompt(undefined);
+      client.quit();
+    },
+  }).then((ended) => {
+    // End of input: answer a pending prompt, then leave cleanly.
+    if (ended) {
+      prompt?.(undefined);
+      client.quit();
+    }
+  });
+  let status: number;
+  try {
+    status = await client.run();
+  } finally {
+    stopInput.abort();
+    if (interactive) {
+      screen.clearInput();
+      write(encoder.encode("\x1b[?2004l"));
+      Deno.stdin.setRaw(false);
+    }
+  }
+  await input;
+  return status;
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));

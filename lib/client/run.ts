@@ -1,0 +1,432 @@
+/**
+ * The client's life: connect, hello, login (three attempts), chat, and
+ * reconnect with backoff when the connection drops. Knows the protocol and
+ * the transport, not the terminal: what to show and what to ask goes
+ * through {@linkcode ClientIO}.
+ *
+ * @module
+ */
+import type { ChatEvent } from "../chat/message.ts";
+import type { Random } from "../clock.ts";
+import { LineDecoderStream } from "../framing.ts";
+import {
+  type ByeCode,
+  type ClientFrame,
+  encodeFrame,
+  eventOf,
+  parseServerFrame,
+  PROTOCOL_VERSION,
+  type ServerFrame,
+} from "../protocol.ts";
+import {
+  classifyConnectError,
+  connect,
+  ConnectError,
+  type Connection,
+  type ConnectOptions,
+} from "../transport.ts";
+import { backoffDelay } from "./backoff.ts";
+
+/** Lines kept while not logged in. */
+export const MAX_QUEUED_LINES = 1000;
+
+/** Client exit statuses (documented in `--help`). */
+export const EXIT = {
+  ok: 0,
+  connection: 1,
+  usage: 2,
+  auth: 3,
+  locked: 4,
+  removed: 5,
+  protocol: 6,
+  shutdown: 7,
+} as const;
+
+/** What the client shows and asks; implemented by client.ts. */
+export interface ClientIO {
+  /** A chat event to show. */
+  event(event: ChatEvent, self: string): void;
+  /** A status line (connecting, errors, goodbyes). */
+  info(text: string): void;
+  /** Ask for a user name; undefined when none can be had. */
+  askUsername(): Promise<string | undefined>;
+  /** Ask for a password; undefined when none can be had. */
+  askPassword(): Promise<string | undefined>;
+  /** Whether a failed login may be retried by asking again. */
+  readonly canAsk: boolean;
+}
+
+/** Options for {@linkcode ChatClient}. */
+export interface ChatClientOptions {
+  connect: ConnectOptions;
+  io: ClientIO;
+  random: Random;
+  /** Known user name (`--user`). */
+  username?: string;
+  /** Known password (file or environment). */
+  password?: string;
+  /** Reconnect after a drop. @default true */
+  reconnect?: boolean;
+  /** Give up after this many failed reconnects in a row. @default 20 */
+  maxReconnects?: number;
+  /** Waits between reconnects; injectable for tests. */
+  sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
+  /** Overrides for the backoff bounds. */
+  backoff?: { initialMs?: number; maxMs?: number };
+  /** Client name sent in hello. */
+  clientName?: string;
+}
+
+/** How one connection ended. */
+type Ending =
+  | { kind: "exit"; code: number; message?: string }
+  | { kind: "dropped"; message: string };
+
+function describeConnectError(
+  error: ConnectError,
+  host: string,
+  port: number,
+): string {
+  switch (error.code) {
+    case "refused":
+      return `Cannot connect to ${host}:${port}: connection refused (is the server running?)`;
+    case "unreachable":
+      return `Cannot connect to ${host}:${port}: host unreachable or unknown`;
+    case "timeout":
+      return `Cannot connect to ${host}:${port}: timed out`;
+    case "unknown_ca":
+      return `TLS failure: the server's certificate is not signed by a trusted CA (unknown issuer; check --ca)`;
+    case "name_mismatch":
+      return `TLS failure: the server's certificate is not valid for the name "${host}"`;
+    case "expired":
+      return `TLS failure: the server's certificate has expired`;
+    case "not_yet_valid":
+      return `TLS failure: the server's certificate is not valid yet (check the clocks)`;
+    case "certificate_required":
+      return `TLS failure: the server requires a client certificate (use --cert and --key)`;
+    case "certificate_refused":
+      return `TLS failure: the server refused the client certificate`;
+    case "tls":
+      return `TLS failure: ${error.message}`;
+  }
+}
+
+function sleepFor(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    }
+    signal.addEventListener("abort", done, { once: true });
+  });
+}
+
+/** A chat client; {@linkcode run} drives it to its exit status. */
+export class ChatClient {
+  readonly #options: ChatClientOptions;
+  readonly #stop = new AbortController();
+  #username: string | undefined;
+  #password: string | undefined;
+  #send: ((frame: ClientFrame) => void) | undefined;
+  #self = "";
+  #quitting = false;
+  #waiting = false;
+  readonly #queued: string[] = [];
+
+  /** @param options Where to connect and how to talk to the user. */
+  constructor(options: ChatClientOptions) {
+    this.#options = options;
+    this.#username = options.username;
+    this.#password = options.password;
+  }
+
+  /**
+   * Send a typed line (chat text, a command, `end`). Lines typed while not
+   * logged in wait (up to {@linkcode MAX_QUEUED_LINES}) and go out in order
+   * after the next login.
+   *
+   * @param text What the user typed.
+   * @returns False when the line was dropped (queue full).
+   */
+  say(text: string): boolean {
+    const trimmed = text.trim();
+    if (trimmed === "end" || trimmed === "/quit") this.#quitting = true;
+    if (this.#send) {
+      this.#send({ type: "say", text });
+      return true;
+    }
+    if (this.#queued.length >= MAX_QUEUED_LINES) return false;
+    this.#queued.push(text);
+    return true;
+  }
+
+  /** Leave: say `end` (now or after login), and stop waiting to reconnect. */
+  quit(): void {
+    if (!this.#quitting) this.say("end");
+    this.#quitting = true;
+    if (this.#waiting) this.#stop.abort();
+  }
+
+  /**
+   * Connect, log in and chat until the session ends for good.
+   *
+   * @returns The exit status.
+   */
+  async run(): Promise<number> {
+    const { io } = this.#options;
+    const reconnect = this.#options.reconnect ?? true;
+    const maxReconnects = this.#options.maxReconnects ?? 20;
+    const sleep = this.#options.sleep ?? sleepFor;
+    const { hostname, port } = this.#options.connect;
+    let everLoggedIn = false;
+    let failures = 0;
+    for (;;) {
+      let conn: Connection;
+      try {
+        conn = await connect(this.#options.connect);
+      } catch (error) {
+        const e = classifyConnectError(error);
+        const message = describeConnectError(e, hostname, port);
+        const transient = e.code === "refused" || e.code === "unreachable" ||
+          e.code === "timeout";
+        if (
+          !everLoggedIn || !transient || !reconnect || this.#stop.signal.aborted
+        ) {
+          io.info(message);
+          return EXIT.connection;
+        }
+        failures++;
+        if (failures > maxReconnects) {
+          io.info(`${message}; giving up after ${maxReconnects} attempts`);
+          return EXIT.connection;
+        }
+        const delay = backoffDelay(
+          failures - 1,
+          this.#options.random,
+          this.#options.backoff,
+        );
+        io.info(`${message}; retrying in ${Math.ceil(delay / 1000)} s`);
+        this.#waiting = true;
+        await sleep(delay, this.#stop.signal);
+        this.#waiting = false;
+        if (this.#stop.signal.aborted) return EXIT.ok;
+        continue;
+      }
+      const result = await this.#session(conn, () => {
+        everLoggedIn = true;
+        failures = 0;
+      });
+      conn.close();
+      if (result.kind === "exit") {
+        if (result.message) io.info(result.message);
+        return result.code;
+      }
+      if (
+        !everLoggedIn || !reconnect || this.#quitting ||
+        this.#stop.signal.aborted
+      ) {
+        io.info(result.message);
+        return this.#quitting ? EXIT.ok : EXIT.connection;
+      }
+      failures++;
+      if (failures > maxReconnects) {
+        io.info(`${result.message}; giving up after ${maxReconnects} attempts`);
+        return EXIT.connection;
+      }
+      const delay = backoffDelay(
+        failures - 1,
+        this.#options.random,
+        this.#options.backoff,
+      );
+      io.info(
+        `${result.message}; reconnecting in ${Math.ceil(delay / 1000)} s`,
+      );
+      this.#waiting = true;
+      await sleep(delay, this.#stop.signal);
+      this.#waiting = false;
+      if (this.#stop.signal.aborted) return EXIT.ok;
+    }
+  }
+
+  async #session(conn: Connection, onLogin: () => void): Promise<Ending> {
+    const writer = conn.writable.getWriter();
+    let writing = Promise.resolve();
+    const send = (frame: ClientFrame) => {
+      const bytes = encodeFrame(frame);
+      writing = writing.then(() => writer.write(bytes)).catch(() => undefined);
+    };
+    const reader = conn.readable
+      .pipeThrough(new LineDecoderStream({ maxFrameBytes: 1 << 22 }))
+      .getReader();
+    const stop = () => reader.cancel().catch(() => undefined);
+    this.#stop.signal.addEventListener("abort", stop, { once: true });
+    try {
+      return await this.#converse(reader, send, onLogin);
+    } catch (error) {
+      if (error instanceof ConnectError) {
+        return { kind: "exit", code: EXIT.connection, message: error.message };
+      }
+      const e = classifyConnectError(error);
+      if (
+        e.code === "certificate_required" || e.code === "certificate_refused"
+      ) {
+        return {
+          kind: "exit",
+          code: EXIT.connection,
+          message: describeConnectError(
+            e,
+            this.#options.connect.hostname,
+            this.#options.connect.port,
+          ),
+        };
+      }
+      if (
+        error instanceof Error && error.name === "FrameError" ||
+        error instanceof Error && error.name === "ProtocolError"
+      ) {
+        return {
+          kind: "exit",
+          code: EXIT.protocol,
+          message: `Protocol error from server: ${error.message}`,
+        };
+      }
+      return { kind: "dropped", message: "Connection lost" };
+    } finally {
+      this.#send = undefined;
+      this.#stop.signal.removeEventListener("abort", stop);
+      await writing;
+      writer.releaseLock();
+    }
+  }
+
+  async #converse(
+    reader: ReadableStreamDefaultReader<string>,
+    send: (frame: ClientFrame) => void,
+    onLogin: () => void,
+  ): Promise<Ending> {
+    const { io } = this.#options;
+    const next = async (): Promise<ServerFrame | undefined> => {
+      const { value, done } = await reader.read();
+      return done ? undefined : parseServerFrame(value);
+    };
+    const first = await next();
+    if (first === undefined) {
+      return { kind: "dropped", message: "Connection closed by the server" };
+    }
+    if (first.type === "bye") return this.#bye(first.code, first.message);
+    if (first.type !== "hello") {
+      return {
+        kind: "exit",
+        code: EXIT.protocol,
+        message: "Protocol error: the server did not say hello",
+      };
+    }
+    if (first.version !== PROTOCOL_VERSION) {
+      return {
+        kind: "exit",
+        code: EXIT.protocol,
+        message:
+          `Protocol error: server speaks version ${first.version}, this client ${PROTOCOL_VERSION}`,
+      };
+    }
+    send({
+      type: "hello",
+      version: PROTOCOL_VERSION,
+      client: this.#options.clientName ?? "banter-client",
+    });
+    for (;;) {
+      const frame = await next();
+      if (frame === undefined) {
+        return { kind: "dropped", message: "Connection closed by the server" };
+      }
+      switch (frame.type) {
+        case "auth": {
+          const username = this.#username ?? await io.askUsername();
+          const password = this.#password ?? await io.askPassword();
+          if (username === undefined || password === undefined) {
+            return {
+              kind: "exit",
+              code: EXIT.auth,
+              message:
+                "Login needs a user name and password (--user, --password-file or BANTER_PASSWORD)",
+            };
+          }
+          this.#username = username;
+          this.#password = password;
+          send({ type: "login", username, password });
+          break;
+        }
+        case "auth_failed":
+          if (frame.reason === "locked") {
+            return { kind: "exit", code: EXIT.locked, message: frame.message };
+          }
+          io.info(frame.message);
+          this.#password = undefined;
+          if (!io.canAsk) {
+            return { kind: "exit", code: EXIT.auth, message: "Login failed" };
+          }
+          if (this.#options.username === undefined) this.#username = undefined;
+          break;
+        case "welcome":
+          this.#self = frame.user;
+          this.#username = frame.user;
+          this.#send = send;
+          onLogin();
+          io.info(
+            `Logged in as ${frame.user}. Type /help for commands, end to leave.`,
+          );
+          for (const text of this.#queued.splice(0)) {
+            send({ type: "say", text });
+          }
+          break;
+        case "bye":
+          return this.#bye(frame.code, frame.message);
+        case "ping":
+          send({ type: "pong", id: frame.id });
+          break;
+        case "error":
+          io.info(`Server reports an error: ${frame.message}`);
+          break;
+        case "hello":
+        case "pong":
+          break;
+        default: {
+          const event = eventOf(frame);
+          if (event) io.event(event, this.#self);
+        }
+      }
+    }
+  }
+
+  #bye(code: ByeCode, message: string): Ending {
+    switch (code) {
+      case "end":
+        return { kind: "exit", code: EXIT.ok, message };
+      case "denied":
+        return { kind: "exit", code: EXIT.auth, message };
+      case "locked":
+        return { kind: "exit", code: EXIT.locked, message };
+      case "kicked":
+      case "banned":
+      case "replaced":
+        return { kind: "exit", code: EXIT.removed, message };
+      case "protocol_error":
+        return {
+          kind: "exit",
+          code: EXIT.protocol,
+          message: `Protocol error: ${message}`,
+        };
+      case "timeout":
+        return this.#send === undefined
+          ? { kind: "exit", code: EXIT.auth, message }
+          : { kind: "dropped", message };
+      case "shutdown":
+        return { kind: "dropped", message };
+      case "overflow":
+      case "busy":
+        return { kind: "dropped", message };
+    }
+  }
+}

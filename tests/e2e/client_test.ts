@@ -1,0 +1,180 @@
+import { equal, match, ok } from "node:assert/strict";
+import { join } from "node:path";
+import { testPki } from "../_helpers.ts";
+import { startClient } from "../_client_process.ts";
+import { passwordOf, startTestServer } from "../_server.ts";
+import { listen } from "../../lib/transport.ts";
+
+function clientArgs(dir: string, port: number, user?: string): string[] {
+  return [
+    "--port",
+    String(port),
+    "--ca",
+    join(dir, "certs", "ca.crt"),
+    ...(user ? ["--user", user] : []),
+  ];
+}
+
+Deno.test("scripted client logs in, chats and exits 0 after end", async () => {
+  await using s = await startTestServer({ users: ["alice", "bob"] });
+  await using bob = await s.login("bob");
+  await using client = startClient(clientArgs(s.dir, s.port, "alice"), {
+    env: { BANTER_PASSWORD: passwordOf("alice") },
+  });
+  await client.write("hello from a script\nend\n");
+  equal(await client.status(), 0);
+  const seen = await bob.until((f) => f.type === "message");
+  equal(seen.type === "message" && seen.text, "hello from a script");
+  match(client.output(), /Logged in as alice/);
+  match(client.output(), /<alice> hello from a script/);
+  match(client.output(), /Goodbye/i);
+});
+
+Deno.test("scripted client reads the password from --password-file and ends at end of input", async () => {
+  await using s = await startTestServer({ users: ["alice"] });
+  const file = join(s.dir, "pw.txt");
+  await Deno.writeTextFile(file, passwordOf("alice") + "\n");
+  await using client = startClient([
+    ...clientArgs(s.dir, s.port, "alice"),
+    "--password-file",
+    file,
+  ]);
+  await client.write("/who\n");
+  await client.closeStdin();
+  equal(await client.status(), 0);
+  match(client.output(), /In #lobby \(1\): alice/);
+});
+
+Deno.test("a wrong password is one clear line and exit status 3", async () => {
+  await using s = await startTestServer({ users: ["alice"] });
+  await using client = startClient(clientArgs(s.dir, s.port, "alice"), {
+    env: { BANTER_PASSWORD: "not the password" },
+  });
+  equal(await client.status(), 3);
+  match(client.output(), /Wrong username or password, 2 attempts left/);
+});
+
+Deno.test("a locked account is explained and exits 4", async () => {
+  await using s = await startTestServer({ users: ["alice"] });
+  for (let i = 0; i < 3; i++) {
+    await using c = await s.client();
+    await c.login("alice", "wrong password " + i);
+  }
+  await using client = startClient(clientArgs(s.dir, s.port, "alice"), {
+    env: { BANTER_PASSWORD: passwordOf("alice") },
+  });
+  equal(await client.status(), 4);
+  match(client.output(), /locked, try again in \d+ minute/);
+});
+
+Deno.test("an unreachable server is one clear line and exit status 1", async () => {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = l.addr.port;
+  l.close();
+  await using client = startClient(["--port", String(port), "--user", "x"], {
+    env: { BANTER_PASSWORD: "irrelevant-password" },
+  });
+  equal(await client.status(), 1);
+  match(client.output(), /connection refused/);
+});
+
+for (
+  const [name, certOf, pattern] of [
+    ["an unknown CA", "foreign", /not signed by a trusted CA/],
+    ["a name mismatch", "otherName", /not valid for the name "127\.0\.0\.1"/],
+    ["an expired certificate", "expired", /has expired/],
+  ] as const
+) {
+  Deno.test(`TLS failure with ${name} names the cause`, async () => {
+    const p = await testPki();
+    const pair = certOf === "otherName"
+      ? p.otherNameServer
+      : certOf === "expired"
+      ? p.expiredServer
+      : p.server;
+    await using server = await listen(
+      { hostname: "127.0.0.1", port: 0, cert: pair.cert, key: pair.key },
+      async () => {},
+    );
+    const dir = await Deno.makeTempDir();
+    try {
+      const ca = join(dir, "ca.crt");
+      await Deno.writeTextFile(ca, certOf === "foreign" ? p.foreignCa.cert : p.ca.cert);
+      await using client = startClient(
+        ["--port", String(server.addr.port), "--ca", ca, "--user", "x"],
+        { env: { BANTER_PASSWORD: "irrelevant-password" } },
+      );
+      equal(await client.status(), 1);
+      match(client.output(), pattern);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  });
+}
+
+Deno.test("escape sequences from the network never reach the terminal", async () => {
+  await using s = await startTestServer({ users: ["alice", "mallory"] });
+  await using mallory = await s.login("mallory");
+  await using client = startClient(clientArgs(s.dir, s.port, "alice"), {
+    env: { BANTER_PASSWORD: passwordOf("alice") },
+  });
+  await client.waitFor("Logged in as alice");
+  await mallory.send({
+    type: "say",
+    text: "evil \x1b[2J\x1b]52;c;aGk=\x07 \u202Egnp.exe\u202C bell\x07 done",
+  });
+  await client.waitFor("done");
+  await client.write("end\n");
+  equal(await client.status(), 0);
+  const out = client.output();
+  ok(!out.includes("\x1b"), "no ESC in output");
+  ok(!out.includes("\x07"), "no BEL in output");
+  ok(!out.includes("\u202E"), "no bidi override in output");
+  match(out, /<mallory> evil/);
+});
+
+Deno.test("the client reconnects and logs in again after a server restart", async () => {
+  const first = await startTestServer({ users: ["alice"] });
+  const port = first.port;
+  await using client = startClient(clientArgs(first.dir, port, "alice"), {
+    env: { BANTER_PASSWORD: passwordOf("alice") },
+  });
+  await client.waitFor("Logged in as alice");
+  await first.stop();
+  await client.waitFor(/reconnecting in \d+ s/);
+  await using second = await startTestServer({ dir: first.dir, config: { port } });
+  await client.waitFor(/Logged in as alice[\s\S]*Logged in as alice/, 20_000);
+  equal(second.server.hub.members().map((m) => m.name).join(), "alice");
+  await client.closeStdin(); // scripted end of input: says end
+  equal(await client.status(), 0);
+  await Deno.remove(first.dir, { recursive: true });
+});
+
+Deno.test("interactive client in a terminal keeps the typed line below incoming messages", async () => {
+  await using s = await startTestServer({ users: ["alice", "bob"] });
+  await using bob = await s.login("bob");
+  await using client = startClient(clientArgs(s.dir, s.port), { tty: true });
+  await client.waitFor("Username >> ");
+  await client.write("alice\r");
+  await client.waitFor("Password >> ");
+  const before = client.output().length;
+  await client.write(passwordOf("alice") + "\r");
+  await client.waitFor("Logged in as alice");
+  ok(!client.output().slice(before).includes(passwordOf("alice")), "password not echoed");
+  await client.write("half-typ");
+  await client.waitFor("half-typ");
+  await bob.send({ type: "say", text: "incoming while typing" });
+  const screen = await client.waitFor(/incoming while typing[\s\S]*half-typ/);
+  // The message is printed on a cleared line, then the input is redrawn.
+  // (the terminal's output processing turns \n into \r\n)
+  // deno-lint-ignore no-control-regex -- the screen's escape codes are the point
+  match(screen, /\r\x1b\[2K[^\n]*<bob> incoming while typing\r*\n\r\x1b\[2Khalf-typ/);
+  await client.write("ed line\r");
+  const said = await bob.until((f) => f.type === "message" && f.from === "alice");
+  equal(said.type === "message" && said.text, "half-typed line");
+  await client.write("\x1b[A"); // Up arrow recalls the last line
+  // deno-lint-ignore no-control-regex -- the redraw's escape code is the point
+  await client.waitFor(/<alice> half-typed line[\s\S]*\x1b\[2Khalf-typed line/);
+  await client.write("\x15end\r"); // Ctrl-U clears, then end
+  equal(await client.status(), 0);
+});
