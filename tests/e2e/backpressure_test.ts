@@ -1,0 +1,81 @@
+import { deepEqual, equal, ok } from "node:assert/strict";
+import { startTestServer } from "../_server.ts";
+import { type PresenceFrame, presenceOf } from "./_frames.ts";
+
+/** The smallest outbox the server accepts. */
+const OUTBOX_BYTES = 64 * 1024;
+/** Characters per message. */
+const MESSAGE_CHARS = 8_000;
+/**
+ * Messages said per round; the sender waits for the readers between rounds,
+ * as people in a chat do, so a healthy reader's queue stays far below the
+ * outbox bound while the stalled one's grows.
+ */
+const ROUND = 2;
+/** Give up flooding after this much (TLS and socket buffers absorb a few MB). */
+const MAX_FLOOD_BYTES = 64 * 1024 * 1024;
+/** How long a healthy reader may take to get one round. */
+const ROUND_BOUND_MS = 2000;
+
+Deno.test("a client that never reads is dropped while the others receive every message promptly", async () => {
+  await using s = await startTestServer({
+    users: ["alice", "bob", "stalled"],
+    config: {
+      outboxBytes: OUTBOX_BYTES,
+      maxMessageLength: MESSAGE_CHARS,
+      rateBurst: 100_000,
+      ratePerSecond: 100_000,
+    },
+  });
+  await using alice = await s.login("alice");
+  await using bob = await s.login("bob");
+  // Logs in, then is never read from again.
+  await using stalled = await s.login("stalled");
+
+  const readers = [alice, bob];
+  const received = readers.map(() => [] as string[]);
+  const leaves = readers.map(() => undefined as PresenceFrame | undefined);
+  /** Read until each reader has every message sent so far. */
+  const catchUp = (count: number) =>
+    Promise.all(readers.map(async (c, i) => {
+      while (received[i]!.length < count) {
+        const f = await c.next(ROUND_BOUND_MS);
+        if (f === undefined) throw new Error("A healthy reader was closed");
+        if (f.type === "message") received[i]!.push(f.text);
+        if (presenceOf("leave", "stalled")(f)) leaves[i] = f;
+      }
+    }));
+
+  const started = Date.now();
+  const body = "x".repeat(MESSAGE_CHARS - 16);
+  const sent: string[] = [];
+  let bytes = 0;
+  let slowest = 0;
+  while (leaves[1] === undefined && bytes < MAX_FLOOD_BYTES) {
+    const roundStart = Date.now();
+    for (let i = 0; i < ROUND; i++) {
+      const text = `${sent.length} ${body}`;
+      sent.push(text);
+      bytes += text.length;
+      await alice.send({ type: "say", text });
+    }
+    await catchUp(sent.length);
+    slowest = Math.max(slowest, Date.now() - roundStart);
+  }
+  const elapsed = Date.now() - started;
+
+  ok(leaves[1] !== undefined, `stalled was not dropped after ${bytes} bytes`);
+  equal(leaves[1].reason, "too slow to receive");
+  deepEqual(received[1], sent, "bob got every message, in order");
+  deepEqual(received[0], sent, "alice got every message, in order");
+  leaves[0] ??= await alice.until(presenceOf("leave", "stalled"), ROUND_BOUND_MS);
+  equal(leaves[0].reason, "too slow to receive", "alice saw the leave too");
+  ok(slowest < ROUND_BOUND_MS, `slowest round took ${slowest} ms`);
+  ok(elapsed < 20_000, `took ${elapsed} ms for ${bytes} bytes`);
+  ok(!s.server.hub.members().some((m) => m.name === "stalled"), "stalled is gone from the hub");
+
+  // What the stalled client had buffered is all it gets: no goodbye is
+  // queued behind a full outbox.
+  const tail = await stalled.untilClosed(10_000);
+  ok(!tail.some((f) => f.type === "bye"), "no goodbye for a dropped reader");
+});
