@@ -27,9 +27,7 @@ export async function writeFileAtomic(
   options: WriteFileAtomicOptions = {},
 ): Promise<void> {
   const mode = options.mode ?? 0o600;
-  const bytes = typeof data === "string"
-    ? new TextEncoder().encode(data)
-    : data;
+  const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
   const suffix = crypto.randomUUID().slice(0, 8);
   const tmp = join(dirname(path), `.${basename(path)}.${suffix}.tmp`);
   const file = await Deno.open(tmp, { write: true, createNew: true, mode });

@@ -58,9 +58,7 @@ function randomSerial(): string {
 function pem(label: string, der: ArrayBuffer): string {
   const b64 = btoa(String.fromCharCode(...new Uint8Array(der)));
   const lines = b64.match(/.{1,64}/g) ?? [];
-  return `-----BEGIN ${label}-----\n${
-    lines.join("\n")
-  }\n-----END ${label}-----\n`;
+  return `-----BEGIN ${label}-----\n${lines.join("\n")}\n-----END ${label}-----\n`;
 }
 
 async function exportKey(key: CryptoKey): Promise<string> {

@@ -87,8 +87,7 @@ for (const engine of ["deno", "node"] as TransportEngine[]) {
   });
 
   Deno.test({
-    name:
-      `${engine} transport: a peer that never handshakes is dropped after the timeout`,
+    name: `${engine} transport: a peer that never handshakes is dropped after the timeout`,
     // Deno 2.9.6: closing a Deno.listenTls connection mid-handshake does not
     // free the socket (documented on ListenOptions.engine); only node can.
     ignore: engine === "deno",
