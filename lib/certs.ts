@@ -172,7 +172,9 @@ async function issue(
   const certificate = await x509.X509CertificateGenerator.create({
     serialNumber: randomSerial(),
     subject,
-    issuer: ca.certificate.subject,
+    // The CA's subject as encoded (not re-encoded from text), so chains built
+    // on CAs made elsewhere (e.g. openssl) match byte for byte.
+    issuer: ca.certificate.subjectName,
     ...validity(options, 825),
     signingAlgorithm: ALGORITHM,
     publicKey: keys.publicKey,

@@ -288,7 +288,8 @@ export function parseClientFrame(line: string): ClientFrame {
       return {
         type: t,
         username: str(o, "username", 256),
-        password: str(o, "password", 1024),
+        // 1,024 code points may take 2,048 UTF-16 units.
+        password: str(o, "password", 2048),
       };
     case "say":
       return { type: t, text: str(o, "text") };

@@ -66,6 +66,10 @@ export async function main(args: string[]): Promise<number> {
       console.error(`certs: ${error.message}`);
       return 1;
     }
+    if (error instanceof TypeError || error instanceof SyntaxError) {
+      console.error(`certs: ${error.message}`);
+      return 1;
+    }
     if (error instanceof Deno.errors.NotFound) {
       console.error(
         `certs: no CA in ${values.dir} (run without --add-clients first)`,

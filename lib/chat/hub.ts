@@ -58,6 +58,11 @@ export interface HubOptions {
   retentionDays?: number;
   /** Called when an admin or the operator types `/shutdown`. */
   onShutdown?: (by: string) => void;
+  /**
+   * The role of an account that may be offline, so that `/ban` of an offline
+   * admin follows the same rules as for an online one. @default none known
+   */
+  roleOf?: (name: string) => Role | undefined;
 }
 
 /** Thrown by {@linkcode Hub.enter} when the name is banned. */
@@ -164,6 +169,7 @@ export class Hub {
   #rate: TokenBucketOptions;
   #retentionDays: number;
   #onShutdown: ((by: string) => void) | undefined;
+  #roleOf: (name: string) => Role | undefined;
   #commands = defaultCommands();
   #jokes: JokeDesk;
   #rooms = new Map<string, Room>();
@@ -192,6 +198,7 @@ export class Hub {
     this.#rate = options.rate ?? {};
     new TokenBucket(this.#clock, this.#rate); // validates the rate now
     this.#onShutdown = options.onShutdown;
+    this.#roleOf = options.roleOf ?? (() => undefined);
     this.#jokes = new JokeDesk(options.joke, {
       clock: this.#clock,
       cooldownMs: options.jokeCooldownMs ?? 10_000,
@@ -477,6 +484,16 @@ export class Hub {
 
   #ban(actor: Seat, user: string, reason: string): void {
     const target = this.#target(actor, user, "ban");
+    if (target === undefined) {
+      // Offline: moderation rules still apply to the account's role.
+      const role = this.#roleOf(user);
+      if (
+        role !== undefined && actor.member.role !== "operator" &&
+        roleAtLeast(role, actor.member.role)
+      ) {
+        throw new Error(`Cannot ban ${user}: not allowed`);
+      }
+    }
     this.#history.ban(user, this.#clock.now());
     if (target === undefined) return;
     const by = actor.member.name;

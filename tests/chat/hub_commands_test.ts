@@ -202,6 +202,19 @@ Deno.test("an admin cannot kick the operator or another admin", () => {
   ]);
 });
 
+Deno.test("an admin cannot /ban an offline admin, but can ban an offline user", () => {
+  const roles = new Map([["peer", "admin" as const], ["eve", "user" as const]]);
+  const { hub } = makeHub({ roleOf: (name) => roles.get(name) });
+  const boss = new FakeMember("boss", "admin");
+  const b = hub.enter(boss);
+  boss.clear();
+  b.input("/ban peer");
+  b.input("/ban eve");
+  assert.equal(hub.isBanned("peer"), false);
+  assert.equal(hub.isBanned("eve"), true);
+  assert.equal(boss.notices()[0]?.text, "Cannot ban peer: not allowed");
+});
+
 Deno.test("/ban survives a restart and /unban lifts it", async () => {
   await using dir = await tempDir();
   const path = join(dir.path, "history.db");
