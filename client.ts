@@ -83,7 +83,8 @@ const USAGE = `Usage: deno task client [options]
 Type to chat; /help lists commands; end (or /quit) leaves.
 Scripted: when stdin is not a terminal, each line is sent; exit status 0 after end.
 Exit status: 0 ok, 1 connection or TLS failure, 2 usage, 3 login failed,
-4 account locked, 5 kicked/banned/replaced, 6 protocol error.`;
+4 account locked, 5 kicked/banned/replaced, 6 protocol error,
+7 server shut down (with --no-reconnect).`;
 
 async function readSecret(path: string): Promise<string> {
   const text = await Deno.readTextFile(path);

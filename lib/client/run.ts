@@ -80,7 +80,7 @@ export interface ChatClientOptions {
 /** How one connection ended. */
 type Ending =
   | { kind: "exit"; code: number; message?: string }
-  | { kind: "dropped"; message: string };
+  | { kind: "dropped"; message: string; shutdown?: boolean };
 
 function describeConnectError(
   error: ConnectError,
@@ -228,7 +228,8 @@ export class ChatClient {
         this.#stop.signal.aborted
       ) {
         io.info(result.message);
-        return this.#quitting ? EXIT.ok : EXIT.connection;
+        if (this.#quitting) return EXIT.ok;
+        return result.shutdown ? EXIT.shutdown : EXIT.connection;
       }
       failures++;
       if (failures > maxReconnects) {
@@ -423,7 +424,7 @@ export class ChatClient {
           ? { kind: "exit", code: EXIT.auth, message }
           : { kind: "dropped", message };
       case "shutdown":
-        return { kind: "dropped", message };
+        return { kind: "dropped", message, shutdown: true };
       case "overflow":
       case "busy":
         return { kind: "dropped", message };

@@ -178,3 +178,14 @@ Deno.test("interactive client in a terminal keeps the typed line below incoming 
   await client.write("\x15end\r"); // Ctrl-U clears, then end
   equal(await client.status(), 0);
 });
+
+Deno.test("with --no-reconnect a server shutdown is one line and exit status 7", async () => {
+  await using s = await startTestServer({ users: ["alice"] });
+  await using client = startClient([...clientArgs(s.dir, s.port, "alice"), "--no-reconnect"], {
+    env: { BANTER_PASSWORD: passwordOf("alice") },
+  });
+  await client.waitFor("Logged in as alice");
+  await s.stop();
+  equal(await client.status(), 7);
+  match(client.output(), /Server shutting down/);
+});
