@@ -131,8 +131,8 @@ export class Hasher {
    * Check `password` against a stored hash in any supported format: scrypt
    * PHC (any parameters), a legacy SHA-256 hex digest or bcrypt
    * (`$2a$`/`$2b$`/`$2y$`). Unrecognised values do not match; they never
-   * throw. Hashes that are fast to check (SHA-256, malformed) also pay for a
-   * dummy scrypt so their timing matches a real check.
+   * throw. Hashes that may be fast to check (SHA-256, bcrypt, malformed) also
+   * pay for a dummy scrypt so their timing is never below a real check.
    *
    * @param password The password offered.
    * @param stored The stored hash.
@@ -155,6 +155,8 @@ export class Hasher {
         return verdict(timingSafeEqual(digest, parsed.digest), true);
       }
       case "bcrypt": {
+        // A cheap bcrypt cost would answer faster than an unknown name does.
+        await this.verifyDummy(password);
         const ok = await this.#slots.run(() => bcrypt.compare(password, parsed.encoded));
         return verdict(ok, true);
       }

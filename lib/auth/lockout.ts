@@ -208,6 +208,30 @@ export class Lockout {
   }
 
   /**
+   * Failures each scope still allows before its next lock (0 while locked).
+   * The authenticator admits at most this many attempts at once, so parallel
+   * guesses cannot outrun the count.
+   *
+   * @param account The account name, or `undefined` for none.
+   * @param ip The source address.
+   * @returns Remaining failures per scope; `account` is undefined without one.
+   */
+  remaining(account: string | undefined, ip: string): { account?: number; ip: number } {
+    const now = this.#clock.now();
+    const result: { account?: number; ip: number } = { ip: 0 };
+    for (const [scope, key] of this.#keys(account, ip)) {
+      const counter = this.#tables[scope].get(key);
+      const left = counter === undefined
+        ? this.#rules[scope].threshold
+        : counter.lockedUntil > now
+        ? 0
+        : this.#rules[scope].threshold - counter.failures;
+      result[scope] = left;
+    }
+    return result;
+  }
+
+  /**
    * Count a failed login. Nothing is counted while already locked.
    *
    * @param account The account name, or `undefined` when the name was not

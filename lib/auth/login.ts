@@ -5,6 +5,7 @@
  * @module
  */
 import { getLogger } from "@logtape/logtape";
+import { KeyedGate } from "./_gate.ts";
 import type { Hasher, VerifyResult } from "./hash.ts";
 import type { Lockout, LockoutScope } from "./lockout.ts";
 import type { CredentialStore, UserEntry, UserRole } from "./store.ts";
@@ -87,6 +88,8 @@ export class Authenticator {
   #lockout: Lockout;
   #onError: (error: Error) => void;
   #onLockout: (event: LockoutEvent) => void;
+  readonly #byIp: KeyedGate;
+  readonly #byAccount: KeyedGate;
 
   /**
    * Tie the parts together.
@@ -94,6 +97,8 @@ export class Authenticator {
    * @param options The parts and the error reporters.
    */
   constructor(options: AuthenticatorOptions) {
+    this.#byIp = new KeyedGate();
+    this.#byAccount = new KeyedGate();
     this.#store = options.store;
     this.#hasher = options.hasher;
     this.#lockout = options.lockout;
@@ -108,9 +113,26 @@ export class Authenticator {
    * @returns The user, `invalid`, or `locked` with the time to wait.
    */
   async login(request: LoginRequest): Promise<LoginResult> {
-    const { username, password, ip } = request;
+    const { username, ip } = request;
     await this.#refresh();
     const account = validateUserName(username) === undefined ? username : undefined;
+    // Attempts on one account run one at a time, and an address has at most
+    // as many attempts in flight as it has failures left: parallel
+    // connections cannot make more guesses than sequential ones.
+    return await this.#byIp.run(
+      ip,
+      () => this.#lockout.remaining(account, ip).ip,
+      () =>
+        account === undefined
+          ? this.#attempt(request, account)
+          : this.#byAccount.run(account.toLowerCase(), () =>
+            1, () =>
+            this.#attempt(request, account)),
+    );
+  }
+
+  async #attempt(request: LoginRequest, account: string | undefined): Promise<LoginResult> {
+    const { username, password, ip } = request;
     const status = this.#lockout.status(account, ip);
     if (status.locked) {
       return { ok: false, reason: "locked", retryAfterMs: status.retryAfterMs };

@@ -247,3 +247,28 @@ Deno.test("Authenticator.loginWithCertificate() accepts the common name of an ex
   });
   equal(hasher.work, 0);
 });
+
+Deno.test("Authenticator: parallel guesses from one address get no more than ten tries", async () => {
+  await using dir = await tempDir();
+  const { auth, hasher } = await setup(dir.path);
+  const results = await Promise.all(
+    Array.from(
+      { length: 25 },
+      (_, i) => auth.login({ username: `nobody${i}`, password: "wrong password", ip: IP }),
+    ),
+  );
+  const reasons = results.map((r) => (r.ok ? "ok" : r.reason));
+  equal(reasons.filter((r) => r === "invalid").length, 10);
+  equal(reasons.filter((r) => r === "locked").length, 15);
+  equal(hasher.work, 10, "locked attempts cost no hashing");
+});
+
+Deno.test("Authenticator: parallel logins of two users from one address both succeed", async () => {
+  await using dir = await tempDir();
+  const { auth } = await setup(dir.path);
+  const results = await Promise.all([
+    auth.login({ username: "alice", password: GOOD_PASSWORD, ip: IP }),
+    auth.login({ username: "bob", password: "hidden river 77", ip: IP }),
+  ]);
+  deepEqual(results.map((r) => r.ok), [true, true]);
+});

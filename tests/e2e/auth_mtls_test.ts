@@ -1,0 +1,133 @@
+/**
+ * Mutual TLS logins over real TLS: a client certificate from our CA names
+ * the user, optionally on top of a password, and a server that requires
+ * certificates refuses clients without a valid one during the handshake.
+ *
+ * @module
+ */
+import { deepEqual, equal, ok } from "node:assert/strict";
+import { join } from "node:path";
+import type { CertifiedKey } from "../../lib/certs.ts";
+import type { ServerFrame } from "../../lib/protocol.ts";
+import { ConnectError } from "../../lib/transport.ts";
+import { tempDir, TestClient, testPki } from "../_helpers.ts";
+import { passwordOf, startTestServer, type TestServer } from "../_server.ts";
+import type { ServerConfig } from "../../lib/server_config.ts";
+
+const AUTH_PROMPT = { type: "auth", attempts_left: 3 };
+const ALICE = { type: "welcome", user: "alice", role: "user" };
+
+/** A server for alice and bob that trusts client certificates from the test CA. */
+async function mtlsServer(
+  dir: string,
+  config: Partial<ServerConfig> = {},
+): Promise<TestServer> {
+  const clientCa = join(dir, "client_ca.pem");
+  await Deno.writeTextFile(clientCa, (await testPki()).ca.cert);
+  return await startTestServer({ users: ["alice", "bob"], dir, config: { clientCa, ...config } });
+}
+
+/** Connect with `cert`, say hello, and return the first frame after the server's hello. */
+async function helloWith(port: number, cert: CertifiedKey): Promise<{
+  client: TestClient;
+  first: ServerFrame | undefined;
+}> {
+  const client = await TestClient.connect(port, { cert });
+  equal((await client.next())?.type, "hello");
+  await client.send({ type: "hello", version: 1 });
+  return { client, first: await client.next() };
+}
+
+/** The client is refused during the TLS handshake: the connect fails, or
+ * (TLS 1.3, where the client finishes first) the connection ends before the
+ * server says anything. */
+async function refusedAtTls(port: number, cert?: CertifiedKey): Promise<void> {
+  let client: TestClient;
+  try {
+    client = await TestClient.connect(port, cert ? { cert } : {});
+  } catch (error) {
+    ok(error instanceof ConnectError, String(error));
+    return;
+  }
+  await using _ = client;
+  deepEqual(await client.untilClosed(), [], "not even a hello frame");
+}
+
+Deno.test("mutual TLS: alice's certificate logs her in without a password", async () => {
+  const p = await testPki();
+  await using dir = await tempDir();
+  await using s = await mtlsServer(dir.path);
+  const { client, first } = await helloWith(s.port, p.alice);
+  await using _ = client;
+  deepEqual(first, ALICE);
+  await client.send({ type: "ping", id: 1 });
+  await client.until((f) => f.type === "pong" && f.id === 1);
+  ok(!client.received.some((f) => f.type === "auth"), "no password prompt");
+});
+
+Deno.test("mutual TLS: without a certificate the server asks for a password", async () => {
+  await using dir = await tempDir();
+  await using s = await mtlsServer(dir.path);
+  await using client = await s.login("bob");
+  ok(client.received.some((f) => f.type === "auth"));
+});
+
+Deno.test("mutual TLS: a certificate from a foreign CA does not name anyone", async () => {
+  const p = await testPki();
+  await using dir = await tempDir();
+  await using s = await mtlsServer(dir.path);
+  const { client, first } = await helloWith(s.port, p.foreignAlice);
+  await using _ = client;
+  deepEqual(first, AUTH_PROMPT, "a password is asked for instead");
+});
+
+Deno.test("mutual TLS with requirePassword: alice's certificate still needs alice's password", async () => {
+  const p = await testPki();
+  await using dir = await tempDir();
+  await using s = await mtlsServer(dir.path, { requirePassword: true });
+  {
+    const { client, first } = await helloWith(s.port, p.alice);
+    await using _ = client;
+    deepEqual(first, AUTH_PROMPT);
+    await client.send({ type: "login", username: "alice", password: passwordOf("alice") });
+    deepEqual(await client.next(), ALICE);
+  }
+  {
+    const { client, first } = await helloWith(s.port, p.alice);
+    await using _ = client;
+    deepEqual(first, AUTH_PROMPT);
+    await client.send({ type: "login", username: "alice", password: "not alice's password" });
+    equal((await client.next())?.type, "auth_failed", "a wrong password fails");
+  }
+});
+
+Deno.test("mutual TLS with requirePassword: alice's certificate cannot log in as bob", async () => {
+  const p = await testPki();
+  await using dir = await tempDir();
+  await using s = await mtlsServer(dir.path, { requirePassword: true });
+  const { client, first } = await helloWith(s.port, p.alice);
+  await using _ = client;
+  deepEqual(first, AUTH_PROMPT);
+  await client.send({ type: "login", username: "bob", password: passwordOf("bob") });
+  deepEqual(await client.next(), {
+    type: "auth_failed",
+    reason: "invalid",
+    attempts_left: 2,
+    message: "Wrong username or password, 2 attempts left",
+  });
+  await client.until((f) => f.type === "auth");
+  await client.send({ type: "login", username: "alice", password: passwordOf("alice") });
+  deepEqual(await client.next(), ALICE, "the certificate's own user still can");
+});
+
+Deno.test("mutual TLS with requireClientCert: no certificate or a foreign one is refused at TLS", async () => {
+  const p = await testPki();
+  await using dir = await tempDir();
+  await using s = await mtlsServer(dir.path, { requireClientCert: true });
+  await refusedAtTls(s.port);
+  await refusedAtTls(s.port, p.foreignAlice);
+  equal(s.server.sessions.size, 0, "no session was started");
+  const { client, first } = await helloWith(s.port, p.alice);
+  await using _ = client;
+  deepEqual(first, ALICE, "alice's certificate is accepted");
+});
