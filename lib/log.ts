@@ -24,7 +24,9 @@ export interface LogOptions {
   format?: "text" | "json";
   /** Lowest level written. @default "info" */
   level?: "debug" | "info" | "warning" | "error";
-  /** Where lines go. @default stderr */
+  /** Where formatted lines go (never coloured). @default stderr */
+  writable?: WritableStream<Uint8Array>;
+  /** Takes the records instead of a formatter and `writable`. */
   sink?: Sink;
 }
 
@@ -40,11 +42,11 @@ export async function setupLogging(
   const format = options.format ?? "text";
   const formatter = format === "json"
     ? getJsonLinesFormatter()
-    : Deno.stderr.isTerminal() && !Deno.env.get("NO_COLOR")
+    : options.writable === undefined && Deno.stderr.isTerminal() && !Deno.env.get("NO_COLOR")
     ? getAnsiColorFormatter({ timestamp: "date-time-timezone" })
     : getTextFormatter({ timestamp: "date-time-timezone" });
   const sink = options.sink ??
-    getStreamSink(Deno.stderr.writable, { formatter });
+    getStreamSink(options.writable ?? Deno.stderr.writable, { formatter });
   await configure({
     reset: true,
     sinks: { main: sink },

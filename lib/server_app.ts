@@ -7,7 +7,8 @@
  */
 import { join } from "node:path";
 import { getLogger } from "@logtape/logtape";
-import { Authenticator } from "./auth/login.ts";
+import { LockoutAlerts } from "./alert.ts";
+import { Authenticator, type LockoutEvent } from "./auth/login.ts";
 import { Hasher } from "./auth/hash.ts";
 import { Lockout } from "./auth/lockout.ts";
 import { CredentialStore } from "./auth/store.ts";
@@ -15,10 +16,18 @@ import { CERT_FILES, ensureDevCertificates } from "./cert_files.ts";
 import { Hub } from "./chat/hub.ts";
 import { SqliteHistory } from "./chat/history.ts";
 import { type Clock, type Random, systemClock, systemRandom } from "./clock.ts";
-import { getJoke } from "./joke.ts";
+import { createHttpApp, type HttpServer, serveHttp } from "./http.ts";
+import { getJoke, type Joke, JOKE_PROBLEMS } from "./joke.ts";
+import {
+  createServerMetrics,
+  type JokeOutcome,
+  monitorEventLoopLag,
+  type ServerMetrics,
+} from "./metrics.ts";
 import { encodeFrame } from "./protocol.ts";
 import type { ServerConfig } from "./server_config.ts";
 import { Session } from "./session.ts";
+import { sendMail } from "./smtp.ts";
 import { type Connection, listen, type TlsServer } from "./transport.ts";
 
 const log = getLogger(["banter", "server"]);
@@ -42,6 +51,8 @@ export interface ServerDeps {
 export interface RunningServer extends AsyncDisposable {
   /** Where it listens. */
   readonly addr: { hostname: string; port: number };
+  /** Where `/healthz` and `/metrics` are served; undefined when off. */
+  readonly httpAddr: { hostname: string; port: number } | undefined;
   /** The chat hub (the console enters it as operator). */
   readonly hub: Hub;
   /** Open sessions. */
@@ -61,6 +72,55 @@ async function readPem(path: string, what: string): Promise<string> {
       { cause: error },
     );
   }
+}
+
+const JOKE_OUTCOME_OF_PROBLEM = new Map<string, JokeOutcome>([
+  [JOKE_PROBLEMS.timeout, "timeout"],
+  [JOKE_PROBLEMS.notAJoke, "not_a_joke"],
+  [JOKE_PROBLEMS.tooMuch, "too_much"],
+  [JOKE_PROBLEMS.unreachable, "unreachable"],
+  [JOKE_PROBLEMS.unresolvable, "unresolvable"],
+]);
+
+function jokeOutcome(joke: Joke): JokeOutcome {
+  if (joke.source === "api") return "api";
+  return JOKE_OUTCOME_OF_PROBLEM.get(joke.problem) ??
+    (joke.problem.includes("answered HTTP") ? "http_error" : "error");
+}
+
+/** Lockout alerts by mail, when `smtpHost` is set. */
+async function lockoutAlerts(
+  config: ServerConfig,
+  clock: Clock,
+  metrics: ServerMetrics,
+): Promise<LockoutAlerts | undefined> {
+  const { smtpHost, alertFrom, alertTo } = config;
+  if (smtpHost === undefined || alertFrom === undefined || alertTo === undefined) {
+    return undefined;
+  }
+  const caCerts = config.smtpCa === undefined
+    ? undefined
+    : [await readPem(config.smtpCa, "mail server CA")];
+  return new LockoutAlerts({
+    from: alertFrom,
+    to: alertTo,
+    clock,
+    serverName: SERVER_NAME,
+    counters: metrics.alerts,
+    send: (message, signal) =>
+      sendMail(message, {
+        host: smtpHost,
+        port: config.smtpPort,
+        security: config.smtpSecurity,
+        timeoutMs: config.smtpTimeoutMs,
+        signal,
+        ...(caCerts ? { caCerts } : {}),
+        ...(config.smtpUser === undefined ? {} : {
+          username: config.smtpUser,
+          password: config.smtpPassword ?? "",
+        }),
+      }),
+  });
 }
 
 async function loadTls(config: ServerConfig, announce: (line: string) => void) {
@@ -100,6 +160,8 @@ export async function startServer(
   const random = deps.random ?? systemRandom;
   const announce = deps.announce ?? ((line: string) => console.log(line));
   const tls = await loadTls(config, announce);
+  const metrics = createServerMetrics();
+  const alerts = await lockoutAlerts(config, clock, metrics);
 
   await Deno.mkdir(config.data, { recursive: true, mode: 0o700 });
   const hasher = new Hasher({
@@ -124,6 +186,19 @@ export async function startServer(
     lockout,
     onError: (error: Error) =>
       log.error("Account storage problem: {error}", { error: error.message }),
+    onLockout: (event: LockoutEvent) => {
+      metrics.lockouts[event.scope].inc();
+      audit.warn(
+        "Locked {scope} after failed logins: {user} from {address} for {retryAfterMs} ms",
+        {
+          scope: event.scope,
+          user: event.username,
+          address: event.ip,
+          retryAfterMs: event.retryAfterMs,
+        },
+      );
+      alerts?.notify(event);
+    },
   });
   const historyPath = join(config.data, "history.db");
   // Create it private before SQLite does (its -wal/-shm files copy the mode).
@@ -143,14 +218,22 @@ export async function startServer(
     rate: { burst: config.rateBurst, perSecond: config.ratePerSecond },
     jokeCooldownMs: config.jokeCooldownMs,
     retentionDays: config.retentionDays,
-    joke: (signal?: AbortSignal) =>
-      getJoke({
-        url: config.jokeUrl,
-        timeoutMs: config.jokeTimeoutMs,
-        fetch: jokeFetch,
-        random,
-        ...(signal ? { signal } : {}),
-      }),
+    joke: async (signal?: AbortSignal) => {
+      try {
+        const joke = await getJoke({
+          url: config.jokeUrl,
+          timeoutMs: config.jokeTimeoutMs,
+          fetch: jokeFetch,
+          random,
+          ...(signal ? { signal } : {}),
+        });
+        metrics.jokes[jokeOutcome(joke)].inc();
+        return joke;
+      } catch (error) {
+        metrics.jokes[signal?.aborted ? "aborted" : "error"].inc();
+        throw error;
+      }
+    },
     onShutdown: (by: string) => {
       audit.info("Shutdown requested by {user}", { user: by });
       if (deps.onShutdownRequest) deps.onShutdownRequest(by);
@@ -184,6 +267,7 @@ export async function startServer(
       hub,
       auth,
       clock,
+      counters: metrics,
       serverName: SERVER_NAME,
       requirePassword: config.requirePassword,
       limits: {
@@ -193,9 +277,11 @@ export async function startServer(
       },
     });
     sessions.add(session);
+    metrics.connectionsOpen.inc();
     try {
       await session.run();
     } finally {
+      metrics.connectionsOpen.dec();
       sessions.delete(session);
       const left = (perIp.get(ip) ?? 1) - 1;
       if (left === 0) perIp.delete(ip);
@@ -216,11 +302,13 @@ export async function startServer(
       }),
       engine: config.tlsEngine,
       handshakeTimeoutMs: config.handshakeTimeoutMs,
-      onHandshakeError: (error, address) =>
+      onHandshakeError: (error, address) => {
+        metrics.handshakesFailed.inc();
         audit.info("TLS handshake failed from {address}: {error}", {
           address,
           error: error.message,
-        }),
+        });
+      },
     }, handler);
   } catch (error) {
     history.close();
@@ -231,6 +319,27 @@ export async function startServer(
       { cause: error },
     );
   }
+
+  let http: HttpServer | undefined;
+  if (config.httpPort !== 0) {
+    const app = createHttpApp({
+      healthy: () => shuttingDown === undefined,
+      metrics: () => metrics.registry.render(),
+    });
+    try {
+      http = serveHttp(app.fetch, { hostname: config.httpHostname, port: config.httpPort });
+    } catch (error) {
+      await transport.close(0);
+      history.close();
+      throw new Error(
+        `Cannot listen on ${config.httpHostname}:${config.httpPort}: ${
+          error instanceof Error ? error.message : error
+        }`,
+        { cause: error },
+      );
+    }
+  }
+  const lag = monitorEventLoopLag(metrics.eventLoopLag);
 
   // One timer for every session's heartbeat, not one per session.
   const heartbeat = setInterval(() => {
@@ -250,6 +359,7 @@ export async function startServer(
   const closed = Promise.withResolvers<void>();
   const running: RunningServer = {
     addr: transport.addr,
+    httpAddr: http?.addr,
     closed: closed.promise,
     hub,
     sessions,
@@ -261,6 +371,9 @@ export async function startServer(
         hub.shutdown(message);
         for (const session of sessions) session.terminate("shutdown", message);
         await transport.close(3000);
+        await alerts?.close();
+        lag[Symbol.dispose]();
+        await http?.close();
         history.close();
         closed.resolve();
       })();
@@ -275,5 +388,8 @@ export async function startServer(
     port: transport.addr.port,
     engine: transport.engine,
   });
+  if (http) {
+    log.info("Serving /healthz and /metrics on http://{hostname}:{port}", http.addr);
+  }
   return running;
 }

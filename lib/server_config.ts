@@ -6,6 +6,7 @@
  */
 import { ConfigError, loadConfig, type Setting } from "./config.ts";
 import { DEFAULT_JOKE_URL } from "./joke.ts";
+import { isMailAddress } from "./smtp.ts";
 
 function setting<T extends Setting["type"]>(
   key: string,
@@ -163,6 +164,38 @@ export const SERVER_SETTINGS: readonly Setting[] = [
   setting("logLevel", "string", "info", "Lowest log level", {
     choices: ["debug", "info", "warning", "error"],
   }),
+  setting("httpHostname", "string", "127.0.0.1", "Address of the /healthz and /metrics endpoint"),
+  setting("httpPort", "integer", 0, "Port of the /healthz and /metrics endpoint (0: off)", {
+    min: 0,
+    max: 65535,
+  }),
+  setting("smtpHost", "string", undefined, "Mail server for lockout alerts (unset: no alerts)"),
+  setting("smtpPort", "integer", 587, "Mail server port", { min: 1, max: 65535 }),
+  setting(
+    "smtpSecurity",
+    "string",
+    "starttls",
+    "Mail server TLS: STARTTLS, TLS from the start, or none",
+    {
+      choices: ["starttls", "tls", "none"],
+    },
+  ),
+  setting(
+    "smtpCa",
+    "string",
+    undefined,
+    "CA file for the mail server's certificate (default: system roots)",
+  ),
+  setting("smtpUser", "string", undefined, "Mail server account (unset: no AUTH)"),
+  setting(
+    "smtpPassword",
+    "string",
+    undefined,
+    "Mail server password; give it in BANTER_SMTP_PASSWORD or the config file, not as a flag",
+  ),
+  setting("smtpTimeoutMs", "integer", 10_000, "Time allowed to send one alert", { min: 1 }),
+  setting("alertFrom", "string", undefined, "Sender address of lockout alerts"),
+  setting("alertTo", "string", undefined, "Admin address that gets lockout alerts"),
 ];
 
 /** The server's typed configuration. */
@@ -198,6 +231,19 @@ export interface ServerConfig {
   console: "auto" | "on" | "off";
   logFormat: "text" | "json";
   logLevel: "debug" | "info" | "warning" | "error";
+  httpHostname: string;
+  /** 0 turns the endpoint off. */
+  httpPort: number;
+  /** Unset: no lockout alerts. */
+  smtpHost: string | undefined;
+  smtpPort: number;
+  smtpSecurity: "starttls" | "tls" | "none";
+  smtpCa: string | undefined;
+  smtpUser: string | undefined;
+  smtpPassword: string | undefined;
+  smtpTimeoutMs: number;
+  alertFrom: string | undefined;
+  alertTo: string | undefined;
 }
 
 /**
@@ -239,5 +285,31 @@ export function parseServerConfig(
       "jokeUrl",
     );
   }
+  checkAlerts(config);
   return { config, help: loaded.help };
+}
+
+/** Lockout alerts need both addresses, valid, and a password only over TLS. */
+function checkAlerts(config: ServerConfig): void {
+  for (const key of ["alertFrom", "alertTo"] as const) {
+    const address = config[key];
+    if (address !== undefined && !isMailAddress(address)) {
+      throw new ConfigError(`Invalid ${key}: "${address}" is not a mail address`, key);
+    }
+    if (config.smtpHost !== undefined && address === undefined) {
+      throw new ConfigError(`smtpHost needs ${key}`, key);
+    }
+  }
+  if ((config.smtpUser === undefined) !== (config.smtpPassword === undefined)) {
+    throw new ConfigError(
+      "smtpUser and smtpPassword go together",
+      config.smtpUser === undefined ? "smtpUser" : "smtpPassword",
+    );
+  }
+  if (config.smtpUser !== undefined && config.smtpSecurity === "none") {
+    throw new ConfigError(
+      "smtpUser needs smtpSecurity starttls or tls: the password would go in clear",
+      "smtpSecurity",
+    );
+  }
 }

@@ -10,6 +10,7 @@ import { BannedError, NameTakenError } from "./chat/hub.ts";
 import type { ChatEvent, CloseReason, Member, Role } from "./chat/message.ts";
 import type { Clock } from "./clock.ts";
 import { FrameError, LineDecoderStream } from "./framing.ts";
+import { Counter } from "./metrics.ts";
 import { Outbox } from "./outbox.ts";
 import {
   type ByeCode,
@@ -61,6 +62,28 @@ export interface SessionLimits {
   loginTimeoutMs: number;
 }
 
+/** What sessions count (see lib/metrics.ts); integer increments only. */
+export interface SessionCounters {
+  /** `say` frames from a logged-in user. */
+  readonly messagesIn: Counter;
+  /** Chat events queued for the client. */
+  readonly messagesOut: Counter;
+  readonly loginsOk: Counter;
+  readonly loginsFailed: Counter;
+  /** Sessions dropped because the client did not read. */
+  readonly backpressureDrops: Counter;
+}
+
+function uncounted(): SessionCounters {
+  return {
+    messagesIn: new Counter(),
+    messagesOut: new Counter(),
+    loginsOk: new Counter(),
+    loginsFailed: new Counter(),
+    backpressureDrops: new Counter(),
+  };
+}
+
 /** Everything a session is wired to. */
 export interface SessionOptions {
   hub: SessionHub;
@@ -71,6 +94,8 @@ export interface SessionOptions {
   serverName: string;
   /** Ask for a password even when a client certificate names a user. */
   requirePassword: boolean;
+  /** Where traffic and logins are counted. @default counters nobody reads */
+  counters?: SessionCounters;
   /** Called with the live session once it exists (for heartbeats). */
   onOpen?: (session: Session) => void;
   /** Called when the session ends. */
@@ -96,6 +121,7 @@ export class Session {
   readonly #conn: Connection;
   readonly #options: SessionOptions;
   readonly #outbox: Outbox;
+  readonly #counters: SessionCounters;
   #lastSeen: number;
   #pingId = 0;
   #ended: Promise<void> | undefined;
@@ -110,9 +136,11 @@ export class Session {
     this.#conn = conn;
     this.#options = options;
     this.#lastSeen = options.clock.now();
+    this.#counters = options.counters ?? uncounted();
     this.#outbox = new Outbox(conn.writable, {
       maxBytes: options.limits.outboxBytes,
       onOverflow: () => {
+        this.#counters.backpressureDrops.inc();
         log.warn("Dropping {user} at {address}: outbound queue overflowed", {
           user: this.#user ?? "-",
           address: conn.peer.address,
@@ -237,6 +265,7 @@ export class Session {
         if (frame === undefined) throw CONNECTION_LOST();
         switch (frame.type) {
           case "say":
+            this.#counters.messagesIn.inc();
             presence.input(frame.text);
             break;
           case "ping":
@@ -302,6 +331,7 @@ export class Session {
       const result = await auth.loginWithCertificate(certName);
       if (result.ok) {
         if (!this.#options.requirePassword) {
+          this.#counters.loginsOk.inc();
           audit.info("Login {user} from {address} by certificate", {
             user: result.user.name,
             address: ip,
@@ -326,12 +356,14 @@ export class Session {
           ip,
         });
       if (result.ok) {
+        this.#counters.loginsOk.inc();
         audit.info("Login {user} from {address}", {
           user: result.user.name,
           address: ip,
         });
         return this.#welcome(result.user);
       }
+      this.#counters.loginsFailed.inc();
       audit.warn("Failed login for {user} from {address}: {reason}", {
         user: frame.username.slice(0, 64),
         address: ip,
@@ -384,9 +416,18 @@ export class Session {
       name,
       role,
       deliver: (event: ChatEvent) => {
+        this.#counters.messagesOut.inc();
         this.#outbox.push(encodeEvent(event));
       },
       close: (reason: CloseReason) => {
+        if (reason.code === "kicked" || reason.code === "banned") {
+          // Who did it and why is in the hub's text, which is not logged.
+          audit.warn("{user} from {address} was {action}", {
+            user: name,
+            address: this.address,
+            action: reason.code,
+          });
+        }
         this.#abort(new SessionClosed(reason.code, reason.message));
       },
     };

@@ -1,0 +1,154 @@
+import { equal, match, ok, throws } from "node:assert/strict";
+import { ConfigError, envName, flagName, helpText } from "../lib/config.ts";
+import { parseServerConfig, SERVER_SETTINGS } from "../lib/server_config.ts";
+
+/** A config file reader that knows one file. */
+function oneFile(name: string, text: string): (path: string) => string {
+  return (path) => {
+    if (path !== name) throw new Deno.errors.NotFound(`No such file: ${path}`);
+    return text;
+  };
+}
+
+/** The ConfigError thrown by `run`, checked to name `key`. */
+function configError(run: () => unknown, key: string): ConfigError {
+  let caught: unknown;
+  try {
+    run();
+  } catch (error) {
+    caught = error;
+  }
+  ok(caught instanceof ConfigError, `expected a ConfigError, got ${caught}`);
+  equal(caught.key, key);
+  ok(caught.message.includes(key), `"${caught.message}" names ${key}`);
+  return caught;
+}
+
+Deno.test("parseServerConfig() takes a flag over the environment over the file over the default", () => {
+  const file = oneFile(
+    "banter.json",
+    '{"httpPort": 9300, "historyLimit": 7, "jokeTimeoutMs": 900}',
+  );
+  const { config } = parseServerConfig(
+    ["--config", "banter.json", "--http-port", "9100"],
+    { BANTER_HTTP_PORT: "9200", BANTER_HISTORY_LIMIT: "8" },
+    file,
+  );
+  equal(config.httpPort, 9100, "flag beats environment and file");
+  equal(config.historyLimit, 8, "environment beats file");
+  equal(config.jokeTimeoutMs, 900, "file beats default");
+  equal(config.rateBurst, 10, "default when nothing sets it");
+  equal(config.httpHostname, "127.0.0.1", "the HTTP endpoint binds loopback by default");
+});
+
+Deno.test("parseServerConfig() finds the config file through BANTER_CONFIG", () => {
+  const { config } = parseServerConfig(
+    [],
+    { BANTER_CONFIG: "env.json" },
+    oneFile("env.json", '{"smtpPort": 2525}'),
+  );
+  equal(config.smtpPort, 2525);
+});
+
+Deno.test("parseServerConfig() reads JSONC with comments and trailing commas", () => {
+  const text = `{
+    // the ops endpoint
+    "httpPort": 9102, /* loopback only */
+    "jokeUrl": "http://example.org/a//b", // a // inside a string stays
+    "alertFrom": "banter@example.org",
+    "alertTo": "admin@example.org",
+    "smtpHost": "mail.example.org",
+  }`;
+  const { config } = parseServerConfig(["--config", "c.jsonc"], {}, oneFile("c.jsonc", text));
+  equal(config.httpPort, 9102);
+  equal(config.jokeUrl, "http://example.org/a//b");
+  equal(config.smtpHost, "mail.example.org");
+});
+
+Deno.test("parseServerConfig() refuses an unknown key in the file, naming it", () => {
+  configError(
+    () => parseServerConfig(["--config", "c.json"], {}, oneFile("c.json", '{"httpPortt": 1}')),
+    "httpPortt",
+  );
+});
+
+Deno.test("parseServerConfig() refuses an unknown flag, naming it", () => {
+  throws(() => parseServerConfig(["--metrics-port", "1"]), /metrics-port/);
+});
+
+Deno.test("parseServerConfig() refuses bad values, naming the key and the source", () => {
+  const error = configError(() => parseServerConfig(["--http-port", "70000"]), "httpPort");
+  match(error.message, /--http-port/);
+  configError(() => parseServerConfig([], { BANTER_SMTP_PORT: "submission" }), "smtpPort");
+  configError(
+    () =>
+      parseServerConfig(["--config", "c.json"], {}, oneFile("c.json", '{"smtpSecurity": "ssl"}')),
+    "smtpSecurity",
+  );
+  configError(() => parseServerConfig(["--log-format", "xml"]), "logFormat");
+});
+
+Deno.test("parseServerConfig() needs both alert addresses once a mail server is set", () => {
+  configError(
+    () => parseServerConfig(["--smtp-host", "mail.example.org", "--alert-from", "b@example.org"]),
+    "alertTo",
+  );
+  configError(
+    () => parseServerConfig(["--smtp-host", "mail.example.org", "--alert-to", "a@example.org"]),
+    "alertFrom",
+  );
+});
+
+Deno.test("parseServerConfig() refuses an alert address that could inject headers", () => {
+  configError(
+    () => parseServerConfig([], { BANTER_ALERT_TO: "admin@example.org\r\nBcc: x@evil.example" }),
+    "alertTo",
+  );
+  configError(() => parseServerConfig(["--alert-from", "not an address"]), "alertFrom");
+});
+
+Deno.test("parseServerConfig() refuses an SMTP password that would travel in clear", () => {
+  configError(
+    () =>
+      parseServerConfig(["--smtp-user", "banter", "--smtp-security", "none"], {
+        BANTER_SMTP_PASSWORD: "hunter2",
+      }),
+    "smtpSecurity",
+  );
+  configError(() => parseServerConfig(["--smtp-user", "banter"]), "smtpPassword");
+});
+
+Deno.test("parseServerConfig() error messages never echo the SMTP password", () => {
+  const secret = "s3cret-Pa55";
+  try {
+    parseServerConfig(["--smtp-security", "none", "--smtp-user", "banter"], {
+      BANTER_SMTP_PASSWORD: secret,
+    });
+  } catch (error) {
+    ok(error instanceof ConfigError);
+    ok(!error.message.includes(secret));
+    return;
+  }
+  throw new Error("expected a ConfigError");
+});
+
+Deno.test("helpText() lists every server setting with its flag, variable and default", () => {
+  const text = helpText("Usage: banter", SERVER_SETTINGS);
+  const lines = text.split("\n");
+  for (const setting of SERVER_SETTINGS) {
+    const flag = `--${flagName(setting.key)}`;
+    const at = lines.findIndex((l) => l.trimStart().split(/[ ,]/)[0] === flag);
+    ok(at !== -1, `${flag} is listed`);
+    const detail = lines[at + 1] ?? "";
+    ok(detail.includes(envName(setting.key)), `${setting.key} names its variable`);
+    const shown = setting.default === undefined ? "unset" : String(setting.default);
+    ok(detail.includes(`default: ${shown}`), `${setting.key} shows default ${shown}: ${detail}`);
+  }
+  match(text, /--http-port N\n.*\(0: off\).*BANTER_HTTP_PORT, default: 0/);
+  match(text, /--config FILE/);
+});
+
+Deno.test("parseServerConfig() reports --help", () => {
+  equal(parseServerConfig(["--help"]).help, true);
+  equal(parseServerConfig([]).help, false);
+});
