@@ -88,6 +88,12 @@ export function stripJsonComments(text: string): string {
   return out.replace(/,(\s*[}\]])/g, "$1");
 }
 
+function lineAndColumn(text: string, offset: number): string {
+  const before = text.slice(0, offset);
+  const line = before.split("\n").length;
+  return `line ${line}, column ${offset - before.lastIndexOf("\n")}`;
+}
+
 function convert(setting: Setting, raw: unknown, source: string): unknown {
   const where = `${setting.key} (from ${source})`;
   switch (setting.type) {
@@ -227,11 +233,15 @@ export function loadConfig(
       );
     }
     let value: unknown;
+    const json = stripJsonComments(text);
     try {
-      value = JSON.parse(stripJsonComments(text));
+      value = JSON.parse(json);
     } catch (error) {
+      // Never echo the parser's message: it quotes the file, secrets included.
+      const at = /position (\d+)/.exec(error instanceof Error ? error.message : "");
+      const where = at ? ` near ${lineAndColumn(json, Number(at[1]))}` : "";
       throw new ConfigError(
-        `Cannot parse config file ${configPath}: ${error instanceof Error ? error.message : error}`,
+        `Cannot parse config file ${configPath}: not valid JSON${where}`,
         "config",
       );
     }

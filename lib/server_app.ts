@@ -13,7 +13,7 @@ import { Hasher } from "./auth/hash.ts";
 import { Lockout } from "./auth/lockout.ts";
 import { CredentialStore } from "./auth/store.ts";
 import { CERT_FILES, ensureDevCertificates } from "./cert_files.ts";
-import { Hub } from "./chat/hub.ts";
+import { Hub, type ModerationEvent } from "./chat/hub.ts";
 import { SqliteHistory } from "./chat/history.ts";
 import { type Clock, type Random, systemClock, systemRandom } from "./clock.ts";
 import { createHttpApp, type HttpServer, serveHttp } from "./http.ts";
@@ -168,6 +168,11 @@ export async function startServer(
     params: { logN: config.scryptLogN, r: 8, p: 1 },
   });
   const store = await CredentialStore.open(config.credentials, {
+    onExternalChange: (changes) => {
+      for (const { user, change } of changes) {
+        audit.info("Account {user}: {change} by the admin CLI", { user, change });
+      }
+    },
     hasher,
     random,
     clock,
@@ -234,6 +239,13 @@ export async function startServer(
         throw error;
       }
     },
+    roleOf: (name: string) => store.get(name)?.role,
+    onModeration: (event: ModerationEvent) =>
+      audit.warn("{action} of {target} by {by}", {
+        action: event.action,
+        target: event.target,
+        by: event.by,
+      }),
     onShutdown: (by: string) => {
       audit.info("Shutdown requested by {user}", { user: by });
       if (deps.onShutdownRequest) deps.onShutdownRequest(by);
@@ -345,6 +357,7 @@ export async function startServer(
   const heartbeat = setInterval(() => {
     const now = clock.now();
     for (const session of sessions) {
+      if (session.user === undefined) continue; // the login timeout covers these
       const idle = session.idleFor(now);
       if (idle >= config.deadAfterMs) {
         session.terminate("timeout", "No answer to heartbeat");

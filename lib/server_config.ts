@@ -165,7 +165,7 @@ export const SERVER_SETTINGS: readonly Setting[] = [
     choices: ["debug", "info", "warning", "error"],
   }),
   setting("httpHostname", "string", "127.0.0.1", "Address of the /healthz and /metrics endpoint"),
-  setting("httpPort", "integer", 0, "Port of the /healthz and /metrics endpoint (0: off)", {
+  setting("httpPort", "integer", 9002, "Port of the /healthz and /metrics endpoint (0: off)", {
     min: 0,
     max: 65535,
   }),

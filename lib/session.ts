@@ -224,11 +224,17 @@ export class Session {
       limits.loginTimeoutMs,
     );
     const work = (async () => {
+      // Heartbeats are answered here, in every state, so the rest of the
+      // session only sees frames that mean something to it.
       const next = async (): Promise<ClientFrame | undefined> => {
-        const { value, done } = await lines.read();
-        if (done) return undefined;
-        this.#lastSeen = this.#options.clock.now();
-        return parseClientFrame(value);
+        for (;;) {
+          const { value, done } = await lines.read();
+          if (done) return undefined;
+          this.#lastSeen = this.#options.clock.now();
+          const frame = parseClientFrame(value);
+          if (frame.type === "ping") this.#send({ type: "pong", id: frame.id });
+          else if (frame.type !== "pong") return frame;
+        }
       };
       this.#send({
         type: "hello",
@@ -268,11 +274,6 @@ export class Session {
             this.#counters.messagesIn.inc();
             presence.input(frame.text);
             break;
-          case "ping":
-            this.#send({ type: "pong", id: frame.id });
-            break;
-          case "pong":
-            break;
           default:
             throw new ProtocolError(
               "unexpected",
@@ -289,7 +290,7 @@ export class Session {
     }
     work.catch(() => undefined); // settled by the close below
     clearTimeout(loginTimer);
-    presence?.leave(leaveText(reason.code));
+    presence?.leave(leaveText(reason));
     await this.#finish(reason);
     lines.cancel().catch(() => undefined);
     this.#options.onClose?.(this);
@@ -420,22 +421,15 @@ export class Session {
         this.#outbox.push(encodeEvent(event));
       },
       close: (reason: CloseReason) => {
-        if (reason.code === "kicked" || reason.code === "banned") {
-          // Who did it and why is in the hub's text, which is not logged.
-          audit.warn("{user} from {address} was {action}", {
-            user: name,
-            address: this.address,
-            action: reason.code,
-          });
-        }
         this.#abort(new SessionClosed(reason.code, reason.message));
       },
     };
   }
 }
 
-function leaveText(code: ByeCode): string {
-  switch (code) {
+function leaveText(reason: SessionClosed): string {
+  if (reason.lost) return "disconnected";
+  switch (reason.code) {
     case "end":
       return "quit";
     case "timeout":
@@ -443,6 +437,6 @@ function leaveText(code: ByeCode): string {
     case "overflow":
       return "too slow to receive";
     default:
-      return code;
+      return reason.code;
   }
 }

@@ -144,11 +144,22 @@ Deno.test("helpText() lists every server setting with its flag, variable and def
     const shown = setting.default === undefined ? "unset" : String(setting.default);
     ok(detail.includes(`default: ${shown}`), `${setting.key} shows default ${shown}: ${detail}`);
   }
-  match(text, /--http-port N\n.*\(0: off\).*BANTER_HTTP_PORT, default: 0/);
+  match(text, /--http-port N\n.*\(0: off\).*BANTER_HTTP_PORT, default: 9002/);
   match(text, /--config FILE/);
 });
 
 Deno.test("parseServerConfig() reports --help", () => {
   equal(parseServerConfig(["--help"]).help, true);
   equal(parseServerConfig([]).help, false);
+});
+
+Deno.test("parseServerConfig() reports broken JSON by position without quoting the file", () => {
+  const text = '{\n  "smtpPassword": "hunter2-secret",\n  "port": 9001,,\n}';
+  throws(
+    () => parseServerConfig(["--config", "c.json"], {}, oneFile("c.json", text)),
+    (error: unknown) =>
+      error instanceof ConfigError &&
+      /c\.json: not valid JSON/.test(error.message) &&
+      !error.message.includes("hunter2"),
+  );
 });

@@ -104,3 +104,27 @@ Deno.test("a logged-in peer that stops answering pings is dropped and its presen
   ok(aliceFrames.some((f) => f.type === "ping"), "alice was pinged");
   equal(codes(aliceFrames).at(-1), "bye:timeout");
 });
+
+Deno.test("heartbeats before login are answered or ignored, never fatal", async () => {
+  await using s = await startTestServer({ users: ["alice"] });
+  await using c = await s.client();
+  await c.next(); // hello
+  await c.send({ type: "pong", id: 1 });
+  await c.send({ type: "hello", version: 1 });
+  await c.send({ type: "ping", id: 2 });
+  deepEqual(await c.until((f) => f.type === "pong"), { type: "pong", id: 2 });
+  await c.send({ type: "pong", id: 3 });
+  await c.send({ type: "login", username: "alice", password: passwordOf("alice") });
+  await c.until((f) => f.type === "welcome");
+});
+
+Deno.test("a dropped connection shows others a leave with reason disconnected", async () => {
+  await using s = await startTestServer({ users: ["alice", "bob"] });
+  await using bob = await s.login("bob");
+  const alice = await s.login("alice");
+  await bob.until((f) => f.type === "join" && f.user === "alice");
+  alice.conn.close();
+  const leave = await bob.until((f) => f.type === "leave" && f.user === "alice");
+  equal(leave.type === "leave" && leave.reason, "disconnected");
+  await alice[Symbol.asyncDispose]();
+});

@@ -59,8 +59,35 @@ export interface UserEntry {
   readonly hash: string;
 }
 
+/** An account changed by another process (the admin CLI), for auditing. */
+export interface AccountChange {
+  readonly user: string;
+  readonly change: "added" | "removed" | "password" | "role";
+}
+
+function accountChanges(before: Users, after: Users): AccountChange[] {
+  const changes: AccountChange[] = [];
+  for (const [user, entry] of after) {
+    const old = before.get(user);
+    if (old === undefined) changes.push({ user, change: "added" });
+    else {
+      if (old.hash !== entry.hash) changes.push({ user, change: "password" });
+      if (old.role !== entry.role) changes.push({ user, change: "role" });
+    }
+  }
+  for (const user of before.keys()) {
+    if (!after.has(user)) changes.push({ user, change: "removed" });
+  }
+  return changes;
+}
+
 /** Options for {@linkcode CredentialStore.open}. */
 export interface CredentialStoreOptions {
+  /**
+   * Told what {@linkcode CredentialStore.refresh} found changed on disk by
+   * another process (never hashes or passwords).
+   */
+  onExternalChange?: (changes: AccountChange[]) => void;
   /** Hashes new passwords. @default {new Hasher()} */
   hasher?: Hasher;
   /** Source of the initial admin password. @default {systemRandom} */
@@ -109,12 +136,14 @@ export class CredentialStore {
   #random: Random;
   #lock: { timeoutMs: number; clock: Clock };
   #users: Users = new Map();
+  #onExternalChange: ((changes: AccountChange[]) => void) | undefined;
   #signature: string | undefined;
   #createdAdminPassword: string | undefined;
   #writes = new Semaphore(1);
 
   private constructor(path: string, options: CredentialStoreOptions) {
     this.#path = path;
+    this.#onExternalChange = options.onExternalChange;
     this.#hasher = options.hasher ?? new Hasher();
     this.#random = options.random ?? systemRandom;
     this.#lock = {
@@ -294,9 +323,12 @@ export class CredentialStore {
   async refresh(): Promise<boolean> {
     const signature = await fileSignature(this.#path);
     if (signature === this.#signature) return false;
+    const before = this.#users;
     if (!await this.#load()) {
       throw new CredentialsError(this.#path, "file not found");
     }
+    const changes = accountChanges(before, this.#users);
+    if (changes.length > 0) this.#onExternalChange?.(changes);
     return true;
   }
 

@@ -63,6 +63,17 @@ export interface HubOptions {
    * admin follows the same rules as for an online one. @default none known
    */
   roleOf?: (name: string) => Role | undefined;
+  /** Told of every kick, ban and unban (for the audit log). */
+  onModeration?: (event: ModerationEvent) => void;
+}
+
+/** A moderation action, reported through {@linkcode HubOptions.onModeration}. */
+export interface ModerationEvent {
+  readonly action: "kick" | "ban" | "unban";
+  /** Who acted. */
+  readonly by: string;
+  /** Whom it was done to. */
+  readonly target: string;
 }
 
 /** Thrown by {@linkcode Hub.enter} when the name is banned. */
@@ -170,6 +181,7 @@ export class Hub {
   #retentionDays: number;
   #onShutdown: ((by: string) => void) | undefined;
   #roleOf: (name: string) => Role | undefined;
+  #onModeration: (event: ModerationEvent) => void;
   #commands = defaultCommands();
   #jokes: JokeDesk;
   #rooms = new Map<string, Room>();
@@ -199,6 +211,7 @@ export class Hub {
     new TokenBucket(this.#clock, this.#rate); // validates the rate now
     this.#onShutdown = options.onShutdown;
     this.#roleOf = options.roleOf ?? (() => undefined);
+    this.#onModeration = options.onModeration ?? (() => {});
     this.#jokes = new JokeDesk(options.joke, {
       clock: this.#clock,
       cooldownMs: options.jokeCooldownMs ?? 10_000,
@@ -380,7 +393,11 @@ export class Hub {
       joke: () => this.#joke(seat),
       kick: (user, reason) => this.#kick(seat, user, reason),
       ban: (user, reason) => this.#ban(seat, user, reason),
-      unban: (user) => this.#history.unban(user),
+      unban: (user) => {
+        const lifted = this.#history.unban(user);
+        if (lifted) this.#onModeration({ action: "unban", by: seat.member.name, target: user });
+        return lifted;
+      },
       broadcast: (text) => this.#broadcast(seat, text),
       shutdown: () => {
         if (this.#onShutdown === undefined) {
@@ -476,6 +493,7 @@ export class Hub {
       throw new Error(`Cannot kick ${user}: not online`);
     }
     const by = actor.member.name;
+    this.#onModeration({ action: "kick", by, target: target.member.name });
     this.#close(target, {
       code: "kicked",
       message: reason ? `Kicked by ${by}: ${reason}` : `Kicked by ${by}`,
@@ -495,8 +513,9 @@ export class Hub {
       }
     }
     this.#history.ban(user, this.#clock.now());
-    if (target === undefined) return;
     const by = actor.member.name;
+    this.#onModeration({ action: "ban", by, target: target?.member.name ?? user });
+    if (target === undefined) return;
     this.#close(target, {
       code: "banned",
       message: reason ? `Banned by ${by}: ${reason}` : `Banned by ${by}`,

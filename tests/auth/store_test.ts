@@ -6,7 +6,7 @@ import {
   UnknownUserError,
   WeakPasswordError,
 } from "../../lib/auth/errors.ts";
-import { CredentialStore } from "../../lib/auth/store.ts";
+import { type AccountChange, CredentialStore } from "../../lib/auth/store.ts";
 import { fakeClock, fixedRandom, GOOD_PASSWORD, tempDir, testHasher } from "./_helpers.ts";
 
 const hasher = testHasher();
@@ -338,4 +338,25 @@ Deno.test("CredentialStore waits on a lock whose owner lives, and breaks it past
   await Deno.writeTextFile(lockPath, content(clock.now() - 31_000));
   await store.add("alice", GOOD_PASSWORD);
   equal(store.get("alice")?.role, "user");
+});
+
+Deno.test("CredentialStore.refresh() reports what another writer changed, without hashes", async () => {
+  await using dir = await tempDir();
+  const seen: AccountChange[][] = [];
+  const server = await CredentialStore.open(`${dir.path}/credentials.json`, {
+    hasher,
+    random: fixedRandom(),
+    onExternalChange: (changes) => seen.push(changes),
+  });
+  const cli = await openNew(dir.path);
+  await cli.add("alice", GOOD_PASSWORD);
+  await server.refresh();
+  await cli.setPassword("alice", "another good one 9");
+  await cli.remove("admin");
+  await server.refresh();
+  await server.setHash("alice", "$scrypt$own-write"); // the server's own write is not reported
+  deepEqual(seen, [
+    [{ user: "alice", change: "added" }],
+    [{ user: "alice", change: "password" }, { user: "admin", change: "removed" }],
+  ]);
 });

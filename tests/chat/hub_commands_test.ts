@@ -269,3 +269,20 @@ Deno.test("/shutdown without a hook says so", () => {
   o.input("/shutdown");
   assert.match(op.lastNotice(), /not enabled/);
 });
+
+Deno.test("kicks, bans and unbans are reported with who did them", () => {
+  const events: unknown[] = [];
+  const { hub } = makeHub({ onModeration: (e) => events.push(e) });
+  const op = new FakeMember("root", "operator");
+  const o = hub.enter(op);
+  hub.enter(new FakeMember("bob"));
+  o.input("/kick bob");
+  o.input("/ban eve");
+  o.input("/unban eve");
+  o.input("/unban nobody");
+  assert.deepEqual(events, [
+    { action: "kick", by: "root", target: "bob" },
+    { action: "ban", by: "root", target: "eve" },
+    { action: "unban", by: "root", target: "eve" },
+  ]);
+});

@@ -224,7 +224,7 @@ Deno.test("a taken HTTP port stops the start with an error naming the address", 
   );
 });
 
-Deno.test("kicks and bans are audited with the user and address", async () => {
+Deno.test("kicks and bans are audited with who did them", async () => {
   await using logs = await captureJsonLogs();
   await using s = await startTestServer({ users: ["bob", "carol"], admins: ["root"] });
   await using root = await s.login("root");
@@ -235,12 +235,13 @@ Deno.test("kicks and bans are audited with the user and address", async () => {
   await bob.untilClosed();
   await carol.untilClosed();
   const kicked = await logs.waitFor((r) =>
-    r.logger === "banter.audit" && r.properties.action === "kicked"
+    r.logger === "banter.audit" && r.properties.action === "kick"
   );
-  equal(kicked.properties.user, "bob");
-  equal(kicked.properties.address, "127.0.0.1");
+  equal(kicked.properties.target, "bob");
+  equal(kicked.properties.by, "root");
   const banned = await logs.waitFor((r) =>
-    r.logger === "banter.audit" && r.properties.action === "banned"
+    r.logger === "banter.audit" && r.properties.action === "ban"
   );
-  equal(banned.properties.user, "carol");
+  equal(banned.properties.target, "carol");
+  equal(banned.properties.by, "root");
 });
