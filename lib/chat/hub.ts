@@ -261,6 +261,10 @@ export class Hub {
     };
     this.#seats.set(key, seat);
     this.#place(seat, this.#rooms.get(LOBBY)!);
+    // Private messages are kept for their two users: show the recent ones.
+    for (const dm of this.#history.recentDirect(member.name, this.#historyLimit)) {
+      member.deliver(dm);
+    }
     return {
       name: member.name,
       get room() {

@@ -286,3 +286,14 @@ Deno.test("kicks, bans and unbans are reported with who did them", () => {
     { action: "unban", by: "root", target: "eve" },
   ]);
 });
+
+Deno.test("recent private messages are shown again to their two users on entering, to nobody else", () => {
+  const { hub, a } = threeInLobby();
+  a.input("/msg bob psst, secret");
+  const bobAgain = new FakeMember("bob");
+  hub.enter(bobAgain); // replaces the first bob session
+  assert.deepEqual(bobAgain.dms().map((d) => d.text), ["psst, secret"]);
+  const carol = new FakeMember("carol");
+  hub.enter(carol);
+  assert.deepEqual(carol.dms(), []);
+});
