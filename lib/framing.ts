@@ -39,8 +39,11 @@ export interface LineDecoderOptions {
 /**
  * Splits a byte stream into UTF-8 lines without their `\n` (a trailing `\r`
  * is dropped too). Frames may arrive split across many chunks or many in one
- * chunk. Errors the stream with a {@linkcode FrameError} as soon as a line
- * passes the cap (without waiting for its end) or is not valid UTF-8.
+ * chunk. A line that passes the cap (detected without waiting for its end) or
+ * is not valid UTF-8 errors the readable side with a {@linkcode FrameError},
+ * but only after every good line before it has been read: a peer's valid
+ * frames are never lost to the bad one that follows them in the same write.
+ * Nothing after a bad line is decoded.
  *
  * @example Reassemble frames split at any point
  * ```ts
@@ -54,7 +57,12 @@ export interface LineDecoderOptions {
  * assertEquals(lines, ['{"a":1}', '{"b":2}']);
  * ```
  */
-export class LineDecoderStream extends TransformStream<Uint8Array, string> {
+export class LineDecoderStream implements ReadableWritablePair<string, Uint8Array> {
+  /** Decoded lines; errors with a {@linkcode FrameError} after the good ones. */
+  readonly readable: ReadableStream<string>;
+  /** Raw bytes in. */
+  readonly writable: WritableStream<Uint8Array>;
+
   /** @param options The frame size cap. */
   constructor(options: LineDecoderOptions = {}) {
     const max = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
@@ -66,10 +74,7 @@ export class LineDecoderStream extends TransformStream<Uint8Array, string> {
     let pending: Uint8Array[] = [];
     let pendingBytes = 0;
 
-    const emit = (
-      controller: TransformStreamDefaultController<string>,
-      tail: Uint8Array,
-    ) => {
+    const decode = (tail: Uint8Array): string => {
       let line: Uint8Array;
       if (pending.length === 0) {
         line = tail;
@@ -88,7 +93,7 @@ export class LineDecoderStream extends TransformStream<Uint8Array, string> {
       if (end > 0 && line[end - 1] === 0x0d) end--;
       if (end > max) throw tooLong(max);
       try {
-        controller.enqueue(decoder.decode(line.subarray(0, end)));
+        return decoder.decode(line.subarray(0, end));
       } catch (cause) {
         if (cause instanceof TypeError) {
           throw new FrameError("invalid_utf8", "Frame is not valid UTF-8");
@@ -97,30 +102,82 @@ export class LineDecoderStream extends TransformStream<Uint8Array, string> {
       }
     };
 
-    super({
-      transform(chunk, controller) {
-        let start = 0;
-        let newline = chunk.indexOf(NEWLINE, start);
-        while (newline !== -1) {
-          emit(controller, chunk.subarray(start, newline));
-          start = newline + 1;
-          newline = chunk.indexOf(NEWLINE, start);
+    // Decoded lines wait here for the reader; a bad line ends the queue with
+    // its error, so the good lines before it are still read first.
+    const queue: string[] = [];
+    let ending: FrameError | "closed" | undefined;
+    let wakeReader: (() => void) | undefined;
+    let wakeWriter: (() => void) | undefined;
+    const wake = () => {
+      wakeReader?.();
+      wakeReader = undefined;
+    };
+
+    this.writable = new WritableStream<Uint8Array>({
+      async write(chunk) {
+        if (ending !== undefined) return; // nothing after a bad line is decoded
+        try {
+          let start = 0;
+          let newline = chunk.indexOf(NEWLINE, start);
+          while (newline !== -1) {
+            queue.push(decode(chunk.subarray(start, newline)));
+            start = newline + 1;
+            newline = chunk.indexOf(NEWLINE, start);
+          }
+          if (start < chunk.length) {
+            const rest = chunk.subarray(start);
+            // +1 leaves room for a `\r` that a CRLF peer may still send.
+            if (pendingBytes + rest.length > max + 1) throw tooLong(max);
+            // Copy: the caller may reuse its buffer.
+            pending.push(rest.slice());
+            pendingBytes += rest.length;
+          }
+        } catch (error) {
+          if (!(error instanceof FrameError)) throw error;
+          pending = [];
+          pendingBytes = 0;
+          ending = error;
         }
-        if (start < chunk.length) {
-          const rest = chunk.subarray(start);
-          // +1 leaves room for a `\r` that a CRLF peer may still send.
-          if (pendingBytes + rest.length > max + 1) throw tooLong(max);
-          // Copy: the caller may reuse its buffer.
-          pending.push(rest.slice());
-          pendingBytes += rest.length;
+        wake();
+        // Backpressure: take no more bytes until the reader caught up.
+        while (queue.length > 0 && ending === undefined) {
+          await new Promise<void>((resolve) => wakeWriter = resolve);
         }
       },
-      flush() {
+      close() {
         // A final line without `\n` is incomplete: drop it.
         pending = [];
         pendingBytes = 0;
+        ending ??= "closed";
+        wake();
       },
-    });
+      abort(reason) {
+        ending ??= reason instanceof FrameError ? reason : "closed";
+        wake();
+      },
+    }, { highWaterMark: 1 });
+
+    this.readable = new ReadableStream<string>({
+      async pull(controller) {
+        while (queue.length === 0 && ending === undefined) {
+          await new Promise<void>((resolve) => wakeReader = resolve);
+        }
+        const line = queue.shift();
+        if (line !== undefined) controller.enqueue(line);
+        else if (ending instanceof FrameError) controller.error(ending);
+        else controller.close();
+        if (queue.length === 0) {
+          wakeWriter?.();
+          wakeWriter = undefined;
+        }
+      },
+      cancel() {
+        ending ??= "closed";
+        queue.length = 0;
+        wakeWriter?.();
+        wakeWriter = undefined;
+      },
+    }, { highWaterMark: 0 });
   }
 }
 

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { ChatEvent, RoomMessage } from "./chat/message.ts";
+import type { ChatEvent, RoomEntered, RoomMessage } from "./chat/message.ts";
 
 /** Protocol version spoken by this build. */
 export const PROTOCOL_VERSION = 1;
@@ -518,6 +518,24 @@ export function frameOf(event: ChatEvent): EventFrame {
       const { kind, ...rest } = event;
       return { type: kind, ...rest } as EventFrame;
     }
+  }
+}
+
+/**
+ * Encode a `room` event within `maxBytes`, dropping its oldest history
+ * messages as needed: a history of huge messages must not make the room
+ * impossible to enter.
+ *
+ * @param event The member's room event (never shared between members).
+ * @param maxBytes The largest frame wanted.
+ * @returns The frame's bytes; over `maxBytes` only when even no history is.
+ */
+export function encodeRoomEvent(event: RoomEntered, maxBytes: number): Uint8Array {
+  let history = event.history;
+  for (;;) {
+    const bytes = encodeFrame(frameOf(history === event.history ? event : { ...event, history }));
+    if (bytes.length <= maxBytes || history.length === 0) return bytes;
+    history = history.slice(Math.max(1, Math.ceil(history.length / 4)));
   }
 }
 

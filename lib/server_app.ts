@@ -314,6 +314,10 @@ export async function startServer(
       }),
       engine: config.tlsEngine,
       handshakeTimeoutMs: config.handshakeTimeoutMs,
+      maxPendingHandshakes: config.maxPendingHandshakes,
+      maxPendingHandshakesPerIp: config.maxPendingHandshakesPerIp,
+      // Counted, not logged: a flood would drown the log.
+      onPendingRefused: () => metrics.handshakesFailed.inc(),
       onHandshakeError: (error, address) => {
         metrics.handshakesFailed.inc();
         audit.info("TLS handshake failed from {address}: {error}", {

@@ -115,6 +115,22 @@ export const SERVER_SETTINGS: readonly Setting[] = [
     "Most connections from one address",
     { min: 1 },
   ),
+  setting(
+    "maxPendingHandshakes",
+    "integer",
+    1024,
+    "Most connections still in their TLS handshake",
+    {
+      min: 1,
+    },
+  ),
+  setting(
+    "maxPendingHandshakesPerIp",
+    "integer",
+    64,
+    "Most connections in their TLS handshake from one address",
+    { min: 1 },
+  ),
   setting("historyLimit", "integer", 50, "Messages of history shown on join", {
     min: 0,
     max: 1000,
@@ -219,6 +235,8 @@ export interface ServerConfig {
   deadAfterMs: number;
   maxConnections: number;
   maxConnectionsPerIp: number;
+  maxPendingHandshakes: number;
+  maxPendingHandshakesPerIp: number;
   historyLimit: number;
   retentionDays: number;
   maxMessageLength: number;

@@ -17,6 +17,7 @@ import {
   type ClientFrame,
   encodeEvent,
   encodeFrame,
+  encodeRoomEvent,
   parseClientFrame,
   PROTOCOL_VERSION,
   ProtocolError,
@@ -418,7 +419,12 @@ export class Session {
       role,
       deliver: (event: ChatEvent) => {
         this.#counters.messagesOut.inc();
-        this.#outbox.push(encodeEvent(event));
+        this.#outbox.push(
+          event.kind === "room"
+            // Within the soft queue bound, so entering never overflows it.
+            ? encodeRoomEvent(event, this.#options.limits.outboxBytes)
+            : encodeEvent(event),
+        );
       },
       close: (reason: CloseReason) => {
         this.#abort(new SessionClosed(reason.code, reason.message));

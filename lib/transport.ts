@@ -59,6 +59,15 @@ export interface ListenOptions {
   handshakeTimeoutMs?: number;
   /** Called for each failed handshake (for logs and metrics). */
   onHandshakeError?: (error: Error, address: string) => void;
+  /**
+   * Most connections still in their TLS handshake, in all; more are closed at
+   * once (before they cost a TLS session). @default 1024
+   */
+  maxPendingHandshakes?: number;
+  /** Most connections in their TLS handshake from one address. @default 64 */
+  maxPendingHandshakesPerIp?: number;
+  /** Called when a connection is closed for passing a handshake cap. */
+  onPendingRefused?: (address: string) => void;
 }
 
 /** A running listener. */
@@ -133,6 +142,40 @@ function safeClose(close: () => void): () => void {
 }
 
 /**
+ * Counts connections still in their TLS handshake, in all and per address,
+ * so silent or slow peers cannot hold unbounded sockets until the handshake
+ * timeout.
+ */
+class PendingHandshakes {
+  readonly #max: number;
+  readonly #maxPerIp: number;
+  readonly #byIp = new Map<string, number>();
+  #total = 0;
+
+  constructor(options: ListenOptions) {
+    this.#max = options.maxPendingHandshakes ?? 1024;
+    this.#maxPerIp = options.maxPendingHandshakesPerIp ?? 64;
+  }
+
+  /** Count a new connection; false when it is over a cap (not counted). */
+  admit(ip: string): boolean {
+    const mine = this.#byIp.get(ip) ?? 0;
+    if (this.#total >= this.#max || mine >= this.#maxPerIp) return false;
+    this.#total++;
+    this.#byIp.set(ip, mine + 1);
+    return true;
+  }
+
+  /** The connection finished (or gave up) its handshake. */
+  release(ip: string): void {
+    this.#total--;
+    const left = (this.#byIp.get(ip) ?? 1) - 1;
+    if (left === 0) this.#byIp.delete(ip);
+    else this.#byIp.set(ip, left);
+  }
+}
+
+/**
  * Listen for TLS connections and run `handler` for each handshaken one.
  *
  * @param options Address, certificates, engine.
@@ -169,8 +212,15 @@ function listenDeno(
   const handshakeMs = options.handshakeTimeoutMs ?? 10_000;
   let accepting = true;
 
+  const pendingHandshakes = new PendingHandshakes(options);
   const handshake = async (conn: Deno.TlsConn) => {
     const close = safeClose(() => conn.close());
+    const ip = conn.remoteAddr.hostname;
+    if (!pendingHandshakes.admit(ip)) {
+      close();
+      options.onPendingRefused?.(ip);
+      return;
+    }
     const t = timeout(handshakeMs);
     try {
       const result = await Promise.race([conn.handshake(), t.promise]);
@@ -184,6 +234,7 @@ function listenDeno(
       return;
     } finally {
       t.cancel();
+      pendingHandshakes.release(ip);
     }
     tracker.run({
       readable: conn.readable,
@@ -326,6 +377,8 @@ async function listenNode(
   const handshakeMs = options.handshakeTimeoutMs ?? 10_000;
   // Deno's node:tls ignores `handshakeTimeout`: time the raw socket ourselves.
   const pending = new Map<string, ReturnType<typeof setTimeout>>();
+  const handshakeDone = new Map<string, () => void>();
+  const pendingHandshakes = new PendingHandshakes(options);
   const keyOf = (s: Socket) => `${s.remoteAddress}:${s.remotePort}`;
   const server = tls.createServer({
     cert: options.cert,
@@ -339,8 +392,11 @@ async function listenNode(
       }
       : {}),
   }, (socket) => {
-    clearTimeout(pending.get(keyOf(socket)));
-    pending.delete(keyOf(socket));
+    const key = keyOf(socket);
+    clearTimeout(pending.get(key));
+    pending.delete(key);
+    handshakeDone.get(key)?.();
+    handshakeDone.delete(key);
     socket.setNoDelay(true);
     let certificateName: string | undefined;
     if (options.clientCa && socket.authorized) {
@@ -361,7 +417,21 @@ async function listenNode(
     }, handler);
   });
   server.on("connection", (raw: Socket) => {
+    const ip = raw.remoteAddress ?? "unknown";
+    if (!pendingHandshakes.admit(ip)) {
+      raw.destroy();
+      options.onPendingRefused?.(ip);
+      return;
+    }
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      pendingHandshakes.release(ip);
+    };
+    raw.once("close", release);
     const key = keyOf(raw);
+    handshakeDone.set(key, release);
     pending.set(
       key,
       setTimeout(() => {
@@ -376,6 +446,7 @@ async function listenNode(
     raw.once("close", () => {
       clearTimeout(pending.get(key));
       pending.delete(key);
+      handshakeDone.delete(key);
     });
   });
   server.on("tlsClientError", (error: Error, socket: tls.TLSSocket) => {

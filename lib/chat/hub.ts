@@ -351,6 +351,11 @@ export class Hub {
           `Cannot send: message is ${length} characters, the limit is ${this.#maxMessageLength}`,
         );
       }
+      if (CONTROL_CHARACTERS.test(text)) {
+        throw new RangeError(
+          "Cannot send: message contains control characters (only tab is allowed)",
+        );
+      }
       if (line === "get_joke") this.#joke(seat);
       else if (isCommand) this.#commands.run(this.#context(seat), line);
       else this.#say(seat, text, false);
@@ -631,6 +636,14 @@ export class Hub {
 }
 
 /** Count code points; only walks the string when it could be over `max`. */
+/**
+ * C0 (but tab), DEL and C1 controls, and lone surrogates: nothing a person
+ * types, and what terminal, log and storage attacks are made of.
+ */
+const CONTROL_CHARACTERS =
+  // deno-lint-ignore no-control-regex -- matching controls is the point
+  /[\x00-\x08\x0a-\x1f\x7f-\x9f]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
 function codePointLength(text: string, max: number): number {
   // UTF-16 length is never below the code point count.
   if (text.length <= max) return text.length;

@@ -268,3 +268,21 @@ Deno.test("hub options out of range are rejected", () => {
   assert.throws(() => makeHub({ maxMessageLength: 0 }), RangeError);
   assert.throws(() => makeHub({ rate: { burst: 0 } }), RangeError);
 });
+
+Deno.test("messages with control characters or lone surrogates are refused with a notice; tab is fine", () => {
+  const { hub } = makeHub();
+  const ann = new FakeMember("ann");
+  const a = hub.enter(ann);
+  ann.clear();
+  for (
+    const text of ["nul\0here", "esc \x1b[2J", "bell\x07", "c1 \x9b", "lone \ud800 half", "cr\rlf"]
+  ) {
+    a.input(text);
+  }
+  a.input("/me waves\x1b]52;c;aGk=\x07");
+  assert.equal(ann.messages().length, 0);
+  assert.equal(ann.notices().length, 7);
+  assert.match(ann.notices()[0]!.text, /control characters/);
+  a.input("tab\tseparated 😀");
+  assert.deepEqual(ann.messages().map((m) => m.text), ["tab\tseparated 😀"]);
+});

@@ -3,6 +3,8 @@ import { join } from "node:path";
 import { testPki } from "../_helpers.ts";
 import { startClient } from "../_client_process.ts";
 import { passwordOf, startTestServer } from "../_server.ts";
+import { LineDecoderStream } from "../../lib/framing.ts";
+import { encodeFrame, type ServerFrame } from "../../lib/protocol.ts";
 import { listen } from "../../lib/transport.ts";
 
 function clientArgs(dir: string, port: number, user?: string): string[] {
@@ -112,25 +114,54 @@ for (
   });
 }
 
-Deno.test("escape sequences from the network never reach the terminal", async () => {
-  await using s = await startTestServer({ users: ["alice", "mallory"] });
-  await using mallory = await s.login("mallory");
-  await using client = startClient(clientArgs(s.dir, s.port, "alice"), {
-    env: { BANTER_PASSWORD: passwordOf("alice") },
-  });
-  await client.waitFor("Logged in as alice");
-  await mallory.send({
-    type: "say",
-    text: "evil \x1b[2J\x1b]52;c;aGk=\x07 \u202Egnp.exe\u202C bell\x07 done",
-  });
-  await client.waitFor("done");
-  await client.write("end\n");
-  equal(await client.status(), 0);
-  const out = client.output();
-  ok(!out.includes("\x1b"), "no ESC in output");
-  ok(!out.includes("\x07"), "no BEL in output");
-  ok(!out.includes("\u202E"), "no bidi override in output");
-  match(out, /<mallory> evil/);
+Deno.test("escape sequences from the network never reach the terminal, even from a hostile server", async () => {
+  // Our server refuses control characters in messages, so play a hostile one
+  // that sends them anyway, in a name and in a message.
+  const p = await testPki();
+  const evil = "evil \x1b[2J\x1b]52;c;aGk=\x07 \u202Egnp.exe\u202C bell\x07 done";
+  await using server = await listen(
+    { hostname: "127.0.0.1", port: 0, cert: p.server.cert, key: p.server.key },
+    async (conn) => {
+      const writer = conn.writable.getWriter();
+      const lines = conn.readable.pipeThrough(new LineDecoderStream()).getReader();
+      const send = (frame: ServerFrame) => writer.write(encodeFrame(frame));
+      await send({ type: "hello", version: 1, server: "hostile/1" });
+      await lines.read(); // hello
+      await send({ type: "auth", attempts_left: 3 });
+      await lines.read(); // login
+      await send({ type: "welcome", user: "alice", role: "user" });
+      await send({
+        type: "message",
+        id: 1,
+        room: "lobby",
+        from: "mal\x1b[31mlory",
+        text: evil,
+        ts: Date.now(),
+      });
+      await lines.read(); // end
+      await send({ type: "bye", code: "end", message: "Goodbye \x1b[2J" });
+      await writer.close().catch(() => undefined);
+    },
+  );
+  const dir = await Deno.makeTempDir();
+  try {
+    const ca = join(dir, "ca.crt");
+    await Deno.writeTextFile(ca, p.ca.cert);
+    await using client = startClient(
+      ["--port", String(server.addr.port), "--ca", ca, "--user", "alice"],
+      { env: { BANTER_PASSWORD: "irrelevant-password" } },
+    );
+    await client.waitFor("done");
+    await client.write("end\n");
+    equal(await client.status(), 0);
+    const out = client.output();
+    ok(!out.includes("\x1b"), "no ESC in output");
+    ok(!out.includes("\x07"), "no BEL in output");
+    ok(!out.includes("\u202E"), "no bidi override in output");
+    match(out, /mal.*lory.* evil/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
 
 Deno.test("the client reconnects and logs in again after a server restart", async () => {

@@ -1,0 +1,204 @@
+/**
+ * Reference models the fuzz tests compare the code against, written from
+ * docs/PROTOCOL.md rather than from the code: how bytes split into frames
+ * (section 2), what a client frame may hold (section 4), and what a server
+ * answers in each connection state (section 3).
+ *
+ * @module
+ */
+import type { FrameErrorCode } from "../../lib/framing.ts";
+import type { ClientFrame, ProtocolErrorCode } from "../../lib/protocol.ts";
+
+/** What the framing model makes of a whole byte stream. */
+export interface ModelLines {
+  /** Lines, in order, up to the first bad one. */
+  lines: string[];
+  /** Why the stream failed, if it did. */
+  error?: FrameErrorCode;
+}
+
+/**
+ * Split `bytes` into frames: on `\n` only, one `\r` before it dropped, at
+ * most `max` bytes each, strict UTF-8 (a BOM is kept), and a final
+ * unterminated line dropped unless it is already longer than a frame may
+ * be (`max` plus room for a `\r`).
+ *
+ * @param bytes Everything the peer sent.
+ * @param max The frame cap.
+ * @returns The lines, and the error that ended the stream.
+ */
+export function modelLines(bytes: Uint8Array, max: number): ModelLines {
+  const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+  const lines: string[] = [];
+  let start = 0;
+  for (let i = 0; i < bytes.length; i++) {
+    if (bytes[i] !== 0x0a) continue;
+    let end = i;
+    if (end > start && bytes[end - 1] === 0x0d) end--;
+    if (end - start > max) return { lines, error: "frame_too_long" };
+    try {
+      lines.push(decoder.decode(bytes.subarray(start, end)));
+    } catch {
+      return { lines, error: "invalid_utf8" };
+    }
+    start = i + 1;
+  }
+  if (bytes.length - start > max + 1) return { lines, error: "frame_too_long" };
+  return { lines };
+}
+
+/** What parsing one client line should give. */
+export type ModelFrame =
+  | { ok: ClientFrame }
+  | { error: ProtocolErrorCode };
+
+/** Longest string field, in UTF-16 code units (PROTOCOL.md, value types). */
+const MAX_STRING = 16_384;
+
+class Refused extends Error {
+  constructor(readonly code: ProtocolErrorCode) {
+    super(code);
+  }
+}
+
+function field(o: Record<string, unknown>, key: string): unknown {
+  return Object.hasOwn(o, key) ? o[key] : undefined;
+}
+
+function string(o: Record<string, unknown>, key: string, max = MAX_STRING): string {
+  const v = field(o, key);
+  if (typeof v !== "string" || v.length > max) throw new Refused("invalid_field");
+  return v;
+}
+
+function int(o: Record<string, unknown>, key: string): number {
+  const v = field(o, key);
+  if (typeof v !== "number" || !Number.isInteger(v) || v < 0 || v > Number.MAX_SAFE_INTEGER) {
+    throw new Refused("invalid_field");
+  }
+  return v;
+}
+
+/**
+ * The client frame a line holds, per PROTOCOL.md section 4, or the error
+ * code it must be refused with.
+ *
+ * @param line One frame's text.
+ * @returns The frame, or the error code.
+ */
+export function modelClientFrame(line: string): ModelFrame {
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch {
+    return { error: "invalid_json" };
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    return { error: "not_object" };
+  }
+  const o = value as Record<string, unknown>;
+  const type = field(o, "type");
+  if (typeof type !== "string") return { error: "invalid_field" };
+  try {
+    switch (type) {
+      case "hello": {
+        const client = field(o, "client") === undefined ? undefined : string(o, "client");
+        const version = int(o, "version");
+        return { ok: client === undefined ? { type, version } : { type, version, client } };
+      }
+      case "login":
+        return {
+          ok: {
+            type,
+            username: string(o, "username", 256),
+            // 1,024 characters (MAX_PASSWORD_LENGTH) may take 2,048 UTF-16 units.
+            // PROTOCOL.md sections 4 and 10 still say 1,024 units: the doc is behind.
+            password: string(o, "password", 2048),
+          },
+        };
+      case "say":
+        return { ok: { type, text: string(o, "text") } };
+      case "ping":
+      case "pong":
+        return { ok: { type, id: int(o, "id") } };
+      default:
+        return { error: "unknown_type" };
+    }
+  } catch (error) {
+    if (error instanceof Refused) return { error: error.code };
+    throw error;
+  }
+}
+
+/** What the hub does with one `say` in the session model. */
+export type SayModel = (text: string) => "end" | string[];
+
+/** The echo hub: `end` (exactly) ends, anything else comes back as a message. */
+export const echoSay: SayModel = (text) => text === "end" ? "end" : [`message:${text}`];
+
+/**
+ * What a server answers to a whole input, per PROTOCOL.md section 3, as
+ * frame signatures (see `signature` in `_memory_session.ts`).
+ *
+ * @param input Everything the peer sent.
+ * @param max The frame cap.
+ * @param accepts Whether a user name and password log in.
+ * @param say What the hub answers to a `say`. @default {echoSay}
+ * @returns The signatures of every frame the server sends, in order;
+ *   `undefined` when the input never reaches an end (the server would wait).
+ */
+export function modelSession(
+  input: Uint8Array,
+  max: number,
+  accepts: (username: string, password: string) => boolean,
+  say: SayModel = echoSay,
+): string[] | undefined {
+  const out = ["hello"];
+  const fatal = (code: string) => [...out, `error:${code}`, "bye:protocol_error"];
+  const { lines, error } = modelLines(input, max);
+  let state: "hello" | "auth" | "chat" = "hello";
+  let left = 3;
+  for (const line of lines) {
+    const parsed = modelClientFrame(line);
+    if ("error" in parsed) return fatal(parsed.error);
+    const frame = parsed.ok;
+    // Heartbeats are answered in every state (lib/session.ts; PROTOCOL.md
+    // section 4 still says "only after welcome").
+    if (frame.type === "ping") {
+      out.push(`pong:${frame.id}`);
+      continue;
+    }
+    if (frame.type === "pong") continue;
+    switch (state) {
+      case "hello":
+        if (frame.type !== "hello" || frame.version !== 1) return fatal("unexpected");
+        out.push("auth:3");
+        state = "auth";
+        break;
+      case "auth":
+        if (frame.type !== "login") return fatal("unexpected");
+        if (accepts(frame.username, frame.password)) {
+          out.push("welcome");
+          state = "chat";
+          break;
+        }
+        left--;
+        out.push(`auth_failed:invalid:${left}`);
+        if (left === 0) return [...out, "bye:denied"];
+        out.push(`auth:${left}`);
+        break;
+      case "chat":
+        switch (frame.type) {
+          case "say": {
+            const answer = say(frame.text);
+            if (answer === "end") return [...out, "bye:end"];
+            out.push(...answer);
+            break;
+          }
+          default:
+            return fatal("unexpected");
+        }
+    }
+  }
+  return error === undefined ? undefined : fatal(error);
+}

@@ -1,0 +1,176 @@
+/**
+ * Tools for the attack tests: a normal user's round-trip probe that runs
+ * while an attack does, raw TCP peers, and bounded concurrency.
+ *
+ * @module
+ */
+import type { TestClient } from "../_helpers.ts";
+import { within } from "../_helpers.ts";
+
+/**
+ * The most a normal user's ping may take while the server is under attack.
+ * Generous: the attacker, the server and the user share one event loop in
+ * these tests, so this bounds starvation, not latency.
+ */
+export const RESPONSIVE_MS = 2_000;
+
+/** A running round-trip probe. */
+export interface Probe {
+  /** Stop probing; resolves with every round-trip time, in ms. */
+  stop(): Promise<number[]>;
+}
+
+/**
+ * Keep pinging as `client` (logged in) until stopped: one ping, wait for its
+ * pong (frames in between are kept in `client.received`), repeat. At most
+ * `maxPings` pings; each must be answered within `boundMs`. The probe is
+ * the client's only reader until stopped.
+ *
+ * @param client A logged-in client.
+ * @param options Bounds.
+ * @returns The probe.
+ */
+export function probeRoundTrips(
+  client: TestClient,
+  options: { boundMs?: number; maxPings?: number; firstId?: number } = {},
+): Probe {
+  const { boundMs = 10_000, maxPings = 100_000, firstId = 1_000_000 } = options;
+  const times: number[] = [];
+  let stopped = false;
+  const loop = (async () => {
+    for (let i = 0; i < maxPings && !stopped; i++) {
+      const id = firstId + i;
+      const start = performance.now();
+      await client.send({ type: "ping", id });
+      await client.until((f) => f.type === "pong" && f.id === id, boundMs);
+      times.push(performance.now() - start);
+    }
+  })();
+  return {
+    async stop() {
+      stopped = true;
+      await loop;
+      return times;
+    },
+  };
+}
+
+/** The largest of `times`, or 0. */
+export function slowest(times: readonly number[]): number {
+  return times.reduce((a, b) => Math.max(a, b), 0);
+}
+
+/**
+ * Run `task` for every item, at most `concurrency` at a time.
+ *
+ * @param items Inputs.
+ * @param concurrency How many run at once.
+ * @param task The work.
+ * @returns The results, in input order.
+ */
+export async function pool<T, R>(
+  items: readonly T[],
+  concurrency: number,
+  task: (item: T, index: number) => Promise<R>,
+): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await task(items[i]!, i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
+  return results;
+}
+
+/** A plain TCP connection to the server's port, closed on dispose. */
+export interface RawPeer extends Disposable {
+  conn: Deno.TcpConn;
+  /** Resolves when the server closes (or resets) the connection. */
+  closed: Promise<void>;
+  /** Bytes the server sent before closing. */
+  readonly received: number;
+}
+
+/**
+ * Open a TCP connection and watch for the server closing it; optionally
+ * send `payload` first.
+ *
+ * @param port The server's port on 127.0.0.1.
+ * @param payload Bytes to send after connecting.
+ * @returns The peer.
+ */
+export async function rawPeer(port: number, payload?: Uint8Array): Promise<RawPeer> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  if (payload !== undefined) await conn.write(payload);
+  const counted = { received: 0 };
+  const closed = (async () => {
+    const buf = new Uint8Array(4096);
+    // Bounded: a peer that talks forever would pass 1 MiB first.
+    while (counted.received < 1 << 20) {
+      let n: number | null;
+      try {
+        n = await conn.read(buf);
+      } catch {
+        return; // reset, or closed by dispose
+      }
+      if (n === null) return;
+      counted.received += n;
+    }
+  })();
+  const peer: RawPeer = {
+    conn,
+    closed,
+    get received() {
+      return counted.received;
+    },
+    [Symbol.dispose]() {
+      try {
+        conn.close();
+      } catch (error) {
+        if (!(error instanceof Deno.errors.BadResource)) throw error;
+      }
+    },
+  };
+  return peer;
+}
+
+/**
+ * Wait for `count` of `peers` to be closed by the server.
+ *
+ * @param peers The peers.
+ * @param count How many must close.
+ * @param ms Bound.
+ */
+export async function closedCount(
+  peers: readonly RawPeer[],
+  count: number,
+  ms: number,
+): Promise<void> {
+  let closed = 0;
+  const enough = Promise.withResolvers<void>();
+  if (count <= 0) enough.resolve();
+  for (const peer of peers) {
+    peer.closed.then(() => {
+      if (++closed >= count) enough.resolve();
+    });
+  }
+  await within(
+    enough.promise,
+    ms,
+    `${count} of ${peers.length} connections to be closed by the server`,
+  );
+}
+
+/** Resolves after `ms` unless `event` settles first; for pacing an attacker, never for synchronising. */
+export function paced(event: Promise<unknown>, ms: number): Promise<unknown> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  return Promise.race([
+    event,
+    new Promise((resolve) => {
+      timer = setTimeout(resolve, ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}

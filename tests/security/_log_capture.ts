@@ -1,0 +1,37 @@
+/**
+ * Capture the server's log records in-process (LogTape is configured per
+ * test module) and format them the way lib/log.ts does, as text lines and
+ * as JSON lines.
+ *
+ * @module
+ */
+import { getJsonLinesFormatter, getTextFormatter, type LogRecord } from "@logtape/logtape";
+import { setupLogging } from "../../lib/log.ts";
+
+/** Captured log records, formatted on demand. */
+export interface LogCapture extends AsyncDisposable {
+  readonly records: LogRecord[];
+  /** Each record as the text format writes it (one string per record). */
+  text(): string[];
+  /** Each record as the JSON-lines format writes it. */
+  json(): string[];
+}
+
+/**
+ * Route every `banter` log record, down to debug, into memory until
+ * disposed.
+ *
+ * @returns The capture.
+ */
+export async function captureLogs(): Promise<LogCapture> {
+  const records: LogRecord[] = [];
+  const reset = await setupLogging({ level: "debug", sink: (record) => records.push(record) });
+  const text = getTextFormatter({ timestamp: "date-time-timezone" });
+  const json = getJsonLinesFormatter();
+  return {
+    records,
+    text: () => records.map(text),
+    json: () => records.map(json),
+    [Symbol.asyncDispose]: reset,
+  };
+}

@@ -1,0 +1,307 @@
+/**
+ * Floods: many connections from one address, more than the server takes in
+ * total, TLS handshakes that never finish, logins that never finish, and
+ * message floods. Throughout, a normal user's ping round-trip is measured
+ * and must stay under {@linkcode RESPONSIVE_MS}.
+ *
+ * @module
+ */
+import { deepEqual, equal, ok } from "node:assert/strict";
+import type { ServerFrame } from "../../lib/protocol.ts";
+import { TestClient } from "../_helpers.ts";
+import { startTestServer } from "../_server.ts";
+import { tls11ClientHello } from "../_tls_probe.ts";
+import {
+  closedCount,
+  paced,
+  pool,
+  probeRoundTrips,
+  rawPeer,
+  RESPONSIVE_MS,
+  slowest,
+} from "./_attack.ts";
+
+/** How one extra connection was answered: its first frame, and whether it then closed. */
+async function firstFrame(client: TestClient): Promise<ServerFrame | undefined> {
+  return await client.next(10_000);
+}
+
+Deno.test("1,000 connections from one address: past the per-address cap each gets bye busy and is closed, and a logged-in user stays responsive", async () => {
+  const cap = 50;
+  await using s = await startTestServer({ users: ["alice"], config: { maxConnectionsPerIp: cap } });
+  await using alice = await s.login("alice");
+  const probe = probeRoundTrips(alice);
+  const held: TestClient[] = [];
+  let busy = 0;
+  try {
+    await pool(Array.from({ length: 1_000 }), 50, async () => {
+      const client = await TestClient.connect(s.port);
+      const first = await firstFrame(client);
+      if (first?.type === "hello") {
+        held.push(client);
+        return;
+      }
+      deepEqual(first, {
+        type: "bye",
+        code: "busy",
+        message: "Too many connections from your address",
+      });
+      deepEqual(await client.untilClosed(), [], "nothing after bye busy, then closed");
+      busy++;
+      await client[Symbol.asyncDispose]();
+    });
+  } finally {
+    const times = await probe.stop();
+    await Promise.all(held.map((c) => c[Symbol.asyncDispose]()));
+    ok(slowest(times) < RESPONSIVE_MS, `alice's slowest round-trip was ${slowest(times)} ms`);
+    ok(times.length > 0);
+  }
+  equal(held.length, cap - 1, "alice holds one of the address's connections");
+  equal(busy, 1_000 - (cap - 1));
+});
+
+Deno.test("past the total connection cap each newcomer gets bye busy, and a slot frees when someone leaves", async () => {
+  const cap = 20;
+  await using s = await startTestServer({
+    users: ["alice", "bob"],
+    config: { maxConnections: cap, maxConnectionsPerIp: 1_000 },
+  });
+  await using alice = await s.login("alice");
+  const probe = probeRoundTrips(alice);
+  const clients = await pool(Array.from({ length: 60 }), 20, () => TestClient.connect(s.port));
+  try {
+    const firsts = await Promise.all(clients.map(firstFrame));
+    equal(firsts.filter((f) => f?.type === "hello").length, cap - 1);
+    for (const f of firsts.filter((f) => f?.type !== "hello")) {
+      deepEqual(f, { type: "bye", code: "busy", message: "Server is full, try again later" });
+    }
+    // One of the accepted leaves; the next newcomer is let in.
+    const leaver = clients[firsts.findIndex((f) => f?.type === "hello")]!;
+    await leaver.send({ type: "hello", version: 1 });
+    await leaver.until((f) => f.type === "auth");
+    await leaver.sendRaw('{"type":"nonsense"}\n'); // a protocol error closes it
+    await leaver.untilClosed();
+    await using late = await s.login("bob");
+    ok(late);
+  } finally {
+    const times = await probe.stop();
+    await Promise.all(clients.map((c) => c[Symbol.asyncDispose]()));
+    ok(slowest(times) < RESPONSIVE_MS, `alice's slowest round-trip was ${slowest(times)} ms`);
+  }
+});
+
+Deno.test("connections that open TCP and never finish the TLS handshake are dropped after the handshake timeout, while users log in and chat", async () => {
+  await using s = await startTestServer({
+    users: ["alice", "bob"],
+    // Everyone here shares 127.0.0.1: lift the per-address handshake cap (its
+    // own test is below) so this one is about the timeout.
+    config: { handshakeTimeoutMs: 500, maxPendingHandshakesPerIp: 1_000 },
+  });
+  await using alice = await s.login("alice");
+  const probe = probeRoundTrips(alice);
+  // Half say nothing; half start a ClientHello and stop.
+  const partial = tls11ClientHello().subarray(0, 20);
+  const peers = await pool(
+    Array.from({ length: 300 }),
+    50,
+    (_, i) => rawPeer(s.port, i % 2 === 0 ? undefined : partial),
+  );
+  try {
+    // Someone new gets in while all of them hang.
+    await using bob = await s.login("bob");
+    await bob.send({ type: "say", text: "made it" });
+    await bob.until((f) => f.type === "message" && f.text === "made it");
+    await closedCount(peers, peers.length, 10_000);
+    ok(peers.every((p) => p.received <= 7), "at most a TLS alert, never a frame");
+  } finally {
+    for (const p of peers) p[Symbol.dispose]();
+    const times = await probe.stop();
+    ok(slowest(times) < RESPONSIVE_MS, `alice's slowest round-trip was ${slowest(times)} ms`);
+  }
+});
+
+Deno.test({
+  name:
+    "silent TCP connections past the pending-handshake cap are closed at once, not held until the handshake timeout",
+  fn: async () => {
+    await using s = await startTestServer({
+      config: { maxPendingHandshakesPerIp: 16, handshakeTimeoutMs: 30_000 },
+    });
+    const peers = await pool(Array.from({ length: 200 }), 50, () => rawPeer(s.port));
+    try {
+      await closedCount(peers, 200 - 16, 3_000);
+    } finally {
+      for (const p of peers) p[Symbol.dispose]();
+    }
+  },
+});
+
+Deno.test("logins that never finish (slowloris) are closed with bye timeout at the login deadline, however slowly they trickle bytes", async () => {
+  const loginTimeoutMs = 600;
+  await using s = await startTestServer({
+    users: ["alice"],
+    config: { loginTimeoutMs, maxConnectionsPerIp: 100 },
+  });
+  await using alice = await s.login("alice");
+  const probe = probeRoundTrips(alice);
+  const loris = await pool(Array.from({ length: 60 }), 20, () => TestClient.connect(s.port));
+  const started = performance.now();
+  try {
+    const outcomes = await Promise.all(loris.map(async (c, i) => {
+      await c.send({ type: "hello", version: 1 });
+      const bye = c.untilClosed(loginTimeoutMs + 5_000);
+      // One in four trickles a login one byte at a time, one sends half a
+      // frame, one keeps pinging (answered before login too), one sends
+      // nothing more.
+      if (i % 4 === 0) {
+        const bytes = new TextEncoder().encode('{"type":"login","username":"alice","password":"');
+        for (let b = 0; b < bytes.length; b++) {
+          const sent = c.sendRaw(bytes.subarray(b, b + 1)).then(() => "sent", () => "closed");
+          if (await paced(Promise.race([sent, bye.then(() => "closed")]), 25) === "closed") break;
+        }
+      } else if (i % 4 === 1) {
+        await c.sendRaw('{"type":"login","user').catch(() => undefined);
+      } else if (i % 4 === 2) {
+        for (let id = 0; id < 200; id++) {
+          const sent = c.send({ type: "ping", id }).then(() => "sent", () => "closed");
+          if (await paced(Promise.race([sent, bye.then(() => "closed")]), 25) === "closed") break;
+        }
+      }
+      return await bye;
+    }));
+    const elapsed = performance.now() - started;
+    for (const frames of outcomes) {
+      deepEqual(frames.at(-1), {
+        type: "bye",
+        code: "timeout",
+        message: "Login did not finish in time",
+      });
+    }
+    ok(
+      elapsed >= loginTimeoutMs - 50 && elapsed < loginTimeoutMs + 5_000,
+      `closed after ${elapsed} ms`,
+    );
+    equal(s.server.sessions.size, 1, "only alice is left");
+  } finally {
+    await Promise.all(loris.map((c) => c[Symbol.asyncDispose]()));
+    const times = await probe.stop();
+    ok(slowest(times) < RESPONSIVE_MS, `alice's slowest round-trip was ${slowest(times)} ms`);
+  }
+});
+
+Deno.test("a message flood is cut to the rate limit: others see at most burst plus rate, the flooder one warning per streak, and alice stays responsive", async () => {
+  const burst = 10;
+  const perSecond = 2;
+  await using s = await startTestServer({
+    users: ["alice", "mallory"],
+    config: { rateBurst: burst, ratePerSecond: perSecond },
+  });
+  await using alice = await s.login("alice");
+  await using mallory = await s.login("mallory");
+  const probe = probeRoundTrips(alice);
+  const started = performance.now();
+  const frames = 5_000;
+  const batch = 500;
+  for (let sent = 0; sent < frames; sent += batch) {
+    const lines = Array.from(
+      { length: batch },
+      (_, i) => JSON.stringify({ type: "say", text: `flood ${sent + i}` }) + "\n",
+    );
+    await mallory.sendRaw(lines.join(""));
+  }
+  // The pong comes after every flood line has been handled.
+  await mallory.send({ type: "ping", id: 1 });
+  await mallory.until((f) => f.type === "pong" && f.id === 1, 20_000);
+  const elapsedS = (performance.now() - started) / 1000;
+  const times = await probe.stop();
+
+  const floodSeen = alice.received.filter((f) => f.type === "message" && f.from === "mallory");
+  ok(floodSeen.length >= burst, `alice saw ${floodSeen.length}`);
+  ok(
+    floodSeen.length <= burst + Math.ceil(perSecond * elapsedS) + 1,
+    `alice saw ${floodSeen.length} flood messages in ${elapsedS} s`,
+  );
+  const accepted = mallory.received.filter((f) => f.type === "message").length;
+  const warnings = mallory.received.filter((f) => f.type === "notice" && f.level === "warn").length;
+  ok(
+    warnings >= 1 && warnings <= accepted - burst + 1,
+    `${warnings} warnings for ${accepted} accepted`,
+  );
+  ok(slowest(times) < RESPONSIVE_MS, `alice's slowest round-trip was ${slowest(times)} ms`);
+  // Still a working chat afterwards.
+  await alice.send({ type: "say", text: "still here" });
+  await mallory.until((f) => f.type === "message" && f.text === "still here");
+});
+
+Deno.test("a client that floods pings and never reads is dropped at the outbox bound, while alice stays responsive", async () => {
+  await using s = await startTestServer({
+    users: ["alice", "mallory"],
+    config: { outboxBytes: 64 * 1024 },
+  });
+  await using alice = await s.login("alice");
+  await using mallory = await s.login("mallory");
+  const probe = probeRoundTrips(alice);
+  const pings = new TextEncoder().encode(
+    Array.from({ length: 2_000 }, (_, i) => JSON.stringify({ type: "ping", id: i }) + "\n").join(
+      "",
+    ),
+  );
+  const limit = 64 * 1024 * 1024;
+  let sent = 0;
+  while (sent < limit) {
+    try {
+      await mallory.sendRaw(pings);
+    } catch {
+      break; // the server closed the connection
+    }
+    sent += pings.length;
+  }
+  ok(sent < limit, "mallory was cut off");
+  const times = await probe.stop();
+  ok(slowest(times) < RESPONSIVE_MS, `alice's slowest round-trip was ${slowest(times)} ms`);
+  const left = alice.received.find((f) => f.type === "leave" && f.user === "mallory") ??
+    await alice.until((f) => f.type === "leave" && f.user === "mallory");
+  equal(left.type === "leave" && left.reason, "too slow to receive");
+});
+
+// The fattest message the hub accepts: 4096 four-byte characters (control
+// characters, which JSON would blow up to six bytes, are refused).
+const FAT = "😀".repeat(4096);
+
+Deno.test("a lobby whose whole history is the fattest allowed messages is entered with all of it", async () => {
+  const historyLimit = 50; // the default
+  await using s = await startTestServer({
+    users: ["mallory", "bob"],
+    config: { historyLimit, rateBurst: historyLimit },
+  });
+  await using mallory = await s.login("mallory");
+  for (let i = 0; i < historyLimit; i++) await mallory.send({ type: "say", text: FAT });
+  await mallory.send({ type: "ping", id: 1 });
+  await mallory.until((f) => f.type === "pong" && f.id === 1, 10_000);
+  await using bob = await s.login("bob");
+  const room = await bob.until((f) => f.type === "room", 10_000);
+  equal(room.type === "room" && room.history.length, historyLimit);
+});
+
+Deno.test("a lobby with 200 of the fattest messages is still entered, its history trimmed to the newest", async () => {
+  const historyLimit = 200;
+  await using s = await startTestServer({
+    users: ["mallory", "bob"],
+    config: { historyLimit, rateBurst: historyLimit },
+  });
+  await using mallory = await s.login("mallory");
+  for (let i = 0; i < historyLimit; i++) await mallory.send({ type: "say", text: FAT });
+  await mallory.send({ type: "ping", id: 1 });
+  const last = await mallory.until((f) => f.type === "pong" && f.id === 1, 10_000);
+  ok(last);
+  const ids = mallory.received.filter((f) => f.type === "message").map((f) =>
+    f.type === "message" ? f.id : 0
+  );
+  await using bob = await s.login("bob");
+  const room = await bob.until((f) => f.type === "room", 10_000);
+  ok(room.type === "room");
+  ok(room.history.length > 0 && room.history.length < historyLimit, `${room.history.length}`);
+  equal(room.history.at(-1)?.id, ids.at(-1), "the newest message is kept");
+  await bob.send({ type: "say", text: "in" });
+  await bob.until((f) => f.type === "message" && f.text === "in");
+});
