@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { escapeUntrusted } from "./untrusted_text.ts";
 import { getLogger } from "@logtape/logtape";
 import type { LockoutEvent } from "./auth/login.ts";
 import type { Clock } from "./clock.ts";
@@ -55,7 +56,7 @@ export function lockoutMessage(
   options: { from: string; to: string; serverName: string; now: number },
 ): MailMessage {
   const what = event.scope === "account"
-    ? `the account ${JSON.stringify(event.username)}`
+    ? `the account "${escapeUntrusted(event.username)}"`
     : `the address ${event.ip}`;
   const minutes = Math.max(1, Math.round(event.retryAfterMs / 60_000));
   const until = new Date(options.now + event.retryAfterMs).toISOString();
@@ -69,7 +70,7 @@ export function lockoutMessage(
     text: [
       `${options.serverName} locked ${what} after repeated failed logins.`,
       "",
-      `Name tried: ${JSON.stringify(event.username)}`,
+      `Name tried: "${escapeUntrusted(event.username)}"`,
       `Source address: ${event.ip}`,
       `Locked for: ${minutes} minute${minutes === 1 ? "" : "s"} (until ${until})`,
       "",

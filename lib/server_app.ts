@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { createPrivateKey, type KeyObject, X509Certificate } from "node:crypto";
 import { join } from "node:path";
 import { getLogger } from "@logtape/logtape";
 import { LockoutAlerts } from "./alert.ts";
@@ -123,6 +124,28 @@ async function lockoutAlerts(
   });
 }
 
+/**
+ * Refuse a certificate and key that do not belong together (node:tls would
+ * start anyway and fail every handshake). Never quotes either file.
+ */
+function checkKeyPair(cert: string, certPath: string, key: string, keyPath: string): void {
+  let certificate: X509Certificate;
+  try {
+    certificate = new X509Certificate(cert);
+  } catch {
+    throw new Error(`Cannot use server certificate ${certPath}: not a PEM certificate`);
+  }
+  let privateKey: KeyObject;
+  try {
+    privateKey = createPrivateKey(key);
+  } catch {
+    throw new Error(`Cannot use server key ${keyPath}: not a PEM private key`);
+  }
+  if (!certificate.checkPrivateKey(privateKey)) {
+    throw new Error(`Cannot use server key ${keyPath}: it does not match ${certPath}`);
+  }
+}
+
 async function loadTls(config: ServerConfig, announce: (line: string) => void) {
   const usingDefaults = config.cert === undefined && config.key === undefined;
   if (usingDefaults && await ensureDevCertificates(config.certsDir)) {
@@ -134,9 +157,12 @@ async function loadTls(config: ServerConfig, announce: (line: string) => void) {
   }
   const certPath = config.cert ?? join(config.certsDir, CERT_FILES.serverCert);
   const keyPath = config.key ?? join(config.certsDir, CERT_FILES.serverKey);
+  const cert = await readPem(certPath, "server certificate");
+  const key = await readPem(keyPath, "server key");
+  checkKeyPair(cert, certPath, key, keyPath);
   return {
-    cert: await readPem(certPath, "server certificate"),
-    key: await readPem(keyPath, "server key"),
+    cert,
+    key,
     clientCa: config.clientCa === undefined
       ? undefined
       : await readPem(config.clientCa, "client CA"),

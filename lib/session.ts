@@ -12,6 +12,7 @@ import type { Clock } from "./clock.ts";
 import { FrameError, LineDecoderStream } from "./framing.ts";
 import { Counter } from "./metrics.ts";
 import { Outbox } from "./outbox.ts";
+import { escapeUntrusted } from "./untrusted_text.ts";
 import {
   type ByeCode,
   type ClientFrame,
@@ -367,7 +368,7 @@ export class Session {
       }
       this.#counters.loginsFailed.inc();
       audit.warn("Failed login for {user} from {address}: {reason}", {
-        user: frame.username.slice(0, 64),
+        user: escapeUntrusted(frame.username),
         address: ip,
         reason: result.reason,
       });

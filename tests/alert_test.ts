@@ -334,7 +334,7 @@ Deno.test("lockoutMessage() names the account and address, escaping control char
     { ...LOCKOUT, username: "mallory\u001b[31m\nBcc: x" },
     { from: "b@example.org", to: "a@example.org", serverName: "banter/0.1.0", now: 0 },
   );
-  match(message.text, /locked the account "mallory\\u001b\[31m\\nBcc: x"/);
+  match(message.text, /locked the account "mallory\\u\{1b\}\[31m\\u\{a\}Bcc: x"/);
   match(message.text, /^Source address: 192\.0\.2\.7$/m);
   match(message.text, /^Locked for: 1 minute \(until 1970-01-01T00:01:00\.000Z\)$/m);
   equal(message.subject, "banter/0.1.0: login lockout (account)");

@@ -5,6 +5,7 @@
  * @module
  */
 import { getLogger } from "@logtape/logtape";
+import { escapeUntrusted } from "../untrusted_text.ts";
 import { KeyedGate } from "./_gate.ts";
 import type { Hasher, VerifyResult } from "./hash.ts";
 import type { Lockout, LockoutScope } from "./lockout.ts";
@@ -200,7 +201,7 @@ export class Authenticator {
         const { scope, retryAfterMs } = status;
         this.#onLockout({
           scope,
-          username: username.slice(0, MAX_LOGGED_NAME),
+          username: escapeUntrusted(username, MAX_LOGGED_NAME),
           ip,
           retryAfterMs,
         });

@@ -186,19 +186,9 @@ Deno.test("deno engine: a server key that does not parse or does not match is re
   await refusedWithoutLeak(dir.path, "deno");
 });
 
-// BUG: lib/transport.ts listenNode (the default engine) hands cert and key to
-// tls.createServer, which in Deno 2.9.6 checks neither: a key that does not
-// parse, or that belongs to another certificate, starts a server on which
-// every handshake fails ("unexpected end of file" for clients), with only
-// per-connection handshake errors in the log. Fix: check the pair in
-// lib/server_app.ts loadTls before listening, e.g.
-// `new X509Certificate(cert).checkPrivateKey(createPrivateKey(key))` from
-// node:crypto (works on Deno 2.9.6; createPrivateKey throws on garbage), and
-// throw "Cannot use server key <path>: it does not match <cert path>".
 Deno.test({
   name:
     "node engine: a server key that does not parse or does not match is refused at start, its contents never shown",
-  ignore: true,
   fn: async () => {
     await using dir = await tempDir();
     await refusedWithoutLeak(dir.path, "node");
