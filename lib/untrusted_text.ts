@@ -7,7 +7,6 @@
  * @module
  */
 
-// deno-lint-ignore no-control-regex -- matching controls is the point
 const UNSAFE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Co}\p{Cn}]/gu;
 
 /**
