@@ -6,6 +6,7 @@
  */
 import { join } from "node:path";
 import { within } from "./_helpers.ts";
+import { Output } from "./_process.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 
@@ -22,7 +23,7 @@ export interface ClientProcess extends AsyncDisposable {
   write(text: string): Promise<void>;
   /** Close its stdin (end of input). */
   closeStdin(): Promise<void>;
-  /** Resolves when stdout+stderr so far match. */
+  /** Resolves with everything printed so far once it matches (a string literally). */
   waitFor(pattern: RegExp | string, ms?: number): Promise<string>;
   /** Everything printed so far (stdout and stderr interleaved). */
   output(): string;
@@ -67,19 +68,8 @@ export function startClient(args: string[], options: StartClientOptions = {}): C
     });
   const child = command.spawn();
   const writer = child.stdin.getWriter();
-  let text = "";
-  const waiters = new Set<() => void>();
-  const collect = async (stream: ReadableStream<Uint8Array>) => {
-    const decoder = new TextDecoder();
-    for await (const chunk of stream) {
-      text += decoder.decode(chunk, { stream: true });
-      for (const wake of waiters) wake();
-    }
-  };
-  const collected = Promise.all([collect(child.stdout), collect(child.stderr)]);
+  const output = new Output(child.stdout, child.stderr);
   let stdinClosed = false;
-  const matches = (pattern: RegExp | string) =>
-    typeof pattern === "string" ? text.includes(pattern) : pattern.test(text);
   return {
     async write(data) {
       await writer.write(new TextEncoder().encode(data));
@@ -89,28 +79,15 @@ export function startClient(args: string[], options: StartClientOptions = {}): C
       stdinClosed = true;
       await writer.close().catch(() => undefined);
     },
-    waitFor(pattern, ms = 10_000) {
-      return within(
-        new Promise<string>((resolve) => {
-          const check = () => {
-            if (matches(pattern)) {
-              waiters.delete(check);
-              resolve(text);
-            }
-          };
-          waiters.add(check);
-          check();
-        }),
-        ms,
-        `client output matching ${pattern}; got:\n${text}`,
-      ).catch((error) => {
-        throw new Error(`${error.message}\n--- output so far:\n${text}`);
-      });
+    async waitFor(pattern, ms = 10_000) {
+      const regExp = typeof pattern === "string" ? new RegExp(RegExp.escape(pattern)) : pattern;
+      await output.waitFor(regExp, ms);
+      return output.text;
     },
-    output: () => text,
+    output: () => output.text,
     async status(ms = 15_000) {
       const { code } = await within(child.status, ms, "the client to exit");
-      await collected;
+      await output.done;
       return code;
     },
     async [Symbol.asyncDispose]() {
@@ -121,7 +98,7 @@ export function startClient(args: string[], options: StartClientOptions = {}): C
         if (!(error instanceof TypeError)) throw error; // already exited
       }
       await child.status;
-      await collected;
+      await output.done;
     },
   };
 }

@@ -21,11 +21,16 @@ export function passwordOf(user: string): string {
   return `correct horse ${[...user].map((c) => c.charCodeAt(0)).join(".")}`;
 }
 
-/** Options for {@linkcode startTestServer}. */
-export interface TestServerOptions {
-  /** Users to create (role user unless listed in `admins`). */
+/** Options for {@linkcode writeServerFiles}. */
+export interface ServerFilesOptions {
+  /** Users to create (role user unless listed in `admins`). @default {[]} */
   users?: string[];
+  /** Admins to create. @default {[]} */
   admins?: string[];
+}
+
+/** Options for {@linkcode startTestServer}. */
+export interface TestServerOptions extends ServerFilesOptions {
   /** Extra config, as it would come from flags. */
   config?: Partial<ServerConfig>;
   deps?: ServerDeps;
@@ -62,6 +67,51 @@ export async function writeTestCerts(dir: string): Promise<void> {
   await Deno.writeTextFile(join(certs, CERT_FILES.serverKey), p.server.key, { mode: 0o600 });
 }
 
+/**
+ * Write what a server starts on into `dir`: the test PKI in `dir/certs` and
+ * `dir/credentials.json` with the users, each with {@linkcode passwordOf}
+ * (users that exist already are kept as they are).
+ *
+ * @param dir A directory.
+ * @param options Users and admins.
+ */
+export async function writeServerFiles(
+  dir: string,
+  options: ServerFilesOptions = {},
+): Promise<void> {
+  await writeTestCerts(dir);
+  const hasher = new Hasher({ params: { logN: TEST_SCRYPT_LOG_N, r: 8, p: 1 } });
+  const store = await CredentialStore.open(join(dir, "credentials.json"), { hasher });
+  for (const user of [...(options.users ?? []), ...(options.admins ?? [])]) {
+    if (store.get(user)) continue;
+    const role: UserRole = options.admins?.includes(user) ? "admin" : "user";
+    await store.add(user, passwordOf(user), role);
+  }
+}
+
+/**
+ * Connect to a server on `port` and log in.
+ *
+ * @param port The server's TLS port.
+ * @param user Who to log in as.
+ * @param password Their password. @default {passwordOf(user)}
+ * @returns The logged-in client.
+ * @throws {Error} When the server does not answer with a welcome.
+ */
+export async function loginAs(
+  port: number,
+  user: string,
+  password = passwordOf(user),
+): Promise<TestClient> {
+  const client = await TestClient.connect(port);
+  const answer = await client.login(user, password);
+  if (answer.type !== "welcome") {
+    await client[Symbol.asyncDispose]();
+    throw new Error(`Login of ${user} failed: ${JSON.stringify(answer)}`);
+  }
+  return client;
+}
+
 /** The config a test server runs with. */
 export function testConfig(dir: string, extra: Partial<ServerConfig> = {}): ServerConfig {
   const { config } = parseServerConfig([]);
@@ -88,14 +138,7 @@ export function testConfig(dir: string, extra: Partial<ServerConfig> = {}): Serv
 export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
   const dir = options.dir ?? await Deno.makeTempDir({ prefix: "banter-srv-" });
   const ownsDir = options.dir === undefined;
-  await writeTestCerts(dir);
-  const hasher = new Hasher({ params: { logN: TEST_SCRYPT_LOG_N, r: 8, p: 1 } });
-  const store = await CredentialStore.open(join(dir, "credentials.json"), { hasher });
-  for (const user of [...(options.users ?? []), ...(options.admins ?? [])]) {
-    if (store.get(user)) continue;
-    const role: UserRole = options.admins?.includes(user) ? "admin" : "user";
-    await store.add(user, passwordOf(user), role);
-  }
+  await writeServerFiles(dir, options);
   const config = testConfig(dir, options.config);
   const server = await startServer(config, { announce: () => {}, ...options.deps });
   const port = server.addr.port;
@@ -111,15 +154,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     dir,
     config,
     client: () => TestClient.connect(port),
-    async login(user, password = passwordOf(user)) {
-      const client = await TestClient.connect(port);
-      const answer = await client.login(user, password);
-      if (answer.type !== "welcome") {
-        await client[Symbol.asyncDispose]();
-        throw new Error(`Login of ${user} failed: ${JSON.stringify(answer)}`);
-      }
-      return client;
-    },
+    login: (user, password) => loginAs(port, user, password),
     stop,
     async [Symbol.asyncDispose]() {
       await stop();

@@ -11,14 +11,12 @@ import {
   loadCa,
 } from "../lib/certs.ts";
 import {
-  connect,
   ConnectError,
   type Connection,
-  listen,
+  type ConnectOptions,
   type ListenOptions,
-  type PeerInfo,
-  type TlsServer,
 } from "../lib/transport.ts";
+import { type EchoServer, echoServer } from "./_echo_server.ts";
 import { tempDir, within } from "./_helpers.ts";
 
 const DAY_MS = 86_400_000;
@@ -258,16 +256,15 @@ async function opensslPki(): Promise<AsyncDisposable & { dir: string; files: Ope
   }
 }
 
-/** An echo server on port 0 that records the peers it saw. */
-async function echoServer(
-  options: Pick<ListenOptions, "cert" | "key"> & Partial<ListenOptions>,
-): Promise<AsyncDisposable & { server: TlsServer; peers: PeerInfo[] }> {
-  const peers: PeerInfo[] = [];
-  const server = await listen({ hostname: "127.0.0.1", port: 0, ...options }, async (conn) => {
-    peers.push(conn.peer);
-    await conn.readable.pipeTo(conn.writable).catch(() => undefined);
-  });
-  return { server, peers, [Symbol.asyncDispose]: () => server.close(1000) };
+/**
+ * An echo server (node engine) on the openssl server certificate and key,
+ * unless `options` say otherwise.
+ */
+function opensslServer(
+  files: OpensslFiles,
+  options: Partial<ListenOptions> = {},
+): Promise<EchoServer> {
+  return echoServer({ engine: "node", cert: files.serverCert, key: files.serverKey, ...options });
 }
 
 /** Send `bytes` and read until the same number of bytes came back. */
@@ -288,28 +285,25 @@ async function roundTrip(conn: Connection, bytes: Uint8Array): Promise<Uint8Arra
 
 const PAYLOAD = new TextEncoder().encode('{"type":"hello","version":1}\n… ünïcode ✓\n');
 
-Deno.test("the openssl commands in docs/CERTIFICATES.md make certificates Banter's mutual TLS accepts", async () => {
-  await using pki = await opensslPki();
-  const { files } = pki;
-  await using echo = await echoServer({
-    engine: "node",
-    cert: files.serverCert,
-    key: files.serverKey,
-    clientCa: files.ca,
-    requireClientCert: true,
-  });
-  const conn = await connect({
-    hostname: "localhost",
-    port: echo.server.addr.port,
-    caCerts: [files.ca],
-    cert: files.clientCert,
-    key: files.clientKey,
-  });
+/** Connect to `echo` with `options`, and check that PAYLOAD comes back unchanged. */
+async function assertEchoes(echo: EchoServer, options: Partial<ConnectOptions>): Promise<void> {
+  const conn = await echo.connect(options);
   try {
     deepEqual(await roundTrip(conn, PAYLOAD), PAYLOAD);
   } finally {
     conn.close();
   }
+}
+
+Deno.test("the openssl commands in docs/CERTIFICATES.md make certificates Banter's mutual TLS accepts", async () => {
+  await using pki = await opensslPki();
+  const { files } = pki;
+  await using echo = await opensslServer(files, { clientCa: files.ca, requireClientCert: true });
+  await assertEchoes(echo, {
+    caCerts: [files.ca],
+    cert: files.clientCert,
+    key: files.clientKey,
+  });
   equal(echo.peers.length, 1);
   equal(echo.peers[0]?.certificateName, "alice");
 });
@@ -369,15 +363,9 @@ Deno.test("our client refuses the openssl server when it trusts a different CA",
   await using pki = await opensslPki();
   const { files } = pki;
   const other = await createCa("Some Other CA");
-  await using echo = await echoServer({
-    engine: "node",
-    cert: files.serverCert,
-    key: files.serverKey,
-  });
+  await using echo = await opensslServer(files);
   await rejects(
-    connect({
-      hostname: "localhost",
-      port: echo.server.addr.port,
+    echo.connect({
       caCerts: [other.cert],
       cert: files.clientCert,
       key: files.clientKey,
@@ -390,24 +378,12 @@ Deno.test("our client refuses the openssl server when it trusts a different CA",
 Deno.test("a certificate from the client CA without clientAuth does not name the peer", async () => {
   await using pki = await opensslPki();
   const { files } = pki;
-  await using echo = await echoServer({
-    engine: "node",
-    cert: files.serverCert,
-    key: files.serverKey,
-    clientCa: files.ca,
-  });
-  const conn = await connect({
-    hostname: "localhost",
-    port: echo.server.addr.port,
+  await using echo = await opensslServer(files, { clientCa: files.ca });
+  await assertEchoes(echo, {
     caCerts: [files.ca],
     cert: files.serverCert, // serverAuth only, CN=localhost
     key: files.serverKey,
   });
-  try {
-    deepEqual(await roundTrip(conn, PAYLOAD), PAYLOAD);
-  } finally {
-    conn.close();
-  }
   equal(echo.peers[0]?.certificateName, undefined);
 });
 
@@ -423,43 +399,21 @@ Deno.test("openssl SEC1 'EC PRIVATE KEY' files work for TLS but not for loadCa()
   const serverKey = await sec1("server_key.pem");
   const clientKey = await sec1("client_key.pem");
   {
-    await using echo = await echoServer({
-      engine: "node",
-      cert: files.serverCert,
+    await using echo = await opensslServer(files, {
       key: serverKey,
       clientCa: files.ca,
       requireClientCert: true,
     });
-    const conn = await connect({
-      hostname: "localhost",
-      port: echo.server.addr.port,
+    await assertEchoes(echo, {
       caCerts: [files.ca],
       cert: files.clientCert,
       key: clientKey,
     });
-    try {
-      deepEqual(await roundTrip(conn, PAYLOAD), PAYLOAD);
-    } finally {
-      conn.close();
-    }
     equal(echo.peers[0]?.certificateName, "alice");
   }
   {
-    await using echo = await echoServer({
-      engine: "deno",
-      cert: files.serverCert,
-      key: serverKey,
-    });
-    const conn = await connect({
-      hostname: "127.0.0.1",
-      port: echo.server.addr.port,
-      caCerts: [files.ca],
-    });
-    try {
-      deepEqual(await roundTrip(conn, PAYLOAD), PAYLOAD);
-    } finally {
-      conn.close();
-    }
+    await using echo = await opensslServer(files, { engine: "deno", key: serverKey });
+    await assertEchoes(echo, { hostname: "127.0.0.1", caCerts: [files.ca] });
   }
   await rejects(loadCa(files.ca, await sec1("ca.key")), SyntaxError);
 });
@@ -473,24 +427,11 @@ Deno.test({
   const { files } = pki;
   const ca = await loadCa(files.ca, files.caKey);
   const bob = await createClientCert(ca, "bob");
-  await using echo = await echoServer({
-    engine: "node",
-    cert: files.serverCert,
-    key: files.serverKey,
-    clientCa: files.ca,
-    requireClientCert: true,
-  });
-  const conn = await connect({
-    hostname: "localhost",
-    port: echo.server.addr.port,
+  await using echo = await opensslServer(files, { clientCa: files.ca, requireClientCert: true });
+  await assertEchoes(echo, {
     caCerts: [files.ca],
     cert: bob.cert,
     key: bob.key,
   });
-  try {
-    deepEqual(await roundTrip(conn, PAYLOAD), PAYLOAD);
-  } finally {
-    conn.close();
-  }
   equal(echo.peers[0]?.certificateName, "bob");
 });

@@ -1,36 +1,8 @@
 import { deepEqual, equal, ok, rejects } from "node:assert/strict";
-import {
-  connect,
-  ConnectError,
-  type Connection,
-  listen,
-  type ListenOptions,
-  type TlsServer,
-  type TransportEngine,
-} from "../lib/transport.ts";
+import { connect, ConnectError, type Connection, type TransportEngine } from "../lib/transport.ts";
+import { echoServer } from "./_echo_server.ts";
 import { testPki, within } from "./_helpers.ts";
 import { probe, tls11ClientHello } from "./_tls_probe.ts";
-
-/** A server that echoes each chunk back and reports the peer it saw. */
-async function echoServer(
-  options: Partial<ListenOptions> = {},
-): Promise<
-  AsyncDisposable & { server: TlsServer; peers: Connection["peer"][] }
-> {
-  const p = await testPki();
-  const peers: Connection["peer"][] = [];
-  const server = await listen({
-    hostname: "127.0.0.1",
-    port: 0,
-    cert: p.server.cert,
-    key: p.server.key,
-    ...options,
-  }, async (conn) => {
-    peers.push(conn.peer);
-    await conn.readable.pipeTo(conn.writable).catch(() => undefined);
-  });
-  return { server, peers, [Symbol.asyncDispose]: () => server.close(1000) };
-}
 
 async function roundTrip(conn: Connection, text: string): Promise<string> {
   const writer = conn.writable.getWriter();
@@ -44,14 +16,9 @@ async function roundTrip(conn: Connection, text: string): Promise<string> {
 
 for (const engine of ["deno", "node"] as TransportEngine[]) {
   Deno.test(`${engine} transport: client and server handshake with generated certs`, async () => {
-    const p = await testPki();
     await using s = await echoServer({ engine });
     equal(s.server.engine, engine);
-    const conn = await connect({
-      hostname: "localhost",
-      port: s.server.addr.port,
-      caCerts: [p.ca.cert],
-    });
+    const conn = await s.connect();
     equal(await roundTrip(conn, "ping"), "ping");
     equal(s.peers[0]?.address, "127.0.0.1");
     equal(s.peers[0]?.certificateName, undefined);
@@ -59,13 +26,8 @@ for (const engine of ["deno", "node"] as TransportEngine[]) {
   });
 
   Deno.test(`${engine} transport: plaintext, HTTP and TLS 1.1 probes are refused while a client keeps working`, async () => {
-    const p = await testPki();
     await using s = await echoServer({ engine });
-    const good = await connect({
-      hostname: "localhost",
-      port: s.server.addr.port,
-      caCerts: [p.ca.cert],
-    });
+    const good = await s.connect();
     for (
       const payload of [
         '{"type":"hello","version":1}\n',
@@ -111,45 +73,21 @@ Deno.test("connect refuses a server certificate from another CA", async () => {
   const p = await testPki();
   await using s = await echoServer();
   await rejects(
-    connect({
-      hostname: "localhost",
-      port: s.server.addr.port,
-      caCerts: [p.foreignCa.cert],
-    }),
+    s.connect({ caCerts: [p.foreignCa.cert] }),
     (e) => e instanceof ConnectError && e.code === "unknown_ca",
   );
 });
 
 Deno.test("connect refuses a certificate for another host name", async () => {
   const p = await testPki();
-  await using s = await echoServer({
-    cert: p.otherNameServer.cert,
-    key: p.otherNameServer.key,
-  });
-  await rejects(
-    connect({
-      hostname: "localhost",
-      port: s.server.addr.port,
-      caCerts: [p.ca.cert],
-    }),
-    (e) => e instanceof ConnectError && e.code === "name_mismatch",
-  );
+  await using s = await echoServer({ cert: p.otherNameServer.cert, key: p.otherNameServer.key });
+  await rejects(s.connect(), (e) => e instanceof ConnectError && e.code === "name_mismatch");
 });
 
 Deno.test("connect refuses an expired server certificate", async () => {
   const p = await testPki();
-  await using s = await echoServer({
-    cert: p.expiredServer.cert,
-    key: p.expiredServer.key,
-  });
-  await rejects(
-    connect({
-      hostname: "localhost",
-      port: s.server.addr.port,
-      caCerts: [p.ca.cert],
-    }),
-    (e) => e instanceof ConnectError && e.code === "expired",
-  );
+  await using s = await echoServer({ cert: p.expiredServer.cert, key: p.expiredServer.key });
+  await rejects(s.connect(), (e) => e instanceof ConnectError && e.code === "expired");
 });
 
 Deno.test("connect reports a refused port", async () => {
@@ -164,18 +102,9 @@ Deno.test("connect reports a refused port", async () => {
 
 Deno.test("mutual TLS: a verified client certificate names the peer", async () => {
   const p = await testPki();
-  await using s = await echoServer({
-    clientCa: p.ca.cert,
-    requireClientCert: true,
-  });
+  await using s = await echoServer({ clientCa: p.ca.cert, requireClientCert: true });
   equal(s.server.engine, "node");
-  const conn = await connect({
-    hostname: "localhost",
-    port: s.server.addr.port,
-    caCerts: [p.ca.cert],
-    cert: p.alice.cert,
-    key: p.alice.key,
-  });
+  const conn = await s.connect({ cert: p.alice.cert, key: p.alice.key });
   equal(await roundTrip(conn, "hi"), "hi");
   deepEqual(s.peers.map((x) => x.certificateName), ["alice"]);
   conn.close();
@@ -202,46 +131,22 @@ async function refusedAfterHandshake(open: Promise<Connection>): Promise<void> {
 
 Deno.test("mutual TLS: a missing client certificate is refused when required", async () => {
   const p = await testPki();
-  await using s = await echoServer({
-    clientCa: p.ca.cert,
-    requireClientCert: true,
-  });
-  await refusedAfterHandshake(
-    connect({
-      hostname: "localhost",
-      port: s.server.addr.port,
-      caCerts: [p.ca.cert],
-    }),
-  );
+  await using s = await echoServer({ clientCa: p.ca.cert, requireClientCert: true });
+  await refusedAfterHandshake(s.connect());
   equal(s.peers.length, 0);
 });
 
 Deno.test("mutual TLS: a client certificate from a foreign CA is refused", async () => {
   const p = await testPki();
-  await using s = await echoServer({
-    clientCa: p.ca.cert,
-    requireClientCert: true,
-  });
-  await refusedAfterHandshake(
-    connect({
-      hostname: "localhost",
-      port: s.server.addr.port,
-      caCerts: [p.ca.cert],
-      cert: p.foreignAlice.cert,
-      key: p.foreignAlice.key,
-    }),
-  );
+  await using s = await echoServer({ clientCa: p.ca.cert, requireClientCert: true });
+  await refusedAfterHandshake(s.connect({ cert: p.foreignAlice.cert, key: p.foreignAlice.key }));
   equal(s.peers.length, 0);
 });
 
 Deno.test("mutual TLS optional: a client without certificate gets in unnamed", async () => {
   const p = await testPki();
   await using s = await echoServer({ clientCa: p.ca.cert });
-  const conn = await connect({
-    hostname: "localhost",
-    port: s.server.addr.port,
-    caCerts: [p.ca.cert],
-  });
+  const conn = await s.connect();
   equal(await roundTrip(conn, "hi"), "hi");
   equal(s.peers[0]?.certificateName, undefined);
   conn.close();

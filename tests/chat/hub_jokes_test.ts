@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import type { HubOptions } from "../../lib/chat/hub.ts";
 import type { Joke } from "../../lib/chat/jokes.ts";
 import { FakeMember, makeHub } from "./_fake_member.ts";
 
@@ -17,6 +18,17 @@ function controlledTeller() {
   return { teller, calls };
 }
 
+/** A hub with a joke teller the test controls, which ann and then bob have entered. */
+function annAndBob(options: Partial<HubOptions> = {}) {
+  const { teller, calls } = controlledTeller();
+  const { hub, clock } = makeHub({ joke: teller, ...options });
+  const ann = new FakeMember("ann");
+  const bob = new FakeMember("bob");
+  const a = hub.enter(ann);
+  const b = hub.enter(bob);
+  return { hub, clock, calls, ann, bob, a, b };
+}
+
 const KNOCK: Joke = {
   lines: ["Why did the chicken cross the road?", "To get to the other side."],
   source: "api",
@@ -24,12 +36,7 @@ const KNOCK: Joke = {
 
 for (const line of ["get_joke", "/joke"]) {
   Deno.test(`${line} posts the joke line by line as JokeBot`, async () => {
-    const { teller, calls } = controlledTeller();
-    const { hub } = makeHub({ joke: teller });
-    const ann = new FakeMember("ann");
-    const bob = new FakeMember("bob");
-    const a = hub.enter(ann);
-    hub.enter(bob);
+    const { hub, calls, ann, bob, a } = annAndBob();
     a.input(line);
     assert.equal(calls.length, 1);
     calls[0]!.answer(KNOCK);
@@ -58,12 +65,7 @@ Deno.test("the chat keeps flowing while a joke is on its way", async () => {
 });
 
 Deno.test("jokes have a per-user cooldown", async () => {
-  const { teller, calls } = controlledTeller();
-  const { hub, clock } = makeHub({ joke: teller, jokeCooldownMs: 10_000 });
-  const ann = new FakeMember("ann");
-  const bob = new FakeMember("bob");
-  const a = hub.enter(ann);
-  const b = hub.enter(bob);
+  const { hub, clock, calls, ann, a, b } = annAndBob({ jokeCooldownMs: 10_000 });
   a.input("get_joke");
   clock.advance(3_000);
   a.input("get_joke");
@@ -78,12 +80,7 @@ Deno.test("jokes have a per-user cooldown", async () => {
 });
 
 Deno.test("an offline joke is labelled and the requester learns why", async () => {
-  const { teller, calls } = controlledTeller();
-  const { hub } = makeHub({ joke: teller });
-  const ann = new FakeMember("ann");
-  const bob = new FakeMember("bob");
-  const a = hub.enter(ann);
-  hub.enter(bob);
+  const { hub, calls, ann, bob, a } = annAndBob();
   a.input("get_joke");
   calls[0]!.answer({ ...KNOCK, source: "offline", problem: "HTTP 503" });
   await hub.settled();
@@ -96,12 +93,7 @@ Deno.test("an offline joke is labelled and the requester learns why", async () =
 });
 
 Deno.test("a joke goes to the room it was asked in", async () => {
-  const { teller, calls } = controlledTeller();
-  const { hub } = makeHub({ joke: teller });
-  const ann = new FakeMember("ann");
-  const bob = new FakeMember("bob");
-  const a = hub.enter(ann);
-  hub.enter(bob);
+  const { hub, calls, ann, bob, a } = annAndBob();
   a.input("get_joke");
   a.input("/join dev");
   calls[0]!.answer(KNOCK);

@@ -38,6 +38,22 @@ async function helloWith(port: number, cert: CertifiedKey): Promise<{
   return { client, first: await client.next() };
 }
 
+/** Connect with alice's certificate, check that a password is still asked for, and send `login`. */
+async function aliceCertThenLogin(
+  port: number,
+  login: { username: string; password: string },
+): Promise<TestClient> {
+  const { client, first } = await helloWith(port, (await testPki()).alice);
+  try {
+    deepEqual(first, AUTH_PROMPT);
+    await client.send({ type: "login", ...login });
+    return client;
+  } catch (error) {
+    await client[Symbol.asyncDispose]();
+    throw error;
+  }
+}
+
 /** The client is refused during the TLS handshake: the connect fails, or
  * (TLS 1.3, where the client finishes first) the connection ends before the
  * server says anything. */
@@ -82,33 +98,31 @@ Deno.test("mutual TLS: a certificate from a foreign CA does not name anyone", as
 });
 
 Deno.test("mutual TLS with requirePassword: alice's certificate still needs alice's password", async () => {
-  const p = await testPki();
   await using dir = await tempDir();
   await using s = await mtlsServer(dir.path, { requirePassword: true });
   {
-    const { client, first } = await helloWith(s.port, p.alice);
-    await using _ = client;
-    deepEqual(first, AUTH_PROMPT);
-    await client.send({ type: "login", username: "alice", password: passwordOf("alice") });
+    await using client = await aliceCertThenLogin(s.port, {
+      username: "alice",
+      password: passwordOf("alice"),
+    });
     deepEqual(await client.next(), ALICE);
   }
   {
-    const { client, first } = await helloWith(s.port, p.alice);
-    await using _ = client;
-    deepEqual(first, AUTH_PROMPT);
-    await client.send({ type: "login", username: "alice", password: "not alice's password" });
+    await using client = await aliceCertThenLogin(s.port, {
+      username: "alice",
+      password: "not alice's password",
+    });
     equal((await client.next())?.type, "auth_failed", "a wrong password fails");
   }
 });
 
 Deno.test("mutual TLS with requirePassword: alice's certificate cannot log in as bob", async () => {
-  const p = await testPki();
   await using dir = await tempDir();
   await using s = await mtlsServer(dir.path, { requirePassword: true });
-  const { client, first } = await helloWith(s.port, p.alice);
-  await using _ = client;
-  deepEqual(first, AUTH_PROMPT);
-  await client.send({ type: "login", username: "bob", password: passwordOf("bob") });
+  await using client = await aliceCertThenLogin(s.port, {
+    username: "bob",
+    password: passwordOf("bob"),
+  });
   deepEqual(await client.next(), {
     type: "auth_failed",
     reason: "invalid",

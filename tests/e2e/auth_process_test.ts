@@ -8,125 +8,14 @@
 import { deepEqual, equal, match, ok } from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { withFileLock } from "../../lib/auth/_file_lock.ts";
 import type { ServerFrame } from "../../lib/protocol.ts";
 import { tempDir, TestClient, within } from "../_helpers.ts";
-import {
-  passwordOf,
-  startTestServer,
-  TEST_SCRYPT_LOG_N,
-  type TestServer,
-  writeTestCerts,
-} from "../_server.ts";
+import { PROCESS_MS, spawnServerProcess, startCli } from "../_process.ts";
+import { passwordOf, startTestServer, type TestServer, writeTestCerts } from "../_server.ts";
 import { byeOf, presenceOf, roomFrame } from "./_frames.ts";
 
-const REPO = fileURLToPath(new URL("../../", import.meta.url));
-/** Bound on a fresh `deno run` starting, and on a process ending. */
-const PROCESS_MS = 20_000;
 const WRONG = "not the password at all";
-
-/** Accumulates a child's output and waits for patterns in it. */
-class Output {
-  #text = "";
-  #ended = false;
-  #waiters = new Set<() => void>();
-  readonly done: Promise<void>;
-
-  constructor(stream: ReadableStream<Uint8Array>) {
-    this.done = (async () => {
-      for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
-        this.#text += chunk;
-        for (const wake of this.#waiters) wake();
-      }
-      this.#ended = true;
-      for (const wake of this.#waiters) wake();
-    })();
-  }
-
-  get text(): string {
-    return this.#text;
-  }
-
-  /** Wait until the output matches `pattern`; the match is returned. */
-  async waitFor(pattern: RegExp, ms = PROCESS_MS): Promise<RegExpMatchArray> {
-    const found = Promise.withResolvers<RegExpMatchArray>();
-    const check = () => {
-      const m = this.#text.match(pattern);
-      if (m) found.resolve(m);
-      else if (this.#ended) found.reject(new Error(`Output ended without ${pattern}`));
-    };
-    this.#waiters.add(check);
-    try {
-      check();
-      return await within(found.promise, ms, `${pattern} in ${JSON.stringify(this.#text)}`);
-    } finally {
-      this.#waiters.delete(check);
-    }
-  }
-}
-
-/** The real server process (console off) on the files in `dir`. */
-interface ServerProcess extends AsyncDisposable {
-  stdout: Output;
-  stderr: Output;
-  /** The exit status, once the process has ended. */
-  status: Promise<Deno.CommandStatus>;
-  /** The port from the "Listening on" log line. */
-  port(): Promise<number>;
-  /** SIGTERM, then the exit status with all output read. */
-  stop(): Promise<Deno.CommandStatus>;
-}
-
-function spawnServer(dir: string): ServerProcess {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-net=127.0.0.1,localhost",
-      "--allow-read",
-      "--allow-write",
-      "--allow-env",
-      "server.ts",
-      "--port=0",
-      "--console=off",
-      `--certs-dir=${join(dir, "certs")}`,
-      `--credentials=${join(dir, "credentials.json")}`,
-      `--data=${join(dir, "data")}`,
-      `--scrypt-log-n=${TEST_SCRYPT_LOG_N}`,
-      "--joke-url=http://127.0.0.1:9/jokes/random",
-    ],
-    cwd: REPO,
-    env: { NO_COLOR: "1" },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const stdout = new Output(child.stdout);
-  const stderr = new Output(child.stderr);
-  let exited = false;
-  const status = child.status.then((s) => {
-    exited = true;
-    return s;
-  });
-  const stop = async () => {
-    if (!exited) child.kill("SIGTERM");
-    const result = await within(status, PROCESS_MS, "the server to exit");
-    await Promise.all([stdout.done, stderr.done]);
-    return result;
-  };
-  return {
-    stdout,
-    stderr,
-    status,
-    port: async () => Number((await stderr.waitFor(/Listening on .*:(\d+)/))[1]),
-    stop,
-    [Symbol.asyncDispose]: async () => {
-      if (!exited) child.kill("SIGKILL");
-      await status;
-      await Promise.all([stdout.done, stderr.done]);
-    },
-  };
-}
 
 interface CliResult {
   code: number;
@@ -134,25 +23,11 @@ interface CliResult {
   stderr: string;
 }
 
-/** Run the admin CLI as a process, with `stdin` as its input. */
-async function userCli(args: string[], stdin = ""): Promise<CliResult> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-read", "--allow-write", "scripts/user.ts", ...args],
-    cwd: REPO,
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const writer = child.stdin.getWriter();
-  await writer.write(new TextEncoder().encode(stdin));
-  await writer.close();
-  const { code, stdout, stderr } = await within(child.output(), PROCESS_MS, "the CLI to exit");
-  const decoder = new TextDecoder();
-  return { code, stdout: decoder.decode(stdout), stderr: decoder.decode(stderr) };
-}
-
-function fileArgs(s: TestServer): string[] {
-  return ["--credentials", join(s.dir, "credentials.json"), "--data", s.config.data];
+/** Run the admin CLI as a process on the files of `s`, with `stdin` as its input. */
+async function userCli(s: TestServer, args: string[], stdin = ""): Promise<CliResult> {
+  const { result } = startCli(s.dir, args, stdin);
+  const { code, stdout, stderr } = await within(result, PROCESS_MS, "the CLI to exit");
+  return { code, stdout, stderr };
 }
 
 function sha256Hex(text: string): string {
@@ -189,7 +64,7 @@ Deno.test("the server process refuses a corrupt credentials file: exit 1, the fi
   const path = join(dir.path, "credentials.json");
   const corrupt = '{"version":1,"users":{"alice":';
   await Deno.writeTextFile(path, corrupt);
-  await using server = spawnServer(dir.path);
+  await using server = spawnServerProcess(dir.path);
   const status = await within(server.status, PROCESS_MS, "the server to exit");
   await Promise.all([server.stdout.done, server.stderr.done]);
   equal(status.code, 1, server.stderr.text);
@@ -209,10 +84,11 @@ Deno.test("the server process creates a missing credentials file with an admin w
   const path = join(dir.path, "credentials.json");
   let password: string;
   {
-    await using server = spawnServer(dir.path);
-    const port = await server.port();
+    await using server = spawnServerProcess(dir.path);
+    const port = await server.listening();
     const announced = await server.stdout.waitFor(
       /Created (.+) with user "admin", password: ([A-Za-z0-9_-]{20}) \(shown once/,
+      PROCESS_MS,
     );
     equal(announced[1], path);
     password = announced[2]!;
@@ -225,8 +101,8 @@ Deno.test("the server process creates a missing credentials file with an admin w
     equal(server.stdout.text.split(password).length, 2, "the password is printed once");
     ok(!server.stderr.text.includes(password), "the password is not logged");
   }
-  await using again = spawnServer(dir.path);
-  const port = await again.port();
+  await using again = spawnServerProcess(dir.path);
+  const port = await again.listening();
   equal((await loginAnswer(port, "admin", password)).type, "welcome", "after a restart too");
   equal((await again.stop()).code, 0, again.stderr.text);
   ok(!again.stdout.text.includes("Created"), again.stdout.text);
@@ -236,7 +112,7 @@ Deno.test("the server process creates a missing credentials file with an admin w
 Deno.test("a user added with the CLI while the server runs can log in without a restart", async () => {
   await using s = await startTestServer({ users: ["alice"] });
   await using alice = await s.login("alice");
-  const added = await userCli(["add", "bob", ...fileArgs(s)], `${passwordOf("bob")}\n`);
+  const added = await userCli(s, ["add", "bob"], `${passwordOf("bob")}\n`);
   deepEqual(added, { code: 0, stdout: 'Added user "bob" (user)\n', stderr: "" });
   await using bob = await s.login("bob");
   equal((await alice.until(presenceOf("join", "bob"))).room, "lobby");
@@ -274,7 +150,7 @@ Deno.test("a login that upgrades a hash while the CLI adds a user keeps both cha
         watcher,
         (e) => e.kind === "create" && e.paths.some((p) => attempt.test(p)),
       );
-      cli = userCli(["add", "bob", ...fileArgs(s)], `${passwordOf("bob")}\n`);
+      cli = userCli(s, ["add", "bob"], `${passwordOf("bob")}\n`);
       await within(cliWaiting, PROCESS_MS, "the CLI to wait for the lock");
     }
     // The server, in this process, is waiting once it tries to link the lock.
@@ -315,7 +191,7 @@ Deno.test("unlock with the CLI lets a locked user in", async () => {
   const locked = await loginAnswer(s.port, "alice", passwordOf("alice"));
   equal(locked.type === "auth_failed" && locked.reason, "locked");
 
-  const unlocked = await userCli(["unlock", "alice", ...fileArgs(s)]);
+  const unlocked = await userCli(s, ["unlock", "alice"]);
   deepEqual(unlocked, { code: 0, stdout: 'Unlocked "alice"\n', stderr: "" });
   deepEqual(await loginAnswer(s.port, "alice", passwordOf("alice")), {
     type: "welcome",

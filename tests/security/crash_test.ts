@@ -15,9 +15,9 @@ import { Hasher } from "../../lib/auth/hash.ts";
 import { Lockout } from "../../lib/auth/lockout.ts";
 import { CredentialStore } from "../../lib/auth/store.ts";
 import { tempDir, TestClient } from "../_helpers.ts";
-import { passwordOf, TEST_SCRYPT_LOG_N, writeTestCerts } from "../_server.ts";
+import { loginAs, passwordOf, TEST_SCRYPT_LOG_N, writeServerFiles } from "../_server.ts";
 import { paced } from "./_attack.ts";
-import { type ServerProcess, startCli, startServerProcess } from "./_process.ts";
+import { type ServerProcess, startCli, startServerProcess } from "../_process.ts";
 
 /** Server flags: no rate limit in the way, all history on entering, and a
  * hash cost above the stored one, so every login also rewrites credentials.json. */
@@ -30,16 +30,6 @@ const SERVER_ARGS = [
 const CHATTERS = ["alice", "bob"];
 
 const hasher = new Hasher({ params: { logN: TEST_SCRYPT_LOG_N, r: 8, p: 1 } });
-
-async function login(port: number, user: string, password = passwordOf(user)): Promise<TestClient> {
-  const client = await TestClient.connect(port);
-  const answer = await client.login(user, password);
-  if (answer.type !== "welcome") {
-    await client[Symbol.asyncDispose]();
-    throw new Error(`Login of ${user} failed: ${JSON.stringify(answer)}`);
-  }
-  return client;
-}
 
 /** What must survive. */
 interface Acked {
@@ -172,7 +162,7 @@ async function chatAndKill(
   const cli = startCli(dir, ["add", newUser], newPassword + "\n");
   const killCli = plan.kill === "both when the CLI locks";
   const lockTaken = killCli ? created(dir, "credentials.json.lock", cli.result) : undefined;
-  const clients = await Promise.all(CHATTERS.map((u) => login(server.port, u)));
+  const clients = await Promise.all(CHATTERS.map((u) => loginAs(server.port, u)));
   const inFlight = await awaitingLogin(server.port);
   try {
     await failLogins(server.port, ...plan.failing);
@@ -212,7 +202,7 @@ async function chatAndKill(
 
 /** After a restart: every acknowledged account logs in, the locks hold, history is served, ids move on. */
 async function checkAfterRestart(port: number, acked: Acked, locked: string[]): Promise<void> {
-  await using alice = await login(port, "alice");
+  await using alice = await loginAs(port, "alice");
   const room = await alice.until((f) => f.type === "room");
   ok(room.type === "room");
   const served = new Map(room.history.map((m) => [m.text, m.id]));
@@ -227,7 +217,7 @@ async function checkAfterRestart(port: number, acked: Acked, locked: string[]): 
     "no message id is reused",
   );
   for (const [user, password] of acked.users) {
-    await using c = await login(port, user, password);
+    await using c = await loginAs(port, user, password);
     ok(c);
   }
   for (const user of locked) {
@@ -239,9 +229,7 @@ async function checkAfterRestart(port: number, acked: Acked, locked: string[]): 
 
 Deno.test("SIGKILL while users chat, logins fail and the admin CLI writes loses no account, lockout or acknowledged message", async () => {
   await using dir = await tempDir();
-  await writeTestCerts(dir.path);
-  const store = await CredentialStore.open(join(dir.path, "credentials.json"), { hasher });
-  for (const user of [...CHATTERS, "victim", "victim1"]) await store.add(user, passwordOf(user));
+  await writeServerFiles(dir.path, { users: [...CHATTERS, "victim", "victim1"] });
   const acked: Acked = { messages: new Map(), users: new Map() };
   const rounds = [
     // Three failures lock victim; two leave victim1 one short of a lock.

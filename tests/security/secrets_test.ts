@@ -17,7 +17,7 @@ import { tempDir, TestClient, testPki } from "../_helpers.ts";
 import { passwordOf, startTestServer, testConfig, writeTestCerts } from "../_server.ts";
 import { probe } from "../_tls_probe.ts";
 import { captureLogs } from "./_log_capture.ts";
-import { startCli, startServerProcess } from "./_process.ts";
+import { startCli, startServerProcess } from "../_process.ts";
 
 const REPO = fileURLToPath(new URL("../../", import.meta.url));
 
