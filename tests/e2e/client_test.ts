@@ -220,3 +220,29 @@ Deno.test("with --no-reconnect a server shutdown is one line and exit status 7",
   equal(await client.status(), 7);
   match(client.output(), /Server shutting down/);
 });
+
+Deno.test("a server that breaks the protocol is one clear line and exit status 6", async () => {
+  const p = await testPki();
+  await using server = await listen(
+    { hostname: "127.0.0.1", port: 0, cert: p.server.cert, key: p.server.key },
+    async (conn) => {
+      const writer = conn.writable.getWriter();
+      await writer.write(encodeFrame({ type: "hello", version: 1, server: "broken/1" }));
+      await writer.write(new TextEncoder().encode('{"type":"auth","attempts_left":"three"}\n'));
+      await writer.close().catch(() => undefined);
+    },
+  );
+  const dir = await Deno.makeTempDir();
+  try {
+    const ca = join(dir, "ca.crt");
+    await Deno.writeTextFile(ca, p.ca.cert);
+    await using client = startClient(
+      ["--port", String(server.addr.port), "--ca", ca, "--user", "alice"],
+      { env: { BANTER_PASSWORD: "irrelevant-password" } },
+    );
+    equal(await client.status(), 6);
+    match(client.output(), /Protocol error from server: Field "attempts_left"/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
