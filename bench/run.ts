@@ -1,0 +1,278 @@
+/**
+ * `deno task bench`: load, latency, memory, login-storm and start-up
+ * benchmarks of Banter over real TLS, with ngIRCd and `ncat --chat` run on
+ * the same workload when installed. Prints one JSON line per result, then a
+ * table with ours/peer ratios. See bench/README.md.
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { createFixture } from "./fixture.ts";
+import { PEER_NAMES, peerLaunchers, type PeerName, versionOf } from "./peers.ts";
+import { type BenchRecord, comparisonTable, notesList } from "./report.ts";
+import {
+  banterLauncher,
+  type BenchSettings,
+  chatScenario,
+  idleScenario,
+  type Launcher,
+  startupScenario,
+  stormScenario,
+} from "./scenarios.ts";
+import { stopAllTargets } from "./targets.ts";
+
+const SCENARIOS = ["paced", "burst", "idle", "storm", "startup"] as const;
+type Scenario = typeof SCENARIOS[number];
+
+const USAGE = `Usage: deno task bench [options]
+
+  --scenarios LIST        ${SCENARIOS.join(",")} (default: all)
+  --targets LIST          banter,${PEER_NAMES.join(",")} (default: all; peers only when installed)
+  --clients N             chat clients in one room (default 100)
+  --rate N                paced: messages/s per client (default 40)
+  --duration S            paced: seconds of sending (default 10)
+  --messages N            burst: messages per client (default 50)
+  --bytes N               chat payload bytes (default 100)
+  --idle-sessions N       idle: sessions held (default 10000)
+  --idle-room-size N      idle: sessions per room, 0 for one room (default 100)
+  --idle-budget S         idle: seconds after which no new login starts (default 90)
+  --storm-logins N        storm: simultaneous logins at scrypt logN 17 (default 50)
+  --storm-chatters N      storm: users chatting meanwhile (default 10)
+  --storm-rate N          storm: messages/s per chatter (default 10)
+  --startup-runs N        start-up: starts per server, median reported (default 3)
+  --workers N             load generator threads (default 2)
+  --login-concurrency N   logins in flight per worker (default 30: with 2 workers that stays
+                          under Banter's cap of 64 pending TLS handshakes per address)
+  --deno-flags "FLAGS"    extra 'deno run' flags for Banter (also BANTER_BENCH_DENO_FLAGS),
+                          e.g. "--v8-flags=--max-old-space-size=4096"
+  --server-args "ARGS"    extra server.ts flags for Banter (also BANTER_BENCH_SERVER_ARGS),
+                          e.g. "--tls-engine deno"
+  --profile DIR           save V8 CPU profiles of Banter's paced and burst runs to DIR,
+                          and split its idle memory into JS heap and the rest
+  --json FILE             also append the JSON lines to FILE
+  --keep                  keep the temporary directory (certificates, configs, data)
+  --help                  show this help`;
+
+const STRING_FLAGS = [
+  "scenarios",
+  "targets",
+  "clients",
+  "rate",
+  "duration",
+  "messages",
+  "bytes",
+  "idle-sessions",
+  "idle-room-size",
+  "idle-budget",
+  "storm-logins",
+  "storm-chatters",
+  "storm-rate",
+  "startup-runs",
+  "workers",
+  "login-concurrency",
+  "deno-flags",
+  "server-args",
+  "profile",
+  "json",
+] as const;
+
+function positive(name: string, value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) {
+    throw new RangeError(`Cannot use --${name} ${value}: expected a positive number`);
+  }
+  return n;
+}
+
+function nonNegative(name: string, value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) {
+    throw new RangeError(`Cannot use --${name} ${value}: expected a whole number ≥ 0`);
+  }
+  return n;
+}
+
+function list<T extends string>(
+  name: string,
+  value: string | undefined,
+  known: readonly T[],
+): T[] | undefined {
+  if (value === undefined) return undefined;
+  const items = value.split(",").map((s) => s.trim()).filter(Boolean);
+  for (const item of items) {
+    if (!known.includes(item as T)) {
+      throw new RangeError(`Cannot use --${name} ${item}: expected one of ${known.join(", ")}`);
+    }
+  }
+  return items as T[];
+}
+
+async function machine(): Promise<Record<string, string>> {
+  const cpuinfo = await new Deno.Command("sh", {
+    args: ["-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2; ulimit -n; uname -r"],
+    stdout: "piped",
+  }).output();
+  const [model, nofile, kernel] = new TextDecoder().decode(cpuinfo.stdout).split("\n").map((s) =>
+    s.trim()
+  );
+  const memory = Deno.systemMemoryInfo();
+  return {
+    cpus: String(navigator.hardwareConcurrency),
+    cpuModel: model ?? "unknown",
+    memoryGiB: (memory.total / 2 ** 30).toFixed(1),
+    kernel: kernel ?? "unknown",
+    openFilesLimit: nofile ?? "unknown",
+    deno: `${Deno.version.deno} (V8 ${Deno.version.v8})`,
+    ngircd: await versionOf("ngircd") ?? "not installed",
+    ncat: await versionOf("ncat") ?? "not installed",
+  };
+}
+
+/**
+ * Run the bench.
+ *
+ * @param args Command-line arguments.
+ * @returns Exit status: 0, or 2 for bad arguments.
+ */
+export async function main(args: string[]): Promise<number> {
+  let settings: BenchSettings;
+  let scenarios: Scenario[];
+  let targets: ("banter" | PeerName)[];
+  let options: ReturnType<typeof parse>;
+  const parse = (a: string[]) =>
+    parseArgs({
+      args: a,
+      options: {
+        ...Object.fromEntries(STRING_FLAGS.map((name) => [name, { type: "string" }] as const)),
+        keep: { type: "boolean" },
+        help: { type: "boolean" },
+      },
+      strict: true,
+    }).values as Record<string, string | boolean | undefined>;
+  try {
+    options = parse(args);
+    if (options.help) {
+      console.log(USAGE);
+      return 0;
+    }
+    const str = (name: string) => options[name] as string | undefined;
+    const int = (name: string, fallback: number) => Math.floor(positive(name, str(name), fallback));
+    scenarios = list("scenarios", str("scenarios"), SCENARIOS) ?? [...SCENARIOS];
+    targets = list("targets", str("targets"), ["banter", ...PEER_NAMES] as const) ??
+      ["banter", ...PEER_NAMES];
+    const denoFlags = (str("deno-flags") ?? Deno.env.get("BANTER_BENCH_DENO_FLAGS") ?? "")
+      .split(/\s+/).filter(Boolean);
+    const serverArgs = (str("server-args") ?? Deno.env.get("BANTER_BENCH_SERVER_ARGS") ?? "")
+      .split(/\s+/).filter(Boolean);
+    settings = {
+      workers: int("workers", 2),
+      loginConcurrency: int("login-concurrency", 30),
+      payloadBytes: int("bytes", 100),
+      clients: int("clients", 100),
+      rate: positive("rate", str("rate"), 40),
+      durationMs: positive("duration", str("duration"), 10) * 1000,
+      messages: int("messages", 50),
+      idleSessions: int("idle-sessions", 10_000),
+      idleRoomSize: nonNegative("idle-room-size", str("idle-room-size"), 100),
+      idleBudgetMs: positive("idle-budget", str("idle-budget"), 90) * 1000,
+      stormLogins: int("storm-logins", 50),
+      stormChatters: int("storm-chatters", 10),
+      stormRate: positive("storm-rate", str("storm-rate"), 10),
+      startupRuns: int("startup-runs", 3),
+      denoFlags,
+      serverArgs,
+      profileDir: str("profile"),
+    };
+  } catch (error) {
+    console.error(`bench: ${error instanceof Error ? error.message : error}\n\n${USAGE}`);
+    return 2;
+  }
+  if (settings.profileDir) await Deno.mkdir(settings.profileDir, { recursive: true });
+  const jsonFile = options.json as string | undefined;
+
+  let removeFiles = async () => {};
+  const onSignal = () => {
+    console.error("bench: interrupted, stopping servers");
+    stopAllTargets().then(() => removeFiles()).finally(() => Deno.exit(130));
+  };
+  Deno.addSignalListener("SIGINT", onSignal);
+  Deno.addSignalListener("SIGTERM", onSignal);
+  const records: BenchRecord[] = [];
+  const writeLine = async (value: unknown) => {
+    const line = JSON.stringify(value);
+    console.log(line);
+    if (jsonFile) await Deno.writeTextFile(jsonFile, line + "\n", { append: true });
+  };
+  try {
+    await using fixture = await createFixture({ keep: options.keep === true });
+    removeFiles = async () => await fixture[Symbol.asyncDispose]();
+    const info = await machine();
+    await writeLine({ machine: info, settings });
+    console.error(`bench: files in ${fixture.dir}`);
+    const peers = targets.filter((t): t is PeerName => t !== "banter");
+    const { launchers: peerList, missing } = peerLaunchers(fixture, peers);
+    for (const m of missing) console.error(`bench: ${m}`);
+    const banter = banterLauncher(fixture, settings);
+    const emit = async (record: BenchRecord) => {
+      records.push(record);
+      await writeLine(record);
+    };
+    for (const scenario of scenarios) {
+      const ours = targets.includes("banter") ? [banter] : [];
+      for (const launcher of scenario === "storm" ? ours : [...ours, ...peerList]) {
+        console.error(`bench: ${scenario} on ${launcher.name} ...`);
+        const started = performance.now();
+        try {
+          await emit(await runScenario(scenario, launcher, settings));
+        } catch (error) {
+          console.error(
+            `bench: ${scenario} on ${launcher.name} failed: ${
+              error instanceof Error ? error.stack : error
+            }`,
+          );
+          await emit({
+            scenario,
+            target: launcher.name,
+            workload: {},
+            notes: [`failed: ${error instanceof Error ? error.message.split("\n")[0] : error}`],
+          });
+        }
+        console.error(
+          `bench: ${scenario} on ${launcher.name} took ${
+            ((performance.now() - started) / 1000).toFixed(1)
+          } s`,
+        );
+      }
+    }
+    console.log("\n" + comparisonTable(records));
+    const notes = notesList(records);
+    if (notes) console.log("\nNotes:\n" + notes);
+  } finally {
+    await stopAllTargets();
+    Deno.removeSignalListener("SIGINT", onSignal);
+    Deno.removeSignalListener("SIGTERM", onSignal);
+  }
+  return 0;
+}
+
+function runScenario(
+  scenario: Scenario,
+  launcher: Launcher,
+  settings: BenchSettings,
+): Promise<BenchRecord> {
+  switch (scenario) {
+    case "paced":
+    case "burst":
+      return chatScenario(launcher, settings, { mode: scenario });
+    case "idle":
+      return idleScenario(launcher, settings);
+    case "storm":
+      return stormScenario(launcher, settings);
+    case "startup":
+      return startupScenario(launcher, settings);
+  }
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));
