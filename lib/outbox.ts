@@ -31,6 +31,11 @@ export interface OutboxOptions {
   onOverflow?: () => void;
   /** Called once when a write fails (the peer went away). */
   onError?: (error: unknown) => void;
+  /**
+   * Runs before each write: e.g. commit the history, so no peer hears of a
+   * message that a crash could still lose. Must not throw.
+   */
+  beforeWrite?: () => void;
 }
 
 /** A bounded, coalescing queue in front of a `WritableStream`. */
@@ -40,6 +45,7 @@ export class Outbox {
   readonly #hardMaxBytes: number;
   readonly #stallMs: number;
   readonly #onOverflow: (() => void) | undefined;
+  readonly #beforeWrite: (() => void) | undefined;
   #stallTimer: ReturnType<typeof setTimeout> | undefined;
   readonly #onError: ((error: unknown) => void) | undefined;
   #queue: Uint8Array[] = [];
@@ -61,6 +67,7 @@ export class Outbox {
     this.#hardMaxBytes = options.hardMaxBytes ?? 4 * this.#maxBytes;
     this.#stallMs = options.stallMs ?? DEFAULT_STALL_MS;
     this.#onOverflow = options.onOverflow;
+    this.#beforeWrite = options.beforeWrite;
     this.#onError = options.onError;
   }
 
@@ -126,6 +133,7 @@ export class Outbox {
       const batch = this.#queue;
       this.#queue = [];
       const chunk = batch.length === 1 ? batch[0]! : concat(batch);
+      this.#beforeWrite?.();
       try {
         await this.#writer.write(chunk);
       } catch (error) {

@@ -238,7 +238,9 @@ export async function startServer(
     mode: 0o600,
   });
   await Deno.chmod(historyPath, 0o600);
-  const history = new SqliteHistory(historyPath);
+  const history = new SqliteHistory(historyPath, {
+    onError: (error) => log.error("Cannot store chat history: {error}", { error: error.message }),
+  });
   const jokeFetch = deps.fetch ?? globalThis.fetch;
   let shuttingDown: Promise<void> | undefined;
   const hub = new Hub({
@@ -308,6 +310,8 @@ export async function startServer(
       counters: metrics,
       serverName: SERVER_NAME,
       requirePassword: config.requirePassword,
+      // A message is committed to history before any peer is sent it.
+      beforeWrite: () => history.commit(),
       limits: {
         maxFrameBytes: config.maxFrameBytes,
         outboxBytes: config.outboxBytes,

@@ -11,7 +11,7 @@ import type { ChatEvent, CloseReason, Member, Role } from "./chat/message.ts";
 import type { Clock } from "./clock.ts";
 import { FrameError, LineDecoderStream } from "./framing.ts";
 import { Counter } from "./metrics.ts";
-import { Outbox } from "./outbox.ts";
+import { Outbox, type OutboxOptions } from "./outbox.ts";
 import { escapeUntrusted } from "./untrusted_text.ts";
 import {
   type ByeCode,
@@ -98,6 +98,8 @@ export interface SessionOptions {
   requirePassword: boolean;
   /** Where traffic and logins are counted. @default counters nobody reads */
   counters?: SessionCounters;
+  /** Runs before bytes go out (see {@linkcode OutboxOptions.beforeWrite}). */
+  beforeWrite?: () => void;
   /** Called with the live session once it exists (for heartbeats). */
   onOpen?: (session: Session) => void;
   /** Called when the session ends. */
@@ -141,6 +143,7 @@ export class Session {
     this.#counters = options.counters ?? uncounted();
     this.#outbox = new Outbox(conn.writable, {
       maxBytes: options.limits.outboxBytes,
+      ...(options.beforeWrite ? { beforeWrite: options.beforeWrite } : {}),
       onOverflow: () => {
         this.#counters.backpressureDrops.inc();
         log.warn("Dropping {user} at {address}: outbound queue overflowed", {

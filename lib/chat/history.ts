@@ -32,7 +32,13 @@ export interface HistoryStore {
   isBanned(user: string): boolean;
   /** Delete messages with `ts` before `olderThanTs`. @returns How many. */
   prune(olderThanTs: number): number;
-  /** Release the store. Further calls throw. */
+  /**
+   * Make everything stored so far durable. Stores may group writes (one
+   * transaction per event-loop turn); callers that are about to tell a peer
+   * a message exists call this first. Never throws.
+   */
+  commit(): void;
+  /** Release the store (committing first). Further calls throw. */
   close(): void;
 }
 
@@ -137,6 +143,8 @@ export class MemoryHistory implements HistoryStore {
     return removed;
   }
 
+  commit(): void {}
+
   close(): void {}
 }
 
@@ -150,6 +158,11 @@ export interface SqliteHistoryOptions {
    * commit. @default "NORMAL"
    */
   synchronous?: "NORMAL" | "FULL";
+  /**
+   * Told when a grouped commit fails (disk full, I/O error): the messages
+   * of that turn were delivered but are not in history. @default ignore
+   */
+  onError?: (error: Error) => void;
 }
 
 const SCHEMA = `
@@ -163,8 +176,10 @@ CREATE TABLE IF NOT EXISTS messages (
   flags INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS messages_room ON messages (room, id);
-CREATE INDEX IF NOT EXISTS messages_from ON messages (from_user, id);
-CREATE INDEX IF NOT EXISTS messages_to ON messages (to_user, id);
+DROP INDEX IF EXISTS messages_from;
+DROP INDEX IF EXISTS messages_to;
+CREATE INDEX IF NOT EXISTS messages_dm_from ON messages (from_user, id) WHERE to_user IS NOT NULL;
+CREATE INDEX IF NOT EXISTS messages_dm_to ON messages (to_user, id) WHERE to_user IS NOT NULL;
 CREATE INDEX IF NOT EXISTS messages_ts ON messages (ts);
 CREATE TABLE IF NOT EXISTS bans (
   name TEXT PRIMARY KEY COLLATE NOCASE,
@@ -200,6 +215,8 @@ const BOT = 2;
  */
 export class SqliteHistory implements HistoryStore {
   #db: DatabaseSync;
+  #inTransaction = false;
+  #onError: (error: Error) => void;
   #insert: StatementSync;
   #recent: StatementSync;
   #recentDirect: StatementSync;
@@ -226,6 +243,7 @@ export class SqliteHistory implements HistoryStore {
         `Cannot open history: synchronous is "${synchronous}"`,
       );
     }
+    this.#onError = options.onError ?? (() => {});
     this.#db = new DatabaseSync(path);
     try {
       this.#db.exec("PRAGMA journal_mode = WAL");
@@ -262,6 +280,7 @@ export class SqliteHistory implements HistoryStore {
   }
 
   append(message: RoomMessage | DirectMessage): void {
+    this.#begin();
     if (message.kind === "dm") {
       this.#insert.run(
         message.id,
@@ -324,10 +343,12 @@ export class SqliteHistory implements HistoryStore {
   }
 
   ban(user: string, ts: number): void {
+    this.#begin();
     this.#ban.run(user, ts);
   }
 
   unban(user: string): boolean {
+    this.#begin();
     return Number(this.#unban.run(user).changes) > 0;
   }
 
@@ -336,6 +357,8 @@ export class SqliteHistory implements HistoryStore {
   }
 
   prune(olderThanTs: number): number {
+    // Its own transaction: the saved next id and the deletion go together.
+    this.commit();
     this.#db.exec("BEGIN IMMEDIATE");
     try {
       this.#saveNextId.run(this.nextId());
@@ -348,8 +371,33 @@ export class SqliteHistory implements HistoryStore {
     }
   }
 
+  /**
+   * Open the turn's transaction on the first write: everything written in
+   * this turn of the event loop commits together, in a microtask or earlier
+   * when {@linkcode commit} is called (before a message goes out).
+   */
+  #begin(): void {
+    if (this.#inTransaction) return;
+    this.#db.exec("BEGIN");
+    this.#inTransaction = true;
+    queueMicrotask(() => this.commit());
+  }
+
+  commit(): void {
+    if (!this.#inTransaction) return;
+    this.#inTransaction = false;
+    try {
+      this.#db.exec("COMMIT");
+    } catch (error) {
+      if (this.#db.isTransaction) this.#db.exec("ROLLBACK");
+      this.#onError(error instanceof Error ? error : new Error(String(error)));
+    }
+  }
+
   close(): void {
-    if (this.#db.isOpen) this.#db.close();
+    if (!this.#db.isOpen) return;
+    this.commit();
+    this.#db.close();
   }
 
   /** Same as {@linkcode close}, for `using`. */

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { type HistoryStore, MemoryHistory, SqliteHistory } from "../../lib/chat/history.ts";
 import type { DirectMessage, RoomMessage } from "../../lib/chat/message.ts";
+import { DatabaseSync } from "node:sqlite";
 import { tempDir } from "./_fake_member.ts";
 
 function said(id: number, room: string, text: string, ts = id): RoomMessage {
@@ -122,4 +123,26 @@ Deno.test("MemoryHistory stays within its bound", () => {
   assert.ok(all.length <= 5, `kept ${all.length}`);
   assert.equal(all.at(-1)?.text, "100");
   assert.equal(history.nextId(), 101);
+});
+
+Deno.test("SqliteHistory groups a turn's writes into one transaction, committed by commit() or a microtask", async () => {
+  await using dir = await tempDir();
+  const path = join(dir.path, "history.db");
+  using store = new SqliteHistory(path);
+  const reader = new DatabaseSync(path);
+  const count = () =>
+    Number((reader.prepare("SELECT COUNT(*) AS n FROM messages").get() as { n: number }).n);
+  try {
+    store.append(said(1, "lobby", "one"));
+    store.append(said(2, "lobby", "two"));
+    assert.equal(count(), 0, "not visible to others before the commit");
+    assert.deepEqual(store.recent("lobby", 10).map((m) => m.text), ["one", "two"]);
+    store.commit();
+    assert.equal(count(), 2);
+    store.append(said(3, "lobby", "three"));
+    await Promise.resolve(); // the microtask commit runs first
+    assert.equal(count(), 3);
+  } finally {
+    reader.close();
+  }
 });

@@ -1,0 +1,38 @@
+import { deepEqual, equal } from "node:assert/strict";
+import { Outbox } from "../lib/outbox.ts";
+
+function sink(): { writable: WritableStream<Uint8Array>; log: string[] } {
+  const log: string[] = [];
+  const writable = new WritableStream<Uint8Array>({
+    write(chunk) {
+      log.push(`write ${new TextDecoder().decode(chunk)}`);
+    },
+  });
+  return { writable, log };
+}
+
+Deno.test("Outbox coalesces frames queued in one turn into one write, after beforeWrite", async () => {
+  const { writable, log } = sink();
+  const outbox = new Outbox(writable, { beforeWrite: () => log.push("commit") });
+  const enc = new TextEncoder();
+  outbox.push(enc.encode("a\n"));
+  outbox.push(enc.encode("b\n"));
+  await outbox.close();
+  deepEqual(log, ["commit", "write a\nb\n"]);
+});
+
+Deno.test("Outbox lets a burst pass the soft bound, but not the hard one", () => {
+  let overflowed = 0;
+  const never = new WritableStream<Uint8Array>({ write: () => new Promise(() => {}) });
+  const outbox = new Outbox(never, {
+    maxBytes: 10,
+    hardMaxBytes: 40,
+    stallMs: 60_000,
+    onOverflow: () => overflowed++,
+  });
+  equal(outbox.push(new Uint8Array(30)), true, "over the soft bound is fine for a while");
+  equal(overflowed, 0);
+  equal(outbox.push(new Uint8Array(11)), false, "past the hard bound");
+  equal(overflowed, 1);
+  equal(outbox.push(new Uint8Array(1)), false, "closed after overflow");
+});
