@@ -9,6 +9,9 @@
 /** The default bound on bytes queued for one connection: 1 MiB. */
 export const DEFAULT_OUTBOX_BYTES = 1024 * 1024;
 
+/** Most bytes handed to the stream in one write. */
+const MAX_WRITE_BYTES = 64 * 1024;
+
 /** How long a queue may stay over `maxBytes` before the peer is dropped. */
 export const DEFAULT_STALL_MS = 5000;
 
@@ -130,9 +133,19 @@ export class Outbox {
 
   async #flush(): Promise<void> {
     while (this.#queue.length > 0) {
-      const batch = this.#queue;
-      this.#queue = [];
-      const chunk = batch.length === 1 ? batch[0]! : concat(batch);
+      // Up to MAX_WRITE_BYTES per write: big enough to coalesce a burst, small
+      // enough that one write does not copy a whole backlog.
+      let take = 1;
+      let size = this.#queue[0]!.length;
+      while (
+        take < this.#queue.length && size + this.#queue[take]!.length <= MAX_WRITE_BYTES
+      ) {
+        size += this.#queue[take]!.length;
+        take++;
+      }
+      const batch = take === this.#queue.length ? this.#queue : this.#queue.slice(0, take);
+      this.#queue = take === this.#queue.length ? [] : this.#queue.slice(take);
+      const chunk = batch.length === 1 ? batch[0]! : concat(batch, size);
       this.#beforeWrite?.();
       try {
         await this.#writer.write(chunk);
@@ -184,9 +197,7 @@ export class Outbox {
   }
 }
 
-function concat(parts: Uint8Array[]): Uint8Array {
-  let size = 0;
-  for (const p of parts) size += p.length;
+function concat(parts: Uint8Array[], size: number): Uint8Array {
   const out = new Uint8Array(size);
   let at = 0;
   for (const p of parts) {

@@ -50,6 +50,8 @@ export class Room {
   /** The room's name, already validated. */
   readonly name: string;
   #members = new Set<Member>();
+  /** Names in sort order, kept up to date on add and delete (never re-sorted). */
+  #names: string[] = [];
 
   /** @param name A name from {@linkcode parseRoomName} or {@linkcode LOBBY}. */
   constructor(name: string) {
@@ -63,19 +65,34 @@ export class Room {
 
   /** Put a member in the room. */
   add(member: Member): void {
+    if (this.#members.has(member)) return;
     this.#members.add(member);
+    this.#names.splice(this.#position(member.name), 0, member.name);
   }
 
   /** Take a member out. @returns `false` when it was not here. */
   delete(member: Member): boolean {
-    return this.#members.delete(member);
+    if (!this.#members.delete(member)) return false;
+    const at = this.#position(member.name);
+    if (this.#names[at] === member.name) this.#names.splice(at, 1);
+    return true;
   }
 
-  /** Members' names, sorted. */
+  /** Members' names, sorted (a copy). */
   names(): string[] {
-    const names: string[] = [];
-    for (const member of this.#members) names.push(member.name);
-    return names.sort();
+    return this.#names.slice();
+  }
+
+  /** Where `name` is or would go in the sorted names (binary search). */
+  #position(name: string): number {
+    let low = 0;
+    let high = this.#names.length;
+    while (low < high) {
+      const mid = (low + high) >>> 1;
+      if (this.#names[mid]! < name) low = mid + 1;
+      else high = mid;
+    }
+    return low;
   }
 
   /**
