@@ -37,13 +37,159 @@ export interface LineDecoderOptions {
 }
 
 /**
- * Splits a byte stream into UTF-8 lines without their `\n` (a trailing `\r`
- * is dropped too). Frames may arrive split across many chunks or many in one
- * chunk. A line that passes the cap (detected without waiting for its end) or
- * is not valid UTF-8 errors the readable side with a {@linkcode FrameError},
- * but only after every good line before it has been read: a peer's valid
- * frames are never lost to the bad one that follows them in the same write.
- * Nothing after a bad line is decoded.
+ * The synchronous core of frame decoding: feed byte chunks, get complete
+ * UTF-8 lines without their `\n` (a trailing `\r` is dropped too). Frames may
+ * be split across chunks or many in one. A line over the cap (detected
+ * without waiting for its end) or not valid UTF-8 sets {@linkcode error};
+ * the good lines before it are still returned, nothing after it is decoded.
+ *
+ * @example
+ * ```ts
+ * import { deepEqual } from "node:assert/strict";
+ * import { LineSplitter } from "./framing.ts";
+ * const splitter = new LineSplitter({ maxFrameBytes: 8 });
+ * const bytes = (s: string) => new TextEncoder().encode(s);
+ * deepEqual(splitter.push(bytes("a\nb")), ["a"]);
+ * deepEqual(splitter.push(bytes("c\n0123456789")), ["bc"]);
+ * deepEqual(splitter.error?.code, "frame_too_long");
+ * ```
+ */
+export class LineSplitter {
+  readonly #max: number;
+  readonly #decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+  /** Pieces of the current, unfinished line. */
+  #pending: Uint8Array[] = [];
+  #pendingBytes = 0;
+  #error: FrameError | undefined;
+
+  /** @param options The frame size cap. */
+  constructor(options: LineDecoderOptions = {}) {
+    const max = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
+    if (!Number.isInteger(max) || max < 1) {
+      throw new RangeError(`Cannot decode frames: maxFrameBytes is ${max}`);
+    }
+    this.#max = max;
+  }
+
+  /** The bad line's error, once one was seen. */
+  get error(): FrameError | undefined {
+    return this.#error;
+  }
+
+  /**
+   * Split one chunk.
+   *
+   * @param chunk Bytes as they arrived; not kept (copied when needed).
+   * @returns The lines completed by this chunk, up to a bad one.
+   */
+  push(chunk: Uint8Array): string[] {
+    const lines: string[] = [];
+    if (this.#error) return lines;
+    try {
+      let start = 0;
+      let newline = chunk.indexOf(NEWLINE, start);
+      while (newline !== -1) {
+        lines.push(this.#decode(chunk.subarray(start, newline)));
+        start = newline + 1;
+        newline = chunk.indexOf(NEWLINE, start);
+      }
+      if (start < chunk.length) {
+        const rest = chunk.subarray(start);
+        // +1 leaves room for a `\r` that a CRLF peer may still send.
+        if (this.#pendingBytes + rest.length > this.#max + 1) throw tooLong(this.#max);
+        this.#pending.push(rest.slice());
+        this.#pendingBytes += rest.length;
+      }
+    } catch (error) {
+      if (!(error instanceof FrameError)) throw error;
+      this.#error = error;
+      this.end();
+    }
+    return lines;
+  }
+
+  /** End of input: an unfinished last line is dropped. */
+  end(): void {
+    this.#pending = [];
+    this.#pendingBytes = 0;
+  }
+
+  #decode(tail: Uint8Array): string {
+    let line = tail;
+    if (this.#pending.length > 0) {
+      line = new Uint8Array(this.#pendingBytes + tail.length);
+      let at = 0;
+      for (const piece of this.#pending) {
+        line.set(piece, at);
+        at += piece.length;
+      }
+      line.set(tail, at);
+      this.end();
+    }
+    let end = line.length;
+    if (end > 0 && line[end - 1] === 0x0d) end--;
+    if (end > this.#max) throw tooLong(this.#max);
+    try {
+      return this.#decoder.decode(line.subarray(0, end));
+    } catch (cause) {
+      if (cause instanceof TypeError) {
+        throw new FrameError("invalid_utf8", "Frame is not valid UTF-8");
+      }
+      throw cause;
+    }
+  }
+}
+
+/**
+ * Reads lines from a byte stream without a second stream in between (one
+ * object per connection instead of a stream pair and a pipe).
+ * {@linkcode next} resolves with the next line, `undefined` at the end, or
+ * rejects with the {@linkcode FrameError} after every good line before it.
+ */
+export class LineReader {
+  readonly #reader: ReadableStreamDefaultReader<Uint8Array>;
+  readonly #splitter: LineSplitter;
+  #lines: string[] = [];
+  #at = 0;
+
+  /**
+   * @param readable Bytes; the line reader takes its reader.
+   * @param options The frame size cap.
+   */
+  constructor(readable: ReadableStream<Uint8Array>, options: LineDecoderOptions = {}) {
+    this.#reader = readable.getReader();
+    this.#splitter = new LineSplitter(options);
+  }
+
+  /**
+   * The next line.
+   *
+   * @returns The line, or undefined at end of stream.
+   * @throws {FrameError} After the good lines that preceded a bad one.
+   */
+  async next(): Promise<string | undefined> {
+    for (;;) {
+      if (this.#at < this.#lines.length) return this.#lines[this.#at++];
+      if (this.#splitter.error) throw this.#splitter.error;
+      const { value, done } = await this.#reader.read();
+      if (done) {
+        this.#splitter.end();
+        return undefined;
+      }
+      this.#lines = this.#splitter.push(value);
+      this.#at = 0;
+    }
+  }
+
+  /** Stop reading (the stream is cancelled). */
+  async cancel(): Promise<void> {
+    await this.#reader.cancel().catch(() => undefined); // the peer may be gone
+  }
+}
+
+/**
+ * {@linkcode LineSplitter} as a stream pair, for `pipeThrough`. A bad line
+ * errors the readable side only after every good line before it was read.
  *
  * @example Reassemble frames split at any point
  * ```ts
@@ -65,43 +211,7 @@ export class LineDecoderStream implements ReadableWritablePair<string, Uint8Arra
 
   /** @param options The frame size cap. */
   constructor(options: LineDecoderOptions = {}) {
-    const max = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
-    if (!Number.isInteger(max) || max < 1) {
-      throw new RangeError(`Cannot decode frames: maxFrameBytes is ${max}`);
-    }
-    const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
-    // Pieces of the current, unfinished line.
-    let pending: Uint8Array[] = [];
-    let pendingBytes = 0;
-
-    const decode = (tail: Uint8Array): string => {
-      let line: Uint8Array;
-      if (pending.length === 0) {
-        line = tail;
-      } else {
-        line = new Uint8Array(pendingBytes + tail.length);
-        let at = 0;
-        for (const piece of pending) {
-          line.set(piece, at);
-          at += piece.length;
-        }
-        line.set(tail, at);
-        pending = [];
-        pendingBytes = 0;
-      }
-      let end = line.length;
-      if (end > 0 && line[end - 1] === 0x0d) end--;
-      if (end > max) throw tooLong(max);
-      try {
-        return decoder.decode(line.subarray(0, end));
-      } catch (cause) {
-        if (cause instanceof TypeError) {
-          throw new FrameError("invalid_utf8", "Frame is not valid UTF-8");
-        }
-        throw cause;
-      }
-    };
-
+    const splitter = new LineSplitter(options);
     // Decoded lines wait here for the reader; a bad line ends the queue with
     // its error, so the good lines before it are still read first.
     const queue: string[] = [];
@@ -116,28 +226,8 @@ export class LineDecoderStream implements ReadableWritablePair<string, Uint8Arra
     this.writable = new WritableStream<Uint8Array>({
       async write(chunk) {
         if (ending !== undefined) return; // nothing after a bad line is decoded
-        try {
-          let start = 0;
-          let newline = chunk.indexOf(NEWLINE, start);
-          while (newline !== -1) {
-            queue.push(decode(chunk.subarray(start, newline)));
-            start = newline + 1;
-            newline = chunk.indexOf(NEWLINE, start);
-          }
-          if (start < chunk.length) {
-            const rest = chunk.subarray(start);
-            // +1 leaves room for a `\r` that a CRLF peer may still send.
-            if (pendingBytes + rest.length > max + 1) throw tooLong(max);
-            // Copy: the caller may reuse its buffer.
-            pending.push(rest.slice());
-            pendingBytes += rest.length;
-          }
-        } catch (error) {
-          if (!(error instanceof FrameError)) throw error;
-          pending = [];
-          pendingBytes = 0;
-          ending = error;
-        }
+        queue.push(...splitter.push(chunk));
+        if (splitter.error) ending = splitter.error;
         wake();
         // Backpressure: take no more bytes until the reader caught up.
         while (queue.length > 0 && ending === undefined) {
@@ -145,9 +235,7 @@ export class LineDecoderStream implements ReadableWritablePair<string, Uint8Arra
         }
       },
       close() {
-        // A final line without `\n` is incomplete: drop it.
-        pending = [];
-        pendingBytes = 0;
+        splitter.end();
         ending ??= "closed";
         wake();
       },

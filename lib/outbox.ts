@@ -125,13 +125,16 @@ export class Outbox {
   }
 
   #startFlush(): void {
+    // A non-empty queue means #flush awaits a write before it can finish, so
+    // this assignment happens before #flush clears it.
     if (this.#flushing !== undefined || this.#queue.length === 0) return;
-    this.#flushing = this.#flush().finally(() => {
-      this.#flushing = undefined;
-    });
+    this.#flushing = this.#flush();
   }
 
   async #flush(): Promise<void> {
+    // The loop ends on an empty queue and clears #flushing in the same turn:
+    // a push from then on starts a new flush. (Clearing it in a later
+    // microtask left a window where a frame was queued but nobody wrote it.)
     while (this.#queue.length > 0) {
       // Up to MAX_WRITE_BYTES per write: big enough to coalesce a burst, small
       // enough that one write does not copy a whole backlog.
@@ -154,12 +157,14 @@ export class Outbox {
         this.#closed = true;
         this.#queue = [];
         this.#bytes = 0;
+        this.#flushing = undefined;
         this.#onError?.(error);
         return;
       }
       this.#bytes -= chunk.length;
       if (this.#bytes <= this.#maxBytes) this.#clearStall();
     }
+    this.#flushing = undefined;
   }
 
   /**

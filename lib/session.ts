@@ -9,7 +9,7 @@ import { getLogger } from "@logtape/logtape";
 import { BannedError, NameTakenError } from "./chat/hub.ts";
 import type { ChatEvent, CloseReason, Member, Role } from "./chat/message.ts";
 import type { Clock } from "./clock.ts";
-import { FrameError, LineDecoderStream } from "./framing.ts";
+import { FrameError, LineReader } from "./framing.ts";
 import { Counter } from "./metrics.ts";
 import { Outbox, type OutboxOptions } from "./outbox.ts";
 import { escapeUntrusted } from "./untrusted_text.ts";
@@ -212,13 +212,9 @@ export class Session {
         resolve(reason);
       };
     });
-    // preventCancel: a bad frame must not tear the socket down before the
-    // error frame and goodbye are written; #finish closes the connection.
-    const lines = this.#conn.readable
-      .pipeThrough(new LineDecoderStream({ maxFrameBytes: limits.maxFrameBytes }), {
-        preventCancel: true,
-      })
-      .getReader();
+    // A bad frame leaves the socket open for the error frame and goodbye;
+    // #finish closes the connection.
+    const lines = new LineReader(this.#conn.readable, { maxFrameBytes: limits.maxFrameBytes });
     this.#options.onOpen?.(this);
     let presence: ReturnType<SessionHub["enter"]> | undefined;
     const loginTimer = setTimeout(
@@ -233,10 +229,10 @@ export class Session {
       // session only sees frames that mean something to it.
       const next = async (): Promise<ClientFrame | undefined> => {
         for (;;) {
-          const { value, done } = await lines.read();
-          if (done) return undefined;
+          const line = await lines.next();
+          if (line === undefined) return undefined;
           this.#lastSeen = this.#options.clock.now();
-          const frame = parseClientFrame(value);
+          const frame = parseClientFrame(line);
           if (frame.type === "ping") this.#send({ type: "pong", id: frame.id });
           else if (frame.type !== "pong") return frame;
         }
@@ -297,7 +293,7 @@ export class Session {
     clearTimeout(loginTimer);
     presence?.leave(leaveText(reason));
     await this.#finish(reason);
-    lines.cancel().catch(() => undefined);
+    void lines.cancel(); // the connection is closed already; do not wait on it
     this.#options.onClose?.(this);
   }
 

@@ -36,3 +36,28 @@ Deno.test("Outbox lets a burst pass the soft bound, but not the hard one", () =>
   equal(overflowed, 1);
   equal(outbox.push(new Uint8Array(1)), false, "closed after overflow");
 });
+
+Deno.test("Outbox writes a frame pushed at any moment while the previous flush finishes", async () => {
+  // Push the second frame k microtask turns after the first write completes,
+  // for every k up to well past the flush's own bookkeeping: none may stall.
+  for (let k = 0; k < 30; k++) {
+    const written: string[] = [];
+    let release: () => void = () => {};
+    const outbox = new Outbox(
+      new WritableStream<Uint8Array>({
+        write(chunk) {
+          written.push(new TextDecoder().decode(chunk));
+          if (written.length === 1) return new Promise<void>((r) => release = r);
+        },
+      }),
+    );
+    outbox.push(new TextEncoder().encode("1"));
+    while (written.length === 0) await Promise.resolve();
+    release();
+    for (let i = 0; i < k; i++) await Promise.resolve();
+    outbox.push(new TextEncoder().encode("2"));
+    for (let i = 0; i < 50 && written.length < 2; i++) await Promise.resolve();
+    deepEqual(written, ["1", "2"], `pushed ${k} turns after the write`);
+    await outbox.close();
+  }
+});
