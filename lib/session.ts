@@ -11,7 +11,7 @@ import type { ChatEvent, CloseReason, Member, Role } from "./chat/message.ts";
 import type { Clock } from "./clock.ts";
 import { FrameError, LineReader } from "./framing.ts";
 import { Counter } from "./metrics.ts";
-import { Outbox, type OutboxOptions } from "./outbox.ts";
+import { Outbox } from "./outbox.ts";
 import { escapeUntrusted } from "./untrusted_text.ts";
 import {
   type ByeCode,
@@ -98,7 +98,7 @@ export interface SessionOptions {
   requirePassword: boolean;
   /** Where traffic and logins are counted. @default counters nobody reads */
   counters?: SessionCounters;
-  /** Runs before bytes go out (see {@linkcode OutboxOptions.beforeWrite}). */
+  /** Runs before bytes go out (see `OutboxOptions.beforeWrite` in lib/outbox.ts). */
   beforeWrite?: () => void;
   /** Called with the live session once it exists (for heartbeats). */
   onOpen?: (session: Session) => void;
