@@ -1,11 +1,12 @@
 import { equal, match, ok } from "node:assert/strict";
 import { join } from "node:path";
 import { testPki } from "../_helpers.ts";
-import { startClient } from "../_client_process.ts";
+import { type ClientProcess, startClient } from "../_client_process.ts";
 import { passwordOf, startTestServer } from "../_server.ts";
 import { LineDecoderStream } from "../../lib/framing.ts";
 import { encodeFrame, type ServerFrame } from "../../lib/protocol.ts";
-import { listen } from "../../lib/transport.ts";
+import type { CertifiedKey } from "../../lib/certs.ts";
+import { type ConnectionHandler, listen } from "../../lib/transport.ts";
 
 function clientArgs(dir: string, port: number, user?: string): string[] {
   return [
@@ -15,6 +16,42 @@ function clientArgs(dir: string, port: number, user?: string): string[] {
     join(dir, "certs", "ca.crt"),
     ...(user ? ["--user", user] : []),
   ];
+}
+
+/** A stand-in TLS server and the real client pointed at it as alice. */
+interface StandIn extends AsyncDisposable {
+  client: ClientProcess;
+}
+
+/**
+ * Serve `handler` with the server certificate `pair` and start the client
+ * trusting `ca` (the test CA unless told otherwise).
+ */
+async function clientAgainst(
+  handler: ConnectionHandler,
+  options: { pair?: CertifiedKey; ca?: string } = {},
+): Promise<StandIn> {
+  const p = await testPki();
+  const pair = options.pair ?? p.server;
+  const server = await listen(
+    { hostname: "127.0.0.1", port: 0, cert: pair.cert, key: pair.key },
+    handler,
+  );
+  const dir = await Deno.makeTempDir();
+  const ca = join(dir, "ca.crt");
+  await Deno.writeTextFile(ca, options.ca ?? p.ca.cert);
+  const client = startClient(
+    ["--port", String(server.addr.port), "--ca", ca, "--user", "alice"],
+    { env: { BANTER_PASSWORD: "irrelevant-password" } },
+  );
+  return {
+    client,
+    async [Symbol.asyncDispose]() {
+      await client[Symbol.asyncDispose]();
+      await server.close(1000);
+      await Deno.remove(dir, { recursive: true });
+    },
+  };
 }
 
 Deno.test("scripted client logs in, chats and exits 0 after end", async () => {
@@ -94,74 +131,49 @@ for (
       : certOf === "expired"
       ? p.expiredServer
       : p.server;
-    await using server = await listen(
-      { hostname: "127.0.0.1", port: 0, cert: pair.cert, key: pair.key },
-      async () => {},
-    );
-    const dir = await Deno.makeTempDir();
-    try {
-      const ca = join(dir, "ca.crt");
-      await Deno.writeTextFile(ca, certOf === "foreign" ? p.foreignCa.cert : p.ca.cert);
-      await using client = startClient(
-        ["--port", String(server.addr.port), "--ca", ca, "--user", "x"],
-        { env: { BANTER_PASSWORD: "irrelevant-password" } },
-      );
-      equal(await client.status(), 1);
-      match(client.output(), pattern);
-    } finally {
-      await Deno.remove(dir, { recursive: true });
-    }
+    await using run = await clientAgainst(async () => {}, {
+      pair,
+      ...(certOf === "foreign" ? { ca: p.foreignCa.cert } : {}),
+    });
+    equal(await run.client.status(), 1);
+    match(run.client.output(), pattern);
   });
 }
 
 Deno.test("escape sequences from the network never reach the terminal, even from a hostile server", async () => {
   // Our server refuses control characters in messages, so play a hostile one
   // that sends them anyway, in a name and in a message.
-  const p = await testPki();
   const evil = "evil \x1b[2J\x1b]52;c;aGk=\x07 \u202Egnp.exe\u202C bell\x07 done";
-  await using server = await listen(
-    { hostname: "127.0.0.1", port: 0, cert: p.server.cert, key: p.server.key },
-    async (conn) => {
-      const writer = conn.writable.getWriter();
-      const lines = conn.readable.pipeThrough(new LineDecoderStream()).getReader();
-      const send = (frame: ServerFrame) => writer.write(encodeFrame(frame));
-      await send({ type: "hello", version: 1, server: "hostile/1" });
-      await lines.read(); // hello
-      await send({ type: "auth", attempts_left: 3 });
-      await lines.read(); // login
-      await send({ type: "welcome", user: "alice", role: "user" });
-      await send({
-        type: "message",
-        id: 1,
-        room: "lobby",
-        from: "mal\x1b[31mlory",
-        text: evil,
-        ts: Date.now(),
-      });
-      await lines.read(); // end
-      await send({ type: "bye", code: "end", message: "Goodbye \x1b[2J" });
-      await writer.close().catch(() => undefined);
-    },
-  );
-  const dir = await Deno.makeTempDir();
-  try {
-    const ca = join(dir, "ca.crt");
-    await Deno.writeTextFile(ca, p.ca.cert);
-    await using client = startClient(
-      ["--port", String(server.addr.port), "--ca", ca, "--user", "alice"],
-      { env: { BANTER_PASSWORD: "irrelevant-password" } },
-    );
-    await client.waitFor("done");
-    await client.write("end\n");
-    equal(await client.status(), 0);
-    const out = client.output();
-    ok(!out.includes("\x1b"), "no ESC in output");
-    ok(!out.includes("\x07"), "no BEL in output");
-    ok(!out.includes("\u202E"), "no bidi override in output");
-    match(out, /mal.*lory.* evil/);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  await using run = await clientAgainst(async (conn) => {
+    const writer = conn.writable.getWriter();
+    const lines = conn.readable.pipeThrough(new LineDecoderStream()).getReader();
+    const send = (frame: ServerFrame) => writer.write(encodeFrame(frame));
+    await send({ type: "hello", version: 1, server: "hostile/1" });
+    await lines.read(); // hello
+    await send({ type: "auth", attempts_left: 3 });
+    await lines.read(); // login
+    await send({ type: "welcome", user: "alice", role: "user" });
+    await send({
+      type: "message",
+      id: 1,
+      room: "lobby",
+      from: "mal\x1b[31mlory",
+      text: evil,
+      ts: Date.now(),
+    });
+    await lines.read(); // end
+    await send({ type: "bye", code: "end", message: "Goodbye \x1b[2J" });
+    await writer.close().catch(() => undefined);
+  });
+  const { client } = run;
+  await client.waitFor("done");
+  await client.write("end\n");
+  equal(await client.status(), 0);
+  const out = client.output();
+  ok(!out.includes("\x1b"), "no ESC in output");
+  ok(!out.includes("\x07"), "no BEL in output");
+  ok(!out.includes("\u202E"), "no bidi override in output");
+  match(out, /mal.*lory.* evil/);
 });
 
 Deno.test("the client reconnects and logs in again after a server restart", async () => {
@@ -222,27 +234,12 @@ Deno.test("with --no-reconnect a server shutdown is one line and exit status 7",
 });
 
 Deno.test("a server that breaks the protocol is one clear line and exit status 6", async () => {
-  const p = await testPki();
-  await using server = await listen(
-    { hostname: "127.0.0.1", port: 0, cert: p.server.cert, key: p.server.key },
-    async (conn) => {
-      const writer = conn.writable.getWriter();
-      await writer.write(encodeFrame({ type: "hello", version: 1, server: "broken/1" }));
-      await writer.write(new TextEncoder().encode('{"type":"auth","attempts_left":"three"}\n'));
-      await writer.close().catch(() => undefined);
-    },
-  );
-  const dir = await Deno.makeTempDir();
-  try {
-    const ca = join(dir, "ca.crt");
-    await Deno.writeTextFile(ca, p.ca.cert);
-    await using client = startClient(
-      ["--port", String(server.addr.port), "--ca", ca, "--user", "alice"],
-      { env: { BANTER_PASSWORD: "irrelevant-password" } },
-    );
-    equal(await client.status(), 6);
-    match(client.output(), /Protocol error from server: Field "attempts_left"/);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  await using run = await clientAgainst(async (conn) => {
+    const writer = conn.writable.getWriter();
+    await writer.write(encodeFrame({ type: "hello", version: 1, server: "broken/1" }));
+    await writer.write(new TextEncoder().encode('{"type":"auth","attempts_left":"three"}\n'));
+    await writer.close().catch(() => undefined);
+  });
+  equal(await run.client.status(), 6);
+  match(run.client.output(), /Protocol error from server: Field "attempts_left"/);
 });
