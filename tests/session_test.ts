@@ -128,3 +128,11 @@ Deno.test("a dropped connection shows others a leave with reason disconnected", 
   equal(leave.type === "leave" && leave.reason, "disconnected");
   await alice[Symbol.asyncDispose]();
 });
+
+Deno.test("the deno TLS engine (--tls-engine deno) serves a whole session too", async () => {
+  await using s = await startTestServer({ users: ["alice"], config: { tlsEngine: "deno" } });
+  await using alice = await s.login("alice");
+  await alice.send({ type: "say", text: "over Deno.listenTls" });
+  const echoed = await alice.until((f) => f.type === "message");
+  equal(echoed.type === "message" && echoed.text, "over Deno.listenTls");
+});
