@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { concatBytes } from "../lib/bytes.ts";
 import type {
   ClientPlan,
   ConnectReport,
@@ -115,7 +116,7 @@ class LoadClient implements DialectPeer {
     this.#writing = true;
     try {
       while (this.#queue.length > 0 && !this.closed) {
-        const batch = this.#queue.length === 1 ? this.#queue[0]! : concat(this.#queue);
+        const batch = this.#queue.length === 1 ? this.#queue[0]! : concatBytes(this.#queue);
         this.#queue = [];
         let at = 0;
         while (at < batch.length) at += await this.#conn!.write(batch.subarray(at));
@@ -211,18 +212,6 @@ class LoadClient implements DialectPeer {
     stats.lastAt = at;
     histogram.record(latencyMs);
   }
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  let size = 0;
-  for (const p of parts) size += p.length;
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }
 
 async function connect(

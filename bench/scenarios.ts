@@ -298,6 +298,8 @@ export async function idleScenario(
     ca: launcher.ca,
     workers: settings.workers,
   });
+  // Measurement, not synchronisation: let the fresh server's start-up
+  // allocations settle before the RSS baseline is taken.
   await new Promise((resolve) => setTimeout(resolve, 500));
   const inspector = settings.profileDir && launcher.profilable
     ? await CpuProfiler.attach(target)

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { concatBytes } from "./bytes.ts";
 
 /** The default bound on bytes queued for one connection: 1 MiB. */
 export const DEFAULT_OUTBOX_BYTES = 1024 * 1024;
@@ -148,7 +149,7 @@ export class Outbox {
       }
       const batch = take === this.#queue.length ? this.#queue : this.#queue.slice(0, take);
       this.#queue = take === this.#queue.length ? [] : this.#queue.slice(take);
-      const chunk = batch.length === 1 ? batch[0]! : concat(batch, size);
+      const chunk = batch.length === 1 ? batch[0]! : concatBytes(batch, size);
       this.#beforeWrite?.();
       try {
         await this.#writer.write(chunk);
@@ -200,14 +201,4 @@ export class Outbox {
     await this.#flushing;
     await this.#writer.close().catch(() => undefined); // peer may be gone
   }
-}
-
-function concat(parts: Uint8Array[], size: number): Uint8Array {
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }
