@@ -6,6 +6,8 @@
  * @module
  */
 
+import type { ByteSource } from "./byte_channel.ts";
+
 /** The default cap on one frame, newline excluded: 64 KiB. */
 export const DEFAULT_MAX_FRAME_BYTES = 64 * 1024;
 
@@ -141,49 +143,49 @@ export class LineSplitter {
 }
 
 /**
- * Reads lines from a byte stream without a second stream in between (one
- * object per connection instead of a stream pair and a pipe).
+ * Reads lines from a byte source without a stream in between (one object
+ * per connection instead of a stream pair and a pipe).
  * {@linkcode next} resolves with the next line, `undefined` at the end, or
  * rejects with the {@linkcode FrameError} after every good line before it.
  */
 export class LineReader {
-  readonly #reader: ReadableStreamDefaultReader<Uint8Array>;
+  readonly #source: ByteSource;
   readonly #splitter: LineSplitter;
   #lines: string[] = [];
   #at = 0;
 
   /**
-   * @param readable Bytes; the line reader takes its reader.
+   * @param source Bytes (see lib/byte_channel.ts; `streamSource` adapts a stream).
    * @param options The frame size cap.
    */
-  constructor(readable: ReadableStream<Uint8Array>, options: LineDecoderOptions = {}) {
-    this.#reader = readable.getReader();
+  constructor(source: ByteSource, options: LineDecoderOptions = {}) {
+    this.#source = source;
     this.#splitter = new LineSplitter(options);
   }
 
   /**
    * The next line.
    *
-   * @returns The line, or undefined at end of stream.
+   * @returns The line, or undefined at end of input.
    * @throws {FrameError} After the good lines that preceded a bad one.
    */
   async next(): Promise<string | undefined> {
     for (;;) {
       if (this.#at < this.#lines.length) return this.#lines[this.#at++];
       if (this.#splitter.error) throw this.#splitter.error;
-      const { value, done } = await this.#reader.read();
-      if (done) {
+      const chunk = await this.#source.read();
+      if (chunk === undefined) {
         this.#splitter.end();
         return undefined;
       }
-      this.#lines = this.#splitter.push(value);
+      this.#lines = this.#splitter.push(chunk);
       this.#at = 0;
     }
   }
 
-  /** Stop reading (the stream is cancelled). */
-  async cancel(): Promise<void> {
-    await this.#reader.cancel().catch(() => undefined); // the peer may be gone
+  /** Stop reading. */
+  cancel(): Promise<void> {
+    return this.#source.cancel();
   }
 }
 

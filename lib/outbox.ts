@@ -5,6 +5,7 @@
  *
  * @module
  */
+import type { ByteSink } from "./byte_channel.ts";
 import { concatBytes } from "./bytes.ts";
 
 /** The default bound on bytes queued for one connection: 1 MiB. */
@@ -44,7 +45,7 @@ export interface OutboxOptions {
 
 /** A bounded, coalescing queue in front of a `WritableStream`. */
 export class Outbox {
-  readonly #writer: WritableStreamDefaultWriter<Uint8Array>;
+  readonly #sink: ByteSink;
   readonly #maxBytes: number;
   readonly #hardMaxBytes: number;
   readonly #stallMs: number;
@@ -55,18 +56,18 @@ export class Outbox {
   #queue: Uint8Array[] = [];
   #bytes = 0;
   #scheduled = false;
-  #flushing: Promise<void> | undefined;
+  /** A flush loop is running (set before it starts, cleared as it ends). */
+  #flushing = false;
+  /** The latest flush loop, for close() to wait on. */
+  #flushed: Promise<void> = Promise.resolve();
   #closed = false;
 
   /**
-   * @param writable Where bytes go; the outbox takes its writer.
+   * @param sink Where bytes go (`streamSink` in lib/byte_channel.ts adapts a stream).
    * @param options Bound and callbacks.
    */
-  constructor(
-    writable: WritableStream<Uint8Array>,
-    options: OutboxOptions = {},
-  ) {
-    this.#writer = writable.getWriter();
+  constructor(sink: ByteSink, options: OutboxOptions = {}) {
+    this.#sink = sink;
     this.#maxBytes = options.maxBytes ?? DEFAULT_OUTBOX_BYTES;
     this.#hardMaxBytes = options.hardMaxBytes ?? 4 * this.#maxBytes;
     this.#stallMs = options.stallMs ?? DEFAULT_STALL_MS;
@@ -102,7 +103,7 @@ export class Outbox {
     if (this.#bytes > this.#maxBytes && this.#stallTimer === undefined) {
       this.#stallTimer = setTimeout(() => this.#overflow(), this.#stallMs);
     }
-    if (!this.#scheduled && this.#flushing === undefined) {
+    if (!this.#scheduled && !this.#flushing) {
       this.#scheduled = true;
       queueMicrotask(() => {
         this.#scheduled = false;
@@ -126,10 +127,11 @@ export class Outbox {
   }
 
   #startFlush(): void {
-    // A non-empty queue means #flush awaits a write before it can finish, so
-    // this assignment happens before #flush clears it.
-    if (this.#flushing !== undefined || this.#queue.length === 0) return;
-    this.#flushing = this.#flush();
+    if (this.#flushing || this.#queue.length === 0) return;
+    // Set before the loop runs: it may finish without awaiting when the sink
+    // takes every write at once, and then it clears the flag itself.
+    this.#flushing = true;
+    this.#flushed = this.#flush();
   }
 
   async #flush(): Promise<void> {
@@ -152,20 +154,23 @@ export class Outbox {
       const chunk = batch.length === 1 ? batch[0]! : concatBytes(batch, size);
       this.#beforeWrite?.();
       try {
-        await this.#writer.write(chunk);
+        // A sink that took the bytes at once returns nothing: no await, no
+        // extra turn per write.
+        const pending = this.#sink.write(chunk);
+        if (pending) await pending;
       } catch (error) {
         this.#clearStall();
         this.#closed = true;
         this.#queue = [];
         this.#bytes = 0;
-        this.#flushing = undefined;
+        this.#flushing = false;
         this.#onError?.(error);
         return;
       }
       this.#bytes -= chunk.length;
       if (this.#bytes <= this.#maxBytes) this.#clearStall();
     }
-    this.#flushing = undefined;
+    this.#flushing = false;
   }
 
   /**
@@ -196,9 +201,9 @@ export class Outbox {
   }
 
   async #drainThenClose(): Promise<void> {
-    await this.#flushing;
+    await this.#flushed;
     this.#startFlush();
-    await this.#flushing;
-    await this.#writer.close().catch(() => undefined); // peer may be gone
+    await this.#flushed;
+    await this.#sink.close();
   }
 }

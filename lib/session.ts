@@ -9,6 +9,7 @@ import { getLogger } from "@logtape/logtape";
 import { BannedError, NameTakenError } from "./chat/hub.ts";
 import type { ChatEvent, CloseReason, Member, Role } from "./chat/message.ts";
 import type { Clock } from "./clock.ts";
+import { streamSink, streamSource } from "./byte_channel.ts";
 import { FrameError, LineReader } from "./framing.ts";
 import { Counter } from "./metrics.ts";
 import { Outbox } from "./outbox.ts";
@@ -141,7 +142,7 @@ export class Session {
     this.#options = options;
     this.#lastSeen = options.clock.now();
     this.#counters = options.counters ?? uncounted();
-    this.#outbox = new Outbox(conn.writable, {
+    this.#outbox = new Outbox(conn.sink ?? streamSink(conn.writable), {
       maxBytes: options.limits.outboxBytes,
       ...(options.beforeWrite ? { beforeWrite: options.beforeWrite } : {}),
       onOverflow: () => {
@@ -214,7 +215,9 @@ export class Session {
     });
     // A bad frame leaves the socket open for the error frame and goodbye;
     // #finish closes the connection.
-    const lines = new LineReader(this.#conn.readable, { maxFrameBytes: limits.maxFrameBytes });
+    const lines = new LineReader(this.#conn.source ?? streamSource(this.#conn.readable), {
+      maxFrameBytes: limits.maxFrameBytes,
+    });
     this.#options.onOpen?.(this);
     let presence: ReturnType<SessionHub["enter"]> | undefined;
     const loginTimer = setTimeout(

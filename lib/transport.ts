@@ -9,6 +9,7 @@
  */
 import * as tls from "node:tls";
 import type { Socket } from "node:net";
+import type { ByteSink, ByteSource } from "./byte_channel.ts";
 import { commonName } from "./certs.ts";
 
 /** Who is on the other end, as far as TLS could verify. */
@@ -26,6 +27,12 @@ export interface Connection {
   readonly readable: ReadableStream<Uint8Array>;
   readonly writable: WritableStream<Uint8Array>;
   readonly peer: PeerInfo;
+  /**
+   * The same bytes without streams, when the engine offers it (node): use
+   * either these or `readable`/`writable`, not both.
+   */
+  readonly source?: ByteSource;
+  readonly sink?: ByteSink;
   /** Close the socket now, without waiting for queued writes. */
   close(): void;
 }
@@ -298,59 +305,82 @@ function serverHandle(
 }
 
 /**
- * Web streams over a node socket, with backpressure both ways.
+ * A node socket as a {@linkcode ByteSource} and {@linkcode ByteSink}, with
+ * backpressure both ways and no stream objects: what a session uses.
  *
  * @param socket A connected socket.
- * @returns Readable and writable byte streams.
+ * @returns Source and sink.
  */
-function socketStreams(socket: Socket): {
-  readable: ReadableStream<Uint8Array>;
-  writable: WritableStream<Uint8Array>;
-} {
+function socketChannel(socket: Socket): { source: ByteSource; sink: ByteSink } {
+  const chunks: Uint8Array[] = [];
   let ended = false;
-  const readable = new ReadableStream<Uint8Array>({
-    start(controller) {
-      socket.on("data", (chunk: Uint8Array) => {
-        if (ended) return;
-        controller.enqueue(
-          new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength),
-        );
-        if ((controller.desiredSize ?? 0) <= 0) socket.pause();
-      });
-      const finish = (error?: Error) => {
-        if (ended) return;
-        ended = true;
-        if (error) controller.error(error);
-        else controller.close();
-      };
-      socket.on("end", () => finish());
-      socket.on("error", (error: Error) => finish(error));
-      socket.on("close", () => finish());
-    },
-    pull() {
-      socket.resume();
+  let paused = false;
+  let failure: Error | undefined;
+  let wake: (() => void) | undefined;
+  const notify = () => {
+    const waiting = wake;
+    wake = undefined;
+    waiting?.();
+  };
+  socket.on("data", (chunk: Uint8Array) => {
+    if (ended) return;
+    chunks.push(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+    if (chunks.length >= 4 && !paused) {
+      paused = true;
+      socket.pause();
+    }
+    notify();
+  });
+  const finish = (error?: Error) => {
+    if (ended) return;
+    ended = true;
+    failure = error;
+    notify();
+  };
+  socket.on("end", () => finish());
+  socket.on("error", (error: Error) => finish(error));
+  socket.on("close", () => finish());
+  socket.resume(); // Deno's node:tls starts the socket paused
+
+  const source: ByteSource = {
+    async read() {
+      for (;;) {
+        const chunk = chunks.shift();
+        if (chunk !== undefined) {
+          if (paused && chunks.length === 0) {
+            paused = false;
+            socket.resume();
+          }
+          return chunk;
+        }
+        if (ended) {
+          if (failure) throw failure;
+          return undefined;
+        }
+        await new Promise<void>((resolve) => wake = resolve);
+      }
     },
     cancel() {
-      ended = true;
+      chunks.length = 0;
+      finish();
       socket.destroy();
+      return Promise.resolve();
     },
-  }, { highWaterMark: 4 });
-
-  const writable = new WritableStream<Uint8Array>({
-    write(chunk) {
-      if (socket.destroyed) throw new Deno.errors.BrokenPipe("socket closed");
-      if (socket.write(chunk)) return;
+  };
+  const sink: ByteSink = {
+    write(bytes) {
+      if (socket.destroyed) return Promise.reject(new Deno.errors.BrokenPipe("socket closed"));
+      if (socket.write(bytes)) return undefined;
       return new Promise<void>((resolve, reject) => {
-        const done = () => {
-          socket.off("drain", done);
+        const drained = () => {
           socket.off("close", closed);
           resolve();
         };
         const closed = () => {
-          socket.off("drain", done);
+          socket.off("drain", drained);
           reject(new Deno.errors.BrokenPipe("socket closed"));
         };
-        socket.once("drain", done);
+        socket.once("drain", drained);
         socket.once("close", closed);
       });
     },
@@ -362,11 +392,60 @@ function socketStreams(socket: Socket): {
         socket.end(() => resolve());
       });
     },
+  };
+  return { source, sink };
+}
+
+/**
+ * Web streams over a socket's channel, for callers that want streams (tests,
+ * echo servers); sessions use the channel itself.
+ *
+ * @param channel The socket's source and sink.
+ * @param socket The socket, destroyed on abort.
+ * @returns Readable and writable byte streams.
+ */
+function channelStreams(
+  channel: { source: ByteSource; sink: ByteSink },
+  socket: Socket,
+): { readable: ReadableStream<Uint8Array>; writable: WritableStream<Uint8Array> } {
+  const readable = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const chunk = await channel.source.read();
+      if (chunk === undefined) controller.close();
+      else controller.enqueue(chunk);
+    },
+    cancel: () => channel.source.cancel(),
+  });
+  const writable = new WritableStream<Uint8Array>({
+    write: (chunk) => channel.sink.write(chunk),
+    close: () => channel.sink.close(),
     abort() {
       socket.destroy();
     },
   });
   return { readable, writable };
+}
+
+/** A node socket as a {@linkcode Connection}: the channel now, streams on demand. */
+function nodeConnection(socket: Socket, peer: PeerInfo): Connection {
+  const channel = socketChannel(socket);
+  let streams: ReturnType<typeof channelStreams> | undefined;
+  return {
+    peer,
+    source: channel.source,
+    sink: channel.sink,
+    get readable() {
+      streams ??= channelStreams(channel, socket);
+      return streams.readable;
+    },
+    get writable() {
+      streams ??= channelStreams(channel, socket);
+      return streams.writable;
+    },
+    close: () => {
+      socket.destroy();
+    },
+  };
 }
 
 async function listenNode(
@@ -408,13 +487,7 @@ async function listenNode(
       port: socket.remotePort ?? 0,
       ...(certificateName === undefined ? {} : { certificateName }),
     };
-    tracker.run({
-      ...socketStreams(socket),
-      peer,
-      close: () => {
-        socket.destroy();
-      },
-    }, handler);
+    tracker.run(nodeConnection(socket, peer), handler);
   });
   server.on("connection", (raw: Socket) => {
     const ip = raw.remoteAddress ?? "unknown";

@@ -1,4 +1,5 @@
 import { deepEqual, equal } from "node:assert/strict";
+import { streamSink } from "../lib/byte_channel.ts";
 import { Outbox } from "../lib/outbox.ts";
 
 function sink(): { writable: WritableStream<Uint8Array>; log: string[] } {
@@ -13,7 +14,7 @@ function sink(): { writable: WritableStream<Uint8Array>; log: string[] } {
 
 Deno.test("Outbox coalesces frames queued in one turn into one write, after beforeWrite", async () => {
   const { writable, log } = sink();
-  const outbox = new Outbox(writable, { beforeWrite: () => log.push("commit") });
+  const outbox = new Outbox(streamSink(writable), { beforeWrite: () => log.push("commit") });
   const enc = new TextEncoder();
   outbox.push(enc.encode("a\n"));
   outbox.push(enc.encode("b\n"));
@@ -24,7 +25,7 @@ Deno.test("Outbox coalesces frames queued in one turn into one write, after befo
 Deno.test("Outbox lets a burst pass the soft bound, but not the hard one", () => {
   let overflowed = 0;
   const never = new WritableStream<Uint8Array>({ write: () => new Promise(() => {}) });
-  const outbox = new Outbox(never, {
+  const outbox = new Outbox(streamSink(never), {
     maxBytes: 10,
     hardMaxBytes: 40,
     stallMs: 60_000,
@@ -44,12 +45,14 @@ Deno.test("Outbox writes a frame pushed at any moment while the previous flush f
     const written: string[] = [];
     let release: () => void = () => {};
     const outbox = new Outbox(
-      new WritableStream<Uint8Array>({
-        write(chunk) {
-          written.push(new TextDecoder().decode(chunk));
-          if (written.length === 1) return new Promise<void>((r) => release = r);
-        },
-      }),
+      streamSink(
+        new WritableStream<Uint8Array>({
+          write(chunk) {
+            written.push(new TextDecoder().decode(chunk));
+            if (written.length === 1) return new Promise<void>((r) => release = r);
+          },
+        }),
+      ),
     );
     outbox.push(new TextEncoder().encode("1"));
     while (written.length === 0) await Promise.resolve();
@@ -60,4 +63,21 @@ Deno.test("Outbox writes a frame pushed at any moment while the previous flush f
     deepEqual(written, ["1", "2"], `pushed ${k} turns after the write`);
     await outbox.close();
   }
+});
+
+Deno.test("Outbox keeps writing through a sink that takes every write at once", async () => {
+  const written: string[] = [];
+  const outbox = new Outbox({
+    write(bytes) {
+      written.push(new TextDecoder().decode(bytes));
+      return undefined;
+    },
+    close: () => Promise.resolve(),
+  });
+  for (const frame of ["a", "b", "c"]) {
+    outbox.push(new TextEncoder().encode(frame));
+    await Promise.resolve(); // each frame in its own turn: three separate flushes
+  }
+  await outbox.close();
+  deepEqual(written, ["a", "b", "c"]);
 });
