@@ -455,8 +455,8 @@ async function listenNode(
   const tracker = new Tracker();
   const handshakeMs = options.handshakeTimeoutMs ?? 10_000;
   // Deno's node:tls ignores `handshakeTimeout`: time the raw socket ourselves.
-  const pending = new Map<string, ReturnType<typeof setTimeout>>();
-  const handshakeDone = new Map<string, () => void>();
+  // Per connection in its handshake: ends its timer and frees its slot.
+  const inHandshake = new Map<string, () => void>();
   const pendingHandshakes = new PendingHandshakes(options);
   const keyOf = (s: Socket) => `${s.remoteAddress}:${s.remotePort}`;
   const server = tls.createServer({
@@ -471,11 +471,7 @@ async function listenNode(
       }
       : {}),
   }, (socket) => {
-    const key = keyOf(socket);
-    clearTimeout(pending.get(key));
-    pending.delete(key);
-    handshakeDone.get(key)?.();
-    handshakeDone.delete(key);
+    inHandshake.get(keyOf(socket))?.();
     socket.setNoDelay(true);
     let certificateName: string | undefined;
     if (options.clientCa && socket.authorized) {
@@ -496,31 +492,19 @@ async function listenNode(
       options.onPendingRefused?.(ip);
       return;
     }
-    let released = false;
-    const release = () => {
-      if (released) return;
-      released = true;
+    const key = keyOf(raw);
+    const timer = setTimeout(() => {
+      raw.destroy();
+      options.onHandshakeError?.(new Error("TLS handshake timed out"), ip);
+    }, handshakeMs);
+    const settle = () => {
+      if (inHandshake.get(key) !== settle) return;
+      inHandshake.delete(key);
+      clearTimeout(timer);
       pendingHandshakes.release(ip);
     };
-    raw.once("close", release);
-    const key = keyOf(raw);
-    handshakeDone.set(key, release);
-    pending.set(
-      key,
-      setTimeout(() => {
-        pending.delete(key);
-        raw.destroy();
-        options.onHandshakeError?.(
-          new Error("TLS handshake timed out"),
-          raw.remoteAddress ?? "unknown",
-        );
-      }, handshakeMs),
-    );
-    raw.once("close", () => {
-      clearTimeout(pending.get(key));
-      pending.delete(key);
-      handshakeDone.delete(key);
-    });
+    inHandshake.set(key, settle);
+    raw.once("close", settle);
   });
   server.on("tlsClientError", (error: Error, socket: tls.TLSSocket) => {
     options.onHandshakeError?.(error, socket.remoteAddress ?? "unknown");
