@@ -7,8 +7,8 @@
  */
 import { existsSync } from "node:fs";
 import { ChatClient, type ClientIO, EXIT } from "./lib/client/run.ts";
-import { ConfigError, envName, helpText, loadConfig, type Setting } from "./lib/config.ts";
-import { systemRandom } from "./lib/clock.ts";
+import { ConfigError, envName, helpText, loadConfig, type Setting } from "./lib/util/config.ts";
+import { systemRandom } from "./lib/util/clock.ts";
 import { readInput } from "./lib/terminal/input.ts";
 import { LineEditor } from "./lib/terminal/line_editor.ts";
 import { renderEvent, shouldUseColour } from "./lib/terminal/render.ts";

@@ -3,11 +3,11 @@
  *
  * @module
  */
-import { ConfigError, envName, helpText } from "./lib/config.ts";
-import { runConsole } from "./lib/console.ts";
-import { setupLogging } from "./lib/log.ts";
-import { startServer } from "./lib/server_app.ts";
-import { parseServerConfig, SERVER_SETTINGS, type ServerConfig } from "./lib/server_config.ts";
+import { ConfigError, envName, helpText } from "./lib/util/config.ts";
+import { runConsole } from "./lib/server/console.ts";
+import { setupLogging } from "./lib/util/log.ts";
+import { startServer } from "./lib/server/app.ts";
+import { parseServerConfig, SERVER_SETTINGS, type ServerConfig } from "./lib/server/settings.ts";
 
 const USAGE = "Usage: deno task server [options]";
 

@@ -7,7 +7,7 @@
 import { join } from "node:path";
 import { Hasher } from "../lib/auth/hash.ts";
 import { CREDENTIALS_VERSION, CredentialStore } from "../lib/auth/store.ts";
-import { CERT_FILES, writeCertificates } from "../lib/cert_files.ts";
+import { CERT_FILES, writeCertificates } from "../lib/net/cert_files.ts";
 
 /** The password every benchmark user has. */
 export const BENCH_PASSWORD = "bench horse battery 42";

@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { concatBytes } from "../lib/bytes.ts";
+import { concatBytes } from "../lib/util/bytes.ts";
 import type {
   ClientPlan,
   ConnectReport,

@@ -8,7 +8,11 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { issueClientCertificates, KeyExistsError, writeCertificates } from "../lib/cert_files.ts";
+import {
+  issueClientCertificates,
+  KeyExistsError,
+  writeCertificates,
+} from "../lib/net/cert_files.ts";
 
 const USAGE = `Usage: deno task certs [options]
 

@@ -1,5 +1,5 @@
 /**
- * A TLS echo server on 127.0.0.1:0 from `lib/transport.ts`, which records
+ * A TLS echo server on 127.0.0.1:0 from `lib/net/tls_server.ts`, which records
  * the peers it saw, and a way to connect to it: for transport and
  * certificate tests.
  *
@@ -13,7 +13,7 @@ import {
   type ListenOptions,
   type PeerInfo,
   type TlsServer,
-} from "../lib/transport.ts";
+} from "../lib/net/tls_server.ts";
 import { testPki } from "./_helpers.ts";
 
 /** A running echo server. */

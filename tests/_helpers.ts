@@ -10,16 +10,15 @@ import {
   createCa,
   createClientCert,
   createServerCert,
-} from "../lib/certs.ts";
-import type { Clock } from "../lib/clock.ts";
-import { LineDecoderStream } from "../lib/framing.ts";
+} from "../lib/net/certs.ts";
+import { LineDecoderStream } from "../lib/wire/framing.ts";
 import {
   type ClientFrame,
   encodeFrame,
   parseServerFrame,
   type ServerFrame,
-} from "../lib/protocol.ts";
-import { connect, type Connection } from "../lib/transport.ts";
+} from "../lib/wire/protocol.ts";
+import { connect, type Connection } from "../lib/net/tls_server.ts";
 
 /** A test PKI: our CA with server and client leaves, and a foreign CA. */
 export interface TestPki {
@@ -95,22 +94,6 @@ export async function tempDir(): Promise<AsyncDisposable & { path: string }> {
     path,
     [Symbol.asyncDispose]: () => Deno.remove(path, { recursive: true }),
   };
-}
-
-/** A clock that only moves when told. */
-export class FakeClock implements Clock {
-  #now: number;
-  /** @param start Starting time. */
-  constructor(start = Date.UTC(2026, 0, 1)) {
-    this.#now = start;
-  }
-  now(): number {
-    return this.#now;
-  }
-  /** Move time forward. */
-  advance(ms: number): void {
-    this.#now += ms;
-  }
 }
 
 /** A protocol client for tests: send frames, await frames with timeouts. */

@@ -8,9 +8,9 @@ import { join } from "node:path";
 import { Hasher } from "../lib/auth/hash.ts";
 import { CredentialStore } from "../lib/auth/store.ts";
 import type { UserRole } from "../lib/auth/store.ts";
-import { CERT_FILES } from "../lib/cert_files.ts";
-import { type RunningServer, type ServerDeps, startServer } from "../lib/server_app.ts";
-import { parseServerConfig, type ServerConfig } from "../lib/server_config.ts";
+import { CERT_FILES } from "../lib/net/cert_files.ts";
+import { type RunningServer, type ServerDeps, startServer } from "../lib/server/app.ts";
+import { parseServerConfig, type ServerConfig } from "../lib/server/settings.ts";
 import { TestClient, testPki } from "./_helpers.ts";
 
 /** scrypt cost used by tests (2^10 instead of 2^17). */

@@ -11,7 +11,7 @@
  *
  * @module
  */
-import { type Clock, systemClock } from "../clock.ts";
+import { type Clock, delay, systemClock } from "../util/clock.ts";
 
 /** Options for {@linkcode withFileLock}. */
 export interface FileLockOptions {
@@ -65,7 +65,7 @@ async function acquire(
     token: crypto.randomUUID(),
   });
   let waited = 0;
-  let delay = FIRST_RETRY_MS;
+  let retryMs = FIRST_RETRY_MS;
   for (;;) {
     const held = await createExclusive(lockPath, content);
     if (held) return held;
@@ -76,9 +76,9 @@ async function acquire(
         `Cannot lock ${lockPath}: held by pid ${owner?.pid ?? "unknown"} for over ${timeoutMs} ms`,
       );
     }
-    await new Promise((resolve) => setTimeout(resolve, delay));
-    waited += delay;
-    delay = Math.min(delay * 2, MAX_RETRY_MS);
+    await delay(clock, retryMs);
+    waited += retryMs;
+    retryMs = Math.min(retryMs * 2, MAX_RETRY_MS);
   }
 }
 

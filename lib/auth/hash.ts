@@ -8,7 +8,7 @@
 import { Buffer } from "node:buffer";
 import { createHash, scrypt, timingSafeEqual } from "node:crypto";
 import bcrypt from "bcryptjs";
-import { type Random, systemRandom } from "../clock.ts";
+import { type Random, systemRandom } from "../util/clock.ts";
 import { Semaphore } from "./_semaphore.ts";
 import {
   formatScryptHash,

@@ -25,8 +25,8 @@
  * @module
  */
 import { dirname } from "node:path";
-import { writeFileAtomic } from "../atomic_write.ts";
-import { type Clock, systemClock } from "../clock.ts";
+import { writeFileAtomic } from "../util/atomic_write.ts";
+import { type Clock, systemClock } from "../util/clock.ts";
 import { withFileLock } from "./_file_lock.ts";
 import { Semaphore } from "./_semaphore.ts";
 import { fileSignature } from "./_file_signature.ts";

@@ -5,7 +5,7 @@
  * @module
  */
 import { getLogger } from "@logtape/logtape";
-import { escapeUntrusted } from "../untrusted_text.ts";
+import { escapeUntrusted } from "../util/untrusted_text.ts";
 import { KeyedGate } from "./_gate.ts";
 import type { Hasher, VerifyResult } from "./hash.ts";
 import type { Lockout, LockoutScope } from "./lockout.ts";

@@ -24,8 +24,8 @@
  */
 import { Buffer } from "node:buffer";
 import { dirname } from "node:path";
-import { writeFileAtomic } from "../atomic_write.ts";
-import { type Clock, type Random, systemClock, systemRandom } from "../clock.ts";
+import { writeFileAtomic } from "../util/atomic_write.ts";
+import { type Clock, type Random, systemClock, systemRandom } from "../util/clock.ts";
 import { withFileLock } from "./_file_lock.ts";
 import { Semaphore } from "./_semaphore.ts";
 import { fileSignature } from "./_file_signature.ts";

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { Clock } from "../clock.ts";
+import type { TimeSource } from "../util/clock.ts";
 import { foldName } from "./_names.ts";
 import { type CommandContext, defaultCommands, parseCommandLine, roleAtLeast } from "./commands.ts";
 import { type HistoryStore, MemoryHistory } from "./history.ts";
@@ -32,7 +32,7 @@ const DAY_MS = 86_400_000;
 /** Options for {@linkcode Hub}. */
 export interface HubOptions {
   /** Timestamps, rate limits, cooldowns and retention all use it. */
-  clock: Clock;
+  clock: TimeSource;
   /**
    * Where messages, DMs, bans and the message id are kept. The hub never
    * closes it. @default a fresh {@linkcode MemoryHistory}
@@ -173,7 +173,7 @@ interface Seat {
  * ```
  */
 export class Hub {
-  #clock: Clock;
+  #clock: TimeSource;
   #history: HistoryStore;
   #historyLimit: number;
   #maxMessageLength: number;
@@ -190,7 +190,7 @@ export class Hub {
   #closed = false;
 
   /**
-   * @param options Clock, storage, limits and hooks.
+   * @param options TimeSource, storage, limits and hooks.
    * @throws {RangeError} When a limit is out of range.
    */
   constructor(options: HubOptions) {

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { Clock } from "../clock.ts";
+import type { TimeSource } from "../util/clock.ts";
 import { foldName } from "./_names.ts";
 
 /** The name jokes are posted under. Users cannot take it. */
@@ -27,7 +27,7 @@ export type JokeTeller = (signal?: AbortSignal) => Promise<Joke>;
 /** Options for {@linkcode JokeDesk}. */
 export interface JokeDeskOptions {
   /** Where the time comes from. */
-  clock: Clock;
+  clock: TimeSource;
   /** Time between two requests by the same user. @default 10000 */
   cooldownMs?: number;
 }
@@ -55,14 +55,14 @@ const SWEEP_AT = 256;
  */
 export class JokeDesk {
   #teller: JokeTeller | undefined;
-  #clock: Clock;
+  #clock: TimeSource;
   #cooldownMs: number;
   #lastAsked = new Map<string, number>();
   #inFlight = new Map<Promise<void>, AbortController>();
 
   /**
    * @param teller Where jokes come from; `undefined` when not configured.
-   * @param options Clock and cooldown.
+   * @param options TimeSource and cooldown.
    * @throws {RangeError} When `cooldownMs` is negative.
    */
   constructor(teller: JokeTeller | undefined, options: JokeDeskOptions) {

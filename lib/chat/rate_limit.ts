@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type { Clock } from "../clock.ts";
+import type { TimeSource } from "../util/clock.ts";
 
 /** Options for {@linkcode TokenBucket}. */
 export interface TokenBucketOptions {
@@ -34,7 +34,7 @@ export interface TokenBucketOptions {
 export class TokenBucket {
   readonly burst: number;
   readonly perSecond: number;
-  #clock: Clock;
+  #clock: TimeSource;
   #tokens: number;
   #last: number;
 
@@ -43,7 +43,7 @@ export class TokenBucket {
    * @param options Burst size and refill rate.
    * @throws {RangeError} When `burst` is below 1 or `perSecond` is not positive.
    */
-  constructor(clock: Clock, options: TokenBucketOptions = {}) {
+  constructor(clock: TimeSource, options: TokenBucketOptions = {}) {
     const burst = options.burst ?? 10;
     const perSecond = options.perSecond ?? 2;
     if (!(burst >= 1) || !Number.isFinite(burst)) {

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { Random } from "../clock.ts";
+import type { Random } from "../util/clock.ts";
 
 /** Options for {@linkcode backoffDelay}. */
 export interface BackoffOptions {

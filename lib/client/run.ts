@@ -7,8 +7,8 @@
  * @module
  */
 import type { ChatEvent } from "../chat/message.ts";
-import type { Random } from "../clock.ts";
-import { LineDecoderStream } from "../framing.ts";
+import type { Random } from "../util/clock.ts";
+import { LineDecoderStream } from "../wire/framing.ts";
 import {
   type ByeCode,
   type ClientFrame,
@@ -17,14 +17,14 @@ import {
   parseServerFrame,
   PROTOCOL_VERSION,
   type ServerFrame,
-} from "../protocol.ts";
+} from "../wire/protocol.ts";
 import {
   classifyConnectError,
   connect,
   ConnectError,
   type Connection,
   type ConnectOptions,
-} from "../transport.ts";
+} from "../net/tls_server.ts";
 import { backoffDelay } from "./backoff.ts";
 
 /** Lines kept while not logged in. */

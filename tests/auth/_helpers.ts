@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { Clock, Random } from "../../lib/clock.ts";
+import type { Random } from "../../lib/util/clock.ts";
 import { Hasher, type HasherOptions } from "../../lib/auth/hash.ts";
 
 /** Cheap scrypt parameters for tests (1 MiB, about a millisecond). */
@@ -12,22 +12,6 @@ export const TEST_PARAMS = Object.freeze({ logN: 10, r: 8, p: 1 });
 
 /** A password that passes every rule for the names used in tests. */
 export const GOOD_PASSWORD = "quiet lantern 42";
-
-/** A clock that only moves when told to. */
-export interface FakeClock extends Clock {
-  advance(ms: number): void;
-}
-
-/** A fake clock starting at `start` ms since the epoch. */
-export function fakeClock(start = 1_700_000_000_000): FakeClock {
-  let now = start;
-  return {
-    now: () => now,
-    advance: (ms) => {
-      now += ms;
-    },
-  };
-}
 
 /** Randomness whose bytes are `fill`, `fill + 1`, ... (mod 256). */
 export function fixedRandom(fill = 7): Random {
@@ -42,14 +26,7 @@ export function testHasher(options: HasherOptions = {}): Hasher {
   return new Hasher({ params: TEST_PARAMS, ...options });
 }
 
-/** A temporary directory removed when disposed. */
-export async function tempDir(): Promise<AsyncDisposable & { path: string }> {
-  const path = await Deno.makeTempDir({ prefix: "banter_auth_" });
-  return {
-    path,
-    [Symbol.asyncDispose]: () => Deno.remove(path, { recursive: true }),
-  };
-}
+export { tempDir } from "../_helpers.ts";
 
 /** The project's deno.json, for child processes. */
 export const CONFIG = new URL("../../deno.json", import.meta.url).pathname;

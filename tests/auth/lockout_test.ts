@@ -1,7 +1,8 @@
+import { FakeClock } from "../_fake_clock.ts";
 import { deepEqual, equal, rejects } from "node:assert/strict";
 import { ipKey } from "../../lib/auth/_ip_key.ts";
 import { ACCOUNT_LOCKOUT, IP_LOCKOUT, Lockout, LOCKOUT_FORGET_MS } from "../../lib/auth/lockout.ts";
-import { fakeClock, tempDir } from "./_helpers.ts";
+import { tempDir } from "./_helpers.ts";
 
 const MINUTE = 60_000;
 const IP = "192.0.2.7";
@@ -25,7 +26,7 @@ Deno.test("Lockout ships the documented policy", () => {
 
 Deno.test("Lockout locks an account for 1, 5, then 15 minutes per 3 failures", async () => {
   await using dir = await tempDir();
-  const clock = fakeClock();
+  const clock = new FakeClock();
   // Distinct addresses so only the account rule applies.
   let n = 0;
   const nextIp = () => `198.51.100.${n++}`;
@@ -54,7 +55,7 @@ Deno.test("Lockout locks an account for 1, 5, then 15 minutes per 3 failures", a
 
 Deno.test("Lockout does not count failures while locked", async () => {
   await using dir = await tempDir();
-  const clock = fakeClock();
+  const clock = new FakeClock();
   const lockout = await Lockout.open(`${dir.path}/lockout.json`, { clock });
   await fail(lockout, "alice", 3);
   deepEqual(await lockout.recordFailure("alice", IP), {
@@ -69,7 +70,7 @@ Deno.test("Lockout does not count failures while locked", async () => {
 
 Deno.test("Lockout locks a source address after 10 failures across accounts", async () => {
   await using dir = await tempDir();
-  const clock = fakeClock();
+  const clock = new FakeClock();
   const lockout = await Lockout.open(`${dir.path}/lockout.json`, { clock });
   for (let i = 0; i < 9; i++) await lockout.recordFailure(`user${i}`, IP);
   deepEqual(lockout.status("someone", IP), { locked: false });
@@ -96,7 +97,7 @@ Deno.test("Lockout counts IPv6 sources per /64 and IPv4-mapped as IPv4", async (
 
   await using dir = await tempDir();
   const lockout = await Lockout.open(`${dir.path}/lockout.json`, {
-    clock: fakeClock(),
+    clock: new FakeClock(),
   });
   for (let i = 0; i < 10; i++) {
     await lockout.recordFailure(`user${i}`, `2001:db8:1:2::${i.toString(16)}`);
@@ -107,7 +108,7 @@ Deno.test("Lockout counts IPv6 sources per /64 and IPv4-mapped as IPv4", async (
 
 Deno.test("Lockout reports the longer lock when account and address are both locked", async () => {
   await using dir = await tempDir();
-  const clock = fakeClock();
+  const clock = new FakeClock();
   const lockout = await Lockout.open(`${dir.path}/lockout.json`, {
     clock,
     ip: { threshold: 3, durationsMs: [10 * MINUTE] },
@@ -122,7 +123,7 @@ Deno.test("Lockout reports the longer lock when account and address are both loc
 
 Deno.test("Lockout.recordSuccess() resets the account but not the address", async () => {
   await using dir = await tempDir();
-  const clock = fakeClock();
+  const clock = new FakeClock();
   const lockout = await Lockout.open(`${dir.path}/lockout.json`, { clock });
   await fail(lockout, "alice", 3);
   clock.advance(MINUTE);
@@ -140,7 +141,7 @@ Deno.test("Lockout.recordSuccess() resets the account but not the address", asyn
 
 Deno.test("Lockout.unlock() lifts an account lock", async () => {
   await using dir = await tempDir();
-  const clock = fakeClock();
+  const clock = new FakeClock();
   const lockout = await Lockout.open(`${dir.path}/lockout.json`, { clock });
   await fail(lockout, "alice", 3);
   equal(await lockout.unlock("alice"), true);
@@ -150,7 +151,7 @@ Deno.test("Lockout.unlock() lifts an account lock", async () => {
 
 Deno.test("Lockout survives a restart: a new instance sees the same locks", async () => {
   await using dir = await tempDir();
-  const clock = fakeClock();
+  const clock = new FakeClock();
   const path = `${dir.path}/lockout.json`;
   const before = await Lockout.open(path, { clock });
   await fail(before, "alice", 3);
@@ -171,7 +172,7 @@ Deno.test("Lockout survives a restart: a new instance sees the same locks", asyn
 
 Deno.test("Lockout.refresh() picks up an unlock made by another process", async () => {
   await using dir = await tempDir();
-  const clock = fakeClock();
+  const clock = new FakeClock();
   const path = `${dir.path}/lockout.json`;
   const server = await Lockout.open(path, { clock });
   await fail(server, "alice", 3);
@@ -188,7 +189,7 @@ Deno.test("Lockout.refresh() picks up an unlock made by another process", async 
 
 Deno.test("Lockout forgets records 24 hours after the last failure", async () => {
   await using dir = await tempDir();
-  const clock = fakeClock();
+  const clock = new FakeClock();
   const path = `${dir.path}/lockout.json`;
   const lockout = await Lockout.open(path, { clock });
   await fail(lockout, "alice", 3);
@@ -207,7 +208,7 @@ Deno.test("Lockout forgets records 24 hours after the last failure", async () =>
 
 Deno.test("Lockout keeps at most maxEntries records per scope, dropping the least recent", async () => {
   await using dir = await tempDir();
-  const clock = fakeClock();
+  const clock = new FakeClock();
   const path = `${dir.path}/lockout.json`;
   const lockout = await Lockout.open(path, { clock, maxEntries: 5 });
   for (let i = 0; i < 12; i++) {
@@ -244,7 +245,7 @@ Deno.test("Lockout refuses a corrupt file, naming it", async () => {
 Deno.test("Lockout creates its data directory on the first write", async () => {
   await using dir = await tempDir();
   const path = `${dir.path}/data/nested/lockout.json`;
-  const lockout = await Lockout.open(path, { clock: fakeClock() });
+  const lockout = await Lockout.open(path, { clock: new FakeClock() });
   equal(await lockout.unlock("alice"), false);
   await rejects(Deno.stat(`${dir.path}/data`), Deno.errors.NotFound);
   await lockout.recordFailure("alice", IP);

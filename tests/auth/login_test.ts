@@ -1,3 +1,4 @@
+import { FakeClock } from "../_fake_clock.ts";
 import { deepEqual, equal, match, ok } from "node:assert/strict";
 import { createHash } from "node:crypto";
 import bcrypt from "bcryptjs";
@@ -9,7 +10,7 @@ import {
   type LockoutEvent,
 } from "../../lib/auth/login.ts";
 import { CredentialStore } from "../../lib/auth/store.ts";
-import { fakeClock, fixedRandom, GOOD_PASSWORD, tempDir, TEST_PARAMS } from "./_helpers.ts";
+import { fixedRandom, GOOD_PASSWORD, tempDir, TEST_PARAMS } from "./_helpers.ts";
 
 const IP = "192.0.2.50";
 
@@ -37,7 +38,7 @@ async function setup(
   dir: string,
   options: Partial<AuthenticatorOptions> = {},
 ) {
-  const clock = fakeClock();
+  const clock = new FakeClock();
   const hasher = new CountingHasher();
   const store = await CredentialStore.open(`${dir}/credentials.json`, {
     hasher,

@@ -1,3 +1,4 @@
+import { FakeClock } from "../_fake_clock.ts";
 import { deepEqual, equal, match, notEqual, ok, rejects } from "node:assert/strict";
 import { createHash } from "node:crypto";
 import {
@@ -7,7 +8,7 @@ import {
   WeakPasswordError,
 } from "../../lib/auth/errors.ts";
 import { type AccountChange, CredentialStore } from "../../lib/auth/store.ts";
-import { fakeClock, fixedRandom, GOOD_PASSWORD, tempDir, testHasher } from "./_helpers.ts";
+import { fixedRandom, GOOD_PASSWORD, tempDir, testHasher } from "./_helpers.ts";
 
 const hasher = testHasher();
 
@@ -312,7 +313,7 @@ Deno.test("CredentialStore breaks a lock left by a dead process", async () => {
 
 Deno.test("CredentialStore waits on a lock whose owner lives, and breaks it past the stale age", async () => {
   await using dir = await tempDir();
-  const clock = fakeClock();
+  const clock = new FakeClock();
   const path = `${dir.path}/credentials.json`;
   await openNew(dir.path);
   const store = await CredentialStore.open(path, {
@@ -326,7 +327,7 @@ Deno.test("CredentialStore waits on a lock whose owner lives, and breaks it past
   await Deno.writeTextFile(lockPath, content(clock.now()));
   using owner = await Deno.open(lockPath, { read: true });
   equal(await owner.tryLock(true), true);
-  await rejects(store.add("alice", GOOD_PASSWORD), (error: Error) => {
+  await rejects(clock.runUntilSettled(store.add("alice", GOOD_PASSWORD)), (error: Error) => {
     equal(error instanceof Deno.errors.TimedOut, true);
     match(
       error.message,

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { Clock } from "../../lib/clock.ts";
+import { FakeClock } from "../_fake_clock.ts";
 import { Hub, type HubOptions } from "../../lib/chat/hub.ts";
 import type {
   ChatEvent,
@@ -80,20 +80,6 @@ export class FakeMember implements Member {
   }
 }
 
-/** A clock that moves only on {@linkcode FakeClock.advance}. */
-export class FakeClock implements Clock {
-  #now: number;
-  constructor(start = 1_700_000_000_000) {
-    this.#now = start;
-  }
-  now(): number {
-    return this.#now;
-  }
-  advance(ms: number): void {
-    this.#now += ms;
-  }
-}
-
 /** A hub on a fake clock, plus the clock. */
 export function makeHub(
   options: Partial<HubOptions> = {},
@@ -102,11 +88,4 @@ export function makeHub(
   return { hub: new Hub({ ...options, clock }), clock };
 }
 
-/** A temporary directory, removed on dispose. */
-export async function tempDir(): Promise<AsyncDisposable & { path: string }> {
-  const path = await Deno.makeTempDir({ prefix: "banter_chat_" });
-  return {
-    path,
-    [Symbol.asyncDispose]: () => Deno.remove(path, { recursive: true }),
-  };
-}
+export { tempDir } from "../_helpers.ts";

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { TokenBucket } from "../../lib/chat/rate_limit.ts";
-import { FakeClock } from "./_fake_member.ts";
+import { FakeClock } from "../_fake_clock.ts";
 
 Deno.test("TokenBucket lets a burst through then refuses", () => {
   const bucket = new TokenBucket(new FakeClock(), { burst: 3, perSecond: 1 });

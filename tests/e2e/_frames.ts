@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type { ServerFrame } from "../../lib/protocol.ts";
+import type { ServerFrame } from "../../lib/wire/protocol.ts";
 import type { TestClient } from "../_helpers.ts";
 
 /** A room message as it arrives on the wire. */

@@ -7,12 +7,12 @@
  */
 import { deepEqual, equal, ok } from "node:assert/strict";
 import { join } from "node:path";
-import type { CertifiedKey } from "../../lib/certs.ts";
-import type { ServerFrame } from "../../lib/protocol.ts";
-import { ConnectError } from "../../lib/transport.ts";
+import type { CertifiedKey } from "../../lib/net/certs.ts";
+import type { ServerFrame } from "../../lib/wire/protocol.ts";
+import { ConnectError } from "../../lib/net/tls_server.ts";
 import { tempDir, TestClient, testPki } from "../_helpers.ts";
 import { passwordOf, startTestServer, type TestServer } from "../_server.ts";
-import type { ServerConfig } from "../../lib/server_config.ts";
+import type { ServerConfig } from "../../lib/server/settings.ts";
 
 const AUTH_PROMPT = { type: "auth", attempts_left: 3 };
 const ALICE = { type: "welcome", user: "alice", role: "user" };

@@ -9,7 +9,7 @@ import { deepEqual, equal, match, ok } from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { withFileLock } from "../../lib/auth/_file_lock.ts";
-import type { ServerFrame } from "../../lib/protocol.ts";
+import type { ServerFrame } from "../../lib/wire/protocol.ts";
 import { tempDir, TestClient, within } from "../_helpers.ts";
 import { PROCESS_MS, spawnServerProcess, startCli } from "../_process.ts";
 import { passwordOf, startTestServer, type TestServer, writeTestCerts } from "../_server.ts";

@@ -1,3 +1,4 @@
+import { FakeClock } from "../_fake_clock.ts";
 /**
  * The account rules over real TLS, against an in-process server: attempts,
  * lockouts, no user enumeration, hash upgrades, broken credential files,
@@ -10,10 +11,10 @@ import { createHash } from "node:crypto";
 import { join } from "node:path";
 import bcrypt from "bcryptjs";
 import { Hasher } from "../../lib/auth/hash.ts";
-import { type ClientFrame, encodeFrame, type ServerFrame } from "../../lib/protocol.ts";
-import { startServer } from "../../lib/server_app.ts";
-import { connect } from "../../lib/transport.ts";
-import { FakeClock, tempDir, type TestClient, testPki, within } from "../_helpers.ts";
+import { type ClientFrame, encodeFrame, type ServerFrame } from "../../lib/wire/protocol.ts";
+import { startServer } from "../../lib/server/app.ts";
+import { connect } from "../../lib/net/tls_server.ts";
+import { tempDir, type TestClient, testPki, within } from "../_helpers.ts";
 import {
   passwordOf,
   startTestServer,

@@ -1,6 +1,6 @@
 import { deepEqual, equal, notEqual, ok } from "node:assert/strict";
-import { FakeClock } from "../_helpers.ts";
-import { encodeFrame } from "../../lib/protocol.ts";
+import { FakeClock } from "../_fake_clock.ts";
+import { encodeFrame } from "../../lib/wire/protocol.ts";
 import { passwordOf, startTestServer } from "../_server.ts";
 import {
   byeOf,

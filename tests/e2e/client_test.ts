@@ -3,10 +3,10 @@ import { join } from "node:path";
 import { testPki } from "../_helpers.ts";
 import { type ClientProcess, startClient } from "../_client_process.ts";
 import { passwordOf, startTestServer } from "../_server.ts";
-import { LineDecoderStream } from "../../lib/framing.ts";
-import { encodeFrame, type ServerFrame } from "../../lib/protocol.ts";
-import type { CertifiedKey } from "../../lib/certs.ts";
-import { type ConnectionHandler, listen } from "../../lib/transport.ts";
+import { LineDecoderStream } from "../../lib/wire/framing.ts";
+import { encodeFrame, type ServerFrame } from "../../lib/wire/protocol.ts";
+import type { CertifiedKey } from "../../lib/net/certs.ts";
+import { type ConnectionHandler, listen } from "../../lib/net/tls_server.ts";
 
 function clientArgs(dir: string, port: number, user?: string): string[] {
   return [

@@ -1,7 +1,7 @@
 import { deepEqual, equal, ok } from "node:assert/strict";
-import { httpProblem, JOKE_PROBLEMS, OFFLINE_JOKES } from "../../lib/joke.ts";
-import type { ServerFrame } from "../../lib/protocol.ts";
-import type { ServerConfig } from "../../lib/server_config.ts";
+import { httpProblem, JOKE_PROBLEMS, OFFLINE_JOKES } from "../../lib/server/joke_api.ts";
+import type { ServerFrame } from "../../lib/wire/protocol.ts";
+import type { ServerConfig } from "../../lib/server/settings.ts";
 import { FAKE_JOKES, startFakeJokeApi } from "../_joke_api.ts";
 import { startTestServer } from "../_server.ts";
 import {

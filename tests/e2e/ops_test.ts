@@ -1,8 +1,8 @@
 import { equal, match, ok, rejects } from "node:assert/strict";
 import { join } from "node:path";
-import { CERT_FILES } from "../../lib/cert_files.ts";
-import { setupLogging } from "../../lib/log.ts";
-import type { ServerFrame } from "../../lib/protocol.ts";
+import { CERT_FILES } from "../../lib/net/cert_files.ts";
+import { setupLogging } from "../../lib/util/log.ts";
+import type { ServerFrame } from "../../lib/wire/protocol.ts";
 import { tempDir, TestClient, testPki, within } from "../_helpers.ts";
 import { closedPort, startFakeJokeApi } from "../_joke_api.ts";
 import { passwordOf, startTestServer, type TestServer } from "../_server.ts";

@@ -5,7 +5,7 @@
  * @module
  */
 import fc from "fast-check";
-import type { ClientFrame } from "../../lib/protocol.ts";
+import type { ClientFrame } from "../../lib/wire/protocol.ts";
 
 const encoder = new TextEncoder();
 

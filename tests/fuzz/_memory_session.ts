@@ -9,10 +9,16 @@
 import { validateUserName } from "../../lib/auth/user_name.ts";
 import { Hub } from "../../lib/chat/hub.ts";
 import type { Member } from "../../lib/chat/message.ts";
-import { parseServerFrame, type ServerFrame } from "../../lib/protocol.ts";
-import { type LoginResult, Session, type SessionAuth, type SessionHub } from "../../lib/session.ts";
-import type { Connection } from "../../lib/transport.ts";
+import { parseServerFrame, type ServerFrame } from "../../lib/wire/protocol.ts";
+import {
+  type LoginResult,
+  Session,
+  type SessionAuth,
+  type SessionHub,
+} from "../../lib/server/session.ts";
+import type { Connection } from "../../lib/net/tls_server.ts";
 import { within } from "../_helpers.ts";
+import { FakeClock } from "../_fake_clock.ts";
 
 /** The only password the stub authenticator accepts. */
 export const RIGHT_PASSWORD = "right password";
@@ -141,7 +147,7 @@ export async function runSession(
   const session = new Session(conn, {
     hub: options.hub ?? echoHub(),
     auth: options.auth ?? stubAuth,
-    clock: { now: () => 0 },
+    clock: new FakeClock(0),
     serverName: "banter/fuzz",
     requirePassword: false,
     limits: {

@@ -6,8 +6,8 @@
  *
  * @module
  */
-import type { FrameErrorCode } from "../../lib/framing.ts";
-import type { ClientFrame, ProtocolErrorCode } from "../../lib/protocol.ts";
+import type { FrameErrorCode } from "../../lib/wire/framing.ts";
+import type { ClientFrame, ProtocolErrorCode } from "../../lib/wire/protocol.ts";
 
 /** What the framing model makes of a whole byte stream. */
 export interface ModelLines {
@@ -162,7 +162,7 @@ export function modelSession(
     const parsed = modelClientFrame(line);
     if ("error" in parsed) return fatal(parsed.error);
     const frame = parsed.ok;
-    // Heartbeats are answered in every state (lib/session.ts; PROTOCOL.md
+    // Heartbeats are answered in every state (lib/server/session.ts; PROTOCOL.md
     // section 4 still says "only after welcome").
     if (frame.type === "ping") {
       out.push(`pong:${frame.id}`);

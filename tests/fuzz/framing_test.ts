@@ -1,5 +1,5 @@
 /**
- * Property-based tests of the frame decoder (lib/framing.ts) against the
+ * Property-based tests of the frame decoder (lib/wire/framing.ts) against the
  * framing model of docs/PROTOCOL.md section 2.
  *
  * @module
@@ -11,7 +11,7 @@ import {
   FrameError,
   type FrameErrorCode,
   LineDecoderStream,
-} from "../../lib/framing.ts";
+} from "../../lib/wire/framing.ts";
 import { chunk, concatBytes, cuts, hostileBytes } from "./_arbitraries.ts";
 import { modelLines } from "./_model.ts";
 import { fuzzParameters } from "./_runs.ts";

@@ -1,5 +1,5 @@
 /**
- * Property-based tests of the protocol parsers (lib/protocol.ts): untrusted
+ * Property-based tests of the protocol parsers (lib/wire/protocol.ts): untrusted
  * lines become typed frames exactly as docs/PROTOCOL.md section 4 says, or
  * a ProtocolError, never anything else.
  *
@@ -13,7 +13,7 @@ import {
   parseServerFrame,
   ProtocolError,
   type ServerFrame,
-} from "../../lib/protocol.ts";
+} from "../../lib/wire/protocol.ts";
 import { anyString, clientFrame, clientLine, fieldValue, frameLikeObject } from "./_arbitraries.ts";
 import { modelClientFrame } from "./_model.ts";
 import { fuzzParameters } from "./_runs.ts";

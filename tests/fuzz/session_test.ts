@@ -1,5 +1,5 @@
 /**
- * Property-based tests of whole sessions (lib/session.ts) on in-memory
+ * Property-based tests of whole sessions (lib/server/session.ts) on in-memory
  * streams: any input ends in a goodbye, every frame the server writes parses,
  * and every bad frame is answered with an `error` frame and `bye
  * protocol_error`, exactly as the model of docs/PROTOCOL.md says.

@@ -1,12 +1,12 @@
 /**
  * Capture the server's log records in-process (LogTape is configured per
- * test module) and format them the way lib/log.ts does, as text lines and
+ * test module) and format them the way lib/util/log.ts does, as text lines and
  * as JSON lines.
  *
  * @module
  */
 import { getJsonLinesFormatter, getTextFormatter, type LogRecord } from "@logtape/logtape";
-import { setupLogging } from "../../lib/log.ts";
+import { setupLogging } from "../../lib/util/log.ts";
 
 /** Captured log records, formatted on demand. */
 export interface LogCapture extends AsyncDisposable {

@@ -6,7 +6,7 @@
  * @module
  */
 import { deepEqual, equal, ok } from "node:assert/strict";
-import type { ServerFrame } from "../../lib/protocol.ts";
+import type { ServerFrame } from "../../lib/wire/protocol.ts";
 import { passwordOf, startTestServer } from "../_server.ts";
 
 const encoder = new TextEncoder();

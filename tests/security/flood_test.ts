@@ -7,7 +7,7 @@
  * @module
  */
 import { deepEqual, equal, ok } from "node:assert/strict";
-import type { ServerFrame } from "../../lib/protocol.ts";
+import type { ServerFrame } from "../../lib/wire/protocol.ts";
 import { TestClient } from "../_helpers.ts";
 import { startTestServer } from "../_server.ts";
 import { tls11ClientHello } from "../_tls_probe.ts";

@@ -10,7 +10,7 @@ import { deepEqual, equal, ok, rejects } from "node:assert/strict";
 import { join } from "node:path";
 import { Hasher } from "../../lib/auth/hash.ts";
 import { CredentialStore } from "../../lib/auth/store.ts";
-import { eventOf, type ServerFrame } from "../../lib/protocol.ts";
+import { eventOf, type ServerFrame } from "../../lib/wire/protocol.ts";
 import { renderEvent } from "../../lib/terminal/render.ts";
 import { tempDir } from "../_helpers.ts";
 import { startTestServer, TEST_SCRYPT_LOG_N } from "../_server.ts";

@@ -9,10 +9,10 @@
 import { equal, ok, rejects } from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { CERT_FILES } from "../../lib/cert_files.ts";
-import { type CertifiedKey, createCa } from "../../lib/certs.ts";
-import type { ServerFrame } from "../../lib/protocol.ts";
-import { startServer } from "../../lib/server_app.ts";
+import { CERT_FILES } from "../../lib/net/cert_files.ts";
+import { type CertifiedKey, createCa } from "../../lib/net/certs.ts";
+import type { ServerFrame } from "../../lib/wire/protocol.ts";
+import { startServer } from "../../lib/server/app.ts";
 import { tempDir, TestClient, testPki } from "../_helpers.ts";
 import { passwordOf, startTestServer, testConfig, writeTestCerts } from "../_server.ts";
 import { probe } from "../_tls_probe.ts";

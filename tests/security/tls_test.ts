@@ -13,9 +13,9 @@ import {
   createCa,
   createClientCert,
   createServerCert,
-} from "../../lib/certs.ts";
-import type { ServerFrame } from "../../lib/protocol.ts";
-import type { TransportEngine } from "../../lib/transport.ts";
+} from "../../lib/net/certs.ts";
+import type { ServerFrame } from "../../lib/wire/protocol.ts";
+import type { TransportEngine } from "../../lib/net/tls_server.ts";
 import { tempDir, TestClient, testPki } from "../_helpers.ts";
 import { passwordOf, startTestServer, type TestServer } from "../_server.ts";
 import { probe, tls11ClientHello } from "../_tls_probe.ts";

@@ -6,14 +6,14 @@
  * @module
  */
 import { getLogger } from "@logtape/logtape";
-import { BannedError, NameTakenError } from "./chat/hub.ts";
-import type { ChatEvent, CloseReason, Member, Role } from "./chat/message.ts";
-import type { Clock } from "./clock.ts";
-import { streamSink, streamSource } from "./byte_channel.ts";
-import { FrameError, LineReader } from "./framing.ts";
+import { BannedError, NameTakenError } from "../chat/hub.ts";
+import type { ChatEvent, CloseReason, Member, Role } from "../chat/message.ts";
+import type { Clock } from "../util/clock.ts";
+import { streamSink, streamSource } from "../wire/byte_channel.ts";
+import { FrameError, LineReader } from "../wire/framing.ts";
 import { Counter } from "./metrics.ts";
 import { Outbox } from "./outbox.ts";
-import { escapeUntrusted } from "./untrusted_text.ts";
+import { escapeUntrusted } from "../util/untrusted_text.ts";
 import {
   type ByeCode,
   type ClientFrame,
@@ -24,8 +24,8 @@ import {
   PROTOCOL_VERSION,
   ProtocolError,
   type ServerFrame,
-} from "./protocol.ts";
-import type { Connection } from "./transport.ts";
+} from "../wire/protocol.ts";
+import type { Connection } from "../net/tls_server.ts";
 
 const log = getLogger(["banter", "session"]);
 const audit = getLogger(["banter", "audit"]);

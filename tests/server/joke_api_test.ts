@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { isDeepStrictEqual } from "node:util";
-import type { Random } from "../lib/clock.ts";
+import type { Random } from "../../lib/util/clock.ts";
 import {
   DEFAULT_JOKE_URL,
   getJoke,
@@ -10,8 +10,8 @@ import {
   MAX_JOKE_LINE_LENGTH,
   OFFLINE_JOKES,
   parseJoke,
-} from "../lib/joke.ts";
-import { closedPort, FAKE_JOKES, startFakeJokeApi } from "./_joke_api.ts";
+} from "../../lib/server/joke_api.ts";
+import { closedPort, FAKE_JOKES, startFakeJokeApi } from "../_joke_api.ts";
 
 /** A short timeout for the cases that are meant to time out. */
 const SHORT_TIMEOUT_MS = 150;

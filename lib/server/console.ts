@@ -5,12 +5,12 @@
  *
  * @module
  */
-import type { Hub } from "./chat/hub.ts";
-import type { ChatEvent, CloseReason, Member } from "./chat/message.ts";
-import { readInput } from "./terminal/input.ts";
-import { LineEditor } from "./terminal/line_editor.ts";
-import { renderEvent } from "./terminal/render.ts";
-import { Screen } from "./terminal/screen.ts";
+import type { Hub } from "../chat/hub.ts";
+import type { ChatEvent, CloseReason, Member } from "../chat/message.ts";
+import { readInput } from "../terminal/input.ts";
+import { LineEditor } from "../terminal/line_editor.ts";
+import { renderEvent } from "../terminal/render.ts";
+import { Screen } from "../terminal/screen.ts";
 
 /** The operator's name in the chat. */
 export const OPERATOR_NAME = "operator";

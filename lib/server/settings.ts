@@ -4,8 +4,8 @@
  *
  * @module
  */
-import { ConfigError, loadConfig, type Setting } from "./config.ts";
-import { DEFAULT_JOKE_URL } from "./joke.ts";
+import { ConfigError, loadConfig, type Setting } from "../util/config.ts";
+import { DEFAULT_JOKE_URL } from "./joke_api.ts";
 import { isMailAddress } from "./smtp.ts";
 
 function setting<T extends Setting["type"]>(

@@ -1,8 +1,13 @@
 import { deepEqual, equal, ok, rejects } from "node:assert/strict";
-import { connect, ConnectError, type Connection, type TransportEngine } from "../lib/transport.ts";
-import { echoServer } from "./_echo_server.ts";
-import { testPki, within } from "./_helpers.ts";
-import { probe, tls11ClientHello } from "./_tls_probe.ts";
+import {
+  connect,
+  ConnectError,
+  type Connection,
+  type TransportEngine,
+} from "../../lib/net/tls_server.ts";
+import { echoServer } from "../_echo_server.ts";
+import { testPki, within } from "../_helpers.ts";
+import { probe, tls11ClientHello } from "../_tls_probe.ts";
 
 async function roundTrip(conn: Connection, text: string): Promise<string> {
   const writer = conn.writable.getWriter();

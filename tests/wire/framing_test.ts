@@ -1,6 +1,6 @@
 import { deepEqual as assertEquals, rejects } from "node:assert/strict";
 import fc from "fast-check";
-import { encodeLine, FrameError, LineDecoderStream } from "../lib/framing.ts";
+import { encodeLine, FrameError, LineDecoderStream } from "../../lib/wire/framing.ts";
 
 async function decode(
   chunks: Uint8Array[],

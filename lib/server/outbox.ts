@@ -5,8 +5,8 @@
  *
  * @module
  */
-import type { ByteSink } from "./byte_channel.ts";
-import { concatBytes } from "./bytes.ts";
+import type { ByteSink } from "../wire/byte_channel.ts";
+import { concatBytes } from "../util/bytes.ts";
 
 /** The default bound on bytes queued for one connection: 1 MiB. */
 export const DEFAULT_OUTBOX_BYTES = 1024 * 1024;

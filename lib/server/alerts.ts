@@ -6,10 +6,10 @@
  *
  * @module
  */
-import { escapeUntrusted } from "./untrusted_text.ts";
+import { escapeUntrusted } from "../util/untrusted_text.ts";
 import { getLogger } from "@logtape/logtape";
-import type { LockoutEvent } from "./auth/login.ts";
-import type { Clock } from "./clock.ts";
+import type { LockoutEvent } from "../auth/login.ts";
+import type { TimeSource } from "../util/clock.ts";
 import type { Counter } from "./metrics.ts";
 import type { MailMessage } from "./smtp.ts";
 
@@ -34,7 +34,7 @@ export interface LockoutAlertsOptions {
   /** Delivers one message; rejects on failure, stops when `signal` aborts. */
   send: (message: MailMessage, signal: AbortSignal) => Promise<void>;
   /** Time of the alert. */
-  clock: Clock;
+  clock: TimeSource;
   /** Names the server in the mail. @default "Banter" */
   serverName?: string;
   /** Alerts queued at most. @default {MAX_PENDING_ALERTS} */

@@ -1,17 +1,18 @@
+import { FakeClock } from "../_fake_clock.ts";
 import { deepEqual, equal, match, ok, rejects } from "node:assert/strict";
 import { join } from "node:path";
 import type { LogRecord } from "@logtape/logtape";
 import { SMTPServer, type SMTPServerSession } from "smtp-server";
-import { LockoutAlerts, lockoutMessage } from "../lib/alert.ts";
-import type { LockoutEvent } from "../lib/auth/login.ts";
-import { CERT_FILES } from "../lib/cert_files.ts";
-import { setupLogging } from "../lib/log.ts";
-import { createServerMetrics } from "../lib/metrics.ts";
-import { formatMessage, type MailMessage, sendMail, SmtpError } from "../lib/smtp.ts";
-import { FakeClock, tempDir, testPki, within } from "./_helpers.ts";
-import { closedPort } from "./_joke_api.ts";
-import { passwordOf, startTestServer, type TestServer } from "./_server.ts";
-import { messageWith } from "./e2e/_frames.ts";
+import { LockoutAlerts, lockoutMessage } from "../../lib/server/alerts.ts";
+import type { LockoutEvent } from "../../lib/auth/login.ts";
+import { CERT_FILES } from "../../lib/net/cert_files.ts";
+import { setupLogging } from "../../lib/util/log.ts";
+import { createServerMetrics } from "../../lib/server/metrics.ts";
+import { formatMessage, type MailMessage, sendMail, SmtpError } from "../../lib/server/smtp.ts";
+import { tempDir, testPki, within } from "../_helpers.ts";
+import { closedPort } from "../_joke_api.ts";
+import { passwordOf, startTestServer, type TestServer } from "../_server.ts";
+import { messageWith } from "../e2e/_frames.ts";
 
 /** A mail as the local SMTP server received it. */
 interface ReceivedMail {

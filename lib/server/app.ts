@@ -8,28 +8,28 @@
 import { createPrivateKey, type KeyObject, X509Certificate } from "node:crypto";
 import { join } from "node:path";
 import { getLogger } from "@logtape/logtape";
-import { LockoutAlerts } from "./alert.ts";
-import { Authenticator, type LockoutEvent } from "./auth/login.ts";
-import { Hasher } from "./auth/hash.ts";
-import { Lockout } from "./auth/lockout.ts";
-import { CredentialStore } from "./auth/store.ts";
-import { CERT_FILES, ensureDevCertificates } from "./cert_files.ts";
-import { Hub, type ModerationEvent } from "./chat/hub.ts";
-import { SqliteHistory } from "./chat/history.ts";
-import { type Clock, type Random, systemClock, systemRandom } from "./clock.ts";
+import { LockoutAlerts } from "./alerts.ts";
+import { Authenticator, type LockoutEvent } from "../auth/login.ts";
+import { Hasher } from "../auth/hash.ts";
+import { Lockout } from "../auth/lockout.ts";
+import { CredentialStore } from "../auth/store.ts";
+import { CERT_FILES, ensureDevCertificates } from "../net/cert_files.ts";
+import { Hub, type ModerationEvent } from "../chat/hub.ts";
+import { SqliteHistory } from "../chat/history.ts";
+import { type Clock, type Random, systemClock, systemRandom } from "../util/clock.ts";
 import { createHttpApp, type HttpServer, serveHttp } from "./http.ts";
-import { getJoke, type Joke, JOKE_PROBLEMS } from "./joke.ts";
+import { getJoke, type Joke, JOKE_PROBLEMS } from "./joke_api.ts";
 import {
   createServerMetrics,
   type JokeOutcome,
   monitorEventLoopLag,
   type ServerMetrics,
 } from "./metrics.ts";
-import { encodeFrame } from "./protocol.ts";
-import type { ServerConfig } from "./server_config.ts";
+import { encodeFrame } from "../wire/protocol.ts";
+import type { ServerConfig } from "./settings.ts";
 import { Session } from "./session.ts";
 import { sendMail } from "./smtp.ts";
-import { type Connection, listen, type TlsServer } from "./transport.ts";
+import { type Connection, listen, type TlsServer } from "../net/tls_server.ts";
 
 const log = getLogger(["banter", "server"]);
 const audit = getLogger(["banter", "audit"]);

@@ -9,9 +9,9 @@ import {
   issueClientCertificates,
   KeyExistsError,
   writeCertificates,
-} from "../lib/cert_files.ts";
-import { commonName } from "../lib/certs.ts";
-import { tempDir } from "./_helpers.ts";
+} from "../../lib/net/cert_files.ts";
+import { commonName } from "../../lib/net/certs.ts";
+import { tempDir } from "../_helpers.ts";
 
 const KEYS = [CERT_FILES.caKey, CERT_FILES.serverKey, CERT_FILES.clientKey];
 const CERTS = [CERT_FILES.caCert, CERT_FILES.serverCert, CERT_FILES.clientCert];
@@ -206,7 +206,7 @@ Deno.test("ensureDevCertificates() re-issues a missing server certificate from t
 
 // ---------------------------------------------------------------- scripts/certs.ts
 
-const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 
 async function certsScript(dir: string, ...args: string[]) {
   const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {

@@ -1,5 +1,5 @@
 import { equal, match } from "node:assert/strict";
-import { createHttpApp, serveHttp } from "../lib/http.ts";
+import { createHttpApp, serveHttp } from "../../lib/server/http.ts";
 
 function app(state: { healthy: boolean }) {
   return createHttpApp({

@@ -1,6 +1,6 @@
 import { deepEqual, equal, ok } from "node:assert/strict";
-import type { ServerFrame } from "../lib/protocol.ts";
-import { passwordOf, startTestServer } from "./_server.ts";
+import type { ServerFrame } from "../../lib/wire/protocol.ts";
+import { passwordOf, startTestServer } from "../_server.ts";
 
 function codes(frames: ServerFrame[]): string[] {
   return frames.map((f) => f.type === "error" || f.type === "bye" ? `${f.type}:${f.code}` : f.type);

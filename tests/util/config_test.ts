@@ -1,6 +1,6 @@
 import { equal, match, ok, throws } from "node:assert/strict";
-import { ConfigError, envName, flagName, helpText } from "../lib/config.ts";
-import { parseServerConfig, SERVER_SETTINGS } from "../lib/server_config.ts";
+import { ConfigError, envName, flagName, helpText } from "../../lib/util/config.ts";
+import { parseServerConfig, SERVER_SETTINGS } from "../../lib/server/settings.ts";
 
 /** A config file reader that knows one file. */
 function oneFile(name: string, text: string): (path: string) => string {

@@ -9,7 +9,7 @@
  * @module
  */
 
-import { type Random, systemRandom } from "./clock.ts";
+import { type Random, systemRandom } from "../util/clock.ts";
 
 /** The joke service asked when no `url` is given. */
 export const DEFAULT_JOKE_URL = "https://official-joke-api.appspot.com/jokes/random";
@@ -84,7 +84,7 @@ export const JOKE_PROBLEMS = {
  *
  * @example Usage
  * ```ts
- * import { httpProblem } from "./joke.ts";
+ * import { httpProblem } from "./joke_api.ts";
  * import assert from "node:assert/strict";
  *
  * assert.equal(httpProblem(500), "the joke service answered HTTP 500");
@@ -143,7 +143,7 @@ const DNS_FAILURE = /dns error|failed to lookup address/i;
  *
  * @example Usage
  * ```ts
- * import { parseJoke } from "./joke.ts";
+ * import { parseJoke } from "./joke_api.ts";
  * import assert from "node:assert/strict";
  *
  * assert.deepEqual(
@@ -181,7 +181,7 @@ export function parseJoke(value: unknown): JokeLines | undefined {
  *
  * @example Usage
  * ```ts
- * import { getJoke } from "./joke.ts";
+ * import { getJoke } from "./joke_api.ts";
  * import assert from "node:assert/strict";
  *
  * const joke = await getJoke({

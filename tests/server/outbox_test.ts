@@ -1,6 +1,6 @@
 import { deepEqual, equal } from "node:assert/strict";
-import { streamSink } from "../lib/byte_channel.ts";
-import { Outbox } from "../lib/outbox.ts";
+import { streamSink } from "../../lib/wire/byte_channel.ts";
+import { Outbox } from "../../lib/server/outbox.ts";
 
 function sink(): { writable: WritableStream<Uint8Array>; log: string[] } {
   const log: string[] = [];

@@ -1,6 +1,6 @@
 import { deepEqual, equal, match, ok } from "node:assert/strict";
 import { getLogger } from "@logtape/logtape";
-import { setupLogging } from "../lib/log.ts";
+import { setupLogging } from "../../lib/util/log.ts";
 
 /** A writable that keeps what is written, as text. */
 function capture(): { writable: WritableStream<Uint8Array>; text(): string } {

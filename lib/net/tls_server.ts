@@ -9,7 +9,7 @@
  */
 import * as tls from "node:tls";
 import type { Socket } from "node:net";
-import type { ByteSink, ByteSource } from "./byte_channel.ts";
+import type { ByteSink, ByteSource } from "../wire/byte_channel.ts";
 import { commonName } from "./certs.ts";
 
 /** Who is on the other end, as far as TLS could verify. */

@@ -6,7 +6,7 @@ import {
   monitorEventLoopLag,
   Registry,
   type Timers,
-} from "../lib/metrics.ts";
+} from "../../lib/server/metrics.ts";
 
 /** One line of the text format 0.0.4: a comment or a sample. */
 const HELP = /^# HELP ([a-zA-Z_:][a-zA-Z0-9_:]*) (.*)$/;

@@ -7,8 +7,8 @@
  * @module
  */
 import { join } from "node:path";
-import { writeFileAtomic } from "./atomic_write.ts";
-import { validateUserName } from "./auth/user_name.ts";
+import { writeFileAtomic } from "../util/atomic_write.ts";
+import { validateUserName } from "../auth/user_name.ts";
 import {
   type CertificateAuthority,
   commonName,

@@ -9,15 +9,15 @@ import {
   createClientCert,
   createServerCert,
   loadCa,
-} from "../lib/certs.ts";
+} from "../../lib/net/certs.ts";
 import {
   ConnectError,
   type Connection,
   type ConnectOptions,
   type ListenOptions,
-} from "../lib/transport.ts";
-import { type EchoServer, echoServer } from "./_echo_server.ts";
-import { tempDir, within } from "./_helpers.ts";
+} from "../../lib/net/tls_server.ts";
+import { type EchoServer, echoServer } from "../_echo_server.ts";
+import { tempDir, within } from "../_helpers.ts";
 
 const DAY_MS = 86_400_000;
 const START = new Date(Date.UTC(2026, 0, 1));
@@ -68,7 +68,7 @@ async function verifiesAgainst(
     await leaf.verify({ publicKey: ca.certificate.publicKey, date: new Date() });
 }
 
-// ---------------------------------------------------------------- lib/certs.ts
+// ---------------------------------------------------------------- lib/net/certs.ts
 
 Deno.test("createCa() makes a v3 ECDSA P-256 certificate with critical CA:TRUE and keyCertSign", async () => {
   const ca = await createCa("Test CA", { notBefore: START });
@@ -199,7 +199,7 @@ Deno.test("loadCa() of garbage throws SyntaxError", async () => {
 
 // ---------------------------------------------------------------- openssl interop
 
-const DOC = new URL("../docs/CERTIFICATES.md", import.meta.url);
+const DOC = new URL("../../docs/CERTIFICATES.md", import.meta.url);
 const BLOCK =
   /<!-- openssl-commands:begin -->\s*```bash\n([\s\S]*?)\n```\s*<!-- openssl-commands:end -->/;
 

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { ChatEvent, RoomEntered, RoomMessage } from "./chat/message.ts";
+import type { ChatEvent, RoomEntered, RoomMessage } from "../chat/message.ts";
 
 /** Protocol version spoken by this build. */
 export const PROTOCOL_VERSION = 1;
