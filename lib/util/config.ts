@@ -7,6 +7,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
+import { getNodeValue, type ParseError, parseTree, printParseErrorCode } from "jsonc-parser";
 
 /** The kinds of value a setting can hold. */
 export type SettingType = "string" | "integer" | "boolean" | "strings";
@@ -58,40 +59,45 @@ export function envName(key: string): string {
   return "BANTER_" + flagName(key).replaceAll("-", "_").toUpperCase();
 }
 
-/**
- * Remove `//` and `/* *\/` comments and trailing commas from JSONC, leaving
- * strings intact.
- *
- * @param text JSONC text.
- * @returns JSON text.
- */
-export function stripJsonComments(text: string): string {
-  let out = "";
-  let i = 0;
-  while (i < text.length) {
-    const c = text[i]!;
-    if (c === '"') {
-      let j = i + 1;
-      while (j < text.length && text[j] !== '"') j += text[j] === "\\" ? 2 : 1;
-      out += text.slice(i, j + 1);
-      i = j + 1;
-    } else if (c === "/" && text[i + 1] === "/") {
-      while (i < text.length && text[i] !== "\n") i++;
-    } else if (c === "/" && text[i + 1] === "*") {
-      const end = text.indexOf("*/", i + 2);
-      i = end === -1 ? text.length : end + 2;
-    } else {
-      out += c;
-      i++;
-    }
-  }
-  return out.replace(/,(\s*[}\]])/g, "$1");
-}
-
+/** 1-based line and column of `offset` in `text`. */
 function lineAndColumn(text: string, offset: number): string {
   const before = text.slice(0, offset);
   const line = before.split("\n").length;
   return `line ${line}, column ${offset - before.lastIndexOf("\n")}`;
+}
+
+/**
+ * Read a JSON or JSONC config file (comments, trailing commas) into its
+ * top-level entries. Errors name the file and a position but never quote
+ * the text: it may hold the SMTP password.
+ */
+function readConfigFile(text: string, path: string): Record<string, unknown> {
+  const errors: ParseError[] = [];
+  const root = parseTree(text, errors, { allowTrailingComma: true });
+  const first = errors[0];
+  if (first !== undefined) {
+    throw new ConfigError(
+      `Cannot parse config file ${path}: not valid JSON near ${
+        lineAndColumn(text, first.offset)
+      } (${printParseErrorCode(first.error)})`,
+      "config",
+    );
+  }
+  if (root?.type !== "object") {
+    throw new ConfigError(
+      `Cannot parse config file ${path}: not a JSON object`,
+      "config",
+    );
+  }
+  // Entries go on a prototype-less object, so "__proto__" is just an unknown key.
+  const entries: Record<string, unknown> = Object.create(null);
+  for (const property of root.children ?? []) {
+    const [name, value] = property.children ?? [];
+    if (name !== undefined && value !== undefined) {
+      entries[String(name.value)] = getNodeValue(value);
+    }
+  }
+  return entries;
 }
 
 function convert(setting: Setting, raw: unknown, source: string): unknown {
@@ -232,26 +238,7 @@ export function loadConfig(
         "config",
       );
     }
-    let value: unknown;
-    const json = stripJsonComments(text);
-    try {
-      value = JSON.parse(json);
-    } catch (error) {
-      // Never echo the parser's message: it quotes the file, secrets included.
-      const at = /position (\d+)/.exec(error instanceof Error ? error.message : "");
-      const where = at ? ` near ${lineAndColumn(json, Number(at[1]))}` : "";
-      throw new ConfigError(
-        `Cannot parse config file ${configPath}: not valid JSON${where}`,
-        "config",
-      );
-    }
-    if (typeof value !== "object" || value === null || Array.isArray(value)) {
-      throw new ConfigError(
-        `Cannot parse config file ${configPath}: not a JSON object`,
-        "config",
-      );
-    }
-    file = value as Record<string, unknown>;
+    file = readConfigFile(text, configPath);
     const known = new Set(settings.map((s) => s.key));
     for (const key of Object.keys(file)) {
       if (!known.has(key)) {

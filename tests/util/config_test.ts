@@ -163,3 +163,62 @@ Deno.test("parseServerConfig() reports broken JSON by position without quoting t
       !error.message.includes("hunter2"),
   );
 });
+
+Deno.test("parseServerConfig() keeps commas and brackets inside strings of the file", () => {
+  const text = `{
+    "smtpHost": "mail.example.org",
+    "smtpUser": "banter",
+    "smtpPassword": "pa,]ss",
+    "alertFrom": "banter@example.org",
+    "alertTo": "admin@example.org",
+  }`;
+  const { config } = parseServerConfig(["--config", "c.jsonc"], {}, oneFile("c.jsonc", text));
+  equal(config.smtpPassword, "pa,]ss");
+});
+
+Deno.test("parseServerConfig() keeps comment markers inside strings of the file", () => {
+  const text = '{"smtpUser": "a // b", "smtpPassword": "/* x */", /* a real comment */}';
+  const { config } = parseServerConfig(
+    ["--config", "c.jsonc", "--smtp-security", "tls"],
+    {},
+    oneFile("c.jsonc", text),
+  );
+  equal(config.smtpUser, "a // b");
+  equal(config.smtpPassword, "/* x */");
+});
+
+Deno.test("parseServerConfig() names the file, line and column of a syntax error, never its text", () => {
+  const text = '{\n  /* a\n  comment */ "smtpPassword": "hunter2-secret",\n  "port": 9001,,\n}';
+  const error = configError(
+    () => parseServerConfig(["--config", "c.json"], {}, oneFile("c.json", text)),
+    "config",
+  );
+  match(
+    error.message,
+    /^Cannot parse config file c\.json: not valid JSON near line 4, column 16\b/,
+  );
+  ok(!error.message.includes("hunter2"), error.message);
+  ok(!error.message.includes("9001"), error.message);
+});
+
+Deno.test("parseServerConfig() refuses a __proto__ key in the file as an unknown setting", () => {
+  configError(
+    () =>
+      parseServerConfig(
+        ["--config", "c.json"],
+        {},
+        oneFile("c.json", '{"__proto__": {"httpPort": 1}}'),
+      ),
+    "__proto__",
+  );
+});
+
+Deno.test("parseServerConfig() refuses a config file that is not an object", () => {
+  for (const text of ["[1, 2]", '"text"', ""]) {
+    const error = configError(
+      () => parseServerConfig(["--config", "c.json"], {}, oneFile("c.json", text)),
+      "config",
+    );
+    match(error.message, /^Cannot parse config file c\.json: /);
+  }
+});
