@@ -4,265 +4,281 @@
  *
  * @module
  */
-import { ConfigError, loadConfig, type Setting } from "../util/config.ts";
+import { ConfigError, type ConfigOf, loadConfig, type Setting } from "../util/config.ts";
 import { DEFAULT_JOKE_URL } from "./joke_api.ts";
 import { isMailAddress } from "./smtp.ts";
 
-function setting<T extends Setting["type"]>(
-  key: string,
-  type: T,
-  defaultValue: Setting<T>["default"],
-  help: string,
-  extra: Partial<Pick<Setting, "choices" | "min" | "max" | "short">> = {},
-): Setting<T> {
-  return { key, type, default: defaultValue, help, ...extra };
-}
-
 /** The server's settings. */
-export const SERVER_SETTINGS: readonly Setting[] = [
-  setting("hostname", "string", "127.0.0.1", "Address to listen on"),
-  setting("port", "integer", 9001, "TLS port (0 picks a free one)", {
+export const SERVER_SETTINGS = [
+  { key: "hostname", type: "string", default: "127.0.0.1", help: "Address to listen on" },
+  {
+    key: "port",
+    type: "integer",
+    default: 9001,
+    help: "TLS port (0 picks a free one)",
     min: 0,
     max: 65535,
-  }),
-  setting(
-    "certsDir",
-    "string",
-    "certs",
-    "Directory of the dev CA and server certificate",
-  ),
-  setting(
-    "cert",
-    "string",
-    undefined,
-    "Server certificate PEM (default: CERTS_DIR/server_cert.pem)",
-  ),
-  setting(
-    "key",
-    "string",
-    undefined,
-    "Server private key PEM (default: CERTS_DIR/server_key.pem)",
-  ),
-  setting(
-    "clientCa",
-    "string",
-    undefined,
-    "CA file for client certificates (turns on mutual TLS)",
-  ),
-  setting(
-    "requireClientCert",
-    "boolean",
-    false,
-    "Refuse clients without a valid certificate",
-  ),
-  setting(
-    "requirePassword",
-    "boolean",
-    false,
-    "Ask for a password even with a valid client certificate",
-  ),
-  setting("tlsEngine", "string", "node", "TLS implementation", {
+  },
+  {
+    key: "certsDir",
+    type: "string",
+    default: "certs",
+    help: "Directory of the dev CA and server certificate",
+  },
+  {
+    key: "cert",
+    type: "string",
+    default: undefined,
+    help: "Server certificate PEM (default: CERTS_DIR/server_cert.pem)",
+  },
+  {
+    key: "key",
+    type: "string",
+    default: undefined,
+    help: "Server private key PEM (default: CERTS_DIR/server_key.pem)",
+  },
+  {
+    key: "clientCa",
+    type: "string",
+    default: undefined,
+    help: "CA file for client certificates (turns on mutual TLS)",
+  },
+  {
+    key: "requireClientCert",
+    type: "boolean",
+    default: false,
+    help: "Refuse clients without a valid certificate",
+  },
+  {
+    key: "requirePassword",
+    type: "boolean",
+    default: false,
+    help: "Ask for a password even with a valid client certificate",
+  },
+  {
+    key: "tlsEngine",
+    type: "string",
+    default: "node",
+    help: "TLS implementation",
     choices: ["node", "deno"],
-  }),
-  setting("credentials", "string", "credentials.json", "Credentials file"),
-  setting("data", "string", "data", "Data directory (history, lockouts)"),
-  setting(
-    "maxFrameBytes",
-    "integer",
-    64 * 1024,
-    "Largest protocol frame in bytes",
-    {
-      min: 1024,
-      max: 16 * 1024 * 1024,
-    },
-  ),
-  setting(
-    "outboxBytes",
-    "integer",
-    1024 * 1024,
-    "Bytes queued for a slow client before it is dropped",
-    {
-      min: 64 * 1024,
-    },
-  ),
-  setting("handshakeTimeoutMs", "integer", 10_000, "TLS handshake timeout", {
+  },
+  { key: "credentials", type: "string", default: "credentials.json", help: "Credentials file" },
+  { key: "data", type: "string", default: "data", help: "Data directory (history, lockouts)" },
+  {
+    key: "maxFrameBytes",
+    type: "integer",
+    default: 64 * 1024,
+    help: "Largest protocol frame in bytes",
+    min: 1024,
+    max: 16 * 1024 * 1024,
+  },
+  {
+    key: "outboxBytes",
+    type: "integer",
+    default: 1024 * 1024,
+    help: "Bytes queued for a slow client before it is dropped",
+    min: 64 * 1024,
+  },
+  {
+    key: "handshakeTimeoutMs",
+    type: "integer",
+    default: 10_000,
+    help: "TLS handshake timeout",
     min: 1,
-  }),
-  setting(
-    "loginTimeoutMs",
-    "integer",
-    30_000,
-    "Time allowed from connect to finished login",
-    { min: 1 },
-  ),
-  setting("pingIntervalMs", "integer", 20_000, "Heartbeat ping interval", {
+  },
+  {
+    key: "loginTimeoutMs",
+    type: "integer",
+    default: 30_000,
+    help: "Time allowed from connect to finished login",
+    min: 1,
+  },
+  {
+    key: "pingIntervalMs",
+    type: "integer",
+    default: 20_000,
+    help: "Heartbeat ping interval",
     min: 10,
-  }),
-  setting(
-    "deadAfterMs",
-    "integer",
-    60_000,
-    "A peer silent this long is dropped",
-    { min: 10 },
-  ),
-  setting("maxConnections", "integer", 10_000, "Most connections at once", {
+  },
+  {
+    key: "deadAfterMs",
+    type: "integer",
+    default: 60_000,
+    help: "A peer silent this long is dropped",
+    min: 10,
+  },
+  {
+    key: "maxConnections",
+    type: "integer",
+    default: 10_000,
+    help: "Most connections at once",
     min: 1,
-  }),
-  setting(
-    "maxConnectionsPerIp",
-    "integer",
-    50,
-    "Most connections from one address",
-    { min: 1 },
-  ),
-  setting(
-    "maxPendingHandshakes",
-    "integer",
-    1024,
-    "Most connections still in their TLS handshake",
-    {
-      min: 1,
-    },
-  ),
-  setting(
-    "maxPendingHandshakesPerIp",
-    "integer",
-    64,
-    "Most connections in their TLS handshake from one address",
-    { min: 1 },
-  ),
-  setting("historyLimit", "integer", 50, "Messages of history shown on join", {
+  },
+  {
+    key: "maxConnectionsPerIp",
+    type: "integer",
+    default: 50,
+    help: "Most connections from one address",
+    min: 1,
+  },
+  {
+    key: "maxPendingHandshakes",
+    type: "integer",
+    default: 1024,
+    help: "Most connections still in their TLS handshake",
+    min: 1,
+  },
+  {
+    key: "maxPendingHandshakesPerIp",
+    type: "integer",
+    default: 64,
+    help: "Most connections in their TLS handshake from one address",
+    min: 1,
+  },
+  {
+    key: "historyLimit",
+    type: "integer",
+    default: 50,
+    help: "Messages of history shown on join",
     min: 0,
     max: 1000,
-  }),
-  setting(
-    "retentionDays",
-    "integer",
-    30,
-    "Days history is kept (0 keeps none)",
-    { min: 0 },
-  ),
-  setting(
-    "maxMessageLength",
-    "integer",
-    4096,
-    "Longest chat message in characters",
-    {
-      min: 1,
-      max: 16 * 1024,
-    },
-  ),
-  setting("rateBurst", "integer", 10, "Messages a user may send at once", {
-    min: 1,
-  }),
-  setting(
-    "ratePerSecond",
-    "integer",
-    2,
-    "Sustained messages per second per user",
-    { min: 1 },
-  ),
-  setting("jokeUrl", "string", DEFAULT_JOKE_URL, "Joke API URL"),
-  setting("jokeTimeoutMs", "integer", 3000, "Joke API timeout", { min: 1 }),
-  setting("jokeCooldownMs", "integer", 10_000, "Per-user pause between jokes", {
+  },
+  {
+    key: "retentionDays",
+    type: "integer",
+    default: 30,
+    help: "Days history is kept (0 keeps none)",
     min: 0,
-  }),
-  setting("scryptLogN", "integer", 17, "scrypt cost for new hashes, log2(N)", {
+  },
+  {
+    key: "maxMessageLength",
+    type: "integer",
+    default: 4096,
+    help: "Longest chat message in characters",
+    min: 1,
+    max: 16 * 1024,
+  },
+  {
+    key: "rateBurst",
+    type: "integer",
+    default: 10,
+    help: "Messages a user may send at once",
+    min: 1,
+  },
+  {
+    key: "ratePerSecond",
+    type: "integer",
+    default: 2,
+    help: "Sustained messages per second per user",
+    min: 1,
+  },
+  { key: "jokeUrl", type: "string", default: DEFAULT_JOKE_URL, help: "Joke API URL" },
+  { key: "jokeTimeoutMs", type: "integer", default: 3000, help: "Joke API timeout", min: 1 },
+  {
+    key: "jokeCooldownMs",
+    type: "integer",
+    default: 10_000,
+    help: "Per-user pause between jokes",
+    min: 0,
+  },
+  {
+    key: "scryptLogN",
+    type: "integer",
+    default: 17,
+    help: "scrypt cost for new hashes, log2(N)",
     min: 10,
     max: 22,
-  }),
-  setting("console", "string", "auto", "Operator console on stdin", {
+  },
+  {
+    key: "console",
+    type: "string",
+    default: "auto",
+    help: "Operator console on stdin",
     choices: ["auto", "on", "off"],
-  }),
-  setting("logFormat", "string", "text", "Log format", {
+  },
+  {
+    key: "logFormat",
+    type: "string",
+    default: "text",
+    help: "Log format",
     choices: ["text", "json"],
-  }),
-  setting("logLevel", "string", "info", "Lowest log level", {
+  },
+  {
+    key: "logLevel",
+    type: "string",
+    default: "info",
+    help: "Lowest log level",
     choices: ["debug", "info", "warning", "error"],
-  }),
-  setting("httpHostname", "string", "127.0.0.1", "Address of the /healthz and /metrics endpoint"),
-  setting("httpPort", "integer", 9002, "Port of the /healthz and /metrics endpoint (0: off)", {
+  },
+  {
+    key: "httpHostname",
+    type: "string",
+    default: "127.0.0.1",
+    help: "Address of the /healthz and /metrics endpoint",
+  },
+  {
+    key: "httpPort",
+    type: "integer",
+    default: 9002,
+    help: "Port of the /healthz and /metrics endpoint (0: off)",
     min: 0,
     max: 65535,
-  }),
-  setting("smtpHost", "string", undefined, "Mail server for lockout alerts (unset: no alerts)"),
-  setting("smtpPort", "integer", 587, "Mail server port", { min: 1, max: 65535 }),
-  setting(
-    "smtpSecurity",
-    "string",
-    "starttls",
-    "Mail server TLS: STARTTLS, TLS from the start, or none",
-    {
-      choices: ["starttls", "tls", "none"],
-    },
-  ),
-  setting(
-    "smtpCa",
-    "string",
-    undefined,
-    "CA file for the mail server's certificate (default: system roots)",
-  ),
-  setting("smtpUser", "string", undefined, "Mail server account (unset: no AUTH)"),
-  setting(
-    "smtpPassword",
-    "string",
-    undefined,
-    "Mail server password; give it in BANTER_SMTP_PASSWORD or the config file, not as a flag",
-  ),
-  setting("smtpTimeoutMs", "integer", 10_000, "Time allowed to send one alert", { min: 1 }),
-  setting("alertFrom", "string", undefined, "Sender address of lockout alerts"),
-  setting("alertTo", "string", undefined, "Admin address that gets lockout alerts"),
-];
+  },
+  {
+    key: "smtpHost",
+    type: "string",
+    default: undefined,
+    help: "Mail server for lockout alerts (unset: no alerts)",
+  },
+  { key: "smtpPort", type: "integer", default: 587, help: "Mail server port", min: 1, max: 65535 },
+  {
+    key: "smtpSecurity",
+    type: "string",
+    default: "starttls",
+    help: "Mail server TLS: STARTTLS, TLS from the start, or none",
+    choices: ["starttls", "tls", "none"],
+  },
+  {
+    key: "smtpCa",
+    type: "string",
+    default: undefined,
+    help: "CA file for the mail server's certificate (default: system roots)",
+  },
+  {
+    key: "smtpUser",
+    type: "string",
+    default: undefined,
+    help: "Mail server account (unset: no AUTH)",
+  },
+  {
+    key: "smtpPassword",
+    type: "string",
+    default: undefined,
+    help: "Mail server password; give it in BANTER_SMTP_PASSWORD or the config file, not as a flag",
+  },
+  {
+    key: "smtpTimeoutMs",
+    type: "integer",
+    default: 10_000,
+    help: "Time allowed to send one alert",
+    min: 1,
+  },
+  {
+    key: "alertFrom",
+    type: "string",
+    default: undefined,
+    help: "Sender address of lockout alerts",
+  },
+  {
+    key: "alertTo",
+    type: "string",
+    default: undefined,
+    help: "Admin address that gets lockout alerts",
+  },
+] as const satisfies readonly Setting[];
 
-/** The server's typed configuration. */
-export interface ServerConfig {
-  hostname: string;
-  port: number;
-  certsDir: string;
-  cert: string | undefined;
-  key: string | undefined;
-  clientCa: string | undefined;
-  requireClientCert: boolean;
-  requirePassword: boolean;
-  tlsEngine: "node" | "deno";
-  credentials: string;
-  data: string;
-  maxFrameBytes: number;
-  outboxBytes: number;
-  handshakeTimeoutMs: number;
-  loginTimeoutMs: number;
-  pingIntervalMs: number;
-  deadAfterMs: number;
-  maxConnections: number;
-  maxConnectionsPerIp: number;
-  maxPendingHandshakes: number;
-  maxPendingHandshakesPerIp: number;
-  historyLimit: number;
-  retentionDays: number;
-  maxMessageLength: number;
-  rateBurst: number;
-  ratePerSecond: number;
-  jokeUrl: string;
-  jokeTimeoutMs: number;
-  jokeCooldownMs: number;
-  scryptLogN: number;
-  console: "auto" | "on" | "off";
-  logFormat: "text" | "json";
-  logLevel: "debug" | "info" | "warning" | "error";
-  httpHostname: string;
-  /** 0 turns the endpoint off. */
-  httpPort: number;
-  /** Unset: no lockout alerts. */
-  smtpHost: string | undefined;
-  smtpPort: number;
-  smtpSecurity: "starttls" | "tls" | "none";
-  smtpCa: string | undefined;
-  smtpUser: string | undefined;
-  smtpPassword: string | undefined;
-  smtpTimeoutMs: number;
-  alertFrom: string | undefined;
-  alertTo: string | undefined;
-}
+/** The server's typed configuration, one property per setting. */
+export type ServerConfig = ConfigOf<typeof SERVER_SETTINGS>;
 
 /**
  * Parse the server's configuration.
@@ -282,7 +298,7 @@ export function parseServerConfig(
   if (loaded.positionals.length > 0) {
     throw new ConfigError(`Unexpected argument "${loaded.positionals[0]}"`);
   }
-  const config = loaded.values as unknown as ServerConfig;
+  const config = loaded.values;
   if (config.requireClientCert && config.clientCa === undefined) {
     throw new ConfigError(
       "requireClientCert needs clientCa",

@@ -12,18 +12,19 @@ import { getNodeValue, type ParseError, parseTree, printParseErrorCode } from "j
 /** The kinds of value a setting can hold. */
 export type SettingType = "string" | "integer" | "boolean" | "strings";
 
-type ValueOf<T extends SettingType> = T extends "string" ? string
+/** The value a setting of kind `T` holds once loaded. */
+export type ValueOf<T extends SettingType> = T extends "string" ? string
   : T extends "integer" ? number
   : T extends "boolean" ? boolean
   : string[];
 
-/** One setting: its name in every source, type, default and help. */
-export interface Setting<T extends SettingType = SettingType> {
+/** One setting of kind `T`: its name in every source, type, default and help. */
+export interface SettingOf<T extends SettingType> {
   /** camelCase key in the config object and the config file. */
   readonly key: string;
   readonly type: T;
   /** Default value; undefined means "not set". */
-  readonly default: ValueOf<T> | undefined;
+  readonly default: (T extends "strings" ? readonly string[] : ValueOf<T>) | undefined;
   readonly help: string;
   /** Allowed values, for strings. */
   readonly choices?: readonly string[];
@@ -33,6 +34,37 @@ export interface Setting<T extends SettingType = SettingType> {
   /** Single-letter flag alias. */
   readonly short?: string;
 }
+
+/** One setting of any kind; its default has the type of its kind. */
+export type Setting = { [T in SettingType]: SettingOf<T> }[SettingType];
+
+/**
+ * The value type of one setting: its kind's type, narrowed to the literal
+ * `choices` when it has them, plus `undefined` when it has no default.
+ */
+export type SettingValue<S extends Setting> =
+  | (S extends { readonly type: "string"; readonly choices: readonly (infer C)[] } ? C
+    : ValueOf<S["type"]>)
+  | (undefined extends S["default"] ? undefined : never);
+
+/**
+ * The typed configuration a table of settings loads into, one property per
+ * setting. Declare the table `as const satisfies readonly Setting[]` so keys,
+ * kinds and choices stay literal.
+ *
+ * @example
+ * ```ts
+ * const TABLE = [
+ *   { key: "port", type: "integer", default: 9001, help: "Port" },
+ *   { key: "mode", type: "string", default: "a", help: "Mode", choices: ["a", "b"] },
+ *   { key: "name", type: "string", default: undefined, help: "Name" },
+ * ] as const satisfies readonly Setting[];
+ * const config: ConfigOf<typeof TABLE> = { port: 1, mode: "b", name: undefined };
+ * ```
+ */
+export type ConfigOf<T extends readonly Setting[]> = {
+  [S in T[number] as S["key"]]: SettingValue<S>;
+};
 
 /** A configuration problem; `key` names the setting. */
 export class ConfigError extends Error {
@@ -161,6 +193,33 @@ function convert(setting: Setting, raw: unknown, source: string): unknown {
   }
 }
 
+/** Whether `value` is one a loaded `setting` may hold. */
+function fits(setting: Setting, value: unknown): boolean {
+  if (value === undefined) return setting.default === undefined;
+  switch (setting.type) {
+    case "string":
+      return typeof value === "string" && (setting.choices?.includes(value) ?? true);
+    case "integer":
+      return typeof value === "number" && Number.isSafeInteger(value) &&
+        value >= (setting.min ?? -Infinity) && value <= (setting.max ?? Infinity);
+    case "boolean":
+      return typeof value === "boolean";
+    case "strings":
+      return Array.isArray(value) && value.every((v) => typeof v === "string");
+  }
+}
+
+/**
+ * The one place where loaded values meet their table's type: checks that
+ * every setting got a value that fits it (defaults included).
+ */
+function isConfigOf<T extends readonly Setting[]>(
+  values: Record<string, unknown>,
+  settings: T,
+): values is Record<string, unknown> & ConfigOf<T> {
+  return settings.every((s) => fits(s, values[s.key]));
+}
+
 /** Where configuration comes from; injected so tests need no process state. */
 export interface ConfigSources {
   /** Command-line arguments (without the program name). */
@@ -172,8 +231,9 @@ export interface ConfigSources {
 }
 
 /** The result of {@linkcode loadConfig}: values plus positional arguments. */
-export interface LoadedConfig {
-  values: Record<string, unknown>;
+export interface LoadedConfig<C> {
+  /** One value per setting (undefined for unset optional settings). */
+  values: C;
   /** Positional arguments left after the flags. */
   positionals: string[];
   /** `--help` was given. */
@@ -187,11 +247,12 @@ export interface LoadedConfig {
  * @param sources Flags, environment, file reader.
  * @returns Values by key (undefined for unset optional settings).
  * @throws {ConfigError} For unknown flags or keys and invalid values.
+ * @throws {TypeError} When a table's own default does not fit its setting.
  */
-export function loadConfig(
-  settings: readonly Setting[],
+export function loadConfig<T extends readonly Setting[]>(
+  settings: T,
   sources: ConfigSources,
-): LoadedConfig {
+): LoadedConfig<ConfigOf<T>> {
   const options: Record<
     string,
     { type: "string" | "boolean"; short?: string; multiple?: boolean }
@@ -222,10 +283,9 @@ export function loadConfig(
       `Invalid command line: ${error instanceof Error ? error.message : error}`,
     );
   }
-  const flags = parsed.values as Record<string, unknown>;
+  const flags = parsed.values;
   const env = sources.env ?? {};
-  const configPath = (flags["config"] as string | undefined) ??
-    env["BANTER_CONFIG"];
+  const configPath = typeof flags["config"] === "string" ? flags["config"] : env["BANTER_CONFIG"];
   let file: Record<string, unknown> = {};
   if (configPath !== undefined) {
     if (!sources.readFile) throw new ConfigError("Cannot read config file");
@@ -262,8 +322,12 @@ export function loadConfig(
     } else if (file[s.key] !== undefined) {
       values[s.key] = convert(s, file[s.key], configPath ?? "config file");
     } else {
-      values[s.key] = s.default;
+      values[s.key] = Array.isArray(s.default) ? [...s.default] : s.default;
     }
+  }
+  if (!isConfigOf(values, settings)) {
+    const misfit = settings.find((s) => !fits(s, values[s.key]));
+    throw new TypeError(`Cannot load config: the value of ${misfit?.key} does not fit its setting`);
   }
   return {
     values,

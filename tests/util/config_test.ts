@@ -1,5 +1,12 @@
-import { equal, match, ok, throws } from "node:assert/strict";
-import { ConfigError, envName, flagName, helpText } from "../../lib/util/config.ts";
+import { deepEqual, equal, match, ok, throws } from "node:assert/strict";
+import {
+  ConfigError,
+  envName,
+  flagName,
+  helpText,
+  loadConfig,
+  type Setting,
+} from "../../lib/util/config.ts";
 import { parseServerConfig, SERVER_SETTINGS } from "../../lib/server/settings.ts";
 
 /** A config file reader that knows one file. */
@@ -221,4 +228,52 @@ Deno.test("parseServerConfig() refuses a config file that is not an object", () 
     );
     match(error.message, /^Cannot parse config file c\.json: /);
   }
+});
+
+/** True when A and B are the same type; a mismatch fails type checking. */
+type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends (<T>() => T extends B ? 1 : 2) ? true
+  : false;
+
+const TABLE = [
+  { key: "port", type: "integer", default: 9001, help: "Port", min: 1 },
+  { key: "mode", type: "string", default: "a", help: "Mode", choices: ["a", "b"] },
+  { key: "name", type: "string", default: undefined, help: "Name" },
+  { key: "verbose", type: "boolean", default: false, help: "Verbose" },
+  { key: "tags", type: "strings", default: ["x"], help: "Tags" },
+] as const satisfies readonly Setting[];
+
+Deno.test("loadConfig() types each value from its setting: kind, literal choices, undefined without default", () => {
+  const { values } = loadConfig(TABLE, { args: ["--mode", "b", "--tags", "p,q"] });
+  const typed: Equal<typeof values, {
+    port: number;
+    mode: "a" | "b";
+    name: string | undefined;
+    verbose: boolean;
+    tags: string[];
+  }> = true;
+  ok(typed);
+  deepEqual({ ...values }, {
+    port: 9001,
+    mode: "b",
+    name: undefined,
+    verbose: false,
+    tags: ["p", "q"],
+  });
+});
+
+Deno.test("loadConfig() hands out a copy of a list default, never the table's own", () => {
+  const { values } = loadConfig(TABLE, { args: [] });
+  values.tags.push("y");
+  deepEqual(loadConfig(TABLE, { args: [] }).values.tags, ["x"]);
+});
+
+Deno.test("loadConfig() refuses a table whose default does not fit its own setting", () => {
+  const table = [
+    { key: "mode", type: "string", default: "c", help: "Mode", choices: ["a", "b"] },
+  ] as const satisfies readonly Setting[];
+  throws(
+    () => loadConfig(table, { args: [] }),
+    (error: unknown) => error instanceof TypeError && error.message.includes("mode"),
+  );
+  equal(loadConfig(table, { args: ["--mode", "a"] }).values.mode, "a");
 });
