@@ -7,76 +7,19 @@
  */
 import { existsSync } from "node:fs";
 import { ChatClient, type ClientIO, EXIT } from "./lib/client/run.ts";
-import { ConfigError, envName, helpText, loadConfig, type Setting } from "./lib/util/config.ts";
+import {
+  CLIENT_SETTINGS,
+  type ClientConfig,
+  DEFAULT_CA,
+  parseClientConfig,
+} from "./lib/client/settings.ts";
+import { ConfigError, envName, helpText } from "./lib/util/config.ts";
 import { systemRandom } from "./lib/util/clock.ts";
 import { readInput } from "./lib/terminal/input.ts";
 import { LineEditor } from "./lib/terminal/line_editor.ts";
 import { renderEvent, shouldUseColour } from "./lib/terminal/render.ts";
 import { sanitise } from "./lib/terminal/sanitise.ts";
 import { Screen } from "./lib/terminal/screen.ts";
-
-const DEFAULT_CA = "certs/ca.crt";
-
-/** The client's settings. */
-export const CLIENT_SETTINGS: readonly Setting[] = [
-  {
-    key: "host",
-    type: "string",
-    default: "127.0.0.1",
-    help: "Server name or address (verified against its certificate)",
-  },
-  {
-    key: "port",
-    type: "integer",
-    default: 9001,
-    help: "Server port",
-    min: 1,
-    max: 65535,
-  },
-  {
-    key: "ca",
-    type: "string",
-    default: undefined,
-    help: `CA certificate to trust (default: ${DEFAULT_CA} when present, else the system roots)`,
-  },
-  {
-    key: "cert",
-    type: "string",
-    default: undefined,
-    help: "Client certificate PEM, for mutual TLS",
-  },
-  {
-    key: "key",
-    type: "string",
-    default: undefined,
-    help: "Client private key PEM, for mutual TLS",
-  },
-  {
-    key: "user",
-    type: "string",
-    default: undefined,
-    help: "User name (asked when missing on a terminal)",
-  },
-  {
-    key: "passwordFile",
-    type: "string",
-    default: undefined,
-    help: "Read the password from this file (else BANTER_PASSWORD, else asked)",
-  },
-  {
-    key: "reconnect",
-    type: "boolean",
-    default: true,
-    help: "Reconnect with backoff when the connection drops (--no-reconnect to exit)",
-  },
-  {
-    key: "maxReconnects",
-    type: "integer",
-    default: 20,
-    help: "Failed reconnects in a row before giving up",
-    min: 0,
-  },
-];
 
 const USAGE = `Usage: deno task client [options]
 
@@ -98,25 +41,18 @@ async function readSecret(path: string): Promise<string> {
  * @returns Exit status.
  */
 export async function main(args: string[]): Promise<number> {
-  let values: Record<string, unknown>;
+  let config: ClientConfig;
   try {
     const env: Record<string, string | undefined> = {};
     for (const s of CLIENT_SETTINGS) {
       env[envName(s.key)] = Deno.env.get(envName(s.key));
     }
-    const loaded = loadConfig(CLIENT_SETTINGS, {
-      args,
-      env,
-      readFile: Deno.readTextFileSync,
-    });
-    if (loaded.help) {
+    const parsed = parseClientConfig(args, env);
+    if (parsed.help) {
       console.log(helpText(USAGE, CLIENT_SETTINGS));
       return EXIT.ok;
     }
-    if (loaded.positionals.length > 0) {
-      throw new ConfigError(`Unexpected argument "${loaded.positionals[0]}"`);
-    }
-    values = loaded.values;
+    config = parsed.config;
   } catch (error) {
     if (error instanceof ConfigError) {
       console.error(`banter-client: ${error.message}`);
@@ -124,29 +60,19 @@ export async function main(args: string[]): Promise<number> {
     }
     throw error;
   }
-  const host = values["host"] as string;
-  const port = values["port"] as number;
-  const caPath = (values["ca"] as string | undefined) ??
-    (existsSync(DEFAULT_CA) ? DEFAULT_CA : undefined);
-  const certPath = values["cert"] as string | undefined;
-  const keyPath = values["key"] as string | undefined;
-  if ((certPath === undefined) !== (keyPath === undefined)) {
-    console.error("banter-client: --cert and --key go together");
-    return EXIT.usage;
-  }
+  const caPath = config.ca ?? (existsSync(DEFAULT_CA) ? DEFAULT_CA : undefined);
   let caCerts: string[] | undefined;
   let cert: string | undefined;
   let key: string | undefined;
   let password: string | undefined;
   try {
     if (caPath !== undefined) caCerts = [await Deno.readTextFile(caPath)];
-    if (certPath !== undefined && keyPath !== undefined) {
-      cert = await Deno.readTextFile(certPath);
-      key = await Deno.readTextFile(keyPath);
+    if (config.cert !== undefined && config.key !== undefined) {
+      cert = await Deno.readTextFile(config.cert);
+      key = await Deno.readTextFile(config.key);
     }
-    const passwordFile = values["passwordFile"] as string | undefined;
-    password = passwordFile !== undefined
-      ? await readSecret(passwordFile)
+    password = config.passwordFile !== undefined
+      ? await readSecret(config.passwordFile)
       : Deno.env.get("BANTER_PASSWORD") || undefined;
   } catch (error) {
     console.error(
@@ -202,17 +128,17 @@ export async function main(args: string[]): Promise<number> {
   };
   const client = new ChatClient({
     connect: {
-      hostname: host,
-      port,
+      hostname: config.host,
+      port: config.port,
       ...(caCerts ? { caCerts } : {}),
       ...(cert && key ? { cert, key } : {}),
     },
     io,
     random: systemRandom,
-    ...(values["user"] !== undefined ? { username: values["user"] as string } : {}),
+    ...(config.user !== undefined ? { username: config.user } : {}),
     ...(password !== undefined ? { password } : {}),
-    reconnect: values["reconnect"] as boolean,
-    maxReconnects: values["maxReconnects"] as number,
+    reconnect: config.reconnect,
+    maxReconnects: config.maxReconnects,
   });
 
   if (interactive) {

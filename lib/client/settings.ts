@@ -1,0 +1,112 @@
+/**
+ * Every client setting, in one table: flag, environment variable, config-file
+ * key, type, default and help come from here.
+ *
+ * @module
+ */
+import { ConfigError, type ConfigOf, loadConfig, type Setting } from "../util/config.ts";
+
+/** The CA certificate trusted when `--ca` is not given and this file exists. */
+export const DEFAULT_CA = "certs/ca.crt";
+
+/** The client's settings. */
+export const CLIENT_SETTINGS = [
+  {
+    key: "host",
+    type: "string",
+    default: "127.0.0.1",
+    help: "Server name or address (verified against its certificate)",
+  },
+  {
+    key: "port",
+    type: "integer",
+    default: 9001,
+    help: "Server port",
+    min: 1,
+    max: 65535,
+  },
+  {
+    key: "ca",
+    type: "string",
+    default: undefined,
+    help: `CA certificate to trust (default: ${DEFAULT_CA} when present, else the system roots)`,
+  },
+  {
+    key: "cert",
+    type: "string",
+    default: undefined,
+    help: "Client certificate PEM, for mutual TLS",
+  },
+  {
+    key: "key",
+    type: "string",
+    default: undefined,
+    help: "Client private key PEM, for mutual TLS",
+  },
+  {
+    key: "user",
+    type: "string",
+    default: undefined,
+    help: "User name (asked when missing on a terminal)",
+  },
+  {
+    key: "passwordFile",
+    type: "string",
+    default: undefined,
+    help: "Read the password from this file (else BANTER_PASSWORD, else asked)",
+  },
+  {
+    key: "reconnect",
+    type: "boolean",
+    default: true,
+    help: "Reconnect with backoff when the connection drops (--no-reconnect to exit)",
+  },
+  {
+    key: "maxReconnects",
+    type: "integer",
+    default: 20,
+    help: "Failed reconnects in a row before giving up",
+    min: 0,
+  },
+] as const satisfies readonly Setting[];
+
+/** The client's typed configuration, one property per setting. */
+export type ClientConfig = ConfigOf<typeof CLIENT_SETTINGS>;
+
+/**
+ * Parse the client's configuration. With `--help` the config is returned
+ * as loaded, unchecked, so help is shown whatever else was given.
+ *
+ * @param args Command-line arguments.
+ * @param env Environment variables.
+ * @param readFile Reads `--config FILE`.
+ * @returns The config, or `help: true`.
+ * @throws {ConfigError} Naming the setting at fault.
+ *
+ * @example
+ * ```ts
+ * import { equal } from "node:assert/strict";
+ * const { config } = parseClientConfig(["--host", "chat.example.org", "--no-reconnect"]);
+ * equal(config.host, "chat.example.org");
+ * equal(config.reconnect, false);
+ * ```
+ */
+export function parseClientConfig(
+  args: readonly string[],
+  env: Record<string, string | undefined> = {},
+  readFile: (path: string) => string = (p) => Deno.readTextFileSync(p),
+): { config: ClientConfig; help: boolean } {
+  const loaded = loadConfig(CLIENT_SETTINGS, { args, env, readFile });
+  const config = loaded.values;
+  if (loaded.help) return { config, help: true };
+  if (loaded.positionals.length > 0) {
+    throw new ConfigError(`Unexpected argument "${loaded.positionals[0]}"`);
+  }
+  if ((config.cert === undefined) !== (config.key === undefined)) {
+    throw new ConfigError(
+      "--cert and --key go together",
+      config.cert === undefined ? "cert" : "key",
+    );
+  }
+  return { config, help: false };
+}
