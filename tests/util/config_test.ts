@@ -277,3 +277,9 @@ Deno.test("loadConfig() refuses a table whose default does not fit its own setti
   );
   equal(loadConfig(table, { args: ["--mode", "a"] }).values.mode, "a");
 });
+
+Deno.test("SERVER_SETTINGS names each setting once and leaves --config and --help free", () => {
+  const keys: string[] = SERVER_SETTINGS.map((s) => s.key);
+  equal(new Set(keys).size, keys.length);
+  ok(!keys.some((k) => k === "config" || k === "help"));
+});
