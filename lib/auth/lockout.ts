@@ -114,6 +114,7 @@ const UNLOCKED: LockoutStatus = Object.freeze({ locked: false });
  * import { equal } from "node:assert/strict";
  *
  * const dir = await Deno.makeTempDir();
+ * // Real timers, fixed time, so the lock's length is exact.
  * const clock = { ...systemClock, now: () => 1_000_000 };
  * const lockout = await Lockout.open(`${dir}/lockout.json`, { clock });
  * await lockout.recordFailure("alice", "192.0.2.1");
