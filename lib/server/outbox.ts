@@ -1,7 +1,8 @@
 /**
- * A bounded, coalescing write queue for one connection: frames queued in the
- * same tick (or while a write is in flight) go out as one write, and a peer
- * that stops reading overflows the bound instead of growing memory.
+ * A bounded, coalescing write queue for one connection's byte sink: frames
+ * queued in the same tick (or while a write is in flight) go out as one
+ * write, and a peer that stops reading overflows the bound instead of growing
+ * memory.
  *
  * @module
  */
@@ -11,7 +12,7 @@ import { concatBytes } from "../util/bytes.ts";
 /** The default bound on bytes queued for one connection: 1 MiB. */
 export const DEFAULT_OUTBOX_BYTES = 1024 * 1024;
 
-/** Most bytes handed to the stream in one write. */
+/** Most bytes handed to the sink in one write. */
 const MAX_WRITE_BYTES = 64 * 1024;
 
 /** How long a queue may stay over `maxBytes` before the peer is dropped. */
@@ -43,7 +44,7 @@ export interface OutboxOptions {
   beforeWrite?: () => void;
 }
 
-/** A bounded, coalescing queue in front of a `WritableStream`. */
+/** A bounded, coalescing queue in front of a {@linkcode ByteSink}. */
 export class Outbox {
   readonly #sink: ByteSink;
   readonly #maxBytes: number;

@@ -1,7 +1,8 @@
 /**
  * Mutual TLS logins over real TLS: a client certificate from our CA names
- * the user, optionally on top of a password, and a server that requires
- * certificates refuses clients without a valid one during the handshake.
+ * the user, optionally on top of a password. Certificates that must not
+ * count (foreign, expired, self-signed, ...) and servers that require one are
+ * in tests/security/tls_test.ts.
  *
  * @module
  */
@@ -9,7 +10,6 @@ import { deepEqual, equal, ok } from "node:assert/strict";
 import { join } from "node:path";
 import type { CertifiedKey } from "../../lib/net/certs.ts";
 import type { ServerFrame } from "../../lib/wire/protocol.ts";
-import { ConnectError } from "../../lib/net/tls_server.ts";
 import { tempDir, TestClient, testPki } from "../_helpers.ts";
 import { passwordOf, startTestServer, type TestServer } from "../_server.ts";
 import type { ServerConfig } from "../../lib/server/settings.ts";
@@ -54,21 +54,6 @@ async function aliceCertThenLogin(
   }
 }
 
-/** The client is refused during the TLS handshake: the connect fails, or
- * (TLS 1.3, where the client finishes first) the connection ends before the
- * server says anything. */
-async function refusedAtTls(port: number, cert?: CertifiedKey): Promise<void> {
-  let client: TestClient;
-  try {
-    client = await TestClient.connect(port, cert ? { cert } : {});
-  } catch (error) {
-    ok(error instanceof ConnectError, String(error));
-    return;
-  }
-  await using _ = client;
-  deepEqual(await client.untilClosed(), [], "not even a hello frame");
-}
-
 Deno.test("mutual TLS: alice's certificate logs her in without a password", async () => {
   const p = await testPki();
   await using dir = await tempDir();
@@ -86,15 +71,6 @@ Deno.test("mutual TLS: without a certificate the server asks for a password", as
   await using s = await mtlsServer(dir.path);
   await using client = await s.login("bob");
   ok(client.received.some((f) => f.type === "auth"));
-});
-
-Deno.test("mutual TLS: a certificate from a foreign CA does not name anyone", async () => {
-  const p = await testPki();
-  await using dir = await tempDir();
-  await using s = await mtlsServer(dir.path);
-  const { client, first } = await helloWith(s.port, p.foreignAlice);
-  await using _ = client;
-  deepEqual(first, AUTH_PROMPT, "a password is asked for instead");
 });
 
 Deno.test("mutual TLS with requirePassword: alice's certificate still needs alice's password", async () => {
@@ -132,16 +108,4 @@ Deno.test("mutual TLS with requirePassword: alice's certificate cannot log in as
   await client.until((f) => f.type === "auth");
   await client.send({ type: "login", username: "alice", password: passwordOf("alice") });
   deepEqual(await client.next(), ALICE, "the certificate's own user still can");
-});
-
-Deno.test("mutual TLS with requireClientCert: no certificate or a foreign one is refused at TLS", async () => {
-  const p = await testPki();
-  await using dir = await tempDir();
-  await using s = await mtlsServer(dir.path, { requireClientCert: true });
-  await refusedAtTls(s.port);
-  await refusedAtTls(s.port, p.foreignAlice);
-  equal(s.server.sessions.size, 0, "no session was started");
-  const { client, first } = await helloWith(s.port, p.alice);
-  await using _ = client;
-  deepEqual(first, ALICE, "alice's certificate is accepted");
 });

@@ -330,6 +330,9 @@ Deno.test("a login that does not finish within the login timeout is closed", asy
   await using s = await startTestServer({ users: ["alice"], config: { loginTimeoutMs } });
   const start = performance.now();
   await using silent = await s.client();
+  await using greeted = await s.client();
+  await greeted.send({ type: "hello", version: 1 });
+  await greeted.until(isAuth);
   await using stalled = await s.client();
   await stalled.send({ type: "hello", version: 1 });
   await stalled.until(isAuth);
@@ -337,6 +340,7 @@ Deno.test("a login that does not finish within the login timeout is closed", asy
   await stalled.until(isAuthFailed);
   const bye = { type: "bye", code: "timeout", message: "Login did not finish in time" };
   deepEqual(await byeOf(stalled), bye);
+  deepEqual(await byeOf(greeted), bye);
   deepEqual(await byeOf(silent), bye);
   ok(performance.now() - start >= loginTimeoutMs - 5, "not closed before the timeout");
   ok(!stalled.received.some((f) => f.type === "welcome"));

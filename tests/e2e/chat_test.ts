@@ -146,14 +146,6 @@ Deno.test("/me is posted as an action", async () => {
   deepEqual([action.from, action.text, action.action], ["alice", "waves", true]);
 });
 
-Deno.test("an unknown command gets a hint", async () => {
-  await using s = await startTestServer({ users: ["alice"] });
-  await using alice = await s.login("alice");
-  await alice.send({ type: "say", text: "/frobnicate now" });
-  const hint = await alice.until(isNotice);
-  deepEqual([hint.level, hint.text], ["warn", "Unknown command /frobnicate — type /help"]);
-});
-
 Deno.test("a message over the length limit gets a notice and is not broadcast", async () => {
   await using s = await startTestServer({
     users: ["alice", "bob"],
