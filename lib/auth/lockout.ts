@@ -110,10 +110,12 @@ const UNLOCKED: LockoutStatus = Object.freeze({ locked: false });
  * @example Three wrong passwords lock the account for a minute
  * ```ts
  * import { Lockout } from "./lockout.ts";
+ * import { systemClock } from "../util/clock.ts";
  * import { equal } from "node:assert/strict";
  *
  * const dir = await Deno.makeTempDir();
- * const clock = { now: () => 1_000_000 };
+ * // Real timers, fixed time, so the lock's length is exact.
+ * const clock = { ...systemClock, now: () => 1_000_000 };
  * const lockout = await Lockout.open(`${dir}/lockout.json`, { clock });
  * await lockout.recordFailure("alice", "192.0.2.1");
  * await lockout.recordFailure("alice", "192.0.2.1");
