@@ -7,6 +7,7 @@
  * @module
  */
 import type { ChatEvent, RoomEntered, RoomMessage } from "../chat/message.ts";
+import { PeerError } from "./peer_error.ts";
 
 /** Protocol version spoken by this build. */
 export const PROTOCOL_VERSION = 1;
@@ -160,17 +161,15 @@ export type ProtocolErrorCode =
   | "unexpected";
 
 /** A line that is not a valid frame of this protocol. */
-export class ProtocolError extends Error {
-  /** Machine-readable cause. */
-  readonly code: ProtocolErrorCode;
+export class ProtocolError extends PeerError<ProtocolErrorCode> {
   /**
    * @param code What was wrong.
    * @param message Human-readable text, safe to send to the peer.
+   * @param options The underlying error, if any.
    */
-  constructor(code: ProtocolErrorCode, message: string) {
-    super(message);
+  constructor(code: ProtocolErrorCode, message: string, options?: ErrorOptions) {
+    super(code, message, options);
     this.name = "ProtocolError";
-    this.code = code;
   }
 }
 
@@ -182,8 +181,8 @@ function parseObject(line: string): Fields {
   let value: unknown;
   try {
     value = JSON.parse(line);
-  } catch {
-    throw new ProtocolError("invalid_json", "Frame is not valid JSON");
+  } catch (cause) {
+    throw new ProtocolError("invalid_json", "Frame is not valid JSON", { cause });
   }
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
     throw new ProtocolError("not_object", "Frame is not a JSON object");
