@@ -6,7 +6,12 @@
  *
  * @module
  */
-import type { ChatEvent, RoomEntered, RoomMessage } from "../chat/message.ts";
+import {
+  type ChatEvent,
+  CLOSE_CODES,
+  type RoomEntered,
+  type RoomMessage,
+} from "../chat/message.ts";
 import { PeerError } from "./peer_error.ts";
 
 /** Protocol version spoken by this build. */
@@ -87,19 +92,21 @@ export interface ErrorFrame {
   code: string;
   message: string;
 }
-/** Why a connection is about to close. */
-export type ByeCode =
-  | "end"
-  | "kicked"
-  | "banned"
-  | "shutdown"
-  | "overflow"
-  | "denied"
-  | "locked"
-  | "timeout"
-  | "protocol_error"
-  | "busy"
-  | "replaced";
+/**
+ * Every `bye` code: the chat domain's close codes plus the session's own
+ * (login refused or locked out, login timeout, protocol error, server busy).
+ */
+export const BYE_CODES = [
+  ...CLOSE_CODES,
+  "denied",
+  "locked",
+  "timeout",
+  "protocol_error",
+  "busy",
+] as const;
+
+/** Why a connection is about to close: one of {@linkcode BYE_CODES}. */
+export type ByeCode = typeof BYE_CODES[number];
 /** The server closes the connection after this frame. */
 export interface ByeFrame {
   type: "bye";
@@ -331,20 +338,6 @@ function object(v: unknown, key: string): Fields {
   }
   return v as Fields;
 }
-
-const BYE_CODES: readonly ByeCode[] = [
-  "end",
-  "kicked",
-  "banned",
-  "shutdown",
-  "overflow",
-  "denied",
-  "locked",
-  "timeout",
-  "protocol_error",
-  "busy",
-  "replaced",
-];
 
 /**
  * Parse one line from a server (the client treats the server as untrusted
