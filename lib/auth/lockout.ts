@@ -27,6 +27,7 @@
 import { dirname } from "node:path";
 import { writeFileAtomic } from "../util/atomic_write.ts";
 import { type Clock, systemClock } from "../util/clock.ts";
+import { isRecord } from "../util/is_record.ts";
 import { withFileLock } from "./_file_lock.ts";
 import { Semaphore } from "./_semaphore.ts";
 import { fileSignature } from "./_file_signature.ts";
@@ -416,8 +417,4 @@ function isCounter(value: unknown): value is Counter {
     (["failures", "level", "lockedUntil", "lastFailure"] as const).every((k) =>
       Number.isSafeInteger(value[k]) && (value[k] as number) >= 0
     );
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
 }

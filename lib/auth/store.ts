@@ -26,6 +26,7 @@ import { Buffer } from "node:buffer";
 import { dirname } from "node:path";
 import { writeFileAtomic } from "../util/atomic_write.ts";
 import { type Clock, type Random, systemClock, systemRandom } from "../util/clock.ts";
+import { isRecord } from "../util/is_record.ts";
 import { withFileLock } from "./_file_lock.ts";
 import { Semaphore } from "./_semaphore.ts";
 import { fileSignature } from "./_file_signature.ts";
@@ -497,10 +498,6 @@ function serialise(users: Users): string {
 
 function byName([a]: [string, unknown], [b]: [string, unknown]): number {
   return a < b ? -1 : a > b ? 1 : 0;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
 /** A name from an untrusted file, quoted and shortened for a message. */

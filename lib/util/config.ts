@@ -7,6 +7,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
+import { isRecord } from "./is_record.ts";
 
 /** The kinds of value a setting can hold. */
 export type SettingType = "string" | "integer" | "boolean" | "strings";
@@ -245,13 +246,13 @@ export function loadConfig(
         "config",
       );
     }
-    if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    if (!isRecord(value)) {
       throw new ConfigError(
         `Cannot parse config file ${configPath}: not a JSON object`,
         "config",
       );
     }
-    file = value as Record<string, unknown>;
+    file = value;
     const known = new Set(settings.map((s) => s.key));
     for (const key of Object.keys(file)) {
       if (!known.has(key)) {

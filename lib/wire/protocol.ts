@@ -12,6 +12,7 @@ import {
   type RoomEntered,
   type RoomMessage,
 } from "../chat/message.ts";
+import { isRecord } from "../util/is_record.ts";
 import { PeerError } from "./peer_error.ts";
 
 /** Protocol version spoken by this build. */
@@ -191,10 +192,10 @@ function parseObject(line: string): Fields {
   } catch (cause) {
     throw new ProtocolError("invalid_json", "Frame is not valid JSON", { cause });
   }
-  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+  if (!isRecord(value)) {
     throw new ProtocolError("not_object", "Frame is not a JSON object");
   }
-  return value as Fields;
+  return value;
 }
 
 function str(o: Fields, key: string, max = MAX_FIELD_CHARS): string {
@@ -330,13 +331,13 @@ function array(o: Fields, key: string): unknown[] {
 }
 
 function object(v: unknown, key: string): Fields {
-  if (typeof v !== "object" || v === null || Array.isArray(v)) {
+  if (!isRecord(v)) {
     throw new ProtocolError(
       "invalid_field",
       `Field "${key}" must hold objects`,
     );
   }
-  return v as Fields;
+  return v;
 }
 
 /**
