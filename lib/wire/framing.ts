@@ -6,6 +6,7 @@
  * @module
  */
 
+import { concatBytes } from "../util/bytes.ts";
 import type { ByteSource } from "./byte_channel.ts";
 import { PeerError } from "./peer_error.ts";
 
@@ -117,13 +118,8 @@ export class LineSplitter {
   #decode(tail: Uint8Array): string {
     let line = tail;
     if (this.#pending.length > 0) {
-      line = new Uint8Array(this.#pendingBytes + tail.length);
-      let at = 0;
-      for (const piece of this.#pending) {
-        line.set(piece, at);
-        at += piece.length;
-      }
-      line.set(tail, at);
+      this.#pending.push(tail);
+      line = concatBytes(this.#pending, this.#pendingBytes + tail.length);
       this.end();
     }
     let end = line.length;
