@@ -1,3 +1,4 @@
+import { exists } from "../lib/util/exists.ts";
 import { equal, ok } from "node:assert/strict";
 import { join } from "node:path";
 
@@ -59,16 +60,6 @@ async function denortUnavailable(): Promise<string | undefined> {
   const zip = `denort-${Deno.build.target}.zip`;
   if (await exists(join(denoDir, "dl", "release", `v${Deno.version.deno}`, zip))) return undefined;
   return "denort is neither in DENO_DIR nor named by DENORT_BIN; `deno task compile` fetches it where Deno's download host is reachable";
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
-    throw error;
-  }
 }
 
 const denortMissing = await denortUnavailable();

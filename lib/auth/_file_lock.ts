@@ -12,6 +12,7 @@
  * @module
  */
 import { type Clock, delay, systemClock } from "../util/clock.ts";
+import { isRecord } from "../util/is_record.ts";
 
 /** Options for {@linkcode withFileLock}. */
 export interface FileLockOptions {
@@ -190,12 +191,8 @@ async function readSmall(file: Deno.FsFile): Promise<string> {
 function parseLock(text: string): { pid: unknown; created: number } | undefined {
   try {
     const value: unknown = JSON.parse(text);
-    if (
-      typeof value === "object" && value !== null &&
-      "created" in value && typeof value.created === "number" &&
-      Number.isFinite(value.created)
-    ) {
-      return { pid: "pid" in value ? value.pid : undefined, created: value.created };
+    if (isRecord(value) && typeof value.created === "number" && Number.isFinite(value.created)) {
+      return { pid: value.pid, created: value.created };
     }
   } catch (error) {
     if (!(error instanceof SyntaxError)) throw error;

@@ -25,12 +25,11 @@
  * @module
  */
 import { dirname } from "node:path";
-import { writeFileAtomic } from "../util/atomic_write.ts";
 import { type Clock, systemClock } from "../util/clock.ts";
-import { withFileLock } from "./_file_lock.ts";
-import { Semaphore } from "./_semaphore.ts";
-import { fileSignature } from "./_file_signature.ts";
+import { exists } from "../util/exists.ts";
+import { isRecord } from "../util/is_record.ts";
 import { ipKey } from "./_ip_key.ts";
+import { LockedJsonFile } from "./_locked_json_file.ts";
 
 /** When to lock and for how long. */
 export interface LockoutRule {
@@ -89,6 +88,8 @@ export interface LockoutOptions {
   ip?: LockoutRule;
   /** Records kept per scope. @default {MAX_LOCKOUT_ENTRIES} */
   maxEntries?: number;
+  /** How long a change waits for another writer's lock. @default {10000} */
+  lockTimeoutMs?: number;
 }
 
 interface Counter {
@@ -127,16 +128,21 @@ const UNLOCKED: LockoutStatus = Object.freeze({ locked: false });
  */
 export class Lockout {
   #path: string;
+  #file: LockedJsonFile<Tables>;
   #clock: Clock;
   #rules: Record<LockoutScope, LockoutRule>;
   #maxEntries: number;
   #tables: Tables = emptyTables();
-  #signature: string | undefined;
-  #writes = new Semaphore(1);
 
   private constructor(path: string, options: LockoutOptions) {
     this.#path = path;
     this.#clock = options.clock ?? systemClock;
+    this.#file = new LockedJsonFile(path, {
+      parse: parseTables,
+      serialise,
+      invalid: (problem, errorOptions) =>
+        new SyntaxError(`Cannot load lockout state from ${path}: ${problem}`, errorOptions),
+    }, { lockTimeoutMs: options.lockTimeoutMs, clock: this.#clock });
     this.#rules = {
       account: checkRule(options.account ?? ACCOUNT_LOCKOUT),
       ip: checkRule(options.ip ?? IP_LOCKOUT),
@@ -179,10 +185,8 @@ export class Lockout {
    * @throws {SyntaxError} When the changed file is not valid.
    */
   async refresh(): Promise<boolean> {
-    const signature = await fileSignature(this.#path);
-    if (signature === this.#signature) return false;
-    this.#tables = await this.#read();
-    this.#signature = signature;
+    if (!await this.#file.changed()) return false;
+    this.#tables = await this.#file.read() ?? emptyTables();
     return true;
   }
 
@@ -290,7 +294,7 @@ export class Lockout {
    */
   async unlock(account: string): Promise<boolean> {
     // No file, nothing to lift (and no data directory created by mistake).
-    if (await fileSignature(this.#path) === undefined) return false;
+    if (!await exists(this.#path)) return false;
     return await this.#change((tables) => tables.account.delete(account));
   }
 
@@ -303,22 +307,15 @@ export class Lockout {
   /** Lock, re-read, apply `change`, write if anything changed, unlock. */
   async #change<T>(change: (tables: Tables, now: number) => T): Promise<T> {
     await Deno.mkdir(dirname(this.#path), { recursive: true, mode: 0o700 });
-    // Queue this instance's writes in memory; the file lock is for others.
-    return await this.#writes.run(() => this.#changeLocked(change));
-  }
-
-  #changeLocked<T>(change: (tables: Tables, now: number) => T): Promise<T> {
-    return withFileLock(`${this.#path}.lock`, async () => {
+    return await this.#file.update((current) => {
       const now = this.#clock.now();
-      this.#tables = await this.#read();
+      this.#tables = current ?? emptyTables();
       const before = serialise(this.#tables);
       const result = change(this.#tables, now);
       this.#prune(now);
-      const after = serialise(this.#tables);
-      if (after !== before) await writeFileAtomic(this.#path, after);
-      this.#signature = await fileSignature(this.#path);
-      return result;
-    }, { clock: this.#clock });
+      const changed = serialise(this.#tables) !== before;
+      return { value: changed ? this.#tables : undefined, result };
+    });
   }
 
   #prune(now: number): void {
@@ -334,23 +331,6 @@ export class Lockout {
         table.delete(key);
       }
     }
-  }
-
-  async #read(): Promise<Tables> {
-    let text;
-    try {
-      text = await Deno.readTextFile(this.#path);
-    } catch (error) {
-      if (error instanceof Deno.errors.NotFound) return emptyTables();
-      throw error;
-    }
-    const tables = parseTables(text);
-    if (typeof tables === "string") {
-      throw new SyntaxError(
-        `Cannot load lockout state from ${this.#path}: ${tables}`,
-      );
-    }
-    return tables;
   }
 }
 
@@ -379,14 +359,7 @@ function serialise(tables: Tables): string {
   }) + "\n";
 }
 
-function parseTables(text: string): Tables | string {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (error) {
-    if (!(error instanceof SyntaxError)) throw error;
-    return "not valid JSON";
-  }
+function parseTables(value: unknown): Tables | string {
   if (!isRecord(value) || value.version !== FILE_VERSION) {
     return `expected {"version":${FILE_VERSION},"accounts":{...},"ips":{...}}`;
   }
@@ -416,8 +389,4 @@ function isCounter(value: unknown): value is Counter {
     (["failures", "level", "lockedUntil", "lastFailure"] as const).every((k) =>
       Number.isSafeInteger(value[k]) && (value[k] as number) >= 0
     );
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
 }

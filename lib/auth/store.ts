@@ -24,11 +24,9 @@
  */
 import { Buffer } from "node:buffer";
 import { dirname } from "node:path";
-import { writeFileAtomic } from "../util/atomic_write.ts";
-import { type Clock, type Random, systemClock, systemRandom } from "../util/clock.ts";
-import { withFileLock } from "./_file_lock.ts";
-import { Semaphore } from "./_semaphore.ts";
-import { fileSignature } from "./_file_signature.ts";
+import { type Clock, type Random, systemRandom } from "../util/clock.ts";
+import { isRecord } from "../util/is_record.ts";
+import { LockedJsonFile } from "./_locked_json_file.ts";
 import {
   CredentialsError,
   DuplicateUserError,
@@ -132,24 +130,24 @@ type Users = Map<string, { role: UserRole; hash: string }>;
  */
 export class CredentialStore {
   #path: string;
+  #file: LockedJsonFile<Users>;
   #hasher: Hasher;
   #random: Random;
-  #lock: { timeoutMs: number; clock: Clock };
   #users: Users = new Map();
   #onExternalChange: ((changes: AccountChange[]) => void) | undefined;
-  #signature: string | undefined;
   #createdAdminPassword: string | undefined;
-  #writes = new Semaphore(1);
 
   private constructor(path: string, options: CredentialStoreOptions) {
     this.#path = path;
+    this.#file = new LockedJsonFile(path, {
+      parse: parseUsers,
+      serialise,
+      invalid: (problem, errorOptions) => new CredentialsError(path, problem, errorOptions),
+      unreadable: (error) => new CredentialsError(path, error.message, { cause: error }),
+    }, { lockTimeoutMs: options.lockTimeoutMs, clock: options.clock });
     this.#onExternalChange = options.onExternalChange;
     this.#hasher = options.hasher ?? new Hasher();
     this.#random = options.random ?? systemRandom;
-    this.#lock = {
-      timeoutMs: options.lockTimeoutMs ?? 10_000,
-      clock: options.clock ?? systemClock,
-    };
   }
 
   /**
@@ -321,8 +319,7 @@ export class CredentialStore {
    * previous accounts stay in use.
    */
   async refresh(): Promise<boolean> {
-    const signature = await fileSignature(this.#path);
-    if (signature === this.#signature) return false;
+    if (!await this.#file.changed()) return false;
     const before = this.#users;
     if (!await this.#load()) {
       throw new CredentialsError(this.#path, "file not found");
@@ -334,59 +331,20 @@ export class CredentialStore {
 
   /** Read the file into the cache; `false` when it does not exist. */
   async #load(): Promise<boolean> {
-    const signature = await fileSignature(this.#path).catch((error) => {
-      throw new CredentialsError(this.#path, error.message, { cause: error });
-    });
-    if (signature === undefined) return false;
-    const users = await this.#read();
+    const users = await this.#file.read();
     if (!users) return false;
     this.#users = users;
-    this.#signature = signature;
     return true;
-  }
-
-  /** Read and validate the file as it is now; `undefined` when missing. */
-  async #read(): Promise<Users | undefined> {
-    let text;
-    try {
-      text = await Deno.readTextFile(this.#path);
-    } catch (error) {
-      if (error instanceof Deno.errors.NotFound) return undefined;
-      throw new CredentialsError(this.#path, (error as Error).message, {
-        cause: error,
-      });
-    }
-    let value: unknown;
-    try {
-      value = JSON.parse(text);
-    } catch (error) {
-      throw new CredentialsError(this.#path, "not valid JSON", {
-        cause: error,
-      });
-    }
-    const users = parseUsers(value);
-    if (typeof users === "string") {
-      throw new CredentialsError(this.#path, users);
-    }
-    return users;
   }
 
   /** Lock, re-read, apply `change`, write if it returns true, unlock. */
   async #change(change: (users: Users) => boolean): Promise<boolean> {
-    // Queue this instance's writes in memory; the file lock is for others.
-    return await this.#writes.run(() => this.#changeLocked(change));
-  }
-
-  #changeLocked(change: (users: Users) => boolean): Promise<boolean> {
-    return withFileLock(`${this.#path}.lock`, async () => {
-      const users = await this.#read();
+    return await this.#file.update((users) => {
       if (!users) throw new CredentialsError(this.#path, "file not found");
       this.#users = users;
       const changed = change(users);
-      if (changed) await writeFileAtomic(this.#path, serialise(users));
-      this.#signature = await fileSignature(this.#path);
-      return changed;
-    }, this.#lock);
+      return { value: changed ? users : undefined, result: changed };
+    });
   }
 
   async #create(): Promise<void> {
@@ -397,15 +355,12 @@ export class CredentialStore {
       throw new CredentialsError(this.#path, `no directory ${dir}`);
     }
     const hash = await this.#hasher.hash(password);
-    await withFileLock(`${this.#path}.lock`, async () => {
+    const created = await this.#file.update((existing) => {
       // Another process may have created it while we were hashing.
-      if (await this.#load()) return;
-      const users: Users = new Map([[INITIAL_ADMIN, { role: "admin", hash }]]);
-      await writeFileAtomic(this.#path, serialise(users));
-      this.#users = users;
-      this.#signature = await fileSignature(this.#path);
-      this.#createdAdminPassword = password;
-    }, this.#lock);
+      this.#users = existing ?? new Map([[INITIAL_ADMIN, { role: "admin", hash }]]);
+      return { value: existing ? undefined : this.#users, result: !existing };
+    });
+    if (created) this.#createdAdminPassword = password;
   }
 
   #checkPassword(name: string, password: string): void {
@@ -497,10 +452,6 @@ function serialise(users: Users): string {
 
 function byName([a]: [string, unknown], [b]: [string, unknown]): number {
   return a < b ? -1 : a > b ? 1 : 0;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
 /** A name from an untrusted file, quoted and shortened for a message. */

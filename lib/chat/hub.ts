@@ -635,7 +635,6 @@ export class Hub {
   }
 }
 
-/** Count code points; only walks the string when it could be over `max`. */
 /**
  * C0 (but tab), DEL and C1 controls, and lone surrogates: nothing a person
  * types, and what terminal, log and storage attacks are made of.
@@ -644,6 +643,7 @@ const CONTROL_CHARACTERS =
   // deno-lint-ignore no-control-regex -- matching controls is the point
   /[\x00-\x08\x0a-\x1f\x7f-\x9f]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
+/** Count code points; only walks the string when it could be over `max`. */
 function codePointLength(text: string, max: number): number {
   // UTF-16 length is never below the code point count.
   if (text.length <= max) return text.length;

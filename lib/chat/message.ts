@@ -70,19 +70,28 @@ export type ChatEvent =
   | NoticeEvent
   | RoomEntered;
 
+/**
+ * Every reason the chat domain closes a member's connection: the one list,
+ * which the wire protocol extends with its own session-level codes.
+ * `replaced` means the same user signed in from another connection, which
+ * took over (see `Hub.enter`).
+ */
+export const CLOSE_CODES = [
+  "end",
+  "kicked",
+  "banned",
+  "shutdown",
+  "overflow",
+  "replaced",
+] as const;
+
+/** One of {@linkcode CLOSE_CODES}. */
+export type CloseCode = typeof CLOSE_CODES[number];
+
 /** Why the hub asks a member's connection to close. */
 export interface CloseReason {
-  /**
-   * `replaced` means the same user signed in from another connection, which
-   * took over (see `Hub.enter`).
-   */
-  readonly code:
-    | "end"
-    | "kicked"
-    | "banned"
-    | "shutdown"
-    | "overflow"
-    | "replaced";
+  /** Which of {@linkcode CLOSE_CODES} applies. */
+  readonly code: CloseCode;
   /** Human-readable text for the user. */
   readonly message: string;
 }

@@ -8,6 +8,7 @@
  */
 import { join } from "node:path";
 import { writeFileAtomic } from "../util/atomic_write.ts";
+import { exists } from "../util/exists.ts";
 import { validateUserName } from "../auth/user_name.ts";
 import {
   type CertificateAuthority,
@@ -44,16 +45,6 @@ export class KeyExistsError extends Error {
   constructor(readonly path: string) {
     super(`Cannot write ${path}: it exists (use --force to replace it)`);
     this.name = "KeyExistsError";
-  }
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
-    throw error;
   }
 }
 

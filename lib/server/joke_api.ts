@@ -9,7 +9,9 @@
  * @module
  */
 
+import { concatBytes } from "../util/bytes.ts";
 import { type Random, systemRandom } from "../util/clock.ts";
+import { isRecord } from "../util/is_record.ts";
 
 /** The joke service asked when no `url` is given. */
 export const DEFAULT_JOKE_URL = "https://official-joke-api.appspot.com/jokes/random";
@@ -269,13 +271,7 @@ async function readCapped(
     if (size > maxBytes) return undefined;
     chunks.push(chunk);
   }
-  const bytes = new Uint8Array(size);
-  let offset = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return bytes;
+  return concatBytes(chunks, size);
 }
 
 /** Parses UTF-8 JSON, or returns `undefined` when it is not. */
@@ -309,10 +305,6 @@ function pickOfflineJoke(random: Random): JokeLines {
   const [first, second] = OFFLINE_JOKES[clamped] ?? OFFLINE_JOKES[0];
   // A copy, so that a caller cannot change the built-in list.
   return second === undefined ? [first] : [first, second];
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
 function oneLine(text: unknown): JokeLines | undefined {

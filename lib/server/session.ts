@@ -10,7 +10,8 @@ import { BannedError, NameTakenError } from "../chat/hub.ts";
 import type { ChatEvent, CloseReason, Member, Role } from "../chat/message.ts";
 import type { Clock } from "../util/clock.ts";
 import { streamSink, streamSource } from "../wire/byte_channel.ts";
-import { FrameError, LineReader } from "../wire/framing.ts";
+import { LineReader } from "../wire/framing.ts";
+import { PeerError } from "../wire/peer_error.ts";
 import { Counter } from "./metrics.ts";
 import { Outbox } from "./outbox.ts";
 import { escapeUntrusted } from "../util/untrusted_text.ts";
@@ -302,7 +303,7 @@ export class Session {
 
   #reasonFor(error: unknown): SessionClosed {
     if (error instanceof SessionClosed) return error;
-    if (error instanceof FrameError || error instanceof ProtocolError) {
+    if (error instanceof PeerError) {
       log.info("Protocol error from {address}: {code}", {
         address: this.address,
         code: error.code,

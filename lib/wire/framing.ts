@@ -6,7 +6,9 @@
  * @module
  */
 
+import { concatBytes } from "../util/bytes.ts";
 import type { ByteSource } from "./byte_channel.ts";
+import { PeerError } from "./peer_error.ts";
 
 /** The default cap on one frame, newline excluded: 64 KiB. */
 export const DEFAULT_MAX_FRAME_BYTES = 64 * 1024;
@@ -17,18 +19,15 @@ const NEWLINE = 0x0a;
 export type FrameErrorCode = "frame_too_long" | "invalid_utf8";
 
 /** A peer sent bytes that are not a valid frame. */
-export class FrameError extends Error {
-  /** Machine-readable cause, also sent to the peer. */
-  readonly code: FrameErrorCode;
-
+export class FrameError extends PeerError<FrameErrorCode> {
   /**
    * @param code What was wrong.
-   * @param message Human-readable text.
+   * @param message Human-readable text, safe to send to the peer.
+   * @param options The underlying error, if any.
    */
-  constructor(code: FrameErrorCode, message: string) {
-    super(message);
+  constructor(code: FrameErrorCode, message: string, options?: ErrorOptions) {
+    super(code, message, options);
     this.name = "FrameError";
-    this.code = code;
   }
 }
 
@@ -119,13 +118,8 @@ export class LineSplitter {
   #decode(tail: Uint8Array): string {
     let line = tail;
     if (this.#pending.length > 0) {
-      line = new Uint8Array(this.#pendingBytes + tail.length);
-      let at = 0;
-      for (const piece of this.#pending) {
-        line.set(piece, at);
-        at += piece.length;
-      }
-      line.set(tail, at);
+      this.#pending.push(tail);
+      line = concatBytes(this.#pending, this.#pendingBytes + tail.length);
       this.end();
     }
     let end = line.length;
@@ -135,7 +129,7 @@ export class LineSplitter {
       return this.#decoder.decode(line.subarray(0, end));
     } catch (cause) {
       if (cause instanceof TypeError) {
-        throw new FrameError("invalid_utf8", "Frame is not valid UTF-8");
+        throw new FrameError("invalid_utf8", "Frame is not valid UTF-8", { cause });
       }
       throw cause;
     }

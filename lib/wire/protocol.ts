@@ -6,7 +6,14 @@
  *
  * @module
  */
-import type { ChatEvent, RoomEntered, RoomMessage } from "../chat/message.ts";
+import {
+  type ChatEvent,
+  CLOSE_CODES,
+  type RoomEntered,
+  type RoomMessage,
+} from "../chat/message.ts";
+import { isRecord } from "../util/is_record.ts";
+import { PeerError } from "./peer_error.ts";
 
 /** Protocol version spoken by this build. */
 export const PROTOCOL_VERSION = 1;
@@ -86,19 +93,21 @@ export interface ErrorFrame {
   code: string;
   message: string;
 }
-/** Why a connection is about to close. */
-export type ByeCode =
-  | "end"
-  | "kicked"
-  | "banned"
-  | "shutdown"
-  | "overflow"
-  | "denied"
-  | "locked"
-  | "timeout"
-  | "protocol_error"
-  | "busy"
-  | "replaced";
+/**
+ * Every `bye` code: the chat domain's close codes plus the session's own
+ * (login refused or locked out, login timeout, protocol error, server busy).
+ */
+export const BYE_CODES = [
+  ...CLOSE_CODES,
+  "denied",
+  "locked",
+  "timeout",
+  "protocol_error",
+  "busy",
+] as const;
+
+/** Why a connection is about to close: one of {@linkcode BYE_CODES}. */
+export type ByeCode = typeof BYE_CODES[number];
 /** The server closes the connection after this frame. */
 export interface ByeFrame {
   type: "bye";
@@ -160,17 +169,15 @@ export type ProtocolErrorCode =
   | "unexpected";
 
 /** A line that is not a valid frame of this protocol. */
-export class ProtocolError extends Error {
-  /** Machine-readable cause. */
-  readonly code: ProtocolErrorCode;
+export class ProtocolError extends PeerError<ProtocolErrorCode> {
   /**
    * @param code What was wrong.
    * @param message Human-readable text, safe to send to the peer.
+   * @param options The underlying error, if any.
    */
-  constructor(code: ProtocolErrorCode, message: string) {
-    super(message);
+  constructor(code: ProtocolErrorCode, message: string, options?: ErrorOptions) {
+    super(code, message, options);
     this.name = "ProtocolError";
-    this.code = code;
   }
 }
 
@@ -182,13 +189,13 @@ function parseObject(line: string): Fields {
   let value: unknown;
   try {
     value = JSON.parse(line);
-  } catch {
-    throw new ProtocolError("invalid_json", "Frame is not valid JSON");
+  } catch (cause) {
+    throw new ProtocolError("invalid_json", "Frame is not valid JSON", { cause });
   }
-  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+  if (!isRecord(value)) {
     throw new ProtocolError("not_object", "Frame is not a JSON object");
   }
-  return value as Fields;
+  return value;
 }
 
 function str(o: Fields, key: string, max = MAX_FIELD_CHARS): string {
@@ -324,28 +331,14 @@ function array(o: Fields, key: string): unknown[] {
 }
 
 function object(v: unknown, key: string): Fields {
-  if (typeof v !== "object" || v === null || Array.isArray(v)) {
+  if (!isRecord(v)) {
     throw new ProtocolError(
       "invalid_field",
       `Field "${key}" must hold objects`,
     );
   }
-  return v as Fields;
+  return v;
 }
-
-const BYE_CODES: readonly ByeCode[] = [
-  "end",
-  "kicked",
-  "banned",
-  "shutdown",
-  "overflow",
-  "denied",
-  "locked",
-  "timeout",
-  "protocol_error",
-  "busy",
-  "replaced",
-];
 
 /**
  * Parse one line from a server (the client treats the server as untrusted

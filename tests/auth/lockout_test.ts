@@ -1,5 +1,5 @@
 import { FakeClock } from "../_fake_clock.ts";
-import { deepEqual, equal, rejects } from "node:assert/strict";
+import { deepEqual, equal, match, rejects } from "node:assert/strict";
 import { ipKey } from "../../lib/auth/_ip_key.ts";
 import { ACCOUNT_LOCKOUT, IP_LOCKOUT, Lockout, LOCKOUT_FORGET_MS } from "../../lib/auth/lockout.ts";
 import { tempDir } from "./_helpers.ts";
@@ -250,4 +250,26 @@ Deno.test("Lockout creates its data directory on the first write", async () => {
   await rejects(Deno.stat(`${dir.path}/data`), Deno.errors.NotFound);
   await lockout.recordFailure("alice", IP);
   equal((await Deno.stat(path)).isFile, true);
+});
+
+Deno.test("Lockout gives up after lockTimeoutMs of its clock when another writer holds the lock", async () => {
+  await using dir = await tempDir();
+  const clock = new FakeClock();
+  const path = `${dir.path}/lockout.json`;
+  const lockout = await Lockout.open(path, { clock, lockTimeoutMs: 20 });
+  // A live owner keeps the lock file flocked.
+  await Deno.writeTextFile(`${path}.lock`, JSON.stringify({ pid: 1, created: clock.now() }));
+  using owner = await Deno.open(`${path}.lock`, { read: true });
+  equal(await owner.tryLock(true), true);
+  const start = clock.now();
+  await rejects(clock.runUntilSettled(lockout.recordFailure("alice", IP)), (error: Error) => {
+    equal(error instanceof Deno.errors.TimedOut, true);
+    match(error.message, /^Cannot lock .*lockout\.json\.lock: held by pid 1 for over 20 ms$/);
+    return true;
+  });
+  // Not the 10 s default: the option reached the file lock.
+  const waited = clock.now() - start;
+  equal(waited >= 20 && waited < 1_000, true, `waited ${waited} ms`);
+  deepEqual(lockout.status("alice", IP), { locked: false });
+  await rejects(Deno.stat(path), Deno.errors.NotFound);
 });

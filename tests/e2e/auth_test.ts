@@ -11,6 +11,7 @@ import { createHash } from "node:crypto";
 import { join } from "node:path";
 import bcrypt from "bcryptjs";
 import { Hasher } from "../../lib/auth/hash.ts";
+import { concatBytes } from "../../lib/util/bytes.ts";
 import { type ClientFrame, encodeFrame, type ServerFrame } from "../../lib/wire/protocol.ts";
 import { startServer } from "../../lib/server/app.ts";
 import { connect } from "../../lib/net/tls_server.ts";
@@ -125,13 +126,7 @@ async function transcript(port: number, frames: ClientFrame[]): Promise<Uint8Arr
     for (const frame of frames) await writer.write(encodeFrame(frame));
     writer.releaseLock();
     const chunks = await within(Array.fromAsync(conn.readable), 5000, "the server to close");
-    const bytes = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-    let at = 0;
-    for (const chunk of chunks) {
-      bytes.set(chunk, at);
-      at += chunk.length;
-    }
-    return bytes;
+    return concatBytes(chunks);
   } finally {
     conn.close();
   }

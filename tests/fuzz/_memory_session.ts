@@ -7,6 +7,7 @@
  * @module
  */
 import { validateUserName } from "../../lib/auth/user_name.ts";
+import { concatBytes } from "../../lib/util/bytes.ts";
 import { Hub } from "../../lib/chat/hub.ts";
 import type { Member } from "../../lib/chat/message.ts";
 import { parseServerFrame, type ServerFrame } from "../../lib/wire/protocol.ts";
@@ -157,7 +158,7 @@ export async function runSession(
     },
   });
   await within(session.run(), options.ms ?? 5000, "the session to end");
-  const bytes = concat(written);
+  const bytes = concatBytes(written);
   const text = new TextDecoder().decode(bytes);
   const lines = text.split("\n");
   const tail = lines.pop();
@@ -191,14 +192,4 @@ export function signature(frame: ServerFrame): string {
     default:
       return frame.type;
   }
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }

@@ -8,6 +8,7 @@
 import { deepEqual, equal, fail, ok } from "node:assert/strict";
 import fc from "fast-check";
 import {
+  BYE_CODES,
   encodeFrame,
   parseClientFrame,
   parseServerFrame,
@@ -102,7 +103,7 @@ const serverLike = fc.record({
   message: fieldValue,
   user: fieldValue,
   role: fieldValue,
-  code: fc.oneof(fc.constantFrom("end", "busy", "shutdown", "nope"), fieldValue),
+  code: fc.oneof(fc.constantFrom(...BYE_CODES, "nope"), fieldValue),
   id: fc.oneof(fc.nat(), fieldValue),
   room: fc.oneof(anyString(8), fieldValue),
   from: fc.oneof(anyString(8), fieldValue),

@@ -11,6 +11,7 @@ import {
   writeCertificates,
 } from "../../lib/net/cert_files.ts";
 import { commonName } from "../../lib/net/certs.ts";
+import { exists } from "../../lib/util/exists.ts";
 import { tempDir } from "../_helpers.ts";
 
 const KEYS = [CERT_FILES.caKey, CERT_FILES.serverKey, CERT_FILES.clientKey];
@@ -22,16 +23,6 @@ async function modeOf(path: string): Promise<number> {
 
 async function read(dir: string, name: string): Promise<string> {
   return await Deno.readTextFile(join(dir, name));
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
-    throw error;
-  }
 }
 
 /** Whether the certificate file `name` in `dir` is signed by `dir/ca.crt`. */
