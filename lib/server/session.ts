@@ -11,7 +11,7 @@ import type { ChatEvent, CloseReason, Member, Role } from "../chat/message.ts";
 import type { Clock } from "../util/clock.ts";
 import { streamSink, streamSource } from "../wire/byte_channel.ts";
 import { FrameError, LineReader } from "../wire/framing.ts";
-import { Counter } from "./metrics.ts";
+import { Counter } from "./prometheus.ts";
 import { Outbox } from "./outbox.ts";
 import { escapeUntrusted } from "../util/untrusted_text.ts";
 import {
