@@ -61,7 +61,7 @@ export interface SessionLimits {
   maxFrameBytes: number;
   /** Bytes queued for a slow reader before it is dropped. */
   outboxBytes: number;
-  /** Time from connect to a finished login. */
+  /** Time from connect to a finished login, on the session's clock. */
   loginTimeoutMs: number;
 }
 
@@ -91,6 +91,7 @@ function uncounted(): SessionCounters {
 export interface SessionOptions {
   hub: SessionHub;
   auth: SessionAuth;
+  /** Time (idle tracking) and timers (login timeout, outbox stall). */
   clock: Clock;
   limits: SessionLimits;
   /** Server name and version for `hello`. */
@@ -144,6 +145,7 @@ export class Session {
     this.#counters = options.counters ?? uncounted();
     this.#outbox = new Outbox(conn.sink ?? streamSink(conn.writable), {
       maxBytes: options.limits.outboxBytes,
+      clock: options.clock,
       ...(options.beforeWrite ? { beforeWrite: options.beforeWrite } : {}),
       onOverflow: () => {
         this.#counters.backpressureDrops.inc();
@@ -220,7 +222,8 @@ export class Session {
     });
     this.#options.onOpen?.(this);
     let presence: ReturnType<SessionHub["enter"]> | undefined;
-    const loginTimer = setTimeout(
+    const { clock } = this.#options;
+    const loginTimer = clock.setTimeout(
       () =>
         this.#abort(
           new SessionClosed("timeout", "Login did not finish in time"),
@@ -257,7 +260,7 @@ export class Session {
         );
       }
       const user = await this.#login(next);
-      clearTimeout(loginTimer);
+      clock.clearTimeout(loginTimer);
       this.#user = user.name;
       try {
         presence = this.#options.hub.enter(this.#member(user.name, user.role));
@@ -293,7 +296,7 @@ export class Session {
       reason = this.#reasonFor(error);
     }
     work.catch(() => undefined); // settled by the close below
-    clearTimeout(loginTimer);
+    clock.clearTimeout(loginTimer);
     presence?.leave(leaveText(reason));
     await this.#finish(reason);
     void lines.cancel(); // the connection is closed already; do not wait on it
