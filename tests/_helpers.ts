@@ -191,13 +191,17 @@ export class TestClient implements AsyncDisposable {
     }
   }
 
-  /** hello + login; resolves with the welcome, failure or goodbye frame. */
-  async login(username: string, password: string): Promise<ServerFrame> {
+  /**
+   * hello + login; resolves with the welcome, failure or goodbye frame, or
+   * rejects when the answer takes longer than `ms`.
+   */
+  async login(username: string, password: string, ms = 5000): Promise<ServerFrame> {
     await this.send({ type: "hello", version: 1 });
-    await this.until((f) => f.type === "auth");
+    await this.until((f) => f.type === "auth", ms);
     await this.send({ type: "login", username, password });
-    return await this.until((f) =>
-      f.type === "welcome" || f.type === "auth_failed" || f.type === "bye"
+    return await this.until(
+      (f) => f.type === "welcome" || f.type === "auth_failed" || f.type === "bye",
+      ms,
     );
   }
 

@@ -10,7 +10,7 @@ import { escapeUntrusted } from "../util/untrusted_text.ts";
 import { getLogger } from "@logtape/logtape";
 import type { LockoutEvent } from "../auth/login.ts";
 import type { TimeSource } from "../util/clock.ts";
-import type { Counter } from "./metrics.ts";
+import type { Counter } from "./prometheus.ts";
 import type { MailMessage } from "./smtp.ts";
 
 const log = getLogger(["banter", "alert"]);

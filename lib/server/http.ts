@@ -6,7 +6,7 @@
  * @module
  */
 import { Hono } from "hono";
-import { PROMETHEUS_CONTENT_TYPE } from "./metrics.ts";
+import { PROMETHEUS_CONTENT_TYPE } from "./prometheus.ts";
 
 /** Options for {@linkcode createHttpApp}. */
 export interface HttpAppOptions {

@@ -8,6 +8,7 @@
  */
 import type { ByteSink } from "../wire/byte_channel.ts";
 import { concatBytes } from "../util/bytes.ts";
+import { systemClock, type TimerId, type Timers } from "../util/clock.ts";
 
 /** The default bound on bytes queued for one connection: 1 MiB. */
 export const DEFAULT_OUTBOX_BYTES = 1024 * 1024;
@@ -28,6 +29,8 @@ export interface OutboxOptions {
   maxBytes?: number;
   /** How long the queue may stay over `maxBytes`. @default {DEFAULT_STALL_MS} */
   stallMs?: number;
+  /** Runs the stall timer and the `close` deadline. @default systemClock */
+  clock?: Timers;
   /** Hard bound: passing it overflows at once. @default 4 × maxBytes */
   hardMaxBytes?: number;
   /**
@@ -50,9 +53,10 @@ export class Outbox {
   readonly #maxBytes: number;
   readonly #hardMaxBytes: number;
   readonly #stallMs: number;
+  readonly #clock: Timers;
   readonly #onOverflow: (() => void) | undefined;
   readonly #beforeWrite: (() => void) | undefined;
-  #stallTimer: ReturnType<typeof setTimeout> | undefined;
+  #stallTimer: TimerId | undefined;
   readonly #onError: ((error: unknown) => void) | undefined;
   #queue: Uint8Array[] = [];
   #bytes = 0;
@@ -72,6 +76,7 @@ export class Outbox {
     this.#maxBytes = options.maxBytes ?? DEFAULT_OUTBOX_BYTES;
     this.#hardMaxBytes = options.hardMaxBytes ?? 4 * this.#maxBytes;
     this.#stallMs = options.stallMs ?? DEFAULT_STALL_MS;
+    this.#clock = options.clock ?? systemClock;
     this.#onOverflow = options.onOverflow;
     this.#beforeWrite = options.beforeWrite;
     this.#onError = options.onError;
@@ -102,7 +107,7 @@ export class Outbox {
     this.#queue.push(bytes);
     this.#bytes += bytes.length;
     if (this.#bytes > this.#maxBytes && this.#stallTimer === undefined) {
-      this.#stallTimer = setTimeout(() => this.#overflow(), this.#stallMs);
+      this.#stallTimer = this.#clock.setTimeout(() => this.#overflow(), this.#stallMs);
     }
     if (!this.#scheduled && !this.#flushing) {
       this.#scheduled = true;
@@ -123,7 +128,7 @@ export class Outbox {
   }
 
   #clearStall(): void {
-    clearTimeout(this.#stallTimer);
+    this.#clock.clearTimeout(this.#stallTimer);
     this.#stallTimer = undefined;
   }
 
@@ -176,8 +181,8 @@ export class Outbox {
 
   /**
    * Send what is queued (plus `last`, if given, even past the bound), then
-   * close the stream. Gives up after `timeoutMs` so a stalled peer cannot
-   * hold the caller.
+   * close the stream. Gives up after `timeoutMs` (on the outbox's clock) so a
+   * stalled peer cannot hold the caller.
    *
    * @param last A final frame, e.g. a goodbye.
    * @param timeoutMs Longest wait for the queue to drain.
@@ -190,14 +195,14 @@ export class Outbox {
       this.#queue.push(last);
       this.#bytes += last.length;
     }
-    let timer: ReturnType<typeof setTimeout> | undefined;
+    let timer: TimerId | undefined;
     const deadline = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, timeoutMs);
+      timer = this.#clock.setTimeout(resolve, timeoutMs);
     });
     try {
       await Promise.race([this.#drainThenClose(), deadline]);
     } finally {
-      clearTimeout(timer);
+      this.#clock.clearTimeout(timer);
     }
   }
 

@@ -12,7 +12,7 @@ import type { Clock } from "../util/clock.ts";
 import { streamSink, streamSource } from "../wire/byte_channel.ts";
 import { LineReader } from "../wire/framing.ts";
 import { PeerError } from "../wire/peer_error.ts";
-import { Counter } from "./metrics.ts";
+import { Counter } from "./prometheus.ts";
 import { Outbox } from "./outbox.ts";
 import { escapeUntrusted } from "../util/untrusted_text.ts";
 import {
@@ -62,7 +62,7 @@ export interface SessionLimits {
   maxFrameBytes: number;
   /** Bytes queued for a slow reader before it is dropped. */
   outboxBytes: number;
-  /** Time from connect to a finished login. */
+  /** Time from connect to a finished login, on the session's clock. */
   loginTimeoutMs: number;
 }
 
@@ -92,6 +92,7 @@ function uncounted(): SessionCounters {
 export interface SessionOptions {
   hub: SessionHub;
   auth: SessionAuth;
+  /** Time (idle tracking) and timers (login timeout, outbox stall). */
   clock: Clock;
   limits: SessionLimits;
   /** Server name and version for `hello`. */
@@ -145,6 +146,7 @@ export class Session {
     this.#counters = options.counters ?? uncounted();
     this.#outbox = new Outbox(conn.sink ?? streamSink(conn.writable), {
       maxBytes: options.limits.outboxBytes,
+      clock: options.clock,
       ...(options.beforeWrite ? { beforeWrite: options.beforeWrite } : {}),
       onOverflow: () => {
         this.#counters.backpressureDrops.inc();
@@ -221,7 +223,8 @@ export class Session {
     });
     this.#options.onOpen?.(this);
     let presence: ReturnType<SessionHub["enter"]> | undefined;
-    const loginTimer = setTimeout(
+    const { clock } = this.#options;
+    const loginTimer = clock.setTimeout(
       () =>
         this.#abort(
           new SessionClosed("timeout", "Login did not finish in time"),
@@ -258,7 +261,7 @@ export class Session {
         );
       }
       const user = await this.#login(next);
-      clearTimeout(loginTimer);
+      clock.clearTimeout(loginTimer);
       this.#user = user.name;
       try {
         presence = this.#options.hub.enter(this.#member(user.name, user.role));
@@ -294,7 +297,7 @@ export class Session {
       reason = this.#reasonFor(error);
     }
     work.catch(() => undefined); // settled by the close below
-    clearTimeout(loginTimer);
+    clock.clearTimeout(loginTimer);
     presence?.leave(leaveText(reason));
     await this.#finish(reason);
     void lines.cancel(); // the connection is closed already; do not wait on it

@@ -8,18 +8,11 @@
  */
 import { deepEqual, equal, ok } from "node:assert/strict";
 import type { ServerFrame } from "../../lib/wire/protocol.ts";
+import { FakeClock } from "../_fake_clock.ts";
 import { TestClient } from "../_helpers.ts";
 import { startTestServer } from "../_server.ts";
 import { tls11ClientHello } from "../_tls_probe.ts";
-import {
-  closedCount,
-  paced,
-  pool,
-  probeRoundTrips,
-  rawPeer,
-  RESPONSIVE_MS,
-  slowest,
-} from "./_attack.ts";
+import { closedCount, pool, probeRoundTrips, rawPeer, RESPONSIVE_MS, slowest } from "./_attack.ts";
 
 /** How one extra connection was answered: its first frame, and whether it then closed. */
 async function firstFrame(client: TestClient): Promise<ServerFrame | undefined> {
@@ -137,50 +130,63 @@ Deno.test({
 });
 
 Deno.test("logins that never finish (slowloris) are closed with bye timeout at the login deadline, however slowly they trickle bytes", async () => {
-  const loginTimeoutMs = 600;
+  const clock = new FakeClock();
+  // Far longer than the test may take in real time: only fake time ends a login.
+  const loginTimeoutMs = 60_000;
+  /** Fake time moves to the deadline in this many steps; the loris act between them. */
+  const steps = 20;
+  const stepMs = loginTimeoutMs / steps;
   await using s = await startTestServer({
     users: ["alice"],
     config: { loginTimeoutMs, maxConnectionsPerIp: 100 },
+    deps: { clock },
   });
   await using alice = await s.login("alice");
   const probe = probeRoundTrips(alice);
   const loris = await pool(Array.from({ length: 60 }), 20, () => TestClient.connect(s.port));
-  const started = performance.now();
   try {
-    const outcomes = await Promise.all(loris.map(async (c, i) => {
+    // Fake time stands still until every login timer is set (hello read).
+    await Promise.all(loris.map(async (c) => {
+      await c.until((f) => f.type === "hello");
       await c.send({ type: "hello", version: 1 });
-      const bye = c.untilClosed(loginTimeoutMs + 5_000);
-      // One in four trickles a login one byte at a time, one sends half a
-      // frame, one keeps pinging (answered before login too), one sends
-      // nothing more.
-      if (i % 4 === 0) {
-        const bytes = new TextEncoder().encode('{"type":"login","username":"alice","password":"');
-        for (let b = 0; b < bytes.length; b++) {
-          const sent = c.sendRaw(bytes.subarray(b, b + 1)).then(() => "sent", () => "closed");
-          if (await paced(Promise.race([sent, bye.then(() => "closed")]), 25) === "closed") break;
-        }
-      } else if (i % 4 === 1) {
-        await c.sendRaw('{"type":"login","user').catch(() => undefined);
-      } else if (i % 4 === 2) {
-        for (let id = 0; id < 200; id++) {
-          const sent = c.send({ type: "ping", id }).then(() => "sent", () => "closed");
-          if (await paced(Promise.race([sent, bye.then(() => "closed")]), 25) === "closed") break;
-        }
-      }
-      return await bye;
+      await c.until((f) => f.type === "auth");
     }));
-    const elapsed = performance.now() - started;
+    // One in four trickles a login one byte at a time across the whole
+    // login time, one sends half a frame, one keeps pinging (answered before
+    // login too, and no reason to wait longer), one sends nothing more.
+    const trickle = new TextEncoder().encode('{"type":"login","username":"alice","password":"');
+    const perStep = Math.ceil(trickle.length / steps);
+    const act = (step: number) =>
+      Promise.all(loris.map(async (c, i) => {
+        if (i % 4 === 0) {
+          for (let b = step * perStep; b < Math.min(trickle.length, (step + 1) * perStep); b++) {
+            await c.sendRaw(trickle.subarray(b, b + 1));
+          }
+        } else if (i % 4 === 1) {
+          if (step === 0) await c.sendRaw('{"type":"login","user');
+        } else if (i % 4 === 2) {
+          await c.send({ type: "ping", id: step });
+          await c.until((f) => f.type === "pong" && f.id === step);
+        }
+      }));
+    for (let step = 0; step < steps - 1; step++) {
+      await act(step);
+      clock.advance(stepMs);
+    }
+    await act(steps - 1);
+    clock.advance(stepMs - 1);
+    // Pongs to pings sent after this advance: still open 1 ms before the deadline.
+    await act(steps);
+    equal(s.server.sessions.size, 61, "no login was closed before its deadline");
+    clock.advance(1);
+    const outcomes = await Promise.all(loris.map((c) => c.untilClosed()));
     for (const frames of outcomes) {
-      deepEqual(frames.at(-1), {
+      deepEqual(frames, [{
         type: "bye",
         code: "timeout",
         message: "Login did not finish in time",
-      });
+      }]);
     }
-    ok(
-      elapsed >= loginTimeoutMs - 50 && elapsed < loginTimeoutMs + 5_000,
-      `closed after ${elapsed} ms`,
-    );
     equal(s.server.sessions.size, 1, "only alice is left");
   } finally {
     await Promise.all(loris.map((c) => c[Symbol.asyncDispose]()));

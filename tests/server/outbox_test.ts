@@ -1,6 +1,8 @@
 import { deepEqual, equal } from "node:assert/strict";
-import { streamSink } from "../../lib/wire/byte_channel.ts";
+import { type ByteSink, streamSink } from "../../lib/wire/byte_channel.ts";
 import { Outbox } from "../../lib/server/outbox.ts";
+import { FakeClock } from "../_fake_clock.ts";
+import { within } from "../_helpers.ts";
 
 function sink(): { writable: WritableStream<Uint8Array>; log: string[] } {
   const log: string[] = [];
@@ -80,4 +82,81 @@ Deno.test("Outbox keeps writing through a sink that takes every write at once", 
   }
   await outbox.close();
   deepEqual(written, ["a", "b", "c"]);
+});
+
+/** A sink whose writes stay pending until released, one by one. */
+function heldSink(): { sink: ByteSink; release(): void; closed: () => boolean } {
+  const pending: Array<() => void> = [];
+  let closed = false;
+  return {
+    sink: {
+      write: () => new Promise<void>((resolve) => pending.push(resolve)),
+      close: () => {
+        closed = true;
+        return Promise.resolve();
+      },
+    },
+    release: () => pending.shift()?.(),
+    closed: () => closed,
+  };
+}
+
+Deno.test("Outbox drops a peer that stays over the soft bound for stallMs, on its clock", () => {
+  const clock = new FakeClock();
+  const { sink } = heldSink();
+  let overflowed = 0;
+  const outbox = new Outbox(sink, {
+    maxBytes: 10,
+    stallMs: 5000,
+    clock,
+    onOverflow: () => overflowed++,
+  });
+  equal(outbox.push(new Uint8Array(30)), true);
+  clock.advance(4999);
+  equal(overflowed, 0, "not before stallMs");
+  equal(outbox.closed, false);
+  clock.advance(1);
+  equal(overflowed, 1);
+  equal(outbox.closed, true);
+  equal(outbox.push(new Uint8Array(1)), false, "closed after overflow");
+  equal(clock.pendingTimers, 0);
+});
+
+Deno.test("Outbox keeps a peer whose queue comes back under the soft bound before stallMs", async () => {
+  const clock = new FakeClock();
+  const held = heldSink();
+  let overflowed = 0;
+  const outbox = new Outbox(held.sink, {
+    maxBytes: 10,
+    stallMs: 5000,
+    clock,
+    onOverflow: () => overflowed++,
+  });
+  outbox.push(new Uint8Array(30));
+  await Promise.resolve(); // the flush starts and its write is held
+  equal(clock.pendingTimers, 1, "the stall timer runs while over the bound");
+  clock.advance(4000);
+  held.release();
+  for (let i = 0; i < 5 && outbox.queuedBytes > 0; i++) await Promise.resolve();
+  equal(outbox.queuedBytes, 0);
+  equal(clock.pendingTimers, 0, "draining clears the stall timer");
+  clock.advance(60_000);
+  equal(overflowed, 0);
+  equal(outbox.closed, false);
+});
+
+Deno.test("Outbox.close() gives up on a peer that does not read after its timeout, on its clock", async () => {
+  const clock = new FakeClock();
+  const held = heldSink();
+  const outbox = new Outbox(held.sink, { clock });
+  outbox.push(new TextEncoder().encode("never read\n"));
+  let done = false;
+  const closing = outbox.close(new TextEncoder().encode("bye\n"), 2000).then(() => done = true);
+  await clock.tick(1999);
+  equal(done, false, "still waiting before the timeout");
+  await clock.tick(1);
+  await within(closing, 1000, "close() to give up at its fake-time deadline");
+  equal(done, true);
+  equal(held.closed(), false, "the stalled sink is not closed politely");
+  equal(clock.pendingTimers, 0);
 });

@@ -1,5 +1,6 @@
 import { deepEqual, equal, ok } from "node:assert/strict";
 import type { ServerFrame } from "../../lib/wire/protocol.ts";
+import { FakeClock } from "../_fake_clock.ts";
 import { passwordOf, startTestServer } from "../_server.ts";
 
 function codes(frames: ServerFrame[]): string[] {
@@ -49,27 +50,34 @@ for (
 }
 
 Deno.test("a logged-in peer that stops answering pings is dropped and its presence removed", async () => {
+  const clock = new FakeClock();
   await using s = await startTestServer({
     users: ["alice", "bob"],
-    config: { pingIntervalMs: 100, deadAfterMs: 400 },
+    // Far longer than the test may wait in real time: only fake time moves it.
+    config: { pingIntervalMs: 20_000, deadAfterMs: 60_000 },
+    deps: { clock },
   });
   await using bob = await s.login("bob");
   await using alice = await s.login("alice");
-  // alice answers nothing from now on; bob answers pings.
-  const bobAlive = (async () => {
-    for (;;) {
-      const f = await bob.next(5000);
-      if (f === undefined) return;
-      if (f.type === "ping") await bob.send({ type: "pong", id: f.id });
-      if (f.type === "leave" && f.user === "alice") return f;
-    }
-  })();
-  const leave = await bobAlive;
-  ok(leave && leave.type === "leave");
-  equal(leave.reason, "timed out");
+  await bob.until((f) => f.type === "join" && f.user === "alice");
+  // Both were last heard at login; at 20 s idle both are pinged.
+  clock.advance(20_000);
+  const ping = await bob.until((f) => f.type === "ping");
+  if (ping.type !== "ping") throw new Error("Expected a ping");
+  await bob.send({ type: "pong", id: ping.id });
+  // Frames are handled in order: this pong means the server has seen bob's.
+  await bob.send({ type: "ping", id: 99 });
+  await bob.until((f) => f.type === "pong" && f.id === 99);
+  // alice answers nothing: at 60 s idle she is dropped, bob (40 s) is not.
+  clock.advance(40_000);
+  const leave = await bob.until((f) => f.type === "leave" && f.user === "alice");
+  equal(leave.type === "leave" && leave.reason, "timed out");
   const aliceFrames = await alice.untilClosed();
   ok(aliceFrames.some((f) => f.type === "ping"), "alice was pinged");
   equal(codes(aliceFrames).at(-1), "bye:timeout");
+  await bob.send({ type: "say", text: "still here" });
+  const echoed = await bob.until((f) => f.type === "message");
+  equal(echoed.type === "message" && echoed.text, "still here");
 });
 
 Deno.test("heartbeats before login are answered or ignored, never fatal", async () => {

@@ -1,0 +1,130 @@
+/**
+ * Connection caps: at most `maxConnections` sessions in all and at most
+ * `maxConnectionsPerIp` from one address. A connection over a cap is told
+ * `bye busy` and closed before it gets a session.
+ *
+ * @module
+ */
+import { getLogger } from "@logtape/logtape";
+import { encodeFrame } from "../wire/protocol.ts";
+import type { Connection } from "../net/tls_server.ts";
+
+const log = getLogger(["banter", "server"]);
+
+/** The caps of an {@linkcode Admission}. */
+export interface AdmissionOptions {
+  /** Sessions open at once, from anywhere. */
+  maxConnections: number;
+  /** Sessions open at once from one address. */
+  maxConnectionsPerIp: number;
+}
+
+/** A place taken by an admitted connection; give it back once with `release`. */
+export interface AdmissionTicket {
+  readonly admitted: true;
+  /** Free the place; later calls do nothing. */
+  release(): void;
+}
+
+/** Why a connection was not admitted, and what to tell it. */
+export interface AdmissionRefusal {
+  readonly admitted: false;
+  /** `full`: the server cap; `address`: the per-address cap. */
+  readonly reason: "full" | "address";
+  /** Text for the `bye busy` frame. */
+  readonly message: string;
+}
+
+/**
+ * Counts open sessions in all and per address, and admits a new one only
+ * under both caps (the total is checked first).
+ *
+ * @example Usage
+ * ```ts
+ * import { Admission } from "./admission.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const admission = new Admission({ maxConnections: 10, maxConnectionsPerIp: 1 });
+ * const first = admission.admit("10.0.0.1");
+ * assert.equal(first.admitted, true);
+ * assert.equal(admission.admit("10.0.0.1").admitted, false);
+ * if (first.admitted) first.release();
+ * assert.equal(admission.admit("10.0.0.1").admitted, true);
+ * ```
+ */
+export class Admission {
+  readonly #maxConnections: number;
+  readonly #maxPerIp: number;
+  readonly #perIp = new Map<string, number>();
+  #open = 0;
+
+  /** @param options The caps. */
+  constructor(options: AdmissionOptions) {
+    this.#maxConnections = options.maxConnections;
+    this.#maxPerIp = options.maxConnectionsPerIp;
+  }
+
+  /** Connections admitted and not yet released. */
+  get open(): number {
+    return this.#open;
+  }
+
+  /**
+   * Take a place for a connection from `address`, if both caps allow.
+   *
+   * @param address The peer's IP address.
+   * @returns A ticket to release when the session ends, or why not.
+   */
+  admit(address: string): AdmissionTicket | AdmissionRefusal {
+    if (this.#open >= this.#maxConnections) {
+      return { admitted: false, reason: "full", message: "Server is full, try again later" };
+    }
+    const count = this.#perIp.get(address) ?? 0;
+    if (count >= this.#maxPerIp) {
+      return {
+        admitted: false,
+        reason: "address",
+        message: "Too many connections from your address",
+      };
+    }
+    this.#perIp.set(address, count + 1);
+    this.#open++;
+    let released = false;
+    return {
+      admitted: true,
+      release: () => {
+        if (released) return;
+        released = true;
+        this.#open--;
+        const left = (this.#perIp.get(address) ?? 1) - 1;
+        if (left === 0) this.#perIp.delete(address);
+        else this.#perIp.set(address, left);
+      },
+    };
+  }
+
+  /** Connections admitted from `address` and not yet released. */
+  openFrom(address: string): number {
+    return this.#perIp.get(address) ?? 0;
+  }
+}
+
+/**
+ * Log a refusal, tell the peer `bye busy` (if it still listens) and close.
+ *
+ * @param conn The refused connection.
+ * @param refusal Why.
+ * @returns When the connection is closed; never rejects.
+ */
+export async function refuseBusy(conn: Connection, refusal: AdmissionRefusal): Promise<void> {
+  const address = conn.peer.address;
+  if (refusal.reason === "full") {
+    log.warn("Refused {address}: server full", { address });
+  } else {
+    log.warn("Refused {address}: too many connections from it", { address });
+  }
+  const writer = conn.writable.getWriter();
+  await writer.write(encodeFrame({ type: "bye", code: "busy", message: refusal.message }))
+    .catch(() => undefined);
+  conn.close();
+}

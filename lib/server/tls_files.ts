@@ -1,0 +1,104 @@
+/**
+ * The server's certificate files: read the PEM files the config names (or
+ * create dev certificates when it names none) and check that the key belongs
+ * to the certificate before anything listens.
+ *
+ * @module
+ */
+import { createPrivateKey, type KeyObject, X509Certificate } from "node:crypto";
+import { join } from "node:path";
+import { CERT_FILES, ensureDevCertificates } from "../net/cert_files.ts";
+import type { ServerConfig } from "./settings.ts";
+
+/** The PEM texts the TLS listener starts with. */
+export interface TlsFiles {
+  /** Server certificate chain. */
+  cert: string;
+  /** Server private key. */
+  key: string;
+  /** CA that signs client certificates, when client certificates are on. */
+  clientCa: string | undefined;
+}
+
+/**
+ * Read a PEM file, naming it in the error.
+ *
+ * @param path The file.
+ * @param what What it is, for the error (e.g. "server key").
+ * @returns Its text.
+ * @throws {Error} "Cannot read <what> <path>: <reason>", with the cause.
+ */
+export async function readPem(path: string, what: string): Promise<string> {
+  try {
+    return await Deno.readTextFile(path);
+  } catch (error) {
+    throw new Error(
+      `Cannot read ${what} ${path}: ${error instanceof Error ? error.message : error}`,
+      { cause: error },
+    );
+  }
+}
+
+/**
+ * Refuse a certificate and key that do not belong together (node:tls would
+ * start anyway and fail every handshake). Never quotes either file.
+ *
+ * @param cert Certificate PEM.
+ * @param certPath Where it came from, for the error.
+ * @param key Private key PEM.
+ * @param keyPath Where it came from, for the error.
+ * @throws {Error} When either does not parse, or the key does not match.
+ */
+export function checkKeyPair(cert: string, certPath: string, key: string, keyPath: string): void {
+  let certificate: X509Certificate;
+  try {
+    certificate = new X509Certificate(cert);
+  } catch {
+    throw new Error(`Cannot use server certificate ${certPath}: not a PEM certificate`);
+  }
+  let privateKey: KeyObject;
+  try {
+    privateKey = createPrivateKey(key);
+  } catch {
+    throw new Error(`Cannot use server key ${keyPath}: not a PEM private key`);
+  }
+  if (!certificate.checkPrivateKey(privateKey)) {
+    throw new Error(`Cannot use server key ${keyPath}: it does not match ${certPath}`);
+  }
+}
+
+/**
+ * Load the server's certificate, key and client CA. With neither `cert` nor
+ * `key` configured, a dev CA and server certificate are created in
+ * `certsDir` first (once), and `announce` says where.
+ *
+ * @param config Certificate settings.
+ * @param announce Where the one-off dev-certificate line goes.
+ * @returns The PEM texts.
+ * @throws {Error} When a file cannot be read or the key does not match.
+ */
+export async function loadTls(
+  config: Pick<ServerConfig, "cert" | "key" | "certsDir" | "clientCa">,
+  announce: (line: string) => void,
+): Promise<TlsFiles> {
+  const usingDefaults = config.cert === undefined && config.key === undefined;
+  if (usingDefaults && await ensureDevCertificates(config.certsDir)) {
+    announce(
+      `Created a dev CA and server certificate in ${config.certsDir}/ (clients trust ${
+        join(config.certsDir, CERT_FILES.caCert)
+      })`,
+    );
+  }
+  const certPath = config.cert ?? join(config.certsDir, CERT_FILES.serverCert);
+  const keyPath = config.key ?? join(config.certsDir, CERT_FILES.serverKey);
+  const cert = await readPem(certPath, "server certificate");
+  const key = await readPem(keyPath, "server key");
+  checkKeyPair(cert, certPath, key, keyPath);
+  return {
+    cert,
+    key,
+    clientCa: config.clientCa === undefined
+      ? undefined
+      : await readPem(config.clientCa, "client CA"),
+  };
+}

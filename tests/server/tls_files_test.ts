@@ -1,0 +1,74 @@
+import { equal, rejects, throws } from "node:assert/strict";
+import { join } from "node:path";
+import { CERT_FILES } from "../../lib/net/cert_files.ts";
+import { createCa } from "../../lib/net/certs.ts";
+import { checkKeyPair, loadTls, readPem } from "../../lib/server/tls_files.ts";
+import { tempDir, testPki } from "../_helpers.ts";
+
+Deno.test("loadTls() creates dev certificates once when none are configured, and says where", async () => {
+  await using dir = await tempDir();
+  const certsDir = join(dir.path, "certs");
+  const lines: string[] = [];
+  const config = { cert: undefined, key: undefined, certsDir, clientCa: undefined };
+  const first = await loadTls(config, (line) => lines.push(line));
+  equal(lines.length, 1);
+  equal(
+    lines[0],
+    `Created a dev CA and server certificate in ${certsDir}/ (clients trust ${
+      join(certsDir, CERT_FILES.caCert)
+    })`,
+  );
+  equal(first.cert, await Deno.readTextFile(join(certsDir, CERT_FILES.serverCert)));
+  equal(first.clientCa, undefined);
+  const second = await loadTls(config, (line) => lines.push(line));
+  equal(lines.length, 1, "nothing is announced when the files exist");
+  equal(second.key, first.key);
+});
+
+Deno.test("loadTls() reads configured files and the client CA, and names a missing one", async () => {
+  await using dir = await tempDir();
+  const pki = await testPki();
+  const cert = join(dir.path, "server.pem");
+  const key = join(dir.path, "server-key.pem");
+  const clientCa = join(dir.path, "clients.pem");
+  await Deno.writeTextFile(cert, pki.server.cert);
+  await Deno.writeTextFile(key, pki.server.key);
+  await Deno.writeTextFile(clientCa, pki.ca.cert);
+  const announce = () => {
+    throw new Error("Nothing should be announced");
+  };
+  const files = await loadTls({ cert, key, certsDir: dir.path, clientCa }, announce);
+  equal(files.cert, pki.server.cert);
+  equal(files.key, pki.server.key);
+  equal(files.clientCa, pki.ca.cert);
+  const missing = join(dir.path, "missing.pem");
+  await rejects(
+    loadTls({ cert, key, certsDir: dir.path, clientCa: missing }, announce),
+    (error: Error) => error.message.startsWith(`Cannot read client CA ${missing}: `),
+  );
+});
+
+Deno.test("readPem() names what and where in its error, with the cause", async () => {
+  await using dir = await tempDir();
+  const path = join(dir.path, "nope.pem");
+  await rejects(readPem(path, "server key"), (error: Error) => {
+    equal(error.message.startsWith(`Cannot read server key ${path}: `), true, error.message);
+    equal(error.cause instanceof Deno.errors.NotFound, true);
+    return true;
+  });
+});
+
+Deno.test("checkKeyPair() refuses a certificate or key that does not parse, and a key of another certificate", async () => {
+  const pki = await testPki();
+  const other = await createCa("some other key");
+  checkKeyPair(pki.server.cert, "c.pem", pki.server.key, "k.pem");
+  throws(() => checkKeyPair("garbage", "c.pem", pki.server.key, "k.pem"), {
+    message: "Cannot use server certificate c.pem: not a PEM certificate",
+  });
+  throws(() => checkKeyPair(pki.server.cert, "c.pem", "garbage", "k.pem"), {
+    message: "Cannot use server key k.pem: not a PEM private key",
+  });
+  throws(() => checkKeyPair(pki.server.cert, "c.pem", other.key, "k.pem"), {
+    message: "Cannot use server key k.pem: it does not match c.pem",
+  });
+});
