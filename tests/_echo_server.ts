@@ -5,15 +5,9 @@
  *
  * @module
  */
-import {
-  connect,
-  type Connection,
-  type ConnectOptions,
-  listen,
-  type ListenOptions,
-  type PeerInfo,
-  type TlsServer,
-} from "../lib/net/tls_server.ts";
+import type { Connection, PeerInfo } from "../lib/net/connection.ts";
+import { connect, type ConnectOptions } from "../lib/net/tls_client.ts";
+import { listen, type ListenOptions, type TlsServer } from "../lib/net/tls_server.ts";
 import { testPki } from "./_helpers.ts";
 
 /** A running echo server. */

@@ -18,7 +18,8 @@ import {
   parseServerFrame,
   type ServerFrame,
 } from "../lib/wire/protocol.ts";
-import { connect, type Connection } from "../lib/net/tls_server.ts";
+import type { Connection } from "../lib/net/connection.ts";
+import { connect } from "../lib/net/tls_client.ts";
 
 /** A test PKI: our CA with server and client leaves, and a foreign CA. */
 export interface TestPki {

@@ -18,13 +18,13 @@ import {
   PROTOCOL_VERSION,
   type ServerFrame,
 } from "../wire/protocol.ts";
+import type { Connection } from "../net/connection.ts";
 import {
   classifyConnectError,
   connect,
   ConnectError,
-  type Connection,
   type ConnectOptions,
-} from "../net/tls_server.ts";
+} from "../net/tls_client.ts";
 import { backoffDelay } from "./backoff.ts";
 
 /** Lines kept while not logged in. */

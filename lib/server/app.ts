@@ -29,7 +29,8 @@ import { encodeFrame } from "../wire/protocol.ts";
 import type { ServerConfig } from "./settings.ts";
 import { Session } from "./session.ts";
 import { sendMail } from "./smtp.ts";
-import { type Connection, listen, type TlsServer } from "../net/tls_server.ts";
+import type { Connection } from "../net/connection.ts";
+import { listen, type TlsServer } from "../net/tls_server.ts";
 
 const log = getLogger(["banter", "server"]);
 const audit = getLogger(["banter", "audit"]);

@@ -25,7 +25,7 @@ import {
   ProtocolError,
   type ServerFrame,
 } from "../wire/protocol.ts";
-import type { Connection } from "../net/tls_server.ts";
+import type { Connection } from "../net/connection.ts";
 
 const log = getLogger(["banter", "session"]);
 const audit = getLogger(["banter", "audit"]);

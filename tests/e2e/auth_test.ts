@@ -13,7 +13,7 @@ import bcrypt from "bcryptjs";
 import { Hasher } from "../../lib/auth/hash.ts";
 import { type ClientFrame, encodeFrame, type ServerFrame } from "../../lib/wire/protocol.ts";
 import { startServer } from "../../lib/server/app.ts";
-import { connect } from "../../lib/net/tls_server.ts";
+import { connect } from "../../lib/net/tls_client.ts";
 import { tempDir, type TestClient, testPki, within } from "../_helpers.ts";
 import {
   passwordOf,

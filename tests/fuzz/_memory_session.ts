@@ -16,7 +16,7 @@ import {
   type SessionAuth,
   type SessionHub,
 } from "../../lib/server/session.ts";
-import type { Connection } from "../../lib/net/tls_server.ts";
+import type { Connection } from "../../lib/net/connection.ts";
 import { within } from "../_helpers.ts";
 import { FakeClock } from "../_fake_clock.ts";
 

@@ -10,12 +10,9 @@ import {
   createServerCert,
   loadCa,
 } from "../../lib/net/certs.ts";
-import {
-  ConnectError,
-  type Connection,
-  type ConnectOptions,
-  type ListenOptions,
-} from "../../lib/net/tls_server.ts";
+import type { Connection } from "../../lib/net/connection.ts";
+import { ConnectError, type ConnectOptions } from "../../lib/net/tls_client.ts";
+import type { ListenOptions } from "../../lib/net/tls_server.ts";
 import { type EchoServer, echoServer } from "../_echo_server.ts";
 import { tempDir, within } from "../_helpers.ts";
 

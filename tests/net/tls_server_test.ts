@@ -1,10 +1,7 @@
 import { deepEqual, equal, ok, rejects } from "node:assert/strict";
-import {
-  connect,
-  ConnectError,
-  type Connection,
-  type TransportEngine,
-} from "../../lib/net/tls_server.ts";
+import type { Connection } from "../../lib/net/connection.ts";
+import { connect, ConnectError } from "../../lib/net/tls_client.ts";
+import type { TransportEngine } from "../../lib/net/tls_server.ts";
 import { echoServer } from "../_echo_server.ts";
 import { testPki, within } from "../_helpers.ts";
 import { probe, tls11ClientHello } from "../_tls_probe.ts";
