@@ -41,7 +41,11 @@ export async function echoServer(options: Partial<ListenOptions> = {}): Promise<
     ...options,
   }, async (conn) => {
     peers.push(conn.peer);
-    await conn.readable.pipeTo(conn.writable).catch(() => undefined);
+    // A broken connection rejects: the server tracks and drops that.
+    for (let chunk = await conn.source.read(); chunk; chunk = await conn.source.read()) {
+      await conn.sink.write(chunk);
+    }
+    await conn.sink.close();
   });
   return {
     server,

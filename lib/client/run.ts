@@ -8,7 +8,7 @@
  */
 import type { ChatEvent } from "../chat/message.ts";
 import type { Random } from "../util/clock.ts";
-import { LineDecoderStream } from "../wire/framing.ts";
+import { LineReader } from "../wire/framing.ts";
 import {
   type ByeCode,
   type ClientFrame,
@@ -26,6 +26,9 @@ import {
   type ConnectOptions,
 } from "../net/tls_client.ts";
 import { backoffDelay } from "./backoff.ts";
+
+/** Largest frame accepted from the server (room history can be long). */
+export const MAX_SERVER_FRAME_BYTES = 1 << 22;
 
 /** Lines kept while not logged in. */
 export const MAX_QUEUED_LINES = 1000;
@@ -252,19 +255,16 @@ export class ChatClient {
   }
 
   async #session(conn: Connection, onLogin: () => void): Promise<Ending> {
-    const writer = conn.writable.getWriter();
     let writing = Promise.resolve();
     const send = (frame: ClientFrame) => {
       const bytes = encodeFrame(frame);
-      writing = writing.then(() => writer.write(bytes)).catch(() => undefined);
+      writing = writing.then(() => conn.sink.write(bytes)).catch(() => undefined);
     };
-    const reader = conn.readable
-      .pipeThrough(new LineDecoderStream({ maxFrameBytes: 1 << 22 }))
-      .getReader();
-    const stop = () => reader.cancel().catch(() => undefined);
+    const lines = new LineReader(conn.source, { maxFrameBytes: MAX_SERVER_FRAME_BYTES });
+    const stop = () => void lines.cancel();
     this.#stop.signal.addEventListener("abort", stop, { once: true });
     try {
-      return await this.#converse(reader, send, onLogin);
+      return await this.#converse(lines, send, onLogin);
     } catch (error) {
       if (error instanceof ConnectError) {
         return { kind: "exit", code: EXIT.connection, message: error.message };
@@ -298,19 +298,18 @@ export class ChatClient {
       this.#send = undefined;
       this.#stop.signal.removeEventListener("abort", stop);
       await writing;
-      writer.releaseLock();
     }
   }
 
   async #converse(
-    reader: ReadableStreamDefaultReader<string>,
+    lines: LineReader,
     send: (frame: ClientFrame) => void,
     onLogin: () => void,
   ): Promise<Ending> {
     const { io } = this.#options;
     const next = async (): Promise<ServerFrame | undefined> => {
-      const { value, done } = await reader.read();
-      return done ? undefined : parseServerFrame(value);
+      const line = await lines.next();
+      return line === undefined ? undefined : parseServerFrame(line);
     };
     const first = await next();
     if (first === undefined) {

@@ -7,7 +7,7 @@
  * @module
  */
 import type { EngineHooks, EngineListener, EngineTls } from "./_engine.ts";
-import { safeClose } from "./connection.ts";
+import { denoConnection, safeClose } from "./connection.ts";
 
 /**
  * Listen with `Deno.listenTls` and report each connection to `hooks`.
@@ -46,12 +46,7 @@ export function listenDeno(tls: EngineTls, hooks: EngineHooks): EngineListener {
       settle();
     }
     if (result === "expired") return; // dropped and reported already
-    hooks.accepted({
-      readable: conn.readable,
-      writable: conn.writable,
-      peer: { address: ip, port: conn.remoteAddr.port },
-      close,
-    });
+    hooks.accepted(denoConnection(conn, { address: ip, port: conn.remoteAddr.port }));
   };
 
   const acceptLoop = async () => {

@@ -177,52 +177,13 @@ function socketChannel(socket: Socket): { source: ByteSource; sink: ByteSink } {
   return { source, sink };
 }
 
-/**
- * Web streams over a socket's channel, for callers that want streams (tests,
- * echo servers); sessions use the channel itself.
- *
- * @param channel The socket's source and sink.
- * @param socket The socket, destroyed on abort.
- * @returns Readable and writable byte streams.
- */
-function channelStreams(
-  channel: { source: ByteSource; sink: ByteSink },
-  socket: Socket,
-): { readable: ReadableStream<Uint8Array>; writable: WritableStream<Uint8Array> } {
-  const readable = new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      const chunk = await channel.source.read();
-      if (chunk === undefined) controller.close();
-      else controller.enqueue(chunk);
-    },
-    cancel: () => channel.source.cancel(),
-  });
-  const writable = new WritableStream<Uint8Array>({
-    write: (chunk) => channel.sink.write(chunk),
-    close: () => channel.sink.close(),
-    abort() {
-      socket.destroy();
-    },
-  });
-  return { readable, writable };
-}
-
-/** A node socket as a {@linkcode Connection}: the channel now, streams on demand. */
+/** A node socket as a {@linkcode Connection}. */
 function nodeConnection(socket: Socket, peer: PeerInfo): Connection {
-  const channel = socketChannel(socket);
-  let streams: ReturnType<typeof channelStreams> | undefined;
+  const { source, sink } = socketChannel(socket);
   return {
     peer,
-    source: channel.source,
-    sink: channel.sink,
-    get readable() {
-      streams ??= channelStreams(channel, socket);
-      return streams.readable;
-    },
-    get writable() {
-      streams ??= channelStreams(channel, socket);
-      return streams.writable;
-    },
+    source,
+    sink,
     close: () => {
       socket.destroy();
     },

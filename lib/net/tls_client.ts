@@ -7,7 +7,7 @@
  * @module
  */
 import { type Clock, systemClock } from "../util/clock.ts";
-import { type Connection, safeClose } from "./connection.ts";
+import { type Connection, denoConnection, safeClose } from "./connection.ts";
 
 /** Why a connection attempt failed. */
 export type ConnectErrorCode =
@@ -122,11 +122,5 @@ export async function connect(options: ConnectOptions): Promise<Connection> {
   } finally {
     clock.clearTimeout(timer);
   }
-  const c = conn;
-  return {
-    readable: c.readable,
-    writable: c.writable,
-    peer: { address: c.remoteAddr.hostname, port: c.remoteAddr.port },
-    close: safeClose(() => c.close()),
-  };
+  return denoConnection(conn, { address: conn.remoteAddr.hostname, port: conn.remoteAddr.port });
 }

@@ -285,9 +285,8 @@ export async function startServer(
   const sessions = new Set<Session>();
   const perIp = new Map<string, number>();
   const refuse = async (conn: Connection, message: string) => {
-    const writer = conn.writable.getWriter();
-    await writer.write(encodeFrame({ type: "bye", code: "busy", message }))
-      .catch(() => undefined);
+    await conn.sink.write(encodeFrame({ type: "bye", code: "busy", message }))
+      ?.catch(() => undefined);
     conn.close();
   };
   const handler = async (conn: Connection) => {

@@ -9,7 +9,6 @@ import { getLogger } from "@logtape/logtape";
 import { BannedError, NameTakenError } from "../chat/hub.ts";
 import type { ChatEvent, CloseReason, Member, Role } from "../chat/message.ts";
 import type { Clock } from "../util/clock.ts";
-import { streamSink, streamSource } from "../wire/byte_channel.ts";
 import { FrameError, LineReader } from "../wire/framing.ts";
 import { Counter } from "./metrics.ts";
 import { Outbox } from "./outbox.ts";
@@ -142,7 +141,7 @@ export class Session {
     this.#options = options;
     this.#lastSeen = options.clock.now();
     this.#counters = options.counters ?? uncounted();
-    this.#outbox = new Outbox(conn.sink ?? streamSink(conn.writable), {
+    this.#outbox = new Outbox(conn.sink, {
       maxBytes: options.limits.outboxBytes,
       ...(options.beforeWrite ? { beforeWrite: options.beforeWrite } : {}),
       onOverflow: () => {
@@ -215,7 +214,7 @@ export class Session {
     });
     // A bad frame leaves the socket open for the error frame and goodbye;
     // #finish closes the connection.
-    const lines = new LineReader(this.#conn.source ?? streamSource(this.#conn.readable), {
+    const lines = new LineReader(this.#conn.source, {
       maxFrameBytes: limits.maxFrameBytes,
     });
     this.#options.onOpen?.(this);

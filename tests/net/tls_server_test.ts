@@ -7,12 +7,8 @@ import { testPki, within } from "../_helpers.ts";
 import { probe, tls11ClientHello } from "../_tls_probe.ts";
 
 async function roundTrip(conn: Connection, text: string): Promise<string> {
-  const writer = conn.writable.getWriter();
-  await writer.write(new TextEncoder().encode(text));
-  writer.releaseLock();
-  const reader = conn.readable.getReader();
-  const { value } = await within(reader.read(), 5000, "echo");
-  reader.releaseLock();
+  await conn.sink.write(new TextEncoder().encode(text));
+  const value = await within(conn.source.read(), 5000, "echo");
   return new TextDecoder().decode(value);
 }
 
@@ -121,9 +117,8 @@ async function refusedAfterHandshake(open: Promise<Connection>): Promise<void> {
     ok(error instanceof ConnectError, String(error));
     return;
   }
-  const reader = conn.readable.getReader();
   const result = await within(
-    reader.read().then((r) => (r.done ? "closed" : "data"), () => "closed"),
+    conn.source.read().then((chunk) => (chunk === undefined ? "closed" : "data"), () => "closed"),
     5000,
     "the server to refuse the client",
   );
