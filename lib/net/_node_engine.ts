@@ -11,7 +11,6 @@ import type { Socket } from "node:net";
 import type { ByteSink, ByteSource } from "../wire/byte_channel.ts";
 import type { EngineHooks, EngineListener, EngineTls } from "./_engine.ts";
 import type { Connection, PeerInfo } from "./connection.ts";
-import { commonName } from "./certs.ts";
 
 /**
  * Listen with `node:tls` and report each connection to `hooks`.
@@ -39,11 +38,9 @@ export async function listenNode(options: EngineTls, hooks: EngineHooks): Promis
   }, (socket) => {
     inHandshake.get(keyOf(socket))?.();
     socket.setNoDelay(true);
-    let certificateName: string | undefined;
-    if (options.clientCa && socket.authorized) {
-      const raw = socket.getPeerCertificate(false)?.raw;
-      if (raw) certificateName = commonName(new Uint8Array(raw));
-    }
+    const certificateName = options.clientCa && socket.authorized
+      ? peerCommonName(socket)
+      : undefined;
     const peer: PeerInfo = {
       address: socket.remoteAddress ?? "unknown",
       port: socket.remotePort ?? 0,
@@ -83,6 +80,17 @@ export async function listenNode(options: EngineTls, hooks: EngineHooks): Promis
     addr: { hostname: address.address, port: address.port },
     close: () => server.close(),
   };
+}
+
+/**
+ * The subject CN of the peer's (verified) certificate, as node:tls parsed
+ * it: the first one when the subject names several, like `commonName` in
+ * certs.ts, without loading a certificate parser.
+ */
+function peerCommonName(socket: tls.TLSSocket): string | undefined {
+  const cn: string | string[] | undefined = socket.getPeerCertificate(false)?.subject?.CN;
+  const first = Array.isArray(cn) ? cn[0] : cn;
+  return first;
 }
 
 /**
