@@ -5,15 +5,9 @@
  *
  * @module
  */
-import {
-  connect,
-  type Connection,
-  type ConnectOptions,
-  listen,
-  type ListenOptions,
-  type PeerInfo,
-  type TlsServer,
-} from "../lib/net/tls_server.ts";
+import type { Connection, PeerInfo } from "../lib/net/connection.ts";
+import { connect, type ConnectOptions } from "../lib/net/tls_client.ts";
+import { listen, type ListenOptions, type TlsServer } from "../lib/net/tls_server.ts";
 import { testPki } from "./_helpers.ts";
 
 /** A running echo server. */
@@ -47,7 +41,11 @@ export async function echoServer(options: Partial<ListenOptions> = {}): Promise<
     ...options,
   }, async (conn) => {
     peers.push(conn.peer);
-    await conn.readable.pipeTo(conn.writable).catch(() => undefined);
+    // A broken connection rejects: the server tracks and drops that.
+    for (let chunk = await conn.source.read(); chunk; chunk = await conn.source.read()) {
+      await conn.sink.write(chunk);
+    }
+    await conn.sink.close();
   });
   return {
     server,

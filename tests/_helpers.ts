@@ -11,14 +11,15 @@ import {
   createClientCert,
   createServerCert,
 } from "../lib/net/certs.ts";
-import { LineDecoderStream } from "../lib/wire/framing.ts";
+import { LineReader } from "../lib/wire/framing.ts";
 import {
   type ClientFrame,
   encodeFrame,
   parseServerFrame,
   type ServerFrame,
 } from "../lib/wire/protocol.ts";
-import { connect, type Connection } from "../lib/net/tls_server.ts";
+import type { Connection } from "../lib/net/connection.ts";
+import { connect } from "../lib/net/tls_client.ts";
 
 /** A test PKI: our CA with server and client leaves, and a foreign CA. */
 export interface TestPki {
@@ -99,18 +100,16 @@ export async function tempDir(): Promise<AsyncDisposable & { path: string }> {
 /** A protocol client for tests: send frames, await frames with timeouts. */
 export class TestClient implements AsyncDisposable {
   readonly conn: Connection;
-  readonly #reader: ReadableStreamDefaultReader<string>;
-  readonly #writer: WritableStreamDefaultWriter<Uint8Array>;
+  readonly #lines: LineReader;
+  /** A read that a timed-out {@linkcode next} left running; the next call takes it over. */
+  #reading: Promise<string | undefined> | undefined;
   /** Every frame received so far, in order. */
   readonly received: ServerFrame[] = [];
   #closed = false;
 
   private constructor(conn: Connection) {
     this.conn = conn;
-    this.#reader = conn.readable.pipeThrough(
-      new LineDecoderStream({ maxFrameBytes: 1 << 24 }),
-    ).getReader();
-    this.#writer = conn.writable.getWriter();
+    this.#lines = new LineReader(conn.source, { maxFrameBytes: 1 << 24 });
   }
 
   /** Connect to a test server with the test CA. */
@@ -130,21 +129,22 @@ export class TestClient implements AsyncDisposable {
 
   /** Send a frame. */
   async send(frame: ClientFrame): Promise<void> {
-    await this.#writer.write(encodeFrame(frame));
+    await this.conn.sink.write(encodeFrame(frame));
   }
 
   /** Send raw bytes. */
   async sendRaw(bytes: Uint8Array | string): Promise<void> {
-    await this.#writer.write(
+    await this.conn.sink.write(
       typeof bytes === "string" ? new TextEncoder().encode(bytes) : bytes,
     );
   }
 
   /** The next frame, or undefined at end of stream. */
   async next(ms = 5000): Promise<ServerFrame | undefined> {
-    const { value, done } = await within(this.#reader.read(), ms, "a frame");
-    if (done) return undefined;
-    const frame = parseServerFrame(value);
+    this.#reading ??= this.#lines.next().finally(() => this.#reading = undefined);
+    const line = await within(this.#reading, ms, "a frame");
+    if (line === undefined) return undefined;
+    const frame = parseServerFrame(line);
     this.received.push(frame);
     return frame;
   }
@@ -209,6 +209,6 @@ export class TestClient implements AsyncDisposable {
     if (this.#closed) return;
     this.#closed = true;
     this.conn.close();
-    await this.#reader.cancel().catch(() => undefined);
+    await this.#lines.cancel();
   }
 }

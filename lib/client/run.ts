@@ -7,8 +7,8 @@
  * @module
  */
 import type { ChatEvent } from "../chat/message.ts";
-import type { Random } from "../util/clock.ts";
-import { LineDecoderStream } from "../wire/framing.ts";
+import { type Clock, delay, type Random, systemClock } from "../util/clock.ts";
+import { LineReader } from "../wire/framing.ts";
 import {
   type ByeCode,
   type ClientFrame,
@@ -18,14 +18,17 @@ import {
   PROTOCOL_VERSION,
   type ServerFrame,
 } from "../wire/protocol.ts";
+import type { Connection } from "../net/connection.ts";
 import {
   classifyConnectError,
   connect,
   ConnectError,
-  type Connection,
   type ConnectOptions,
-} from "../net/tls_server.ts";
+} from "../net/tls_client.ts";
 import { backoffDelay } from "./backoff.ts";
+
+/** Largest frame accepted from the server (room history can be long). */
+export const MAX_SERVER_FRAME_BYTES = 1 << 22;
 
 /** Lines kept while not logged in. */
 export const MAX_QUEUED_LINES = 1000;
@@ -69,8 +72,11 @@ export interface ChatClientOptions {
   reconnect?: boolean;
   /** Give up after this many failed reconnects in a row. @default 20 */
   maxReconnects?: number;
-  /** Waits between reconnects; injectable for tests. */
-  sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
+  /**
+   * Times the waits between reconnects (and connect timeouts, unless
+   * `connect.clock` is set). @default systemClock
+   */
+  clock?: Clock;
   /** Overrides for the backoff bounds. */
   backoff?: { initialMs?: number; maxMs?: number };
   /** Client name sent in hello. */
@@ -111,18 +117,6 @@ function describeConnectError(
   }
 }
 
-function sleepFor(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-    signal.addEventListener("abort", done, { once: true });
-  });
-}
-
 /** A chat client; {@linkcode run} drives it to its exit status. */
 export class ChatClient {
   readonly #options: ChatClientOptions;
@@ -133,6 +127,8 @@ export class ChatClient {
   #self = "";
   #quitting = false;
   #waiting = false;
+  /** Failed reconnects in a row since the last login. */
+  #failures = 0;
   readonly #queued: string[] = [];
 
   /** @param options Where to connect and how to talk to the user. */
@@ -177,15 +173,12 @@ export class ChatClient {
   async run(): Promise<number> {
     const { io } = this.#options;
     const reconnect = this.#options.reconnect ?? true;
-    const maxReconnects = this.#options.maxReconnects ?? 20;
-    const sleep = this.#options.sleep ?? sleepFor;
     const { hostname, port } = this.#options.connect;
     let everLoggedIn = false;
-    let failures = 0;
     for (;;) {
       let conn: Connection;
       try {
-        conn = await connect(this.#options.connect);
+        conn = await connect({ clock: this.#clock, ...this.#options.connect });
       } catch (error) {
         const e = classifyConnectError(error);
         const message = describeConnectError(e, hostname, port);
@@ -197,26 +190,13 @@ export class ChatClient {
           io.info(message);
           return EXIT.connection;
         }
-        failures++;
-        if (failures > maxReconnects) {
-          io.info(`${message}; giving up after ${maxReconnects} attempts`);
-          return EXIT.connection;
-        }
-        const delay = backoffDelay(
-          failures - 1,
-          this.#options.random,
-          this.#options.backoff,
-        );
-        io.info(`${message}; retrying in ${Math.ceil(delay / 1000)} s`);
-        this.#waiting = true;
-        await sleep(delay, this.#stop.signal);
-        this.#waiting = false;
-        if (this.#stop.signal.aborted) return EXIT.ok;
+        const stopped = await this.#backOff(message, "retrying");
+        if (stopped !== undefined) return stopped;
         continue;
       }
       const result = await this.#session(conn, () => {
         everLoggedIn = true;
-        failures = 0;
+        this.#failures = 0;
       });
       conn.close();
       if (result.kind === "exit") {
@@ -231,40 +211,57 @@ export class ChatClient {
         if (this.#quitting) return EXIT.ok;
         return result.shutdown ? EXIT.shutdown : EXIT.connection;
       }
-      failures++;
-      if (failures > maxReconnects) {
-        io.info(`${result.message}; giving up after ${maxReconnects} attempts`);
-        return EXIT.connection;
-      }
-      const delay = backoffDelay(
-        failures - 1,
-        this.#options.random,
-        this.#options.backoff,
-      );
-      io.info(
-        `${result.message}; reconnecting in ${Math.ceil(delay / 1000)} s`,
-      );
-      this.#waiting = true;
-      await sleep(delay, this.#stop.signal);
-      this.#waiting = false;
-      if (this.#stop.signal.aborted) return EXIT.ok;
+      const stopped = await this.#backOff(result.message, "reconnecting");
+      if (stopped !== undefined) return stopped;
     }
   }
 
+  get #clock(): Clock {
+    return this.#options.clock ?? systemClock;
+  }
+
+  /**
+   * Count one more failure in a row, then wait its backoff delay on the
+   * clock, saying so; give up past `maxReconnects`.
+   *
+   * @param message What failed, for the user.
+   * @param verb What happens after the wait.
+   * @returns An exit status to stop with, or undefined to try again.
+   */
+  async #backOff(
+    message: string,
+    verb: "retrying" | "reconnecting",
+  ): Promise<number | undefined> {
+    const maxReconnects = this.#options.maxReconnects ?? 20;
+    this.#failures++;
+    if (this.#failures > maxReconnects) {
+      this.#options.io.info(`${message}; giving up after ${maxReconnects} attempts`);
+      return EXIT.connection;
+    }
+    const ms = backoffDelay(this.#failures - 1, this.#options.random, this.#options.backoff);
+    this.#options.io.info(`${message}; ${verb} in ${Math.ceil(ms / 1000)} s`);
+    this.#waiting = true;
+    try {
+      await delay(this.#clock, ms, this.#stop.signal);
+    } catch (error) {
+      if (!this.#stop.signal.aborted) throw error; // quit() ends the wait early
+    } finally {
+      this.#waiting = false;
+    }
+    return this.#stop.signal.aborted ? EXIT.ok : undefined;
+  }
+
   async #session(conn: Connection, onLogin: () => void): Promise<Ending> {
-    const writer = conn.writable.getWriter();
     let writing = Promise.resolve();
     const send = (frame: ClientFrame) => {
       const bytes = encodeFrame(frame);
-      writing = writing.then(() => writer.write(bytes)).catch(() => undefined);
+      writing = writing.then(() => conn.sink.write(bytes)).catch(() => undefined);
     };
-    const reader = conn.readable
-      .pipeThrough(new LineDecoderStream({ maxFrameBytes: 1 << 22 }))
-      .getReader();
-    const stop = () => reader.cancel().catch(() => undefined);
+    const lines = new LineReader(conn.source, { maxFrameBytes: MAX_SERVER_FRAME_BYTES });
+    const stop = () => void lines.cancel();
     this.#stop.signal.addEventListener("abort", stop, { once: true });
     try {
-      return await this.#converse(reader, send, onLogin);
+      return await this.#converse(lines, send, onLogin);
     } catch (error) {
       if (error instanceof ConnectError) {
         return { kind: "exit", code: EXIT.connection, message: error.message };
@@ -298,19 +295,18 @@ export class ChatClient {
       this.#send = undefined;
       this.#stop.signal.removeEventListener("abort", stop);
       await writing;
-      writer.releaseLock();
     }
   }
 
   async #converse(
-    reader: ReadableStreamDefaultReader<string>,
+    lines: LineReader,
     send: (frame: ClientFrame) => void,
     onLogin: () => void,
   ): Promise<Ending> {
     const { io } = this.#options;
     const next = async (): Promise<ServerFrame | undefined> => {
-      const { value, done } = await reader.read();
-      return done ? undefined : parseServerFrame(value);
+      const line = await lines.next();
+      return line === undefined ? undefined : parseServerFrame(line);
     };
     const first = await next();
     if (first === undefined) {

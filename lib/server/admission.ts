@@ -7,7 +7,7 @@
  */
 import { getLogger } from "@logtape/logtape";
 import { encodeFrame } from "../wire/protocol.ts";
-import type { Connection } from "../net/tls_server.ts";
+import type { Connection } from "../net/connection.ts";
 
 const log = getLogger(["banter", "server"]);
 
@@ -123,8 +123,7 @@ export async function refuseBusy(conn: Connection, refusal: AdmissionRefusal): P
   } else {
     log.warn("Refused {address}: too many connections from it", { address });
   }
-  const writer = conn.writable.getWriter();
-  await writer.write(encodeFrame({ type: "bye", code: "busy", message: refusal.message }))
-    .catch(() => undefined);
+  await conn.sink.write(encodeFrame({ type: "bye", code: "busy", message: refusal.message }))
+    ?.catch(() => undefined);
   conn.close();
 }

@@ -23,7 +23,8 @@ import { Session } from "./session.ts";
 import { shutDown } from "./shutdown.ts";
 import { loadTls } from "./tls_files.ts";
 import { cannotListen, openTransport } from "./transport.ts";
-import type { Connection, TlsServer } from "../net/tls_server.ts";
+import type { Connection } from "../net/connection.ts";
+import type { TlsServer } from "../net/tls_server.ts";
 
 const log = getLogger(["banter", "server"]);
 const audit = getLogger(["banter", "audit"]);
@@ -157,6 +158,7 @@ export async function startServer(
     transport = await openTransport(config, {
       tls,
       handshakesFailed: metrics.handshakesFailed,
+      clock,
     }, handler);
   } catch (error) {
     history.close();

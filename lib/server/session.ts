@@ -9,7 +9,6 @@ import { getLogger } from "@logtape/logtape";
 import { BannedError, NameTakenError } from "../chat/hub.ts";
 import type { ChatEvent, CloseReason, Member, Role } from "../chat/message.ts";
 import type { Clock } from "../util/clock.ts";
-import { streamSink, streamSource } from "../wire/byte_channel.ts";
 import { LineReader } from "../wire/framing.ts";
 import { PeerError } from "../wire/peer_error.ts";
 import { Counter } from "./prometheus.ts";
@@ -26,7 +25,7 @@ import {
   ProtocolError,
   type ServerFrame,
 } from "../wire/protocol.ts";
-import type { Connection } from "../net/tls_server.ts";
+import type { Connection } from "../net/connection.ts";
 
 const log = getLogger(["banter", "session"]);
 const audit = getLogger(["banter", "audit"]);
@@ -144,7 +143,7 @@ export class Session {
     this.#options = options;
     this.#lastSeen = options.clock.now();
     this.#counters = options.counters ?? uncounted();
-    this.#outbox = new Outbox(conn.sink ?? streamSink(conn.writable), {
+    this.#outbox = new Outbox(conn.sink, {
       maxBytes: options.limits.outboxBytes,
       clock: options.clock,
       ...(options.beforeWrite ? { beforeWrite: options.beforeWrite } : {}),
@@ -218,7 +217,7 @@ export class Session {
     });
     // A bad frame leaves the socket open for the error frame and goodbye;
     // #finish closes the connection.
-    const lines = new LineReader(this.#conn.source ?? streamSource(this.#conn.readable), {
+    const lines = new LineReader(this.#conn.source, {
       maxFrameBytes: limits.maxFrameBytes,
     });
     this.#options.onOpen?.(this);

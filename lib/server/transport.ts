@@ -7,6 +7,7 @@
  */
 import { getLogger } from "@logtape/logtape";
 import { type ConnectionHandler, listen, type TlsServer } from "../net/tls_server.ts";
+import type { Clock } from "../util/clock.ts";
 import type { Counter } from "./prometheus.ts";
 import type { ServerConfig } from "./settings.ts";
 import type { TlsFiles } from "./tls_files.ts";
@@ -19,6 +20,8 @@ export interface TransportOptions {
   tls: TlsFiles;
   /** Counts handshakes that failed, timed out or were refused. */
   handshakesFailed: Counter;
+  /** Runs the handshake timeouts and the shutdown drain deadline. */
+  clock: Clock;
 }
 
 /**
@@ -35,7 +38,7 @@ export async function openTransport(
   options: TransportOptions,
   handler: ConnectionHandler,
 ): Promise<TlsServer> {
-  const { tls, handshakesFailed } = options;
+  const { tls, handshakesFailed, clock } = options;
   try {
     return await listen({
       hostname: config.hostname,
@@ -47,6 +50,7 @@ export async function openTransport(
         requireClientCert: config.requireClientCert,
       }),
       engine: config.tlsEngine,
+      clock,
       handshakeTimeoutMs: config.handshakeTimeoutMs,
       maxPendingHandshakes: config.maxPendingHandshakes,
       maxPendingHandshakesPerIp: config.maxPendingHandshakesPerIp,

@@ -1,8 +1,9 @@
 /**
  * A connection's bytes as two plain objects, the shape the hot path uses:
  * {@linkcode ByteSource} to read chunks, {@linkcode ByteSink} to write them.
- * Web streams adapt to it; the node TLS engine implements it directly on the
- * socket, without a stream pair per connection.
+ * It is what every lib/net Connection offers (both TLS engines and the
+ * client, directly on the socket, without a stream pair per connection);
+ * web streams adapt to it.
  *
  * @module
  */

@@ -31,7 +31,7 @@ export class FrameError extends PeerError<FrameErrorCode> {
   }
 }
 
-/** Options for {@linkcode LineDecoderStream}. */
+/** Options for {@linkcode LineSplitter} and {@linkcode LineReader}. */
 export interface LineDecoderOptions {
   /** Largest frame in bytes, newline excluded. @default {DEFAULT_MAX_FRAME_BYTES} */
   maxFrameBytes?: number;
@@ -149,7 +149,7 @@ export class LineReader {
   #at = 0;
 
   /**
-   * @param source Bytes (see lib/byte_channel.ts; `streamSource` adapts a stream).
+   * @param source Bytes (see lib/wire/byte_channel.ts; `streamSource` adapts a stream).
    * @param options The frame size cap.
    */
   constructor(source: ByteSource, options: LineDecoderOptions = {}) {
@@ -180,88 +180,6 @@ export class LineReader {
   /** Stop reading. */
   cancel(): Promise<void> {
     return this.#source.cancel();
-  }
-}
-
-/**
- * {@linkcode LineSplitter} as a stream pair, for `pipeThrough`. A bad line
- * errors the readable side only after every good line before it was read.
- *
- * @example Reassemble frames split at any point
- * ```ts
- * import { deepEqual as assertEquals } from "node:assert/strict";
- * import { LineDecoderStream } from "./framing.ts";
- * const bytes = new TextEncoder().encode('{"a":1}\n{"b":2}\n');
- * const chunks = [bytes.subarray(0, 3), bytes.subarray(3)];
- * const lines = await Array.fromAsync(
- *   ReadableStream.from(chunks).pipeThrough(new LineDecoderStream()),
- * );
- * assertEquals(lines, ['{"a":1}', '{"b":2}']);
- * ```
- */
-export class LineDecoderStream implements ReadableWritablePair<string, Uint8Array> {
-  /** Decoded lines; errors with a {@linkcode FrameError} after the good ones. */
-  readonly readable: ReadableStream<string>;
-  /** Raw bytes in. */
-  readonly writable: WritableStream<Uint8Array>;
-
-  /** @param options The frame size cap. */
-  constructor(options: LineDecoderOptions = {}) {
-    const splitter = new LineSplitter(options);
-    // Decoded lines wait here for the reader; a bad line ends the queue with
-    // its error, so the good lines before it are still read first.
-    const queue: string[] = [];
-    let ending: FrameError | "closed" | undefined;
-    let wakeReader: (() => void) | undefined;
-    let wakeWriter: (() => void) | undefined;
-    const wake = () => {
-      wakeReader?.();
-      wakeReader = undefined;
-    };
-
-    this.writable = new WritableStream<Uint8Array>({
-      async write(chunk) {
-        if (ending !== undefined) return; // nothing after a bad line is decoded
-        queue.push(...splitter.push(chunk));
-        if (splitter.error) ending = splitter.error;
-        wake();
-        // Backpressure: take no more bytes until the reader caught up.
-        while (queue.length > 0 && ending === undefined) {
-          await new Promise<void>((resolve) => wakeWriter = resolve);
-        }
-      },
-      close() {
-        splitter.end();
-        ending ??= "closed";
-        wake();
-      },
-      abort(reason) {
-        ending ??= reason instanceof FrameError ? reason : "closed";
-        wake();
-      },
-    }, { highWaterMark: 1 });
-
-    this.readable = new ReadableStream<string>({
-      async pull(controller) {
-        while (queue.length === 0 && ending === undefined) {
-          await new Promise<void>((resolve) => wakeReader = resolve);
-        }
-        const line = queue.shift();
-        if (line !== undefined) controller.enqueue(line);
-        else if (ending instanceof FrameError) controller.error(ending);
-        else controller.close();
-        if (queue.length === 0) {
-          wakeWriter?.();
-          wakeWriter = undefined;
-        }
-      },
-      cancel() {
-        ending ??= "closed";
-        queue.length = 0;
-        wakeWriter?.();
-        wakeWriter = undefined;
-      },
-    }, { highWaterMark: 0 });
   }
 }
 

@@ -14,7 +14,7 @@ import { Hasher } from "../../lib/auth/hash.ts";
 import { concatBytes } from "../../lib/util/bytes.ts";
 import { type ClientFrame, encodeFrame, type ServerFrame } from "../../lib/wire/protocol.ts";
 import { startServer } from "../../lib/server/app.ts";
-import { connect } from "../../lib/net/tls_server.ts";
+import { connect } from "../../lib/net/tls_client.ts";
 import { tempDir, type TestClient, testPki, within } from "../_helpers.ts";
 import {
   passwordOf,
@@ -122,11 +122,22 @@ async function transcript(port: number, frames: ClientFrame[]): Promise<Uint8Arr
   const p = await testPki();
   const conn = await connect({ hostname: "localhost", port, caCerts: [p.ca.cert] });
   try {
-    const writer = conn.writable.getWriter();
-    for (const frame of frames) await writer.write(encodeFrame(frame));
-    writer.releaseLock();
-    const chunks = await within(Array.fromAsync(conn.readable), 5000, "the server to close");
-    return concatBytes(chunks);
+    for (const frame of frames) await conn.sink.write(encodeFrame(frame));
+    const readAll = async () => {
+      const chunks: Uint8Array[] = [];
+      for (let chunk = await conn.source.read(); chunk; chunk = await conn.source.read()) {
+        chunks.push(chunk);
+      }
+      return chunks;
+    };
+    const chunks = await within(readAll(), 5000, "the server to close");
+    const bytes = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+    let at = 0;
+    for (const chunk of chunks) {
+      bytes.set(chunk, at);
+      at += chunk.length;
+    }
+    return bytes;
   } finally {
     conn.close();
   }

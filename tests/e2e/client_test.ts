@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { testPki } from "../_helpers.ts";
 import { type ClientProcess, startClient } from "../_client_process.ts";
 import { passwordOf, startTestServer } from "../_server.ts";
-import { LineDecoderStream } from "../../lib/wire/framing.ts";
+import { LineReader } from "../../lib/wire/framing.ts";
 import { encodeFrame, type ServerFrame } from "../../lib/wire/protocol.ts";
 import type { CertifiedKey } from "../../lib/net/certs.ts";
 import { type ConnectionHandler, listen } from "../../lib/net/tls_server.ts";
@@ -145,13 +145,12 @@ Deno.test("escape sequences from the network never reach the terminal, even from
   // that sends them anyway, in a name and in a message.
   const evil = "evil \x1b[2J\x1b]52;c;aGk=\x07 \u202Egnp.exe\u202C bell\x07 done";
   await using run = await clientAgainst(async (conn) => {
-    const writer = conn.writable.getWriter();
-    const lines = conn.readable.pipeThrough(new LineDecoderStream()).getReader();
-    const send = (frame: ServerFrame) => writer.write(encodeFrame(frame));
+    const lines = new LineReader(conn.source);
+    const send = (frame: ServerFrame) => conn.sink.write(encodeFrame(frame));
     await send({ type: "hello", version: 1, server: "hostile/1" });
-    await lines.read(); // hello
+    await lines.next(); // hello
     await send({ type: "auth", attempts_left: 3 });
-    await lines.read(); // login
+    await lines.next(); // login
     await send({ type: "welcome", user: "alice", role: "user" });
     await send({
       type: "message",
@@ -161,9 +160,9 @@ Deno.test("escape sequences from the network never reach the terminal, even from
       text: evil,
       ts: Date.now(),
     });
-    await lines.read(); // end
+    await lines.next(); // end
     await send({ type: "bye", code: "end", message: "Goodbye \x1b[2J" });
-    await writer.close().catch(() => undefined);
+    await conn.sink.close();
   });
   const { client } = run;
   await client.waitFor("done");
@@ -235,10 +234,9 @@ Deno.test("with --no-reconnect a server shutdown is one line and exit status 7",
 
 Deno.test("a server that breaks the protocol is one clear line and exit status 6", async () => {
   await using run = await clientAgainst(async (conn) => {
-    const writer = conn.writable.getWriter();
-    await writer.write(encodeFrame({ type: "hello", version: 1, server: "broken/1" }));
-    await writer.write(new TextEncoder().encode('{"type":"auth","attempts_left":"three"}\n'));
-    await writer.close().catch(() => undefined);
+    await conn.sink.write(encodeFrame({ type: "hello", version: 1, server: "broken/1" }));
+    await conn.sink.write(new TextEncoder().encode('{"type":"auth","attempts_left":"three"}\n'));
+    await conn.sink.close();
   });
   equal(await run.client.status(), 6);
   match(run.client.output(), /Protocol error from server: Field "attempts_left"/);

@@ -1,5 +1,5 @@
 /**
- * A {@linkcode Session} on in-memory streams, with a stub or a real hub and a
+ * A {@linkcode Session} on an in-memory connection, with a stub or a real hub and a
  * stub authenticator: fast enough to run thousands of whole sessions per
  * test. The peer's bytes are all queued up front; the run ends when the
  * session closes its connection.
@@ -17,7 +17,7 @@ import {
   type SessionAuth,
   type SessionHub,
 } from "../../lib/server/session.ts";
-import type { Connection } from "../../lib/net/tls_server.ts";
+import type { Connection } from "../../lib/net/connection.ts";
 import { within } from "../_helpers.ts";
 import { FakeClock } from "../_fake_clock.ts";
 
@@ -109,7 +109,7 @@ export interface RunSessionOptions {
 }
 
 /**
- * Run one session over in-memory streams, feeding it `chunks` (all queued
+ * Run one session over an in-memory connection, feeding it `chunks` (all queued
  * before it starts, read at its own pace), until it closes the connection.
  *
  * @param chunks What the peer sends, one element per write.
@@ -121,29 +121,41 @@ export async function runSession(
   chunks: readonly Uint8Array[],
   options: RunSessionOptions = {},
 ): Promise<SessionRun> {
-  let input!: ReadableStreamDefaultController<Uint8Array>;
+  // The peer's chunks wait here; once the session closes the connection,
+  // what is left is still read, then the input ends.
+  const pending = [...chunks];
   let inputOpen = true;
-  const readable = new ReadableStream<Uint8Array>({
-    start(controller) {
-      input = controller;
-      for (const chunk of chunks) controller.enqueue(chunk);
-    },
-  });
+  let wake: (() => void) | undefined;
+  const close = () => {
+    inputOpen = false;
+    wake?.();
+  };
   const written: Uint8Array[] = [];
-  const writable = new WritableStream<Uint8Array>({
-    write(chunk) {
-      written.push(chunk.slice());
-    },
-  });
   const conn: Connection = {
-    readable,
-    writable,
     peer: { address: "192.0.2.1", port: 40000 },
-    close() {
-      if (!inputOpen) return;
-      inputOpen = false;
-      input.close();
+    source: {
+      async read() {
+        for (;;) {
+          const chunk = pending.shift();
+          if (chunk !== undefined) return chunk;
+          if (!inputOpen) return undefined;
+          await new Promise<void>((resolve) => wake = resolve);
+        }
+      },
+      cancel() {
+        pending.length = 0;
+        close();
+        return Promise.resolve();
+      },
     },
+    sink: {
+      write(bytes) {
+        written.push(bytes.slice());
+        return undefined;
+      },
+      close: () => Promise.resolve(),
+    },
+    close,
   };
   const session = new Session(conn, {
     hub: options.hub ?? echoHub(),

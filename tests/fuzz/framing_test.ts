@@ -6,12 +6,8 @@
  */
 import { deepEqual, equal, fail, ok } from "node:assert/strict";
 import fc from "fast-check";
-import {
-  encodeLine,
-  FrameError,
-  type FrameErrorCode,
-  LineDecoderStream,
-} from "../../lib/wire/framing.ts";
+import { streamSource } from "../../lib/wire/byte_channel.ts";
+import { encodeLine, FrameError, type FrameErrorCode, LineReader } from "../../lib/wire/framing.ts";
 import { chunk, concatBytes, cuts, hostileBytes } from "./_arbitraries.ts";
 import { modelLines } from "./_model.ts";
 import { fuzzParameters } from "./_runs.ts";
@@ -23,24 +19,24 @@ interface Decoded {
 
 /** Run the decoder over `chunks`, reading eagerly; never throws. */
 async function decode(chunks: Uint8Array[], max: number): Promise<Decoded> {
-  const reader = ReadableStream.from(chunks)
-    .pipeThrough(new LineDecoderStream({ maxFrameBytes: max }))
-    .getReader();
+  const reader = new LineReader(streamSource(ReadableStream.from(chunks)), {
+    maxFrameBytes: max,
+  });
   const lines: string[] = [];
   // Bounded: there are never more lines than bytes plus one.
   const limit = chunks.reduce((n, c) => n + c.length, 0) + 1;
   for (let i = 0; i <= limit; i++) {
-    let result: ReadableStreamReadResult<string>;
+    let line: string | undefined;
     try {
-      result = await reader.read();
+      line = await reader.next();
     } catch (error) {
       if (!(error instanceof FrameError)) {
         fail(`Decoder threw ${error instanceof Error ? error.name : typeof error}, not FrameError`);
       }
       return { lines, error: error.code };
     }
-    if (result.done) return { lines };
-    lines.push(result.value);
+    if (line === undefined) return { lines };
+    lines.push(line);
   }
   fail("Decoder produced more lines than there were bytes");
 }
@@ -108,11 +104,10 @@ Deno.test("fuzz: a line without a newline is refused after at most the cap plus 
             controller.enqueue(new Uint8Array(size).fill(0x61));
           },
         }, { highWaterMark: 0 });
-        const reader = source.pipeThrough(new LineDecoderStream({ maxFrameBytes: max }))
-          .getReader();
-        const error = await reader.read().then(() => undefined, (e: unknown) => e);
+        const reader = new LineReader(streamSource(source), { maxFrameBytes: max });
+        const error = await reader.next().then(() => undefined, (e: unknown) => e);
         ok(error instanceof FrameError && error.code === "frame_too_long", String(error));
-        // Held at most max + 1 bytes, plus what the pipe reads ahead.
+        // Held at most max + 1 bytes, plus what the stream reads ahead.
         ok(pulled <= max + 1 + 3 * size, `pulled ${pulled} bytes for a cap of ${max}`);
       },
     ),

@@ -10,12 +10,9 @@ import {
   createServerCert,
   loadCa,
 } from "../../lib/net/certs.ts";
-import {
-  ConnectError,
-  type Connection,
-  type ConnectOptions,
-  type ListenOptions,
-} from "../../lib/net/tls_server.ts";
+import type { Connection } from "../../lib/net/connection.ts";
+import { ConnectError, type ConnectOptions } from "../../lib/net/tls_client.ts";
+import type { ListenOptions } from "../../lib/net/tls_server.ts";
 import { type EchoServer, echoServer } from "../_echo_server.ts";
 import { tempDir, within } from "../_helpers.ts";
 
@@ -269,17 +266,13 @@ function opensslServer(
 
 /** Send `bytes` and read until the same number of bytes came back. */
 async function roundTrip(conn: Connection, bytes: Uint8Array): Promise<Uint8Array> {
-  const writer = conn.writable.getWriter();
-  await writer.write(bytes);
-  writer.releaseLock();
-  const reader = conn.readable.getReader();
+  await conn.sink.write(bytes);
   const received: number[] = [];
   while (received.length < bytes.length) {
-    const { value, done } = await within(reader.read(), 5000, "the echo");
-    if (done) break;
-    received.push(...value);
+    const chunk = await within(conn.source.read(), 5000, "the echo");
+    if (chunk === undefined) break;
+    received.push(...chunk);
   }
-  reader.releaseLock();
   return new Uint8Array(received);
 }
 

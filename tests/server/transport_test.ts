@@ -2,6 +2,7 @@ import { equal, rejects } from "node:assert/strict";
 import { openTransport } from "../../lib/server/transport.ts";
 import { createServerMetrics } from "../../lib/server/metrics.ts";
 import { parseServerConfig } from "../../lib/server/settings.ts";
+import { systemClock } from "../../lib/util/clock.ts";
 import { testPki } from "../_helpers.ts";
 
 Deno.test("openTransport() on a taken port names the address and keeps the cause", async () => {
@@ -16,6 +17,7 @@ Deno.test("openTransport() on a taken port names the address and keeps the cause
         {
           tls: { cert: pki.server.cert, key: pki.server.key, clientCa: undefined },
           handshakesFailed: metrics.handshakesFailed,
+          clock: systemClock,
         },
         () => Promise.resolve(),
       ),

@@ -1,15 +1,27 @@
 import { deepEqual as assertEquals, rejects } from "node:assert/strict";
 import fc from "fast-check";
-import { encodeLine, FrameError, LineDecoderStream } from "../../lib/wire/framing.ts";
+import { streamSource } from "../../lib/wire/byte_channel.ts";
+import { encodeLine, FrameError, LineReader } from "../../lib/wire/framing.ts";
 
 async function decode(
   chunks: Uint8Array[],
   maxFrameBytes?: number,
 ): Promise<string[]> {
   const options = maxFrameBytes === undefined ? {} : { maxFrameBytes };
-  return await Array.fromAsync(
-    ReadableStream.from(chunks).pipeThrough(new LineDecoderStream(options)),
-  );
+  return await readLines(ReadableStream.from(chunks), options);
+}
+
+/** Every line of `bytes`, read with a {@linkcode LineReader}. */
+async function readLines(
+  bytes: ReadableStream<Uint8Array>,
+  options: { maxFrameBytes?: number } = {},
+): Promise<string[]> {
+  const reader = new LineReader(streamSource(bytes), options);
+  const lines: string[] = [];
+  for (let line = await reader.next(); line !== undefined; line = await reader.next()) {
+    lines.push(line);
+  }
+  return lines;
 }
 
 function splitAt(bytes: Uint8Array, points: number[]): Uint8Array[] {
@@ -30,7 +42,7 @@ const line = fc.string({ unit: "grapheme", maxLength: 200 }).map((s) =>
   s.replaceAll("\n", " ").replaceAll("\r", " ")
 );
 
-Deno.test("LineDecoderStream reassembles random frames split at random points", async () => {
+Deno.test("LineReader reassembles random frames split at random points", async () => {
   await fc.assert(
     fc.asyncProperty(
       fc.array(line, { maxLength: 20 }),
@@ -46,18 +58,18 @@ Deno.test("LineDecoderStream reassembles random frames split at random points", 
   );
 });
 
-Deno.test("LineDecoderStream handles a frame sent one byte per read", async () => {
+Deno.test("LineReader handles a frame sent one byte per read", async () => {
   const bytes = encodeLine(JSON.stringify({ type: "say", text: "héllo 👋" }));
   const chunks = Array.from(bytes, (b) => new Uint8Array([b]));
   assertEquals(await decode(chunks), ['{"type":"say","text":"héllo 👋"}']);
 });
 
-Deno.test("LineDecoderStream handles many frames in one read and CRLF", async () => {
+Deno.test("LineReader handles many frames in one read and CRLF", async () => {
   const bytes = new TextEncoder().encode("a\r\nb\n\nc\n");
   assertEquals(await decode([bytes]), ["a", "b", "", "c"]);
 });
 
-Deno.test("LineDecoderStream refuses a frame over the cap before it ends", async () => {
+Deno.test("LineReader refuses a frame over the cap before it ends", async () => {
   // 100 bytes, no newline yet: the cap of 64 must trip without waiting.
   const chunks = [new Uint8Array(60).fill(0x61), new Uint8Array(40).fill(0x61)];
   await rejects(decode(chunks, 64), (e) => {
@@ -65,7 +77,7 @@ Deno.test("LineDecoderStream refuses a frame over the cap before it ends", async
   });
 });
 
-Deno.test("LineDecoderStream accepts a frame of exactly the cap", async () => {
+Deno.test("LineReader accepts a frame of exactly the cap", async () => {
   const body = "x".repeat(64);
   assertEquals(await decode([new TextEncoder().encode(body + "\r\n")], 64), [
     body,
@@ -76,7 +88,7 @@ Deno.test("LineDecoderStream accepts a frame of exactly the cap", async () => {
   );
 });
 
-Deno.test("LineDecoderStream keeps memory bounded for a 1 MiB line without newline", async () => {
+Deno.test("LineReader keeps memory bounded for a 1 MiB line without newline", async () => {
   const chunk = new Uint8Array(16 * 1024).fill(0x41);
   let pulled = 0;
   const source = new ReadableStream<Uint8Array>({
@@ -87,14 +99,14 @@ Deno.test("LineDecoderStream keeps memory bounded for a 1 MiB line without newli
     },
   });
   await rejects(
-    Array.fromAsync(source.pipeThrough(new LineDecoderStream())),
+    readLines(source),
     (e) => e instanceof FrameError && e.code === "frame_too_long",
   );
   // 64 KiB cap / 16 KiB chunks: it stops after about five chunks, not 64.
   assertEquals(pulled <= 8, true, `pulled ${pulled} chunks`);
 });
 
-Deno.test("LineDecoderStream refuses invalid UTF-8", async () => {
+Deno.test("LineReader refuses invalid UTF-8", async () => {
   const bad = new Uint8Array([0x7b, 0xff, 0xfe, 0x7d, 0x0a]);
   await rejects(
     decode([bad]),
@@ -102,7 +114,7 @@ Deno.test("LineDecoderStream refuses invalid UTF-8", async () => {
   );
 });
 
-Deno.test("LineDecoderStream accepts a UTF-8 character split across reads", async () => {
+Deno.test("LineReader accepts a UTF-8 character split across reads", async () => {
   const bytes = new TextEncoder().encode("€\n"); // 3-byte character
   assertEquals(
     await decode([
@@ -114,7 +126,7 @@ Deno.test("LineDecoderStream accepts a UTF-8 character split across reads", asyn
   );
 });
 
-Deno.test("LineDecoderStream drops an unfinished last line", async () => {
+Deno.test("LineReader drops an unfinished last line", async () => {
   assertEquals(await decode([new TextEncoder().encode("a\nunfinished")]), [
     "a",
   ]);

@@ -1,0 +1,199 @@
+/**
+ * The `node` engine: `node:tls`. Verifies client certificates, turns Nagle
+ * off, and times the handshake on the raw TCP socket (Deno's node:tls
+ * ignores `handshakeTimeout`). Each socket becomes a {@linkcode Connection}
+ * whose source and sink sit directly on the socket, without streams.
+ *
+ * @module
+ */
+import * as tls from "node:tls";
+import type { Socket } from "node:net";
+import type { ByteSink, ByteSource } from "../wire/byte_channel.ts";
+import type { EngineHooks, EngineListener, EngineTls } from "./_engine.ts";
+import type { Connection, PeerInfo } from "./connection.ts";
+
+/**
+ * Listen with `node:tls` and report each connection to `hooks`.
+ *
+ * @param options Address and certificates.
+ * @param hooks Handshake accounting and the accepted connections.
+ * @returns The bound listener.
+ * @throws {Deno.errors.AddrInUse} When the port is taken.
+ */
+export async function listenNode(options: EngineTls, hooks: EngineHooks): Promise<EngineListener> {
+  // Per connection in its handshake: ends its timer and frees its slot.
+  const inHandshake = new Map<string, () => void>();
+  const keyOf = (s: Socket) => `${s.remoteAddress}:${s.remotePort}`;
+  const server = tls.createServer({
+    cert: options.cert,
+    key: options.key,
+    minVersion: "TLSv1.2",
+    ...(options.clientCa
+      ? {
+        ca: [options.clientCa],
+        requestCert: true,
+        rejectUnauthorized: options.requireClientCert,
+      }
+      : {}),
+  }, (socket) => {
+    inHandshake.get(keyOf(socket))?.();
+    socket.setNoDelay(true);
+    const certificateName = options.clientCa && socket.authorized
+      ? peerCommonName(socket)
+      : undefined;
+    const peer: PeerInfo = {
+      address: socket.remoteAddress ?? "unknown",
+      port: socket.remotePort ?? 0,
+      ...(certificateName === undefined ? {} : { certificateName }),
+    };
+    hooks.accepted(nodeConnection(socket, peer));
+  });
+  server.on("connection", (raw: Socket) => {
+    const ip = raw.remoteAddress ?? "unknown";
+    const settle = hooks.beginHandshake(ip, () => raw.destroy());
+    if (settle === undefined) return;
+    const key = keyOf(raw);
+    const once = () => {
+      if (inHandshake.get(key) !== once) return;
+      inHandshake.delete(key);
+      settle();
+    };
+    inHandshake.set(key, once);
+    raw.once("close", once);
+  });
+  server.on("tlsClientError", (error: Error, socket: tls.TLSSocket) => {
+    hooks.handshakeFailed(error, socket.remoteAddress ?? "unknown");
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port, options.hostname, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  server.on("error", () => undefined); // accept errors must not crash the server
+  const address = server.address();
+  if (address === null || typeof address === "string") {
+    throw new Error("Cannot listen: no TCP address");
+  }
+  return {
+    addr: { hostname: address.address, port: address.port },
+    close: () => server.close(),
+  };
+}
+
+/**
+ * The subject CN of the peer's (verified) certificate, as node:tls parsed
+ * it: the first one when the subject names several, like `commonName` in
+ * certs.ts, without loading a certificate parser.
+ */
+function peerCommonName(socket: tls.TLSSocket): string | undefined {
+  const cn: string | string[] | undefined = socket.getPeerCertificate(false)?.subject?.CN;
+  const first = Array.isArray(cn) ? cn[0] : cn;
+  return first;
+}
+
+/**
+ * A node socket as a {@linkcode ByteSource} and {@linkcode ByteSink}, with
+ * backpressure both ways and no stream objects: what a session uses.
+ *
+ * @param socket A connected socket.
+ * @returns Source and sink.
+ */
+function socketChannel(socket: Socket): { source: ByteSource; sink: ByteSink } {
+  const chunks: Uint8Array[] = [];
+  let ended = false;
+  let paused = false;
+  let failure: Error | undefined;
+  let wake: (() => void) | undefined;
+  const notify = () => {
+    const waiting = wake;
+    wake = undefined;
+    waiting?.();
+  };
+  socket.on("data", (chunk: Uint8Array) => {
+    if (ended) return;
+    chunks.push(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+    if (chunks.length >= 4 && !paused) {
+      paused = true;
+      socket.pause();
+    }
+    notify();
+  });
+  const finish = (error?: Error) => {
+    if (ended) return;
+    ended = true;
+    failure = error;
+    notify();
+  };
+  socket.on("end", () => finish());
+  socket.on("error", (error: Error) => finish(error));
+  socket.on("close", () => finish());
+  socket.resume(); // Deno's node:tls starts the socket paused
+
+  const source: ByteSource = {
+    async read() {
+      for (;;) {
+        const chunk = chunks.shift();
+        if (chunk !== undefined) {
+          if (paused && chunks.length === 0) {
+            paused = false;
+            socket.resume();
+          }
+          return chunk;
+        }
+        if (ended) {
+          if (failure) throw failure;
+          return undefined;
+        }
+        await new Promise<void>((resolve) => wake = resolve);
+      }
+    },
+    cancel() {
+      chunks.length = 0;
+      finish();
+      socket.destroy();
+      return Promise.resolve();
+    },
+  };
+  const sink: ByteSink = {
+    write(bytes) {
+      if (socket.destroyed) return Promise.reject(new Deno.errors.BrokenPipe("socket closed"));
+      if (socket.write(bytes)) return undefined;
+      return new Promise<void>((resolve, reject) => {
+        const drained = () => {
+          socket.off("close", closed);
+          resolve();
+        };
+        const closed = () => {
+          socket.off("drain", drained);
+          reject(new Deno.errors.BrokenPipe("socket closed"));
+        };
+        socket.once("drain", drained);
+        socket.once("close", closed);
+      });
+    },
+    close() {
+      // Resolve once everything is flushed, so a later destroy() loses nothing.
+      return new Promise<void>((resolve) => {
+        if (socket.destroyed) return resolve();
+        socket.once("close", () => resolve());
+        socket.end(() => resolve());
+      });
+    },
+  };
+  return { source, sink };
+}
+
+/** A node socket as a {@linkcode Connection}. */
+function nodeConnection(socket: Socket, peer: PeerInfo): Connection {
+  const { source, sink } = socketChannel(socket);
+  return {
+    peer,
+    source,
+    sink,
+    close: () => {
+      socket.destroy();
+    },
+  };
+}

@@ -1,0 +1,155 @@
+import { deepEqual, equal } from "node:assert/strict";
+import { ChatClient, type ClientIO, EXIT } from "../../lib/client/run.ts";
+import type { Connection } from "../../lib/net/connection.ts";
+import { listen, type TlsServer } from "../../lib/net/tls_server.ts";
+import type { Random } from "../../lib/util/clock.ts";
+import { LineReader } from "../../lib/wire/framing.ts";
+import { encodeFrame, type ServerFrame } from "../../lib/wire/protocol.ts";
+import { FakeClock } from "../_fake_clock.ts";
+import { testPki, within } from "../_helpers.ts";
+
+/** No jitter: each backoff delay is half its ceiling (500 ms, 1000 ms, ...). */
+const LOW: Random = { float: () => 0, bytes: (n) => new Uint8Array(n) };
+
+/** What the client tells its user, with a way to wait for a line. */
+class RecordingIO implements ClientIO {
+  readonly canAsk = false;
+  readonly lines: string[] = [];
+  #waiters: { match: RegExp; resolve: () => void }[] = [];
+
+  event(): void {}
+
+  info(text: string): void {
+    this.lines.push(text);
+    for (const waiter of this.#waiters.filter((w) => w.match.test(text))) {
+      this.#waiters.splice(this.#waiters.indexOf(waiter), 1);
+      waiter.resolve();
+    }
+  }
+
+  askUsername(): Promise<string | undefined> {
+    return Promise.resolve(undefined);
+  }
+
+  askPassword(): Promise<string | undefined> {
+    return Promise.resolve(undefined);
+  }
+
+  /** Resolves at the first line (from now on) that matches. */
+  next(match: RegExp): Promise<void> {
+    const { promise, resolve } = Promise.withResolvers<void>();
+    this.#waiters.push({ match, resolve });
+    return within(promise, 5000, `a line matching ${match}`);
+  }
+}
+
+/** Play the server's side of a login; returns the client's further lines. */
+async function welcome(conn: Connection): Promise<LineReader> {
+  const lines = new LineReader(conn.source);
+  const send = (frame: ServerFrame) => conn.sink.write(encodeFrame(frame));
+  await send({ type: "hello", version: 1, server: "stand-in/1" });
+  await lines.next(); // hello
+  await send({ type: "auth", attempts_left: 3 });
+  await lines.next(); // login
+  await send({ type: "welcome", user: "alice", role: "user" });
+  return lines;
+}
+
+/**
+ * A stand-in server on real time: the first connection is welcomed and
+ * closed at once, later ones are welcomed and said goodbye to after `end`.
+ */
+async function dropsTheFirst(): Promise<{ server: TlsServer; connections: () => number }> {
+  const p = await testPki();
+  let connections = 0;
+  const server = await listen(
+    { hostname: "127.0.0.1", port: 0, cert: p.server.cert, key: p.server.key },
+    async (conn) => {
+      const first = ++connections === 1;
+      const lines = await welcome(conn);
+      if (!first) {
+        for (let line = await lines.next(); line !== undefined; line = await lines.next()) {
+          if (line.includes('"end"')) {
+            await conn.sink.write(encodeFrame({ type: "bye", code: "end", message: "Goodbye" }));
+            break;
+          }
+        }
+      }
+      await conn.sink.close();
+    },
+  );
+  return { server, connections: () => connections };
+}
+
+async function client(port: number, clock: FakeClock, io: ClientIO): Promise<ChatClient> {
+  const p = await testPki();
+  return new ChatClient({
+    connect: { hostname: "localhost", port, caCerts: [p.ca.cert] },
+    io,
+    random: LOW,
+    clock,
+    username: "alice",
+    password: "irrelevant password",
+    maxReconnects: 2,
+  });
+}
+
+Deno.test("after a drop the client waits its backoff on the clock, then reconnects and logs in again", async () => {
+  const { server, connections } = await dropsTheFirst();
+  await using _ = server;
+  const clock = new FakeClock();
+  const io = new RecordingIO();
+  const chat = await client(server.addr.port, clock, io);
+  const dropped = io.next(/reconnecting/);
+  const running = chat.run();
+  await dropped;
+  equal(io.lines.at(-1), "Connection closed by the server; reconnecting in 1 s");
+  clock.advance(499);
+  equal(clock.pendingTimers, 1, "still waiting at 499 ms");
+  equal(connections(), 1);
+  const again = io.next(/Logged in as alice/);
+  clock.advance(1);
+  await again;
+  equal(connections(), 2);
+  chat.quit();
+  equal(await within(running, 5000, "the client to exit"), EXIT.ok);
+});
+
+Deno.test("quit() while the client waits to reconnect exits 0 without connecting again", async () => {
+  const { server, connections } = await dropsTheFirst();
+  await using _ = server;
+  const clock = new FakeClock();
+  const io = new RecordingIO();
+  const chat = await client(server.addr.port, clock, io);
+  const dropped = io.next(/reconnecting/);
+  const running = chat.run();
+  await dropped;
+  chat.quit();
+  equal(await within(running, 5000, "the client to exit"), EXIT.ok);
+  equal(connections(), 1);
+  equal(clock.pendingTimers, 0, "the wait was cancelled");
+});
+
+Deno.test("failed reconnects back off on the clock, doubling, and give up after maxReconnects", async () => {
+  const { server } = await dropsTheFirst();
+  const clock = new FakeClock();
+  const io = new RecordingIO();
+  const chat = await client(server.addr.port, clock, io);
+  const dropped = io.next(/reconnecting/);
+  const running = chat.run();
+  await dropped;
+  await server.close(0); // from now on the port refuses
+  const refused = io.next(/retrying/);
+  clock.advance(500);
+  await refused;
+  const gaveUp = io.next(/giving up/);
+  clock.advance(1000);
+  await gaveUp;
+  equal(await within(running, 5000, "the client to exit"), EXIT.connection);
+  const port = server.addr.port;
+  deepEqual(io.lines.slice(-3), [
+    "Connection closed by the server; reconnecting in 1 s",
+    `Cannot connect to localhost:${port}: connection refused (is the server running?); retrying in 1 s`,
+    `Cannot connect to localhost:${port}: connection refused (is the server running?); giving up after 2 attempts`,
+  ]);
+});
