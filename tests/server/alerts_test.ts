@@ -34,6 +34,8 @@ interface MailSinkOptions {
   auth?: { user: string; pass: string };
   /** Offer STARTTLS (with the test server certificate). @default true */
   starttls?: boolean;
+  /** Speak TLS from the first byte (as on port 465). @default false */
+  implicitTls?: boolean;
   /** AUTH mechanisms offered. @default ["PLAIN", "LOGIN"] */
   authMethods?: string[];
   /** Quote the password the client sent in the reply to a failed AUTH. */
@@ -66,6 +68,7 @@ async function startMailSink(options: MailSinkOptions = {}): Promise<MailSink> {
     cert: pki.server.cert,
     logger: false,
     closeTimeout: 1000,
+    secure: options.implicitTls ?? false,
     authOptional: options.auth === undefined,
     ...(options.authMethods ? { authMethods: options.authMethods } : {}),
     disabledCommands: [
@@ -239,6 +242,31 @@ Deno.test("sendMail() delivers over STARTTLS with AUTH, checking the server agai
   match(mail.headers, /^Subject: Banter: login lockout \(account\)$/m);
   match(mail.headers, /^Date: Thu, 01 Jan 2026 00:00:00 \+0000$/m);
   equal(mail.text, MESSAGE.text, "the body arrives intact, lone dot and UTF-8 included");
+});
+
+Deno.test("sendMail() with security tls speaks TLS from the start, checking the CA", async () => {
+  const pki = await testPki();
+  await using sink = await startMailSink({
+    implicitTls: true,
+    auth: { user: "banter", pass: "mail-secret" },
+  });
+  await rejects(
+    sendMail(MESSAGE, { host: "localhost", port: sink.port, security: "tls" }),
+    SmtpError,
+    "an unknown CA is refused",
+  );
+  await sendMail(MESSAGE, {
+    host: "localhost",
+    port: sink.port,
+    security: "tls",
+    caCerts: [pki.ca.cert],
+    username: "banter",
+    password: "mail-secret",
+  });
+  const mail = await sink.next();
+  equal(mail.secure, true);
+  equal(mail.user, "banter");
+  equal(sink.received.length, 1);
 });
 
 Deno.test("sendMail() refuses a server that does not offer STARTTLS", async () => {
