@@ -1,33 +1,12 @@
 /**
- * Rough terminal column widths, enough to place the cursor on the input line:
- * East Asian wide and fullwidth characters and emoji take two columns,
- * combining marks none, everything else one.
+ * Terminal column widths, enough to place the cursor on the input line. The
+ * widths come from `string-width` (East Asian Width, emoji sequences, marks
+ * and Indic conjuncts per grapheme cluster); this file only adds the
+ * grapheme split the line editor moves the cursor by.
  *
  * @module
  */
-
-/** East Asian Wide / Fullwidth blocks (a close approximation of UAX #11). */
-const WIDE: readonly (readonly [number, number])[] = [
-  [0x1100, 0x115f], // Hangul Jamo initials
-  [0x2e80, 0x303e], // CJK radicals, Kangxi, ideographic description, CJK symbols
-  [0x3041, 0x33ff], // Hiragana, Katakana, Bopomofo, CJK compatibility
-  [0x3400, 0x4dbf], // CJK extension A
-  [0x4e00, 0x9fff], // CJK unified ideographs
-  [0xa000, 0xa4cf], // Yi
-  [0xa960, 0xa97f], // Hangul Jamo extended A
-  [0xac00, 0xd7a3], // Hangul syllables
-  [0xf900, 0xfaff], // CJK compatibility ideographs
-  [0xfe10, 0xfe19], // vertical forms
-  [0xfe30, 0xfe6f], // CJK compatibility forms, small form variants
-  [0xff00, 0xff60], // fullwidth forms
-  [0xffe0, 0xffe6], // fullwidth signs
-  [0x1f300, 0x1f64f], // pictographs, emoticons
-  [0x1f900, 0x1f9ff], // supplemental symbols and pictographs
-  [0x20000, 0x3fffd], // CJK extensions B and later
-];
-
-const ZERO_WIDTH = /^\p{M}+$/u;
-const EMOJI = /\p{Emoji_Presentation}|\uFE0F/u;
+import stringWidth from "string-width";
 
 const segmenter = new Intl.Segmenter(undefined, { granularity: "grapheme" });
 
@@ -35,13 +14,20 @@ const segmenter = new Intl.Segmenter(undefined, { granularity: "grapheme" });
  * The columns one grapheme cluster takes on a terminal.
  *
  * @param grapheme One user-perceived character.
- * @returns 0, 1 or 2.
+ * @returns 0 for marks and invisible characters, 2 for wide characters and
+ * emoji, more for an Indic cluster of several visible letters, else 1.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { graphemeWidth } from "./_display_width.ts";
+ *
+ * assert.equal(graphemeWidth("日"), 2);
+ * assert.equal(graphemeWidth("e\u0301"), 1);
+ * ```
  */
 export function graphemeWidth(grapheme: string): number {
-  if (grapheme === "" || ZERO_WIDTH.test(grapheme)) return 0;
-  const first = grapheme.codePointAt(0) ?? 0;
-  if (WIDE.some(([low, high]) => first >= low && first <= high)) return 2;
-  return EMOJI.test(grapheme) ? 2 : 1;
+  return stringWidth(grapheme);
 }
 
 /**
@@ -49,13 +35,17 @@ export function graphemeWidth(grapheme: string): number {
  *
  * @param text Text without control characters.
  * @returns The sum of its graphemes' widths.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { displayWidth } from "./_display_width.ts";
+ *
+ * assert.equal(displayWidth("日本😀a"), 7);
+ * ```
  */
 export function displayWidth(text: string): number {
-  let width = 0;
-  for (const { segment } of segmenter.segment(text)) {
-    width += graphemeWidth(segment);
-  }
-  return width;
+  return stringWidth(text);
 }
 
 /**
@@ -63,6 +53,14 @@ export function displayWidth(text: string): number {
  *
  * @param text Any text.
  * @returns Its user-perceived characters, in order.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { graphemes } from "./_display_width.ts";
+ *
+ * assert.deepEqual(graphemes("e\u0301x"), ["e\u0301", "x"]);
+ * ```
  */
 export function graphemes(text: string): string[] {
   return Array.from(segmenter.segment(text), (s) => s.segment);

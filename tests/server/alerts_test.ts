@@ -8,7 +8,7 @@ import type { LockoutEvent } from "../../lib/auth/login.ts";
 import { CERT_FILES } from "../../lib/net/cert_files.ts";
 import { setupLogging } from "../../lib/util/log.ts";
 import { createServerMetrics } from "../../lib/server/metrics.ts";
-import { formatMessage, type MailMessage, sendMail, SmtpError } from "../../lib/server/smtp.ts";
+import { type MailMessage, MAX_REPLY_BYTES, sendMail, SmtpError } from "../../lib/server/smtp.ts";
 import { tempDir, testPki, within } from "../_helpers.ts";
 import { closedPort } from "../_joke_api.ts";
 import { passwordOf, startTestServer, type TestServer } from "../_server.ts";
@@ -34,6 +34,12 @@ interface MailSinkOptions {
   auth?: { user: string; pass: string };
   /** Offer STARTTLS (with the test server certificate). @default true */
   starttls?: boolean;
+  /** Speak TLS from the first byte (as on port 465). @default false */
+  implicitTls?: boolean;
+  /** AUTH mechanisms offered. @default ["PLAIN", "LOGIN"] */
+  authMethods?: string[];
+  /** Quote the password the client sent in the reply to a failed AUTH. */
+  echoPassword?: boolean;
 }
 
 /** An SMTP server on 127.0.0.1 that keeps what it receives. */
@@ -62,7 +68,9 @@ async function startMailSink(options: MailSinkOptions = {}): Promise<MailSink> {
     cert: pki.server.cert,
     logger: false,
     closeTimeout: 1000,
+    secure: options.implicitTls ?? false,
     authOptional: options.auth === undefined,
+    ...(options.authMethods ? { authMethods: options.authMethods } : {}),
     disabledCommands: [
       ...(options.auth ? [] : ["AUTH"]),
       ...(options.starttls === false ? ["STARTTLS"] : []),
@@ -72,7 +80,8 @@ async function startMailSink(options: MailSinkOptions = {}): Promise<MailSink> {
       if (want && auth.username === want.user && auth.password === want.pass) {
         callback(null, { user: auth.username });
       } else {
-        callback(new Error("Invalid username or password"));
+        const echo = options.echoPassword ? ` (${auth.password})` : "";
+        callback(new Error(`Invalid username or password${echo}`));
       }
     },
     onData(stream, session: SMTPServerSession, callback) {
@@ -121,7 +130,11 @@ async function startMailSink(options: MailSinkOptions = {}): Promise<MailSink> {
 }
 
 /** Accepts connections and never says a word. */
-function silentServer(): AsyncDisposable & { port: number; accepted: Promise<void> } {
+function silentServer(): AsyncDisposable & {
+  port: number;
+  accepted: Promise<void>;
+  readonly connections: number;
+} {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const conns: Deno.Conn[] = [];
   const accepted = Promise.withResolvers<void>();
@@ -134,6 +147,9 @@ function silentServer(): AsyncDisposable & { port: number; accepted: Promise<voi
   return {
     port: listener.addr.port,
     accepted: accepted.promise,
+    get connections() {
+      return conns.length;
+    },
     async [Symbol.asyncDispose]() {
       listener.close();
       await loop;
@@ -224,8 +240,33 @@ Deno.test("sendMail() delivers over STARTTLS with AUTH, checking the server agai
   equal(mail.user, "banter");
   equal(mail.secure, true, "the message went over TLS");
   match(mail.headers, /^Subject: Banter: login lockout \(account\)$/m);
-  match(mail.headers, /^Date: Thu, 01 Jan 2026 00:00:00 GMT$/m);
+  match(mail.headers, /^Date: Thu, 01 Jan 2026 00:00:00 \+0000$/m);
   equal(mail.text, MESSAGE.text, "the body arrives intact, lone dot and UTF-8 included");
+});
+
+Deno.test("sendMail() with security tls speaks TLS from the start, checking the CA", async () => {
+  const pki = await testPki();
+  await using sink = await startMailSink({
+    implicitTls: true,
+    auth: { user: "banter", pass: "mail-secret" },
+  });
+  await rejects(
+    sendMail(MESSAGE, { host: "localhost", port: sink.port, security: "tls" }),
+    SmtpError,
+    "an unknown CA is refused",
+  );
+  await sendMail(MESSAGE, {
+    host: "localhost",
+    port: sink.port,
+    security: "tls",
+    caCerts: [pki.ca.cert],
+    username: "banter",
+    password: "mail-secret",
+  });
+  const mail = await sink.next();
+  equal(mail.secure, true);
+  equal(mail.user, "banter");
+  equal(sink.received.length, 1);
 });
 
 Deno.test("sendMail() refuses a server that does not offer STARTTLS", async () => {
@@ -276,6 +317,29 @@ Deno.test("sendMail() errors name the failed step but never the password", async
   ok(!error.message.includes(btoa("\0banter\0wrong-Secret-42")), "nor its base64");
 });
 
+for (const mechanism of ["PLAIN", "LOGIN"]) {
+  Deno.test(`sendMail() errors never quote the password, even when a server echoes it (AUTH ${mechanism})`, async () => {
+    const pki = await testPki();
+    await using sink = await startMailSink({
+      auth: { user: "banter", pass: "right" },
+      authMethods: [mechanism],
+      echoPassword: true,
+    });
+    const error = await sendMail(MESSAGE, {
+      host: "localhost",
+      port: sink.port,
+      caCerts: [pki.ca.cert],
+      username: "banter",
+      password: "wrong-Secret-42",
+    }).then(() => undefined, (e: unknown) => e);
+    ok(error instanceof SmtpError);
+    equal(error.code, 535);
+    match(error.message, new RegExp(`AUTH ${mechanism} answered 535 .*Invalid username`));
+    ok(!error.message.includes("wrong-Secret-42"), error.message);
+    equal(error.cause, undefined, "no nodemailer error with the server's words attached");
+  });
+}
+
 Deno.test("sendMail() to a dead port fails at once with an SmtpError", async () => {
   await rejects(
     within(
@@ -301,6 +365,37 @@ Deno.test("sendMail() against a server that never answers stops when the signal 
   await rejects(within(sending, 2000, "the aborted send"), /stop/);
 });
 
+Deno.test("sendMail() gives up on a server whose reply exceeds MAX_REPLY_BYTES", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const serving = (async () => {
+    const conn = await listener.accept();
+    const line = new TextEncoder().encode(`220-${"x".repeat(1000)}\r\n`);
+    try {
+      for (let sent = 0; sent <= MAX_REPLY_BYTES; sent += line.length) await conn.write(line);
+      // Then wait: only the client's limit can end the exchange early.
+      while (await conn.read(new Uint8Array(1024)) !== null);
+    } catch (error) {
+      if (
+        !(error instanceof Deno.errors.BrokenPipe || error instanceof Deno.errors.ConnectionReset)
+      ) {
+        throw error;
+      }
+    } finally {
+      conn.close();
+    }
+  })();
+  await rejects(
+    within(
+      sendMail(MESSAGE, { host: "127.0.0.1", port: listener.addr.port, security: "none" }),
+      5000,
+      "the overlong reply",
+    ),
+    SmtpError,
+  );
+  listener.close();
+  await serving;
+});
+
 Deno.test("sendMail() against a server that never answers gives up after timeoutMs", async () => {
   await using silent = silentServer();
   await rejects(
@@ -309,25 +404,33 @@ Deno.test("sendMail() against a server that never answers gives up after timeout
   );
 });
 
-Deno.test("formatMessage() refuses addresses that could inject headers or commands", () => {
-  for (
-    const to of ["a@b.example\r\nBcc: c@d.example", "<a@b.example>", "a b@c.example", "nobody"]
-  ) {
-    let thrown: unknown;
-    try {
-      formatMessage({ ...MESSAGE, to });
-    } catch (error) {
-      thrown = error;
+Deno.test("sendMail() refuses addresses that could inject headers or commands, before connecting", async () => {
+  await using silent = silentServer();
+  const bad = ["a@b.example\r\nBcc: c@d.example", "<a@b.example>", "a b@c.example", "nobody"];
+  for (const address of bad) {
+    for (const message of [{ ...MESSAGE, to: address }, { ...MESSAGE, from: address }]) {
+      await rejects(
+        sendMail(message, { host: "127.0.0.1", port: silent.port, security: "none" }),
+        TypeError,
+        `refused ${JSON.stringify(address)}`,
+      );
     }
-    ok(thrown instanceof TypeError, `refused ${JSON.stringify(to)}`);
   }
+  equal(silent.connections, 0, "no connection was opened");
 });
 
-Deno.test("formatMessage() encodes a subject that is not printable ASCII", () => {
-  const text = formatMessage({ ...MESSAGE, subject: "Sperre für\r\nBcc: x" });
-  const subject = text.split("\r\n").find((l) => l.startsWith("Subject: "))!;
+Deno.test("sendMail() encodes a subject that is not printable ASCII", async () => {
+  await using sink = await startMailSink({ starttls: false });
+  await sendMail({ ...MESSAGE, subject: "Sperre für\r\nBcc: x" }, {
+    host: "127.0.0.1",
+    port: sink.port,
+    security: "none",
+  });
+  const mail = await sink.next();
+  const subject = mail.headers.split("\r\n").find((l) => l.startsWith("Subject: "))!;
   match(subject, /^Subject: =\?UTF-8\?B\?[A-Za-z0-9+/=]+\?=$/);
-  ok(!text.includes("\r\nBcc:"));
+  ok(!mail.raw.includes("\r\nBcc:"));
+  deepEqual(mail.to, ["admin@example.org"], "one recipient, no smuggled Bcc");
 });
 
 Deno.test("lockoutMessage() names the account and address, escaping control characters", () => {

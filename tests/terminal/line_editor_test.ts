@@ -357,3 +357,20 @@ Deno.test("LineEditor render does not split a wide character at the edge", () =>
   type(editor, "日本語", "\x01");
   assert.equal(editor.render("", { columns: 6 }), "\r\x1b[2K日本\x1b[1G");
 });
+
+Deno.test("LineEditor render places the cursor after Devanagari and Tamil by their columns", () => {
+  const editor = new LineEditor();
+  type(editor, "हिन्दी தமிழ்");
+  assert.equal(editor.render("> "), "\r\x1b[2K> हिन्दी தமிழ்\x1b[13G");
+  type(editor, LEFT, LEFT, LEFT, LEFT);
+  assert.equal(editor.render("> "), "\r\x1b[2K> हिन्दी தமிழ்\x1b[8G");
+});
+
+// sanitise() removes the ZWJ (U+200D) with the other invisible characters, so
+// a typed ZWJ sequence becomes its emoji side by side, two columns each.
+Deno.test("LineEditor shows a typed emoji ZWJ sequence as its emoji, two columns each", () => {
+  const editor = new LineEditor();
+  type(editor, "a\u{1f468}\u200d\u{1f469}\u200d\u{1f467}b", LEFT, LEFT);
+  assert.equal(editor.text, "a\u{1f468}\u{1f469}\u{1f467}b");
+  assert.equal(editor.render(""), "\r\x1b[2Ka\u{1f468}\u{1f469}\u{1f467}b\x1b[6G");
+});
