@@ -13,8 +13,8 @@ import {
   DEFAULT_CA,
   parseClientConfig,
 } from "./lib/client/settings.ts";
-import { ConfigError, envName, helpText } from "./lib/util/config.ts";
-import { systemRandom } from "./lib/util/clock.ts";
+import { ConfigError, helpText, settingsEnvironment } from "./lib/util/config.ts";
+import { systemClock, systemRandom } from "./lib/util/clock.ts";
 import { readInput } from "./lib/terminal/input.ts";
 import { LineEditor } from "./lib/terminal/line_editor.ts";
 import { renderEvent, shouldUseColour } from "./lib/terminal/render.ts";
@@ -43,10 +43,7 @@ async function readSecret(path: string): Promise<string> {
 export async function main(args: string[]): Promise<number> {
   let config: ClientConfig;
   try {
-    const env: Record<string, string | undefined> = {};
-    for (const s of CLIENT_SETTINGS) {
-      env[envName(s.key)] = Deno.env.get(envName(s.key));
-    }
+    const env = settingsEnvironment(CLIENT_SETTINGS, (name) => Deno.env.get(name));
     const parsed = parseClientConfig(args, env);
     if (parsed.help) {
       console.log(helpText(USAGE, CLIENT_SETTINGS));
@@ -122,7 +119,8 @@ export async function main(args: string[]): Promise<number> {
   const io: ClientIO = {
     canAsk: interactive,
     info,
-    event: (event, self) => screen.print(renderEvent(event, { self, colour, now: Date.now() })),
+    event: (event, self) =>
+      screen.print(renderEvent(event, { self, colour, now: systemClock.now() })),
     askUsername: () => interactive ? ask("Username >> ", false) : Promise.resolve(undefined),
     askPassword: () => interactive ? ask("Password >> ", true) : Promise.resolve(undefined),
   };

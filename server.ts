@@ -3,26 +3,13 @@
  *
  * @module
  */
-import { ConfigError, envName, helpText } from "./lib/util/config.ts";
+import { ConfigError, helpText, settingsEnvironment } from "./lib/util/config.ts";
 import { runConsole } from "./lib/server/console.ts";
 import { setupLogging } from "./lib/util/log.ts";
 import { startServer } from "./lib/server/app.ts";
 import { parseServerConfig, SERVER_SETTINGS, type ServerConfig } from "./lib/server/settings.ts";
 
 const USAGE = "Usage: deno task server [options]";
-
-function environment(): Record<string, string | undefined> {
-  const env: Record<string, string | undefined> = {};
-  for (
-    const name of [
-      ...SERVER_SETTINGS.map((s) => envName(s.key)),
-      "BANTER_CONFIG",
-    ]
-  ) {
-    env[name] = Deno.env.get(name);
-  }
-  return env;
-}
 
 function consoleWanted(config: ServerConfig): boolean {
   return config.console === "on" ||
@@ -38,7 +25,10 @@ function consoleWanted(config: ServerConfig): boolean {
 export async function main(args: string[]): Promise<number> {
   let config: ServerConfig;
   try {
-    const parsed = parseServerConfig(args, environment());
+    const parsed = parseServerConfig(
+      args,
+      settingsEnvironment(SERVER_SETTINGS, (name) => Deno.env.get(name)),
+    );
     if (parsed.help) {
       console.log(helpText(USAGE, SERVER_SETTINGS));
       return 0;

@@ -91,6 +91,36 @@ export function envName(key: string): string {
   return "BANTER_" + flagName(key).replaceAll("-", "_").toUpperCase();
 }
 
+/** The variable that names the config file when `--config` is not given. */
+export const CONFIG_ENV = "BANTER_CONFIG";
+
+/**
+ * The environment variables `settings` read (and {@linkcode CONFIG_ENV}), as
+ * `get` reports them: only these are asked for, so a program needs
+ * `--allow-env` for exactly those names.
+ *
+ * @param settings The settings table.
+ * @param get Reads one variable, e.g. `(name) => Deno.env.get(name)`.
+ * @returns Variable name to value (undefined when unset).
+ *
+ * @example
+ * ```ts
+ * import { settingsEnvironment } from "./config.ts";
+ * const env = settingsEnvironment([{ key: "httpPort", type: "integer", default: 1, help: "" }], (
+ *   name,
+ * ) => name === "BANTER_HTTP_PORT" ? "8080" : undefined);
+ * if (env.BANTER_HTTP_PORT !== "8080" || !("BANTER_CONFIG" in env)) throw new Error("wrong");
+ * ```
+ */
+export function settingsEnvironment(
+  settings: readonly { readonly key: string }[],
+  get: (name: string) => string | undefined,
+): Record<string, string | undefined> {
+  const env: Record<string, string | undefined> = {};
+  for (const name of [...settings.map((s) => envName(s.key)), CONFIG_ENV]) env[name] = get(name);
+  return env;
+}
+
 /** 1-based line and column of `offset` in `text`. */
 function lineAndColumn(text: string, offset: number): string {
   const before = text.slice(0, offset);
@@ -285,7 +315,7 @@ export function loadConfig<T extends readonly Setting[]>(
   }
   const flags = parsed.values;
   const env = sources.env ?? {};
-  const configPath = typeof flags["config"] === "string" ? flags["config"] : env["BANTER_CONFIG"];
+  const configPath = typeof flags["config"] === "string" ? flags["config"] : env[CONFIG_ENV];
   let file: Record<string, unknown> = {};
   if (configPath !== undefined) {
     if (!sources.readFile) throw new ConfigError("Cannot read config file");

@@ -10,7 +10,6 @@ import { deepEqual, equal, ok } from "node:assert/strict";
 import { join } from "node:path";
 import type { CertifiedKey } from "../../lib/net/certs.ts";
 import type { ServerFrame } from "../../lib/wire/protocol.ts";
-import { ConnectError } from "../../lib/net/tls_client.ts";
 import { tempDir, TestClient, testPki } from "../_helpers.ts";
 import { passwordOf, startTestServer, type TestServer } from "../_server.ts";
 import type { ServerConfig } from "../../lib/server/settings.ts";

@@ -131,13 +131,7 @@ async function transcript(port: number, frames: ClientFrame[]): Promise<Uint8Arr
       return chunks;
     };
     const chunks = await within(readAll(), 5000, "the server to close");
-    const bytes = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-    let at = 0;
-    for (const chunk of chunks) {
-      bytes.set(chunk, at);
-      at += chunk.length;
-    }
-    return bytes;
+    return concatBytes(chunks);
   } finally {
     conn.close();
   }

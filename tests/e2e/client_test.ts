@@ -84,6 +84,23 @@ Deno.test("scripted client reads the password from --password-file and ends at e
   match(client.output(), /In #lobby \(1\): alice/);
 });
 
+Deno.test("the client reads its settings from the file named by BANTER_CONFIG", async () => {
+  await using s = await startTestServer({ users: ["alice"] });
+  const config = join(s.dir, "client.jsonc");
+  await Deno.writeTextFile(
+    config,
+    `// port and CA from the file, as documented in --help\n${
+      JSON.stringify({ port: s.port, ca: join(s.dir, "certs", "ca.crt"), user: "alice" })
+    }`,
+  );
+  await using client = startClient([], {
+    env: { BANTER_PASSWORD: passwordOf("alice"), BANTER_CONFIG: config },
+  });
+  await client.write("end\n");
+  equal(await client.status(), 0);
+  match(client.output(), /Logged in as alice/);
+});
+
 Deno.test("a wrong password is one clear line and exit status 3", async () => {
   await using s = await startTestServer({ users: ["alice"] });
   await using client = startClient(clientArgs(s.dir, s.port, "alice"), {
