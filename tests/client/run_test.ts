@@ -94,15 +94,32 @@ async function client(port: number, clock: FakeClock, io: ClientIO): Promise<Cha
   });
 }
 
-Deno.test("after a drop the client waits its backoff on the clock, then reconnects and logs in again", async () => {
+/**
+ * A client on a fake clock whose first connection the server drops: resolves
+ * once the client has said it will reconnect.
+ */
+async function droppedOnce() {
   const { server, connections } = await dropsTheFirst();
-  await using _ = server;
   const clock = new FakeClock();
   const io = new RecordingIO();
   const chat = await client(server.addr.port, clock, io);
   const dropped = io.next(/reconnecting/);
   const running = chat.run();
   await dropped;
+  return {
+    server,
+    connections,
+    clock,
+    io,
+    chat,
+    running,
+    [Symbol.asyncDispose]: () => server.close(0),
+  };
+}
+
+Deno.test("after a drop the client waits its backoff on the clock, then reconnects and logs in again", async () => {
+  await using d = await droppedOnce();
+  const { server, connections, clock, io, chat, running } = d;
   equal(io.lines.at(-1), "Connection closed by the server; reconnecting in 1 s");
   clock.advance(499);
   equal(clock.pendingTimers, 1, "still waiting at 499 ms");
@@ -116,14 +133,8 @@ Deno.test("after a drop the client waits its backoff on the clock, then reconnec
 });
 
 Deno.test("quit() while the client waits to reconnect exits 0 without connecting again", async () => {
-  const { server, connections } = await dropsTheFirst();
-  await using _ = server;
-  const clock = new FakeClock();
-  const io = new RecordingIO();
-  const chat = await client(server.addr.port, clock, io);
-  const dropped = io.next(/reconnecting/);
-  const running = chat.run();
-  await dropped;
+  await using d = await droppedOnce();
+  const { connections, clock, chat, running } = d;
   chat.quit();
   equal(await within(running, 5000, "the client to exit"), EXIT.ok);
   equal(connections(), 1);
@@ -131,13 +142,8 @@ Deno.test("quit() while the client waits to reconnect exits 0 without connecting
 });
 
 Deno.test("failed reconnects back off on the clock, doubling, and give up after maxReconnects", async () => {
-  const { server } = await dropsTheFirst();
-  const clock = new FakeClock();
-  const io = new RecordingIO();
-  const chat = await client(server.addr.port, clock, io);
-  const dropped = io.next(/reconnecting/);
-  const running = chat.run();
-  await dropped;
+  await using d = await droppedOnce();
+  const { server, clock, io, running } = d;
   await server.close(0); // from now on the port refuses
   const refused = io.next(/retrying/);
   clock.advance(500);

@@ -1,6 +1,7 @@
-import { deepEqual, equal, match, ok, throws } from "node:assert/strict";
+import { assertHelpListsEvery } from "../_settings_help.ts";
+import { deepEqual, equal, match, throws } from "node:assert/strict";
 import { CLIENT_SETTINGS, DEFAULT_CA, parseClientConfig } from "../../lib/client/settings.ts";
-import { ConfigError, envName, flagName, helpText } from "../../lib/util/config.ts";
+import { ConfigError, helpText } from "../../lib/util/config.ts";
 
 /** A config file reader that knows one file. */
 function oneFile(name: string, text: string): (path: string) => string {
@@ -91,16 +92,7 @@ Deno.test("parseClientConfig() reports --help whatever else is given", () => {
 
 Deno.test("helpText() lists every client setting with its flag, variable and default", () => {
   const text = helpText("Usage: banter-client", CLIENT_SETTINGS);
-  const lines = text.split("\n");
-  for (const setting of CLIENT_SETTINGS) {
-    const flag = `--${flagName(setting.key)}`;
-    const at = lines.findIndex((l) => l.trimStart().split(/[ ,]/)[0] === flag);
-    ok(at !== -1, `${flag} is listed`);
-    const detail = lines[at + 1] ?? "";
-    ok(detail.includes(envName(setting.key)), `${setting.key} names its variable`);
-    const shown = setting.default === undefined ? "unset" : String(setting.default);
-    ok(detail.includes(`default: ${shown}`), `${setting.key} shows default ${shown}: ${detail}`);
-  }
+  assertHelpListsEvery(text, CLIENT_SETTINGS);
   match(text, new RegExp(`--ca VALUE\\n.*default: ${DEFAULT_CA} when present`));
   match(text, /--no-reconnect to exit.*BANTER_RECONNECT, default: true/);
 });

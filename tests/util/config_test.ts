@@ -1,12 +1,6 @@
+import { assertHelpListsEvery } from "../_settings_help.ts";
 import { deepEqual, equal, match, ok, throws } from "node:assert/strict";
-import {
-  ConfigError,
-  envName,
-  flagName,
-  helpText,
-  loadConfig,
-  type Setting,
-} from "../../lib/util/config.ts";
+import { ConfigError, helpText, loadConfig, type Setting } from "../../lib/util/config.ts";
 import { parseServerConfig, SERVER_SETTINGS } from "../../lib/server/settings.ts";
 
 /** A config file reader that knows one file. */
@@ -141,16 +135,7 @@ Deno.test("parseServerConfig() error messages never echo the SMTP password", () 
 
 Deno.test("helpText() lists every server setting with its flag, variable and default", () => {
   const text = helpText("Usage: banter", SERVER_SETTINGS);
-  const lines = text.split("\n");
-  for (const setting of SERVER_SETTINGS) {
-    const flag = `--${flagName(setting.key)}`;
-    const at = lines.findIndex((l) => l.trimStart().split(/[ ,]/)[0] === flag);
-    ok(at !== -1, `${flag} is listed`);
-    const detail = lines[at + 1] ?? "";
-    ok(detail.includes(envName(setting.key)), `${setting.key} names its variable`);
-    const shown = setting.default === undefined ? "unset" : String(setting.default);
-    ok(detail.includes(`default: ${shown}`), `${setting.key} shows default ${shown}: ${detail}`);
-  }
+  assertHelpListsEvery(text, SERVER_SETTINGS);
   match(text, /--http-port N\n.*\(0: off\).*BANTER_HTTP_PORT, default: 9002/);
   match(text, /--config FILE/);
 });
