@@ -41,6 +41,8 @@ export interface FakeJokeApi extends AsyncDisposable {
   url(path: string): string;
   /** How many requests `path` has received. */
   hits(path: string): number;
+  /** Resolves once `path` has received a request. */
+  requested(path: string): Promise<void>;
   /** Ends open bodies and pending answers, then stops the server. */
   close(): Promise<void>;
 }
@@ -58,6 +60,7 @@ export interface FakeJokeApi extends AsyncDisposable {
  */
 export function startFakeJokeApi(): FakeJokeApi {
   const hits = new Map<string, number>();
+  const waiting = new Map<string, (() => void)[]>();
   const openBodies = new Set<ReadableStreamDefaultController<Uint8Array>>();
   const pendingAnswers = new Set<(response: Response) => void>();
   const encoder = new TextEncoder();
@@ -82,6 +85,8 @@ export function startFakeJokeApi(): FakeJokeApi {
   const app = new Hono();
   app.use(async (c, next) => {
     hits.set(c.req.path, (hits.get(c.req.path) ?? 0) + 1);
+    for (const resolve of waiting.get(c.req.path) ?? []) resolve();
+    waiting.delete(c.req.path);
     await next();
   });
   app.get("/official", (c) =>
@@ -199,6 +204,12 @@ export function startFakeJokeApi(): FakeJokeApi {
   return {
     url: (path) => new URL(path, base).href,
     hits: (path) => hits.get(path) ?? 0,
+    requested(path) {
+      if (hits.has(path)) return Promise.resolve();
+      const { promise, resolve } = Promise.withResolvers<void>();
+      waiting.set(path, [...(waiting.get(path) ?? []), resolve]);
+      return promise;
+    },
     close,
     [Symbol.asyncDispose]: close,
   };

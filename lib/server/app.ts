@@ -103,6 +103,7 @@ export async function startServer(
       timeoutMs: config.jokeTimeoutMs,
       fetch: deps.fetch ?? globalThis.fetch,
       random,
+      clock,
       counters: metrics.jokes,
     }),
     roleOf: (name: string) => store.get(name)?.role,

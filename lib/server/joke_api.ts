@@ -10,7 +10,7 @@
  */
 
 import { concatBytes } from "../util/bytes.ts";
-import { type Random, systemRandom } from "../util/clock.ts";
+import { type Random, systemClock, systemRandom, type Timers } from "../util/clock.ts";
 import { isRecord } from "../util/is_record.ts";
 
 /** The joke service asked when no `url` is given. */
@@ -48,7 +48,8 @@ export interface GetJokeOptions {
    */
   fetch?: typeof globalThis.fetch;
   /**
-   * The time allowed for connecting, the headers and the whole body, in ms.
+   * The time allowed for connecting, the headers and the whole body, in ms
+   * on `clock`.
    *
    * @default {3000}
    */
@@ -67,6 +68,12 @@ export interface GetJokeOptions {
    * @default {systemRandom}
    */
   random?: Random;
+  /**
+   * The timers that run the `timeoutMs` deadline.
+   *
+   * @default {systemClock}
+   */
+  clock?: Timers;
 }
 
 /** Why a built-in joke was told instead; short, friendly and secret-free. */
@@ -200,6 +207,7 @@ export async function getJoke(options: GetJokeOptions = {}): Promise<Joke> {
     maxBytes = DEFAULT_JOKE_MAX_BYTES,
     signal,
     random = systemRandom,
+    clock = systemClock,
   } = options;
   if (!(timeoutMs > 0)) {
     throw new RangeError(`Cannot get a joke: timeoutMs is ${timeoutMs}`);
@@ -211,7 +219,11 @@ export async function getJoke(options: GetJokeOptions = {}): Promise<Joke> {
     throw new TypeError("Cannot get a joke: url is not a valid URL");
   }
   signal?.throwIfAborted();
-  const timeout = AbortSignal.timeout(timeoutMs);
+  const deadline = new AbortController();
+  const timer = clock.setTimeout(() => {
+    deadline.abort(new DOMException("The joke request timed out", "TimeoutError"));
+  }, timeoutMs);
+  const timeout = deadline.signal;
   const joined = signal ? AbortSignal.any([signal, timeout]) : timeout;
   let outcome: JokeLines | string;
   try {
@@ -219,6 +231,8 @@ export async function getJoke(options: GetJokeOptions = {}): Promise<Joke> {
   } catch (error) {
     if (signal?.aborted) throw signal.reason;
     outcome = timeout.aborted ? JOKE_PROBLEMS.timeout : networkProblem(error);
+  } finally {
+    clock.clearTimeout(timer);
   }
   if (typeof outcome !== "string") return { lines: outcome, source: "api" };
   return {

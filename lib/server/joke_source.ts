@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { Random } from "../util/clock.ts";
+import type { Random, Timers } from "../util/clock.ts";
 import { getJoke, type Joke, JOKE_PROBLEMS } from "./joke_api.ts";
 import type { JokeOutcome } from "./metrics.ts";
 import type { Counter } from "./prometheus.ts";
@@ -50,6 +50,8 @@ export interface JokeSourceOptions {
   fetch: typeof fetch;
   /** Picks the built-in joke on failure. */
   random: Random;
+  /** Runs the per-request deadline. @default {systemClock} */
+  clock?: Timers;
   /** One counter per outcome. */
   counters: Readonly<Record<JokeOutcome, Counter>>;
 }
@@ -58,13 +60,13 @@ export interface JokeSourceOptions {
  * A joke source for the hub that counts every request by outcome; an
  * aborted request counts as `aborted`, any other rejection as `error`.
  *
- * @param options Service, fetch, randomness and counters.
+ * @param options Service, fetch, randomness, timers and counters.
  * @returns Gets one joke; rejects only when aborted or on a bug.
  */
 export function countedJokeSource(
   options: JokeSourceOptions,
 ): (signal?: AbortSignal) => Promise<Joke> {
-  const { url, timeoutMs, fetch, random, counters } = options;
+  const { url, timeoutMs, fetch, random, clock, counters } = options;
   return async (signal?: AbortSignal) => {
     try {
       const joke = await getJoke({
@@ -72,6 +74,7 @@ export function countedJokeSource(
         timeoutMs,
         fetch,
         random,
+        ...(clock ? { clock } : {}),
         ...(signal ? { signal } : {}),
       });
       counters[jokeOutcome(joke)].inc();

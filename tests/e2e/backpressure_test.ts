@@ -17,10 +17,16 @@ const MESSAGE_CHARS = 8_000;
 const ROUND = 2;
 /** Give up flooding after this much (TLS and socket buffers absorb a few MB). */
 const MAX_FLOOD_BYTES = 64 * 1024 * 1024;
-/** How long a healthy reader may take to get one round. */
-const ROUND_BOUND_MS = 2000;
-/** How long the whole flood may take until the stalled reader is dropped. */
-const FLOOD_BOUND_MS = 20_000;
+/**
+ * Failure bounds, not speed goals: a round (two messages on loopback) that
+ * has not arrived after this long is stuck behind the stalled reader.
+ * "Promptly" is an ordering here: each round reaches the healthy readers
+ * before the next is said and before fake time moves. Throughput is what
+ * `deno task bench` measures.
+ */
+const ROUND_FAILURE_MS = 10_000;
+/** The whole flood, until the stalled reader is dropped: a failure bound too. */
+const FLOOD_FAILURE_MS = 60_000;
 /**
  * Fake time per round: a queue over the soft bound for four rounds has been
  * stalled for `stallMs` and is dropped, before it can reach the hard bound.
@@ -54,7 +60,7 @@ Deno.test("a client that never reads is dropped while the others receive every m
   const catchUp = (count: number) =>
     Promise.all(readers.map(async (c, i) => {
       while (received[i]!.length < count) {
-        const f = await c.next(ROUND_BOUND_MS);
+        const f = await c.next(ROUND_FAILURE_MS);
         if (f === undefined) throw new Error("A healthy reader was closed");
         if (f.type === "message") received[i]!.push(f.text);
         if (presenceOf("leave", "stalled")(f)) leaves[i] = f;
@@ -72,18 +78,18 @@ Deno.test("a client that never reads is dropped while the others receive every m
         bytes += text.length;
         await alice.send({ type: "say", text });
       }
-      await within(catchUp(sent.length), ROUND_BOUND_MS, `round ${sent.length / ROUND}`);
+      await within(catchUp(sent.length), ROUND_FAILURE_MS, `round ${sent.length / ROUND}`);
       // The healthy readers' queues are empty now; only the stalled one's stall timer runs.
       clock.advance(ROUND_FAKE_MS);
     }
   };
-  await within(flood(), FLOOD_BOUND_MS, "the stalled reader to be dropped");
+  await within(flood(), FLOOD_FAILURE_MS, "the stalled reader to be dropped");
 
   ok(leaves[1] !== undefined, `stalled was not dropped after ${bytes} bytes`);
   equal(leaves[1].reason, "too slow to receive");
   deepEqual(received[1], sent, "bob got every message, in order");
   deepEqual(received[0], sent, "alice got every message, in order");
-  leaves[0] ??= await alice.until(presenceOf("leave", "stalled"), ROUND_BOUND_MS);
+  leaves[0] ??= await alice.until(presenceOf("leave", "stalled"), ROUND_FAILURE_MS);
   equal(leaves[0].reason, "too slow to receive", "alice saw the leave too");
   ok(!s.server.hub.members().some((m) => m.name === "stalled"), "stalled is gone from the hub");
 

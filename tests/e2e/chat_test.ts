@@ -19,10 +19,15 @@ const NO_RATE_LIMIT = { rateBurst: 10_000, ratePerSecond: 10_000 };
 Deno.test("a broadcast reaches every member with sender and time, in the same order for all", async () => {
   const names = ["alice", "bob", "carol"];
   const perSender = 8;
-  await using s = await startTestServer({ users: names, config: NO_RATE_LIMIT });
+  // Time stands still unless the test moves it, so "server time" is exact.
+  const clock = new FakeClock();
+  await using s = await startTestServer({
+    users: names,
+    config: NO_RATE_LIMIT,
+    deps: { clock },
+  });
   const clients = await Promise.all(names.map((n) => s.login(n)));
   try {
-    const before = Date.now();
     await Promise.all(clients.map(async (c, i) => {
       for (let k = 0; k < perSender; k++) {
         await c.send({ type: "say", text: `${names[i]} ${k}` });
@@ -38,13 +43,17 @@ Deno.test("a broadcast reaches every member with sender and time, in the same or
     for (const m of seen[0]!) {
       equal(m.room, "lobby");
       ok(names.includes(m.from), `sender ${m.from} is named`);
-      ok(m.ts >= before - 1000 && m.ts <= Date.now() + 1000, "ts is server time");
+      equal(m.ts, clock.now(), "ts is the server's time");
       ok(m.text.startsWith(`${m.from} `), "sender matches who said it");
     }
     for (const name of names) {
       const own = seen[0]!.filter((m) => m.from === name).map((m) => m.text);
       deepEqual(own, Array.from({ length: perSender }, (_, k) => `${name} ${k}`));
     }
+    // The time is read when a message is said, not once.
+    clock.advance(5_000);
+    await clients[0]!.send({ type: "say", text: "later" });
+    for (const c of clients) equal((await c.until(messageWith("later"))).ts, clock.now());
   } finally {
     for (const c of clients) await c[Symbol.asyncDispose]();
   }

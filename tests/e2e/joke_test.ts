@@ -1,7 +1,10 @@
 import { deepEqual, equal, ok } from "node:assert/strict";
 import { httpProblem, JOKE_PROBLEMS, OFFLINE_JOKES } from "../../lib/server/joke_api.ts";
 import type { ServerFrame } from "../../lib/wire/protocol.ts";
+import type { ServerDeps } from "../../lib/server/app.ts";
 import type { ServerConfig } from "../../lib/server/settings.ts";
+import { FakeClock } from "../_fake_clock.ts";
+import { within } from "../_helpers.ts";
 import { FAKE_JOKES, startFakeJokeApi } from "../_joke_api.ts";
 import { startTestServer } from "../_server.ts";
 import {
@@ -21,11 +24,12 @@ function isBotMessage(f: ServerFrame): f is MessageFrame {
 }
 
 /** A server whose JokeBot asks the fake API at `path`, with alice and bob in the lobby. */
-async function jokeRoom(path: string, config: Partial<ServerConfig> = {}) {
+async function jokeRoom(path: string, config: Partial<ServerConfig> = {}, deps: ServerDeps = {}) {
   const api = startFakeJokeApi();
   const s = await startTestServer({
     users: ["alice", "bob", "carol"],
     config: { jokeUrl: api.url(path), ...config },
+    deps,
   });
   const alice = await s.login("alice");
   const bob = await s.login("bob");
@@ -96,18 +100,27 @@ Deno.test("a joke API answering 500 gives an offline joke to the room and a noti
   ok(!bob.received.some(isNotice), "only the requester is told why");
 });
 
-Deno.test("a joke API whose body never ends gives an offline joke in time, and chat flows meanwhile", async () => {
-  await using room = await jokeRoom("/never-ends", { jokeTimeoutMs: 300 });
+Deno.test("a joke API whose body never ends gives an offline joke at the joke timeout, and chat flows meanwhile", async () => {
+  // The timeout runs on the server's clock: only fake time ends the request.
+  // Below the heartbeat interval, so no ping is due meanwhile.
+  const jokeTimeoutMs = 15_000;
+  const clock = new FakeClock();
+  await using room = await jokeRoom("/never-ends", { jokeTimeoutMs }, { clock });
   const { alice, bob } = room;
-  const asked = Date.now();
   await sayAndSettle(alice, "get_joke", 1);
+  await within(room.api.requested("/never-ends"), 10_000, "the joke request");
   await bob.send({ type: "say", text: "while we wait" });
-  const first = await alice.until(isMessage, 3000);
+  const first = await alice.until(isMessage);
   equal(first.text, "while we wait", "chat is not held up by the joke");
-  const joke = await alice.until(isBotMessage, 3000);
-  const waited = Date.now() - asked;
+
+  await clock.tick(jokeTimeoutMs - 1);
+  await bob.send({ type: "say", text: "just before the deadline" });
+  await alice.until(messageWith("just before the deadline"));
+  ok(!alice.received.some(isBotMessage), "no joke before the timeout");
+
+  await clock.tick(1);
+  const joke = await alice.until(isBotMessage);
   ok(joke.text.startsWith(OFFLINE_PREFIX), joke.text);
-  ok(waited < 2000, `the offline joke took ${waited} ms`);
   const notice = alice.received.find(isNotice);
   equal(notice?.text, `Joke service unavailable (${JOKE_PROBLEMS.timeout})`);
   equal(room.api.hits("/never-ends"), 1);

@@ -1,8 +1,11 @@
 /**
  * Floods: many connections from one address, more than the server takes in
  * total, TLS handshakes that never finish, logins that never finish, and
- * message floods. Throughout, a normal user's ping round-trip is measured
- * and must stay under {@linkcode RESPONSIVE_MS}.
+ * message floods. Throughout, a normal user keeps pinging, each ping answered
+ * within a failure bound; against connection floods she must also complete
+ * {@linkcode ROUND_TRIPS_DURING_ATTACK} round trips while the attack is still
+ * going on: an ordering, not a latency. Latency under load is what
+ * `deno task bench` measures.
  *
  * @module
  */
@@ -12,7 +15,13 @@ import { FakeClock } from "../_fake_clock.ts";
 import { TestClient } from "../_helpers.ts";
 import { startTestServer } from "../_server.ts";
 import { tls11ClientHello } from "../_tls_probe.ts";
-import { closedCount, pool, probeRoundTrips, rawPeer, RESPONSIVE_MS, slowest } from "./_attack.ts";
+import {
+  closedCount,
+  pool,
+  probeRoundTrips,
+  rawPeer,
+  ROUND_TRIPS_DURING_ATTACK,
+} from "./_attack.ts";
 
 /** How one extra connection was answered: its first frame, and whether it then closed. */
 async function firstFrame(client: TestClient): Promise<ServerFrame | undefined> {
@@ -24,6 +33,7 @@ Deno.test("1,000 connections from one address: past the per-address cap each get
   await using s = await startTestServer({ users: ["alice"], config: { maxConnectionsPerIp: cap } });
   await using alice = await s.login("alice");
   const probe = probeRoundTrips(alice);
+  await probe.ready;
   const held: TestClient[] = [];
   let busy = 0;
   try {
@@ -44,10 +54,9 @@ Deno.test("1,000 connections from one address: past the per-address cap each get
       await client[Symbol.asyncDispose]();
     });
   } finally {
-    const times = await probe.stop();
+    const during = await probe.stop();
     await Promise.all(held.map((c) => c[Symbol.asyncDispose]()));
-    ok(slowest(times) < RESPONSIVE_MS, `alice's slowest round-trip was ${slowest(times)} ms`);
-    ok(times.length > 0);
+    ok(during >= ROUND_TRIPS_DURING_ATTACK, `alice had ${during} round trips during the attack`);
   }
   equal(held.length, cap - 1, "alice holds one of the address's connections");
   equal(busy, 1_000 - (cap - 1));
@@ -61,6 +70,7 @@ Deno.test("past the total connection cap each newcomer gets bye busy, and a slot
   });
   await using alice = await s.login("alice");
   const probe = probeRoundTrips(alice);
+  await probe.ready;
   const clients = await pool(Array.from({ length: 60 }), 20, () => TestClient.connect(s.port));
   try {
     const firsts = await Promise.all(clients.map(firstFrame));
@@ -77,9 +87,9 @@ Deno.test("past the total connection cap each newcomer gets bye busy, and a slot
     await using late = await s.login("bob");
     ok(late);
   } finally {
-    const times = await probe.stop();
+    const during = await probe.stop();
     await Promise.all(clients.map((c) => c[Symbol.asyncDispose]()));
-    ok(slowest(times) < RESPONSIVE_MS, `alice's slowest round-trip was ${slowest(times)} ms`);
+    ok(during >= ROUND_TRIPS_DURING_ATTACK, `alice had ${during} round trips during the attack`);
   }
 });
 
@@ -92,6 +102,7 @@ Deno.test("connections that open TCP and never finish the TLS handshake are drop
   });
   await using alice = await s.login("alice");
   const probe = probeRoundTrips(alice);
+  await probe.ready;
   // Half say nothing; half start a ClientHello and stop.
   const partial = tls11ClientHello().subarray(0, 20);
   const peers = await pool(
@@ -108,8 +119,8 @@ Deno.test("connections that open TCP and never finish the TLS handshake are drop
     ok(peers.every((p) => p.received <= 7), "at most a TLS alert, never a frame");
   } finally {
     for (const p of peers) p[Symbol.dispose]();
-    const times = await probe.stop();
-    ok(slowest(times) < RESPONSIVE_MS, `alice's slowest round-trip was ${slowest(times)} ms`);
+    const during = await probe.stop();
+    ok(during >= ROUND_TRIPS_DURING_ATTACK, `alice had ${during} round trips during the attack`);
   }
 });
 
@@ -143,6 +154,7 @@ Deno.test("logins that never finish (slowloris) are closed with bye timeout at t
   });
   await using alice = await s.login("alice");
   const probe = probeRoundTrips(alice);
+  await probe.ready;
   const loris = await pool(Array.from({ length: 60 }), 20, () => TestClient.connect(s.port));
   try {
     // Fake time stands still until every login timer is set (hello read).
@@ -190,52 +202,71 @@ Deno.test("logins that never finish (slowloris) are closed with bye timeout at t
     equal(s.server.sessions.size, 1, "only alice is left");
   } finally {
     await Promise.all(loris.map((c) => c[Symbol.asyncDispose]()));
-    const times = await probe.stop();
-    ok(slowest(times) < RESPONSIVE_MS, `alice's slowest round-trip was ${slowest(times)} ms`);
+    const during = await probe.stop();
+    ok(during >= ROUND_TRIPS_DURING_ATTACK, `alice had ${during} round trips during the attack`);
   }
 });
 
-Deno.test("a message flood is cut to the rate limit: others see at most burst plus rate, the flooder one warning per streak, and alice stays responsive", async () => {
+Deno.test("a message flood is cut to the rate limit: others see exactly the burst plus the rate per second, the flooder one warning per streak, and alice stays responsive", async () => {
   const burst = 10;
   const perSecond = 2;
+  /** Fake seconds between two floods; their tokens are fewer than the burst. */
+  const pauseS = 3;
+  const linesPerFlood = 2_500;
+  const batch = 500;
+  // The bucket reads the server's clock: tokens come back only when the test
+  // moves fake time, however long the floods take in real time.
+  const clock = new FakeClock();
   await using s = await startTestServer({
     users: ["alice", "mallory"],
     config: { rateBurst: burst, ratePerSecond: perSecond },
+    deps: { clock },
   });
   await using alice = await s.login("alice");
   await using mallory = await s.login("mallory");
+  /** mallory floods, then waits for a pong, which comes after every flood line is handled. */
+  const flood = async (round: number) => {
+    for (let sent = 0; sent < linesPerFlood; sent += batch) {
+      const lines = Array.from(
+        { length: batch },
+        (_, i) => JSON.stringify({ type: "say", text: `flood ${round}.${sent + i}` }) + "\n",
+      );
+      await mallory.sendRaw(lines.join(""));
+    }
+    await mallory.send({ type: "ping", id: round });
+    await mallory.until((f) => f.type === "pong" && f.id === round, 20_000);
+  };
   const probe = probeRoundTrips(alice);
-  const started = performance.now();
-  const frames = 5_000;
-  const batch = 500;
-  for (let sent = 0; sent < frames; sent += batch) {
-    const lines = Array.from(
-      { length: batch },
-      (_, i) => JSON.stringify({ type: "say", text: `flood ${sent + i}` }) + "\n",
-    );
-    await mallory.sendRaw(lines.join(""));
+  await probe.ready;
+  try {
+    await flood(1);
+    clock.advance(pauseS * 1000);
+    await flood(2);
+  } finally {
+    // Each of alice's pings is answered within the probe's failure bound.
+    // No count of round trips during the floods: each is one burst down one
+    // connection (see ROUND_TRIPS_DURING_ATTACK).
+    await probe.stop();
   }
-  // The pong comes after every flood line has been handled.
-  await mallory.send({ type: "ping", id: 1 });
-  await mallory.until((f) => f.type === "pong" && f.id === 1, 20_000);
-  const elapsedS = (performance.now() - started) / 1000;
-  const times = await probe.stop();
 
-  const floodSeen = alice.received.filter((f) => f.type === "message" && f.from === "mallory");
-  ok(floodSeen.length >= burst, `alice saw ${floodSeen.length}`);
-  ok(
-    floodSeen.length <= burst + Math.ceil(perSecond * elapsedS) + 1,
-    `alice saw ${floodSeen.length} flood messages in ${elapsedS} s`,
+  const expected = [
+    ...Array.from({ length: burst }, (_, i) => `flood 1.${i}`),
+    ...Array.from({ length: pauseS * perSecond }, (_, i) => `flood 2.${i}`),
+  ];
+  const echoed = mallory.received.filter((f) => f.type === "message");
+  deepEqual(
+    echoed.map((f) => f.type === "message" && f.text),
+    expected,
+    "mallory's accepted lines",
   );
-  const accepted = mallory.received.filter((f) => f.type === "message").length;
-  const warnings = mallory.received.filter((f) => f.type === "notice" && f.level === "warn").length;
-  ok(
-    warnings >= 1 && warnings <= accepted - burst + 1,
-    `${warnings} warnings for ${accepted} accepted`,
-  );
-  ok(slowest(times) < RESPONSIVE_MS, `alice's slowest round-trip was ${slowest(times)} ms`);
-  // Still a working chat afterwards.
+  const warnings = mallory.received.filter((f) => f.type === "notice" && f.level === "warn");
+  equal(warnings.length, 2, "one warning per throttled streak");
+  // alice's own line comes after every flood line the hub let through.
   await alice.send({ type: "say", text: "still here" });
+  await alice.until((f) => f.type === "message" && f.text === "still here");
+  const floodSeen = alice.received.filter((f) => f.type === "message" && f.from === "mallory");
+  deepEqual(floodSeen.map((f) => f.type === "message" && f.text), expected, "what alice saw");
+  // Still a working chat afterwards.
   await mallory.until((f) => f.type === "message" && f.text === "still here");
 });
 
@@ -247,6 +278,7 @@ Deno.test("a client that floods pings and never reads is dropped at the outbox b
   await using alice = await s.login("alice");
   await using mallory = await s.login("mallory");
   const probe = probeRoundTrips(alice);
+  await probe.ready;
   const pings = new TextEncoder().encode(
     Array.from({ length: 2_000 }, (_, i) => JSON.stringify({ type: "ping", id: i }) + "\n").join(
       "",
@@ -263,8 +295,10 @@ Deno.test("a client that floods pings and never reads is dropped at the outbox b
     sent += pings.length;
   }
   ok(sent < limit, "mallory was cut off");
-  const times = await probe.stop();
-  ok(slowest(times) < RESPONSIVE_MS, `alice's slowest round-trip was ${slowest(times)} ms`);
+  // Each of alice's pings is answered within the probe's failure bound; no
+  // count during the flood: it is one burst down one connection (see
+  // ROUND_TRIPS_DURING_ATTACK).
+  await probe.stop();
   const left = alice.received.find((f) => f.type === "leave" && f.user === "mallory") ??
     await alice.until((f) => f.type === "leave" && f.user === "mallory");
   equal(left.type === "leave" && left.reason, "too slow to receive");

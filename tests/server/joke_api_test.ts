@@ -11,6 +11,8 @@ import {
   OFFLINE_JOKES,
   parseJoke,
 } from "../../lib/server/joke_api.ts";
+import { FakeClock } from "../_fake_clock.ts";
+import { within } from "../_helpers.ts";
 import { closedPort, FAKE_JOKES, startFakeJokeApi } from "../_joke_api.ts";
 
 /** A short timeout for the cases that are meant to time out. */
@@ -180,6 +182,38 @@ Deno.test("getJoke() times out on a body that never ends", async () => {
     timeoutMs: SHORT_TIMEOUT_MS,
   });
   assertOffline(joke, JOKE_PROBLEMS.timeout);
+});
+
+Deno.test("getJoke() times out when its clock reaches timeoutMs, and not a millisecond before", async () => {
+  const clock = new FakeClock();
+  // An hour: real time could never reach it while the test runs.
+  const timeoutMs = 3_600_000;
+  let aborted = false;
+  const joke = getJoke({
+    timeoutMs,
+    clock,
+    fetch: (_input, init) =>
+      new Promise((_resolve, reject) => {
+        init?.signal?.addEventListener("abort", () => {
+          aborted = true;
+          reject(init.signal?.reason);
+        });
+      }),
+  });
+  await clock.tick(timeoutMs - 1);
+  assert.equal(aborted, false, "still waiting 1 ms before the deadline");
+  await clock.tick(1);
+  assertOffline(await within(joke, 10_000, "the offline joke"), JOKE_PROBLEMS.timeout);
+});
+
+Deno.test("getJoke() cancels its deadline once the service has answered", async () => {
+  const clock = new FakeClock();
+  const joke = await getJoke({
+    clock,
+    fetch: fakeFetch(() => Response.json({ type: "single", joke: "On time." })),
+  });
+  assert.deepEqual(joke, { lines: ["On time."], source: "api" });
+  assert.equal(clock.pendingTimers, 0);
 });
 
 Deno.test("getJoke() falls back when the connection is refused", async () => {
