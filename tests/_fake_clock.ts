@@ -17,7 +17,7 @@ export class FakeClock implements Clock {
   #now: number;
   #nextId = 1;
   readonly #timers = new Map<TimerId, Timer>();
-  #scheduled: (() => void) | undefined;
+  readonly #onSchedule = new Set<() => void>();
 
   /** @param start Starting time in ms since the epoch. */
   constructor(start = 1_700_000_000_000) {
@@ -77,6 +77,14 @@ export class FakeClock implements Clock {
   }
 
   /**
+   * Resolves once at least `count` timers are pending: an event to wait on
+   * before moving time, e.g. until every connection has its handshake timer.
+   */
+  async untilPendingTimers(count: number): Promise<void> {
+    while (this.#timers.size < count) await this.#nextSchedule();
+  }
+
+  /**
    * Wait for `promise`, moving time to each timer as it falls due while the
    * promise is pending (for code that awaits real I/O between timers, such
    * as a lock retry loop). Fails when it would move past `limitMs`.
@@ -91,9 +99,7 @@ export class FakeClock implements Clock {
     while (!settled) {
       const next = this.#nextDue(Number.POSITIVE_INFINITY);
       if (next === undefined) {
-        const scheduled = Promise.withResolvers<void>();
-        this.#scheduled = scheduled.resolve;
-        await Promise.race([quiet, scheduled.promise]);
+        await Promise.race([quiet, this.#nextSchedule()]);
         continue;
       }
       if (next[1].at > end) {
@@ -108,10 +114,17 @@ export class FakeClock implements Clock {
   #add(callback: () => void, ms: number, every: number | undefined): TimerId {
     const id = this.#nextId++;
     this.#timers.set(id, { at: this.#now + Math.max(0, ms), every, callback });
-    const scheduled = this.#scheduled;
-    this.#scheduled = undefined;
-    scheduled?.();
+    const waiting = [...this.#onSchedule];
+    this.#onSchedule.clear();
+    for (const wake of waiting) wake();
     return id;
+  }
+
+  /** Resolves the next time a timer is set. */
+  #nextSchedule(): Promise<void> {
+    const { promise, resolve } = Promise.withResolvers<void>();
+    this.#onSchedule.add(resolve);
+    return promise;
   }
 
   #nextDue(end: number): [TimerId, Timer] | undefined {

@@ -111,6 +111,8 @@ export interface RawPeer extends Disposable {
   closed: Promise<void>;
   /** Bytes the server sent before closing. */
   readonly received: number;
+  /** Whether {@linkcode RawPeer.closed} has resolved. */
+  readonly isClosed: boolean;
 }
 
 /**
@@ -124,7 +126,7 @@ export interface RawPeer extends Disposable {
 export async function rawPeer(port: number, payload?: Uint8Array): Promise<RawPeer> {
   const conn = await Deno.connect({ hostname: "127.0.0.1", port });
   if (payload !== undefined) await conn.write(payload);
-  const counted = { received: 0 };
+  const counted = { received: 0, closed: false };
   const closed = (async () => {
     const buf = new Uint8Array(4096);
     // Bounded: a peer that talks forever would pass 1 MiB first.
@@ -138,12 +140,17 @@ export async function rawPeer(port: number, payload?: Uint8Array): Promise<RawPe
       if (n === null) return;
       counted.received += n;
     }
-  })();
+  })().finally(() => {
+    counted.closed = true;
+  });
   const peer: RawPeer = {
     conn,
     closed,
     get received() {
       return counted.received;
+    },
+    get isClosed() {
+      return counted.closed;
     },
     [Symbol.dispose]() {
       try {

@@ -12,7 +12,7 @@
 import { deepEqual, equal, ok } from "node:assert/strict";
 import type { ServerFrame } from "../../lib/wire/protocol.ts";
 import { FakeClock } from "../_fake_clock.ts";
-import { TestClient } from "../_helpers.ts";
+import { TestClient, within } from "../_helpers.ts";
 import { startTestServer } from "../_server.ts";
 import { tls11ClientHello } from "../_tls_probe.ts";
 import {
@@ -94,15 +94,20 @@ Deno.test("past the total connection cap each newcomer gets bye busy, and a slot
 });
 
 Deno.test("connections that open TCP and never finish the TLS handshake are dropped after the handshake timeout, while users log in and chat", async () => {
+  const clock = new FakeClock();
+  // Far longer than the test may wait in real time: only fake time ends them.
+  const handshakeTimeoutMs = 60_000;
   await using s = await startTestServer({
     users: ["alice", "bob"],
     // Everyone here shares 127.0.0.1: lift the per-address handshake cap (its
     // own test is below) so this one is about the timeout.
-    config: { handshakeTimeoutMs: 500, maxPendingHandshakesPerIp: 1_000 },
+    config: { handshakeTimeoutMs, maxPendingHandshakesPerIp: 1_000 },
+    deps: { clock },
   });
   await using alice = await s.login("alice");
   const probe = probeRoundTrips(alice);
   await probe.ready;
+  const timersBefore = clock.pendingTimers;
   // Half say nothing; half start a ClientHello and stop.
   const partial = tls11ClientHello().subarray(0, 20);
   const peers = await pool(
@@ -111,11 +116,23 @@ Deno.test("connections that open TCP and never finish the TLS handshake are drop
     (_, i) => rawPeer(s.port, i % 2 === 0 ? undefined : partial),
   );
   try {
+    // Every one of them is pending, with its handshake timer running.
+    await within(
+      clock.untilPendingTimers(timersBefore + peers.length),
+      30_000,
+      "300 handshake timers",
+    );
     // Someone new gets in while all of them hang.
     await using bob = await s.login("bob");
     await bob.send({ type: "say", text: "made it" });
     await bob.until((f) => f.type === "message" && f.text === "made it");
-    await closedCount(peers, peers.length, 10_000);
+    clock.advance(handshakeTimeoutMs - 1);
+    // A round trip after the advance: a close it caused would have come first.
+    await bob.send({ type: "say", text: "still waiting" });
+    await bob.until((f) => f.type === "message" && f.text === "still waiting");
+    equal(peers.filter((p) => p.isClosed).length, 0, "none dropped before the timeout");
+    clock.advance(1);
+    await closedCount(peers, peers.length, 30_000);
     ok(peers.every((p) => p.received <= 7), "at most a TLS alert, never a frame");
   } finally {
     for (const p of peers) p[Symbol.dispose]();
