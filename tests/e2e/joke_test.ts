@@ -23,13 +23,17 @@ function isBotMessage(f: ServerFrame): f is MessageFrame {
   return f.type === "message" && f.from === "JokeBot";
 }
 
-/** A server whose JokeBot asks the fake API at `path`, with alice and bob in the lobby. */
+/**
+ * A server whose JokeBot asks the fake API at `path`, with alice and bob in
+ * the lobby. Its clock is fake unless `deps` brings one, so a busy machine
+ * can never time a joke out: only a test that moves the clock does.
+ */
 async function jokeRoom(path: string, config: Partial<ServerConfig> = {}, deps: ServerDeps = {}) {
   const api = startFakeJokeApi();
   const s = await startTestServer({
     users: ["alice", "bob", "carol"],
     config: { jokeUrl: api.url(path), ...config },
-    deps,
+    deps: { clock: new FakeClock(), ...deps },
   });
   const alice = await s.login("alice");
   const bob = await s.login("bob");
