@@ -45,6 +45,7 @@ export async function lockoutAlerts(
         port: config.smtpPort,
         security: config.smtpSecurity,
         timeoutMs: config.smtpTimeoutMs,
+        clock,
         signal,
         ...(caCerts ? { caCerts } : {}),
         ...(config.smtpUser === undefined ? {} : {

@@ -14,6 +14,7 @@
  * @module
  */
 import { connect, type Socket } from "node:net";
+import { systemClock, type Timers } from "../util/clock.ts";
 import type { SendMailOptions } from "nodemailer";
 import type { SMTPTransportOptions } from "nodemailer/lib/smtp-transport";
 
@@ -45,6 +46,8 @@ export interface SmtpOptions {
   clientName?: string;
   /** Deadline for connecting and the whole exchange, in ms. @default 10000 */
   timeoutMs?: number;
+  /** Runs the deadline. @default systemClock */
+  clock?: Timers;
   /** Aborts the exchange. */
   signal?: AbortSignal;
 }
@@ -229,7 +232,27 @@ export async function sendMail(message: MailMessage, options: SmtpOptions): Prom
   options.signal?.throwIfAborted();
   const { createTransport } = await import("nodemailer");
   const timeoutMs = options.timeoutMs ?? 10_000;
-  const timeout = AbortSignal.timeout(timeoutMs);
+  const clock = options.clock ?? systemClock;
+  const deadline = new AbortController();
+  const timer = clock.setTimeout(
+    () => deadline.abort(new DOMException("Mail deadline passed", "TimeoutError")),
+    timeoutMs,
+  );
+  try {
+    await send(createTransport, message, options, timeoutMs, deadline.signal);
+  } finally {
+    clock.clearTimeout(timer);
+  }
+}
+
+/** One exchange with the mail server, ended by `timeout` or the caller's signal. */
+async function send(
+  createTransport: typeof import("nodemailer").createTransport,
+  message: MailMessage,
+  options: SmtpOptions,
+  timeoutMs: number,
+  timeout: AbortSignal,
+): Promise<void> {
   const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
   const transport = createTransport(transportOptions(options, timeoutMs, signal));
   const mail: SendMailOptions = {
