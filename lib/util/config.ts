@@ -106,9 +106,10 @@ export const CONFIG_ENV = "BANTER_CONFIG";
  * @example
  * ```ts
  * import { settingsEnvironment } from "./config.ts";
- * const env = settingsEnvironment([{ key: "httpPort", type: "integer", default: 1, help: "" }], (
- *   name,
- * ) => name === "BANTER_HTTP_PORT" ? "8080" : undefined);
+ * const env = settingsEnvironment(
+ *   [{ key: "httpPort" }],
+ *   (name) => name === "BANTER_HTTP_PORT" ? "8080" : undefined,
+ * );
  * if (env.BANTER_HTTP_PORT !== "8080" || !("BANTER_CONFIG" in env)) throw new Error("wrong");
  * ```
  */
