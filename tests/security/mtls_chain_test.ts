@@ -8,10 +8,11 @@
  *
  * @module
  */
-import { deepEqual, equal, ok } from "node:assert/strict";
+import { deepEqual, equal, ok, throws } from "node:assert/strict";
 import { X509Certificate } from "node:crypto";
 import { join } from "node:path";
 import { type CertifiedKey, createClientCert, createSubCa } from "../../lib/net/certs.ts";
+import { parseServerConfig } from "../../lib/server/settings.ts";
 import type { ServerFrame } from "../../lib/wire/protocol.ts";
 import { tempDir, TestClient, testPki } from "../_helpers.ts";
 import { passwordOf, startTestServer } from "../_server.ts";
@@ -133,4 +134,11 @@ Deno.test("with a pin list only the pinned certificate logs its user in; another
   const refusals = logs.text().filter((line) => line.includes("Client certificate from"));
   equal(refusals.length, 2);
   ok(refusals.every((line) => line.includes("its fingerprint is not pinned for its user")));
+});
+
+Deno.test("a pin list without a client CA is refused at start, naming the setting", () => {
+  throws(
+    () => parseServerConfig(["--client-cert-pins", "pins.json"]),
+    (error: Error) => error.message === "clientCertPins needs clientCa",
+  );
 });
