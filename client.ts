@@ -34,6 +34,11 @@ async function readSecret(path: string): Promise<string> {
   return text.replace(/\r?\n$/, "");
 }
 
+/** The terminal's width, or undefined when standard output is not a terminal. */
+function terminalColumns(): number | undefined {
+  return Deno.stdout.isTerminal() ? Deno.consoleSize().columns : undefined;
+}
+
 /**
  * Run the client.
  *
@@ -92,11 +97,7 @@ export async function main(args: string[]): Promise<number> {
   const write = (bytes: Uint8Array) => {
     Deno.stdout.writeSync(bytes);
   };
-  const screen = new Screen(write, {
-    interactive,
-    prompt: "",
-    columns: () => Deno.consoleSize().columns,
-  });
+  const screen = new Screen(write, { interactive, prompt: "", columns: terminalColumns });
   const editor = new LineEditor();
   // A prompt (Username >> / Password >>) waiting for the next typed line.
   let prompt: ((line: string | undefined) => void) | undefined;
@@ -119,8 +120,12 @@ export async function main(args: string[]): Promise<number> {
   const io: ClientIO = {
     canAsk: interactive,
     info,
-    event: (event, self) =>
-      screen.print(renderEvent(event, { self, colour, now: systemClock.now() })),
+    event: (event, self) => {
+      // On a terminal, lines are wrapped here, indented, never by the terminal.
+      const columns = interactive ? terminalColumns() : undefined;
+      const view = { self, colour, now: systemClock.now() };
+      screen.print(renderEvent(event, columns === undefined ? view : { ...view, columns }));
+    },
     askUsername: () => interactive ? ask("Username >> ", false) : Promise.resolve(undefined),
     askPassword: () => interactive ? ask("Password >> ", true) : Promise.resolve(undefined),
   };

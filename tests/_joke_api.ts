@@ -13,6 +13,7 @@
  * - `/huge`: a streamed body of {@linkcode HUGE_BODY_BYTES} bytes
  * - `/never-ends`: headers and the start of a body that never ends
  * - `/slow-headers`: no answer until the server closes
+ * - `/redirect?to=URL`: HTTP 302 to `URL`
  *
  * Closing ends any body still open (a client still reading sees it cut
  * short) and answers any waiting request with HTTP 503.
@@ -174,6 +175,7 @@ export function startFakeJokeApi(): FakeJokeApi {
       headers: { "content-type": "application/json" },
     });
   });
+  app.get("/redirect", (c) => c.redirect(c.req.query("to") ?? "/official", 302));
   app.get("/slow-headers", () =>
     new Promise<Response>((resolve) => {
       pendingAnswers.add(resolve);

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import type { ClientCertificatePolicy } from "./client_certificate.ts";
 import type { Connection } from "./connection.ts";
 
 /** Where to listen and with which certificates. */
@@ -16,6 +17,8 @@ export interface EngineTls {
   key: string;
   /** CA that signs client certificates; turns on certificate requests. */
   clientCa?: string;
+  /** Checked after the TLS library verified a client certificate (with `clientCa`). */
+  clientCertPolicy?: ClientCertificatePolicy;
   requireClientCert: boolean;
 }
 
@@ -30,6 +33,11 @@ export interface EngineHooks {
   beginHandshake(ip: string, drop: () => void): (() => void) | undefined;
   /** A handshake failed. */
   handshakeFailed(error: Error, ip: string): void;
+  /**
+   * A client certificate that verified was refused by the policy; with
+   * required client certificates the connection is then closed.
+   */
+  certificateRefused(reason: string, ip: string): void;
   /** A handshaken connection, for the handler. */
   accepted(conn: Connection): void;
 }

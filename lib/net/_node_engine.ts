@@ -10,6 +10,7 @@ import * as tls from "node:tls";
 import type { Socket } from "node:net";
 import type { ByteSink, ByteSource } from "../wire/byte_channel.ts";
 import type { EngineHooks, EngineListener, EngineTls } from "./_engine.ts";
+import { clientCertificateProblem, MAX_CLIENT_CHAIN_LENGTH } from "./client_certificate.ts";
 import type { Connection, PeerInfo } from "./connection.ts";
 
 /**
@@ -38,11 +39,24 @@ export async function listenNode(options: EngineTls, hooks: EngineHooks): Promis
   }, (socket) => {
     inHandshake.get(keyOf(socket))?.();
     socket.setNoDelay(true);
-    const certificateName = options.clientCa && socket.authorized
+    const address = socket.remoteAddress ?? "unknown";
+    let certificateName = options.clientCa && socket.authorized
       ? peerCommonName(socket)
       : undefined;
+    const problem = options.clientCa && socket.authorized && options.clientCertPolicy
+      ? clientCertificateProblem(peerChain(socket), certificateName, options.clientCertPolicy)
+      : undefined;
+    if (problem !== undefined) {
+      certificateName = undefined;
+      hooks.certificateRefused(problem, address);
+      if (options.requireClientCert) {
+        // close_notify, then the socket: the peer sees a clean end, no frame.
+        socket.end(() => socket.destroy());
+        return;
+      }
+    }
     const peer: PeerInfo = {
-      address: socket.remoteAddress ?? "unknown",
+      address,
       port: socket.remotePort ?? 0,
       ...(certificateName === undefined ? {} : { certificateName }),
     };
@@ -91,6 +105,23 @@ function peerCommonName(socket: tls.TLSSocket): string | undefined {
   const cn: string | string[] | undefined = socket.getPeerCertificate(false)?.subject?.CN;
   const first = Array.isArray(cn) ? cn[0] : cn;
   return first;
+}
+
+/**
+ * The certificates the peer sent, DER, its own first, following
+ * `issuerCertificate` as node:tls links them (at most
+ * {@linkcode MAX_CLIENT_CHAIN_LENGTH}, stopping at a self-signed one).
+ */
+function peerChain(socket: tls.TLSSocket): Uint8Array[] {
+  const chain: Uint8Array[] = [];
+  const seen = new Set<string>();
+  let cert: tls.DetailedPeerCertificate | undefined = socket.getPeerCertificate(true);
+  while (cert?.raw && !seen.has(cert.fingerprint256) && chain.length < MAX_CLIENT_CHAIN_LENGTH) {
+    seen.add(cert.fingerprint256);
+    chain.push(new Uint8Array(cert.raw));
+    cert = cert.issuerCertificate;
+  }
+  return chain;
 }
 
 /**

@@ -49,6 +49,26 @@ export interface ServerCertOptions extends ValidityOptions {
   localhost?: boolean;
 }
 
+/** A keyUsage bit, as RFC 5280 names it. */
+export type KeyUsageName = keyof typeof x509.KeyUsageFlags;
+
+/** Options for {@linkcode createClientCert}: tests use them to make bad certificates. */
+export interface ClientCertOptions extends ValidityOptions {
+  /** keyUsage bits. @default ["digitalSignature"] */
+  keyUsages?: readonly KeyUsageName[];
+  /** Mark it a CA (basicConstraints cA true), as a sub-CA is. @default false */
+  ca?: boolean;
+}
+
+/** How {@linkcode issue} shapes a certificate. */
+interface IssueShape {
+  ca: boolean;
+  pathLength?: number;
+  keyUsages: readonly KeyUsageName[];
+}
+
+const LEAF: IssueShape = { ca: false, keyUsages: ["digitalSignature"] };
+
 function randomSerial(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(16));
   bytes[0] = bytes[0]! & 0x7f; // keep it positive
@@ -167,21 +187,23 @@ async function issue(
   subject: string,
   extensions: x509.Extension[],
   options: ValidityOptions,
-): Promise<CertifiedKey> {
+  shape: IssueShape = LEAF,
+): Promise<CertifiedKey & { certificate: x509.X509Certificate; signingKey: CryptoKey }> {
   const keys = await newKeys();
+  const usages = shape.keyUsages.reduce((bits, name) => bits | x509.KeyUsageFlags[name], 0);
   const certificate = await x509.X509CertificateGenerator.create({
     serialNumber: randomSerial(),
     subject,
     // The CA's subject as encoded (not re-encoded from text), so chains built
     // on CAs made elsewhere (e.g. openssl) match byte for byte.
     issuer: ca.certificate.subjectName,
-    ...validity(options, 825),
+    ...validity(options, shape.ca ? 3650 : 825),
     signingAlgorithm: ALGORITHM,
     publicKey: keys.publicKey,
     signingKey: ca.signingKey,
     extensions: [
-      new x509.BasicConstraintsExtension(false, undefined, true),
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+      new x509.BasicConstraintsExtension(shape.ca, shape.pathLength, true),
+      new x509.KeyUsagesExtension(usages, true),
       await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
       await x509.AuthorityKeyIdentifierExtension.create(ca.certificate),
       ...extensions,
@@ -190,7 +212,30 @@ async function issue(
   return {
     cert: certificate.toString("pem") + "\n",
     key: await exportKey(keys.privateKey),
+    certificate,
+    signingKey: keys.privateKey,
   };
+}
+
+/**
+ * Issue an intermediate CA under `ca` (basicConstraints cA, keyUsage
+ * keyCertSign and cRLSign). Banter never needs one; tests use it to check
+ * that a client chain respects the dev CA's path length of 0.
+ *
+ * @param ca The issuing CA.
+ * @param name Common name of the sub-CA.
+ * @param options Validity.
+ * @returns The sub-CA, ready to sign leaves.
+ */
+export function createSubCa(
+  ca: CertificateAuthority,
+  name: string,
+  options: ValidityOptions = {},
+): Promise<CertificateAuthority> {
+  return issue(ca, `CN=${dnValue(name)}`, [], options, {
+    ca: true,
+    keyUsages: ["keyCertSign", "cRLSign"],
+  });
 }
 
 /**
@@ -201,7 +246,7 @@ async function issue(
  * @param options Extra hosts and validity.
  * @returns The certificate and key.
  */
-export function createServerCert(
+export async function createServerCert(
   ca: CertificateAuthority,
   options: ServerCertOptions = {},
 ): Promise<CertifiedKey> {
@@ -211,7 +256,7 @@ export function createServerCert(
       ...(options.hosts ?? []),
     ]),
   ];
-  return issue(ca, `CN=${dnValue(hosts[0] ?? "localhost")}`, [
+  const { cert, key } = await issue(ca, `CN=${dnValue(hosts[0] ?? "localhost")}`, [
     new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
     new x509.SubjectAlternativeNameExtension(
       hosts.map((value) => ({
@@ -220,6 +265,7 @@ export function createServerCert(
       })),
     ),
   ], options);
+  return { cert, key };
 }
 
 /**
@@ -227,17 +273,27 @@ export function createServerCert(
  *
  * @param ca The issuing CA.
  * @param user The user name put in the CN.
- * @param options Validity.
+ * @param options Validity; for tests, other key usages or the CA flag.
  * @returns The certificate and key.
  */
-export function createClientCert(
+export async function createClientCert(
   ca: CertificateAuthority,
   user: string,
-  options: ValidityOptions = {},
+  options: ClientCertOptions = {},
 ): Promise<CertifiedKey> {
-  return issue(ca, `CN=${dnValue(user)}`, [
-    new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.clientAuth]),
-  ], options);
+  const { cert, key } = await issue(
+    ca,
+    `CN=${dnValue(user)}`,
+    [
+      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.clientAuth]),
+    ],
+    options,
+    {
+      ca: options.ca ?? false,
+      keyUsages: options.keyUsages ?? LEAF.keyUsages,
+    },
+  );
+  return { cert, key };
 }
 
 /**

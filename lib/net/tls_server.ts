@@ -12,6 +12,11 @@ import { type Clock, systemClock } from "../util/clock.ts";
 import type { EngineHooks, EngineTls } from "./_engine.ts";
 import { listenDeno } from "./_deno_engine.ts";
 import { listenNode } from "./_node_engine.ts";
+import {
+  type ClientCertificatePolicy,
+  type ClientCertPins,
+  parseCertificates,
+} from "./client_certificate.ts";
 import type { Connection } from "./connection.ts";
 
 /** Which TLS implementation accepts connections. */
@@ -31,6 +36,19 @@ export interface ListenOptions {
   clientCa?: string;
   /** Refuse clients without a valid certificate (needs `clientCa`). */
   requireClientCert?: boolean;
+  /**
+   * With `clientCa`: only a certificate whose SHA-256 fingerprint is pinned
+   * for its CN names a user; any other is refused like one that does not
+   * verify. @default undefined (no pins: every certificate that passes)
+   */
+  clientCertPins?: ClientCertPins;
+  /**
+   * Called when a client certificate that the TLS library verified is
+   * refused (a CA as leaf, a wrong key usage, a path length broken, not
+   * pinned). With `requireClientCert` the connection is then closed;
+   * without, it carries on as if it had sent no certificate.
+   */
+  onClientCertificateRefused?: (reason: string, address: string) => void;
   /**
    * TLS engine. `node` (node:tls) verifies client certificates, turns Nagle
    * off and enforces the handshake timeout. `deno` (Deno.listenTls, checked on
@@ -173,6 +191,14 @@ class PendingHandshakes {
   }
 }
 
+function clientCertPolicy(
+  clientCa: string,
+  pins: ClientCertPins | undefined,
+): ClientCertificatePolicy {
+  const anchors = parseCertificates(clientCa);
+  return pins === undefined ? { anchors } : { anchors, pins };
+}
+
 /**
  * Listen for TLS connections and run `handler` for each handshaken one.
  *
@@ -180,6 +206,7 @@ class PendingHandshakes {
  * @param handler Runs per connection; the connection closes when it settles.
  * @returns The running server.
  * @throws {TypeError} When client certificates are required without a client CA.
+ * @throws {SyntaxError} When `clientCa` holds no certificate that parses.
  * @throws {Deno.errors.AddrInUse} When the port is taken.
  */
 export async function listen(
@@ -213,6 +240,7 @@ export async function listen(
       return settle;
     },
     handshakeFailed: (error, ip) => options.onHandshakeError?.(error, ip),
+    certificateRefused: (reason, ip) => options.onClientCertificateRefused?.(reason, ip),
     accepted: (conn) => tracker.run(conn, handler),
   };
   const tls: EngineTls = {
@@ -221,7 +249,10 @@ export async function listen(
     cert: options.cert,
     key: options.key,
     requireClientCert: options.requireClientCert ?? false,
-    ...(options.clientCa === undefined ? {} : { clientCa: options.clientCa }),
+    ...(options.clientCa === undefined ? {} : {
+      clientCa: options.clientCa,
+      clientCertPolicy: clientCertPolicy(options.clientCa, options.clientCertPins),
+    }),
   };
   const listener = engine === "node" ? await listenNode(tls, hooks) : listenDeno(tls, hooks);
 

@@ -103,6 +103,30 @@ export function httpProblem(status: number): string {
   return `the joke service answered HTTP ${status}`;
 }
 
+/**
+ * The problem text for a redirect, which is never followed: the configured
+ * URL is the only address the server asks, so a joke service (or whoever
+ * answers in its name) cannot point the server at another host or port.
+ *
+ * @param status The HTTP status code of the redirect (3xx).
+ * @returns The problem text; it reads as an HTTP answer, so it is counted as
+ * `http_error`.
+ *
+ * @example Usage
+ * ```ts
+ * import { redirectProblem } from "./joke_api.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(
+ *   redirectProblem(302),
+ *   "the joke service answered HTTP 302, a redirect, which is not followed",
+ * );
+ * ```
+ */
+export function redirectProblem(status: number): string {
+  return `${httpProblem(status)}, a redirect, which is not followed`;
+}
+
 /** The jokes told when the service cannot deliver one. */
 export const OFFLINE_JOKES = [
   [
@@ -255,8 +279,15 @@ async function requestJoke(
 ): Promise<JokeLines | string> {
   const response = await fetch(url, {
     headers: { accept: "application/json" },
+    // Never follow a redirect: it could send the request to any host or
+    // local port (an internal service); the answer is then the problem.
+    redirect: "manual",
     signal,
   });
+  if (response.type === "opaqueredirect" || isRedirect(response.status)) {
+    await response.body?.cancel();
+    return redirectProblem(response.status);
+  }
   if (!response.ok) {
     await response.body?.cancel();
     return httpProblem(response.status);
@@ -270,6 +301,10 @@ async function requestJoke(
   signal.throwIfAborted();
   if (body === undefined) return JOKE_PROBLEMS.tooMuch;
   return parseJoke(decodeJson(body)) ?? JOKE_PROBLEMS.notAJoke;
+}
+
+function isRedirect(status: number): boolean {
+  return status >= 300 && status < 400;
 }
 
 /** Reads a whole body, or cancels it and returns `undefined` past the cap. */

@@ -44,6 +44,13 @@ export const SERVER_SETTINGS = [
     help: "CA file for client certificates (turns on mutual TLS)",
   },
   {
+    key: "clientCertPins",
+    type: "string",
+    default: undefined,
+    help:
+      'JSON file {"user": ["SHA-256 fingerprint", ...]}: only pinned client certificates log in',
+  },
+  {
     key: "requireClientCert",
     type: "boolean",
     default: false,
@@ -304,6 +311,9 @@ export function parseServerConfig(
       "requireClientCert needs clientCa",
       "requireClientCert",
     );
+  }
+  if (config.clientCertPins !== undefined && config.clientCa === undefined) {
+    throw new ConfigError("clientCertPins needs clientCa", "clientCertPins");
   }
   if (config.deadAfterMs <= config.pingIntervalMs) {
     throw new ConfigError(

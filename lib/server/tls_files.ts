@@ -8,6 +8,7 @@
 import { createPrivateKey, type KeyObject, X509Certificate } from "node:crypto";
 import { join } from "node:path";
 import { CERT_FILES, ensureDevCertificates } from "../net/cert_files.ts";
+import { type ClientCertPins, parseClientCertPins } from "../net/client_certificate.ts";
 import type { ServerConfig } from "./settings.ts";
 
 /** The PEM texts the TLS listener starts with. */
@@ -18,6 +19,8 @@ export interface TlsFiles {
   key: string;
   /** CA that signs client certificates, when client certificates are on. */
   clientCa: string | undefined;
+  /** Fingerprints allowed per user, when `clientCertPins` names a file. */
+  clientCertPins?: ClientCertPins;
 }
 
 /**
@@ -36,6 +39,29 @@ export async function readPem(path: string, what: string): Promise<string> {
       `Cannot read ${what} ${path}: ${error instanceof Error ? error.message : error}`,
       { cause: error },
     );
+  }
+}
+
+/**
+ * Read the client certificate pin list: JSON `{"user": ["AB:CD:...", ...]}`
+ * with SHA-256 fingerprints (as `openssl x509 -noout -fingerprint -sha256`
+ * prints them, or plain hex).
+ *
+ * @param path The file.
+ * @returns The pins.
+ * @throws {Error} "Cannot use client certificate pins <path>: <reason>".
+ */
+export async function readClientCertPins(path: string): Promise<ClientCertPins> {
+  const text = await readPem(path, "client certificate pins");
+  try {
+    return parseClientCertPins(JSON.parse(text));
+  } catch (error) {
+    const reason = error instanceof SyntaxError && !error.message.startsWith("Cannot")
+      ? "not JSON"
+      : error instanceof Error
+      ? error.message
+      : String(error);
+    throw new Error(`Cannot use client certificate pins ${path}: ${reason}`, { cause: error });
   }
 }
 
@@ -78,7 +104,9 @@ export function checkKeyPair(cert: string, certPath: string, key: string, keyPat
  * @throws {Error} When a file cannot be read or the key does not match.
  */
 export async function loadTls(
-  config: Pick<ServerConfig, "cert" | "key" | "certsDir" | "clientCa">,
+  config:
+    & Pick<ServerConfig, "cert" | "key" | "certsDir" | "clientCa">
+    & Partial<Pick<ServerConfig, "clientCertPins">>,
   announce: (line: string) => void,
 ): Promise<TlsFiles> {
   const usingDefaults = config.cert === undefined && config.key === undefined;
@@ -100,5 +128,8 @@ export async function loadTls(
     clientCa: config.clientCa === undefined
       ? undefined
       : await readPem(config.clientCa, "client CA"),
+    ...(config.clientCertPins === undefined
+      ? {}
+      : { clientCertPins: await readClientCertPins(config.clientCertPins) }),
   };
 }

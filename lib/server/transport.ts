@@ -48,6 +48,11 @@ export async function openTransport(
       ...(tls.clientCa === undefined ? {} : {
         clientCa: tls.clientCa,
         requireClientCert: config.requireClientCert,
+        ...(tls.clientCertPins === undefined ? {} : { clientCertPins: tls.clientCertPins }),
+        onClientCertificateRefused: (reason: string, address: string) => {
+          if (config.requireClientCert) handshakesFailed.inc();
+          audit.warn("Client certificate from {address} refused: {reason}", { address, reason });
+        },
       }),
       engine: config.tlsEngine,
       clock,

@@ -29,7 +29,9 @@ import type {
   RoomEntered,
   RoomMessage,
 } from "../chat/message.ts";
+import { displayWidth } from "./_display_width.ts";
 import { sanitise, sanitiseName } from "./sanitise.ts";
+import { hangingIndent, wrapLine } from "./wrap.ts";
 
 /** How to render: who is reading, and whether colour is allowed. */
 export interface RenderView {
@@ -50,6 +52,16 @@ export interface RenderView {
    * @default {undefined} (the local time zone)
    */
   readonly timeZone?: string;
+  /**
+   * The terminal's width. When given, long lines are wrapped here, with
+   * continuation rows indented under the message text (see
+   * {@linkcode wrapLine}), so that no row but a line's first starts in
+   * column 1 and a message padded to the width cannot pass for a line of
+   * its own.
+   *
+   * @default {undefined} (no wrapping: one string per line)
+   */
+  readonly columns?: number;
 }
 
 /**
@@ -138,50 +150,66 @@ function stamper(view: RenderView): Stamp {
   };
 }
 
+/** A line before wrapping: what comes before the text, and the text. */
+interface Line {
+  readonly head: string;
+  readonly text: string;
+}
+
+/** The line as screen rows: wrapped under its text when the width is known. */
+function rows(line: Line, view: RenderView, dim = false): string[] {
+  const whole = line.head + line.text;
+  const shown = dim ? paint(whole, SGR.dim, view.colour) : whole;
+  if (view.columns === undefined) return [shown];
+  // displayWidth ignores the colour codes in the head.
+  const indent = hangingIndent(displayWidth(line.head), view.columns);
+  return wrapLine(shown, { columns: view.columns, indent });
+}
+
 function messageLine(
   event: RoomMessage,
   view: RenderView,
   stamp: Stamp,
-): string {
+): Line {
   const from = name(event.from, view, event.bot);
   const text = sanitise(event.text);
   const bot = event.bot ? "[bot] " : "";
-  if (event.action) return `${stamp(event.ts)} ${bot}* ${from} ${text}`;
-  return `${stamp(event.ts)} ${bot}<${from}> ${text}`;
+  if (event.action) return { head: `${stamp(event.ts)} ${bot}* ${from} `, text };
+  return { head: `${stamp(event.ts)} ${bot}<${from}> `, text };
 }
 
 function directLine(
   event: DirectMessage,
   view: RenderView,
   stamp: Stamp,
-): string {
+): Line {
   const between = `${name(event.from, view)} → ${name(event.to, view)}`;
-  return `${stamp(event.ts)} [${between}] ${sanitise(event.text)}`;
+  return { head: `${stamp(event.ts)} [${between}] `, text: sanitise(event.text) };
 }
 
 function presenceLine(
   event: PresenceEvent,
   view: RenderView,
   stamp: Stamp,
-): string {
+): Line {
   const verb = event.kind === "join" ? "joined" : "left";
   const reason = event.reason === undefined ? "" : ` (${sanitise(event.reason)})`;
   const who = name(event.user, view);
-  return `${stamp(event.ts)} -- ${who} ${verb} ${room(event.room)}${reason}`;
+  return { head: `${stamp(event.ts)} -- `, text: `${who} ${verb} ${room(event.room)}${reason}` };
 }
 
 function noticeLine(
   event: NoticeEvent,
   view: RenderView,
   stamp: Stamp,
-): string {
+): Line {
   const text = sanitise(event.text);
   const marked = event.level === "info"
     ? "- " + text
     : event.level === "warn"
     ? paint("! " + text, SGR.yellow, view.colour)
     : paint("!! " + text, SGR.boldRed, view.colour);
-  return `${stamp(event.ts)} ${marked}`;
+  return { head: `${stamp(event.ts)} `, text: marked };
 }
 
 function roomLines(
@@ -199,18 +227,17 @@ function roomLines(
   const keeps = days > 0
     ? `This room keeps history for ${days} ${days === 1 ? "day" : "days"}.`
     : "This room keeps no history.";
-  const header = `-- You are in ${room(event.room)} (${who}). ${keeps}`;
+  const header = { head: "-- ", text: `You are in ${room(event.room)} (${who}). ${keeps}` };
   const plain: RenderView = { ...view, colour: false };
-  const history = event.history.map((m) =>
-    paint(messageLine(m, plain, stamp), SGR.dim, view.colour)
-  );
-  return [header, ...history];
+  const history = event.history.flatMap((m) => rows(messageLine(m, plain, stamp), view, true));
+  return [...rows(header, view), ...history];
 }
 
 /**
  * The screen lines for one chat event: one line per message (line breaks
  * inside a message show as `⏎`), a header plus the history for a room
- * entered.
+ * entered. With `view.columns`, each line is wrapped to that width with a
+ * hanging indent, so one line may become several rows.
  *
  * @param event The event to show.
  * @param view Who is reading and how; see {@linkcode RenderView}.
@@ -238,14 +265,14 @@ export function renderEvent(event: ChatEvent, view: RenderView): string[] {
   const stamp = stamper(view);
   switch (event.kind) {
     case "message":
-      return [messageLine(event, view, stamp)];
+      return rows(messageLine(event, view, stamp), view);
     case "dm":
-      return [directLine(event, view, stamp)];
+      return rows(directLine(event, view, stamp), view);
     case "join":
     case "leave":
-      return [presenceLine(event, view, stamp)];
+      return rows(presenceLine(event, view, stamp), view);
     case "notice":
-      return [noticeLine(event, view, stamp)];
+      return rows(noticeLine(event, view, stamp), view);
     case "room":
       return roomLines(event, view, stamp);
   }

@@ -8,6 +8,7 @@
  */
 import type { LineRenderOptions } from "./line_editor.ts";
 import { sanitise } from "./sanitise.ts";
+import { wrapLine } from "./wrap.ts";
 
 /** The input line as the screen redraws it; {@linkcode LineEditor} is one. */
 export interface InputLine {
@@ -30,12 +31,14 @@ export interface ScreenOptions {
    */
   readonly prompt?: string;
   /**
-   * The terminal's current width, so that a long input line scrolls rather
-   * than wraps.
+   * The terminal's current width (undefined when unknown), so that a long
+   * input line scrolls rather than wraps, and a printed line wider than the
+   * terminal is wrapped here with an indent (see {@linkcode wrapLine})
+   * rather than by the terminal into column 1.
    *
    * @default {undefined} (no limit)
    */
-  readonly columns?: () => number;
+  readonly columns?: () => number | undefined;
 }
 
 /** Return to column 1 and clear the line. */
@@ -65,7 +68,7 @@ const CLEAR_LINE = "\r\x1b[2K";
 export class Screen {
   readonly #write: (bytes: Uint8Array) => void;
   readonly #interactive: boolean;
-  readonly #columns: (() => number) | undefined;
+  readonly #columns: (() => number | undefined) | undefined;
   readonly #encoder = new TextEncoder();
   #prompt: string;
   #input: InputLine | undefined;
@@ -84,7 +87,9 @@ export class Screen {
 
   /**
    * Shows lines above the input line. Lines are written as given: render
-   * them with {@linkcode renderEvent} (or sanitise them) first.
+   * them with {@linkcode renderEvent} (or sanitise them) first. On a
+   * terminal of known width, a line still wider than it is wrapped with
+   * the fixed indent.
    *
    * @param lines Lines without terminators.
    */
@@ -94,7 +99,11 @@ export class Screen {
       this.#send(lines.join("\n") + "\n");
       return;
     }
-    this.#send(CLEAR_LINE + lines.join("\r\n") + "\r\n" + this.#renderInput());
+    const columns = this.#columns?.();
+    const shown = columns === undefined
+      ? lines
+      : lines.flatMap((line) => wrapLine(line, { columns }));
+    this.#send(CLEAR_LINE + shown.join("\r\n") + "\r\n" + this.#renderInput());
   }
 
   /**

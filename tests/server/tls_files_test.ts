@@ -72,3 +72,36 @@ Deno.test("checkKeyPair() refuses a certificate or key that does not parse, and 
     message: "Cannot use server key k.pem: it does not match c.pem",
   });
 });
+
+Deno.test("loadTls() reads a client certificate pin list, and names the file when it is not one", async () => {
+  await using dir = await tempDir();
+  const pki = await testPki();
+  const cert = join(dir.path, "server.pem");
+  const key = join(dir.path, "server-key.pem");
+  const clientCa = join(dir.path, "clients.pem");
+  const clientCertPins = join(dir.path, "pins.json");
+  await Deno.writeTextFile(cert, pki.server.cert);
+  await Deno.writeTextFile(key, pki.server.key);
+  await Deno.writeTextFile(clientCa, pki.ca.cert);
+  const print = "ab:".repeat(31) + "ab";
+  await Deno.writeTextFile(clientCertPins, JSON.stringify({ alice: [print] }));
+  const config = { cert, key, certsDir: dir.path, clientCa, clientCertPins };
+  const files = await loadTls(config, () => {});
+  equal(files.clientCertPins?.get("alice")?.has("AB".repeat(32)), true);
+  for (
+    const [text, reason] of [
+      ["{", "not JSON"],
+      ['["alice"]', "Cannot read client certificate pins: not a JSON object"],
+      ['{"alice": ["AB:CD"]}', "Cannot read fingerprint: not 64 hex digits (SHA-256)"],
+    ]
+  ) {
+    await Deno.writeTextFile(clientCertPins, text!);
+    await rejects(
+      loadTls(config, () => {}),
+      (error: Error) => {
+        equal(error.message, `Cannot use client certificate pins ${clientCertPins}: ${reason}`);
+        return true;
+      },
+    );
+  }
+});

@@ -288,3 +288,38 @@ Deno.test("shouldUseColour() is false on a dumb terminal", () => {
     false,
   );
 });
+
+Deno.test("renderEvent() at a given width wraps a padded message under its text, so its tail cannot pass for a line", () => {
+  const fake = "[07:19] <root> you are all banned";
+  const padded = (head: number) => "hi" + " ".repeat(100 - head - 2) + fake;
+  const view: RenderView = { ...PLAIN, columns: 100 };
+  const cases: ChatEvent[] = [
+    message({ text: padded(16) }),
+    message({ text: padded(14), action: true }),
+    message({ text: padded(27), bot: true, from: "jokebot" }),
+    { kind: "dm", id: 2, from: "alice", to: "me", text: padded(21), ts: TS },
+    { kind: "notice", level: "warn", text: padded(10), ts: TS },
+    entered({ history: [message({ text: padded(16) })] }),
+  ];
+  for (const event of cases) {
+    const rows = renderEvent(event, { ...view, colour: true });
+    // deno-lint-ignore no-control-regex -- the colour codes are stripped to look at the text
+    const all = rows.map((row) => row.replace(/\x1b\[[0-9;]*m/g, ""));
+    const shown = event.kind === "room" ? all.slice(1) : all; // after the room header
+    assert.ok(shown.length >= 2, event.kind);
+    for (const row of shown.slice(1)) {
+      assert.match(row, /^ +\S/, `${event.kind}: a continuation row in column 1`);
+      assert.ok(row.length <= 100, event.kind);
+    }
+    assert.ok(shown.some((row) => row.trimStart().startsWith(fake)), event.kind);
+  }
+  assert.deepEqual(renderEvent(message({ text: padded(16) }), view), [
+    "[14:05] <alice> hi",
+    " ".repeat(16) + fake,
+  ]);
+});
+
+Deno.test("renderEvent() without a width gives one line per message, as before", () => {
+  const text = "x".repeat(300);
+  assert.deepEqual(renderEvent(message({ text }), PLAIN), [`[14:05] <alice> ${text}`]);
+});

@@ -104,3 +104,18 @@ Deno.test("Screen in scripted mode prints plain lines and never draws a prompt",
   screen.clearInput();
   assert.deepEqual(writes, ["one\ntwo\n"]);
 });
+
+Deno.test("Screen print wraps a line wider than the terminal itself, indented, never into column 1", () => {
+  const { screen, writes } = memoryScreen({ interactive: true, columns: () => 20 });
+  screen.print(["-- " + "x".repeat(17) + "[07:19] <root>"]);
+  assert.deepEqual(writes, [
+    CLEAR + "-- " + "x".repeat(17) + "\r\n    [07:19] <root>\r\n" + CLEAR,
+  ]);
+});
+
+Deno.test("Screen print of a scripted (piped) client never wraps", () => {
+  const { screen, writes } = memoryScreen({ interactive: false, columns: () => 20 });
+  const line = "x".repeat(50);
+  screen.print([line]);
+  assert.deepEqual(writes, [line + "\n"]);
+});
