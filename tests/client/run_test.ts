@@ -119,7 +119,7 @@ async function droppedOnce() {
 
 Deno.test("after a drop the client waits its backoff on the clock, then reconnects and logs in again", async () => {
   await using d = await droppedOnce();
-  const { server, connections, clock, io, chat, running } = d;
+  const { connections, clock, io, chat, running } = d;
   equal(io.lines.at(-1), "Connection closed by the server; reconnecting in 1 s");
   clock.advance(499);
   equal(clock.pendingTimers, 1, "still waiting at 499 ms");
