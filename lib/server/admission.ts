@@ -1,13 +1,16 @@
 /**
  * Connection caps: at most `maxConnections` sessions in all and at most
- * `maxConnectionsPerIp` from one address. A connection over a cap is told
- * `bye busy` and closed before it gets a session.
+ * `maxConnectionsPerIp` from one address, an IPv6 /64 counting as one
+ * address (one host usually has a whole /64; IPv4 addresses count each on
+ * their own, as many users can share a /24). A connection over a cap is
+ * told `bye busy` and closed before it gets a session.
  *
  * @module
  */
 import { getLogger } from "@logtape/logtape";
 import { encodeFrame } from "../wire/protocol.ts";
 import type { Connection } from "../net/connection.ts";
+import { addressGroup } from "../util/address_group.ts";
 
 const log = getLogger(["banter", "server"]);
 
@@ -15,7 +18,7 @@ const log = getLogger(["banter", "server"]);
 export interface AdmissionOptions {
   /** Sessions open at once, from anywhere. */
   maxConnections: number;
-  /** Sessions open at once from one address. */
+  /** Sessions open at once from one address (IPv6: one /64). */
   maxConnectionsPerIp: number;
 }
 
@@ -70,15 +73,16 @@ export class Admission {
   }
 
   /**
-   * Take a place for a connection from `address`, if both caps allow.
+   * Take a place for a connection from `ip`, if both caps allow.
    *
-   * @param address The peer's IP address.
+   * @param ip The peer's IP address.
    * @returns A ticket to release when the session ends, or why not.
    */
-  admit(address: string): AdmissionTicket | AdmissionRefusal {
+  admit(ip: string): AdmissionTicket | AdmissionRefusal {
     if (this.#open >= this.#maxConnections) {
       return { admitted: false, reason: "full", message: "Server is full, try again later" };
     }
+    const address = addressGroup(ip);
     const count = this.#perIp.get(address) ?? 0;
     if (count >= this.#maxPerIp) {
       return {
@@ -103,9 +107,9 @@ export class Admission {
     };
   }
 
-  /** Connections admitted from `address` and not yet released. */
-  openFrom(address: string): number {
-    return this.#perIp.get(address) ?? 0;
+  /** Connections admitted from `ip`'s address (its /64 for IPv6) and not yet released. */
+  openFrom(ip: string): number {
+    return this.#perIp.get(addressGroup(ip)) ?? 0;
   }
 }
 
