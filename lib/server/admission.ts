@@ -7,12 +7,9 @@
  *
  * @module
  */
-import { getLogger } from "@logtape/logtape";
 import { encodeFrame } from "../wire/protocol.ts";
 import type { Connection } from "../net/connection.ts";
 import { addressGroup } from "../util/address_group.ts";
-
-const log = getLogger(["banter", "server"]);
 
 /** The caps of an {@linkcode Admission}. */
 export interface AdmissionOptions {
@@ -114,19 +111,14 @@ export class Admission {
 }
 
 /**
- * Log a refusal, tell the peer `bye busy` (if it still listens) and close.
+ * Tell a refused peer `bye busy` (if it still listens) and close. The
+ * refusal is counted and logged by the caller (`refusals.ts`).
  *
  * @param conn The refused connection.
  * @param refusal Why.
  * @returns When the connection is closed; never rejects.
  */
 export async function refuseBusy(conn: Connection, refusal: AdmissionRefusal): Promise<void> {
-  const address = conn.peer.address;
-  if (refusal.reason === "full") {
-    log.warn("Refused {address}: server full", { address });
-  } else {
-    log.warn("Refused {address}: too many connections from it", { address });
-  }
   await conn.sink.write(encodeFrame({ type: "bye", code: "busy", message: refusal.message }))
     ?.catch(() => undefined);
   conn.close();

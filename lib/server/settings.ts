@@ -137,6 +137,14 @@ export const SERVER_SETTINGS = [
     min: 1,
   },
   {
+    key: "logSummaryMs",
+    type: "integer",
+    default: 10_000,
+    help:
+      "Refusals and failed handshakes: the first per address is logged, then one count per this interval",
+    min: 1,
+  },
+  {
     key: "historyLimit",
     type: "integer",
     default: 50,
