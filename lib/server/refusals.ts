@@ -80,9 +80,10 @@ export class Refusals implements Disposable {
           }),
         summary: (group, count, _, ms) =>
           log.warn(
-            "Refused {count} more connections from {group} in the last {seconds} s ({why})",
+            "Refused {count} more {connections} from {group} in the last {seconds} s ({why})",
             {
               count,
+              connections: count === 1 ? "connection" : "connections",
               group,
               seconds: seconds(ms),
               why,
@@ -96,8 +97,8 @@ export class Refusals implements Disposable {
         audit.info("TLS handshake failed from {address}: {error}", { address, error }),
       summary: (group, count, { error }, ms) =>
         audit.info(
-          "TLS handshake failed {count} more times from {group} in the last {seconds} s (last: {error})",
-          { count, group, seconds: seconds(ms), error },
+          "TLS handshake failed {count} more {times} from {group} in the last {seconds} s (last: {error})",
+          { count, times: count === 1 ? "time" : "times", group, seconds: seconds(ms), error },
         ),
     }, bounds);
   }
@@ -125,7 +126,10 @@ export class Refusals implements Disposable {
     this.#failed.note(addressGroup(address), { address, error: text });
   }
 
-  /** Write the summaries still counted and stop every timer. */
+  /**
+   * Write the summaries still counted and stop every timer (shutdown); later
+   * refusals and failures are still counted, no longer logged.
+   */
   [Symbol.dispose](): void {
     for (const summary of Object.values(this.#refused)) summary[Symbol.dispose]();
     this.#failed[Symbol.dispose]();
