@@ -25,10 +25,10 @@
  * @module
  */
 import { dirname } from "node:path";
+import { addressGroup } from "../util/address_group.ts";
 import { type Clock, systemClock } from "../util/clock.ts";
 import { exists } from "../util/exists.ts";
 import { isRecord } from "../util/is_record.ts";
-import { ipKey } from "./_ip_key.ts";
 import { LockedJsonFile } from "./_locked_json_file.ts";
 
 /** When to lock and for how long. */
@@ -299,7 +299,7 @@ export class Lockout {
   }
 
   #keys(account: string | undefined, ip: string): [LockoutScope, string][] {
-    const keys: [LockoutScope, string][] = [["ip", ipKey(ip)]];
+    const keys: [LockoutScope, string][] = [["ip", addressGroup(ip)]];
     if (account !== undefined) keys.unshift(["account", account]);
     return keys;
   }

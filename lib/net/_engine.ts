@@ -28,7 +28,8 @@ export interface EngineHooks {
    * A socket from `ip` starts its handshake. Returns the function to call
    * once the handshake ended (either way), or undefined when the socket is
    * over a pending-handshake cap. `drop` closes the socket; it is called
-   * (once) when the socket is refused or its handshake runs out of time.
+   * (once) when the socket is refused, evicted, or its handshake runs out of
+   * time.
    */
   beginHandshake(ip: string, drop: () => void): (() => void) | undefined;
   /** A handshake failed. */

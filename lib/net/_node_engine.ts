@@ -62,9 +62,18 @@ export async function listenNode(options: EngineTls, hooks: EngineHooks): Promis
     };
     hooks.accepted(nodeConnection(socket, peer));
   });
+  // Sockets the caps or the timer closed: their "socket hang up" is no
+  // second failure. And each socket's address, which node:tls no longer
+  // knows when it reports a failure.
+  const dropped = new WeakSet<Socket>();
+  const addresses = new WeakMap<Socket, string>();
   server.on("connection", (raw: Socket) => {
     const ip = raw.remoteAddress ?? "unknown";
-    const settle = hooks.beginHandshake(ip, () => raw.destroy());
+    addresses.set(raw, ip);
+    const settle = hooks.beginHandshake(ip, () => {
+      dropped.add(raw);
+      raw.destroy();
+    });
     if (settle === undefined) return;
     const key = keyOf(raw);
     const once = () => {
@@ -76,7 +85,12 @@ export async function listenNode(options: EngineTls, hooks: EngineHooks): Promis
     raw.once("close", once);
   });
   server.on("tlsClientError", (error: Error, socket: tls.TLSSocket) => {
-    hooks.handshakeFailed(error, socket.remoteAddress ?? "unknown");
+    // node:tls keeps the TCP socket it wraps as `_parent` (Deno 2.9.6 too);
+    // the TLS socket's own address is gone once the TCP socket is destroyed.
+    const raw = (socket as tls.TLSSocket & { _parent?: Socket })._parent;
+    if (raw !== undefined && dropped.has(raw)) return;
+    const ip = (raw && addresses.get(raw)) ?? socket.remoteAddress ?? "unknown";
+    hooks.handshakeFailed(error, ip);
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);

@@ -2,14 +2,16 @@
  * The TLS listener: {@linkcode listen} yields {@linkcode Connection}s (bytes
  * plus the verified peer) to a handler, through one of two engines behind
  * one interface (`_node_engine.ts`, `_deno_engine.ts`). Here live what both
- * engines share: the caps on connections still in their handshake, the
- * handshake timer (on an injected {@linkcode Clock}), and the tracking of
- * every handler, drained on shutdown. The client side is tls_client.ts.
+ * engines share: the caps on connections still in their handshake (shared
+ * fairly between networks, `_handshake_pool.ts`), the handshake timer (on an
+ * injected {@linkcode Clock}), and the tracking of every handler, drained on
+ * shutdown. The client side is tls_client.ts.
  *
  * @module
  */
 import { type Clock, systemClock } from "../util/clock.ts";
 import type { EngineHooks, EngineTls } from "./_engine.ts";
+import { HandshakePool } from "./_handshake_pool.ts";
 import { listenDeno } from "./_deno_engine.ts";
 import { listenNode } from "./_node_engine.ts";
 import {
@@ -59,20 +61,35 @@ export interface ListenOptions {
   engine?: TransportEngine;
   /** A handshake that takes longer is dropped. @default 10000 */
   handshakeTimeoutMs?: number;
-  /** Called for each failed handshake (for logs and metrics). */
+  /**
+   * Called once for each failed or timed-out handshake (for logs and
+   * metrics); never for a connection the caps closed.
+   */
   onHandshakeError?: (error: Error, address: string) => void;
   /**
-   * Most connections still in their TLS handshake, in all; more are closed at
-   * once (before they cost a TLS session). @default 1024
+   * Most connections still in their TLS handshake, in all. When all are
+   * taken, a newcomer from a network (IPv4 /24, IPv6 /64) holding fewer than
+   * the heaviest network evicts that network's oldest handshake; others are
+   * closed at once (before they cost a TLS session). @default 1024
    */
   maxPendingHandshakes?: number;
-  /** Most connections in their TLS handshake from one address. @default 64 */
+  /**
+   * Most connections in their TLS handshake from one address (IPv6: one
+   * /64). @default 64
+   */
   maxPendingHandshakesPerIp?: number;
-  /** Called when a connection is closed for passing a handshake cap. */
-  onPendingRefused?: (address: string) => void;
+  /** Called once for each connection closed by the handshake caps, and why. */
+  onPendingRefused?: (address: string, reason: PendingRefusalReason) => void;
   /** Times handshakes and the shutdown drain. @default systemClock */
   clock?: Clock;
 }
+
+/**
+ * Why the handshake caps closed a connection: its address was at its cap,
+ * the pool was full and its network among the heaviest, or it was the
+ * oldest of the heaviest network and a lighter one needed its slot.
+ */
+export type PendingRefusalReason = "address" | "full" | "evicted";
 
 /** A running listener. */
 export interface TlsServer extends AsyncDisposable {
@@ -137,60 +154,6 @@ class Tracker {
   }
 }
 
-/** Options for {@linkcode PendingHandshakes}. */
-interface PendingHandshakesOptions {
-  max: number;
-  maxPerIp: number;
-  timeoutMs: number;
-  clock: Clock;
-}
-
-/**
- * Counts connections still in their TLS handshake, in all and per address,
- * so silent or slow peers cannot hold unbounded sockets, and times each
- * handshake.
- */
-class PendingHandshakes {
-  readonly #options: PendingHandshakesOptions;
-  readonly #byIp = new Map<string, number>();
-  #total = 0;
-
-  constructor(options: PendingHandshakesOptions) {
-    this.#options = options;
-  }
-
-  /**
-   * Count a new connection and start its timer; undefined (not counted)
-   * when it is over a cap.
-   *
-   * @param ip Where it comes from.
-   * @param onExpired Runs when the handshake took too long.
-   * @returns Ends the handshake: stops the timer, frees the slot; runs once.
-   */
-  begin(ip: string, onExpired: () => void): (() => void) | undefined {
-    const { max, maxPerIp, timeoutMs, clock } = this.#options;
-    const mine = this.#byIp.get(ip) ?? 0;
-    if (this.#total >= max || mine >= maxPerIp) return undefined;
-    this.#total++;
-    this.#byIp.set(ip, mine + 1);
-    const timer = clock.setTimeout(onExpired, timeoutMs);
-    let settled = false;
-    return () => {
-      if (settled) return;
-      settled = true;
-      clock.clearTimeout(timer);
-      this.#release(ip);
-    };
-  }
-
-  #release(ip: string): void {
-    this.#total--;
-    const left = (this.#byIp.get(ip) ?? 1) - 1;
-    if (left === 0) this.#byIp.delete(ip);
-    else this.#byIp.set(ip, left);
-  }
-}
-
 function clientCertPolicy(
   clientCa: string,
   pins: ClientCertPins | undefined,
@@ -221,23 +184,23 @@ export async function listen(
   }
   const clock = options.clock ?? systemClock;
   const tracker = new Tracker(clock);
-  const pending = new PendingHandshakes({
+  const pending = new HandshakePool({
     max: options.maxPendingHandshakes ?? 1024,
-    maxPerIp: options.maxPendingHandshakesPerIp ?? 64,
+    maxPerAddress: options.maxPendingHandshakesPerIp ?? 64,
     timeoutMs: options.handshakeTimeoutMs ?? 10_000,
     clock,
   });
   const hooks: EngineHooks = {
     beginHandshake(ip, drop) {
-      const settle = pending.begin(ip, () => {
+      const slot = pending.begin(ip, (why) => {
         drop();
-        options.onHandshakeError?.(new Error("TLS handshake timed out"), ip);
+        if (why === "evicted") options.onPendingRefused?.(ip, "evicted");
+        else options.onHandshakeError?.(new Error("TLS handshake timed out"), ip);
       });
-      if (settle === undefined) {
-        drop();
-        options.onPendingRefused?.(ip);
-      }
-      return settle;
+      if (slot.admitted) return slot.release;
+      drop();
+      options.onPendingRefused?.(ip, slot.reason);
+      return undefined;
     },
     handshakeFailed: (error, ip) => options.onHandshakeError?.(error, ip),
     certificateRefused: (reason, ip) => options.onClientCertificateRefused?.(reason, ip),

@@ -1,21 +1,21 @@
 /**
  * Connection caps: at most `maxConnections` sessions in all and at most
- * `maxConnectionsPerIp` from one address. A connection over a cap is told
- * `bye busy` and closed before it gets a session.
+ * `maxConnectionsPerIp` from one address, an IPv6 /64 counting as one
+ * address (one host usually has a whole /64; IPv4 addresses count each on
+ * their own, as many users can share a /24). A connection over a cap is
+ * told `bye busy` and closed before it gets a session.
  *
  * @module
  */
-import { getLogger } from "@logtape/logtape";
 import { encodeFrame } from "../wire/protocol.ts";
 import type { Connection } from "../net/connection.ts";
-
-const log = getLogger(["banter", "server"]);
+import { addressGroup } from "../util/address_group.ts";
 
 /** The caps of an {@linkcode Admission}. */
 export interface AdmissionOptions {
   /** Sessions open at once, from anywhere. */
   maxConnections: number;
-  /** Sessions open at once from one address. */
+  /** Sessions open at once from one address (IPv6: one /64). */
   maxConnectionsPerIp: number;
 }
 
@@ -70,15 +70,16 @@ export class Admission {
   }
 
   /**
-   * Take a place for a connection from `address`, if both caps allow.
+   * Take a place for a connection from `ip`, if both caps allow.
    *
-   * @param address The peer's IP address.
+   * @param ip The peer's IP address.
    * @returns A ticket to release when the session ends, or why not.
    */
-  admit(address: string): AdmissionTicket | AdmissionRefusal {
+  admit(ip: string): AdmissionTicket | AdmissionRefusal {
     if (this.#open >= this.#maxConnections) {
       return { admitted: false, reason: "full", message: "Server is full, try again later" };
     }
+    const address = addressGroup(ip);
     const count = this.#perIp.get(address) ?? 0;
     if (count >= this.#maxPerIp) {
       return {
@@ -103,26 +104,21 @@ export class Admission {
     };
   }
 
-  /** Connections admitted from `address` and not yet released. */
-  openFrom(address: string): number {
-    return this.#perIp.get(address) ?? 0;
+  /** Connections admitted from `ip`'s address (its /64 for IPv6) and not yet released. */
+  openFrom(ip: string): number {
+    return this.#perIp.get(addressGroup(ip)) ?? 0;
   }
 }
 
 /**
- * Log a refusal, tell the peer `bye busy` (if it still listens) and close.
+ * Tell a refused peer `bye busy` (if it still listens) and close. The
+ * refusal is counted and logged by the caller (`refusals.ts`).
  *
  * @param conn The refused connection.
  * @param refusal Why.
  * @returns When the connection is closed; never rejects.
  */
 export async function refuseBusy(conn: Connection, refusal: AdmissionRefusal): Promise<void> {
-  const address = conn.peer.address;
-  if (refusal.reason === "full") {
-    log.warn("Refused {address}: server full", { address });
-  } else {
-    log.warn("Refused {address}: too many connections from it", { address });
-  }
   await conn.sink.write(encodeFrame({ type: "bye", code: "busy", message: refusal.message }))
     ?.catch(() => undefined);
   conn.close();

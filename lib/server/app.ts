@@ -17,6 +17,7 @@ import { createHttpApp, type HttpServer, serveHttp } from "./http.ts";
 import { countedJokeSource } from "./joke_source.ts";
 import { lockoutAlerts } from "./lockout_alerts.ts";
 import { createServerMetrics, monitorEventLoopLag } from "./metrics.ts";
+import { Refusals } from "./refusals.ts";
 import { SERVER_NAME } from "./server_name.ts";
 import type { ServerConfig } from "./settings.ts";
 import { Session } from "./session.ts";
@@ -125,9 +126,13 @@ export async function startServer(
     maxConnections: config.maxConnections,
     maxConnectionsPerIp: config.maxConnectionsPerIp,
   });
+  const refusals = new Refusals({ clock, intervalMs: config.logSummaryMs, counters: metrics });
   const handler = async (conn: Connection) => {
     const ticket = admission.admit(conn.peer.address);
-    if (!ticket.admitted) return await refuseBusy(conn, ticket);
+    if (!ticket.admitted) {
+      refusals.refused(conn.peer.address, ticket.reason === "full" ? "server_full" : "per_address");
+      return await refuseBusy(conn, ticket);
+    }
     const session = new Session(conn, {
       hub,
       auth,
@@ -158,7 +163,7 @@ export async function startServer(
   try {
     transport = await openTransport(config, {
       tls,
-      handshakesFailed: metrics.handshakesFailed,
+      refusals,
       clock,
     }, handler);
   } catch (error) {
@@ -200,7 +205,7 @@ export async function startServer(
     shutdown(message = "Server shutting down") {
       shuttingDown ??= (async () => {
         await shutDown({
-          timers: [heartbeat, pruner],
+          timers: [heartbeat, pruner, refusals],
           transport,
           hub,
           sessions,

@@ -23,13 +23,32 @@ export const JOKE_OUTCOMES = [
 /** One of {@linkcode JOKE_OUTCOMES}. */
 export type JokeOutcome = typeof JOKE_OUTCOMES[number];
 
+/**
+ * Why a connection was refused: by the pending-handshake caps (the address
+ * was at its cap, the pool was full, or it was evicted for a lighter
+ * network) or, after the handshake, by admission (the address or the server
+ * at its connection cap).
+ */
+export const REFUSAL_REASONS = [
+  "handshake_per_address",
+  "handshake_pool_full",
+  "handshake_evicted",
+  "per_address",
+  "server_full",
+] as const;
+
+/** One of {@linkcode REFUSAL_REASONS}. */
+export type RefusalReason = typeof REFUSAL_REASONS[number];
+
 /** The server's metrics, each a series of {@linkcode ServerMetrics.registry}. */
 export interface ServerMetrics {
   readonly registry: Registry;
   /** `banter_connections_open`: handshaken connections not yet closed. */
   readonly connectionsOpen: Gauge;
-  /** `banter_tls_handshakes_failed_total`. */
+  /** `banter_tls_handshakes_failed_total`: failed or timed out, not refused. */
   readonly handshakesFailed: Counter;
+  /** `banter_connections_refused_total{reason}`: closed by a cap, each once. */
+  readonly refused: Readonly<Record<RefusalReason, Counter>>;
   /** `banter_logins_total{result="ok"}`, password or certificate. */
   readonly loginsOk: Counter;
   /** `banter_logins_total{result="failed"}`, including attempts while locked. */
@@ -93,8 +112,15 @@ export function createServerMetrics(): ServerMetrics {
     }),
     handshakesFailed: registry.counter({
       name: "banter_tls_handshakes_failed_total",
-      help: "TLS handshakes that failed or timed out",
+      help: "TLS handshakes that failed or timed out (refusals are counted apart)",
     }),
+    refused: labelled(
+      registry,
+      "banter_connections_refused_total",
+      "Connections closed by a handshake or connection cap, by reason",
+      "reason",
+      REFUSAL_REASONS,
+    ),
     loginsOk: logins.ok,
     loginsFailed: logins.failed,
     lockouts: labelled(

@@ -125,21 +125,30 @@ export const SERVER_SETTINGS = [
     key: "maxConnectionsPerIp",
     type: "integer",
     default: 50,
-    help: "Most connections from one address",
+    help: "Most connections from one address (IPv6: one /64)",
     min: 1,
   },
   {
     key: "maxPendingHandshakes",
     type: "integer",
     default: 1024,
-    help: "Most connections still in their TLS handshake",
+    help:
+      "Most connections still in their TLS handshake, shared fairly by network (IPv4 /24, IPv6 /64)",
     min: 1,
   },
   {
     key: "maxPendingHandshakesPerIp",
     type: "integer",
     default: 64,
-    help: "Most connections in their TLS handshake from one address",
+    help: "Most connections in their TLS handshake from one address (IPv6: one /64)",
+    min: 1,
+  },
+  {
+    key: "logSummaryMs",
+    type: "integer",
+    default: 10_000,
+    help:
+      "Refusals and failed handshakes: the first per address is logged, then one count per this interval",
     min: 1,
   },
   {

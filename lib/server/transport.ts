@@ -1,25 +1,35 @@
 /**
  * The chat listener, wired from the config: TLS files, engine, handshake
- * limits, and failed handshakes counted (and audited when they got far
- * enough to have an error).
+ * limits, and refused connections and failed handshakes reported (counted
+ * once each, logged as summaries) to {@linkcode Refusals}.
  *
  * @module
  */
-import { getLogger } from "@logtape/logtape";
-import { type ConnectionHandler, listen, type TlsServer } from "../net/tls_server.ts";
+import {
+  type ConnectionHandler,
+  listen,
+  type PendingRefusalReason,
+  type TlsServer,
+} from "../net/tls_server.ts";
 import type { Clock } from "../util/clock.ts";
-import type { Counter } from "./prometheus.ts";
+import type { RefusalReason } from "./metrics.ts";
+import type { Refusals } from "./refusals.ts";
 import type { ServerConfig } from "./settings.ts";
 import type { TlsFiles } from "./tls_files.ts";
 
-const audit = getLogger(["banter", "audit"]);
+/** The metrics' name for each reason the handshake caps give. */
+const PENDING_REFUSALS: Readonly<Record<PendingRefusalReason, RefusalReason>> = {
+  address: "handshake_per_address",
+  full: "handshake_pool_full",
+  evicted: "handshake_evicted",
+};
 
 /** Options for {@linkcode openTransport}. */
 export interface TransportOptions {
   /** Certificate, key, client CA. */
   tls: TlsFiles;
-  /** Counts handshakes that failed, timed out or were refused. */
-  handshakesFailed: Counter;
+  /** Counts and logs refused connections and failed handshakes. */
+  refusals: Pick<Refusals, "refused" | "handshakeFailed" | "clientCertificateRefused">;
   /** Runs the handshake timeouts and the shutdown drain deadline. */
   clock: Clock;
 }
@@ -28,7 +38,7 @@ export interface TransportOptions {
  * Listen for chat connections as `config` says.
  *
  * @param config Address, engine and handshake limits.
- * @param options TLS files and the failed-handshake counter.
+ * @param options TLS files, where refusals go, the clock.
  * @param handler Runs for each handshaken connection.
  * @returns The listener.
  * @throws {Error} "Cannot listen on <host>:<port>: <reason>", with the cause.
@@ -38,7 +48,7 @@ export async function openTransport(
   options: TransportOptions,
   handler: ConnectionHandler,
 ): Promise<TlsServer> {
-  const { tls, handshakesFailed, clock } = options;
+  const { tls, refusals, clock } = options;
   try {
     return await listen({
       hostname: config.hostname,
@@ -49,25 +59,16 @@ export async function openTransport(
         clientCa: tls.clientCa,
         requireClientCert: config.requireClientCert,
         ...(tls.clientCertPins === undefined ? {} : { clientCertPins: tls.clientCertPins }),
-        onClientCertificateRefused: (reason: string, address: string) => {
-          if (config.requireClientCert) handshakesFailed.inc();
-          audit.warn("Client certificate from {address} refused: {reason}", { address, reason });
-        },
+        onClientCertificateRefused: (reason: string, address: string) =>
+          refusals.clientCertificateRefused(address, reason, { failed: config.requireClientCert }),
       }),
       engine: config.tlsEngine,
       clock,
       handshakeTimeoutMs: config.handshakeTimeoutMs,
       maxPendingHandshakes: config.maxPendingHandshakes,
       maxPendingHandshakesPerIp: config.maxPendingHandshakesPerIp,
-      // Counted, not logged: a flood would drown the log.
-      onPendingRefused: () => handshakesFailed.inc(),
-      onHandshakeError: (error, address) => {
-        handshakesFailed.inc();
-        audit.info("TLS handshake failed from {address}: {error}", {
-          address,
-          error: error.message,
-        });
-      },
+      onPendingRefused: (address, reason) => refusals.refused(address, PENDING_REFUSALS[reason]),
+      onHandshakeError: (error, address) => refusals.handshakeFailed(address, error),
     }, handler);
   } catch (error) {
     throw cannotListen(config.hostname, config.port, error);

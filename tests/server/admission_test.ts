@@ -54,3 +54,16 @@ Deno.test("an address with nothing open is forgotten", () => {
   equal(admission.openFrom("10.0.0.1"), 0);
   equal(admission.admit("10.0.0.1").admitted, true);
 });
+
+Deno.test("Admission counts an IPv6 /64 as one address, and IPv4 addresses each on their own", () => {
+  const admission = new Admission({ maxConnections: 100, maxConnectionsPerIp: 2 });
+  equal(admission.admit("2001:db8:1:2::1").admitted, true);
+  equal(admission.admit("2001:db8:1:2:aaaa:bbbb:cccc:dddd").admitted, true);
+  deepEqual(refusal(admission.admit("2001:db8:1:2::ffff")).reason, "address");
+  equal(admission.admit("2001:db8:1:3::1").admitted, true, "the next /64 is someone else");
+  equal(admission.openFrom("[2001:db8:1:2::7]"), 2);
+  equal(admission.admit("192.0.2.1").admitted, true);
+  equal(admission.admit("192.0.2.1").admitted, true);
+  equal(admission.admit("192.0.2.2").admitted, true, "a neighbour in the /24 has its own cap");
+  equal(admission.openFrom("::ffff:192.0.2.1"), 2, "IPv4-mapped IPv6 is the IPv4 address");
+});

@@ -3,6 +3,7 @@ import {
   createServerMetrics,
   JOKE_OUTCOMES,
   monitorEventLoopLag,
+  REFUSAL_REASONS,
 } from "../../lib/server/metrics.ts";
 import { Gauge } from "../../lib/server/prometheus.ts";
 import { FakeClock } from "../_fake_clock.ts";
@@ -14,6 +15,7 @@ Deno.test("createServerMetrics() exposes every series the issue asks for, starti
   const expected = [
     "banter_connections_open",
     "banter_tls_handshakes_failed_total",
+    ...REFUSAL_REASONS.map((r) => `banter_connections_refused_total{reason="${r}"}`),
     'banter_logins_total{result="ok"}',
     'banter_logins_total{result="failed"}',
     'banter_lockouts_total{scope="account"}',

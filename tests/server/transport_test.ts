@@ -1,6 +1,7 @@
 import { equal, rejects } from "node:assert/strict";
 import { openTransport } from "../../lib/server/transport.ts";
 import { createServerMetrics } from "../../lib/server/metrics.ts";
+import { Refusals } from "../../lib/server/refusals.ts";
 import { parseServerConfig } from "../../lib/server/settings.ts";
 import { systemClock } from "../../lib/util/clock.ts";
 import { testPki } from "../_helpers.ts";
@@ -16,7 +17,7 @@ Deno.test("openTransport() on a taken port names the address and keeps the cause
         { ...config, hostname: "127.0.0.1", port: taken.addr.port, tlsEngine },
         {
           tls: { cert: pki.server.cert, key: pki.server.key, clientCa: undefined },
-          handshakesFailed: metrics.handshakesFailed,
+          refusals: new Refusals({ clock: systemClock, intervalMs: 10_000, counters: metrics }),
           clock: systemClock,
         },
         () => Promise.resolve(),
