@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { validateUserName } from "../auth/user_name.ts";
 import type { TimeSource } from "../util/clock.ts";
 import { foldName } from "./_names.ts";
 import { type CommandContext, defaultCommands, parseCommandLine, roleAtLeast } from "./commands.ts";
@@ -72,8 +73,10 @@ export interface ModerationEvent {
   readonly action: "kick" | "ban" | "unban";
   /** Who acted. */
   readonly by: string;
-  /** Whom it was done to. */
+  /** Whom it was done to, as typed: untrusted when `refused`. */
   readonly target: string;
+  /** The target was not a valid user name, so nothing was done. */
+  readonly refused?: true;
 }
 
 /** Thrown by {@linkcode Hub.enter} when the name is banned. */
@@ -403,6 +406,7 @@ export class Hub {
       kick: (user, reason) => this.#kick(seat, user, reason),
       ban: (user, reason) => this.#ban(seat, user, reason),
       unban: (user) => {
+        this.#checkTarget(seat, "unban", user);
         const lifted = this.#history.unban(user);
         if (lifted) this.#onModeration({ action: "unban", by: seat.member.name, target: user });
         return lifted;
@@ -445,6 +449,8 @@ export class Hub {
   }
 
   #direct(seat: Seat, to: string, text: string): void {
+    const problem = validateUserName(to);
+    if (problem !== undefined) throw new Error(`Cannot send: not a user name (${problem})`);
     const target = this.#seats.get(foldName(to));
     if (target === undefined) {
       throw new Error(`Cannot send: ${to} is not online`);
@@ -496,7 +502,19 @@ export class Hub {
     return target;
   }
 
+  /**
+   * Refuse a moderation target that is not a valid user name; the refusal
+   * is reported (the audit log escapes the target) and never echoed.
+   */
+  #checkTarget(actor: Seat, action: ModerationEvent["action"], user: string): void {
+    const problem = validateUserName(user);
+    if (problem === undefined) return;
+    this.#onModeration({ action, by: actor.member.name, target: user, refused: true });
+    throw new Error(`Cannot ${action}: not a user name (${problem})`);
+  }
+
   #kick(actor: Seat, user: string, reason: string): void {
+    this.#checkTarget(actor, "kick", user);
     const target = this.#target(actor, user, "kick");
     if (target === undefined) {
       throw new Error(`Cannot kick ${user}: not online`);
@@ -510,6 +528,7 @@ export class Hub {
   }
 
   #ban(actor: Seat, user: string, reason: string): void {
+    this.#checkTarget(actor, "ban", user);
     const target = this.#target(actor, user, "ban");
     if (target === undefined) {
       // Offline: moderation rules still apply to the account's role.

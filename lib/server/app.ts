@@ -9,6 +9,7 @@
 import { getLogger } from "@logtape/logtape";
 import { Hub, type ModerationEvent } from "../chat/hub.ts";
 import { type Clock, type Random, systemClock, systemRandom } from "../util/clock.ts";
+import { escapeUntrusted } from "../util/untrusted_text.ts";
 import { openAccounts } from "./accounts.ts";
 import { Admission, refuseBusy } from "./admission.ts";
 import { startHeartbeat } from "./heartbeat.ts";
@@ -107,11 +108,12 @@ export async function startServer(
     }),
     roleOf: (name: string) => store.get(name)?.role,
     onModeration: (event: ModerationEvent) =>
-      audit.warn("{action} of {target} by {by}", {
-        action: event.action,
-        target: event.target,
-        by: event.by,
-      }),
+      audit.warn(
+        event.refused
+          ? "Refused {action} of {target} by {by}: not a user name"
+          : "{action} of {target} by {by}",
+        { action: event.action, target: escapeUntrusted(event.target), by: event.by },
+      ),
     onShutdown: (by: string) => {
       audit.info("Shutdown requested by {user}", { user: by });
       if (deps.onShutdownRequest) deps.onShutdownRequest(by);
