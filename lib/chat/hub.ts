@@ -21,6 +21,7 @@ import type {
   Role,
   RoomMessage,
 } from "./message.ts";
+import { accountKeyOf } from "./message.ts";
 import { LOBBY, parseRoomName, Room } from "./room.ts";
 import { TokenBucket, type TokenBucketOptions } from "./rate_limit.ts";
 
@@ -29,6 +30,13 @@ const MAX_JOKE_LINES = 4;
 /** Longest joke-service problem text shown to the requester. */
 const MAX_PROBLEM_LENGTH = 200;
 const DAY_MS = 86_400_000;
+/**
+ * Accounts whose rate state the hub keeps by default. An account's bucket
+ * outlives its sessions (logging in again does not refill it) until it is
+ * full again; at the limit, full buckets of accounts not online are dropped
+ * first, then the oldest of accounts not online.
+ */
+export const DEFAULT_MAX_RATE_ENTRIES = 10_000;
 
 /** Options for {@linkcode Hub}. */
 export interface HubOptions {
@@ -44,10 +52,13 @@ export interface HubOptions {
   /** Longest message, in characters (code points). @default 4096 */
   maxMessageLength?: number;
   /**
-   * Per-member token bucket for typed lines (`end`/`/quit` always pass; the
+   * Per-account token bucket for typed lines, kept across sessions
+   * (`end`/`/quit` always pass; the
    * operator is not limited). @default {burst: 10, perSecond: 2}
    */
   rate?: TokenBucketOptions;
+  /** Accounts whose rate state is kept. @default {DEFAULT_MAX_RATE_ENTRIES} */
+  maxRateEntries?: number;
   /** Where jokes come from. Without it, jokes are "not configured". */
   joke?: JokeTeller;
   /** Time between two jokes asked by the same user. @default 10000 */
@@ -145,6 +156,8 @@ export interface MemberInfo {
 interface Seat {
   readonly member: Member;
   readonly key: string;
+  /** {@linkcode accountKeyOf} the member. */
+  readonly account: string;
   readonly bucket: TokenBucket;
   room: Room | undefined;
   active: boolean;
@@ -181,6 +194,9 @@ export class Hub {
   #historyLimit: number;
   #maxMessageLength: number;
   #rate: TokenBucketOptions;
+  #maxRateEntries: number;
+  /** Rate state per account, kept across sessions. */
+  #buckets = new Map<string, TokenBucket>();
   #retentionDays: number;
   #onShutdown: ((by: string) => void) | undefined;
   #roleOf: (name: string) => Role | undefined;
@@ -211,6 +227,11 @@ export class Hub {
       0,
     );
     this.#rate = options.rate ?? {};
+    this.#maxRateEntries = count(
+      "maxRateEntries",
+      options.maxRateEntries ?? DEFAULT_MAX_RATE_ENTRIES,
+      1,
+    );
     new TokenBucket(this.#clock, this.#rate); // validates the rate now
     this.#onShutdown = options.onShutdown;
     this.#roleOf = options.roleOf ?? (() => undefined);
@@ -254,10 +275,12 @@ export class Hub {
         message: "Signed in from another connection",
       }, "signed in again");
     }
+    const account = accountKeyOf(member);
     const seat: Seat = {
       member,
       key,
-      bucket: new TokenBucket(this.#clock, this.#rate),
+      account,
+      bucket: this.#bucketOf(account),
       room: undefined,
       active: true,
       throttled: false,
@@ -634,7 +657,32 @@ export class Hub {
   #remove(seat: Seat, reason: string): void {
     seat.active = false;
     if (this.#seats.get(seat.key) === seat) this.#seats.delete(seat.key);
+    if (seat.bucket.full) this.#buckets.delete(seat.account);
     this.#detach(seat, reason);
+  }
+
+  /** The account's bucket, kept from its earlier sessions if not full. */
+  #bucketOf(account: string): TokenBucket {
+    let bucket = this.#buckets.get(account);
+    if (bucket !== undefined) return bucket;
+    if (this.#buckets.size >= this.#maxRateEntries) this.#evictBuckets();
+    bucket = new TokenBucket(this.#clock, this.#rate);
+    this.#buckets.set(account, bucket);
+    return bucket;
+  }
+
+  /** Make room: drop full buckets of accounts not online, else the oldest. */
+  #evictBuckets(): void {
+    const online = new Set([...this.#seats.values()].map((seat) => seat.account));
+    let oldest: string | undefined;
+    for (const [account, bucket] of this.#buckets) {
+      if (online.has(account)) continue;
+      if (bucket.full) this.#buckets.delete(account);
+      else oldest ??= account;
+    }
+    if (this.#buckets.size >= this.#maxRateEntries && oldest !== undefined) {
+      this.#buckets.delete(oldest);
+    }
   }
 
   /** Remove a seat, then ask its connection to close. */

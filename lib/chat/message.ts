@@ -104,8 +104,27 @@ export interface CloseReason {
 export interface Member {
   readonly name: string;
   readonly role: Role;
+  /**
+   * The stable id of the member's account: DMs and rate limits follow the
+   * account, not the name, so an account created later under the same name
+   * inherits neither. Without one (the operator console) the member is
+   * known by {@linkcode accountKeyOf}'s name-based key.
+   */
+  readonly account?: string;
   /** Queue an event for this member. Never throws, never awaits. */
   deliver(event: ChatEvent): void;
   /** Ask the member's connection to close after sending `reason`. */
   close(reason: CloseReason): void;
+}
+
+/**
+ * The key the hub keeps a member's DMs and rate state under: its account id,
+ * or for a member without an account `~` and its name with ASCII letters
+ * lowercased (`~` never occurs in an account id).
+ *
+ * @param member Whose key.
+ * @returns The key.
+ */
+export function accountKeyOf(member: Pick<Member, "name" | "account">): string {
+  return member.account ?? `~${member.name.replace(/[A-Z]/g, (c) => c.toLowerCase())}`;
 }
