@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { validateUserName } from "../auth/user_name.ts";
+import { isReservedUserName, validateUserName } from "../auth/user_name.ts";
 import type { TimeSource } from "../util/clock.ts";
 import { foldName } from "./_names.ts";
 import { type CommandContext, defaultCommands, parseCommandLine, roleAtLeast } from "./commands.ts";
@@ -107,7 +107,9 @@ export class BannedError extends Error {
 }
 
 /**
- * Thrown by {@linkcode Hub.enter} when the name belongs to the joke bot, or
+ * Thrown by {@linkcode Hub.enter} when the name is reserved (`RESERVED_USER_NAMES`
+ * in lib/auth/user_name.ts, look-alikes included) and the newcomer is not
+ * the operator, when it belongs to the joke bot, or
  * to the operator and the newcomer is not the operator.
  */
 export class NameTakenError extends Error {
@@ -262,6 +264,10 @@ export class Hub {
     }
     const key = foldName(member.name);
     if (key === foldName(BOT_NAME)) throw new NameTakenError(member.name);
+    // The server's own speakers: no account may pass for one, online or not.
+    if (member.role !== "operator" && isReservedUserName(member.name)) {
+      throw new NameTakenError(member.name);
+    }
     if (member.role !== "operator" && this.#history.isBanned(member.name)) {
       throw new BannedError(member.name);
     }
@@ -288,7 +294,7 @@ export class Hub {
     this.#seats.set(key, seat);
     this.#place(seat, this.#rooms.get(LOBBY)!);
     // Private messages are kept for their two users: show the recent ones.
-    for (const dm of this.#history.recentDirect(member.name, this.#historyLimit)) {
+    for (const dm of this.#history.recentDirect(account, this.#historyLimit)) {
       member.deliver(dm);
     }
     return {
@@ -486,7 +492,7 @@ export class Hub {
       text,
       ts: this.#clock.now(),
     };
-    this.#history.append(dm);
+    this.#history.append(dm, { from: seat.account, to: target.account });
     this.#nextId++;
     target.member.deliver(dm);
     if (target !== seat) seat.member.deliver(dm);

@@ -329,3 +329,30 @@ Deno.test("rate entries are bounded: full buckets of offline accounts go first, 
   hub.enter(bobAgain).input("still limited, online all along");
   assert.deepEqual([bob.closed?.code, bobAgain.texts()], ["replaced", []]);
 });
+
+Deno.test("reserved names and their look-alikes cannot enter as users, even with no operator online", () => {
+  const { hub } = makeHub();
+  for (const name of ["operator", "0perator", "server", "JokeBot", "J0keBot"]) {
+    assert.throws(() => hub.enter(new FakeMember(name, "admin")), NameTakenError, name);
+  }
+  const op = new FakeMember("operator", "operator");
+  hub.enter(op);
+  assert.equal(op.closed, undefined);
+});
+
+Deno.test("DMs follow the account: a new account under a removed one's name sees none of them", () => {
+  const { hub } = makeHub();
+  const bob = new FakeMember("bob", "user", "id-bob");
+  const erin = new FakeMember("erin", "user", "id-erin-1");
+  const b = hub.enter(bob);
+  const e = hub.enter(erin);
+  b.input("/msg erin the secret");
+  assert.deepEqual(erin.dms().map((dm) => dm.text), ["the secret"]);
+  e.leave();
+  const again = new FakeMember("erin", "user", "id-erin-1");
+  hub.enter(again).leave();
+  assert.deepEqual(again.dms().map((dm) => dm.text), ["the secret"], "same account: kept");
+  const impostor = new FakeMember("ERIN", "user", "id-erin-2");
+  hub.enter(impostor);
+  assert.deepEqual(impostor.dms(), []);
+});
