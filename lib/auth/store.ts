@@ -167,6 +167,7 @@ export class CredentialStore {
   #users: Users = new Map();
   #onExternalChange: ((changes: AccountChange[]) => void) | undefined;
   #onChange: ((changes: AccountChange[]) => void) | undefined;
+  #refreshing: Promise<boolean> | undefined;
   /** The last parse gave ids to entries that had none: write them. */
   #minted = false;
   #createdAdminPassword: string | undefined;
@@ -389,7 +390,13 @@ export class CredentialStore {
    * @throws {CredentialsError} When the changed file cannot be loaded; the
    * previous accounts stay in use.
    */
-  async refresh(): Promise<boolean> {
+  refresh(): Promise<boolean> {
+    // One at a time, so a change is never reported twice.
+    this.#refreshing ??= this.#refresh().finally(() => this.#refreshing = undefined);
+    return this.#refreshing;
+  }
+
+  async #refresh(): Promise<boolean> {
     if (!await this.#file.changed()) return false;
     const before = this.#users;
     if (!await this.#load()) {

@@ -79,6 +79,11 @@ export interface HubOptions {
   onModeration?: (event: ModerationEvent) => void;
 }
 
+/** A change to an account, for {@linkcode Hub.updateAccount}. */
+export type AccountUpdate =
+  | { readonly account: string; readonly change: "removed" | "password" }
+  | { readonly account: string; readonly change: "role"; readonly role: "user" | "admin" };
+
 /** A moderation action, reported through {@linkcode HubOptions.onModeration}. */
 export interface ModerationEvent {
   readonly action: "kick" | "ban" | "unban";
@@ -160,6 +165,9 @@ interface Seat {
   readonly key: string;
   /** {@linkcode accountKeyOf} the member. */
   readonly account: string;
+  /** What the member may do now: starts as `member.role`, follows
+   * {@linkcode Hub.updateAccount}. */
+  role: Role;
   readonly bucket: TokenBucket;
   room: Room | undefined;
   active: boolean;
@@ -273,7 +281,7 @@ export class Hub {
     }
     const old = this.#seats.get(key);
     if (old !== undefined) {
-      if (old.member.role === "operator" && member.role !== "operator") {
+      if (old.role === "operator" && member.role !== "operator") {
         throw new NameTakenError(member.name);
       }
       this.#close(old, {
@@ -286,6 +294,7 @@ export class Hub {
       member,
       key,
       account,
+      role: member.role,
       bucket: this.#bucketOf(account),
       room: undefined,
       active: true,
@@ -316,10 +325,37 @@ export class Hub {
   members(): MemberInfo[] {
     const list: MemberInfo[] = [];
     for (const seat of this.#seats.values()) {
-      const { name, role } = seat.member;
-      list.push({ name, role, room: seat.room?.name ?? LOBBY });
+      list.push({ name: seat.member.name, role: seat.role, room: seat.room?.name ?? LOBBY });
     }
     return list;
+  }
+
+  /**
+   * Make live sessions follow a change to their account at once: a removed
+   * account or a changed password ends them (code `denied`), a new role
+   * applies to the next line they type. The operator is never affected.
+   *
+   * @param update Which account and what changed.
+   * @returns How many sessions were ended or changed.
+   */
+  updateAccount(update: AccountUpdate): number {
+    const seats = [...this.#seats.values()].filter((seat) =>
+      seat.account === update.account && seat.role !== "operator"
+    );
+    for (const seat of seats) {
+      if (update.change === "role") {
+        if (seat.role === update.role) continue;
+        seat.role = update.role;
+        this.#notice(seat, `Your role is now ${update.role}`, "warn");
+      } else {
+        const removed = update.change === "removed";
+        this.#close(seat, {
+          code: "denied",
+          message: removed ? "Your account was removed" : "Your password was changed: log in again",
+        }, removed ? "account removed" : "password changed");
+      }
+    }
+    return seats.length;
   }
 
   /** Whether `name` is banned (case-insensitive). */
@@ -375,7 +411,7 @@ export class Hub {
       this.#quit(seat);
       return;
     }
-    if (seat.member.role !== "operator" && !this.#admit(seat)) return;
+    if (seat.role !== "operator" && !this.#admit(seat)) return;
     try {
       const length = codePointLength(text, this.#maxMessageLength);
       if (length > this.#maxMessageLength) {
@@ -418,7 +454,7 @@ export class Hub {
   #context(seat: Seat): CommandContext {
     const room = seat.room!;
     return {
-      caller: seat.member,
+      caller: { name: seat.member.name, role: seat.role },
       room: room.name,
       reply: (text, level = "info") => this.#notice(seat, text, level),
       who: () => room.names(),
@@ -523,8 +559,7 @@ export class Hub {
     const target = this.#seats.get(foldName(user));
     if (target === undefined) return undefined;
     if (target === actor) throw new Error(`Cannot ${action} yourself`);
-    const ok = actor.member.role === "operator" ||
-      !roleAtLeast(target.member.role, actor.member.role);
+    const ok = actor.role === "operator" || !roleAtLeast(target.role, actor.role);
     if (!ok) {
       throw new Error(`Cannot ${action} ${target.member.name}: not allowed`);
     }
@@ -563,8 +598,8 @@ export class Hub {
       // Offline: moderation rules still apply to the account's role.
       const role = this.#roleOf(user);
       if (
-        role !== undefined && actor.member.role !== "operator" &&
-        roleAtLeast(role, actor.member.role)
+        role !== undefined && actor.role !== "operator" &&
+        roleAtLeast(role, actor.role)
       ) {
         throw new Error(`Cannot ban ${user}: not allowed`);
       }

@@ -74,7 +74,8 @@ export type ChatEvent =
  * Every reason the chat domain closes a member's connection: the one list,
  * which the wire protocol extends with its own session-level codes.
  * `replaced` means the same user signed in from another connection, which
- * took over (see `Hub.enter`).
+ * took over (see `Hub.enter`); `denied` that the account was removed or its
+ * password changed (see `Hub.updateAccount`).
  */
 export const CLOSE_CODES = [
   "end",
@@ -83,6 +84,7 @@ export const CLOSE_CODES = [
   "shutdown",
   "overflow",
   "replaced",
+  "denied",
 ] as const;
 
 /** One of {@linkcode CLOSE_CODES}. */

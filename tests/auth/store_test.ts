@@ -436,3 +436,31 @@ Deno.test("CredentialStore: a name removed and added again is a new account with
   ok(first);
   notEqual(store.get("ERIN")?.id, first);
 });
+
+Deno.test("CredentialStore onChange reports the store's own changes and other writers', but not hash upgrades", async () => {
+  await using dir = await tempDir();
+  const seen: string[] = [];
+  const server = await CredentialStore.open(`${dir.path}/credentials.json`, {
+    hasher,
+    random: fixedRandom(),
+    onChange: (changes) => seen.push(...changes.map((c) => `${c.user} ${c.change} ${c.role}`)),
+  });
+  await server.add("alice", GOOD_PASSWORD, "admin");
+  equal(await server.setRole("alice", "user"), true);
+  equal(await server.setRole("alice", "user"), false);
+  await server.setPassword("alice", "another good one 9");
+  await server.setHash("alice", "$scrypt$upgrade");
+  const cli = await openNew(dir.path);
+  await cli.setRole("alice", "admin");
+  await server.refresh();
+  await cli.remove("alice");
+  await server.refresh();
+  deepEqual(seen, [
+    "alice added admin",
+    "alice role user",
+    "alice password user",
+    "alice role admin",
+    "alice removed admin",
+  ]);
+  await rejects(server.setRole("nobody", "admin"), UnknownUserError);
+});
