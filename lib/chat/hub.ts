@@ -342,6 +342,7 @@ export class Hub {
     const seats = [...this.#seats.values()].filter((seat) =>
       seat.account === update.account && seat.role !== "operator"
     );
+    let affected = 0;
     for (const seat of seats) {
       if (update.change === "role") {
         if (seat.role === update.role) continue;
@@ -354,8 +355,9 @@ export class Hub {
           message: removed ? "Your account was removed" : "Your password was changed: log in again",
         }, removed ? "account removed" : "password changed");
       }
+      affected++;
     }
-    return seats.length;
+    return affected;
   }
 
   /** Whether `name` is banned (case-insensitive). */

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { foldName } from "./_names.ts";
 
 /** What a member may do. `operator` is the server's own console. */
 export type Role = "user" | "admin" | "operator";
@@ -128,5 +129,5 @@ export interface Member {
  * @returns The key.
  */
 export function accountKeyOf(member: Pick<Member, "name" | "account">): string {
-  return member.account ?? `~${member.name.replace(/[A-Z]/g, (c) => c.toLowerCase())}`;
+  return member.account ?? `~${foldName(member.name)}`;
 }
