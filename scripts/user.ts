@@ -45,6 +45,12 @@ const COMMANDS: Record<string, Command> = {
     arity: 1,
     run: changePassword,
   },
+  role: {
+    usage: "role NAME admin|user",
+    help: "set a user's role (applies to live sessions at once)",
+    arity: 2,
+    run: setRole,
+  },
   remove: {
     usage: "remove NAME",
     help: "remove a user",
@@ -154,6 +160,15 @@ async function changePassword({ names: [name = ""], credentials }: Context) {
   const password = await askNewPassword(name);
   await store.setPassword(name, password);
   console.log(`Changed password of "${name}"`);
+}
+
+async function setRole({ names: [name = "", role = ""], credentials }: Context) {
+  if (!USER_ROLES.includes(role as UserRole)) {
+    throw new TypeError(`Cannot set role of "${name}": unknown role "${role}"`);
+  }
+  const store = await openExisting(credentials);
+  const changed = await store.setRole(name, role as UserRole);
+  console.log(changed ? `Set role of "${name}" to ${role}` : `"${name}" is already ${role}`);
 }
 
 async function removeUser({ names: [name = ""], credentials }: Context) {

@@ -43,7 +43,8 @@ export class UnknownUserError extends Error {
   }
 }
 
-/** A user with that name (compared ignoring case) already exists. */
+/** A user with that name, or one that looks like it (see
+ * `userNameSkeleton`), already exists. */
 export class DuplicateUserError extends Error {
   /** The name asked for. */
   readonly user: string;
@@ -60,7 +61,9 @@ export class DuplicateUserError extends Error {
     super(
       existing === user
         ? `Cannot add user "${user}": user already exists`
-        : `Cannot add user "${user}": user "${existing}" already exists`,
+        : existing.toLowerCase() === user.toLowerCase()
+        ? `Cannot add user "${user}": user "${existing}" already exists`
+        : `Cannot add user "${user}": it looks like the existing user "${existing}"`,
     );
     this.name = "DuplicateUserError";
     this.user = user;

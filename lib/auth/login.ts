@@ -18,6 +18,8 @@ export interface AuthenticatedUser {
   readonly name: string;
   /** What the user may do. */
   readonly role: UserRole;
+  /** The account's stable id (see `UserEntry.id`). */
+  readonly id: string;
 }
 
 /** The outcome of a login. Unknown user and wrong password are the same
@@ -150,7 +152,7 @@ export class Authenticator {
       )
     );
     if (verdict.needsRehash) await this.#upgrade(entry, password);
-    return { ok: true, user: { name: entry.name, role: entry.role } };
+    return { ok: true, user: { name: entry.name, role: entry.role, id: entry.id } };
   }
 
   /**
@@ -165,7 +167,9 @@ export class Authenticator {
     const entry = validateUserName(commonName) === undefined
       ? this.#store.get(commonName)
       : undefined;
-    return entry ? { ok: true, user: { name: entry.name, role: entry.role } } : INVALID;
+    return entry
+      ? { ok: true, user: { name: entry.name, role: entry.role, id: entry.id } }
+      : INVALID;
   }
 
   #verify(

@@ -9,16 +9,19 @@
  *
  * ```json
  * {
- *   "version": 1,
+ *   "version": 2,
  *   "users": {
- *     "alice": { "role": "admin", "hash": "$scrypt$ln=17,r=8,p=1$...$..." }
+ *     "alice": { "id": "Vq3...22 chars", "role": "admin", "hash": "$scrypt$ln=17,r=8,p=1$...$..." }
  *   }
  * }
  * ```
  *
- * The original design's plain map `{"alice": "<sha256 hex>"}` is read too
- * (every user gets role `user`, except a user named `admin`); the first
- * change rewrites it in the versioned format.
+ * `id` is the account's stable random id (version 2): what chat history
+ * keys DMs by, so an account created later under a removed one's name
+ * inherits nothing. Version 1 files (no ids) and the original design's
+ * plain map `{"alice": "<sha256 hex>"}` (every user gets role `user`,
+ * except a user named `admin`) are read too, and rewritten as version 2 at
+ * once, under the lock, so every process sees the same ids.
  *
  * @module
  */
@@ -34,14 +37,22 @@ import {
   WeakPasswordError,
 } from "./errors.ts";
 import { Hasher } from "./hash.ts";
-import { validatePassword, validateUserName } from "./user_name.ts";
+import {
+  isReservedUserName,
+  userNameSkeleton,
+  validatePassword,
+  validateUserName,
+} from "./user_name.ts";
 
 /** What a user may do in chat. */
 export type UserRole = "user" | "admin";
 /** Every role, for validating input. */
 export const USER_ROLES: readonly UserRole[] = ["user", "admin"];
-/** The version written in (and required of) new-format files. */
-export const CREDENTIALS_VERSION = 1;
+/** The version written; versions 1 (no account ids) and 2 are read. */
+export const CREDENTIALS_VERSION = 2;
+/** Random bytes in an account id (22 base64url characters). */
+export const ACCOUNT_ID_BYTES = 16;
+const ACCOUNT_ID = /^[A-Za-z0-9_-]{16,64}$/;
 /** The user created when the file does not exist. */
 export const INITIAL_ADMIN = "admin";
 /** Random bytes in the initial admin password (20 base64url characters). */
@@ -51,30 +62,39 @@ export const INITIAL_PASSWORD_BYTES = 15;
 export interface UserEntry {
   /** The user name. */
   readonly name: string;
+  /** The account's stable random id; a re-created name gets a new one. */
+  readonly id: string;
   /** What the user may do. */
   readonly role: UserRole;
   /** The password hash, in any format `Hasher.verify` accepts. */
   readonly hash: string;
 }
 
-/** An account changed by another process (the admin CLI), for auditing. */
+/** An account that was added, removed or changed (never hashes). */
 export interface AccountChange {
   readonly user: string;
+  /** The account's id ({@linkcode UserEntry.id}). */
+  readonly id: string;
   readonly change: "added" | "removed" | "password" | "role";
+  /** The account's role after the change (before it, when removed). */
+  readonly role: UserRole;
 }
 
 function accountChanges(before: Users, after: Users): AccountChange[] {
   const changes: AccountChange[] = [];
   for (const [user, entry] of after) {
     const old = before.get(user);
-    if (old === undefined) changes.push({ user, change: "added" });
+    const { id, role } = entry;
+    if (old === undefined || old.id !== entry.id) changes.push({ user, id, change: "added", role });
     else {
-      if (old.hash !== entry.hash) changes.push({ user, change: "password" });
-      if (old.role !== entry.role) changes.push({ user, change: "role" });
+      if (old.hash !== entry.hash) changes.push({ user, id, change: "password", role });
+      if (old.role !== entry.role) changes.push({ user, id, change: "role", role });
     }
   }
-  for (const user of before.keys()) {
-    if (!after.has(user)) changes.push({ user, change: "removed" });
+  for (const [user, old] of before) {
+    if (after.get(user)?.id !== old.id) {
+      changes.push({ user, id: old.id, change: "removed", role: old.role });
+    }
   }
   return changes;
 }
@@ -86,10 +106,19 @@ export interface CredentialStoreOptions {
    * another process (never hashes or passwords).
    */
   onExternalChange?: (changes: AccountChange[]) => void;
+  /**
+   * Told of every account change this store sees, its own ones and those
+   * {@linkcode CredentialStore.refresh} finds on disk, so live sessions can
+   * follow them. A hash upgrade after a login is not a change.
+   */
+  onChange?: (changes: AccountChange[]) => void;
   /** Hashes new passwords. @default {new Hasher()} */
   hasher?: Hasher;
   /** Source of the initial admin password. @default {systemRandom} */
   random?: Random;
+  /** Source of account ids (kept apart from `random`, which tests fix).
+   * @default {systemRandom} */
+  ids?: Random;
   /** Time source for lock ages. @default {systemClock} */
   clock?: Clock;
   /** Create the file with an `admin` user when it does not exist; when
@@ -106,7 +135,8 @@ export interface SetHashOptions {
   ifHash?: string;
 }
 
-type Users = Map<string, { role: UserRole; hash: string }>;
+type Stored = { id: string; role: UserRole; hash: string };
+type Users = Map<string, Stored>;
 
 /**
  * The accounts in `credentials.json`.
@@ -133,21 +163,36 @@ export class CredentialStore {
   #file: LockedJsonFile<Users>;
   #hasher: Hasher;
   #random: Random;
+  #ids: Random;
   #users: Users = new Map();
   #onExternalChange: ((changes: AccountChange[]) => void) | undefined;
+  #onChange: ((changes: AccountChange[]) => void) | undefined;
+  #refreshing: Promise<boolean> | undefined;
+  /** The last parse gave ids to entries that had none: write them. */
+  #minted = false;
   #createdAdminPassword: string | undefined;
 
   private constructor(path: string, options: CredentialStoreOptions) {
     this.#path = path;
     this.#file = new LockedJsonFile(path, {
-      parse: parseUsers,
+      parse: (value) => {
+        this.#minted = false;
+        return parseUsers(value, (name, hash) => {
+          this.#minted = true;
+          // Re-reading the same id-less entry (to write it) keeps its id.
+          const known = this.#users.get(name);
+          return known?.hash === hash ? known.id : this.#newId();
+        });
+      },
       serialise,
       invalid: (problem, errorOptions) => new CredentialsError(path, problem, errorOptions),
       unreadable: (error) => new CredentialsError(path, error.message, { cause: error }),
     }, { lockTimeoutMs: options.lockTimeoutMs, clock: options.clock });
     this.#onExternalChange = options.onExternalChange;
+    this.#onChange = options.onChange;
     this.#hasher = options.hasher ?? new Hasher();
     this.#random = options.random ?? systemRandom;
+    this.#ids = options.ids ?? systemRandom;
   }
 
   /**
@@ -213,7 +258,8 @@ export class CredentialStore {
    * @param role Their role. @default {"user"}
    * @throws {TypeError} When the name or the role is not valid.
    * @throws {WeakPasswordError} When the password breaks a rule.
-   * @throws {DuplicateUserError} When the name exists, ignoring case.
+   * @throws {DuplicateUserError} When the name exists, ignoring case, or
+   * looks like an existing one.
    */
   async add(
     name: string,
@@ -228,7 +274,7 @@ export class CredentialStore {
     const hash = await this.#hasher.hash(password);
     await this.#change((users) => {
       this.#checkNew(name, users);
-      users.set(name, { role, hash });
+      users.set(name, { id: this.#newId(), role, hash });
       return true;
     });
   }
@@ -237,13 +283,39 @@ export class CredentialStore {
    * Check that `name` could be added, before asking for a password.
    *
    * @param name The proposed user name.
-   * @throws {TypeError} When the name is not valid.
-   * @throws {DuplicateUserError} When the name exists, ignoring case.
+   * @throws {TypeError} When the name is not valid, or is or looks like a
+   * reserved name (`RESERVED_USER_NAMES`).
+   * @throws {DuplicateUserError} When the name exists, ignoring case, or
+   * looks like an existing one (`userNameSkeleton`).
    */
   checkNewUser(name: string): void {
     const problem = validateUserName(name);
     if (problem) throw new TypeError(`Cannot add user: ${problem}`);
+    if (isReservedUserName(name)) {
+      throw new TypeError(`Cannot add user "${name}": the name is reserved`);
+    }
     this.#checkNew(name);
+  }
+
+  /**
+   * Set a user's role.
+   *
+   * @param name The user.
+   * @param role The new role.
+   * @returns Whether the role changed.
+   * @throws {TypeError} When the role is not valid.
+   * @throws {UnknownUserError} When there is no such user.
+   */
+  async setRole(name: string, role: UserRole): Promise<boolean> {
+    if (!USER_ROLES.includes(role)) {
+      throw new TypeError(`Cannot set role of "${name}": unknown role "${role}"`);
+    }
+    return await this.#change((users) => {
+      const entry = this.#existing(name, "set role of", users);
+      if (entry.role === role) return false;
+      users.set(name, { ...entry, role });
+      return true;
+    });
   }
 
   /**
@@ -287,7 +359,7 @@ export class CredentialStore {
       }
       users.set(name, { ...entry, hash });
       return true;
-    });
+    }, { report: false });
   }
 
   /**
@@ -318,33 +390,67 @@ export class CredentialStore {
    * @throws {CredentialsError} When the changed file cannot be loaded; the
    * previous accounts stay in use.
    */
-  async refresh(): Promise<boolean> {
+  refresh(): Promise<boolean> {
+    // One at a time, so a change is never reported twice.
+    this.#refreshing ??= this.#refresh().finally(() => this.#refreshing = undefined);
+    return this.#refreshing;
+  }
+
+  async #refresh(): Promise<boolean> {
     if (!await this.#file.changed()) return false;
     const before = this.#users;
     if (!await this.#load()) {
       throw new CredentialsError(this.#path, "file not found");
     }
-    const changes = accountChanges(before, this.#users);
-    if (changes.length > 0) this.#onExternalChange?.(changes);
+    this.#report(accountChanges(before, this.#users), []);
     return true;
   }
 
-  /** Read the file into the cache; `false` when it does not exist. */
+  /**
+   * Read the file into the cache; `false` when it does not exist. Entries
+   * without an id (an older file) get one, written at once.
+   */
   async #load(): Promise<boolean> {
     const users = await this.#file.read();
     if (!users) return false;
     this.#users = users;
+    if (this.#minted) await this.#change(() => this.#minted, { report: false });
     return true;
   }
 
-  /** Lock, re-read, apply `change`, write if it returns true, unlock. */
-  async #change(change: (users: Users) => boolean): Promise<boolean> {
-    return await this.#file.update((users) => {
-      if (!users) throw new CredentialsError(this.#path, "file not found");
-      this.#users = users;
-      const changed = change(users);
-      return { value: changed ? users : undefined, result: changed };
-    });
+  /**
+   * Lock, re-read, apply `change`, write if it returns true, unlock. What
+   * changed on disk meanwhile, and (unless `report` is false) the change
+   * itself, are reported.
+   */
+  async #change(
+    change: (users: Users) => boolean,
+    options: { report?: boolean } = {},
+  ): Promise<boolean> {
+    let external: AccountChange[] = [];
+    let own: AccountChange[] = [];
+    try {
+      return await this.#file.update((users) => {
+        if (!users) throw new CredentialsError(this.#path, "file not found");
+        external = accountChanges(this.#users, users);
+        const before = new Map(users);
+        this.#users = users;
+        const changed = change(users) || this.#minted;
+        if (changed && options.report !== false) own = accountChanges(before, users);
+        return { value: changed ? users : undefined, result: changed };
+      });
+    } finally {
+      this.#report(external, own);
+    }
+  }
+
+  #report(external: AccountChange[], own: AccountChange[]): void {
+    if (external.length > 0) this.#onExternalChange?.(external);
+    if (external.length + own.length > 0) this.#onChange?.([...external, ...own]);
+  }
+
+  #newId(): string {
+    return Buffer.from(this.#ids.bytes(ACCOUNT_ID_BYTES)).toString("base64url");
   }
 
   async #create(): Promise<void> {
@@ -357,7 +463,8 @@ export class CredentialStore {
     const hash = await this.#hasher.hash(password);
     const created = await this.#file.update((existing) => {
       // Another process may have created it while we were hashing.
-      this.#users = existing ?? new Map([[INITIAL_ADMIN, { role: "admin", hash }]]);
+      this.#users = existing ??
+        new Map([[INITIAL_ADMIN, { id: this.#newId(), role: "admin", hash }]]);
       return { value: existing ? undefined : this.#users, result: !existing };
     });
     if (created) this.#createdAdminPassword = password;
@@ -370,8 +477,9 @@ export class CredentialStore {
 
   #checkNew(name: string, users: Users = this.#users): void {
     const lower = name.toLowerCase();
+    const skeleton = userNameSkeleton(name);
     for (const existing of users.keys()) {
-      if (existing.toLowerCase() === lower) {
+      if (existing.toLowerCase() === lower || userNameSkeleton(existing) === skeleton) {
         throw new DuplicateUserError(name, existing);
       }
     }
@@ -381,7 +489,7 @@ export class CredentialStore {
     name: string,
     action: string,
     users: Users = this.#users,
-  ): { role: UserRole; hash: string } {
+  ): Stored {
     const entry = users.get(name);
     if (!entry) throw new UnknownUserError(name, action);
     return entry;
@@ -389,12 +497,15 @@ export class CredentialStore {
 }
 
 /** Validate a parsed file into users, or describe what is wrong (never
- * quoting a hash). */
-function parseUsers(value: unknown): Users | string {
+ * quoting a hash). Entries without an id get one from `mint`. */
+function parseUsers(
+  value: unknown,
+  mint: (name: string, hash: string) => string,
+): Users | string {
   if (!isRecord(value)) return "expected a JSON object";
   const legacy = !("version" in value || isRecord(value.users));
   if (!legacy) {
-    if (value.version !== CREDENTIALS_VERSION) {
+    if (value.version !== 1 && value.version !== CREDENTIALS_VERSION) {
       return `unsupported version ${quote(String(value.version))}`;
     }
     const extra = Object.keys(value).find((k) => !["version", "users"].includes(k));
@@ -404,33 +515,45 @@ function parseUsers(value: unknown): Users | string {
   const entries = Object.entries(legacy ? value : value.users as object);
   if (entries.length === 0) return "no users";
   const users: Users = new Map();
+  const ids = new Set<string>();
   for (const [name, entry] of entries) {
     const nameProblem = validateUserName(name);
     if (nameProblem) return `user ${quote(name)}: ${nameProblem}`;
     const parsed = legacy ? parseLegacyEntry(name, entry) : parseEntry(entry);
     if (typeof parsed === "string") return `user ${quote(name)}: ${parsed}`;
-    users.set(name, parsed);
+    const id = parsed.id ?? mint(name, parsed.hash);
+    if (ids.has(id)) return `user ${quote(name)}: id is not unique`;
+    ids.add(id);
+    users.set(name, { id, role: parsed.role, hash: parsed.hash });
   }
   return users;
 }
 
-function parseEntry(entry: unknown): { role: UserRole; hash: string } | string {
+function parseEntry(
+  entry: unknown,
+): { id?: string; role: UserRole; hash: string } | string {
   if (!isRecord(entry)) return "expected an object with role and hash";
-  const extra = Object.keys(entry).find((k) => !["role", "hash"].includes(k));
+  const extra = Object.keys(entry).find((k) => !["id", "role", "hash"].includes(k));
   if (extra !== undefined) return `unexpected key ${quote(extra)}`;
+  if (entry.id !== undefined && (typeof entry.id !== "string" || !ACCOUNT_ID.test(entry.id))) {
+    return "id must be 16 to 64 characters of A-Z a-z 0-9 _ -";
+  }
   if (typeof entry.hash !== "string" || entry.hash === "") {
     return "hash must be a non-empty string";
   }
   if (!USER_ROLES.includes(entry.role as UserRole)) {
     return `role must be one of ${USER_ROLES.join(", ")}`;
   }
-  return { role: entry.role as UserRole, hash: entry.hash };
+  const role = entry.role as UserRole;
+  return typeof entry.id === "string"
+    ? { id: entry.id, role, hash: entry.hash }
+    : { role, hash: entry.hash };
 }
 
 function parseLegacyEntry(
   name: string,
   hash: unknown,
-): { role: UserRole; hash: string } | string {
+): { id?: string; role: UserRole; hash: string } | string {
   if (typeof hash !== "string" || hash === "") {
     return "hash must be a non-empty string";
   }
@@ -441,9 +564,9 @@ function serialise(users: Users): string {
   const file = {
     version: CREDENTIALS_VERSION,
     users: Object.fromEntries(
-      [...users].sort(byName).map(([name, { role, hash }]) => [
+      [...users].sort(byName).map(([name, { id, role, hash }]) => [
         name,
-        { role, hash },
+        { id, role, hash },
       ]),
     ),
   };

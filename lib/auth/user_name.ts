@@ -42,6 +42,108 @@ export function validateUserName(name: string): string | undefined {
 }
 
 /**
+ * Names no account may take, nor one that looks like them: the server's own
+ * speakers (the operator console, the joke bot, server notices). `admin` is
+ * not among them: it is the account created at first start, which every
+ * install has; like any account, look-alikes of it are refused.
+ */
+export const RESERVED_USER_NAMES: readonly string[] = ["operator", "JokeBot", "server"];
+
+/** Letters and digits that pass for one another, after NFKC and lowercasing. */
+const LOOKALIKE_CHARACTERS: Readonly<Record<string, string>> = {
+  "0": "o",
+  "1": "l",
+  "i": "l",
+  "|": "l",
+  // Cyrillic
+  "а": "a",
+  "в": "b",
+  "е": "e",
+  "һ": "h",
+  "н": "h",
+  "і": "l",
+  "ј": "j",
+  "к": "k",
+  "м": "m",
+  "о": "o",
+  "р": "p",
+  "ԛ": "q",
+  "ѕ": "s",
+  "т": "t",
+  "с": "c",
+  "у": "y",
+  "х": "x",
+  "ԁ": "d",
+  "ԝ": "w",
+  // Greek
+  "α": "a",
+  "ε": "e",
+  "ι": "l",
+  "κ": "k",
+  "ν": "v",
+  "ο": "o",
+  "ρ": "p",
+  "τ": "t",
+  "υ": "u",
+  "χ": "x",
+};
+/** Letter pairs that pass for one letter. */
+const LOOKALIKE_PAIRS: ReadonlyArray<readonly [RegExp, string]> = [
+  [/rn/g, "m"],
+  [/vv/g, "w"],
+  [/cl/g, "d"],
+];
+
+/**
+ * What a user name looks like: NFKC, lowercased, look-alike characters
+ * (`0`/`o`, `1`/`l`/`I`, Cyrillic and Greek letters) and pairs (`rn`/`m`,
+ * `vv`/`w`, `cl`/`d`) folded together, trailing `.`, `-` and `_` dropped.
+ * Two names with the same skeleton can be told apart only by looking hard:
+ * a new account may not take the skeleton of an existing or reserved one.
+ *
+ * @param name A user name.
+ * @returns Its skeleton, only for comparing.
+ *
+ * @example
+ * ```ts
+ * import { equal } from "node:assert/strict";
+ * import { userNameSkeleton } from "./user_name.ts";
+ *
+ * equal(userNameSkeleton("aIice"), userNameSkeleton("alice"));
+ * equal(userNameSkeleton("rnallory."), userNameSkeleton("mallory"));
+ * ```
+ */
+export function userNameSkeleton(name: string): string {
+  let folded = "";
+  for (const c of name.normalize("NFKC").toLowerCase()) {
+    folded += LOOKALIKE_CHARACTERS[c] ?? c;
+  }
+  for (const [pair, letter] of LOOKALIKE_PAIRS) folded = folded.replace(pair, letter);
+  return folded.replace(/[._-]+$/, "");
+}
+
+const RESERVED_SKELETONS = new Set(RESERVED_USER_NAMES.map(userNameSkeleton));
+
+/**
+ * Whether `name` is, or looks like, one of {@linkcode RESERVED_USER_NAMES}.
+ *
+ * @param name A user name.
+ * @returns `true` when no account may have it.
+ *
+ * @example
+ * ```ts
+ * import { equal } from "node:assert/strict";
+ * import { isReservedUserName } from "./user_name.ts";
+ *
+ * equal(isReservedUserName("J0keBot"), true);
+ * equal(isReservedUserName("admin"), false);
+ * ```
+ */
+export function isReservedUserName(name: string): boolean {
+  return RESERVED_SKELETONS.has(userNameSkeleton(name));
+}
+
+/**
  * Check a password for `userName`: {@linkcode MIN_PASSWORD_LENGTH} to
  * {@linkcode MAX_PASSWORD_LENGTH} characters and not containing the user
  * name (ignoring case).

@@ -9,19 +9,30 @@ import { DatabaseSync, type StatementSync } from "node:sqlite";
 import type { DirectMessage, RoomMessage } from "./message.ts";
 import { foldName } from "./_names.ts";
 
+/** The two accounts a DM belongs to (`Member.account` keys, not names). */
+export interface DirectAccounts {
+  readonly from: string;
+  readonly to: string;
+}
+
 /**
  * Storage behind a hub. Calls are synchronous and cheap: one write per
  * message, never one per receiver.
  *
- * User names are compared case-insensitively (ASCII) for DMs and bans.
+ * DMs are kept by account (a name removed and created again is another
+ * account and sees none of the old one's DMs); bans by user name, compared
+ * case-insensitively (ASCII).
  */
 export interface HistoryStore {
-  /** Store one room message or DM. Its `id` must come from {@linkcode nextId}. */
-  append(message: RoomMessage | DirectMessage): void;
+  /**
+   * Store one room message or DM. Its `id` must come from {@linkcode nextId}.
+   * A DM stored without `accounts` is never read back.
+   */
+  append(message: RoomMessage | DirectMessage, accounts?: DirectAccounts): void;
   /** The last `limit` messages of `room`, oldest first. */
   recent(room: string, limit: number): RoomMessage[];
-  /** The last `limit` DMs sent or received by `user`, oldest first. */
-  recentDirect(user: string, limit: number): DirectMessage[];
+  /** The last `limit` DMs sent or received by `account`, oldest first. */
+  recentDirect(account: string, limit: number): DirectMessage[];
   /** The id the next message should get; higher than any id ever stored. */
   nextId(): number;
   /** Ban `user` from entering, as of `ts`. Banning twice is harmless. */
@@ -66,7 +77,7 @@ export interface MemoryHistoryOptions {
 export class MemoryHistory implements HistoryStore {
   #max: number;
   #rooms = new Map<string, RoomMessage[]>();
-  #direct: DirectMessage[] = [];
+  #direct: { dm: DirectMessage; accounts: DirectAccounts | undefined; ts: number }[] = [];
   #bans = new Set<string>();
   #nextId = 1;
 
@@ -82,10 +93,10 @@ export class MemoryHistory implements HistoryStore {
     this.#max = max;
   }
 
-  append(message: RoomMessage | DirectMessage): void {
+  append(message: RoomMessage | DirectMessage, accounts?: DirectAccounts): void {
     this.#nextId = Math.max(this.#nextId, message.id + 1);
     if (message.kind === "dm") {
-      pushBounded(this.#direct, message, this.#max);
+      pushBounded(this.#direct, { dm: message, accounts, ts: message.ts }, this.#max);
       return;
     }
     let list = this.#rooms.get(message.room);
@@ -101,12 +112,11 @@ export class MemoryHistory implements HistoryStore {
     return limit > 0 ? list.slice(-limit) : [];
   }
 
-  recentDirect(user: string, limit: number): DirectMessage[] {
-    const key = foldName(user);
+  recentDirect(account: string, limit: number): DirectMessage[] {
     const found: DirectMessage[] = [];
     for (let i = this.#direct.length - 1; i >= 0 && found.length < limit; i--) {
-      const dm = this.#direct[i]!;
-      if (foldName(dm.from) === key || foldName(dm.to) === key) found.push(dm);
+      const { dm, accounts } = this.#direct[i]!;
+      if (accounts?.from === account || accounts?.to === account) found.push(dm);
     }
     return found.reverse();
   }
@@ -250,19 +260,20 @@ export class SqliteHistory implements HistoryStore {
       this.#db.exec(`PRAGMA synchronous = ${synchronous}`);
       this.#db.exec("PRAGMA busy_timeout = 1000");
       this.#db.exec(SCHEMA);
+      addAccountColumns(this.#db);
     } catch (error) {
       this.#db.close();
       throw error;
     }
     const db = this.#db;
     this.#insert = db.prepare(
-      "INSERT INTO messages (id, room, from_user, to_user, text, ts, flags) VALUES (?, ?, ?, ?, ?, ?, ?)",
+      "INSERT INTO messages (id, room, from_user, to_user, text, ts, flags, from_account, to_account) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
     );
     this.#recent = db.prepare(
       "SELECT * FROM (SELECT id, room, from_user, text, ts, flags FROM messages WHERE room = ? ORDER BY id DESC LIMIT ?) ORDER BY id",
     );
     this.#recentDirect = db.prepare(
-      "SELECT * FROM (SELECT id, from_user, to_user, text, ts FROM messages WHERE to_user IS NOT NULL AND (from_user = ? OR to_user = ?) ORDER BY id DESC LIMIT ?) ORDER BY id",
+      "SELECT * FROM (SELECT id, from_user, to_user, text, ts FROM messages WHERE to_user IS NOT NULL AND (from_account = ? OR to_account = ?) ORDER BY id DESC LIMIT ?) ORDER BY id",
     );
     this.#maxId = db.prepare("SELECT MAX(id) AS id FROM messages");
     this.#savedNextId = db.prepare(
@@ -279,7 +290,7 @@ export class SqliteHistory implements HistoryStore {
     this.#isBanned = db.prepare("SELECT 1 AS hit FROM bans WHERE name = ?");
   }
 
-  append(message: RoomMessage | DirectMessage): void {
+  append(message: RoomMessage | DirectMessage, accounts?: DirectAccounts): void {
     this.#begin();
     if (message.kind === "dm") {
       this.#insert.run(
@@ -290,6 +301,8 @@ export class SqliteHistory implements HistoryStore {
         message.text,
         message.ts,
         0,
+        accounts?.from ?? null,
+        accounts?.to ?? null,
       );
       return;
     }
@@ -302,6 +315,8 @@ export class SqliteHistory implements HistoryStore {
       message.text,
       message.ts,
       flags,
+      null,
+      null,
     );
   }
 
@@ -322,8 +337,8 @@ export class SqliteHistory implements HistoryStore {
     });
   }
 
-  recentDirect(user: string, limit: number): DirectMessage[] {
-    return this.#recentDirect.all(user, user, limit).map((row) => ({
+  recentDirect(account: string, limit: number): DirectMessage[] {
+    return this.#recentDirect.all(account, account, limit).map((row) => ({
       kind: "dm",
       id: int(row, "id"),
       from: str(row, "from_user"),
@@ -404,6 +419,24 @@ export class SqliteHistory implements HistoryStore {
   [Symbol.dispose](): void {
     this.close();
   }
+}
+
+/**
+ * DMs are read by account (`from_account`, `to_account`, added to files
+ * made before accounts had ids). Older DMs have none and are never shown:
+ * their names may belong to other accounts by now.
+ */
+function addAccountColumns(db: DatabaseSync): void {
+  const columns = new Set(
+    db.prepare("PRAGMA table_info(messages)").all().map((row) => String(row["name"])),
+  );
+  for (const column of ["from_account", "to_account"]) {
+    if (!columns.has(column)) db.exec(`ALTER TABLE messages ADD COLUMN ${column} TEXT`);
+  }
+  db.exec(`
+CREATE INDEX IF NOT EXISTS messages_dm_from_account ON messages (from_account, id) WHERE to_user IS NOT NULL;
+CREATE INDEX IF NOT EXISTS messages_dm_to_account ON messages (to_account, id) WHERE to_user IS NOT NULL;
+`);
 }
 
 function pushBounded<T>(list: T[], item: T, max: number): void {

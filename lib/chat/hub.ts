@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { isReservedUserName, validateUserName } from "../auth/user_name.ts";
 import type { TimeSource } from "../util/clock.ts";
 import { foldName } from "./_names.ts";
 import { type CommandContext, defaultCommands, parseCommandLine, roleAtLeast } from "./commands.ts";
@@ -20,6 +21,7 @@ import type {
   Role,
   RoomMessage,
 } from "./message.ts";
+import { accountKeyOf } from "./message.ts";
 import { LOBBY, parseRoomName, Room } from "./room.ts";
 import { TokenBucket, type TokenBucketOptions } from "./rate_limit.ts";
 
@@ -28,6 +30,13 @@ const MAX_JOKE_LINES = 4;
 /** Longest joke-service problem text shown to the requester. */
 const MAX_PROBLEM_LENGTH = 200;
 const DAY_MS = 86_400_000;
+/**
+ * Accounts whose rate state the hub keeps by default. An account's bucket
+ * outlives its sessions (logging in again does not refill it) until it is
+ * full again; at the limit, full buckets of accounts not online are dropped
+ * first, then the oldest of accounts not online.
+ */
+export const DEFAULT_MAX_RATE_ENTRIES = 10_000;
 
 /** Options for {@linkcode Hub}. */
 export interface HubOptions {
@@ -43,10 +52,13 @@ export interface HubOptions {
   /** Longest message, in characters (code points). @default 4096 */
   maxMessageLength?: number;
   /**
-   * Per-member token bucket for typed lines (`end`/`/quit` always pass; the
+   * Per-account token bucket for typed lines, kept across sessions
+   * (`end`/`/quit` always pass; the
    * operator is not limited). @default {burst: 10, perSecond: 2}
    */
   rate?: TokenBucketOptions;
+  /** Accounts whose rate state is kept. @default {DEFAULT_MAX_RATE_ENTRIES} */
+  maxRateEntries?: number;
   /** Where jokes come from. Without it, jokes are "not configured". */
   joke?: JokeTeller;
   /** Time between two jokes asked by the same user. @default 10000 */
@@ -67,13 +79,20 @@ export interface HubOptions {
   onModeration?: (event: ModerationEvent) => void;
 }
 
+/** A change to an account, for {@linkcode Hub.updateAccount}. */
+export type AccountUpdate =
+  | { readonly account: string; readonly change: "removed" | "password" }
+  | { readonly account: string; readonly change: "role"; readonly role: "user" | "admin" };
+
 /** A moderation action, reported through {@linkcode HubOptions.onModeration}. */
 export interface ModerationEvent {
   readonly action: "kick" | "ban" | "unban";
   /** Who acted. */
   readonly by: string;
-  /** Whom it was done to. */
+  /** Whom it was done to, as typed: untrusted when `refused`. */
   readonly target: string;
+  /** The target was not a valid user name, so nothing was done. */
+  readonly refused?: true;
 }
 
 /** Thrown by {@linkcode Hub.enter} when the name is banned. */
@@ -93,7 +112,9 @@ export class BannedError extends Error {
 }
 
 /**
- * Thrown by {@linkcode Hub.enter} when the name belongs to the joke bot, or
+ * Thrown by {@linkcode Hub.enter} when the name is reserved (`RESERVED_USER_NAMES`
+ * in lib/auth/user_name.ts, look-alikes included) and the newcomer is not
+ * the operator, when it belongs to the joke bot, or
  * to the operator and the newcomer is not the operator.
  */
 export class NameTakenError extends Error {
@@ -142,6 +163,11 @@ export interface MemberInfo {
 interface Seat {
   readonly member: Member;
   readonly key: string;
+  /** {@linkcode accountKeyOf} the member. */
+  readonly account: string;
+  /** What the member may do now: starts as `member.role`, follows
+   * {@linkcode Hub.updateAccount}. */
+  role: Role;
   readonly bucket: TokenBucket;
   room: Room | undefined;
   active: boolean;
@@ -178,6 +204,9 @@ export class Hub {
   #historyLimit: number;
   #maxMessageLength: number;
   #rate: TokenBucketOptions;
+  #maxRateEntries: number;
+  /** Rate state per account, kept across sessions. */
+  #buckets = new Map<string, TokenBucket>();
   #retentionDays: number;
   #onShutdown: ((by: string) => void) | undefined;
   #roleOf: (name: string) => Role | undefined;
@@ -208,6 +237,11 @@ export class Hub {
       0,
     );
     this.#rate = options.rate ?? {};
+    this.#maxRateEntries = count(
+      "maxRateEntries",
+      options.maxRateEntries ?? DEFAULT_MAX_RATE_ENTRIES,
+      1,
+    );
     new TokenBucket(this.#clock, this.#rate); // validates the rate now
     this.#onShutdown = options.onShutdown;
     this.#roleOf = options.roleOf ?? (() => undefined);
@@ -238,12 +272,16 @@ export class Hub {
     }
     const key = foldName(member.name);
     if (key === foldName(BOT_NAME)) throw new NameTakenError(member.name);
+    // The server's own speakers: no account may pass for one, online or not.
+    if (member.role !== "operator" && isReservedUserName(member.name)) {
+      throw new NameTakenError(member.name);
+    }
     if (member.role !== "operator" && this.#history.isBanned(member.name)) {
       throw new BannedError(member.name);
     }
     const old = this.#seats.get(key);
     if (old !== undefined) {
-      if (old.member.role === "operator" && member.role !== "operator") {
+      if (old.role === "operator" && member.role !== "operator") {
         throw new NameTakenError(member.name);
       }
       this.#close(old, {
@@ -251,10 +289,13 @@ export class Hub {
         message: "Signed in from another connection",
       }, "signed in again");
     }
+    const account = accountKeyOf(member);
     const seat: Seat = {
       member,
       key,
-      bucket: new TokenBucket(this.#clock, this.#rate),
+      account,
+      role: member.role,
+      bucket: this.#bucketOf(account),
       room: undefined,
       active: true,
       throttled: false,
@@ -262,7 +303,7 @@ export class Hub {
     this.#seats.set(key, seat);
     this.#place(seat, this.#rooms.get(LOBBY)!);
     // Private messages are kept for their two users: show the recent ones.
-    for (const dm of this.#history.recentDirect(member.name, this.#historyLimit)) {
+    for (const dm of this.#history.recentDirect(account, this.#historyLimit)) {
       member.deliver(dm);
     }
     return {
@@ -284,10 +325,39 @@ export class Hub {
   members(): MemberInfo[] {
     const list: MemberInfo[] = [];
     for (const seat of this.#seats.values()) {
-      const { name, role } = seat.member;
-      list.push({ name, role, room: seat.room?.name ?? LOBBY });
+      list.push({ name: seat.member.name, role: seat.role, room: seat.room?.name ?? LOBBY });
     }
     return list;
+  }
+
+  /**
+   * Make live sessions follow a change to their account at once: a removed
+   * account or a changed password ends them (code `denied`), a new role
+   * applies to the next line they type. The operator is never affected.
+   *
+   * @param update Which account and what changed.
+   * @returns How many sessions were ended or changed.
+   */
+  updateAccount(update: AccountUpdate): number {
+    const seats = [...this.#seats.values()].filter((seat) =>
+      seat.account === update.account && seat.role !== "operator"
+    );
+    let affected = 0;
+    for (const seat of seats) {
+      if (update.change === "role") {
+        if (seat.role === update.role) continue;
+        seat.role = update.role;
+        this.#notice(seat, `Your role is now ${update.role}`, "warn");
+      } else {
+        const removed = update.change === "removed";
+        this.#close(seat, {
+          code: "denied",
+          message: removed ? "Your account was removed" : "Your password was changed: log in again",
+        }, removed ? "account removed" : "password changed");
+      }
+      affected++;
+    }
+    return affected;
   }
 
   /** Whether `name` is banned (case-insensitive). */
@@ -343,7 +413,7 @@ export class Hub {
       this.#quit(seat);
       return;
     }
-    if (seat.member.role !== "operator" && !this.#admit(seat)) return;
+    if (seat.role !== "operator" && !this.#admit(seat)) return;
     try {
       const length = codePointLength(text, this.#maxMessageLength);
       if (length > this.#maxMessageLength) {
@@ -386,7 +456,7 @@ export class Hub {
   #context(seat: Seat): CommandContext {
     const room = seat.room!;
     return {
-      caller: seat.member,
+      caller: { name: seat.member.name, role: seat.role },
       room: room.name,
       reply: (text, level = "info") => this.#notice(seat, text, level),
       who: () => room.names(),
@@ -403,6 +473,7 @@ export class Hub {
       kick: (user, reason) => this.#kick(seat, user, reason),
       ban: (user, reason) => this.#ban(seat, user, reason),
       unban: (user) => {
+        this.#checkTarget(seat, "unban", user);
         const lifted = this.#history.unban(user);
         if (lifted) this.#onModeration({ action: "unban", by: seat.member.name, target: user });
         return lifted;
@@ -445,6 +516,8 @@ export class Hub {
   }
 
   #direct(seat: Seat, to: string, text: string): void {
+    const problem = validateUserName(to);
+    if (problem !== undefined) throw new Error(`Cannot send: not a user name (${problem})`);
     const target = this.#seats.get(foldName(to));
     if (target === undefined) {
       throw new Error(`Cannot send: ${to} is not online`);
@@ -457,7 +530,7 @@ export class Hub {
       text,
       ts: this.#clock.now(),
     };
-    this.#history.append(dm);
+    this.#history.append(dm, { from: seat.account, to: target.account });
     this.#nextId++;
     target.member.deliver(dm);
     if (target !== seat) seat.member.deliver(dm);
@@ -488,15 +561,26 @@ export class Hub {
     const target = this.#seats.get(foldName(user));
     if (target === undefined) return undefined;
     if (target === actor) throw new Error(`Cannot ${action} yourself`);
-    const ok = actor.member.role === "operator" ||
-      !roleAtLeast(target.member.role, actor.member.role);
+    const ok = actor.role === "operator" || !roleAtLeast(target.role, actor.role);
     if (!ok) {
       throw new Error(`Cannot ${action} ${target.member.name}: not allowed`);
     }
     return target;
   }
 
+  /**
+   * Refuse a moderation target that is not a valid user name; the refusal
+   * is reported (the audit log escapes the target) and never echoed.
+   */
+  #checkTarget(actor: Seat, action: ModerationEvent["action"], user: string): void {
+    const problem = validateUserName(user);
+    if (problem === undefined) return;
+    this.#onModeration({ action, by: actor.member.name, target: user, refused: true });
+    throw new Error(`Cannot ${action}: not a user name (${problem})`);
+  }
+
   #kick(actor: Seat, user: string, reason: string): void {
+    this.#checkTarget(actor, "kick", user);
     const target = this.#target(actor, user, "kick");
     if (target === undefined) {
       throw new Error(`Cannot kick ${user}: not online`);
@@ -510,13 +594,14 @@ export class Hub {
   }
 
   #ban(actor: Seat, user: string, reason: string): void {
+    this.#checkTarget(actor, "ban", user);
     const target = this.#target(actor, user, "ban");
     if (target === undefined) {
       // Offline: moderation rules still apply to the account's role.
       const role = this.#roleOf(user);
       if (
-        role !== undefined && actor.member.role !== "operator" &&
-        roleAtLeast(role, actor.member.role)
+        role !== undefined && actor.role !== "operator" &&
+        roleAtLeast(role, actor.role)
       ) {
         throw new Error(`Cannot ban ${user}: not allowed`);
       }
@@ -615,7 +700,32 @@ export class Hub {
   #remove(seat: Seat, reason: string): void {
     seat.active = false;
     if (this.#seats.get(seat.key) === seat) this.#seats.delete(seat.key);
+    if (seat.bucket.full) this.#buckets.delete(seat.account);
     this.#detach(seat, reason);
+  }
+
+  /** The account's bucket, kept from its earlier sessions if not full. */
+  #bucketOf(account: string): TokenBucket {
+    let bucket = this.#buckets.get(account);
+    if (bucket !== undefined) return bucket;
+    if (this.#buckets.size >= this.#maxRateEntries) this.#evictBuckets();
+    bucket = new TokenBucket(this.#clock, this.#rate);
+    this.#buckets.set(account, bucket);
+    return bucket;
+  }
+
+  /** Make room: drop full buckets of accounts not online, else the oldest. */
+  #evictBuckets(): void {
+    const online = new Set([...this.#seats.values()].map((seat) => seat.account));
+    let oldest: string | undefined;
+    for (const [account, bucket] of this.#buckets) {
+      if (online.has(account)) continue;
+      if (bucket.full) this.#buckets.delete(account);
+      else oldest ??= account;
+    }
+    if (this.#buckets.size >= this.#maxRateEntries && oldest !== undefined) {
+      this.#buckets.delete(oldest);
+    }
   }
 
   /** Remove a seat, then ask its connection to close. */

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { foldName } from "./_names.ts";
 
 /** What a member may do. `operator` is the server's own console. */
 export type Role = "user" | "admin" | "operator";
@@ -74,7 +75,8 @@ export type ChatEvent =
  * Every reason the chat domain closes a member's connection: the one list,
  * which the wire protocol extends with its own session-level codes.
  * `replaced` means the same user signed in from another connection, which
- * took over (see `Hub.enter`).
+ * took over (see `Hub.enter`); `denied` that the account was removed or its
+ * password changed (see `Hub.updateAccount`).
  */
 export const CLOSE_CODES = [
   "end",
@@ -83,6 +85,7 @@ export const CLOSE_CODES = [
   "shutdown",
   "overflow",
   "replaced",
+  "denied",
 ] as const;
 
 /** One of {@linkcode CLOSE_CODES}. */
@@ -104,8 +107,27 @@ export interface CloseReason {
 export interface Member {
   readonly name: string;
   readonly role: Role;
+  /**
+   * The stable id of the member's account: DMs and rate limits follow the
+   * account, not the name, so an account created later under the same name
+   * inherits neither. Without one (the operator console) the member is
+   * known by {@linkcode accountKeyOf}'s name-based key.
+   */
+  readonly account?: string;
   /** Queue an event for this member. Never throws, never awaits. */
   deliver(event: ChatEvent): void;
   /** Ask the member's connection to close after sending `reason`. */
   close(reason: CloseReason): void;
+}
+
+/**
+ * The key the hub keeps a member's DMs and rate state under: its account id,
+ * or for a member without an account `~` and its name with ASCII letters
+ * lowercased (`~` never occurs in an account id).
+ *
+ * @param member Whose key.
+ * @returns The key.
+ */
+export function accountKeyOf(member: Pick<Member, "name" | "account">): string {
+  return member.account ?? `~${foldName(member.name)}`;
 }

@@ -82,6 +82,16 @@ export class TokenBucket {
     return Math.ceil((1 - this.#tokens) * 1000 / this.perSecond);
   }
 
+  /**
+   * Whether the bucket is full again, so forgetting it loses nothing.
+   *
+   * @returns `true` when it holds `burst` tokens.
+   */
+  get full(): boolean {
+    this.#refill();
+    return this.#tokens >= this.burst;
+  }
+
   #refill(): void {
     const now = this.#clock.now();
     // A clock that steps back must not mint tokens or make waits negative.

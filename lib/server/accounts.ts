@@ -10,7 +10,7 @@ import { getLogger } from "@logtape/logtape";
 import { Authenticator, type LockoutEvent } from "../auth/login.ts";
 import { Hasher } from "../auth/hash.ts";
 import { Lockout } from "../auth/lockout.ts";
-import { CredentialStore } from "../auth/store.ts";
+import { type AccountChange, CredentialStore } from "../auth/store.ts";
 import type { Clock, Random } from "../util/clock.ts";
 import type { Counter } from "./prometheus.ts";
 import type { ServerConfig } from "./settings.ts";
@@ -28,6 +28,9 @@ export interface AccountsOptions {
   lockouts: Readonly<Record<LockoutEvent["scope"], Counter>>;
   /** Told of every lockout (alert mails), when configured. */
   alerts?: { notify(event: LockoutEvent): void } | undefined;
+  /** Told of every account change, the admin CLI's and the server's own,
+   * so live sessions follow it. */
+  onAccountChange?: (changes: AccountChange[]) => void;
 }
 
 /** The opened accounts. */
@@ -52,7 +55,7 @@ export async function openAccounts(
   config: Pick<ServerConfig, "credentials" | "data" | "scryptLogN">,
   options: AccountsOptions,
 ): Promise<Accounts> {
-  const { clock, random, announce, lockouts, alerts } = options;
+  const { clock, random, announce, lockouts, alerts, onAccountChange } = options;
   const hasher = new Hasher({
     params: { logN: config.scryptLogN, r: 8, p: 1 },
   });
@@ -62,6 +65,7 @@ export async function openAccounts(
         audit.info("Account {user}: {change} by the admin CLI", { user, change });
       }
     },
+    ...(onAccountChange ? { onChange: onAccountChange } : {}),
     hasher,
     random,
     clock,

@@ -9,6 +9,8 @@
 import { getLogger } from "@logtape/logtape";
 import { Hub, type ModerationEvent } from "../chat/hub.ts";
 import { type Clock, type Random, systemClock, systemRandom } from "../util/clock.ts";
+import { escapeUntrusted } from "../util/untrusted_text.ts";
+import type { AccountChange } from "../auth/store.ts";
 import { openAccounts } from "./accounts.ts";
 import { Admission, refuseBusy } from "./admission.ts";
 import { startHeartbeat } from "./heartbeat.ts";
@@ -82,12 +84,15 @@ export async function startServer(
   const alerts = await lockoutAlerts(config, clock, metrics);
 
   await Deno.mkdir(config.data, { recursive: true, mode: 0o700 });
+  // Set once the hub exists: account changes end or demote live sessions.
+  let followAccounts = (_changes: AccountChange[]) => {};
   const { store, auth } = await openAccounts(config, {
     clock,
     random,
     announce,
     lockouts: metrics.lockouts,
     alerts,
+    onAccountChange: (changes) => followAccounts(changes),
   });
   const history = await openHistory(config.data);
   let shuttingDown: Promise<void> | undefined;
@@ -109,11 +114,12 @@ export async function startServer(
     }),
     roleOf: (name: string) => store.get(name)?.role,
     onModeration: (event: ModerationEvent) =>
-      audit.warn("{action} of {target} by {by}", {
-        action: event.action,
-        target: event.target,
-        by: event.by,
-      }),
+      audit.warn(
+        event.refused
+          ? "Refused {action} of {target} by {by}: not a user name"
+          : "{action} of {target} by {by}",
+        { action: event.action, target: escapeUntrusted(event.target), by: event.by },
+      ),
     onShutdown: (by: string) => {
       audit.info("Shutdown requested by {user}", { user: by });
       if (deps.onShutdownRequest) deps.onShutdownRequest(by);
@@ -121,6 +127,12 @@ export async function startServer(
     },
   });
 
+  followAccounts = (changes) => {
+    for (const { id, change, role } of changes) {
+      if (change === "role") hub.updateAccount({ account: id, change, role });
+      else if (change !== "added") hub.updateAccount({ account: id, change });
+    }
+  };
   const sessions = new Set<Session>();
   const admission = new Admission({
     maxConnections: config.maxConnections,
@@ -191,6 +203,12 @@ export async function startServer(
     pingIntervalMs: config.pingIntervalMs,
     deadAfterMs: config.deadAfterMs,
   });
+  const accountsId = clock.setInterval(() => {
+    store.refresh().catch((error: Error) =>
+      log.error("Cannot reload accounts: {error}", { error: error.message })
+    );
+  }, config.accountsRefreshMs);
+  const accountsTimer = { [Symbol.dispose]: () => clock.clearInterval(accountsId) };
   const prunerId = clock.setInterval(() => hub.prune(), PRUNE_INTERVAL_MS);
   const pruner = { [Symbol.dispose]: () => clock.clearInterval(prunerId) };
   hub.prune();
@@ -205,7 +223,7 @@ export async function startServer(
     shutdown(message = "Server shutting down") {
       shuttingDown ??= (async () => {
         await shutDown({
-          timers: [heartbeat, pruner, refusals],
+          timers: [heartbeat, pruner, accountsTimer, refusals],
           transport,
           hub,
           sessions,

@@ -7,7 +7,7 @@
  */
 import { getLogger } from "@logtape/logtape";
 import { BannedError, NameTakenError } from "../chat/hub.ts";
-import type { ChatEvent, CloseReason, Member, Role } from "../chat/message.ts";
+import type { ChatEvent, CloseReason, Member } from "../chat/message.ts";
 import type { Clock } from "../util/clock.ts";
 import { LineReader } from "../wire/framing.ts";
 import { PeerError } from "../wire/peer_error.ts";
@@ -37,9 +37,17 @@ export const LOGIN_ATTEMPTS = 3;
 
 /** Outcome of one login attempt (see lib/auth/login.ts). */
 export type LoginResult =
-  | { ok: true; user: { name: string; role: "user" | "admin" } }
+  | { ok: true; user: LoggedInUser }
   | { ok: false; reason: "invalid" }
   | { ok: false; reason: "locked"; retryAfterMs: number };
+
+/** Who logged in: `id` is the account's stable id (DMs and rate limits
+ * follow it, see `Member.account`). */
+export interface LoggedInUser {
+  readonly name: string;
+  readonly role: "user" | "admin";
+  readonly id?: string;
+}
 
 /** What the session needs from authentication. */
 export interface SessionAuth {
@@ -263,7 +271,7 @@ export class Session {
       clock.clearTimeout(loginTimer);
       this.#user = user.name;
       try {
-        presence = this.#options.hub.enter(this.#member(user.name, user.role));
+        presence = this.#options.hub.enter(this.#member(user));
       } catch (error) {
         if (error instanceof BannedError) { // banned between login and entering
           throw new SessionClosed("banned", BANNED_MESSAGE);
@@ -330,7 +338,7 @@ export class Session {
 
   async #login(
     next: () => Promise<ClientFrame | undefined>,
-  ): Promise<{ name: string; role: Role }> {
+  ): Promise<LoggedInUser> {
     const { auth } = this.#options;
     const ip = this.address;
     const certName = this.#conn.peer.certificateName;
@@ -407,7 +415,7 @@ export class Session {
   }
 
   /** Refuse a banned user before telling it that it is in. */
-  #welcome(user: { name: string; role: Role }): { name: string; role: Role } {
+  #welcome(user: LoggedInUser): LoggedInUser {
     if (this.#options.hub.isBanned(user.name)) {
       audit.warn("Refused banned user {user} from {address}", {
         user: user.name,
@@ -419,10 +427,11 @@ export class Session {
     return user;
   }
 
-  #member(name: string, role: Role): Member {
+  #member({ name, role, id }: LoggedInUser): Member {
     return {
       name,
       role,
+      ...(id === undefined ? {} : { account: id }),
       deliver: (event: ChatEvent) => {
         this.#counters.messagesOut.inc();
         this.#outbox.push(

@@ -101,6 +101,14 @@ export const SERVER_SETTINGS = [
     min: 1,
   },
   {
+    key: "accountsRefreshMs",
+    type: "integer",
+    default: 1_000,
+    help: "How often credentials.json is checked for changes by the admin CLI (one stat); " +
+      "removed accounts and changed passwords end their sessions, role changes apply at once",
+    min: 10,
+  },
+  {
     key: "pingIntervalMs",
     type: "integer",
     default: 20_000,

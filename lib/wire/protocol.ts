@@ -98,8 +98,7 @@ export interface ErrorFrame {
  * (login refused or locked out, login timeout, protocol error, server busy).
  */
 export const BYE_CODES = [
-  ...CLOSE_CODES,
-  "denied",
+  ...CLOSE_CODES, // includes "denied"
   "locked",
   "timeout",
   "protocol_error",

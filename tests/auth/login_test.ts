@@ -60,16 +60,16 @@ async function setup(
   return { auth, store, hasher, lockout, clock, errors, locks };
 }
 
-Deno.test("Authenticator.login() returns the user and role for the right password", async () => {
+Deno.test("Authenticator.login() returns the user, role and account id for the right password", async () => {
   await using dir = await tempDir();
-  const { auth, errors } = await setup(dir.path);
+  const { auth, errors, store } = await setup(dir.path);
   deepEqual(
     await auth.login({ username: "alice", password: GOOD_PASSWORD, ip: IP }),
-    { ok: true, user: { name: "alice", role: "admin" } },
+    { ok: true, user: { name: "alice", role: "admin", id: store.get("alice")?.id } },
   );
   deepEqual(
     await auth.login({ username: "bob", password: "hidden river 77", ip: IP }),
-    { ok: true, user: { name: "bob", role: "user" } },
+    { ok: true, user: { name: "bob", role: "user", id: store.get("bob")?.id } },
   );
   deepEqual(errors, []);
 });
@@ -143,7 +143,7 @@ Deno.test("Authenticator.login() locks unknown names too, so a lock reveals noth
 
 Deno.test("Authenticator.login() success clears the account's failures", async () => {
   await using dir = await tempDir();
-  const { auth } = await setup(dir.path);
+  const { auth, store } = await setup(dir.path);
   const login = (password: string) => auth.login({ username: "alice", password, ip: IP });
   await login("wrong guess");
   await login("wrong guess");
@@ -152,7 +152,7 @@ Deno.test("Authenticator.login() success clears the account's failures", async (
   await login("wrong guess");
   deepEqual(await login(GOOD_PASSWORD), {
     ok: true,
-    user: { name: "alice", role: "admin" },
+    user: { name: "alice", role: "admin", id: store.get("alice")?.id },
   });
 });
 
@@ -163,7 +163,7 @@ Deno.test("Authenticator.login() upgrades a legacy SHA-256 hash to scrypt", asyn
   await store.setHash("bob", digest);
   deepEqual(
     await auth.login({ username: "bob", password: "legacy secret 1", ip: IP }),
-    { ok: true, user: { name: "bob", role: "user" } },
+    { ok: true, user: { name: "bob", role: "user", id: store.get("bob")?.id } },
   );
   const upgraded = store.get("bob")?.hash ?? "";
   match(upgraded, /^\$scrypt\$ln=10,r=8,p=1\$/);
@@ -199,7 +199,7 @@ Deno.test("Authenticator.login() still succeeds when the hash upgrade cannot be 
   await Deno.mkdir(`${store.path}.lock`);
   deepEqual(
     await auth.login({ username: "bob", password: "legacy secret 1", ip: IP }),
-    { ok: true, user: { name: "bob", role: "user" } },
+    { ok: true, user: { name: "bob", role: "user", id: store.get("bob")?.id } },
   );
   equal(store.get("bob")?.hash, digest);
   equal(errors.length, 1);
@@ -233,10 +233,10 @@ Deno.test("Authenticator.login() keeps serving when the credentials file breaks"
 
 Deno.test("Authenticator.loginWithCertificate() accepts the common name of an existing user", async () => {
   await using dir = await tempDir();
-  const { auth, hasher } = await setup(dir.path);
+  const { auth, hasher, store } = await setup(dir.path);
   deepEqual(await auth.loginWithCertificate("bob"), {
     ok: true,
-    user: { name: "bob", role: "user" },
+    user: { name: "bob", role: "user", id: store.get("bob")?.id },
   });
   deepEqual(await auth.loginWithCertificate("mallory"), {
     ok: false,

@@ -35,12 +35,18 @@ Deno.test("CredentialStore.open() creates a missing file with an admin and a one
   equal((await hasher.verify(password, admin.hash)).ok, true);
   const stat = await Deno.stat(store.path);
   equal((stat.mode ?? 0) & 0o777, 0o600);
-  const file = await readJson(store.path) as { version: number };
-  equal(file.version, 1);
+  const file = await readJson(store.path) as {
+    version: number;
+    users: Record<string, { id: string }>;
+  };
+  equal(file.version, 2);
+  match(file.users.admin?.id ?? "", /^[A-Za-z0-9_-]{22}$/);
+  equal(admin.id, file.users.admin?.id);
 
   const again = await openNew(dir.path);
   equal(again.createdAdminPassword, undefined);
   equal(again.get("admin")?.hash, admin.hash);
+  equal(again.get("admin")?.id, admin.id);
 });
 
 Deno.test("CredentialStore.open() with createIfMissing false refuses a missing file", async () => {
@@ -65,7 +71,14 @@ Deno.test("CredentialStore.open() refuses malformed files, naming the file and t
     ["null", /expected a JSON object/],
     ["{}", /no users/],
     [`{"version":1,"users":{}}`, /no users/],
-    [`{"version":2,"users":{"a":{"role":"user","hash":"x"}}}`, /version "2"/],
+    [`{"version":3,"users":{"a":{"role":"user","hash":"x"}}}`, /version "3"/],
+    [`{"version":2,"users":{"a":{"id":"short","role":"user","hash":"x"}}}`, /user "a": id must be/],
+    [
+      `{"version":2,"users":{"a":{"id":"${"A".repeat(22)}","role":"user","hash":"x"},"b":{"id":"${
+        "A".repeat(22)
+      }","role":"user","hash":"x"}}}`,
+      /user "b": id is not unique/,
+    ],
     [`{"version":1,"users":[]}`, /"users" must be an object/],
     [`{"version":1}`, /"users" must be an object/],
     [
@@ -111,7 +124,7 @@ Deno.test("CredentialStore.open() refuses malformed files, naming the file and t
   }
 });
 
-Deno.test("CredentialStore reads the legacy plain map and migrates it on the first change", async () => {
+Deno.test("CredentialStore reads the legacy plain map and migrates it at once, giving each account an id", async () => {
   await using dir = await tempDir();
   const path = `${dir.path}/credentials.json`;
   const digest = createHash("sha256").update("old secret 99").digest("hex");
@@ -125,14 +138,36 @@ Deno.test("CredentialStore reads the legacy plain map and migrates it on the fir
     { name: "bob", role: "user" },
   ]);
   equal(store.get("bob")?.hash, digest);
-  await store.add("carol", GOOD_PASSWORD);
-  const file = await readJson(path) as {
+  const bobId = store.get("bob")?.id ?? "";
+  const migrated = await readJson(path) as {
     version: number;
-    users: Record<string, { role: string; hash: string }>;
+    users: Record<string, { id: string; role: string; hash: string }>;
   };
-  equal(file.version, 1);
-  deepEqual(file.users.bob, { role: "user", hash: digest });
+  equal(migrated.version, 2);
+  deepEqual(migrated.users.bob, { id: bobId, role: "user", hash: digest });
+  await store.add("carol", GOOD_PASSWORD);
+  const file = await readJson(path) as typeof migrated;
   deepEqual(Object.keys(file.users), ["admin", "bob", "carol"]);
+  equal(file.users.bob?.id, bobId);
+  equal((await CredentialStore.open(path, { hasher })).get("bob")?.id, bobId);
+});
+
+Deno.test("CredentialStore gives version 1 entries ids on load, the same ids to every process", async () => {
+  await using dir = await tempDir();
+  const path = `${dir.path}/credentials.json`;
+  const digest = createHash("sha256").update("old secret 99").digest("hex");
+  await Deno.writeTextFile(
+    path,
+    JSON.stringify({ version: 1, users: { admin: { role: "admin", hash: digest } } }),
+  );
+  const [one, two] = await Promise.all([
+    CredentialStore.open(path, { hasher }),
+    CredentialStore.open(path, { hasher }),
+  ]);
+  match(one.get("admin")?.id ?? "", /^[A-Za-z0-9_-]{22}$/);
+  equal(two.get("admin")?.id, one.get("admin")?.id);
+  await two.refresh();
+  equal(two.get("admin")?.id, one.get("admin")?.id);
 });
 
 Deno.test("CredentialStore.add() stores a hashed password with a role, mode 0600", async () => {
@@ -349,6 +384,7 @@ Deno.test("CredentialStore.refresh() reports what another writer changed, withou
     random: fixedRandom(),
     onExternalChange: (changes) => seen.push(changes),
   });
+  const admin = server.get("admin")?.id;
   const cli = await openNew(dir.path);
   await cli.add("alice", GOOD_PASSWORD);
   await server.refresh();
@@ -356,8 +392,75 @@ Deno.test("CredentialStore.refresh() reports what another writer changed, withou
   await cli.remove("admin");
   await server.refresh();
   await server.setHash("alice", "$scrypt$own-write"); // the server's own write is not reported
+  const alice = cli.get("alice")?.id;
   deepEqual(seen, [
-    [{ user: "alice", change: "added" }],
-    [{ user: "alice", change: "password" }, { user: "admin", change: "removed" }],
+    [{ user: "alice", id: alice, change: "added", role: "user" }],
+    [
+      { user: "alice", id: alice, change: "password", role: "user" },
+      { user: "admin", id: admin, change: "removed", role: "admin" },
+    ],
   ]);
+});
+
+Deno.test("CredentialStore.add() refuses reserved names and names that look like an existing one", async () => {
+  await using dir = await tempDir();
+  const store = await openNew(dir.path);
+  await store.add("alice", GOOD_PASSWORD);
+  for (const name of ["operator", "JokeBot", "server", "0perator", "jokebot."]) {
+    await rejects(store.add(name, GOOD_PASSWORD), (error: Error) => {
+      equal(error instanceof TypeError, true, name);
+      equal(error.message, `Cannot add user "${name}": the name is reserved`);
+      return true;
+    });
+  }
+  for (const name of ["aIice", "a1ice", "alice.", "ALICE", "adm1n", "aclmin"]) {
+    await rejects(store.add(name, GOOD_PASSWORD), (error: Error) => {
+      equal(error instanceof DuplicateUserError, true, name);
+      match(
+        error.message,
+        /^Cannot add user ".+": (it looks like the existing user|user) "(alice|admin)"/,
+      );
+      return true;
+    });
+  }
+  deepEqual(store.list().map((u) => u.name), ["admin", "alice"]);
+});
+
+Deno.test("CredentialStore: a name removed and added again is a new account with a new id", async () => {
+  await using dir = await tempDir();
+  const store = await openNew(dir.path);
+  await store.add("erin", GOOD_PASSWORD);
+  const first = store.get("erin")?.id;
+  await store.remove("erin");
+  await store.add("ERIN", GOOD_PASSWORD);
+  ok(first);
+  notEqual(store.get("ERIN")?.id, first);
+});
+
+Deno.test("CredentialStore onChange reports the store's own changes and other writers', but not hash upgrades", async () => {
+  await using dir = await tempDir();
+  const seen: string[] = [];
+  const server = await CredentialStore.open(`${dir.path}/credentials.json`, {
+    hasher,
+    random: fixedRandom(),
+    onChange: (changes) => seen.push(...changes.map((c) => `${c.user} ${c.change} ${c.role}`)),
+  });
+  await server.add("alice", GOOD_PASSWORD, "admin");
+  equal(await server.setRole("alice", "user"), true);
+  equal(await server.setRole("alice", "user"), false);
+  await server.setPassword("alice", "another good one 9");
+  await server.setHash("alice", "$scrypt$upgrade");
+  const cli = await openNew(dir.path);
+  await cli.setRole("alice", "admin");
+  await server.refresh();
+  await cli.remove("alice");
+  await server.refresh();
+  deepEqual(seen, [
+    "alice added admin",
+    "alice role user",
+    "alice password user",
+    "alice role admin",
+    "alice removed admin",
+  ]);
+  await rejects(server.setRole("nobody", "admin"), UnknownUserError);
 });

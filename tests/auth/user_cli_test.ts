@@ -84,6 +84,21 @@ Deno.test("user.ts add refuses duplicates, weak passwords and bad names with one
     [["add", "erin"], "", /^user: .*at least 10 characters\n$/],
     [["add", ".bad"], `${GOOD_PASSWORD}\n`, /^user: Cannot add user: user name must/],
     [["add", "erin", "--role", "root"], `${GOOD_PASSWORD}\n`, /^user: .*unknown role "root"\n$/],
+    [
+      ["add", "operator"],
+      `${GOOD_PASSWORD}\n`,
+      /^user: Cannot add user "operator": the name is reserved\n$/,
+    ],
+    [
+      ["add", "J0keBot"],
+      `${GOOD_PASSWORD}\n`,
+      /^user: Cannot add user "J0keBot": the name is reserved\n$/,
+    ],
+    [
+      ["add", "aIice"],
+      `${GOOD_PASSWORD}\n`,
+      /^user: Cannot add user "aIice": it looks like the existing user "alice"\n$/,
+    ],
   ];
   for (const [args, input, expected] of cases) {
     const run = await cli(dir.path, args, input);

@@ -1,8 +1,10 @@
-import { equal, match } from "node:assert/strict";
+import { equal, match, notEqual } from "node:assert/strict";
 import {
+  isReservedUserName,
   MAX_PASSWORD_LENGTH,
   MAX_USER_NAME_LENGTH,
   MIN_PASSWORD_LENGTH,
+  userNameSkeleton,
   validatePassword,
   validateUserName,
 } from "../../lib/auth/user_name.ts";
@@ -62,4 +64,46 @@ Deno.test("validatePassword() refuses a password equal to or containing the user
   }
   equal(validatePassword("alic3 is not it", "alice"), undefined);
   match(validatePassword("bob.smith!!", "bob.smith") ?? "", /user name/);
+});
+
+Deno.test("userNameSkeleton() folds case, look-alike digits and letters, letter pairs, Unicode confusables and trailing dots together", () => {
+  const pairs: [string, string][] = [
+    ["aIice", "alice"], // capital I for l
+    ["ALICE", "alice"],
+    ["a1ice", "alice"],
+    ["rnallory", "mallory"],
+    ["b0b", "bob"],
+    ["bob.", "bob"],
+    ["bob_-", "bob"],
+    ["vvendy", "wendy"],
+    ["\u0430lice", "alice"], // Cyrillic a
+    ["b\u03bfb", "bob"], // Greek omicron
+    ["\uff41lice", "alice"], // fullwidth a, by NFKC
+  ];
+  for (const [lookalike, name] of pairs) {
+    equal(userNameSkeleton(lookalike), userNameSkeleton(name), `${lookalike} vs ${name}`);
+  }
+  for (const [a, b] of [["alice", "alicia"], ["bob", "rob"], ["ann", "anne"], ["a.b", "ab"]]) {
+    notEqual(userNameSkeleton(a!), userNameSkeleton(b!), `${a} vs ${b}`);
+  }
+});
+
+Deno.test("isReservedUserName() covers the server's own speakers and their look-alikes, not admin", () => {
+  for (
+    const name of [
+      "operator",
+      "OPERATOR",
+      "0perator",
+      "JokeBot",
+      "jokebot",
+      "J0keB0t",
+      "server",
+      "server.",
+    ]
+  ) {
+    equal(isReservedUserName(name), true, name);
+  }
+  for (const name of ["admin", "alice", "operators", "serverless"]) {
+    equal(isReservedUserName(name), false, name);
+  }
 });

@@ -22,12 +22,14 @@ import type {
 export class FakeMember implements Member {
   readonly name: string;
   readonly role: Role;
+  readonly account?: string;
   readonly events: ChatEvent[] = [];
   closed: CloseReason | undefined;
 
-  constructor(name: string, role: Role = "user") {
+  constructor(name: string, role: Role = "user", account?: string) {
     this.name = name;
     this.role = role;
+    if (account !== undefined) this.account = account;
   }
 
   deliver(event: ChatEvent): void {

@@ -13,6 +13,16 @@ function dm(id: number, from: string, to: string, ts = id): DirectMessage {
   return { kind: "dm", id, from, to, text: `${from}->${to}`, ts };
 }
 
+/** The accounts of a DM in these tests: `id-` and the lowercased name. */
+function accounts(from: string, to: string) {
+  return { from: `id-${from.toLowerCase()}`, to: `id-${to.toLowerCase()}` };
+}
+
+/** Append a DM with its accounts. */
+function appendDm(history: HistoryStore, message: DirectMessage): void {
+  history.append(message, accounts(message.from, message.to));
+}
+
 /** Run the same behaviour against both stores. */
 function bothStores(
   name: string,
@@ -48,17 +58,29 @@ bothStores("keeps action and bot flags", (history) => {
   assert.equal("action" in plain! || "bot" in plain!, false);
 });
 
-bothStores("shows DMs only to their two users", (history) => {
-  history.append(dm(1, "ann", "bob"));
-  history.append(dm(2, "bob", "cat"));
-  history.append(dm(3, "Cat", "Ann"));
+bothStores("shows DMs only to their two accounts", (history) => {
+  appendDm(history, dm(1, "ann", "bob"));
+  appendDm(history, dm(2, "bob", "cat"));
+  appendDm(history, dm(3, "Cat", "Ann"));
   history.append(said(4, "lobby", "public"));
-  assert.deepEqual(history.recentDirect("ann", 10).map((m) => m.id), [1, 3]);
-  assert.deepEqual(history.recentDirect("bob", 10).map((m) => m.id), [1, 2]);
-  assert.deepEqual(history.recentDirect("dan", 10), []);
-  assert.deepEqual(history.recentDirect("cat", 1).map((m) => m.id), [3]);
+  assert.deepEqual(history.recentDirect("id-ann", 10).map((m) => m.id), [1, 3]);
+  assert.deepEqual(history.recentDirect("id-bob", 10).map((m) => m.id), [1, 2]);
+  assert.deepEqual(history.recentDirect("id-dan", 10), []);
+  assert.deepEqual(history.recentDirect("id-cat", 1).map((m) => m.id), [3]);
   assert.deepEqual(history.recent("lobby", 10).map((m) => m.id), [4]);
 });
+
+bothStores(
+  "keys DMs by account, not name: a new account under an old name gets none, nor DMs stored without accounts",
+  (history) => {
+    history.append(dm(1, "bob", "erin"), { from: "id-bob", to: "id-erin-1" });
+    history.append(dm(2, "bob", "erin")); // no accounts: never read back
+    assert.deepEqual(history.recentDirect("id-erin-1", 10).map((m) => m.id), [1]);
+    assert.deepEqual(history.recentDirect("id-erin-2", 10), []);
+    assert.deepEqual(history.recentDirect("erin", 10), []);
+    assert.deepEqual(history.recentDirect("id-bob", 10).map((m) => m.id), [1]);
+  },
+);
 
 bothStores("bans case-insensitively and unbans", (history) => {
   history.ban("Mallory", 0);
@@ -71,11 +93,11 @@ bothStores("bans case-insensitively and unbans", (history) => {
 
 bothStores("prunes old messages but keeps ids increasing", (history) => {
   history.append(said(1, "lobby", "old", 100));
-  history.append(dm(2, "ann", "bob", 100));
+  appendDm(history, dm(2, "ann", "bob", 100));
   history.append(said(3, "lobby", "new", 300));
   assert.equal(history.prune(200), 2);
   assert.deepEqual(history.recent("lobby", 10).map((m) => m.text), ["new"]);
-  assert.deepEqual(history.recentDirect("ann", 10), []);
+  assert.deepEqual(history.recentDirect("id-ann", 10), []);
   assert.equal(history.prune(1000), 1);
   assert.equal(history.nextId(), 4);
 });
@@ -87,7 +109,7 @@ Deno.test("SqliteHistory keeps messages, bans and ids across reopening", async (
     using history = new SqliteHistory(path);
     assert.equal(history.nextId(), 1);
     history.append(said(1, "lobby", "first"));
-    history.append(dm(2, "ann", "bob"));
+    appendDm(history, dm(2, "ann", "bob"));
     history.ban("mallory", 5);
   }
   {
@@ -95,7 +117,7 @@ Deno.test("SqliteHistory keeps messages, bans and ids across reopening", async (
     assert.deepEqual(history.recent("lobby", 50).map((m) => m.text), [
       "first",
     ]);
-    assert.equal(history.recentDirect("bob", 50).length, 1);
+    assert.equal(history.recentDirect("id-bob", 50).length, 1);
     assert.equal(history.isBanned("mallory"), true);
     assert.equal(history.nextId(), 3);
     history.prune(Number.MAX_SAFE_INTEGER);
@@ -145,4 +167,22 @@ Deno.test("SqliteHistory groups a turn's writes into one transaction, committed 
   } finally {
     reader.close();
   }
+});
+
+Deno.test("SqliteHistory adds the account columns to a file made before accounts had ids; its old DMs are not shown", async () => {
+  await using dir = await tempDir();
+  const path = join(dir.path, "history.db");
+  {
+    const db = new DatabaseSync(path);
+    db.exec(`CREATE TABLE messages (id INTEGER PRIMARY KEY, room TEXT,
+      from_user TEXT NOT NULL COLLATE NOCASE, to_user TEXT COLLATE NOCASE,
+      text TEXT NOT NULL, ts INTEGER NOT NULL, flags INTEGER NOT NULL DEFAULT 0)`);
+    db.exec("INSERT INTO messages VALUES (1, NULL, 'bob', 'erin', 'old secret', 1, 0)");
+    db.close();
+  }
+  using history = new SqliteHistory(path);
+  assert.deepEqual(history.recentDirect("id-erin", 10), []);
+  appendDm(history, dm(2, "bob", "erin"));
+  assert.deepEqual(history.recentDirect("id-erin", 10).map((m) => m.id), [2]);
+  assert.equal(history.nextId(), 3);
 });

@@ -297,3 +297,31 @@ Deno.test("recent private messages are shown again to their two users on enterin
   hub.enter(carol);
   assert.deepEqual(carol.dms(), []);
 });
+
+Deno.test("/kick, /ban, /unban and /msg refuse a target that is not a user name, and report the moderation refusals", () => {
+  const seen: unknown[] = [];
+  const { hub } = makeHub({ onModeration: (event) => seen.push(event) });
+  const op = new FakeMember("root", "operator");
+  const o = hub.enter(op);
+  op.clear();
+  for (const command of ["/kick", "/ban", "/unban", "/msg"]) o.input(`${command} b\u202eob hi`);
+  assert.deepEqual(
+    op.notices().map((n) => [n.level, n.text.split(" (")[0]]),
+    [
+      ["error", "Cannot kick: not a user name"],
+      ["error", "Cannot ban: not a user name"],
+      ["error", "Cannot unban: not a user name"],
+      ["error", "Cannot send: not a user name"],
+    ],
+  );
+  assert.equal(hub.isBanned("b\u202eob"), false);
+  assert.deepEqual(
+    seen,
+    ["kick", "ban", "unban"].map((action) => ({
+      action,
+      by: "root",
+      target: "b\u202eob",
+      refused: true,
+    })),
+  );
+});

@@ -286,3 +286,73 @@ Deno.test("messages with control characters or lone surrogates are refused with 
   a.input("tab\tseparated 😀");
   assert.deepEqual(ann.messages().map((m) => m.text), ["tab\tseparated 😀"]);
 });
+
+/** Spend `member`'s whole burst of `burst` lines in a fresh session. */
+function spend(hub: ReturnType<typeof makeHub>["hub"], member: FakeMember, burst: number) {
+  const presence = hub.enter(member);
+  for (let i = 0; i < burst; i++) presence.input(`${member.name} ${i}`);
+  return presence;
+}
+
+Deno.test("rate state follows the account across sessions, not the name or the connection", () => {
+  const { hub, clock } = makeHub({ rate: { burst: 3, perSecond: 1 } });
+  spend(hub, new FakeMember("ann", "user", "id-ann"), 3).leave();
+  const again = new FakeMember("ann", "user", "id-ann");
+  hub.enter(again).input("after re-login");
+  assert.deepEqual([again.texts(), again.notices().map((n) => n.level)], [[], ["warn"]]);
+  again.clear();
+  // Another account under the same name (the old one removed) starts full.
+  const other = new FakeMember("ann", "user", "id-ann-2");
+  hub.enter(other).input("new account");
+  assert.deepEqual(other.texts(), ["new account"]);
+  clock.advance(1000);
+  assert.equal(again.closed?.code, "replaced");
+});
+
+Deno.test("rate entries are bounded: full buckets of offline accounts go first, then the oldest offline", () => {
+  const { hub, clock } = makeHub({ rate: { burst: 2, perSecond: 1 }, maxRateEntries: 2 });
+  spend(hub, new FakeMember("ann", "user", "a"), 2).leave();
+  clock.advance(2000); // ann's bucket is full again
+  spend(hub, new FakeMember("bob", "user", "b"), 2).leave();
+  // At the limit: ann's full bucket is dropped, bob's empty one kept.
+  spend(hub, new FakeMember("cat", "user", "c"), 2).leave();
+  const bob = new FakeMember("bob", "user", "b");
+  hub.enter(bob).input("still limited");
+  assert.deepEqual(bob.texts(), []);
+  // At the limit with none full: the oldest offline (cat) goes, never bob online.
+  hub.enter(new FakeMember("dan", "user", "d"));
+  const cat = new FakeMember("cat", "user", "c");
+  hub.enter(cat).input("forgotten");
+  assert.deepEqual(cat.texts(), ["forgotten"]);
+  hub.enter(new FakeMember("eve", "user", "e"));
+  const bobAgain = new FakeMember("bob", "user", "b"); // takes over bob's session
+  hub.enter(bobAgain).input("still limited, online all along");
+  assert.deepEqual([bob.closed?.code, bobAgain.texts()], ["replaced", []]);
+});
+
+Deno.test("reserved names and their look-alikes cannot enter as users, even with no operator online", () => {
+  const { hub } = makeHub();
+  for (const name of ["operator", "0perator", "server", "JokeBot", "J0keBot"]) {
+    assert.throws(() => hub.enter(new FakeMember(name, "admin")), NameTakenError, name);
+  }
+  const op = new FakeMember("operator", "operator");
+  hub.enter(op);
+  assert.equal(op.closed, undefined);
+});
+
+Deno.test("DMs follow the account: a new account under a removed one's name sees none of them", () => {
+  const { hub } = makeHub();
+  const bob = new FakeMember("bob", "user", "id-bob");
+  const erin = new FakeMember("erin", "user", "id-erin-1");
+  const b = hub.enter(bob);
+  const e = hub.enter(erin);
+  b.input("/msg erin the secret");
+  assert.deepEqual(erin.dms().map((dm) => dm.text), ["the secret"]);
+  e.leave();
+  const again = new FakeMember("erin", "user", "id-erin-1");
+  hub.enter(again).leave();
+  assert.deepEqual(again.dms().map((dm) => dm.text), ["the secret"], "same account: kept");
+  const impostor = new FakeMember("ERIN", "user", "id-erin-2");
+  hub.enter(impostor);
+  assert.deepEqual(impostor.dms(), []);
+});

@@ -54,7 +54,7 @@ async function readUsers(
   dir: string,
 ): Promise<Record<string, { role: string; hash: string }>> {
   const file = JSON.parse(await Deno.readTextFile(join(dir, "credentials.json")));
-  equal(file.version, 1, "the file is in the versioned format");
+  equal(file.version, 2, "the file is in the versioned format, with account ids");
   return file.users;
 }
 
@@ -294,7 +294,12 @@ Deno.test("a legacy plain-map credentials file is upgraded on login and rewritte
   });
   const users = await readUsers(dir.path);
   deepEqual(Object.keys(users), ["admin", "alice"]);
-  deepEqual(users.admin, { role: "admin", hash: adminHash }, "admin untouched");
+  deepEqual(
+    users.admin,
+    { id: (users.admin as { id?: string } | undefined)?.id, role: "admin", hash: adminHash },
+    "admin untouched",
+  );
+  match((users.admin as { id?: string } | undefined)?.id ?? "", /^[A-Za-z0-9_-]{22}$/);
   match(users.alice?.hash ?? "", /^\$scrypt\$/);
   deepEqual((await loginOnce(s, "admin")).answer, {
     type: "welcome",
@@ -307,7 +312,7 @@ Deno.test("the server refuses to start on a malformed credentials file and names
   const cases: [string, string][] = [
     ['{"version":1,"users":{"alice":', "not valid JSON"],
     ['{"version":1,"users":{}}', "no users"],
-    ['{"version":2,"users":{"alice":{"role":"user","hash":"x"}}}', 'unsupported version "2"'],
+    ['{"version":3,"users":{"alice":{"role":"user","hash":"x"}}}', 'unsupported version "3"'],
     ['{"alice":42}', 'user "alice": hash must be a non-empty string'],
   ];
   for (const [content, problem] of cases) {
