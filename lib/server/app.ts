@@ -158,6 +158,13 @@ export async function startServer(
         maxFrameBytes: config.maxFrameBytes,
         outboxBytes: config.outboxBytes,
         loginTimeoutMs: config.loginTimeoutMs,
+        preLogin: {
+          maxFrameBytes: config.preLoginMaxFrameBytes,
+          readBurstBytes: config.preLoginReadBurstBytes,
+          readBytesPerSecond: config.preLoginReadBytesPerSecond,
+          pingBurst: config.preLoginPingBurst,
+          pingsPerSecond: config.preLoginPingsPerSecond,
+        },
       },
     });
     sessions.add(session);

@@ -61,6 +61,8 @@ export interface ServerMetrics {
   readonly messagesOut: Counter;
   /** `banter_backpressure_drops_total`: clients dropped for not reading. */
   readonly backpressureDrops: Counter;
+  /** `banter_pre_login_read_pauses_total`: reads paused by the pre-login byte budget. */
+  readonly preLoginReadPauses: Counter;
   /** `banter_joke_fetches_total{outcome}`. */
   readonly jokes: Readonly<Record<JokeOutcome, Counter>>;
   /** `banter_event_loop_lag_seconds`: the last timer's delay. */
@@ -141,6 +143,10 @@ export function createServerMetrics(): ServerMetrics {
     backpressureDrops: registry.counter({
       name: "banter_backpressure_drops_total",
       help: "Clients dropped because they did not read fast enough",
+    }),
+    preLoginReadPauses: registry.counter({
+      name: "banter_pre_login_read_pauses_total",
+      help: "Times a connection that had not logged in was paused for passing its byte budget",
     }),
     jokes: labelled(
       registry,

@@ -7,12 +7,24 @@
  */
 import { getLogger } from "@logtape/logtape";
 import { BannedError, NameTakenError } from "../chat/hub.ts";
-import type { ChatEvent, CloseReason, Member } from "../chat/message.ts";
+import { TokenBucket } from "../chat/rate_limit.ts";
+import type { ChatEvent, CloseReason, Member, Role } from "../chat/message.ts";
 import type { Clock } from "../util/clock.ts";
 import { LineReader } from "../wire/framing.ts";
 import { PeerError } from "../wire/peer_error.ts";
 import { Counter } from "./prometheus.ts";
 import { Outbox } from "./outbox.ts";
+import {
+  DEFAULT_PRE_LOGIN_MAX_FRAME_BYTES,
+  DEFAULT_PRE_LOGIN_PING_BURST,
+  DEFAULT_PRE_LOGIN_PINGS_PER_SECOND,
+  DEFAULT_PRE_LOGIN_READ_BURST_BYTES,
+  DEFAULT_PRE_LOGIN_READ_BYTES_PER_SECOND,
+  PRE_LOGIN_MAX_DEPTH,
+  PreLoginError,
+  ReadBudget,
+} from "./read_budget.ts";
+import { nestsDeeperThan } from "../wire/json_nesting.ts";
 import { escapeUntrusted } from "../util/untrusted_text.ts";
 import {
   type ByeCode,
@@ -71,7 +83,31 @@ export interface SessionLimits {
   outboxBytes: number;
   /** Time from connect to a finished login, on the session's clock. */
   loginTimeoutMs: number;
+  /** What a connection may do before login (see lib/server/read_budget.ts). @default the DEFAULT_PRE_LOGIN_* values */
+  preLogin?: Partial<PreLoginLimits>;
 }
+
+/** Limits that hold until login. */
+export interface PreLoginLimits {
+  /** Largest frame in bytes (at most `maxFrameBytes`). */
+  maxFrameBytes: number;
+  /** Bytes read at once before reads are paced. */
+  readBurstBytes: number;
+  /** Bytes read per second past the burst. */
+  readBytesPerSecond: number;
+  /** Pings answered at once; one more closes the connection. */
+  pingBurst: number;
+  /** Pings per second past the burst. */
+  pingsPerSecond: number;
+}
+
+const PRE_LOGIN_DEFAULTS: PreLoginLimits = {
+  maxFrameBytes: DEFAULT_PRE_LOGIN_MAX_FRAME_BYTES,
+  readBurstBytes: DEFAULT_PRE_LOGIN_READ_BURST_BYTES,
+  readBytesPerSecond: DEFAULT_PRE_LOGIN_READ_BYTES_PER_SECOND,
+  pingBurst: DEFAULT_PRE_LOGIN_PING_BURST,
+  pingsPerSecond: DEFAULT_PRE_LOGIN_PINGS_PER_SECOND,
+};
 
 /** What sessions count (see lib/metrics.ts); integer increments only. */
 export interface SessionCounters {
@@ -83,6 +119,8 @@ export interface SessionCounters {
   readonly loginsFailed: Counter;
   /** Sessions dropped because the client did not read. */
   readonly backpressureDrops: Counter;
+  /** Reads paused because a connection passed its pre-login byte budget. */
+  readonly preLoginReadPauses: Counter;
 }
 
 function uncounted(): SessionCounters {
@@ -92,6 +130,7 @@ function uncounted(): SessionCounters {
     loginsOk: new Counter(),
     loginsFailed: new Counter(),
     backpressureDrops: new Counter(),
+    preLoginReadPauses: new Counter(),
   };
 }
 
@@ -177,6 +216,11 @@ export class Session {
     return this.#user;
   }
 
+  /** Bytes charged for this client's outbound queue (see `Outbox.queuedBytes`). */
+  get queuedBytes(): number {
+    return this.#outbox.queuedBytes;
+  }
+
   /** Milliseconds since anything was received, per the injected clock. */
   idleFor(now: number): number {
     return now - this.#lastSeen;
@@ -223,14 +267,27 @@ export class Session {
         resolve(reason);
       };
     });
+    const { clock } = this.#options;
+    // Until login, anyone may be on the other end: reads are paced by a
+    // byte budget, frames are small and flat, pings are rate-limited.
+    const preLogin = { ...PRE_LOGIN_DEFAULTS, ...limits.preLogin };
+    let loggedIn = false;
+    const budget = new ReadBudget(clock, {
+      burstBytes: preLogin.readBurstBytes,
+      bytesPerSecond: preLogin.readBytesPerSecond,
+      onPause: () => this.#counters.preLoginReadPauses.inc(),
+    });
+    const pings = new TokenBucket(clock, {
+      burst: preLogin.pingBurst,
+      perSecond: preLogin.pingsPerSecond,
+    });
     // A bad frame leaves the socket open for the error frame and goodbye;
     // #finish closes the connection.
-    const lines = new LineReader(this.#conn.source, {
-      maxFrameBytes: limits.maxFrameBytes,
+    const lines = new LineReader(budget.throttle(this.#conn.source), {
+      maxFrameBytes: Math.min(preLogin.maxFrameBytes, limits.maxFrameBytes),
     });
     this.#options.onOpen?.(this);
     let presence: ReturnType<SessionHub["enter"]> | undefined;
-    const { clock } = this.#options;
     const loginTimer = clock.setTimeout(
       () =>
         this.#abort(
@@ -246,9 +303,21 @@ export class Session {
           const line = await lines.next();
           if (line === undefined) return undefined;
           this.#lastSeen = this.#options.clock.now();
+          if (!loggedIn && nestsDeeperThan(line, PRE_LOGIN_MAX_DEPTH)) {
+            throw new PreLoginError(
+              "too_deep",
+              `Frame is nested deeper than ${PRE_LOGIN_MAX_DEPTH} levels`,
+            );
+          }
           const frame = parseClientFrame(line);
-          if (frame.type === "ping") this.#send({ type: "pong", id: frame.id });
-          else if (frame.type !== "pong") return frame;
+          if (frame.type === "ping") {
+            if (!loggedIn && !pings.take()) {
+              throw new PreLoginError("rate_limited", "Too many pings before login");
+            }
+            // One pong waits at most: a newer one replaces it, so a peer
+            // that pings and never reads cannot pile them up.
+            this.#outbox.pushLatest("pong", encodeFrame({ type: "pong", id: frame.id }));
+          } else if (frame.type !== "pong") return frame;
         }
       };
       this.#send({
@@ -268,6 +337,9 @@ export class Session {
         );
       }
       const user = await this.#login(next);
+      loggedIn = true;
+      budget.end();
+      lines.maxFrameBytes = limits.maxFrameBytes;
       clock.clearTimeout(loginTimer);
       this.#user = user.name;
       try {

@@ -6,6 +6,13 @@
  */
 import { ConfigError, type ConfigOf, loadConfig, type Setting } from "../util/config.ts";
 import { DEFAULT_JOKE_URL } from "./joke_api.ts";
+import {
+  DEFAULT_PRE_LOGIN_MAX_FRAME_BYTES,
+  DEFAULT_PRE_LOGIN_PING_BURST,
+  DEFAULT_PRE_LOGIN_PINGS_PER_SECOND,
+  DEFAULT_PRE_LOGIN_READ_BURST_BYTES,
+  DEFAULT_PRE_LOGIN_READ_BYTES_PER_SECOND,
+} from "./read_budget.ts";
 import { isMailAddress } from "./smtp.ts";
 
 /** The server's settings. */
@@ -107,6 +114,41 @@ export const SERVER_SETTINGS = [
     help: "How often credentials.json is checked for changes by the admin CLI (one stat); " +
       "removed accounts and changed passwords end their sessions, role changes apply at once",
     min: 10,
+  },
+  {
+    key: "preLoginMaxFrameBytes",
+    type: "integer",
+    default: DEFAULT_PRE_LOGIN_MAX_FRAME_BYTES,
+    help: "Largest frame before login, in bytes (at most maxFrameBytes)",
+    min: 256,
+  },
+  {
+    key: "preLoginReadBurstBytes",
+    type: "integer",
+    default: DEFAULT_PRE_LOGIN_READ_BURST_BYTES,
+    help: "Bytes read from a connection before login before its reads are paced",
+    min: 1024,
+  },
+  {
+    key: "preLoginReadBytesPerSecond",
+    type: "integer",
+    default: DEFAULT_PRE_LOGIN_READ_BYTES_PER_SECOND,
+    help: "Bytes per second read from a connection before login, past the burst",
+    min: 1,
+  },
+  {
+    key: "preLoginPingBurst",
+    type: "integer",
+    default: DEFAULT_PRE_LOGIN_PING_BURST,
+    help: "Pings a connection may send at once before login",
+    min: 1,
+  },
+  {
+    key: "preLoginPingsPerSecond",
+    type: "integer",
+    default: DEFAULT_PRE_LOGIN_PINGS_PER_SECOND,
+    help: "Pings per second a connection may send before login, past the burst",
+    min: 1,
   },
   {
     key: "pingIntervalMs",

@@ -56,7 +56,7 @@ export interface LineDecoderOptions {
  * ```
  */
 export class LineSplitter {
-  readonly #max: number;
+  #max: number;
   readonly #decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
   /** Pieces of the current, unfinished line. */
   #pending: Uint8Array[] = [];
@@ -65,11 +65,16 @@ export class LineSplitter {
 
   /** @param options The frame size cap. */
   constructor(options: LineDecoderOptions = {}) {
-    const max = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
-    if (!Number.isInteger(max) || max < 1) {
-      throw new RangeError(`Cannot decode frames: maxFrameBytes is ${max}`);
-    }
-    this.#max = max;
+    this.#max = checkedMax(options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES);
+  }
+
+  /** The frame cap; a new one applies from the next chunk pushed. */
+  get maxFrameBytes(): number {
+    return this.#max;
+  }
+
+  set maxFrameBytes(max: number) {
+    this.#max = checkedMax(max);
   }
 
   /** The bad line's error, once one was seen. */
@@ -177,10 +182,29 @@ export class LineReader {
     }
   }
 
+  /**
+   * The frame cap (e.g. raised after login); a new one applies to bytes read
+   * from then on, not to lines already split.
+   */
+  get maxFrameBytes(): number {
+    return this.#splitter.maxFrameBytes;
+  }
+
+  set maxFrameBytes(max: number) {
+    this.#splitter.maxFrameBytes = max;
+  }
+
   /** Stop reading. */
   cancel(): Promise<void> {
     return this.#source.cancel();
   }
+}
+
+function checkedMax(max: number): number {
+  if (!Number.isInteger(max) || max < 1) {
+    throw new RangeError(`Cannot decode frames: maxFrameBytes is ${max}`);
+  }
+  return max;
 }
 
 function tooLong(max: number): FrameError {

@@ -130,6 +130,26 @@ export function modelClientFrame(line: string): ModelFrame {
   }
 }
 
+/**
+ * Before login (PROTOCOL.md, section 10): frames nest at most 16 levels,
+ * counted on the text with strings taken out, and 10 pings are answered
+ * before the rate applies (the model's clock never moves). The pre-login
+ * frame cap (16 KiB) is above every cap the fuzz tests use, so it is not
+ * modelled.
+ */
+const PRE_LOGIN_DEPTH = 16;
+const PRE_LOGIN_PINGS = 10;
+
+function deeperThan(line: string, max: number): boolean {
+  const brackets = line.replace(/"(?:[^"\\]|\\[\s\S])*"?/g, "").replace(/[^[\]{}]/g, "");
+  let depth = 0;
+  for (const b of brackets) {
+    depth = b === "[" || b === "{" ? depth + 1 : Math.max(0, depth - 1);
+    if (depth > max) return true;
+  }
+  return false;
+}
+
 /** What the hub does with one `say` in the session model. */
 export type SayModel = (text: string) => "end" | string[];
 
@@ -158,13 +178,16 @@ export function modelSession(
   const { lines, error } = modelLines(input, max);
   let state: "hello" | "auth" | "chat" = "hello";
   let left = 3;
+  let pings = 0;
   for (const line of lines) {
+    if (state !== "chat" && deeperThan(line, PRE_LOGIN_DEPTH)) return fatal("too_deep");
     const parsed = modelClientFrame(line);
     if ("error" in parsed) return fatal(parsed.error);
     const frame = parsed.ok;
     // Heartbeats are answered in every state (lib/server/session.ts; PROTOCOL.md
     // section 4 still says "only after welcome").
     if (frame.type === "ping") {
+      if (state !== "chat" && ++pings > PRE_LOGIN_PINGS) return fatal("rate_limited");
       out.push(`pong:${frame.id}`);
       continue;
     }

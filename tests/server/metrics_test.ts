@@ -23,6 +23,7 @@ Deno.test("createServerMetrics() exposes every series the issue asks for, starti
     "banter_messages_received_total",
     "banter_messages_delivered_total",
     "banter_backpressure_drops_total",
+    "banter_pre_login_read_pauses_total",
     ...JOKE_OUTCOMES.map((o) => `banter_joke_fetches_total{outcome="${o}"}`),
     "banter_event_loop_lag_seconds",
     'banter_lockout_alerts_total{result="sent"}',

@@ -1,6 +1,11 @@
-import { deepEqual, equal } from "node:assert/strict";
+import { deepEqual, equal, ok } from "node:assert/strict";
 import { type ByteSink, streamSink } from "../../lib/wire/byte_channel.ts";
-import { Outbox } from "../../lib/server/outbox.ts";
+import {
+  CHUNK_BYTES,
+  FRAME_OVERHEAD_BYTES,
+  Outbox,
+  SMALL_FRAME_BYTES,
+} from "../../lib/server/outbox.ts";
 import { FakeClock } from "../_fake_clock.ts";
 import { within } from "../_helpers.ts";
 
@@ -28,14 +33,15 @@ Deno.test("Outbox lets a burst pass the soft bound, but not the hard one", () =>
   let overflowed = 0;
   const never = new WritableStream<Uint8Array>({ write: () => new Promise(() => {}) });
   const outbox = new Outbox(streamSink(never), {
-    maxBytes: 10,
-    hardMaxBytes: 40,
+    maxBytes: 10_000,
+    hardMaxBytes: 40_000,
     stallMs: 60_000,
     onOverflow: () => overflowed++,
   });
-  equal(outbox.push(new Uint8Array(30)), true, "over the soft bound is fine for a while");
+  equal(outbox.push(new Uint8Array(30_000)), true, "over the soft bound is fine for a while");
   equal(overflowed, 0);
-  equal(outbox.push(new Uint8Array(11)), false, "past the hard bound");
+  // 30,000 + 9,000 bytes, plus the overhead of two buffers, pass 40,000.
+  equal(outbox.push(new Uint8Array(9_000)), false, "past the hard bound");
   equal(overflowed, 1);
   equal(outbox.push(new Uint8Array(1)), false, "closed after overflow");
 });
@@ -106,12 +112,12 @@ Deno.test("Outbox drops a peer that stays over the soft bound for stallMs, on it
   const { sink } = heldSink();
   let overflowed = 0;
   const outbox = new Outbox(sink, {
-    maxBytes: 10,
+    maxBytes: 10_000,
     stallMs: 5000,
     clock,
     onOverflow: () => overflowed++,
   });
-  equal(outbox.push(new Uint8Array(30)), true);
+  equal(outbox.push(new Uint8Array(30_000)), true);
   clock.advance(4999);
   equal(overflowed, 0, "not before stallMs");
   equal(outbox.closed, false);
@@ -127,12 +133,12 @@ Deno.test("Outbox keeps a peer whose queue comes back under the soft bound befor
   const held = heldSink();
   let overflowed = 0;
   const outbox = new Outbox(held.sink, {
-    maxBytes: 10,
+    maxBytes: 10_000,
     stallMs: 5000,
     clock,
     onOverflow: () => overflowed++,
   });
-  outbox.push(new Uint8Array(30));
+  outbox.push(new Uint8Array(30_000));
   await Promise.resolve(); // the flush starts and its write is held
   equal(clock.pendingTimers, 1, "the stall timer runs while over the bound");
   clock.advance(4000);
@@ -159,4 +165,101 @@ Deno.test("Outbox.close() gives up on a peer that does not read after its timeou
   equal(done, true);
   equal(held.closed(), false, "the stalled sink is not closed politely");
   equal(clock.pendingTimers, 0);
+});
+
+const pong = (id: number) => new TextEncoder().encode(`{"type":"pong","id":${id}}\n`);
+
+/** A sink whose first write stays pending until released; later ones are taken at once. */
+function firstWriteHeld(): { sink: ByteSink; written: string[]; release(): void } {
+  const written: string[] = [];
+  let release = () => {};
+  return {
+    written,
+    release: () => release(),
+    sink: {
+      write(bytes) {
+        written.push(new TextDecoder().decode(bytes));
+        if (written.length > 1) return undefined;
+        return new Promise<void>((resolve) => release = resolve);
+      },
+      close: () => Promise.resolve(),
+    },
+  };
+}
+
+Deno.test("Outbox charges each frame it holds its overhead on top of its bytes", async () => {
+  const held = firstWriteHeld();
+  const outbox = new Outbox(held.sink);
+  outbox.push(new Uint8Array(1000));
+  await Promise.resolve(); // the first write is held
+  const size = SMALL_FRAME_BYTES + 1;
+  for (let i = 0; i < 10; i++) outbox.push(new Uint8Array(size));
+  equal(outbox.queuedBuffers, 10);
+  equal(outbox.queuedBytes, 1000 + 11 * FRAME_OVERHEAD_BYTES + 10 * size);
+  held.release();
+  await outbox.close();
+  equal(outbox.queuedBytes, 0);
+});
+
+Deno.test("Outbox copies small frames into shared chunks: 10,000 pongs are held in a few buffers, in order", async () => {
+  const held = firstWriteHeld();
+  const outbox = new Outbox(held.sink);
+  outbox.push(pong(-1));
+  await Promise.resolve(); // the first write is held
+  let payload = 0;
+  for (let i = 0; i < 10_000; i++) {
+    const frame = pong(i);
+    payload += frame.length;
+    outbox.push(frame);
+  }
+  const chunks = Math.ceil(payload / (CHUNK_BYTES - SMALL_FRAME_BYTES));
+  ok(outbox.queuedBuffers <= chunks, `${outbox.queuedBuffers} buffers for ${payload} bytes`);
+  ok(outbox.queuedBytes >= payload, "the charge covers the bytes");
+  ok(
+    outbox.queuedBytes <= (chunks + 1) * (CHUNK_BYTES + FRAME_OVERHEAD_BYTES),
+    "and what the chunks hold",
+  );
+  held.release();
+  await outbox.close();
+  const lines = held.written.join("").trimEnd().split("\n");
+  deepEqual(lines, Array.from({ length: 10_001 }, (_, i) => `{"type":"pong","id":${i - 1}}`));
+});
+
+Deno.test("Outbox.pushLatest() keeps one unsent frame per slot: the newest, after what was queued before it", async () => {
+  const held = firstWriteHeld();
+  const outbox = new Outbox(held.sink);
+  outbox.pushLatest("pong", pong(0)); // written at once (held): already sent
+  await Promise.resolve();
+  for (let i = 1; i <= 1000; i++) outbox.pushLatest("pong", pong(i));
+  equal(outbox.queuedBuffers, 1, "one pong waits, the others were replaced");
+  equal(outbox.queuedBytes, 2 * FRAME_OVERHEAD_BYTES + pong(0).length + pong(1000).length);
+  outbox.push(new TextEncoder().encode("message\n"));
+  outbox.pushLatest("pong", pong(1001));
+  held.release();
+  await outbox.close();
+  deepEqual(held.written.join("").trimEnd().split("\n"), [
+    `{"type":"pong","id":0}`,
+    "message",
+    `{"type":"pong","id":1001}`,
+  ]);
+});
+
+Deno.test("Outbox.pushLatest() replaces a waiting frame that others were queued after", async () => {
+  const held = firstWriteHeld();
+  const outbox = new Outbox(held.sink);
+  outbox.push(new Uint8Array(SMALL_FRAME_BYTES + 1).fill(0x61));
+  await Promise.resolve();
+  outbox.pushLatest("pong", pong(1));
+  const big = new Uint8Array(SMALL_FRAME_BYTES + 1).fill(0x62);
+  big[big.length - 1] = 0x0a;
+  outbox.push(big);
+  outbox.pushLatest("pong", pong(2));
+  equal(outbox.queuedBuffers, 2);
+  held.release();
+  await outbox.close();
+  const [, ...rest] = held.written;
+  deepEqual(rest.join("").trimEnd().split("\n"), [
+    "b".repeat(SMALL_FRAME_BYTES),
+    `{"type":"pong","id":2}`,
+  ]);
 });

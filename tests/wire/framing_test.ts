@@ -141,3 +141,25 @@ Deno.test("encodeLine refuses a newline", () => {
   }
   assertEquals(error instanceof RangeError, true);
 });
+
+Deno.test("LineReader.maxFrameBytes raised after a line applies to the lines read from then on", async () => {
+  const enc = new TextEncoder();
+  const chunks = [enc.encode("short\n"), enc.encode("x".repeat(20) + "\n")];
+  const reader = new LineReader(streamSource(ReadableStream.from(chunks)), { maxFrameBytes: 8 });
+  assertEquals(await reader.next(), "short");
+  reader.maxFrameBytes = 32;
+  assertEquals(await reader.next(), "x".repeat(20));
+  assertEquals(await reader.next(), undefined);
+});
+
+Deno.test("LineReader.maxFrameBytes refuses a cap that is not a positive integer", () => {
+  const reader = new LineReader(streamSource(ReadableStream.from<Uint8Array>([])));
+  for (const max of [0, -1, 1.5, Number.NaN]) {
+    try {
+      reader.maxFrameBytes = max;
+      throw new Error(`accepted ${max}`);
+    } catch (error) {
+      assertEquals(error instanceof RangeError, true, String(max));
+    }
+  }
+});
