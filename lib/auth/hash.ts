@@ -6,19 +6,19 @@
  * @module
  */
 import { Buffer } from "node:buffer";
-import { createHash, scrypt, timingSafeEqual } from "node:crypto";
-import bcrypt from "bcryptjs";
+import { timingSafeEqual } from "node:crypto";
 import { type Random, systemRandom } from "../util/clock.ts";
+import { type Kdf, nodeKdf } from "./_kdf.ts";
 import { Semaphore } from "./_semaphore.ts";
 import {
   formatScryptHash,
   parseStoredHash,
-  scryptMemoryBytes,
   type ScryptParams,
   scryptParamsProblem,
 } from "./_stored_hash.ts";
 
 export type { ScryptParams } from "./_stored_hash.ts";
+export type { Kdf } from "./_kdf.ts";
 
 /** OWASP's minimum for scrypt: N = 2^17 (128 MiB with r = 8), r = 8, p = 1. */
 export const DEFAULT_SCRYPT_PARAMS: ScryptParams = Object.freeze({
@@ -41,6 +41,9 @@ export interface HasherOptions {
   maxConcurrent?: number;
   /** Source of salts. @default {systemRandom} */
   random?: Random;
+  /** The primitives (scrypt, bcrypt, SHA-256); tests observe the work
+   * through it. @default {nodeKdf} */
+  kdf?: Kdf;
 }
 
 /** The outcome of {@linkcode Hasher.verify}. */
@@ -75,6 +78,7 @@ const MISMATCH: VerifyResult = Object.freeze({ ok: false, needsRehash: false });
 export class Hasher {
   #params: ScryptParams;
   #random: Random;
+  #kdf: Kdf;
   #slots: Semaphore;
   #dummySalt: Uint8Array;
   #dummyKey = new Uint8Array(KEY_BYTES);
@@ -94,6 +98,7 @@ export class Hasher {
     }
     this.#params = Object.freeze({ ...params });
     this.#random = options.random ?? systemRandom;
+    this.#kdf = options.kdf ?? nodeKdf;
     this.#slots = new Semaphore(
       options.maxConcurrent ?? (navigator.hardwareConcurrency || 2),
     );
@@ -151,14 +156,16 @@ export class Hasher {
       }
       case "sha256": {
         await this.verifyDummy(password);
-        const digest = createHash("sha256").update(password, "utf8").digest();
+        const digest = this.#kdf.sha256(password);
         return verdict(timingSafeEqual(digest, parsed.digest), true);
       }
       case "bcrypt": {
         // A cheap bcrypt cost would answer faster than an unknown name does.
         await this.verifyDummy(password);
-        const ok = await this.#slots.run(() => bcrypt.compare(password, parsed.encoded));
-        return verdict(ok, true);
+        const encoded = await this.#slots.run(() =>
+          this.#kdf.bcrypt(password, parsed.encoded.slice(0, BCRYPT_SETTING_LENGTH))
+        );
+        return verdict(equalText(encoded, parsed.encoded), true);
       }
       case "malformed":
         return await this.verifyDummy(password);
@@ -190,21 +197,18 @@ export class Hasher {
     params: ScryptParams,
     keyLength: number,
   ): Promise<Uint8Array> {
-    const { logN, r, p } = params;
-    // OpenSSL needs 128·r·(N + p + 2) bytes; leave a little headroom.
-    const maxmem = scryptMemoryBytes(params) + 128 * r * (p + 2) + 65536;
-    return this.#slots.run(() =>
-      new Promise<Uint8Array>((resolve, reject) => {
-        scrypt(
-          password,
-          salt,
-          keyLength,
-          { N: 2 ** logN, r, p, maxmem },
-          (error: Error | null, key: Buffer) => error ? reject(error) : resolve(key),
-        );
-      })
-    );
+    return this.#slots.run(() => this.#kdf.scrypt(password, salt, params, keyLength));
   }
+}
+
+/** `$2b$12$` and 22 characters of salt: the part of a bcrypt hash that
+ * says how to compute it. */
+const BCRYPT_SETTING_LENGTH = 29;
+
+function equalText(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
 }
 
 function verdict(ok: boolean, upgradable: boolean): VerifyResult {
