@@ -333,7 +333,7 @@ export class CredentialStore {
   async #load(): Promise<boolean> {
     const users = await this.#file.read();
     if (!users) return false;
-    this.#users = users;
+    this.#use(users);
     return true;
   }
 
@@ -342,9 +342,20 @@ export class CredentialStore {
     return await this.#file.update((users) => {
       if (!users) throw new CredentialsError(this.#path, "file not found");
       this.#users = users;
-      const changed = change(users);
-      return { value: changed ? users : undefined, result: changed };
+      try {
+        const changed = change(users);
+        return { value: changed ? users : undefined, result: changed };
+      } finally {
+        this.#use(users);
+      }
     });
+  }
+
+  /** Take `users` as the accounts; the hasher makes every login attempt
+   * cost what the costliest of their hashes does. */
+  #use(users: Users): void {
+    this.#users = users;
+    this.#hasher.equalise([...users.values()].map((entry) => entry.hash));
   }
 
   async #create(): Promise<void> {
@@ -357,7 +368,7 @@ export class CredentialStore {
     const hash = await this.#hasher.hash(password);
     const created = await this.#file.update((existing) => {
       // Another process may have created it while we were hashing.
-      this.#users = existing ?? new Map([[INITIAL_ADMIN, { role: "admin", hash }]]);
+      this.#use(existing ?? new Map([[INITIAL_ADMIN, { role: "admin", hash }]]));
       return { value: existing ? undefined : this.#users, result: !existing };
     });
     if (created) this.#createdAdminPassword = password;
