@@ -22,6 +22,7 @@ import { parseArgs } from "node:util";
 import { UnknownUserError } from "../lib/auth/errors.ts";
 import { Hasher, scryptParamsFor } from "../lib/auth/hash.ts";
 import { Lockout } from "../lib/auth/lockout.ts";
+import { PASSWORD_RULES } from "../lib/auth/password_policy.ts";
 import { CredentialStore, USER_ROLES, type UserRole } from "../lib/auth/store.ts";
 import { SERVER_SETTINGS } from "../lib/server/settings.ts";
 import { ConfigError, loadConfig, settingsEnvironment } from "../lib/util/config.ts";
@@ -92,7 +93,14 @@ const USAGE = [
   "  --data DIR                     data directory with lockout.json (BANTER_DATA, default data)",
   "  --scrypt-log-n N               scrypt cost, as the server's (BANTER_SCRYPT_LOG_N, default 17)",
   "  --config FILE                  the server's config file (BANTER_CONFIG)",
+  "",
+  passwordRules(),
 ].join("\n");
+
+/** The password rules, as shown before every password prompt. */
+function passwordRules(): string {
+  return ["A password must be:", ...PASSWORD_RULES.map((rule) => `  - ${rule}`)].join("\n");
+}
 
 /**
  * Run the admin CLI.
@@ -255,6 +263,7 @@ async function openExisting(path: string, hasher?: Hasher): Promise<CredentialSt
  * first line of standard input. */
 async function askNewPassword(name: string): Promise<string> {
   if (!Deno.stdin.isTerminal()) return await readFirstLine(Deno.stdin.readable);
+  console.error(passwordRules());
   const password = await readHidden(`New password for ${name}: `);
   const again = await readHidden("Repeat the password: ");
   if (password !== again) {
@@ -282,11 +291,13 @@ async function readFirstLine(input: ReadableStream<Uint8Array>) {
 /** Read one line from the terminal in raw mode, echoing nothing. */
 async function readHidden(prompt: string): Promise<string> {
   const encoder = new TextEncoder();
-  await Deno.stderr.write(encoder.encode(prompt));
-  Deno.stdin.setRaw(true);
+  // Raw (no echo) before the prompt: input typed or pasted as soon as the
+  // prompt shows is never echoed.
   const bytes: number[] = [];
   const buffer = new Uint8Array(64);
+  Deno.stdin.setRaw(true);
   try {
+    await Deno.stderr.write(encoder.encode(prompt));
     for (;;) {
       const n = await Deno.stdin.read(buffer);
       if (n === null) break;

@@ -34,7 +34,8 @@ import {
   WeakPasswordError,
 } from "./errors.ts";
 import { Hasher } from "./hash.ts";
-import { validatePassword, validateUserName } from "./user_name.ts";
+import { checkNewPassword } from "./password_policy.ts";
+import { validateUserName } from "./user_name.ts";
 
 /** What a user may do in chat. */
 export type UserRole = "user" | "admin";
@@ -209,7 +210,8 @@ export class CredentialStore {
    * Add a user.
    *
    * @param name The new user's name.
-   * @param password Their password (checked against the password rules).
+   * @param password Their password (checked against the password policy,
+   * `password_policy.ts`).
    * @param role Their role. @default {"user"}
    * @throws {TypeError} When the name or the role is not valid.
    * @throws {WeakPasswordError} When the password breaks a rule.
@@ -224,7 +226,7 @@ export class CredentialStore {
     if (!USER_ROLES.includes(role)) {
       throw new TypeError(`Cannot add user "${name}": unknown role "${role}"`);
     }
-    this.#checkPassword(name, password);
+    await this.#checkPassword(name, password);
     const hash = await this.#hasher.hash(password);
     await this.#change((users) => {
       this.#checkNew(name, users);
@@ -250,13 +252,14 @@ export class CredentialStore {
    * Set a user's password.
    *
    * @param name The user.
-   * @param password The new password (checked against the password rules).
+   * @param password The new password (checked against the password
+   * policy, `password_policy.ts`).
    * @throws {WeakPasswordError} When the password breaks a rule.
    * @throws {UnknownUserError} When there is no such user.
    */
   async setPassword(name: string, password: string): Promise<void> {
     this.#existing(name, "set password for");
-    this.#checkPassword(name, password);
+    await this.#checkPassword(name, password);
     const hash = await this.#hasher.hash(password);
     await this.#change((users) => {
       const entry = this.#existing(name, "set password for", users);
@@ -374,8 +377,8 @@ export class CredentialStore {
     if (created) this.#createdAdminPassword = password;
   }
 
-  #checkPassword(name: string, password: string): void {
-    const rule = validatePassword(password, name);
+  async #checkPassword(name: string, password: string): Promise<void> {
+    const rule = await checkNewPassword(password, name);
     if (rule) throw new WeakPasswordError(name, rule);
   }
 
