@@ -3,26 +3,37 @@
  * (same lock file and atomic writes as the server).
  *
  * ```sh
- * deno run --allow-read --allow-write scripts/user.ts add alice --role admin
- * deno run --allow-read --allow-write scripts/user.ts list
+ * deno run --allow-read --allow-write --allow-env=BANTER_* scripts/user.ts add alice --role admin
+ * deno run --allow-read --allow-write --allow-env=BANTER_* scripts/user.ts list
  * ```
  *
  * Passwords are asked twice without echo on a terminal, or read from the
  * first line of standard input otherwise.
+ *
+ * The credentials file, the data directory and the scrypt cost are the
+ * server's own settings (flag, `BANTER_*` variable, `--config` file, or
+ * default, as `deno task server --help` lists them), so passwords set here
+ * are hashed exactly as the server hashes them.
  *
  * @module
  */
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { UnknownUserError } from "../lib/auth/errors.ts";
+import { Hasher, scryptParamsFor } from "../lib/auth/hash.ts";
 import { Lockout } from "../lib/auth/lockout.ts";
+import { PASSWORD_RULES } from "../lib/auth/password_policy.ts";
 import { CredentialStore, USER_ROLES, type UserRole } from "../lib/auth/store.ts";
+import { SERVER_SETTINGS } from "../lib/server/settings.ts";
+import { ConfigError, loadConfig, settingsEnvironment } from "../lib/util/config.ts";
 
 interface Context {
   readonly names: string[];
   readonly role: string | undefined;
   readonly credentials: string;
   readonly data: string;
+  /** Hashes at the server's cost. */
+  readonly hasher: Hasher;
 }
 
 interface Command {
@@ -69,14 +80,33 @@ const COMMANDS: Record<string, Command> = {
     arity: 1,
     run: unlockUser,
   },
+  upgrade: {
+    usage: "upgrade",
+    help: "wrap legacy SHA-256 and bcrypt hashes in scrypt",
+    arity: 0,
+    run: upgradeHashes,
+  },
 };
 
+/** The server settings this CLI shares, as its flags. */
+const SHARED_FLAGS = ["credentials", "data", "scrypt-log-n", "config"] as const;
+
 const USAGE = [
-  "Usage: scripts/user.ts COMMAND [--credentials FILE] [--data DIR]",
+  "Usage: scripts/user.ts COMMAND [--credentials FILE] [--data DIR] [--scrypt-log-n N]",
+  "                               [--config FILE]",
   ...Object.values(COMMANDS).map((c) => `  ${c.usage.padEnd(30)} ${c.help}`),
-  "  --credentials FILE             accounts file (default credentials.json)",
-  "  --data DIR                     data directory with lockout.json (default data)",
+  "  --credentials FILE             accounts file (BANTER_CREDENTIALS, default credentials.json)",
+  "  --data DIR                     data directory with lockout.json (BANTER_DATA, default data)",
+  "  --scrypt-log-n N               scrypt cost, as the server's (BANTER_SCRYPT_LOG_N, default 17)",
+  "  --config FILE                  the server's config file (BANTER_CONFIG)",
+  "",
+  passwordRules(),
 ].join("\n");
+
+/** The password rules, as shown before every password prompt. */
+function passwordRules(): string {
+  return ["A password must be:", ...PASSWORD_RULES.map((rule) => `  - ${rule}`)].join("\n");
+}
 
 /**
  * Run the admin CLI.
@@ -92,8 +122,10 @@ export async function main(args: string[]): Promise<number> {
       allowPositionals: true,
       options: {
         role: { type: "string" },
-        credentials: { type: "string", default: "credentials.json" },
-        data: { type: "string", default: "data" },
+        credentials: { type: "string" },
+        data: { type: "string" },
+        "scrypt-log-n": { type: "string" },
+        config: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -115,12 +147,23 @@ export async function main(args: string[]): Promise<number> {
   if (values.role !== undefined && name !== "add") {
     return usageError("--role only applies to add");
   }
+  let settings;
+  try {
+    settings = serverSettings(SHARED_FLAGS.flatMap((flag) => {
+      const value = values[flag];
+      return value === undefined ? [] : [`--${flag}`, value];
+    }));
+  } catch (error) {
+    if (error instanceof ConfigError) return usageError(error.message);
+    throw error;
+  }
   try {
     await command.run({
       names,
       role: values.role,
-      credentials: values.credentials,
-      data: values.data,
+      credentials: settings.credentials,
+      data: settings.data,
+      hasher: new Hasher({ params: scryptParamsFor(settings.scryptLogN) }),
     });
     return 0;
   } catch (error) {
@@ -130,18 +173,36 @@ export async function main(args: string[]): Promise<number> {
   }
 }
 
+/** The server's credentials, data and scrypt settings, resolved as the
+ * server resolves them (flag, variable, config file, default). */
+function serverSettings(flags: string[]) {
+  const { values } = loadConfig(SERVER_SETTINGS, {
+    args: flags,
+    env: settingsEnvironment(SERVER_SETTINGS, readGrantedEnv),
+    readFile: (path) => Deno.readTextFileSync(path),
+  });
+  return values;
+}
+
+/** A variable's value, or `undefined` when it is unset or this process
+ * may not read it (run without `--allow-env`: flags and defaults apply). */
+function readGrantedEnv(name: string): string | undefined {
+  const { state } = Deno.permissions.querySync({ name: "env", variable: name });
+  return state === "granted" ? Deno.env.get(name) : undefined;
+}
+
 function usageError(message: string): number {
   console.error(`user: ${message}\n${USAGE}`);
   return 2;
 }
 
 async function addUser(
-  { names: [name = ""], role = "user", credentials }: Context,
+  { names: [name = ""], role = "user", credentials, hasher }: Context,
 ) {
   if (!USER_ROLES.includes(role as UserRole)) {
     throw new TypeError(`Cannot add user "${name}": unknown role "${role}"`);
   }
-  const store = await CredentialStore.open(credentials);
+  const store = await CredentialStore.open(credentials, { hasher });
   const created = store.createdAdminPassword;
   if (created !== undefined) {
     console.error(
@@ -154,8 +215,8 @@ async function addUser(
   console.log(`Added user "${name}" (${role})`);
 }
 
-async function changePassword({ names: [name = ""], credentials }: Context) {
-  const store = await openExisting(credentials);
+async function changePassword({ names: [name = ""], credentials, hasher }: Context) {
+  const store = await openExisting(credentials, hasher);
   if (!store.get(name)) throw new UnknownUserError(name, "set password for");
   const password = await askNewPassword(name);
   await store.setPassword(name, password);
@@ -192,14 +253,32 @@ async function unlockUser({ names: [name = ""], credentials, data }: Context) {
   );
 }
 
-async function openExisting(path: string): Promise<CredentialStore> {
-  return await CredentialStore.open(path, { createIfMissing: false });
+async function upgradeHashes({ credentials, hasher }: Context) {
+  const store = await openExisting(credentials, hasher);
+  let wrapped = 0;
+  for (const { name } of store.list()) {
+    const hash = store.get(name)?.hash ?? "";
+    const next = await hasher.wrap(hash);
+    if (next !== undefined && await store.setHash(name, next, { ifHash: hash })) wrapped++;
+  }
+  const { logN, r, p } = hasher.params;
+  console.log(`Wrapped ${wrapped} legacy hashes in scrypt ln=${logN},r=${r},p=${p}`);
+  // What is left above one scrypt goes as those users log in and are re-hashed.
+  console.log(`Every login attempt now costs: ${hasher.stepsPerAttempt.join(" + ")}`);
+}
+
+async function openExisting(path: string, hasher?: Hasher): Promise<CredentialStore> {
+  return await CredentialStore.open(path, {
+    createIfMissing: false,
+    ...(hasher ? { hasher } : {}),
+  });
 }
 
 /** Ask for a new password: twice without echo on a terminal, else the
  * first line of standard input. */
 async function askNewPassword(name: string): Promise<string> {
   if (!Deno.stdin.isTerminal()) return await readFirstLine(Deno.stdin.readable);
+  console.error(passwordRules());
   const password = await readHidden(`New password for ${name}: `);
   const again = await readHidden("Repeat the password: ");
   if (password !== again) {
@@ -227,11 +306,13 @@ async function readFirstLine(input: ReadableStream<Uint8Array>) {
 /** Read one line from the terminal in raw mode, echoing nothing. */
 async function readHidden(prompt: string): Promise<string> {
   const encoder = new TextEncoder();
-  await Deno.stderr.write(encoder.encode(prompt));
-  Deno.stdin.setRaw(true);
+  // Raw (no echo) before the prompt: input typed or pasted as soon as the
+  // prompt shows is never echoed.
   const bytes: number[] = [];
   const buffer = new Uint8Array(64);
+  Deno.stdin.setRaw(true);
   try {
+    await Deno.stderr.write(encoder.encode(prompt));
     for (;;) {
       const n = await Deno.stdin.read(buffer);
       if (n === null) break;

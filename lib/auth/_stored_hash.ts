@@ -1,6 +1,8 @@
 /**
  * Recognises the password hash formats Banter has stored over time and
- * formats its current one (scrypt in PHC string form).
+ * formats its current ones: scrypt in PHC string form, and scrypt over a
+ * legacy hash (`$scrypt-wrapped$`), written by `user.ts upgrade` so no
+ * weak hash stays on disk while its owner has not logged in.
  *
  * @module
  */
@@ -36,12 +38,30 @@ export type StoredHash =
   /** Unsalted SHA-256 hex digest from the original Python version. */
   | { readonly kind: "sha256"; readonly digest: Uint8Array }
   | { readonly kind: "bcrypt"; readonly encoded: string }
+  /** scrypt over the output of a legacy hash, see {@linkcode formatWrappedHash}. */
+  | {
+    readonly kind: "wrapped";
+    readonly params: ScryptParams;
+    readonly salt: Uint8Array;
+    readonly key: Uint8Array;
+    readonly inner: LegacyStep;
+  }
   | { readonly kind: "malformed" };
+
+/** The legacy hash inside a wrapped one: unsalted SHA-256, or bcrypt with
+ * its setting (`$2b$<cost>$<22 characters of salt>`). */
+export type LegacyStep =
+  | { readonly kind: "sha256" }
+  | { readonly kind: "bcrypt"; readonly setting: string; readonly cost: number };
 
 const SCRYPT_PHC =
   /^\$scrypt\$ln=(\d{1,2}),r=(\d{1,3}),p=(\d{1,3})\$([A-Za-z0-9+/]+)\$([A-Za-z0-9+/]+)$/;
 const SHA256_HEX = /^[0-9a-fA-F]{64}$/;
 const BCRYPT = /^\$2[aby]\$(\d\d)\$[./A-Za-z0-9]{53}$/;
+const WRAPPED =
+  /^\$scrypt-wrapped\$(ln=\d{1,2},r=\d{1,3},p=\d{1,3}\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+)\$(sha256|bcrypt(\$2[aby]\$(\d\d)\$[./A-Za-z0-9]{22}))$/;
+/** Characters of a bcrypt hash that are its setting: `$2b$12$` and the salt. */
+export const BCRYPT_SETTING_LENGTH = 29;
 const MALFORMED = { kind: "malformed" } as const;
 
 /**
@@ -89,6 +109,16 @@ export function parseStoredHash(stored: unknown): StoredHash {
     const cost = Number(bcrypt[1]);
     return cost >= 4 && cost <= MAX_BCRYPT_COST ? { kind: "bcrypt", encoded: stored } : MALFORMED;
   }
+  const wrapped = WRAPPED.exec(stored);
+  if (wrapped) {
+    const outer = parseStoredHash(`$scrypt$${wrapped[1]}`);
+    const cost = Number(wrapped[4] ?? 0);
+    const setting = wrapped[3];
+    if (outer.kind !== "scrypt") return MALFORMED;
+    if (setting === undefined) return { ...outer, kind: "wrapped", inner: { kind: "sha256" } };
+    if (cost < 4 || cost > MAX_BCRYPT_COST) return MALFORMED;
+    return { ...outer, kind: "wrapped", inner: { kind: "bcrypt", setting, cost } };
+  }
   const phc = SCRYPT_PHC.exec(stored);
   if (!phc) return MALFORMED;
   const params = { logN: Number(phc[1]), r: Number(phc[2]), p: Number(phc[3]) };
@@ -113,6 +143,24 @@ export function formatScryptHash(
 ): string {
   const { logN, r, p } = params;
   return `$scrypt$ln=${logN},r=${r},p=${p}$${encodeBase64(salt)}$${encodeBase64(key)}`;
+}
+
+/**
+ * Format scrypt over a legacy hash's output:
+ * `$scrypt-wrapped$ln=..,r=..,p=..$<salt>$<key>$sha256` or
+ * `...$<key>$bcrypt$2b$<cost>$<salt>`. The scrypt input is the SHA-256
+ * digest (32 bytes), or the last 31 characters of the bcrypt hash (its
+ * checksum), so the legacy hash itself is no longer stored.
+ */
+export function formatWrappedHash(
+  params: ScryptParams,
+  salt: Uint8Array,
+  key: Uint8Array,
+  inner: LegacyStep,
+): string {
+  const outer = formatScryptHash(params, salt, key).slice("$scrypt$".length);
+  const legacy = inner.kind === "sha256" ? "sha256" : `bcrypt${inner.setting}`;
+  return `$scrypt-wrapped$${outer}$${legacy}`;
 }
 
 function encodeBase64(bytes: Uint8Array): string {

@@ -80,7 +80,7 @@ export class WeakPasswordError extends Error {
    * Describe a rejected password (never quoting it).
    *
    * @param user Whose password it would be.
-   * @param rule The rule it breaks (from `validatePassword`).
+   * @param rule The rule it breaks (from `passwordProblem`).
    */
   constructor(user: string, rule: string) {
     super(`Cannot set password for "${user}": ${rule}`);

@@ -37,12 +37,8 @@ import {
   WeakPasswordError,
 } from "./errors.ts";
 import { Hasher } from "./hash.ts";
-import {
-  isReservedUserName,
-  userNameSkeleton,
-  validatePassword,
-  validateUserName,
-} from "./user_name.ts";
+import { checkNewPassword } from "./password_policy.ts";
+import { isReservedUserName, userNameSkeleton, validateUserName } from "./user_name.ts";
 
 /** What a user may do in chat. */
 export type UserRole = "user" | "admin";
@@ -254,7 +250,8 @@ export class CredentialStore {
    * Add a user.
    *
    * @param name The new user's name.
-   * @param password Their password (checked against the password rules).
+   * @param password Their password (checked against the password policy,
+   * `password_policy.ts`).
    * @param role Their role. @default {"user"}
    * @throws {TypeError} When the name or the role is not valid.
    * @throws {WeakPasswordError} When the password breaks a rule.
@@ -270,7 +267,7 @@ export class CredentialStore {
     if (!USER_ROLES.includes(role)) {
       throw new TypeError(`Cannot add user "${name}": unknown role "${role}"`);
     }
-    this.#checkPassword(name, password);
+    await this.#checkPassword(name, password);
     const hash = await this.#hasher.hash(password);
     await this.#change((users) => {
       this.#checkNew(name, users);
@@ -322,13 +319,14 @@ export class CredentialStore {
    * Set a user's password.
    *
    * @param name The user.
-   * @param password The new password (checked against the password rules).
+   * @param password The new password (checked against the password
+   * policy, `password_policy.ts`).
    * @throws {WeakPasswordError} When the password breaks a rule.
    * @throws {UnknownUserError} When there is no such user.
    */
   async setPassword(name: string, password: string): Promise<void> {
     this.#existing(name, "set password for");
-    this.#checkPassword(name, password);
+    await this.#checkPassword(name, password);
     const hash = await this.#hasher.hash(password);
     await this.#change((users) => {
       const entry = this.#existing(name, "set password for", users);
@@ -413,7 +411,7 @@ export class CredentialStore {
   async #load(): Promise<boolean> {
     const users = await this.#file.read();
     if (!users) return false;
-    this.#users = users;
+    this.#use(users);
     if (this.#minted) await this.#change(() => this.#minted, { report: false });
     return true;
   }
@@ -435,9 +433,13 @@ export class CredentialStore {
         external = accountChanges(this.#users, users);
         const before = new Map(users);
         this.#users = users;
-        const changed = change(users) || this.#minted;
-        if (changed && options.report !== false) own = accountChanges(before, users);
-        return { value: changed ? users : undefined, result: changed };
+        try {
+          const changed = change(users) || this.#minted;
+          if (changed && options.report !== false) own = accountChanges(before, users);
+          return { value: changed ? users : undefined, result: changed };
+        } finally {
+          this.#use(users);
+        }
       });
     } finally {
       this.#report(external, own);
@@ -453,6 +455,13 @@ export class CredentialStore {
     return Buffer.from(this.#ids.bytes(ACCOUNT_ID_BYTES)).toString("base64url");
   }
 
+  /** Take `users` as the accounts; the hasher makes every login attempt
+   * cost what the costliest of their hashes does. */
+  #use(users: Users): void {
+    this.#users = users;
+    this.#hasher.equalise([...users.values()].map((entry) => entry.hash));
+  }
+
   async #create(): Promise<void> {
     const password = Buffer.from(this.#random.bytes(INITIAL_PASSWORD_BYTES))
       .toString("base64url");
@@ -463,15 +472,16 @@ export class CredentialStore {
     const hash = await this.#hasher.hash(password);
     const created = await this.#file.update((existing) => {
       // Another process may have created it while we were hashing.
-      this.#users = existing ??
-        new Map([[INITIAL_ADMIN, { id: this.#newId(), role: "admin", hash }]]);
+      this.#use(
+        existing ?? new Map([[INITIAL_ADMIN, { id: this.#newId(), role: "admin", hash }]]),
+      );
       return { value: existing ? undefined : this.#users, result: !existing };
     });
     if (created) this.#createdAdminPassword = password;
   }
 
-  #checkPassword(name: string, password: string): void {
-    const rule = validatePassword(password, name);
+  async #checkPassword(name: string, password: string): Promise<void> {
+    const rule = await checkNewPassword(password, name);
     if (rule) throw new WeakPasswordError(name, rule);
   }
 

@@ -8,7 +8,7 @@
 import { join } from "node:path";
 import { getLogger } from "@logtape/logtape";
 import { Authenticator, type LockoutEvent } from "../auth/login.ts";
-import { Hasher } from "../auth/hash.ts";
+import { Hasher, scryptParamsFor } from "../auth/hash.ts";
 import { Lockout } from "../auth/lockout.ts";
 import { type AccountChange, CredentialStore } from "../auth/store.ts";
 import type { Clock, Random } from "../util/clock.ts";
@@ -56,9 +56,7 @@ export async function openAccounts(
   options: AccountsOptions,
 ): Promise<Accounts> {
   const { clock, random, announce, lockouts, alerts, onAccountChange } = options;
-  const hasher = new Hasher({
-    params: { logN: config.scryptLogN, r: 8, p: 1 },
-  });
+  const hasher = new Hasher({ params: scryptParamsFor(config.scryptLogN) });
   const store = await CredentialStore.open(config.credentials, {
     onExternalChange: (changes) => {
       for (const { user, change } of changes) {
@@ -70,6 +68,12 @@ export async function openAccounts(
     random,
     clock,
   });
+  if (hasher.stepsPerAttempt.length > 1) {
+    log.warn(
+      "Every login attempt pays {work} to cost what the costliest stored hash does; the extra steps go as those users log in (deno task user upgrade wraps legacy hashes)",
+      { work: hasher.stepsPerAttempt.join(" + ") },
+    );
+  }
   if (store.createdAdminPassword !== undefined) {
     announce(
       `Created ${config.credentials} with user "admin", password: ${store.createdAdminPassword} (shown once; change it with: deno task user passwd admin)`,

@@ -8,7 +8,7 @@
 import { getLogger } from "@logtape/logtape";
 import { BannedError, NameTakenError } from "../chat/hub.ts";
 import { TokenBucket } from "../chat/rate_limit.ts";
-import type { ChatEvent, CloseReason, Member, Role } from "../chat/message.ts";
+import type { ChatEvent, CloseReason, Member } from "../chat/message.ts";
 import type { Clock } from "../util/clock.ts";
 import { LineReader } from "../wire/framing.ts";
 import { PeerError } from "../wire/peer_error.ts";

@@ -31,11 +31,12 @@ export { tempDir } from "../_helpers.ts";
 /** The project's deno.json, for child processes. */
 export const CONFIG = new URL("../../deno.json", import.meta.url).pathname;
 
-/** Run `deno run` on a script with read/write permission. */
+/** Run `deno run` on a script with read/write permission and the
+ * `BANTER_*` variables (the admin CLI reads the server's settings). */
 export function denoRun(
   script: string | URL,
   args: string[],
-  options: { cwd?: string; stdin?: "piped" | "null" } = {},
+  options: { cwd?: string; stdin?: "piped" | "null"; env?: Record<string, string> } = {},
 ): Deno.ChildProcess {
   const path = script instanceof URL ? script.pathname : script;
   return new Deno.Command(Deno.execPath(), {
@@ -46,6 +47,7 @@ export function denoRun(
       CONFIG,
       "--allow-read",
       "--allow-write",
+      "--allow-env=BANTER_*",
       path,
       ...args,
     ],
@@ -53,5 +55,6 @@ export function denoRun(
     stdout: "piped",
     stderr: "piped",
     ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
+    ...(options.env === undefined ? {} : { env: options.env }),
   }).spawn();
 }

@@ -2,7 +2,14 @@ import { deepEqual, equal, match, throws } from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { createHash } from "node:crypto";
 import bcrypt from "bcryptjs";
-import { DEFAULT_SCRYPT_PARAMS, Hasher, KEY_BYTES, SALT_BYTES } from "../../lib/auth/hash.ts";
+import {
+  DEFAULT_SCRYPT_PARAMS,
+  Hasher,
+  type Kdf,
+  KEY_BYTES,
+  SALT_BYTES,
+} from "../../lib/auth/hash.ts";
+import { nodeKdf } from "../../lib/auth/_kdf.ts";
 import { Semaphore } from "../../lib/auth/_semaphore.ts";
 import { fixedRandom, TEST_PARAMS, testHasher } from "./_helpers.ts";
 
@@ -57,7 +64,7 @@ Deno.test("Hasher.hash() takes its salt from the injected Random", async () => {
   );
 });
 
-Deno.test("Hasher.verify() flags hashes with weaker parameters for rehash", async () => {
+Deno.test("Hasher.verify() flags hashes with other parameters, weaker or stronger, for rehash", async () => {
   const weak = await new Hasher({ params: { logN: 10, r: 8, p: 1 } }).hash(
     "pw",
   );
@@ -68,8 +75,79 @@ Deno.test("Hasher.verify() flags hashes with weaker parameters for rehash", asyn
   const stronger = await strong.hash("pw");
   deepEqual(await testHasher().verify("pw", stronger), {
     ok: true,
-    needsRehash: false,
+    needsRehash: true,
   });
+  deepEqual(await strong.verify("pw", stronger), { ok: true, needsRehash: false });
+});
+
+Deno.test("Hasher.wrap() puts SHA-256 and bcrypt hashes inside scrypt; the old passwords still match", async () => {
+  const hasher = testHasher();
+  const legacy = [
+    ["sha pass", sha256Hex("sha pass")],
+    ["bcrypt pass", bcrypt.hashSync("bcrypt pass", 4)],
+    ["2y pass", bcrypt.hashSync("2y pass", 4).replace(/^\$2b\$/, "$2y$")],
+  ] as const;
+  for (const [password, stored] of legacy) {
+    const wrapped = await hasher.wrap(stored) ?? "";
+    match(
+      wrapped,
+      /^\$scrypt-wrapped\$ln=10,r=8,p=1\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+\$(sha256|bcrypt\$2[by]\$04\$.{22})$/,
+    );
+    equal(wrapped.includes(stored.slice(29)), false, "the legacy hash is not kept");
+    deepEqual(await hasher.verify(password, wrapped), { ok: true, needsRehash: true });
+    deepEqual(await hasher.verify(`${password}!`, wrapped), { ok: false, needsRehash: false });
+  }
+  equal(await hasher.wrap(await hasher.hash("pw")), undefined);
+  equal(await hasher.wrap("garbage"), undefined);
+  const wrapped = await hasher.wrap(sha256Hex("x")) ?? "";
+  equal(await hasher.wrap(wrapped), undefined, "wrapped hashes are not wrapped again");
+  for (
+    const broken of [
+      wrapped.replace("sha256", "md5"),
+      `${wrapped}$`,
+      wrapped.replace("ln=10", "ln=99"),
+    ]
+  ) {
+    deepEqual(await hasher.verify("x", broken), { ok: false, needsRehash: false });
+  }
+});
+
+Deno.test("Hasher.equalise() makes every attempt do each step the stored hashes need", async () => {
+  const steps: string[] = [];
+  const kdf: Kdf = {
+    scrypt: (password, salt, params, keyLength) => {
+      steps.push(`scrypt ${params.logN}`);
+      return nodeKdf.scrypt(password, salt, params, keyLength);
+    },
+    bcrypt: (password, setting) => {
+      steps.push(`bcrypt ${setting.slice(4, 6)}`);
+      return nodeKdf.bcrypt(password, setting);
+    },
+    sha256: (password) => {
+      steps.push("sha256");
+      return nodeKdf.sha256(password);
+    },
+  };
+  const hasher = testHasher({ kdf });
+  deepEqual(hasher.stepsPerAttempt, ["scrypt ln=10,r=8,p=1"]);
+  const other = await new Hasher({ params: { logN: 11, r: 8, p: 1 } }).hash("pw");
+  const stored = [other, sha256Hex("pw"), bcrypt.hashSync("pw", 5), "garbage"];
+  hasher.equalise(stored);
+  deepEqual(hasher.stepsPerAttempt, [
+    "bcrypt 5",
+    "scrypt ln=10,r=8,p=1",
+    "scrypt ln=11,r=8,p=1",
+    "sha256",
+  ]);
+  const expected = ["bcrypt 05", "scrypt 10", "scrypt 11", "sha256"];
+  for (const hash of [...stored, undefined]) {
+    steps.length = 0;
+    if (hash === undefined) await hasher.verifyDummy("wrong");
+    else await hasher.verify("wrong", hash);
+    deepEqual(steps.toSorted(), expected, String(hash));
+  }
+  hasher.equalise([]);
+  deepEqual(hasher.stepsPerAttempt, ["scrypt ln=10,r=8,p=1"]);
 });
 
 Deno.test("Hasher.verify() accepts legacy SHA-256 hex digests and asks for rehash", async () => {

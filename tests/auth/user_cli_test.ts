@@ -13,8 +13,13 @@ interface Run {
 }
 
 /** Run the CLI in `cwd`, feeding `input` on stdin. */
-async function cli(cwd: string, args: string[], input?: string): Promise<Run> {
-  const child = denoRun(SCRIPT, args, { cwd, stdin: "piped" });
+async function cli(
+  cwd: string,
+  args: string[],
+  input?: string,
+  env?: Record<string, string>,
+): Promise<Run> {
+  const child = denoRun(SCRIPT, args, { cwd, stdin: "piped", ...(env ? { env } : {}) });
   const writer = child.stdin.getWriter();
   if (input !== undefined) await writer.write(new TextEncoder().encode(input));
   await writer.close();
@@ -64,6 +69,34 @@ Deno.test("user.ts add reads the password from stdin, hashes with the defaults a
   const second = await cli(dir.path, ["add", "dave"], "blue window 88\n");
   equal(second.code, 0, second.stderr);
   equal(second.stderr, "");
+});
+
+Deno.test("user.ts hashes at the server's scrypt cost: --scrypt-log-n, BANTER_SCRYPT_LOG_N or the server's config file", async () => {
+  await using dir = await tempDir();
+  await Deno.writeTextFile(
+    `${dir.path}/banter.json`,
+    JSON.stringify({ scryptLogN: 12, credentials: "accounts.json", port: 9001 }),
+  );
+  const runs: [string, string[], Record<string, string> | undefined, RegExp][] = [
+    ["erin", ["--scrypt-log-n", "11"], undefined, /^\$scrypt\$ln=11,/],
+    ["fred", [], { BANTER_SCRYPT_LOG_N: "10" }, /^\$scrypt\$ln=10,/],
+    ["gina", ["--config", "banter.json"], undefined, /^\$scrypt\$ln=12,/],
+    ["hugo", [], { BANTER_CONFIG: "banter.json" }, /^\$scrypt\$ln=12,/],
+  ];
+  for (const [name, flags, env, expected] of runs) {
+    const run = await cli(
+      dir.path,
+      ["add", name, "--credentials", "accounts.json", ...flags],
+      `${GOOD_PASSWORD}\n`,
+      env,
+    );
+    equal(run.code, 0, run.stderr);
+    const store = await CredentialStore.open(`${dir.path}/accounts.json`, { hasher });
+    match(store.get(name)?.hash ?? "", expected, name);
+  }
+  const bad = await cli(dir.path, ["list", "--scrypt-log-n", "3"]);
+  equal(bad.code, 2);
+  match(bad.stderr, /scryptLogN/);
 });
 
 Deno.test("user.ts add refuses duplicates, weak passwords and bad names with one line and exit 1", async () => {
