@@ -5,8 +5,10 @@
  * @module
  */
 import { getLogger } from "@logtape/logtape";
+import { delay, systemClock, type Timers } from "../util/clock.ts";
 import { escapeUntrusted } from "../util/untrusted_text.ts";
 import { KeyedGate } from "./_gate.ts";
+import { ipKey } from "./_ip_key.ts";
 import type { Hasher, VerifyResult } from "./hash.ts";
 import type { Lockout, LockoutScope } from "./lockout.ts";
 import type { CredentialStore, UserEntry, UserRole } from "./store.ts";
@@ -61,6 +63,9 @@ export interface AuthenticatorOptions {
   hasher: Hasher;
   /** Failed-login counters. */
   lockout: Lockout;
+  /** Timers for the slow-down of much-failed accounts.
+   * @default {systemClock} */
+  clock?: Timers;
   /** Errors that must not fail a login (a failed hash upgrade, an
    * unreadable lockout file); they never contain a password or hash.
    * @default {logs them with LogTape under ["banter", "auth"]} */
@@ -87,6 +92,7 @@ export class Authenticator {
   #store: CredentialStore;
   #hasher: Hasher;
   #lockout: Lockout;
+  #clock: Timers;
   #onError: (error: Error) => void;
   #onLockout: (event: LockoutEvent) => void;
   readonly #byIp: KeyedGate;
@@ -103,6 +109,7 @@ export class Authenticator {
     this.#store = options.store;
     this.#hasher = options.hasher;
     this.#lockout = options.lockout;
+    this.#clock = options.clock ?? systemClock;
     this.#onError = options.onError ?? logError;
     this.#onLockout = options.onLockout ?? logLockout;
   }
@@ -117,12 +124,12 @@ export class Authenticator {
     const { username, ip } = request;
     await this.#refresh();
     const account = validateUserName(username) === undefined ? username : undefined;
-    // Attempts on one account run one at a time, and an address has at most
-    // as many attempts in flight as it has failures left: parallel
-    // connections cannot make more guesses than sequential ones.
+    // One attempt per address at a time, and attempts on one account run one
+    // at a time: parallel connections cannot make more guesses than
+    // sequential ones.
     return await this.#byIp.run(
-      ip,
-      () => this.#lockout.remaining(account, ip).ip,
+      ipKey(ip),
+      () => 1,
       () =>
         account === undefined
           ? this.#attempt(request, account)
@@ -134,7 +141,16 @@ export class Authenticator {
 
   async #attempt(request: LoginRequest, account: string | undefined): Promise<LoginResult> {
     const { username, password, ip } = request;
-    const status = this.#lockout.status(account, ip);
+    let status = this.#lockout.status(account, ip);
+    if (!status.locked && account !== undefined) {
+      // A much-failed account is slowed down for every address, never
+      // locked for all: its owner still gets in, later.
+      const wait = this.#lockout.delayMs(account, ip);
+      if (wait > 0) {
+        await delay(this.#clock, wait);
+        status = this.#lockout.status(account, ip);
+      }
+    }
     if (status.locked) {
       return { ok: false, reason: "locked", retryAfterMs: status.retryAfterMs };
     }
@@ -144,7 +160,7 @@ export class Authenticator {
       await this.#recordFailure(account, username, ip);
       return INVALID;
     }
-    await this.#lockout.recordSuccess(entry.name, ip).catch((error) =>
+    await this.#lockout.recordSuccess(account ?? entry.name, ip).catch((error) =>
       this.#onError(
         new Error(`Cannot clear failures of "${entry.name}"`, { cause: error }),
       )

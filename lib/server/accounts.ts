@@ -78,6 +78,7 @@ export async function openAccounts(
     store,
     hasher,
     lockout,
+    clock,
     onError: (error: Error) =>
       log.error("Account storage problem: {error}", { error: error.message }),
     onLockout: (event: LockoutEvent) => {
