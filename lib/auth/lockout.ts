@@ -84,6 +84,9 @@ export const ACCOUNT_SLOWDOWN: SlowdownRule = Object.freeze({
 export const LOCKOUT_FORGET_MS = 24 * 60 * 60 * 1000;
 /** Records kept per table (account from an address, account, address). */
 export const MAX_LOCKOUT_ENTRIES = 10_000;
+/** Failures and successes kept in memory while the file cannot be written;
+ * beyond this the oldest unsaved ones are dropped. */
+export const MAX_UNSAVED_CHANGES = 10_000;
 /** The file format written; version 1 is still read. */
 const FILE_VERSION = 2;
 
@@ -124,6 +127,9 @@ export interface LockoutOptions {
   maxEntries?: number;
   /** How long a change waits for another writer's lock. @default {10000} */
   lockTimeoutMs?: number;
+  /** Replaces the file's content (a seam for a full disk in tests).
+   * @default {writeFileAtomic} */
+  writeFile?: (path: string, text: string) => Promise<void>;
 }
 
 interface Counter {
@@ -172,6 +178,10 @@ export class Lockout {
   #slowdown: SlowdownRule;
   #maxEntries: number;
   #tables: Tables = emptyTables();
+  /** Changes counted in memory that the file does not have yet, replayed
+   * onto the file's content at each change until a write succeeds. */
+  #unsaved: ((tables: Tables) => void)[] = [];
+  #writeError: Error | undefined;
 
   private constructor(path: string, options: LockoutOptions) {
     this.#path = path;
@@ -181,7 +191,11 @@ export class Lockout {
       serialise,
       invalid: (problem, errorOptions) =>
         new SyntaxError(`Cannot load lockout state from ${path}: ${problem}`, errorOptions),
-    }, { lockTimeoutMs: options.lockTimeoutMs, clock: this.#clock });
+    }, {
+      lockTimeoutMs: options.lockTimeoutMs,
+      clock: this.#clock,
+      writeFile: options.writeFile,
+    });
     this.#rules = {
       account: checkRule(options.account ?? ACCOUNT_LOCKOUT),
       ip: checkRule(options.ip ?? IP_LOCKOUT),
@@ -227,7 +241,28 @@ export class Lockout {
   async refresh(): Promise<boolean> {
     if (!await this.#file.changed()) return false;
     this.#tables = await this.#file.read() ?? emptyTables();
+    for (const change of this.#unsaved) change(this.#tables);
     return true;
+  }
+
+  /**
+   * Why the last change could not be written, while changes are counted
+   * in memory only; `undefined` once everything is saved. While set, a
+   * restart would lose failures: the authenticator refuses password logins.
+   */
+  get writeError(): Error | undefined {
+    return this.#writeError;
+  }
+
+  /**
+   * Try again to write the changes counted in memory only.
+   *
+   * @returns Whether everything is saved now.
+   */
+  async flush(): Promise<boolean> {
+    if (this.#writeError === undefined) return true;
+    await this.#change(() => undefined, false);
+    return this.#writeError === undefined;
   }
 
   /**
@@ -336,7 +371,7 @@ export class Lockout {
   async unlock(account: string): Promise<boolean> {
     // No file, nothing to lift (and no data directory created by mistake).
     if (!await exists(this.#path)) return false;
-    return await this.#change((tables) => {
+    const cleared = await this.#change((tables) => {
       let cleared = tables.account.delete(account);
       const prefix = `${account} `;
       for (const key of tables.pair.keys()) {
@@ -344,6 +379,12 @@ export class Lockout {
       }
       return cleared;
     });
+    if (this.#writeError !== undefined) {
+      throw new Error(`Cannot unlock "${account}": ${this.#writeError.message}`, {
+        cause: this.#writeError,
+      });
+    }
+    return cleared;
   }
 
   #keys(account: string | undefined, ip: string): [Table, string, LockoutScope][] {
@@ -352,18 +393,39 @@ export class Lockout {
     return keys;
   }
 
-  /** Lock, re-read, apply `change`, write if anything changed, unlock. */
-  async #change<T>(change: (tables: Tables, now: number) => T): Promise<T> {
-    await Deno.mkdir(dirname(this.#path), { recursive: true, mode: 0o700 });
-    return await this.#file.update((current) => {
-      const now = this.#clock.now();
-      this.#tables = current ?? emptyTables();
-      const before = serialise(this.#tables);
-      const result = change(this.#tables, now);
+  /**
+   * Lock, re-read, apply the unsaved changes and `change`, write if anything
+   * changed, unlock. When that fails (a full disk, a lock held too long, a
+   * broken file), `change` still applies in memory and, with `keep`, is kept
+   * to be written later, and {@linkcode Lockout.writeError} says why:
+   * failures are never forgotten for want of a disk.
+   */
+  async #change<T>(change: (tables: Tables, now: number) => T, keep = true): Promise<T> {
+    const now = this.#clock.now();
+    let applied: { result: T } | undefined;
+    try {
+      await Deno.mkdir(dirname(this.#path), { recursive: true, mode: 0o700 });
+      const result = await this.#file.update((current) => {
+        this.#tables = current ?? emptyTables();
+        const before = serialise(this.#tables);
+        for (const unsaved of this.#unsaved) unsaved(this.#tables);
+        applied = { result: change(this.#tables, now) };
+        this.#prune(now);
+        const changed = serialise(this.#tables) !== before;
+        return { value: changed ? this.#tables : undefined, result: applied.result };
+      });
+      this.#unsaved = [];
+      this.#writeError = undefined;
+      return result;
+    } catch (error) {
+      // In memory the unsaved changes are applied already; add this one.
+      applied ??= { result: change(this.#tables, now) };
       this.#prune(now);
-      const changed = serialise(this.#tables) !== before;
-      return { value: changed ? this.#tables : undefined, result };
-    });
+      if (keep) this.#unsaved.push((tables) => void change(tables, now));
+      if (this.#unsaved.length > MAX_UNSAVED_CHANGES) this.#unsaved.shift();
+      this.#writeError = error instanceof Error ? error : new Error(String(error));
+      return applied.result;
+    }
   }
 
   #prune(now: number): void {

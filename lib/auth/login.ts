@@ -31,7 +31,17 @@ export type LoginResult =
     readonly ok: false;
     readonly reason: "locked";
     readonly retryAfterMs: number;
+  }
+  | {
+    /** Not checked now, for reasons of the server's (try again later). */
+    readonly ok: false;
+    readonly reason: "busy";
+    /** For the user, e.g. {@linkcode LOGINS_PAUSED_MESSAGE}. */
+    readonly message: string;
   };
+
+/** Why password logins are refused while lockouts cannot be saved. */
+export const LOGINS_PAUSED_MESSAGE = "Logins are paused: the server cannot record failed attempts";
 
 /** A password login attempt. */
 export interface LoginRequest {
@@ -73,9 +83,21 @@ export interface AuthenticatorOptions {
   /** A failure started a lock.
    * @default {logs a warning with LogTape under ["banter", "auth"]} */
   onLockout?: (event: LockoutEvent) => void;
+  /** A change of the lockout file could not be written (it is counted in
+   * memory; each retry that fails is reported too). @default {nothing} */
+  onLockoutWriteError?: (error: Error) => void;
+  /** Password logins were paused because failures cannot be saved
+   * (`error` says why), or resumed once they can (`undefined`).
+   * @default {logs an error, then an info, with LogTape under ["banter", "auth"]} */
+  onPause?: (error: Error | undefined) => void;
 }
 
 const INVALID: LoginResult = Object.freeze({ ok: false, reason: "invalid" });
+const PAUSED: LoginResult = Object.freeze({
+  ok: false,
+  reason: "busy",
+  message: LOGINS_PAUSED_MESSAGE,
+});
 /** Longer input cannot be a valid password (UTF-16 units ≥ code points /
  * 2); it is not hashed at its full size. */
 const MAX_PASSWORD_UNITS = MAX_PASSWORD_LENGTH * 2;
@@ -95,6 +117,9 @@ export class Authenticator {
   #clock: Timers;
   #onError: (error: Error) => void;
   #onLockout: (event: LockoutEvent) => void;
+  #onLockoutWriteError: (error: Error) => void;
+  #onPause: (error: Error | undefined) => void;
+  #paused = false;
   readonly #byIp: KeyedGate;
   readonly #byAccount: KeyedGate;
 
@@ -112,6 +137,8 @@ export class Authenticator {
     this.#clock = options.clock ?? systemClock;
     this.#onError = options.onError ?? logError;
     this.#onLockout = options.onLockout ?? logLockout;
+    this.#onLockoutWriteError = options.onLockoutWriteError ?? (() => {});
+    this.#onPause = options.onPause ?? logPause;
   }
 
   /**
@@ -141,6 +168,9 @@ export class Authenticator {
 
   async #attempt(request: LoginRequest, account: string | undefined): Promise<LoginResult> {
     const { username, password, ip } = request;
+    // A failure that cannot be saved would be forgotten by a restart: no
+    // password is checked until the lockout file can be written again.
+    if (!await this.#writable()) return PAUSED;
     let status = this.#lockout.status(account, ip);
     if (!status.locked && account !== undefined) {
       // A much-failed account is slowed down for every address, never
@@ -165,6 +195,7 @@ export class Authenticator {
         new Error(`Cannot clear failures of "${entry.name}"`, { cause: error }),
       )
     );
+    this.#checkWrites();
     if (verdict.needsRehash) await this.#upgrade(entry, password);
     return { ok: true, user: { name: entry.name, role: entry.role } };
   }
@@ -225,6 +256,24 @@ export class Authenticator {
     } catch (error) {
       this.#onError(new Error("Cannot record failed login", { cause: error }));
     }
+    this.#checkWrites();
+  }
+
+  /** Whether failures can be saved now; while not, retry the write. */
+  async #writable(): Promise<boolean> {
+    if (this.#lockout.writeError === undefined) return true;
+    await this.#lockout.flush();
+    this.#checkWrites();
+    return this.#lockout.writeError === undefined;
+  }
+
+  /** Report a failed lockout write and pause or resume password logins. */
+  #checkWrites(): void {
+    const error = this.#lockout.writeError;
+    if (error !== undefined) this.#onLockoutWriteError(error);
+    if ((error !== undefined) === this.#paused) return;
+    this.#paused = error !== undefined;
+    this.#onPause(error);
   }
 
   async #upgrade(entry: UserEntry, password: string): Promise<void> {
@@ -246,6 +295,18 @@ function logError(error: Error): void {
     message: error.message,
     error,
   });
+}
+
+function logPause(error: Error | undefined): void {
+  const log = getLogger(["banter", "auth"]);
+  if (error === undefined) {
+    log.info("Logins resumed: failed attempts can be recorded again");
+  } else {
+    log.error("{message}: cannot write the lockout file: {error}", {
+      message: LOGINS_PAUSED_MESSAGE,
+      error: error.message,
+    });
+  }
 }
 
 function logLockout(event: LockoutEvent): void {

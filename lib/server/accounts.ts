@@ -7,12 +7,12 @@
  */
 import { join } from "node:path";
 import { getLogger } from "@logtape/logtape";
-import { Authenticator, type LockoutEvent } from "../auth/login.ts";
+import { Authenticator, type LockoutEvent, LOGINS_PAUSED_MESSAGE } from "../auth/login.ts";
 import { Hasher } from "../auth/hash.ts";
 import { Lockout } from "../auth/lockout.ts";
 import { CredentialStore } from "../auth/store.ts";
 import type { Clock, Random } from "../util/clock.ts";
-import type { Counter } from "./prometheus.ts";
+import type { Counter, Gauge } from "./prometheus.ts";
 import type { ServerConfig } from "./settings.ts";
 
 const log = getLogger(["banter", "server"]);
@@ -26,6 +26,10 @@ export interface AccountsOptions {
   announce: (line: string) => void;
   /** Lockouts started, per scope. */
   lockouts: Readonly<Record<LockoutEvent["scope"], Counter>>;
+  /** Failed writes of the lockout file. */
+  lockoutWriteErrors?: Counter;
+  /** 1 while password logins are paused (lockouts cannot be saved). */
+  loginsPaused?: Gauge;
   /** Told of every lockout (alert mails), when configured. */
   alerts?: { notify(event: LockoutEvent): void } | undefined;
 }
@@ -52,7 +56,7 @@ export async function openAccounts(
   config: Pick<ServerConfig, "credentials" | "data" | "scryptLogN">,
   options: AccountsOptions,
 ): Promise<Accounts> {
-  const { clock, random, announce, lockouts, alerts } = options;
+  const { clock, random, announce, lockouts, alerts, lockoutWriteErrors, loginsPaused } = options;
   const hasher = new Hasher({
     params: { logN: config.scryptLogN, r: 8, p: 1 },
   });
@@ -81,6 +85,17 @@ export async function openAccounts(
     clock,
     onError: (error: Error) =>
       log.error("Account storage problem: {error}", { error: error.message }),
+    onLockoutWriteError: () => lockoutWriteErrors?.inc(),
+    onPause: (error) => {
+      loginsPaused?.set(error === undefined ? 0 : 1);
+      if (error === undefined) log.info("Logins resumed: failed attempts can be recorded again");
+      else {
+        log.error("{message}: cannot write the lockout file: {error}", {
+          message: LOGINS_PAUSED_MESSAGE,
+          error: error.message,
+        });
+      }
+    },
     onLockout: (event: LockoutEvent) => {
       lockouts[event.scope].inc();
       audit.warn(

@@ -86,6 +86,8 @@ export async function startServer(
     random,
     announce,
     lockouts: metrics.lockouts,
+    lockoutWriteErrors: metrics.lockoutWriteErrors,
+    loginsPaused: metrics.loginsPaused,
     alerts,
   });
   const history = await openHistory(config.data);

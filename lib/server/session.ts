@@ -39,7 +39,8 @@ export const LOGIN_ATTEMPTS = 3;
 export type LoginResult =
   | { ok: true; user: { name: string; role: "user" | "admin" } }
   | { ok: false; reason: "invalid" }
-  | { ok: false; reason: "locked"; retryAfterMs: number };
+  | { ok: false; reason: "locked"; retryAfterMs: number }
+  | { ok: false; reason: "busy"; message: string };
 
 /** What the session needs from authentication. */
 export interface SessionAuth {
@@ -73,6 +74,8 @@ export interface SessionCounters {
   readonly messagesOut: Counter;
   readonly loginsOk: Counter;
   readonly loginsFailed: Counter;
+  /** Logins answered `bye busy` unchecked (login queue full, logins paused). */
+  readonly loginsBusy: Counter;
   /** Sessions dropped because the client did not read. */
   readonly backpressureDrops: Counter;
 }
@@ -83,6 +86,7 @@ function uncounted(): SessionCounters {
     messagesOut: new Counter(),
     loginsOk: new Counter(),
     loginsFailed: new Counter(),
+    loginsBusy: new Counter(),
     backpressureDrops: new Counter(),
   };
 }
@@ -370,6 +374,16 @@ export class Session {
           address: ip,
         });
         return this.#welcome(result.user);
+      }
+      if (result.reason === "busy") {
+        // Not a failed guess: the server could not check it now.
+        this.#counters.loginsBusy.inc();
+        audit.warn("Login for {user} from {address} not checked: {reason}", {
+          user: escapeUntrusted(frame.username),
+          address: ip,
+          reason: result.message,
+        });
+        throw new SessionClosed("busy", result.message);
       }
       this.#counters.loginsFailed.inc();
       audit.warn("Failed login for {user} from {address}: {reason}", {
