@@ -7,7 +7,7 @@
 import { getLogger } from "@logtape/logtape";
 import { delay, systemClock, type Timers } from "../util/clock.ts";
 import { escapeUntrusted } from "../util/untrusted_text.ts";
-import { KeyedGate } from "./_gate.ts";
+import { FairQueue, QueueFullError } from "./_fair_queue.ts";
 import { ipKey } from "./_ip_key.ts";
 import type { Hasher, VerifyResult } from "./hash.ts";
 import type { Lockout, LockoutScope } from "./lockout.ts";
@@ -83,6 +83,17 @@ export interface AuthenticatorOptions {
   /** A failure started a lock.
    * @default {logs a warning with LogTape under ["banter", "auth"]} */
   onLockout?: (event: LockoutEvent) => void;
+  /** Password checks at once; the rest queue, round robin by address.
+   * @default {the hasher's maxConcurrent} */
+  maxConcurrent?: number;
+  /** Checks waiting over all addresses before more are answered `busy`.
+   * @default {MAX_QUEUED_LOGINS} */
+  maxQueued?: number;
+  /** Checks waiting from one address before more are answered `busy`.
+   * @default {MAX_QUEUED_LOGINS_PER_ADDRESS} */
+  maxQueuedPerAddress?: number;
+  /** A login was answered `busy` because the queue was full. @default {nothing} */
+  onBusy?: (ip: string) => void;
   /** A change of the lockout file could not be written (it is counted in
    * memory; each retry that fails is reported too). @default {nothing} */
   onLockoutWriteError?: (error: Error) => void;
@@ -93,6 +104,19 @@ export interface AuthenticatorOptions {
 }
 
 const INVALID: LoginResult = Object.freeze({ ok: false, reason: "invalid" });
+/** Why a login is refused unchecked while the login queue is full. */
+export const LOGINS_BUSY_MESSAGE = "Too many logins waiting, try again shortly";
+/** Password checks waiting for a hash slot, over all addresses, before
+ * more are answered `busy`. */
+export const MAX_QUEUED_LOGINS = 256;
+/** Password checks waiting for a hash slot from one address (IPv6: one /64)
+ * before more from it are answered `busy`. */
+export const MAX_QUEUED_LOGINS_PER_ADDRESS = 8;
+const BUSY: LoginResult = Object.freeze({
+  ok: false,
+  reason: "busy",
+  message: LOGINS_BUSY_MESSAGE,
+});
 const PAUSED: LoginResult = Object.freeze({
   ok: false,
   reason: "busy",
@@ -109,6 +133,12 @@ const MAX_LOGGED_NAME = 64;
  * one full hash, whether the user exists or not, and unknown users get the
  * same `invalid` as wrong passwords. A login that matches a legacy or weak
  * hash upgrades it to the current parameters.
+ *
+ * Hashes are the scarce resource: each address (IPv6: each /64) has at most
+ * one check in flight, free hash slots go round robin between the addresses
+ * that wait, and the wait is bounded ({@linkcode MAX_QUEUED_LOGINS} in all,
+ * {@linkcode MAX_QUEUED_LOGINS_PER_ADDRESS} per address): beyond it a login
+ * is answered `busy` without a check.
  */
 export class Authenticator {
   #store: CredentialStore;
@@ -120,8 +150,8 @@ export class Authenticator {
   #onLockoutWriteError: (error: Error) => void;
   #onPause: (error: Error | undefined) => void;
   #paused = false;
-  readonly #byIp: KeyedGate;
-  readonly #byAccount: KeyedGate;
+  readonly #queue: FairQueue;
+  #onBusy: (ip: string) => void;
 
   /**
    * Tie the parts together.
@@ -129,8 +159,12 @@ export class Authenticator {
    * @param options The parts and the error reporters.
    */
   constructor(options: AuthenticatorOptions) {
-    this.#byIp = new KeyedGate();
-    this.#byAccount = new KeyedGate();
+    this.#queue = new FairQueue({
+      slots: options.maxConcurrent ?? options.hasher.maxConcurrent,
+      maxQueued: options.maxQueued ?? MAX_QUEUED_LOGINS,
+      maxQueuedPerKey: options.maxQueuedPerAddress ?? MAX_QUEUED_LOGINS_PER_ADDRESS,
+    });
+    this.#onBusy = options.onBusy ?? (() => {});
     this.#store = options.store;
     this.#hasher = options.hasher;
     this.#lockout = options.lockout;
@@ -141,29 +175,41 @@ export class Authenticator {
     this.#onPause = options.onPause ?? logPause;
   }
 
+  /** Password checks waiting for a hash slot now. */
+  get queued(): number {
+    return this.#queue.queued;
+  }
+
   /**
    * Check a user name and password.
    *
    * @param request Name, password and source address.
-   * @returns The user, `invalid`, or `locked` with the time to wait.
+   * @returns The user, `invalid`, `locked` with the time to wait, or
+   * `busy` when it was not checked (queue full, logins paused).
    */
   async login(request: LoginRequest): Promise<LoginResult> {
     const { username, ip } = request;
     await this.#refresh();
     const account = validateUserName(username) === undefined ? username : undefined;
-    // One attempt per address at a time, and attempts on one account run one
-    // at a time: parallel connections cannot make more guesses than
-    // sequential ones.
-    return await this.#byIp.run(
-      ipKey(ip),
-      () => 1,
-      () =>
-        account === undefined
-          ? this.#attempt(request, account)
-          : this.#byAccount.run(account.toLowerCase(), () =>
-            1, () =>
-            this.#attempt(request, account)),
-    );
+    // Cheap refusals first, so they take no place in the queue.
+    if (!await this.#writable()) return PAUSED;
+    const status = this.#lockout.status(account, ip);
+    if (status.locked) return locked(status.retryAfterMs);
+    // A much-failed account is slowed down for every address, never locked
+    // for all: its owner still gets in, later. The wait holds no hash slot.
+    const wait = account === undefined ? 0 : this.#lockout.delayMs(account, ip);
+    if (wait > 0) await delay(this.#clock, wait);
+    // One attempt per address at a time (parallel connections cannot make
+    // more guesses than sequential ones), and the hash slots go round robin
+    // between addresses, so a storm from a few addresses delays anyone else
+    // by at most one attempt per storming address.
+    try {
+      return await this.#queue.run(ipKey(ip), () => this.#attempt(request, account));
+    } catch (error) {
+      if (!(error instanceof QueueFullError)) throw error;
+      this.#onBusy(ip);
+      return BUSY;
+    }
   }
 
   async #attempt(request: LoginRequest, account: string | undefined): Promise<LoginResult> {
@@ -171,19 +217,8 @@ export class Authenticator {
     // A failure that cannot be saved would be forgotten by a restart: no
     // password is checked until the lockout file can be written again.
     if (!await this.#writable()) return PAUSED;
-    let status = this.#lockout.status(account, ip);
-    if (!status.locked && account !== undefined) {
-      // A much-failed account is slowed down for every address, never
-      // locked for all: its owner still gets in, later.
-      const wait = this.#lockout.delayMs(account, ip);
-      if (wait > 0) {
-        await delay(this.#clock, wait);
-        status = this.#lockout.status(account, ip);
-      }
-    }
-    if (status.locked) {
-      return { ok: false, reason: "locked", retryAfterMs: status.retryAfterMs };
-    }
+    const status = this.#lockout.status(account, ip);
+    if (status.locked) return locked(status.retryAfterMs);
     const entry = account === undefined ? undefined : this.#store.get(account);
     const verdict = await this.#verify(entry, password);
     if (!entry || !verdict.ok) {
@@ -295,6 +330,10 @@ function logError(error: Error): void {
     message: error.message,
     error,
   });
+}
+
+function locked(retryAfterMs: number): LoginResult {
+  return { ok: false, reason: "locked", retryAfterMs };
 }
 
 function logPause(error: Error | undefined): void {

@@ -46,14 +46,17 @@ export interface Accounts {
  * Open `config.credentials` and `<data>/lockout.json` (the data directory
  * must exist) and build the authenticator.
  *
- * @param config Paths and the scrypt cost.
+ * @param config Paths, the scrypt cost and the login queue bounds.
  * @param options Clock, randomness, announcements, counters, alerts.
  * @returns The store and the authenticator.
  * @throws {Error} When the credentials or lockouts cannot be loaded; the
  * message names the file.
  */
 export async function openAccounts(
-  config: Pick<ServerConfig, "credentials" | "data" | "scryptLogN">,
+  config: Pick<
+    ServerConfig,
+    "credentials" | "data" | "scryptLogN" | "loginQueue" | "loginQueuePerAddress"
+  >,
   options: AccountsOptions,
 ): Promise<Accounts> {
   const { clock, random, announce, lockouts, alerts, lockoutWriteErrors, loginsPaused } = options;
@@ -83,6 +86,8 @@ export async function openAccounts(
     hasher,
     lockout,
     clock,
+    maxQueued: config.loginQueue,
+    maxQueuedPerAddress: config.loginQueuePerAddress,
     onError: (error: Error) =>
       log.error("Account storage problem: {error}", { error: error.message }),
     onLockoutWriteError: () => lockoutWriteErrors?.inc(),

@@ -5,6 +5,7 @@
  * @module
  */
 import { ConfigError, type ConfigOf, loadConfig, type Setting } from "../util/config.ts";
+import { MAX_QUEUED_LOGINS, MAX_QUEUED_LOGINS_PER_ADDRESS } from "../auth/login.ts";
 import { DEFAULT_JOKE_URL } from "./joke_api.ts";
 import { isMailAddress } from "./smtp.ts";
 
@@ -92,6 +93,20 @@ export const SERVER_SETTINGS = [
     default: 30_000,
     help: "Time allowed from connect to finished login",
     min: 1,
+  },
+  {
+    key: "loginQueue",
+    type: "integer",
+    default: MAX_QUEUED_LOGINS,
+    help: "Password checks waiting for a hash, in all, before more get bye busy",
+    min: 0,
+  },
+  {
+    key: "loginQueuePerAddress",
+    type: "integer",
+    default: MAX_QUEUED_LOGINS_PER_ADDRESS,
+    help: "Password checks waiting for a hash from one address before more get bye busy",
+    min: 0,
   },
   {
     key: "pingIntervalMs",
