@@ -92,8 +92,6 @@ export interface AuthenticatorOptions {
   /** Checks waiting from one address before more are answered `busy`.
    * @default {MAX_QUEUED_LOGINS_PER_ADDRESS} */
   maxQueuedPerAddress?: number;
-  /** A login was answered `busy` because the queue was full. @default {nothing} */
-  onBusy?: (ip: string) => void;
   /** A change of the lockout file could not be written (it is counted in
    * memory; each retry that fails is reported too). @default {nothing} */
   onLockoutWriteError?: (error: Error) => void;
@@ -151,7 +149,6 @@ export class Authenticator {
   #onPause: (error: Error | undefined) => void;
   #paused = false;
   readonly #queue: FairQueue;
-  #onBusy: (ip: string) => void;
 
   /**
    * Tie the parts together.
@@ -164,7 +161,6 @@ export class Authenticator {
       maxQueued: options.maxQueued ?? MAX_QUEUED_LOGINS,
       maxQueuedPerKey: options.maxQueuedPerAddress ?? MAX_QUEUED_LOGINS_PER_ADDRESS,
     });
-    this.#onBusy = options.onBusy ?? (() => {});
     this.#store = options.store;
     this.#hasher = options.hasher;
     this.#lockout = options.lockout;
@@ -207,7 +203,6 @@ export class Authenticator {
       return await this.#queue.run(ipKey(ip), () => this.#attempt(request, account));
     } catch (error) {
       if (!(error instanceof QueueFullError)) throw error;
-      this.#onBusy(ip);
       return BUSY;
     }
   }
