@@ -268,6 +268,8 @@ export async function startBanter(fixture: Fixture, options: BanterOptions): Pro
       ...["--certs-dir", fixture.certsDir, "--credentials", options.credentials, "--data", data],
       ...["--rate-burst", "1000000", "--rate-per-second", "1000000", "--history-limit", "0"],
       ...["--max-connections", "20000", "--max-connections-per-ip", "20000"],
+      // Every bench client comes from 127.0.0.1: let all their logins wait.
+      ...["--login-queue", "20000", "--login-queue-per-address", "20000"],
       ...["--scrypt-log-n", String(options.scryptLogN), "--log-level", logLevel],
       // /metrics stays on, as in production, on a port of its own.
       ...["--http-port", String(freePort())],

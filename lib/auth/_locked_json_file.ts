@@ -39,6 +39,9 @@ export interface LockedJsonFileOptions {
   lockTimeoutMs?: number | undefined;
   /** Time source for lock ages and retries. @default {systemClock} */
   clock?: Clock | undefined;
+  /** Replaces the file's content (a seam for a full disk, which tests
+   * cannot make). @default {writeFileAtomic} */
+  writeFile?: ((path: string, text: string) => Promise<void>) | undefined;
 }
 
 /** What a change function decided. */
@@ -54,6 +57,7 @@ export class LockedJsonFile<T extends object> {
   readonly #path: string;
   readonly #format: JsonFileFormat<T>;
   readonly #lock: { timeoutMs: number; clock: Clock };
+  readonly #writeFile: (path: string, text: string) => Promise<void>;
   /** This instance's changes queue here; the file lock is for others. */
   readonly #writes = new Semaphore(1);
   #signature: string | undefined;
@@ -61,7 +65,7 @@ export class LockedJsonFile<T extends object> {
   /**
    * @param path The file; its lock file is `${path}.lock`.
    * @param format How its content is checked and written.
-   * @param options Lock timeout and clock.
+   * @param options Lock timeout, clock and writer.
    */
   constructor(path: string, format: JsonFileFormat<T>, options: LockedJsonFileOptions = {}) {
     this.#path = path;
@@ -70,6 +74,7 @@ export class LockedJsonFile<T extends object> {
       timeoutMs: options.lockTimeoutMs ?? 10_000,
       clock: options.clock ?? systemClock,
     };
+    this.#writeFile = options.writeFile ?? writeFileAtomic;
   }
 
   /** The file this reads and writes. */
@@ -122,7 +127,7 @@ export class LockedJsonFile<T extends object> {
       withFileLock(`${this.#path}.lock`, async () => {
         const { value, result } = change(await this.#parse());
         if (value !== undefined) {
-          await writeFileAtomic(this.#path, this.#format.serialise(value));
+          await this.#writeFile(this.#path, this.#format.serialise(value));
         }
         this.#signature = await fileSignature(this.#path);
         return result;

@@ -24,6 +24,11 @@ export class Semaphore {
     this.#limit = limit;
   }
 
+  /** Tasks that may run at once. */
+  get limit(): number {
+    return this.#limit;
+  }
+
   /** Tasks running now. */
   get active(): number {
     return this.#active;

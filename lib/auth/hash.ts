@@ -153,6 +153,11 @@ export class Hasher {
     return this.#params;
   }
 
+  /** Hashes computed at once at most. */
+  get maxConcurrent(): number {
+    return this.#slots.limit;
+  }
+
   /** Hashes being computed now. */
   get active(): number {
     return this.#slots.active;

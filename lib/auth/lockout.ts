@@ -1,26 +1,37 @@
 /**
- * Temporary lockouts after failed logins, per account and per source
- * address, kept in a JSON file so a restart does not clear them.
+ * Temporary lockouts after failed logins, kept in a JSON file so a restart
+ * does not clear them.
  *
  * Policy (the defaults):
- * - Account: every {@linkcode ACCOUNT_LOCKOUT} `threshold` (3) consecutive
- *   failures lock the account, for 1 min the first time, 5 min the second
- *   and 15 min every further time. The failure count restarts at each lock.
- * - Source address: the same ladder after every 10 failures
+ * - Account from one address: every {@linkcode ACCOUNT_LOCKOUT} `threshold`
+ *   (3) consecutive failures on an account from one source address lock
+ *   that account *from that address*, for 1 min the first time, 5 min the
+ *   second and 15 min every further time. The failure count restarts at
+ *   each lock. Other addresses are not locked out of the account, so a
+ *   stranger who knows a name cannot lock its owner out.
+ * - Account from anywhere: from {@linkcode ACCOUNT_SLOWDOWN} `threshold`
+ *   (3) consecutive failures from any addresses on, a password check on the
+ *   account from an address with no failures of its own on it waits a
+ *   growing delay (1 s, 2 s, 4 s, then 8 s) after the last failure: a
+ *   slow-down, never a lock.
+ * - Source address: the lock ladder after every 10 failures
  *   ({@linkcode IP_LOCKOUT}), whichever accounts they were for. IPv6
  *   addresses count per /64.
- * - A successful login clears the account's failures and ladder, but not
- *   the address's (a valid account must not reset guessing at others).
+ * - A successful login clears the account's slow-down and its failures
+ *   from that address, but not the address's own count (a valid account
+ *   must not reset guessing at others).
  * - A record is forgotten 24 h after its last failure once unlocked
  *   ({@linkcode LOCKOUT_FORGET_MS}), so the ladder restarts at 1 min.
  * - Names that are not accounts are counted like accounts, so a lockout
  *   never reveals which names exist.
- * - At most {@linkcode MAX_LOCKOUT_ENTRIES} records per scope; beyond that
+ * - At most {@linkcode MAX_LOCKOUT_ENTRIES} records per table; beyond that
  *   the least recently failed are dropped.
  *
  * Like the credentials file, every change takes a lock file, re-reads the
  * file and replaces it atomically, so `scripts/user.ts unlock` and the
  * server can both write it; {@linkcode Lockout.refresh} picks up changes.
+ * The file is versioned: version 1 files (whole-account locks) are read and
+ * their account counts become slow-down counts.
  *
  * @module
  */
@@ -39,8 +50,20 @@ export interface LockoutRule {
   readonly durationsMs: readonly number[];
 }
 
+/** How password checks on a much-failed account are slowed down. */
+export interface SlowdownRule {
+  /** Consecutive failures (from any address) before checks are delayed. */
+  readonly threshold: number;
+  /** Delay after the failure that reaches the threshold; it doubles with
+   * each further failure. */
+  readonly firstDelayMs: number;
+  /** The longest delay. */
+  readonly maxDelayMs: number;
+}
+
 const LADDER_MS = Object.freeze([60_000, 300_000, 900_000]);
-/** Per account: 3 failures, then 1 min, 5 min, 15 min, 15 min, ... */
+/** Per account and source address: 3 failures, then 1 min, 5 min, 15 min,
+ * 15 min, ... */
 export const ACCOUNT_LOCKOUT: LockoutRule = Object.freeze({
   threshold: 3,
   durationsMs: LADDER_MS,
@@ -50,13 +73,25 @@ export const IP_LOCKOUT: LockoutRule = Object.freeze({
   threshold: 10,
   durationsMs: LADDER_MS,
 });
+/** Per account from anywhere: from the 3rd failure in a row, each check
+ * waits 1 s, 2 s, 4 s, then 8 s after the last failure. */
+export const ACCOUNT_SLOWDOWN: SlowdownRule = Object.freeze({
+  threshold: 3,
+  firstDelayMs: 1_000,
+  maxDelayMs: 8_000,
+});
 /** How long after its last failure an unlocked record is forgotten. */
 export const LOCKOUT_FORGET_MS = 24 * 60 * 60 * 1000;
-/** Records kept per scope (accounts, addresses). */
+/** Records kept per table (account from an address, account, address). */
 export const MAX_LOCKOUT_ENTRIES = 10_000;
-const FILE_VERSION = 1;
+/** Failures and successes kept in memory while the file cannot be written;
+ * beyond this the oldest unsaved ones are dropped. */
+export const MAX_UNSAVED_CHANGES = 10_000;
+/** The file format written; version 1 is still read. */
+const FILE_VERSION = 2;
 
-/** What a lock applies to. */
+/** What a lock applies to: the account from the failing address, or the
+ * address for every account. */
 export type LockoutScope = "account" | "ip";
 
 /** Whether a login may be attempted now. */
@@ -66,7 +101,7 @@ export type LockoutStatus =
     readonly locked: true;
     /** Milliseconds until the lock ends. */
     readonly retryAfterMs: number;
-    /** Whether the account or the source address is locked. */
+    /** Whether the account (from this address) or the address is locked. */
     readonly scope: LockoutScope;
   };
 
@@ -82,14 +117,19 @@ export interface FailureResult {
 export interface LockoutOptions {
   /** Time source. @default {systemClock} */
   clock?: Clock;
-  /** Per-account rule. @default {ACCOUNT_LOCKOUT} */
+  /** Per account and address rule. @default {ACCOUNT_LOCKOUT} */
   account?: LockoutRule;
   /** Per-address rule. @default {IP_LOCKOUT} */
   ip?: LockoutRule;
-  /** Records kept per scope. @default {MAX_LOCKOUT_ENTRIES} */
+  /** Per-account slow-down. @default {ACCOUNT_SLOWDOWN} */
+  slowdown?: SlowdownRule;
+  /** Records kept per table. @default {MAX_LOCKOUT_ENTRIES} */
   maxEntries?: number;
   /** How long a change waits for another writer's lock. @default {10000} */
   lockTimeoutMs?: number;
+  /** Replaces the file's content (a seam for a full disk in tests).
+   * @default {writeFileAtomic} */
+  writeFile?: (path: string, text: string) => Promise<void>;
 }
 
 interface Counter {
@@ -101,14 +141,17 @@ interface Counter {
   lockedUntil: number;
   lastFailure: number;
 }
-type Tables = Record<LockoutScope, Map<string, Counter>>;
+/** `pair` is keyed by {@linkcode pairKey}, `account` by name, `ip` by
+ * {@linkcode addressGroup}. */
+type Table = "pair" | "account" | "ip";
+type Tables = Record<Table, Map<string, Counter>>;
 
 const UNLOCKED: LockoutStatus = Object.freeze({ locked: false });
 
 /**
- * Failed-login counters and lockouts.
+ * Failed-login counters, lockouts and slow-downs.
  *
- * @example Three wrong passwords lock the account for a minute
+ * @example Three wrong passwords lock the account from that address
  * ```ts
  * import { Lockout } from "./lockout.ts";
  * import { systemClock } from "../util/clock.ts";
@@ -123,6 +166,7 @@ const UNLOCKED: LockoutStatus = Object.freeze({ locked: false });
  * const { newLock, status } = await lockout.recordFailure("alice", "192.0.2.1");
  * equal(newLock, true);
  * equal(status.locked && status.retryAfterMs, 60_000);
+ * equal(lockout.status("alice", "198.51.100.1").locked, false);
  * await Deno.remove(dir, { recursive: true });
  * ```
  */
@@ -131,8 +175,13 @@ export class Lockout {
   #file: LockedJsonFile<Tables>;
   #clock: Clock;
   #rules: Record<LockoutScope, LockoutRule>;
+  #slowdown: SlowdownRule;
   #maxEntries: number;
   #tables: Tables = emptyTables();
+  /** Changes counted in memory that the file does not have yet, replayed
+   * onto the file's content at each change until a write succeeds. */
+  #unsaved: ((tables: Tables) => void)[] = [];
+  #writeError: Error | undefined;
 
   private constructor(path: string, options: LockoutOptions) {
     this.#path = path;
@@ -142,11 +191,16 @@ export class Lockout {
       serialise,
       invalid: (problem, errorOptions) =>
         new SyntaxError(`Cannot load lockout state from ${path}: ${problem}`, errorOptions),
-    }, { lockTimeoutMs: options.lockTimeoutMs, clock: this.#clock });
+    }, {
+      lockTimeoutMs: options.lockTimeoutMs,
+      clock: this.#clock,
+      writeFile: options.writeFile,
+    });
     this.#rules = {
       account: checkRule(options.account ?? ACCOUNT_LOCKOUT),
       ip: checkRule(options.ip ?? IP_LOCKOUT),
     };
+    this.#slowdown = checkSlowdown(options.slowdown ?? ACCOUNT_SLOWDOWN);
     this.#maxEntries = options.maxEntries ?? MAX_LOCKOUT_ENTRIES;
     if (!Number.isInteger(this.#maxEntries) || this.#maxEntries < 1) {
       throw new RangeError(
@@ -187,11 +241,32 @@ export class Lockout {
   async refresh(): Promise<boolean> {
     if (!await this.#file.changed()) return false;
     this.#tables = await this.#file.read() ?? emptyTables();
+    for (const change of this.#unsaved) change(this.#tables);
     return true;
   }
 
   /**
-   * Whether `account` or `ip` is locked now.
+   * Why the last change could not be written, while changes are counted
+   * in memory only; `undefined` once everything is saved. While set, a
+   * restart would lose failures: the authenticator refuses password logins.
+   */
+  get writeError(): Error | undefined {
+    return this.#writeError;
+  }
+
+  /**
+   * Try again to write the changes counted in memory only.
+   *
+   * @returns Whether everything is saved now.
+   */
+  async flush(): Promise<boolean> {
+    if (this.#writeError === undefined) return true;
+    await this.#change(() => undefined, false);
+    return this.#writeError === undefined;
+  }
+
+  /**
+   * Whether `account` is locked from `ip`, or `ip` is locked.
    *
    * @param account The account name, or `undefined` to check only `ip`.
    * @param ip The source address.
@@ -200,8 +275,8 @@ export class Lockout {
   status(account: string | undefined, ip: string): LockoutStatus {
     const now = this.#clock.now();
     let status = UNLOCKED;
-    for (const [scope, key] of this.#keys(account, ip)) {
-      const lockedUntil = this.#tables[scope].get(key)?.lockedUntil ?? 0;
+    for (const [table, key, scope] of this.#keys(account, ip)) {
+      const lockedUntil = this.#tables[table].get(key)?.lockedUntil ?? 0;
       const retryAfterMs = lockedUntil - now;
       if (
         retryAfterMs > 0 &&
@@ -214,27 +289,26 @@ export class Lockout {
   }
 
   /**
-   * Failures each scope still allows before its next lock (0 while locked).
-   * The authenticator admits at most this many attempts at once, so parallel
-   * guesses cannot outrun the count.
+   * How long a password check on `account` from `ip` must still wait: the
+   * slow-down of an account that failed many times in a row, from any
+   * addresses. An address already counting failures of its own on the
+   * account is not delayed (its own lock ladder throttles it); a fresh one
+   * waits, so each new address an attacker brings costs time, and the owner
+   * waits a few seconds but is never locked out.
    *
-   * @param account The account name, or `undefined` for none.
+   * @param account The account name.
    * @param ip The source address.
-   * @returns Remaining failures per scope; `account` is undefined without one.
+   * @returns Milliseconds to wait; 0 when the check may run now.
    */
-  remaining(account: string | undefined, ip: string): { account?: number; ip: number } {
-    const now = this.#clock.now();
-    const result: { account?: number; ip: number } = { ip: 0 };
-    for (const [scope, key] of this.#keys(account, ip)) {
-      const counter = this.#tables[scope].get(key);
-      const left = counter === undefined
-        ? this.#rules[scope].threshold
-        : counter.lockedUntil > now
-        ? 0
-        : this.#rules[scope].threshold - counter.failures;
-      result[scope] = left;
-    }
-    return result;
+  delayMs(account: string, ip: string): number {
+    const counter = this.#tables.account.get(account);
+    if (counter === undefined) return 0;
+    if ((this.#tables.pair.get(pairKey(account, ip))?.failures ?? 0) > 0) return 0;
+    const { threshold, firstDelayMs, maxDelayMs } = this.#slowdown;
+    const over = counter.failures - threshold;
+    if (over < 0) return 0;
+    const delay = Math.min(maxDelayMs, firstDelayMs * 2 ** Math.min(over, 30));
+    return Math.max(0, counter.lastFailure + delay - this.#clock.now());
   }
 
   /**
@@ -253,12 +327,9 @@ export class Lockout {
       const before = this.status(account, ip);
       if (before.locked) return { newLock: false, status: before };
       let newLock = false;
-      for (const [scope, key] of this.#keys(account, ip)) {
+      for (const [table, key, scope] of this.#keys(account, ip)) {
+        const counter = bump(tables[table], key, now);
         const rule = this.#rules[scope];
-        const counter = tables[scope].get(key) ??
-          { failures: 0, level: 0, lockedUntil: 0, lastFailure: now };
-        counter.failures++;
-        counter.lastFailure = now;
         if (counter.failures >= rule.threshold) {
           const step = Math.min(counter.level, rule.durationsMs.length - 1);
           counter.lockedUntil = now + (rule.durationsMs[step] ?? 0);
@@ -266,28 +337,33 @@ export class Lockout {
           counter.failures = 0;
           newLock = true;
         }
-        // Re-insert so map order is least recently failed first.
-        tables[scope].delete(key);
-        tables[scope].set(key, counter);
       }
+      if (account !== undefined) bump(tables.account, account, now);
       return { newLock, status: this.status(account, ip) };
     });
   }
 
   /**
-   * Count a successful login: clears the account's failures and ladder.
+   * Count a successful login: clears the account's slow-down and its
+   * failures and ladder from `ip`.
    *
    * @param account The account that logged in.
-   * @param _ip The source address: deliberately not cleared, so a valid
-   * account cannot reset an address's guessing at other accounts.
+   * @param ip The source address. Its own count is deliberately not
+   * cleared, so a valid account cannot reset an address's guessing at
+   * other accounts.
    */
-  async recordSuccess(account: string, _ip?: string): Promise<void> {
-    if (!this.#tables.account.has(account)) return;
-    await this.#change((tables) => tables.account.delete(account));
+  async recordSuccess(account: string, ip: string): Promise<void> {
+    const pair = pairKey(account, ip);
+    if (!this.#tables.account.has(account) && !this.#tables.pair.has(pair)) return;
+    await this.#change((tables) => {
+      tables.account.delete(account);
+      tables.pair.delete(pair);
+    });
   }
 
   /**
-   * Lift an account's lock and forget its failures (admin action).
+   * Lift an account's locks from every address and its slow-down (admin
+   * action).
    *
    * @param account The account.
    * @returns Whether there was anything to clear.
@@ -295,27 +371,61 @@ export class Lockout {
   async unlock(account: string): Promise<boolean> {
     // No file, nothing to lift (and no data directory created by mistake).
     if (!await exists(this.#path)) return false;
-    return await this.#change((tables) => tables.account.delete(account));
+    const cleared = await this.#change((tables) => {
+      let cleared = tables.account.delete(account);
+      const prefix = `${account} `;
+      for (const key of tables.pair.keys()) {
+        if (key.startsWith(prefix)) cleared = tables.pair.delete(key) || cleared;
+      }
+      return cleared;
+    });
+    if (this.#writeError !== undefined) {
+      throw new Error(`Cannot unlock "${account}": ${this.#writeError.message}`, {
+        cause: this.#writeError,
+      });
+    }
+    return cleared;
   }
 
-  #keys(account: string | undefined, ip: string): [LockoutScope, string][] {
-    const keys: [LockoutScope, string][] = [["ip", addressGroup(ip)]];
-    if (account !== undefined) keys.unshift(["account", account]);
+  #keys(account: string | undefined, ip: string): [Table, string, LockoutScope][] {
+    const keys: [Table, string, LockoutScope][] = [["ip", addressGroup(ip), "ip"]];
+    if (account !== undefined) keys.unshift(["pair", pairKey(account, ip), "account"]);
     return keys;
   }
 
-  /** Lock, re-read, apply `change`, write if anything changed, unlock. */
-  async #change<T>(change: (tables: Tables, now: number) => T): Promise<T> {
-    await Deno.mkdir(dirname(this.#path), { recursive: true, mode: 0o700 });
-    return await this.#file.update((current) => {
-      const now = this.#clock.now();
-      this.#tables = current ?? emptyTables();
-      const before = serialise(this.#tables);
-      const result = change(this.#tables, now);
+  /**
+   * Lock, re-read, apply the unsaved changes and `change`, write if anything
+   * changed, unlock. When that fails (a full disk, a lock held too long, a
+   * broken file), `change` still applies in memory and, with `keep`, is kept
+   * to be written later, and {@linkcode Lockout.writeError} says why:
+   * failures are never forgotten for want of a disk.
+   */
+  async #change<T>(change: (tables: Tables, now: number) => T, keep = true): Promise<T> {
+    const now = this.#clock.now();
+    let applied: { result: T } | undefined;
+    try {
+      await Deno.mkdir(dirname(this.#path), { recursive: true, mode: 0o700 });
+      const result = await this.#file.update((current) => {
+        this.#tables = current ?? emptyTables();
+        const before = serialise(this.#tables);
+        for (const unsaved of this.#unsaved) unsaved(this.#tables);
+        applied = { result: change(this.#tables, now) };
+        this.#prune(now);
+        const changed = serialise(this.#tables) !== before;
+        return { value: changed ? this.#tables : undefined, result: applied.result };
+      });
+      this.#unsaved = [];
+      this.#writeError = undefined;
+      return result;
+    } catch (error) {
+      // In memory the unsaved changes are applied already; add this one.
+      applied ??= { result: change(this.#tables, now) };
       this.#prune(now);
-      const changed = serialise(this.#tables) !== before;
-      return { value: changed ? this.#tables : undefined, result };
-    });
+      if (keep) this.#unsaved.push((tables) => void change(tables, now));
+      if (this.#unsaved.length > MAX_UNSAVED_CHANGES) this.#unsaved.shift();
+      this.#writeError = error instanceof Error ? error : new Error(String(error));
+      return applied.result;
+    }
   }
 
   #prune(now: number): void {
@@ -334,6 +444,23 @@ export class Lockout {
   }
 }
 
+/** The `pair` table's key: user names have no spaces, address keys neither. */
+function pairKey(account: string, ip: string): string {
+  return `${account} ${addressGroup(ip)}`;
+}
+
+/** Count one failure for `key`, moving it to the most recent end. */
+function bump(table: Map<string, Counter>, key: string, now: number): Counter {
+  const counter = table.get(key) ??
+    { failures: 0, level: 0, lockedUntil: 0, lastFailure: now };
+  counter.failures++;
+  counter.lastFailure = now;
+  // Re-insert so map order is least recently failed first.
+  table.delete(key);
+  table.set(key, counter);
+  return counter;
+}
+
 function checkRule(rule: LockoutRule): LockoutRule {
   if (
     !Number.isInteger(rule.threshold) || rule.threshold < 1 ||
@@ -347,26 +474,47 @@ function checkRule(rule: LockoutRule): LockoutRule {
   return rule;
 }
 
+function checkSlowdown(rule: SlowdownRule): SlowdownRule {
+  const { threshold, firstDelayMs, maxDelayMs } = rule;
+  if (
+    !Number.isInteger(threshold) || threshold < 1 ||
+    !(Number.isFinite(firstDelayMs) && firstDelayMs >= 0) ||
+    !(Number.isFinite(maxDelayMs) && maxDelayMs >= firstDelayMs)
+  ) {
+    throw new RangeError(
+      "Cannot create lockout: a slow-down needs a positive threshold and 0 <= firstDelayMs <= maxDelayMs",
+    );
+  }
+  return rule;
+}
+
 function emptyTables(): Tables {
-  return { account: new Map(), ip: new Map() };
+  return { pair: new Map(), account: new Map(), ip: new Map() };
 }
 
 function serialise(tables: Tables): string {
   return JSON.stringify({
     version: FILE_VERSION,
+    pairs: Object.fromEntries(tables.pair),
     accounts: Object.fromEntries(tables.account),
     ips: Object.fromEntries(tables.ip),
   }) + "\n";
 }
 
+const FIELDS: Record<1 | 2, readonly [Table, string][]> = {
+  // Version 1 had whole-account locks; their counts become slow-down
+  // counts (the lock itself is lifted: it could shut the owner out).
+  1: [["account", "accounts"], ["ip", "ips"]],
+  2: [["pair", "pairs"], ["account", "accounts"], ["ip", "ips"]],
+};
+
 function parseTables(value: unknown): Tables | string {
-  if (!isRecord(value) || value.version !== FILE_VERSION) {
-    return `expected {"version":${FILE_VERSION},"accounts":{...},"ips":{...}}`;
+  if (!isRecord(value) || (value.version !== 1 && value.version !== FILE_VERSION)) {
+    return `expected {"version":${FILE_VERSION},"pairs":{...},"accounts":{...},"ips":{...}}`;
   }
+  const version = value.version;
   const tables = emptyTables();
-  for (
-    const [scope, field] of [["account", "accounts"], ["ip", "ips"]] as const
-  ) {
+  for (const [table, field] of FIELDS[version]) {
     const records = value[field];
     if (!isRecord(records)) return `"${field}" must be an object`;
     const entries: [string, Counter][] = [];
@@ -375,11 +523,21 @@ function parseTables(value: unknown): Tables | string {
         return `"${field}" entry ${JSON.stringify(key.slice(0, 64))} is not a counter`;
       }
       const { failures, level, lockedUntil, lastFailure } = record;
-      entries.push([key, { failures, level, lockedUntil, lastFailure }]);
+      entries.push([
+        key,
+        version === 1 && table === "account"
+          ? {
+            failures: failures + level * ACCOUNT_LOCKOUT.threshold,
+            level: 0,
+            lockedUntil: 0,
+            lastFailure,
+          }
+          : { failures, level, lockedUntil, lastFailure },
+      ]);
     }
     // Least recently failed first, as the in-memory order.
     entries.sort(([, a], [, b]) => a.lastFailure - b.lastFailure);
-    tables[scope] = new Map(entries);
+    tables[table] = new Map(entries);
   }
   return tables;
 }

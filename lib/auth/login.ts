@@ -5,8 +5,10 @@
  * @module
  */
 import { getLogger } from "@logtape/logtape";
+import { delay, systemClock, type Timers } from "../util/clock.ts";
 import { escapeUntrusted } from "../util/untrusted_text.ts";
-import { KeyedGate } from "./_gate.ts";
+import { FairQueue, QueueFullError } from "./_fair_queue.ts";
+import { addressGroup } from "../util/address_group.ts";
 import type { Hasher, VerifyResult } from "./hash.ts";
 import type { Lockout, LockoutScope } from "./lockout.ts";
 import type { CredentialStore, UserEntry, UserRole } from "./store.ts";
@@ -31,7 +33,17 @@ export type LoginResult =
     readonly ok: false;
     readonly reason: "locked";
     readonly retryAfterMs: number;
+  }
+  | {
+    /** Not checked now, for reasons of the server's (try again later). */
+    readonly ok: false;
+    readonly reason: "busy";
+    /** For the user, e.g. {@linkcode LOGINS_PAUSED_MESSAGE}. */
+    readonly message: string;
   };
+
+/** Why password logins are refused while lockouts cannot be saved. */
+export const LOGINS_PAUSED_MESSAGE = "Logins are paused: the server cannot record failed attempts";
 
 /** A password login attempt. */
 export interface LoginRequest {
@@ -63,6 +75,9 @@ export interface AuthenticatorOptions {
   hasher: Hasher;
   /** Failed-login counters. */
   lockout: Lockout;
+  /** Timers for the slow-down of much-failed accounts.
+   * @default {systemClock} */
+  clock?: Timers;
   /** Errors that must not fail a login (a failed hash upgrade, an
    * unreadable lockout file); they never contain a password or hash.
    * @default {logs them with LogTape under ["banter", "auth"]} */
@@ -70,9 +85,43 @@ export interface AuthenticatorOptions {
   /** A failure started a lock.
    * @default {logs a warning with LogTape under ["banter", "auth"]} */
   onLockout?: (event: LockoutEvent) => void;
+  /** Password checks at once; the rest queue, round robin by address.
+   * @default {the hasher's maxConcurrent} */
+  maxConcurrent?: number;
+  /** Checks waiting over all addresses before more are answered `busy`.
+   * @default {MAX_QUEUED_LOGINS} */
+  maxQueued?: number;
+  /** Checks waiting from one address before more are answered `busy`.
+   * @default {MAX_QUEUED_LOGINS_PER_ADDRESS} */
+  maxQueuedPerAddress?: number;
+  /** A change of the lockout file could not be written (it is counted in
+   * memory; each retry that fails is reported too). @default {nothing} */
+  onLockoutWriteError?: (error: Error) => void;
+  /** Password logins were paused because failures cannot be saved
+   * (`error` says why), or resumed once they can (`undefined`).
+   * @default {logs an error, then an info, with LogTape under ["banter", "auth"]} */
+  onPause?: (error: Error | undefined) => void;
 }
 
 const INVALID: LoginResult = Object.freeze({ ok: false, reason: "invalid" });
+/** Why a login is refused unchecked while the login queue is full. */
+export const LOGINS_BUSY_MESSAGE = "Too many logins waiting, try again shortly";
+/** Password checks waiting for a hash slot, over all addresses, before
+ * more are answered `busy`. */
+export const MAX_QUEUED_LOGINS = 256;
+/** Password checks waiting for a hash slot from one address (IPv6: one /64)
+ * before more from it are answered `busy`. */
+export const MAX_QUEUED_LOGINS_PER_ADDRESS = 8;
+const BUSY: LoginResult = Object.freeze({
+  ok: false,
+  reason: "busy",
+  message: LOGINS_BUSY_MESSAGE,
+});
+const PAUSED: LoginResult = Object.freeze({
+  ok: false,
+  reason: "busy",
+  message: LOGINS_PAUSED_MESSAGE,
+});
 /** Longer input cannot be a valid password (UTF-16 units ≥ code points /
  * 2); it is not hashed at its full size. */
 const MAX_PASSWORD_UNITS = MAX_PASSWORD_LENGTH * 2;
@@ -84,15 +133,24 @@ const MAX_LOGGED_NAME = 64;
  * one full hash, whether the user exists or not, and unknown users get the
  * same `invalid` as wrong passwords. A login that matches a legacy or weak
  * hash upgrades it to the current parameters.
+ *
+ * Hashes are the scarce resource: each address (IPv6: each /64) has at most
+ * one check in flight, free hash slots go round robin between the addresses
+ * that wait, and the wait is bounded ({@linkcode MAX_QUEUED_LOGINS} in all,
+ * {@linkcode MAX_QUEUED_LOGINS_PER_ADDRESS} per address): beyond it a login
+ * is answered `busy` without a check.
  */
 export class Authenticator {
   #store: CredentialStore;
   #hasher: Hasher;
   #lockout: Lockout;
+  #clock: Timers;
   #onError: (error: Error) => void;
   #onLockout: (event: LockoutEvent) => void;
-  readonly #byIp: KeyedGate;
-  readonly #byAccount: KeyedGate;
+  #onLockoutWriteError: (error: Error) => void;
+  #onPause: (error: Error | undefined) => void;
+  #paused = false;
+  readonly #queue: FairQueue;
 
   /**
    * Tie the parts together.
@@ -100,57 +158,76 @@ export class Authenticator {
    * @param options The parts and the error reporters.
    */
   constructor(options: AuthenticatorOptions) {
-    this.#byIp = new KeyedGate();
-    this.#byAccount = new KeyedGate();
+    this.#queue = new FairQueue({
+      slots: options.maxConcurrent ?? options.hasher.maxConcurrent,
+      maxQueued: options.maxQueued ?? MAX_QUEUED_LOGINS,
+      maxQueuedPerKey: options.maxQueuedPerAddress ?? MAX_QUEUED_LOGINS_PER_ADDRESS,
+    });
     this.#store = options.store;
     this.#hasher = options.hasher;
     this.#lockout = options.lockout;
+    this.#clock = options.clock ?? systemClock;
     this.#onError = options.onError ?? logError;
     this.#onLockout = options.onLockout ?? logLockout;
+    this.#onLockoutWriteError = options.onLockoutWriteError ?? (() => {});
+    this.#onPause = options.onPause ?? logPause;
+  }
+
+  /** Password checks waiting for a hash slot now. */
+  get queued(): number {
+    return this.#queue.queued;
   }
 
   /**
    * Check a user name and password.
    *
    * @param request Name, password and source address.
-   * @returns The user, `invalid`, or `locked` with the time to wait.
+   * @returns The user, `invalid`, `locked` with the time to wait, or
+   * `busy` when it was not checked (queue full, logins paused).
    */
   async login(request: LoginRequest): Promise<LoginResult> {
     const { username, ip } = request;
     await this.#refresh();
     const account = validateUserName(username) === undefined ? username : undefined;
-    // Attempts on one account run one at a time, and an address has at most
-    // as many attempts in flight as it has failures left: parallel
-    // connections cannot make more guesses than sequential ones.
-    return await this.#byIp.run(
-      ip,
-      () => this.#lockout.remaining(account, ip).ip,
-      () =>
-        account === undefined
-          ? this.#attempt(request, account)
-          : this.#byAccount.run(account.toLowerCase(), () =>
-            1, () =>
-            this.#attempt(request, account)),
-    );
+    // Cheap refusals first, so they take no place in the queue.
+    if (!await this.#writable()) return PAUSED;
+    const status = this.#lockout.status(account, ip);
+    if (status.locked) return locked(status.retryAfterMs);
+    // A much-failed account is slowed down for every address, never locked
+    // for all: its owner still gets in, later. The wait holds no hash slot.
+    const wait = account === undefined ? 0 : this.#lockout.delayMs(account, ip);
+    if (wait > 0) await delay(this.#clock, wait);
+    // One attempt per address at a time (parallel connections cannot make
+    // more guesses than sequential ones), and the hash slots go round robin
+    // between addresses, so a storm from a few addresses delays anyone else
+    // by at most one attempt per storming address.
+    try {
+      return await this.#queue.run(addressGroup(ip), () => this.#attempt(request, account));
+    } catch (error) {
+      if (!(error instanceof QueueFullError)) throw error;
+      return BUSY;
+    }
   }
 
   async #attempt(request: LoginRequest, account: string | undefined): Promise<LoginResult> {
     const { username, password, ip } = request;
+    // A failure that cannot be saved would be forgotten by a restart: no
+    // password is checked until the lockout file can be written again.
+    if (!await this.#writable()) return PAUSED;
     const status = this.#lockout.status(account, ip);
-    if (status.locked) {
-      return { ok: false, reason: "locked", retryAfterMs: status.retryAfterMs };
-    }
+    if (status.locked) return locked(status.retryAfterMs);
     const entry = account === undefined ? undefined : this.#store.get(account);
     const verdict = await this.#verify(entry, password);
     if (!entry || !verdict.ok) {
       await this.#recordFailure(account, username, ip);
       return INVALID;
     }
-    await this.#lockout.recordSuccess(entry.name, ip).catch((error) =>
+    await this.#lockout.recordSuccess(account ?? entry.name, ip).catch((error) =>
       this.#onError(
         new Error(`Cannot clear failures of "${entry.name}"`, { cause: error }),
       )
     );
+    this.#checkWrites();
     if (verdict.needsRehash) await this.#upgrade(entry, password);
     return { ok: true, user: { name: entry.name, role: entry.role, id: entry.id } };
   }
@@ -213,6 +290,24 @@ export class Authenticator {
     } catch (error) {
       this.#onError(new Error("Cannot record failed login", { cause: error }));
     }
+    this.#checkWrites();
+  }
+
+  /** Whether failures can be saved now; while not, retry the write. */
+  async #writable(): Promise<boolean> {
+    if (this.#lockout.writeError === undefined) return true;
+    await this.#lockout.flush();
+    this.#checkWrites();
+    return this.#lockout.writeError === undefined;
+  }
+
+  /** Report a failed lockout write and pause or resume password logins. */
+  #checkWrites(): void {
+    const error = this.#lockout.writeError;
+    if (error !== undefined) this.#onLockoutWriteError(error);
+    if ((error !== undefined) === this.#paused) return;
+    this.#paused = error !== undefined;
+    this.#onPause(error);
   }
 
   async #upgrade(entry: UserEntry, password: string): Promise<void> {
@@ -234,6 +329,22 @@ function logError(error: Error): void {
     message: error.message,
     error,
   });
+}
+
+function locked(retryAfterMs: number): LoginResult {
+  return { ok: false, reason: "locked", retryAfterMs };
+}
+
+function logPause(error: Error | undefined): void {
+  const log = getLogger(["banter", "auth"]);
+  if (error === undefined) {
+    log.info("Logins resumed: failed attempts can be recorded again");
+  } else {
+    log.error("{message}: cannot write the lockout file: {error}", {
+      message: LOGINS_PAUSED_MESSAGE,
+      error: error.message,
+    });
+  }
 }
 
 function logLockout(event: LockoutEvent): void {

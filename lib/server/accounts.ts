@@ -7,12 +7,12 @@
  */
 import { join } from "node:path";
 import { getLogger } from "@logtape/logtape";
-import { Authenticator, type LockoutEvent } from "../auth/login.ts";
+import { Authenticator, type LockoutEvent, LOGINS_PAUSED_MESSAGE } from "../auth/login.ts";
 import { Hasher, scryptParamsFor } from "../auth/hash.ts";
 import { Lockout } from "../auth/lockout.ts";
 import { type AccountChange, CredentialStore } from "../auth/store.ts";
 import type { Clock, Random } from "../util/clock.ts";
-import type { Counter } from "./prometheus.ts";
+import type { Counter, Gauge } from "./prometheus.ts";
 import type { ServerConfig } from "./settings.ts";
 
 const log = getLogger(["banter", "server"]);
@@ -26,6 +26,10 @@ export interface AccountsOptions {
   announce: (line: string) => void;
   /** Lockouts started, per scope. */
   lockouts: Readonly<Record<LockoutEvent["scope"], Counter>>;
+  /** Failed writes of the lockout file. */
+  lockoutWriteErrors?: Counter;
+  /** 1 while password logins are paused (lockouts cannot be saved). */
+  loginsPaused?: Gauge;
   /** Told of every lockout (alert mails), when configured. */
   alerts?: { notify(event: LockoutEvent): void } | undefined;
   /** Told of every account change, the admin CLI's and the server's own,
@@ -45,17 +49,29 @@ export interface Accounts {
  * Open `config.credentials` and `<data>/lockout.json` (the data directory
  * must exist) and build the authenticator.
  *
- * @param config Paths and the scrypt cost.
+ * @param config Paths, the scrypt cost and the login queue bounds.
  * @param options Clock, randomness, announcements, counters, alerts.
  * @returns The store and the authenticator.
  * @throws {Error} When the credentials or lockouts cannot be loaded; the
  * message names the file.
  */
 export async function openAccounts(
-  config: Pick<ServerConfig, "credentials" | "data" | "scryptLogN">,
+  config: Pick<
+    ServerConfig,
+    "credentials" | "data" | "scryptLogN" | "loginQueue" | "loginQueuePerAddress"
+  >,
   options: AccountsOptions,
 ): Promise<Accounts> {
-  const { clock, random, announce, lockouts, alerts, onAccountChange } = options;
+  const {
+    clock,
+    random,
+    announce,
+    lockouts,
+    alerts,
+    onAccountChange,
+    lockoutWriteErrors,
+    loginsPaused,
+  } = options;
   const hasher = new Hasher({ params: scryptParamsFor(config.scryptLogN) });
   const store = await CredentialStore.open(config.credentials, {
     onExternalChange: (changes) => {
@@ -86,8 +102,22 @@ export async function openAccounts(
     store,
     hasher,
     lockout,
+    clock,
+    maxQueued: config.loginQueue,
+    maxQueuedPerAddress: config.loginQueuePerAddress,
     onError: (error: Error) =>
       log.error("Account storage problem: {error}", { error: error.message }),
+    onLockoutWriteError: () => lockoutWriteErrors?.inc(),
+    onPause: (error) => {
+      loginsPaused?.set(error === undefined ? 0 : 1);
+      if (error === undefined) log.info("Logins resumed: failed attempts can be recorded again");
+      else {
+        log.error("{message}: cannot write the lockout file: {error}", {
+          message: LOGINS_PAUSED_MESSAGE,
+          error: error.message,
+        });
+      }
+    },
     onLockout: (event: LockoutEvent) => {
       lockouts[event.scope].inc();
       audit.warn(

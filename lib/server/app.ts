@@ -91,6 +91,8 @@ export async function startServer(
     random,
     announce,
     lockouts: metrics.lockouts,
+    lockoutWriteErrors: metrics.lockoutWriteErrors,
+    loginsPaused: metrics.loginsPaused,
     alerts,
     onAccountChange: (changes) => followAccounts(changes),
   });

@@ -53,6 +53,13 @@ export interface ServerMetrics {
   readonly loginsOk: Counter;
   /** `banter_logins_total{result="failed"}`, including attempts while locked. */
   readonly loginsFailed: Counter;
+  /** `banter_logins_total{result="busy"}`: answered `bye busy` unchecked. */
+  readonly loginsBusy: Counter;
+  /** `banter_lockout_write_errors_total`: lockout file writes that failed. */
+  readonly lockoutWriteErrors: Counter;
+  /** `banter_logins_paused`: 1 while password logins are refused because
+   * failed attempts cannot be recorded. */
+  readonly loginsPaused: Gauge;
   /** `banter_lockouts_total{scope}`: locks started, per account or address. */
   readonly lockouts: Readonly<Record<"account" | "ip", Counter>>;
   /** `banter_messages_received_total`: `say` frames from logged-in users. */
@@ -105,6 +112,7 @@ export function createServerMetrics(): ServerMetrics {
   const logins = labelled(registry, "banter_logins_total", "Login attempts", "result", [
     "ok",
     "failed",
+    "busy",
   ]);
   return {
     registry,
@@ -125,6 +133,15 @@ export function createServerMetrics(): ServerMetrics {
     ),
     loginsOk: logins.ok,
     loginsFailed: logins.failed,
+    loginsBusy: logins.busy,
+    lockoutWriteErrors: registry.counter({
+      name: "banter_lockout_write_errors_total",
+      help: "Failed writes of the lockout file (password logins pause while they fail)",
+    }),
+    loginsPaused: registry.gauge({
+      name: "banter_logins_paused",
+      help: "1 while password logins are refused: failed attempts cannot be recorded",
+    }),
     lockouts: labelled(
       registry,
       "banter_lockouts_total",

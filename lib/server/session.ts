@@ -51,7 +51,8 @@ export const LOGIN_ATTEMPTS = 3;
 export type LoginResult =
   | { ok: true; user: LoggedInUser }
   | { ok: false; reason: "invalid" }
-  | { ok: false; reason: "locked"; retryAfterMs: number };
+  | { ok: false; reason: "locked"; retryAfterMs: number }
+  | { ok: false; reason: "busy"; message: string };
 
 /** Who logged in: `id` is the account's stable id (DMs and rate limits
  * follow it, see `Member.account`). */
@@ -117,6 +118,8 @@ export interface SessionCounters {
   readonly messagesOut: Counter;
   readonly loginsOk: Counter;
   readonly loginsFailed: Counter;
+  /** Logins answered `bye busy` unchecked (login queue full, logins paused). */
+  readonly loginsBusy: Counter;
   /** Sessions dropped because the client did not read. */
   readonly backpressureDrops: Counter;
   /** Reads paused because a connection passed its pre-login byte budget. */
@@ -129,6 +132,7 @@ function uncounted(): SessionCounters {
     messagesOut: new Counter(),
     loginsOk: new Counter(),
     loginsFailed: new Counter(),
+    loginsBusy: new Counter(),
     backpressureDrops: new Counter(),
     preLoginReadPauses: new Counter(),
   };
@@ -450,6 +454,16 @@ export class Session {
           address: ip,
         });
         return this.#welcome(result.user);
+      }
+      if (result.reason === "busy") {
+        // Not a failed guess: the server could not check it now.
+        this.#counters.loginsBusy.inc();
+        audit.warn("Login for {user} from {address} not checked: {reason}", {
+          user: escapeUntrusted(frame.username),
+          address: ip,
+          reason: result.message,
+        });
+        throw new SessionClosed("busy", result.message);
       }
       this.#counters.loginsFailed.inc();
       audit.warn("Failed login for {user} from {address}: {reason}", {

@@ -5,6 +5,7 @@
  * @module
  */
 import { ConfigError, type ConfigOf, loadConfig, type Setting } from "../util/config.ts";
+import { MAX_QUEUED_LOGINS, MAX_QUEUED_LOGINS_PER_ADDRESS } from "../auth/login.ts";
 import { DEFAULT_JOKE_URL } from "./joke_api.ts";
 import {
   DEFAULT_PRE_LOGIN_MAX_FRAME_BYTES,
@@ -149,6 +150,20 @@ export const SERVER_SETTINGS = [
     default: DEFAULT_PRE_LOGIN_PINGS_PER_SECOND,
     help: "Pings per second a connection may send before login, past the burst",
     min: 1,
+  },
+  {
+    key: "loginQueue",
+    type: "integer",
+    default: MAX_QUEUED_LOGINS,
+    help: "Password checks waiting for a hash, in all, before more get bye busy",
+    min: 0,
+  },
+  {
+    key: "loginQueuePerAddress",
+    type: "integer",
+    default: MAX_QUEUED_LOGINS_PER_ADDRESS,
+    help: "Password checks waiting for a hash from one address before more get bye busy",
+    min: 0,
   },
   {
     key: "pingIntervalMs",

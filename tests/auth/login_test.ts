@@ -53,6 +53,7 @@ async function setup(
     store,
     hasher,
     lockout,
+    clock,
     onError: (error) => errors.push(error),
     onLockout: (event) => locks.push(event),
     ...options,
@@ -131,11 +132,12 @@ Deno.test("Authenticator.login() locks unknown names too, so a lock reveals noth
   await using dir = await tempDir();
   const { auth } = await setup(dir.path);
   for (const username of ["alice", "ghost"]) {
+    const ip = username === "alice" ? "198.51.100.1" : "198.51.100.2";
     for (let i = 0; i < 3; i++) {
-      await auth.login({ username, password: "wrong guess", ip: `198.51.100.${i}` });
+      await auth.login({ username, password: "wrong guess", ip });
     }
     deepEqual(
-      await auth.login({ username, password: "wrong guess", ip: "198.51.100.9" }),
+      await auth.login({ username, password: "wrong guess", ip }),
       { ok: false, reason: "locked", retryAfterMs: 60_000 },
     );
   }
@@ -251,7 +253,8 @@ Deno.test("Authenticator.loginWithCertificate() accepts the common name of an ex
 
 Deno.test("Authenticator: parallel guesses from one address get no more than ten tries", async () => {
   await using dir = await tempDir();
-  const { auth, hasher } = await setup(dir.path);
+  // A queue long enough for all 25, so only the lockout refuses.
+  const { auth, hasher } = await setup(dir.path, { maxQueuedPerAddress: 25 });
   const results = await Promise.all(
     Array.from(
       { length: 25 },
@@ -272,4 +275,25 @@ Deno.test("Authenticator: parallel logins of two users from one address both suc
     auth.login({ username: "bob", password: "hidden river 77", ip: IP }),
   ]);
   deepEqual(results.map((r) => r.ok), [true, true]);
+});
+
+Deno.test("Authenticator: guesses past the address's queue bound are answered busy, unchecked", async () => {
+  await using dir = await tempDir();
+  const { auth, hasher } = await setup(dir.path, { maxQueuedPerAddress: 2, maxConcurrent: 1 });
+  const results = await Promise.all(
+    Array.from(
+      { length: 6 },
+      (_, i) => auth.login({ username: `nobody${i}`, password: "wrong password", ip: IP }),
+    ),
+  );
+  // One running, two waiting; the other three refused at once.
+  deepEqual(results.map((r) => (r.ok ? "ok" : r.reason)).sort(), [
+    "busy",
+    "busy",
+    "busy",
+    "invalid",
+    "invalid",
+    "invalid",
+  ]);
+  equal(hasher.work, 3);
 });

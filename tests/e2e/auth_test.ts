@@ -389,6 +389,8 @@ Deno.test("chat keeps flowing while 50 clients log in at once", async () => {
     config: {
       scryptLogN,
       maxConnectionsPerIp: logins + 10,
+      // All 50 come from 127.0.0.1: let them all wait for their hash.
+      loginQueuePerAddress: logins,
       rateBurst: 100_000,
       ratePerSecond: 100_000,
       historyLimit: 0,
