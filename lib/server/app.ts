@@ -12,6 +12,7 @@ import { type Clock, type Random, systemClock, systemRandom } from "../util/cloc
 import { openAccounts } from "./accounts.ts";
 import { Admission, refuseBusy } from "./admission.ts";
 import { startHeartbeat } from "./heartbeat.ts";
+import { watchDiskSpace } from "./disk_space.ts";
 import { openHistory } from "./history_file.ts";
 import { createHttpApp, type HttpServer, serveHttp } from "./http.ts";
 import { countedJokeSource } from "./joke_source.ts";
@@ -88,7 +89,11 @@ export async function startServer(
     lockouts: metrics.lockouts,
     alerts,
   });
-  const history = await openHistory(config.data);
+  const history = await openHistory(config.data, {
+    maxBytesPerUser: config.historyUserBytes,
+    maxBytes: config.historyTotalBytes,
+    retentionDays: config.retentionDays,
+  });
   let shuttingDown: Promise<void> | undefined;
   const hub = new Hub({
     clock,
@@ -188,6 +193,12 @@ export async function startServer(
   const prunerId = clock.setInterval(() => hub.prune(), PRUNE_INTERVAL_MS);
   const pruner = { [Symbol.dispose]: () => clock.clearInterval(prunerId) };
   hub.prune();
+  const disk = watchDiskSpace(config.data, {
+    timers: clock,
+    gauge: metrics.dataFreeBytes,
+    warnBelowBytes: config.diskFreeWarnBytes,
+    onCheck: () => metrics.historyBytes.set(history.bytes),
+  });
 
   const closed = Promise.withResolvers<void>();
   const running: RunningServer = {
@@ -199,7 +210,7 @@ export async function startServer(
     shutdown(message = "Server shutting down") {
       shuttingDown ??= (async () => {
         await shutDown({
-          timers: [heartbeat, pruner],
+          timers: [heartbeat, pruner, disk],
           transport,
           hub,
           sessions,

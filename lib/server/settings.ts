@@ -147,7 +147,28 @@ export const SERVER_SETTINGS = [
     key: "retentionDays",
     type: "integer",
     default: 30,
-    help: "Days history is kept (0 keeps none)",
+    help: "Days history is kept (0 stores no message at all)",
+    min: 0,
+  },
+  {
+    key: "historyUserBytes",
+    type: "integer",
+    default: 50 * 1024 * 1024,
+    help: "History bytes one user may hold; their oldest messages go first past it",
+    min: 64 * 1024,
+  },
+  {
+    key: "historyTotalBytes",
+    type: "integer",
+    default: 1024 * 1024 * 1024,
+    help: "History bytes in all; the oldest messages go first past it",
+    min: 64 * 1024,
+  },
+  {
+    key: "diskFreeWarnBytes",
+    type: "integer",
+    default: 1024 * 1024 * 1024,
+    help: "Warn in the log when the data directory's filesystem has less free space",
     min: 0,
   },
   {
@@ -309,6 +330,12 @@ export function parseServerConfig(
     throw new ConfigError(
       "deadAfterMs must be longer than pingIntervalMs",
       "deadAfterMs",
+    );
+  }
+  if (config.historyTotalBytes < config.historyUserBytes) {
+    throw new ConfigError(
+      "historyTotalBytes must be at least historyUserBytes",
+      "historyTotalBytes",
     );
   }
   try {
