@@ -12,6 +12,7 @@ import { type Clock, type Random, systemClock, systemRandom } from "../util/cloc
 import { openAccounts } from "./accounts.ts";
 import { Admission, refuseBusy } from "./admission.ts";
 import { startHeartbeat } from "./heartbeat.ts";
+import { checkDataFiles } from "./data_files.ts";
 import { watchDiskSpace } from "./disk_space.ts";
 import { openHistory } from "./history_file.ts";
 import { createHttpApp, type HttpServer, serveHttp } from "./http.ts";
@@ -82,6 +83,7 @@ export async function startServer(
   const alerts = await lockoutAlerts(config, clock, metrics);
 
   await Deno.mkdir(config.data, { recursive: true, mode: 0o700 });
+  await checkDataFiles(config);
   const { store, auth } = await openAccounts(config, {
     clock,
     random,
