@@ -3,8 +3,8 @@
  * (same lock file and atomic writes as the server).
  *
  * ```sh
- * deno run --allow-read --allow-write scripts/user.ts add alice --role admin
- * deno run --allow-read --allow-write scripts/user.ts list
+ * deno task user add alice --role admin
+ * deno task user list
  * ```
  *
  * Passwords are asked twice without echo on a terminal, or read from the
@@ -17,6 +17,7 @@ import { parseArgs } from "node:util";
 import { UnknownUserError } from "../lib/auth/errors.ts";
 import { Lockout } from "../lib/auth/lockout.ts";
 import { CredentialStore, USER_ROLES, type UserRole } from "../lib/auth/store.ts";
+import { DEFAULT_CREDENTIALS, refuseLegacyCredentials } from "../lib/server/legacy_credentials.ts";
 
 interface Context {
   readonly names: string[];
@@ -68,7 +69,7 @@ const COMMANDS: Record<string, Command> = {
 const USAGE = [
   "Usage: scripts/user.ts COMMAND [--credentials FILE] [--data DIR]",
   ...Object.values(COMMANDS).map((c) => `  ${c.usage.padEnd(30)} ${c.help}`),
-  "  --credentials FILE             accounts file (default credentials.json)",
+  `  --credentials FILE             accounts file (default ${DEFAULT_CREDENTIALS})`,
   "  --data DIR                     data directory with lockout.json (default data)",
 ].join("\n");
 
@@ -86,7 +87,7 @@ export async function main(args: string[]): Promise<number> {
       allowPositionals: true,
       options: {
         role: { type: "string" },
-        credentials: { type: "string", default: "credentials.json" },
+        credentials: { type: "string", default: DEFAULT_CREDENTIALS },
         data: { type: "string", default: "data" },
         help: { type: "boolean", short: "h" },
       },
@@ -110,6 +111,7 @@ export async function main(args: string[]): Promise<number> {
     return usageError("--role only applies to add");
   }
   try {
+    await refuseLegacyCredentials(values.credentials);
     await command.run({
       names,
       role: values.role,

@@ -15,6 +15,7 @@ import { startHeartbeat } from "./heartbeat.ts";
 import { checkDataFiles } from "./data_files.ts";
 import { watchDiskSpace } from "./disk_space.ts";
 import { openHistory } from "./history_file.ts";
+import { refuseLegacyCredentials } from "./legacy_credentials.ts";
 import { createHttpApp, type HttpServer, serveHttp } from "./http.ts";
 import { countedJokeSource } from "./joke_source.ts";
 import { lockoutAlerts } from "./lockout_alerts.ts";
@@ -78,12 +79,13 @@ export async function startServer(
   const clock = deps.clock ?? systemClock;
   const random = deps.random ?? systemRandom;
   const announce = deps.announce ?? ((line: string) => console.log(line));
-  const tls = await loadTls(config, announce);
+  const tls = await loadTls(config);
   const metrics = createServerMetrics();
   const alerts = await lockoutAlerts(config, clock, metrics);
 
   await Deno.mkdir(config.data, { recursive: true, mode: 0o700 });
   await checkDataFiles(config);
+  await refuseLegacyCredentials(config.credentials);
   const { store, auth } = await openAccounts(config, {
     clock,
     random,

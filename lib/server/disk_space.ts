@@ -2,7 +2,7 @@
  * Watch the free space of the data directory's filesystem: a gauge for
  * /metrics, and a warning in the log when it falls below a threshold (once
  * per fall, and once again when it recovers). Measuring needs
- * `--allow-sys=statfs`; without it the failure is logged once.
+ * `--allow-sys=statfs`; without it a warning says so, once.
  *
  * @module
  */
@@ -56,8 +56,13 @@ export function watchDiskSpace(dir: string, options: DiskSpaceOptions): DiskSpac
     try {
       free = await freeBytes(dir);
     } catch (error) {
-      // Once per streak of failures (e.g. no --allow-sys=statfs), not every minute.
-      if (!failing) {
+      // Once per streak of failures, not every minute. Without the
+      // permission it is how the server was started: a warning, not an error.
+      if (!failing && error instanceof Deno.errors.NotCapable) {
+        log.warn("Free space of {dir} is not watched: grant --allow-sys=statfs to watch it", {
+          dir,
+        });
+      } else if (!failing) {
         log.error("Cannot measure free space of {dir}: {error}", {
           dir,
           error: error instanceof Error ? error.message : String(error),

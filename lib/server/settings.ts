@@ -6,6 +6,7 @@
  */
 import { ConfigError, type ConfigOf, loadConfig, type Setting } from "../util/config.ts";
 import { DEFAULT_JOKE_URL } from "./joke_api.ts";
+import { DEFAULT_CREDENTIALS } from "./legacy_credentials.ts";
 import { isMailAddress } from "./smtp.ts";
 
 /** The server's settings. */
@@ -62,7 +63,12 @@ export const SERVER_SETTINGS = [
     help: "TLS implementation",
     choices: ["node", "deno"],
   },
-  { key: "credentials", type: "string", default: "credentials.json", help: "Credentials file" },
+  {
+    key: "credentials",
+    type: "string",
+    default: DEFAULT_CREDENTIALS,
+    help: "Credentials file (earlier versions kept it in ./credentials.json)",
+  },
   { key: "data", type: "string", default: "data", help: "Data directory (history, lockouts)" },
   {
     key: "maxFrameBytes",

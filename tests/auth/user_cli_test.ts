@@ -12,9 +12,15 @@ interface Run {
   stderr: string;
 }
 
-/** Run the CLI in `cwd`, feeding `input` on stdin. */
+/**
+ * Run the CLI in `cwd`, feeding `input` on stdin, on `cwd/credentials.json`
+ * unless `args` name another file (the default is data/credentials.json).
+ */
 async function cli(cwd: string, args: string[], input?: string): Promise<Run> {
-  const child = denoRun(SCRIPT, args, { cwd, stdin: "piped" });
+  const child = denoRun(SCRIPT, ["--credentials=credentials.json", ...args], {
+    cwd,
+    stdin: "piped",
+  });
   const writer = child.stdin.getWriter();
   if (input !== undefined) await writer.write(new TextEncoder().encode(input));
   await writer.close();
