@@ -178,7 +178,10 @@ export async function startServer(
   if (config.httpPort !== 0) {
     const app = createHttpApp({
       healthy: () => shuttingDown === undefined,
-      metrics: () => metrics.registry.render(),
+      metrics: () => {
+        metrics.historyBytes.set(history.bytes);
+        return metrics.registry.render();
+      },
     });
     try {
       http = serveHttp(app.fetch, { hostname: config.httpHostname, port: config.httpPort });
