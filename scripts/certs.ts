@@ -3,12 +3,15 @@
  * certificates into `certs/` (or `--dir`).
  *
  * Usage: deno task certs [--dir DIR] [--host NAME]... [--client NAME]...
- *        [--force] [--add-clients]
+ *        [--force] [--add-clients] [--if-missing]
  *
  * @module
  */
 import { parseArgs } from "node:util";
+import { join } from "node:path";
 import {
+  CERT_FILES,
+  ensureDevCertificates,
   issueClientCertificates,
   KeyExistsError,
   writeCertificates,
@@ -24,6 +27,8 @@ client_cert.pem/client_key.pem (the first) or client_NAME_cert.pem/_key.pem.
                    (localhost, 127.0.0.1 and ::1 are always included)
   --client NAME    issue a client certificate with CN=NAME, repeatable
   --add-clients    only issue client certificates from the existing CA
+  --if-missing     only when there is no server certificate and key yet
+                   (what deno task server runs first)
   --force          replace existing keys`;
 
 /**
@@ -42,6 +47,7 @@ export async function main(args: string[]): Promise<number> {
         host: { type: "string", multiple: true, default: [] },
         client: { type: "string", multiple: true, default: [] },
         "add-clients": { type: "boolean", default: false },
+        "if-missing": { type: "boolean", default: false },
         force: { type: "boolean", default: false },
         help: { type: "boolean", short: "h", default: false },
       },
@@ -56,6 +62,16 @@ export async function main(args: string[]): Promise<number> {
     return 0;
   }
   try {
+    if (values["if-missing"]) {
+      if (await ensureDevCertificates(values.dir)) {
+        console.log(
+          `Created a dev CA and server certificate in ${values.dir}/ (clients trust ${
+            join(values.dir, CERT_FILES.caCert)
+          })`,
+        );
+      }
+      return 0;
+    }
     const written = values["add-clients"]
       ? await issueClientCertificates(values.dir, values.client, values.force)
       : await writeCertificates(values.dir, {

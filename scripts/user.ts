@@ -3,8 +3,8 @@
  * (same lock file and atomic writes as the server).
  *
  * ```sh
- * deno run --allow-read --allow-write --allow-env=BANTER_* scripts/user.ts add alice --role admin
- * deno run --allow-read --allow-write --allow-env=BANTER_* scripts/user.ts list
+ * deno task user add alice --role admin
+ * deno task user list
  * ```
  *
  * Passwords are asked twice without echo on a terminal, or read from the
@@ -26,6 +26,7 @@ import { PASSWORD_RULES } from "../lib/auth/password_policy.ts";
 import { CredentialStore, USER_ROLES, type UserRole } from "../lib/auth/store.ts";
 import { SERVER_SETTINGS } from "../lib/server/settings.ts";
 import { ConfigError, loadConfig, settingsEnvironment } from "../lib/util/config.ts";
+import { refuseLegacyCredentials } from "../lib/server/legacy_credentials.ts";
 
 interface Context {
   readonly names: string[];
@@ -95,7 +96,7 @@ const USAGE = [
   "Usage: scripts/user.ts COMMAND [--credentials FILE] [--data DIR] [--scrypt-log-n N]",
   "                               [--config FILE]",
   ...Object.values(COMMANDS).map((c) => `  ${c.usage.padEnd(30)} ${c.help}`),
-  "  --credentials FILE             accounts file (BANTER_CREDENTIALS, default credentials.json)",
+  "  --credentials FILE             accounts file (BANTER_CREDENTIALS, default data/credentials.json)",
   "  --data DIR                     data directory with lockout.json (BANTER_DATA, default data)",
   "  --scrypt-log-n N               scrypt cost, as the server's (BANTER_SCRYPT_LOG_N, default 17)",
   "  --config FILE                  the server's config file (BANTER_CONFIG)",
@@ -158,6 +159,7 @@ export async function main(args: string[]): Promise<number> {
     throw error;
   }
   try {
+    await refuseLegacyCredentials(settings.credentials);
     await command.run({
       names,
       role: values.role,

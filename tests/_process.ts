@@ -8,7 +8,8 @@
  */
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { within } from "./_helpers.ts";
+import { CERT_FILES } from "../lib/net/cert_files.ts";
+import { testPki, within } from "./_helpers.ts";
 import { TEST_SCRYPT_LOG_N } from "./_server.ts";
 
 const REPO = fileURLToPath(new URL("../", import.meta.url));
@@ -75,6 +76,34 @@ export class Output {
   }
 }
 
+/** The test PKI's PEM texts, ready for synchronous writes. */
+const PKI = await testPki();
+
+/**
+ * Put the test PKI in `dir/certs` unless a server certificate is there: the
+ * server never makes certificates itself (`deno task certs` does).
+ */
+function ensureTestCerts(dir: string): void {
+  const certs = join(dir, "certs");
+  try {
+    Deno.statSync(join(certs, CERT_FILES.serverCert));
+    return;
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+  Deno.mkdirSync(certs, { recursive: true, mode: 0o700 });
+  const files: [string, string, number][] = [
+    [CERT_FILES.caCert, PKI.ca.cert, 0o644],
+    [CERT_FILES.caKey, PKI.ca.key, 0o600],
+    [CERT_FILES.serverCert, PKI.server.cert, 0o644],
+    [CERT_FILES.serverKey, PKI.server.key, 0o600],
+  ];
+  for (const [name, text, mode] of files) {
+    Deno.writeTextFileSync(join(certs, name), text, { mode });
+    Deno.chmodSync(join(certs, name), mode);
+  }
+}
+
 /** Options for {@linkcode spawnServerProcess} and {@linkcode startServerProcess}. */
 export interface ServerProcessOptions {
   /** Extra flags, after the test defaults. @default {[]} */
@@ -120,9 +149,10 @@ function denoCommand(args: string[], openUmask: boolean): [string, string[]] {
 }
 
 /**
- * Start the real server on port 0 with its files in `dir` (certs/,
- * credentials.json, data/), ops endpoint off, console off unless asked for;
- * return at once, without waiting for it to listen.
+ * Start the real server on port 0 with its files in `dir` (certs/, the test
+ * PKI unless there are certificates already; credentials.json; data/), ops
+ * endpoint off, console off unless asked for; return at once, without
+ * waiting for it to listen.
  *
  * @param dir The server's directory, also its working directory.
  * @param options Flags, console and umask.
@@ -132,6 +162,7 @@ export function spawnServerProcess(
   dir: string,
   options: ServerProcessOptions = {},
 ): SpawnedServerProcess {
+  ensureTestCerts(dir);
   const [command, args] = denoCommand([
     "run",
     "--allow-net=127.0.0.1,localhost",

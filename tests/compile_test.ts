@@ -10,14 +10,26 @@ interface Tasks {
   compile: string;
 }
 
-async function tasks(): Promise<Tasks> {
-  const json = JSON.parse(await Deno.readTextFile(join(ROOT, "deno.json")));
-  return json.tasks;
+/** A task's command line, whether written as a string or as `{ command, dependencies }`. */
+function commandOf(task: unknown): string {
+  if (typeof task === "string") return task;
+  const command = (task as { command?: unknown } | undefined)?.command;
+  ok(typeof command === "string", `not a task: ${JSON.stringify(task)}`);
+  return command;
 }
 
-/** The --allow-* flags of a command line. */
+async function tasks(): Promise<Tasks> {
+  const json = JSON.parse(await Deno.readTextFile(join(ROOT, "deno.json")));
+  return {
+    server: commandOf(json.tasks.server),
+    client: commandOf(json.tasks.client),
+    compile: commandOf(json.tasks.compile),
+  };
+}
+
+/** The --allow-* and --deny-* flags of a command line. */
 function permissions(command: string): string[] {
-  return command.split(/\s+/).filter((w) => w.startsWith("--allow-")).sort();
+  return command.split(/\s+/).filter((w) => /^--(allow|deny)-/.test(w)).sort();
 }
 
 /** The server and client halves of the compile task. */

@@ -137,6 +137,14 @@ async function breakIfAbandoned(
   staleMs: number,
   clock: Clock,
 ): Promise<boolean> {
+  // Never open a planted symbolic link (it could name any file).
+  const link = await Deno.lstat(lockPath).catch(ignoreNotFound);
+  if (link === undefined) return true;
+  if (link.isSymlink) {
+    throw new Deno.errors.AlreadyExists(
+      `Cannot lock ${lockPath}: it is a symbolic link (remove it)`,
+    );
+  }
   let file;
   try {
     file = await Deno.open(lockPath, { read: true });

@@ -8,6 +8,7 @@
  * @module
  */
 import { writeFileAtomic } from "../util/atomic_write.ts";
+import { refuseSymlink } from "../util/no_symlink.ts";
 import { type Clock, systemClock } from "../util/clock.ts";
 import { withFileLock } from "./_file_lock.ts";
 import { fileSignature } from "./_file_signature.ts";
@@ -137,6 +138,8 @@ export class LockedJsonFile<T extends object> {
 
   /** The file's value now; `undefined` when it does not exist. */
   async #parse(): Promise<T | undefined> {
+    // A planted link would make the next write's content come from its target.
+    await refuseSymlink(this.#path, "file");
     let text;
     try {
       text = await Deno.readTextFile(this.#path);

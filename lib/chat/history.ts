@@ -173,6 +173,68 @@ export interface SqliteHistoryOptions {
    * of that turn were delivered but are not in history. @default ignore
    */
   onError?: (error: Error) => void;
+  /**
+   * Bytes of history one sender may hold (see {@linkcode storedBytes}):
+   * past it, that sender's oldest messages and DMs are deleted first.
+   * @default Infinity
+   */
+  maxBytesPerUser?: number;
+  /**
+   * Bytes of history in all: past it, the oldest messages of anyone are
+   * deleted first. @default Infinity
+   */
+  maxBytes?: number;
+  /**
+   * Store messages at all. `false` (retention of 0 days) keeps bans and the
+   * next id only, so ids still increase across restarts. @default true
+   */
+  storeMessages?: boolean;
+}
+
+/**
+ * What one stored message is charged beyond its text's UTF-8 bytes: the id,
+ * names, time and index entries of its row, so a flood of one-character
+ * messages is bounded too.
+ */
+export const MESSAGE_OVERHEAD_BYTES = 64;
+
+/** Rows looked at per eviction query. */
+const EVICT_BATCH = 64;
+
+/**
+ * The bytes a message is charged against the quotas: its text in UTF-8 plus
+ * {@linkcode MESSAGE_OVERHEAD_BYTES}.
+ *
+ * @param text The message text.
+ * @returns The charge.
+ *
+ * @example
+ * ```ts
+ * import { equal } from "node:assert/strict";
+ * import { storedBytes } from "./history.ts";
+ * equal(storedBytes("\u{1F600}"), 4 + 64);
+ * ```
+ */
+export function storedBytes(text: string): number {
+  return utf8Length(text) + MESSAGE_OVERHEAD_BYTES;
+}
+
+function utf8Length(text: string): number {
+  let bytes = 0;
+  for (let i = 0; i < text.length; i++) {
+    const unit = text.charCodeAt(i);
+    if (unit < 0x80) bytes += 1;
+    else if (unit < 0x800) bytes += 2;
+    else if (isPair(unit, text.charCodeAt(i + 1))) {
+      bytes += 4; // a surrogate pair is one four-byte character
+      i++;
+    } else bytes += 3;
+  }
+  return bytes;
+}
+
+function isPair(high: number, low: number): boolean {
+  return high >= 0xd800 && high <= 0xdbff && low >= 0xdc00 && low <= 0xdfff;
 }
 
 const SCHEMA = `
@@ -191,6 +253,7 @@ DROP INDEX IF EXISTS messages_to;
 CREATE INDEX IF NOT EXISTS messages_dm_from ON messages (from_user, id) WHERE to_user IS NOT NULL;
 CREATE INDEX IF NOT EXISTS messages_dm_to ON messages (to_user, id) WHERE to_user IS NOT NULL;
 CREATE INDEX IF NOT EXISTS messages_ts ON messages (ts);
+CREATE INDEX IF NOT EXISTS messages_sender ON messages (from_user, id);
 CREATE TABLE IF NOT EXISTS bans (
   name TEXT PRIMARY KEY COLLATE NOCASE,
   ts INTEGER NOT NULL
@@ -209,6 +272,11 @@ const BOT = 2;
  * DMs share one table and one id sequence; `prune` records the highest id in
  * a `meta` row first, so ids keep increasing even after every message is
  * pruned. Statements are prepared once.
+ *
+ * Each sender's messages and DMs are charged {@linkcode storedBytes}; past
+ * `maxBytesPerUser` that sender's oldest rows go first, past `maxBytes` the
+ * oldest rows of anyone, in the same transaction as the message that went
+ * over. The charges are summed once at open and kept in memory.
  *
  * The directory must exist; the file is created if missing. Only one
  * process may use a file at a time.
@@ -237,14 +305,25 @@ export class SqliteHistory implements HistoryStore {
   #ban: StatementSync;
   #unban: StatementSync;
   #isBanned: StatementSync;
+  #maxBytesPerUser: number;
+  #maxBytes: number;
+  #storeMessages: boolean;
+  /** Bytes charged per sender (folded name), and in all. */
+  #userBytes = new Map<string, number>();
+  #totalBytes = 0;
+  #sumBySender: StatementSync;
+  #oldestOf: StatementSync;
+  #oldest: StatementSync;
+  #deleteId: StatementSync;
 
   /**
    * Open (or create) the history file.
    *
    * @param path The database file, e.g. `data/history.db`; `:memory:` for a
    *   throwaway store.
-   * @param options Durability level.
+   * @param options Durability level, quotas.
    * @throws {Error} When the file cannot be opened or is not a database.
+   * @throws {RangeError} When a quota is not positive.
    */
   constructor(path: string, options: SqliteHistoryOptions = {}) {
     const synchronous = options.synchronous ?? "NORMAL";
@@ -253,6 +332,9 @@ export class SqliteHistory implements HistoryStore {
         `Cannot open history: synchronous is "${synchronous}"`,
       );
     }
+    this.#maxBytesPerUser = quota("maxBytesPerUser", options.maxBytesPerUser);
+    this.#maxBytes = quota("maxBytes", options.maxBytes);
+    this.#storeMessages = options.storeMessages ?? true;
     this.#onError = options.onError ?? (() => {});
     this.#db = new DatabaseSync(path);
     try {
@@ -288,10 +370,46 @@ export class SqliteHistory implements HistoryStore {
     );
     this.#unban = db.prepare("DELETE FROM bans WHERE name = ?");
     this.#isBanned = db.prepare("SELECT 1 AS hit FROM bans WHERE name = ?");
+    this.#sumBySender = db.prepare(
+      "SELECT from_user, COUNT(*) AS n, SUM(length(CAST(text AS BLOB))) AS bytes FROM messages GROUP BY from_user",
+    );
+    this.#oldestOf = db.prepare(
+      "SELECT id, length(CAST(text AS BLOB)) AS bytes FROM messages WHERE from_user = ? ORDER BY id LIMIT ?",
+    );
+    this.#oldest = db.prepare(
+      "SELECT id, from_user, length(CAST(text AS BLOB)) AS bytes FROM messages ORDER BY id LIMIT ?",
+    );
+    this.#deleteId = db.prepare("DELETE FROM messages WHERE id = ?");
+    this.#recount();
+  }
+
+  /** Bytes of history held now, as charged by {@linkcode storedBytes}. */
+  get bytes(): number {
+    return this.#totalBytes;
+  }
+
+  /**
+   * Bytes of history `user` holds now.
+   *
+   * @param user A sender's name (any case).
+   * @returns The sum of the charges of their stored messages and DMs.
+   */
+  bytesOf(user: string): number {
+    return this.#userBytes.get(foldName(user)) ?? 0;
   }
 
   append(message: RoomMessage | DirectMessage, accounts?: DirectAccounts): void {
     this.#begin();
+    if (!this.#storeMessages) {
+      this.#saveNextId.run(message.id + 1);
+      return;
+    }
+    this.#insertRow(message, accounts);
+    this.#charge(message.from, storedBytes(message.text));
+    this.#enforceQuotas(message);
+  }
+
+  #insertRow(message: RoomMessage | DirectMessage, accounts?: DirectAccounts): void {
     if (message.kind === "dm") {
       this.#insert.run(
         message.id,
@@ -379,11 +497,74 @@ export class SqliteHistory implements HistoryStore {
       this.#saveNextId.run(this.nextId());
       const { changes } = this.#prune.run(olderThanTs);
       this.#db.exec("COMMIT");
+      this.#recount();
       return Number(changes);
     } catch (error) {
       this.#db.exec("ROLLBACK");
       throw error;
     }
+  }
+
+  /** Sum every sender's charge from the file (at open, after a prune or a failed commit). */
+  #recount(): void {
+    this.#userBytes.clear();
+    this.#totalBytes = 0;
+    for (const row of this.#sumBySender.all()) {
+      this.#charge(
+        str(row, "from_user"),
+        int(row, "bytes") + int(row, "n") * MESSAGE_OVERHEAD_BYTES,
+      );
+    }
+  }
+
+  /** The rolled-back turn's charges are gone from the file: so from the sums. */
+  #recountAfterRollback(): void {
+    try {
+      this.#recount();
+    } catch (error) {
+      this.#onError(error instanceof Error ? error : new Error(String(error)));
+    }
+  }
+
+  #charge(user: string, bytes: number): void {
+    const key = foldName(user);
+    const held = (this.#userBytes.get(key) ?? 0) + bytes;
+    if (held > 0) this.#userBytes.set(key, held);
+    else this.#userBytes.delete(key);
+    this.#totalBytes += bytes;
+  }
+
+  /**
+   * Delete the oldest rows of `message`'s sender while they are over their
+   * quota, then the oldest rows of anyone while the store is over its own.
+   * The id sequence is saved first in case the newest row is among them.
+   */
+  #enforceQuotas(message: RoomMessage | DirectMessage): void {
+    const overUser = () => this.bytesOf(message.from) > this.#maxBytesPerUser;
+    const overTotal = () => this.#totalBytes > this.#maxBytes;
+    if (!overUser() && !overTotal()) return;
+    this.#saveNextId.run(message.id + 1);
+    while (overUser()) {
+      const rows = this.#oldestOf.all(message.from, EVICT_BATCH);
+      if (rows.length === 0) break;
+      for (const row of rows) {
+        if (!overUser()) break;
+        this.#evict(int(row, "id"), message.from, int(row, "bytes"));
+      }
+    }
+    while (overTotal()) {
+      const rows = this.#oldest.all(EVICT_BATCH);
+      if (rows.length === 0) break;
+      for (const row of rows) {
+        if (!overTotal()) break;
+        this.#evict(int(row, "id"), str(row, "from_user"), int(row, "bytes"));
+      }
+    }
+  }
+
+  #evict(id: number, from: string, textBytes: number): void {
+    this.#deleteId.run(id);
+    this.#charge(from, -(textBytes + MESSAGE_OVERHEAD_BYTES));
   }
 
   /**
@@ -406,6 +587,7 @@ export class SqliteHistory implements HistoryStore {
     } catch (error) {
       if (this.#db.isTransaction) this.#db.exec("ROLLBACK");
       this.#onError(error instanceof Error ? error : new Error(String(error)));
+      this.#recountAfterRollback();
     }
   }
 
@@ -437,6 +619,12 @@ function addAccountColumns(db: DatabaseSync): void {
 CREATE INDEX IF NOT EXISTS messages_dm_from_account ON messages (from_account, id) WHERE to_user IS NOT NULL;
 CREATE INDEX IF NOT EXISTS messages_dm_to_account ON messages (to_account, id) WHERE to_user IS NOT NULL;
 `);
+}
+
+function quota(name: string, value: number | undefined): number {
+  if (value === undefined) return Infinity;
+  if (!(value > 0)) throw new RangeError(`Cannot open history: ${name} is ${value}`);
+  return value;
 }
 
 function pushBounded<T>(list: T[], item: T, max: number): void {

@@ -13,6 +13,7 @@ import { Lockout } from "../auth/lockout.ts";
 import { type AccountChange, CredentialStore } from "../auth/store.ts";
 import type { Clock, Random } from "../util/clock.ts";
 import type { Counter, Gauge } from "./prometheus.ts";
+import { LOCKOUT_FILE } from "./data_files.ts";
 import type { ServerConfig } from "./settings.ts";
 
 const log = getLogger(["banter", "server"]);
@@ -95,7 +96,7 @@ export async function openAccounts(
       `Created ${config.credentials} with user "admin", password: ${store.createdAdminPassword} (shown once; change it with: deno task user passwd admin)`,
     );
   }
-  const lockout = await Lockout.open(join(config.data, "lockout.json"), {
+  const lockout = await Lockout.open(join(config.data, LOCKOUT_FILE), {
     clock,
   });
   const auth = new Authenticator({

@@ -14,7 +14,10 @@ import type { AccountChange } from "../auth/store.ts";
 import { openAccounts } from "./accounts.ts";
 import { Admission, refuseBusy } from "./admission.ts";
 import { startHeartbeat } from "./heartbeat.ts";
+import { checkDataFiles } from "./data_files.ts";
+import { watchDiskSpace } from "./disk_space.ts";
 import { openHistory } from "./history_file.ts";
+import { refuseLegacyCredentials } from "./legacy_credentials.ts";
 import { createHttpApp, type HttpServer, serveHttp } from "./http.ts";
 import { countedJokeSource } from "./joke_source.ts";
 import { lockoutAlerts } from "./lockout_alerts.ts";
@@ -79,11 +82,13 @@ export async function startServer(
   const clock = deps.clock ?? systemClock;
   const random = deps.random ?? systemRandom;
   const announce = deps.announce ?? ((line: string) => console.log(line));
-  const tls = await loadTls(config, announce);
+  const tls = await loadTls(config);
   const metrics = createServerMetrics();
   const alerts = await lockoutAlerts(config, clock, metrics);
 
   await Deno.mkdir(config.data, { recursive: true, mode: 0o700 });
+  await checkDataFiles(config);
+  await refuseLegacyCredentials(config.credentials);
   // Set once the hub exists: account changes end or demote live sessions.
   let followAccounts = (_changes: AccountChange[]) => {};
   const { store, auth } = await openAccounts(config, {
@@ -96,7 +101,11 @@ export async function startServer(
     alerts,
     onAccountChange: (changes) => followAccounts(changes),
   });
-  const history = await openHistory(config.data);
+  const history = await openHistory(config.data, {
+    maxBytesPerUser: config.historyUserBytes,
+    maxBytes: config.historyTotalBytes,
+    retentionDays: config.retentionDays,
+  });
   let shuttingDown: Promise<void> | undefined;
   const hub = new Hub({
     clock,
@@ -196,7 +205,10 @@ export async function startServer(
   if (config.httpPort !== 0) {
     const app = createHttpApp({
       healthy: () => shuttingDown === undefined,
-      metrics: () => metrics.registry.render(),
+      metrics: () => {
+        metrics.historyBytes.set(history.bytes);
+        return metrics.registry.render();
+      },
     });
     try {
       http = serveHttp(app.fetch, { hostname: config.httpHostname, port: config.httpPort });
@@ -221,6 +233,12 @@ export async function startServer(
   const prunerId = clock.setInterval(() => hub.prune(), PRUNE_INTERVAL_MS);
   const pruner = { [Symbol.dispose]: () => clock.clearInterval(prunerId) };
   hub.prune();
+  const disk = watchDiskSpace(config.data, {
+    timers: clock,
+    gauge: metrics.dataFreeBytes,
+    warnBelowBytes: config.diskFreeWarnBytes,
+    onCheck: () => metrics.historyBytes.set(history.bytes),
+  });
 
   const closed = Promise.withResolvers<void>();
   const running: RunningServer = {
@@ -232,7 +250,7 @@ export async function startServer(
     shutdown(message = "Server shutting down") {
       shuttingDown ??= (async () => {
         await shutDown({
-          timers: [heartbeat, pruner, accountsTimer, refusals],
+          timers: [heartbeat, pruner, accountsTimer, refusals, disk],
           transport,
           hub,
           sessions,

@@ -6,19 +6,43 @@
 import { join } from "node:path";
 import { getLogger } from "@logtape/logtape";
 import { SqliteHistory } from "../chat/history.ts";
+import { refuseSymlink } from "../util/no_symlink.ts";
 
 const log = getLogger(["banter", "server"]);
+
+/** The history file's name in the data directory. */
+export const HISTORY_FILE = "history.db";
+
+/** The files SQLite writes for `history.db`: itself, its WAL and shared memory. */
+export const HISTORY_FILES = [HISTORY_FILE, `${HISTORY_FILE}-wal`, `${HISTORY_FILE}-shm`] as const;
+
+/** Options for {@linkcode openHistory}. */
+export interface OpenHistoryOptions {
+  /** Bytes of history one sender may hold. @default Infinity */
+  maxBytesPerUser?: number;
+  /** Bytes of history in all. @default Infinity */
+  maxBytes?: number;
+  /** Days history is kept; 0 stores no message at all. @default 30 */
+  retentionDays?: number;
+}
 
 /**
  * Open (or create, mode 0600) `<dataDir>/history.db`. Storage errors later
  * on are logged, not thrown.
  *
  * @param dataDir An existing directory.
+ * @param options Quotas and retention.
  * @returns The history.
+ * @throws {Deno.errors.AlreadyExists} When `history.db` or its `-wal` or
+ * `-shm` file is a symbolic link (naming it).
  * @throws {Error} When the file cannot be created or opened.
  */
-export async function openHistory(dataDir: string): Promise<SqliteHistory> {
-  const historyPath = join(dataDir, "history.db");
+export async function openHistory(
+  dataDir: string,
+  options: OpenHistoryOptions = {},
+): Promise<SqliteHistory> {
+  for (const name of HISTORY_FILES) await refuseSymlink(join(dataDir, name), "history file");
+  const historyPath = join(dataDir, HISTORY_FILE);
   // Create it private before SQLite does (its -wal/-shm files copy the mode).
   await Deno.writeFile(historyPath, new Uint8Array(), {
     append: true,
@@ -27,5 +51,8 @@ export async function openHistory(dataDir: string): Promise<SqliteHistory> {
   await Deno.chmod(historyPath, 0o600);
   return new SqliteHistory(historyPath, {
     onError: (error) => log.error("Cannot store chat history: {error}", { error: error.message }),
+    ...(options.maxBytesPerUser === undefined ? {} : { maxBytesPerUser: options.maxBytesPerUser }),
+    ...(options.maxBytes === undefined ? {} : { maxBytes: options.maxBytes }),
+    storeMessages: (options.retentionDays ?? 30) > 0,
   });
 }

@@ -76,6 +76,10 @@ export interface ServerMetrics {
   readonly eventLoopLag: Gauge;
   /** `banter_lockout_alerts_total{result}`: alert mails sent, failed, dropped. */
   readonly alerts: Readonly<Record<"sent" | "failed" | "dropped", Counter>>;
+  /** `banter_data_free_bytes`: free space of the data directory's filesystem. */
+  readonly dataFreeBytes: Gauge;
+  /** `banter_history_bytes`: history held, as charged against its quotas. */
+  readonly historyBytes: Gauge;
 }
 
 function labelled<K extends string>(
@@ -183,6 +187,14 @@ export function createServerMetrics(): ServerMetrics {
       "result",
       ["sent", "failed", "dropped"],
     ),
+    dataFreeBytes: registry.gauge({
+      name: "banter_data_free_bytes",
+      help: "Free bytes on the data directory's filesystem",
+    }),
+    historyBytes: registry.gauge({
+      name: "banter_history_bytes",
+      help: "Bytes of chat history held, as charged against its quotas",
+    }),
   };
 }
 

@@ -14,6 +14,7 @@ import {
   DEFAULT_PRE_LOGIN_READ_BURST_BYTES,
   DEFAULT_PRE_LOGIN_READ_BYTES_PER_SECOND,
 } from "./read_budget.ts";
+import { DEFAULT_CREDENTIALS } from "./legacy_credentials.ts";
 import { isMailAddress } from "./smtp.ts";
 
 /** The server's settings. */
@@ -77,7 +78,12 @@ export const SERVER_SETTINGS = [
     help: "TLS implementation",
     choices: ["node", "deno"],
   },
-  { key: "credentials", type: "string", default: "credentials.json", help: "Credentials file" },
+  {
+    key: "credentials",
+    type: "string",
+    default: DEFAULT_CREDENTIALS,
+    help: "Credentials file (earlier versions kept it in ./credentials.json)",
+  },
   { key: "data", type: "string", default: "data", help: "Data directory (history, lockouts)" },
   {
     key: "maxFrameBytes",
@@ -228,7 +234,28 @@ export const SERVER_SETTINGS = [
     key: "retentionDays",
     type: "integer",
     default: 30,
-    help: "Days history is kept (0 keeps none)",
+    help: "Days history is kept (0 stores no message at all)",
+    min: 0,
+  },
+  {
+    key: "historyUserBytes",
+    type: "integer",
+    default: 50 * 1024 * 1024,
+    help: "History bytes one user may hold; their oldest messages go first past it",
+    min: 64 * 1024,
+  },
+  {
+    key: "historyTotalBytes",
+    type: "integer",
+    default: 1024 * 1024 * 1024,
+    help: "History bytes in all; the oldest messages go first past it",
+    min: 64 * 1024,
+  },
+  {
+    key: "diskFreeWarnBytes",
+    type: "integer",
+    default: 1024 * 1024 * 1024,
+    help: "Warn in the log when the data directory's filesystem has less free space",
     min: 0,
   },
   {
@@ -393,6 +420,12 @@ export function parseServerConfig(
     throw new ConfigError(
       "deadAfterMs must be longer than pingIntervalMs",
       "deadAfterMs",
+    );
+  }
+  if (config.historyTotalBytes < config.historyUserBytes) {
+    throw new ConfigError(
+      "historyTotalBytes must be at least historyUserBytes",
+      "historyTotalBytes",
     );
   }
   try {

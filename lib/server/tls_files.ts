@@ -1,13 +1,16 @@
 /**
- * The server's certificate files: read the PEM files the config names (or
- * create dev certificates when it names none) and check that the key belongs
- * to the certificate before anything listens.
+ * The server's certificate files: read the PEM files the config names (by
+ * default `certs/server_cert.pem` and `certs/server_key.pem`) and check that
+ * the key belongs to the certificate before anything listens. The server
+ * never creates certificates and never reads the CA key: `deno task certs`
+ * does, in its own process (`deno task server` runs it first when the files
+ * are missing).
  *
  * @module
  */
 import { createPrivateKey, type KeyObject, X509Certificate } from "node:crypto";
 import { join } from "node:path";
-import { CERT_FILES, ensureDevCertificates } from "../net/cert_files.ts";
+import { CERT_FILES } from "../net/cert_files.ts";
 import { type ClientCertPins, parseClientCertPins } from "../net/client_certificate.ts";
 import type { ServerConfig } from "./settings.ts";
 
@@ -94,12 +97,10 @@ export function checkKeyPair(cert: string, certPath: string, key: string, keyPat
 }
 
 /**
- * Load the server's certificate, key and client CA. With neither `cert` nor
- * `key` configured, a dev CA and server certificate are created in
- * `certsDir` first (once), and `announce` says where.
+ * Load the server's certificate, key and client CA. When the default files
+ * in `certsDir` are missing, the error says how to create them.
  *
  * @param config Certificate settings.
- * @param announce Where the one-off dev-certificate line goes.
  * @returns The PEM texts.
  * @throws {Error} When a file cannot be read or the key does not match.
  */
@@ -107,20 +108,23 @@ export async function loadTls(
   config:
     & Pick<ServerConfig, "cert" | "key" | "certsDir" | "clientCa">
     & Partial<Pick<ServerConfig, "clientCertPins">>,
-  announce: (line: string) => void,
 ): Promise<TlsFiles> {
-  const usingDefaults = config.cert === undefined && config.key === undefined;
-  if (usingDefaults && await ensureDevCertificates(config.certsDir)) {
-    announce(
-      `Created a dev CA and server certificate in ${config.certsDir}/ (clients trust ${
-        join(config.certsDir, CERT_FILES.caCert)
-      })`,
-    );
-  }
   const certPath = config.cert ?? join(config.certsDir, CERT_FILES.serverCert);
   const keyPath = config.key ?? join(config.certsDir, CERT_FILES.serverKey);
-  const cert = await readPem(certPath, "server certificate");
-  const key = await readPem(keyPath, "server key");
+  const readDefault = async (path: string, what: string, given: string | undefined) => {
+    try {
+      return await readPem(path, what);
+    } catch (error) {
+      if (given !== undefined || !(error instanceof Error)) throw error;
+      if (!(error.cause instanceof Deno.errors.NotFound)) throw error;
+      throw new Error(
+        `${error.message}. Create development certificates with: deno task certs --dir ${config.certsDir} (or give --cert and --key)`,
+        { cause: error.cause },
+      );
+    }
+  };
+  const cert = await readDefault(certPath, "server certificate", config.cert);
+  const key = await readDefault(keyPath, "server key", config.key);
   checkKeyPair(cert, certPath, key, keyPath);
   return {
     cert,

@@ -5,6 +5,7 @@
  * @module
  */
 import { dirname, join } from "node:path";
+import { refuseSymlink } from "./no_symlink.ts";
 
 /** Options for {@linkcode writeFileAtomic}. */
 export interface WriteFileAtomicOptions {
@@ -14,12 +15,14 @@ export interface WriteFileAtomicOptions {
 
 /**
  * Replace `path` with `data` so that readers see the old or the new content,
- * never a mix, even if the process is killed mid-write.
+ * never a mix, even if the process is killed mid-write. A symbolic link at
+ * `path` is refused, never replaced or followed.
  *
  * @param path The file to replace.
  * @param data The new content.
  * @param options File mode.
  * @throws {Deno.errors.NotFound} When the directory does not exist.
+ * @throws {Deno.errors.AlreadyExists} When `path` is a symbolic link.
  */
 export async function writeFileAtomic(
   path: string,
@@ -27,6 +30,7 @@ export async function writeFileAtomic(
   options: WriteFileAtomicOptions = {},
 ): Promise<void> {
   const mode = options.mode ?? 0o600;
+  await refuseSymlink(path, "file");
   const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
   const suffix = crypto.randomUUID().slice(0, 8);
   const tmp = join(dirname(path), `.${basename(path)}.${suffix}.tmp`);

@@ -12,14 +12,24 @@ interface Run {
   stderr: string;
 }
 
-/** Run the CLI in `cwd`, feeding `input` on stdin. */
+/**
+ * Run the CLI in `cwd`, feeding `input` on stdin, on `cwd/credentials.json`
+ * unless the arguments or environment name the file or a config (the
+ * default is data/credentials.json).
+ */
 async function cli(
   cwd: string,
   args: string[],
   input?: string,
   env?: Record<string, string>,
 ): Promise<Run> {
-  const child = denoRun(SCRIPT, args, { cwd, stdin: "piped", ...(env ? { env } : {}) });
+  const named = args.some((a) => a.startsWith("--credentials") || a.startsWith("--config")) ||
+    Object.keys(env ?? {}).some((k) => k === "BANTER_CREDENTIALS" || k === "BANTER_CONFIG");
+  const child = denoRun(SCRIPT, named ? args : ["--credentials=credentials.json", ...args], {
+    cwd,
+    stdin: "piped",
+    ...(env ? { env } : {}),
+  });
   const writer = child.stdin.getWriter();
   if (input !== undefined) await writer.write(new TextEncoder().encode(input));
   await writer.close();

@@ -151,6 +151,8 @@ Deno.test("GET /healthz and /metrics of a running server report real traffic", a
   equal(after.get("banter_backpressure_drops_total"), 0);
   equal(after.get('banter_lockouts_total{scope="account"}'), 0);
   ok((after.get("banter_event_loop_lag_seconds") ?? -1) >= 0);
+  // Four stored messages: the three lines and the joke, each charged text + 64 bytes.
+  ok((after.get("banter_history_bytes") ?? 0) >= 4 * 64, "history held, as charged");
 
   const stopping = s.stop();
   const during = await fetch(`${base}/healthz`).catch(() => undefined);

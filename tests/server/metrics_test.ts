@@ -32,6 +32,8 @@ Deno.test("createServerMetrics() exposes every series the issue asks for, starti
     'banter_lockout_alerts_total{result="sent"}',
     'banter_lockout_alerts_total{result="failed"}',
     'banter_lockout_alerts_total{result="dropped"}',
+    "banter_data_free_bytes",
+    "banter_history_bytes",
   ];
   deepEqual([...samples.keys()].sort(), [...expected].sort());
   ok([...samples.values()].every((v) => v === 0));

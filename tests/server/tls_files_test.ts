@@ -5,24 +5,20 @@ import { createCa } from "../../lib/net/certs.ts";
 import { checkKeyPair, loadTls, readPem } from "../../lib/server/tls_files.ts";
 import { tempDir, testPki } from "../_helpers.ts";
 
-Deno.test("loadTls() creates dev certificates once when none are configured, and says where", async () => {
+Deno.test("loadTls() never creates certificates: missing default files are named with the command that makes them", async () => {
   await using dir = await tempDir();
   const certsDir = join(dir.path, "certs");
-  const lines: string[] = [];
   const config = { cert: undefined, key: undefined, certsDir, clientCa: undefined };
-  const first = await loadTls(config, (line) => lines.push(line));
-  equal(lines.length, 1);
-  equal(
-    lines[0],
-    `Created a dev CA and server certificate in ${certsDir}/ (clients trust ${
-      join(certsDir, CERT_FILES.caCert)
-    })`,
-  );
-  equal(first.cert, await Deno.readTextFile(join(certsDir, CERT_FILES.serverCert)));
-  equal(first.clientCa, undefined);
-  const second = await loadTls(config, (line) => lines.push(line));
-  equal(lines.length, 1, "nothing is announced when the files exist");
-  equal(second.key, first.key);
+  await rejects(loadTls(config), (error: Error) => {
+    equal(
+      error.message.replace(/: No such file.*?\. Create/, ": <missing>. Create"),
+      `Cannot read server certificate ${
+        join(certsDir, CERT_FILES.serverCert)
+      }: <missing>. Create development certificates with: deno task certs --dir ${certsDir} (or give --cert and --key)`,
+    );
+    return true;
+  });
+  await rejects(Deno.stat(certsDir), Deno.errors.NotFound, "nothing was created");
 });
 
 Deno.test("loadTls() reads configured files and the client CA, and names a missing one", async () => {
@@ -34,16 +30,13 @@ Deno.test("loadTls() reads configured files and the client CA, and names a missi
   await Deno.writeTextFile(cert, pki.server.cert);
   await Deno.writeTextFile(key, pki.server.key);
   await Deno.writeTextFile(clientCa, pki.ca.cert);
-  const announce = () => {
-    throw new Error("Nothing should be announced");
-  };
-  const files = await loadTls({ cert, key, certsDir: dir.path, clientCa }, announce);
+  const files = await loadTls({ cert, key, certsDir: dir.path, clientCa });
   equal(files.cert, pki.server.cert);
   equal(files.key, pki.server.key);
   equal(files.clientCa, pki.ca.cert);
   const missing = join(dir.path, "missing.pem");
   await rejects(
-    loadTls({ cert, key, certsDir: dir.path, clientCa: missing }, announce),
+    loadTls({ cert, key, certsDir: dir.path, clientCa: missing }),
     (error: Error) => error.message.startsWith(`Cannot read client CA ${missing}: `),
   );
 });
@@ -86,7 +79,7 @@ Deno.test("loadTls() reads a client certificate pin list, and names the file whe
   const print = "ab:".repeat(31) + "ab";
   await Deno.writeTextFile(clientCertPins, JSON.stringify({ alice: [print] }));
   const config = { cert, key, certsDir: dir.path, clientCa, clientCertPins };
-  const files = await loadTls(config, () => {});
+  const files = await loadTls(config);
   equal(files.clientCertPins?.get("alice")?.has("AB".repeat(32)), true);
   for (
     const [text, reason] of [
@@ -97,7 +90,7 @@ Deno.test("loadTls() reads a client certificate pin list, and names the file whe
   ) {
     await Deno.writeTextFile(clientCertPins, text!);
     await rejects(
-      loadTls(config, () => {}),
+      loadTls(config),
       (error: Error) => {
         equal(error.message, `Cannot use client certificate pins ${clientCertPins}: ${reason}`);
         return true;
