@@ -41,7 +41,11 @@ export interface HistoryStore {
   unban(user: string): boolean;
   /** Whether `user` is banned. */
   isBanned(user: string): boolean;
-  /** Delete messages with `ts` before `olderThanTs`. @returns How many. */
+  /**
+   * Delete messages with `ts` before `olderThanTs`. Never throws: a store
+   * that cannot prune reports it its own way and returns 0.
+   * @returns How many.
+   */
   prune(olderThanTs: number): number;
   /**
    * Make everything stored so far durable. Stores may group writes (one
@@ -492,16 +496,22 @@ export class SqliteHistory implements HistoryStore {
   prune(olderThanTs: number): number {
     // Its own transaction: the saved next id and the deletion go together.
     this.commit();
-    this.#db.exec("BEGIN IMMEDIATE");
     try {
-      this.#saveNextId.run(this.nextId());
-      const { changes } = this.#prune.run(olderThanTs);
-      this.#db.exec("COMMIT");
-      this.#recount();
-      return Number(changes);
+      this.#db.exec("BEGIN IMMEDIATE");
+      try {
+        this.#saveNextId.run(this.nextId());
+        const { changes } = this.#prune.run(olderThanTs);
+        this.#db.exec("COMMIT");
+        this.#recount();
+        return Number(changes);
+      } catch (error) {
+        if (this.#db.isTransaction) this.#db.exec("ROLLBACK");
+        throw error;
+      }
     } catch (error) {
-      this.#db.exec("ROLLBACK");
-      throw error;
+      // A full or broken disk must not take the server down: told, retried next time.
+      this.#onError(error instanceof Error ? error : new Error(String(error)));
+      return 0;
     }
   }
 

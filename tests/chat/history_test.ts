@@ -186,3 +186,26 @@ Deno.test("SqliteHistory adds the account columns to a file made before accounts
   assert.deepEqual(history.recentDirect("id-erin", 10).map((m) => m.id), [2]);
   assert.equal(history.nextId(), 3);
 });
+
+Deno.test("SqliteHistory.prune() that the database refuses reports the error, keeps the messages and does not throw", async () => {
+  await using dir = await tempDir();
+  const path = join(dir.path, "history.db");
+  const errors: string[] = [];
+  using history = new SqliteHistory(path, { onError: (error) => errors.push(error.message) });
+  history.append(said(1, "lobby", "old"));
+  history.commit();
+  // Another connection makes every delete fail, as a full disk would.
+  const other = new DatabaseSync(path);
+  other.exec(
+    "CREATE TRIGGER refuse BEFORE DELETE ON messages BEGIN SELECT RAISE(ABORT, 'disk is full'); END",
+  );
+  assert.equal(history.prune(Number.MAX_SAFE_INTEGER), 0);
+  assert.deepEqual(errors, ["disk is full"]);
+  assert.deepEqual(history.recent("lobby", 50).map((m) => m.text), ["old"]);
+  // Once the database takes deletes again, the next prune does its work.
+  other.exec("DROP TRIGGER refuse");
+  other.close();
+  assert.equal(history.prune(Number.MAX_SAFE_INTEGER), 1);
+  history.append(said(2, "lobby", "new"));
+  assert.deepEqual(history.recent("lobby", 50).map((m) => m.text), ["new"]);
+});
