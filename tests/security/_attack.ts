@@ -4,8 +4,9 @@
  *
  * @module
  */
-import type { TestClient } from "../_helpers.ts";
-import { within } from "../_helpers.ts";
+import type { CertifiedKey } from "../../lib/net/certs.ts";
+import type { ServerFrame } from "../../lib/wire/protocol.ts";
+import { TestClient, within } from "../_helpers.ts";
 
 /**
  * How long one of the probe's pings may go unanswered before the test fails.
@@ -199,4 +200,35 @@ export function paced(event: Promise<unknown>, ms: number): Promise<unknown> {
       timer = setTimeout(resolve, ms);
     }),
   ]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * How a connection with this client certificate (or none) ends: the first
+ * two frames after `hello`, or "refused" when TLS or the server turned it
+ * away before any frame.
+ *
+ * @param port The server's port on localhost.
+ * @param cert The client certificate, if any.
+ */
+export async function certificateAttempt(
+  port: number,
+  cert?: CertifiedKey,
+): Promise<ServerFrame[] | "refused"> {
+  let client: TestClient;
+  try {
+    client = await TestClient.connect(port, cert ? { cert } : {});
+  } catch {
+    return "refused"; // failed in the handshake
+  }
+  await using c = client;
+  let first: ServerFrame | undefined;
+  try {
+    first = await c.next();
+  } catch (error) {
+    if (error instanceof Error && error.message.startsWith("Timed out")) throw error;
+    return "refused"; // TLS 1.3: the refusal arrives after the handshake
+  }
+  if (first === undefined) return "refused";
+  await c.send({ type: "hello", version: 1 });
+  return [first, (await c.next())!];
 }

@@ -16,7 +16,7 @@ import { Hasher, type ScryptParams } from "../../lib/auth/hash.ts";
 import { Lockout } from "../../lib/auth/lockout.ts";
 import { Authenticator } from "../../lib/auth/login.ts";
 import { CredentialStore } from "../../lib/auth/store.ts";
-import { CONFIG, fixedRandom, GOOD_PASSWORD } from "../auth/_helpers.ts";
+import { denoRun, fixedRandom, GOOD_PASSWORD } from "../auth/_helpers.ts";
 import { tempDir } from "../_helpers.ts";
 
 /** The server's cost in these tests: cheap, and unlike the CLI's old 17. */
@@ -50,23 +50,10 @@ class WorkLog implements Kdf {
 /** Run scripts/user.ts as the admin would, with the server's cost in the
  * environment, and `input` on stdin. */
 async function userCli(args: string[], input = ""): Promise<{ code: number; stderr: string }> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--quiet",
-      "--config",
-      CONFIG,
-      "--allow-read",
-      "--allow-write",
-      "--allow-env=BANTER_*",
-      SCRIPT,
-      ...args,
-    ],
-    env: { BANTER_SCRYPT_LOG_N: String(SERVER_PARAMS.logN) },
+  const child = denoRun(SCRIPT, args, {
     stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
+    env: { BANTER_SCRYPT_LOG_N: String(SERVER_PARAMS.logN) },
+  });
   const writer = child.stdin.getWriter();
   await writer.write(new TextEncoder().encode(input));
   await writer.close();

@@ -13,31 +13,10 @@ import { X509Certificate } from "node:crypto";
 import { join } from "node:path";
 import { type CertifiedKey, createClientCert, createSubCa } from "../../lib/net/certs.ts";
 import { parseServerConfig } from "../../lib/server/settings.ts";
-import type { ServerFrame } from "../../lib/wire/protocol.ts";
 import { tempDir, TestClient, testPki } from "../_helpers.ts";
+import { certificateAttempt } from "./_attack.ts";
 import { passwordOf, startTestServer } from "../_server.ts";
 import { captureLogs } from "./_log_capture.ts";
-
-/** How a connection with this certificate ends: its first two frames, or refused. */
-async function attempt(port: number, cert: CertifiedKey): Promise<ServerFrame[] | "refused"> {
-  let client: TestClient;
-  try {
-    client = await TestClient.connect(port, { cert });
-  } catch {
-    return "refused"; // failed in the handshake
-  }
-  await using c = client;
-  let first: ServerFrame | undefined;
-  try {
-    first = await c.next();
-  } catch (error) {
-    if (error instanceof Error && error.message.startsWith("Timed out")) throw error;
-    return "refused";
-  }
-  if (first === undefined) return "refused";
-  await c.send({ type: "hello", version: 1 });
-  return [first, (await c.next())!];
-}
 
 /** Certificates for CN=alice that the TLS library accepts and the server must not. */
 async function badCertificates(): Promise<Record<string, CertifiedKey>> {
@@ -94,10 +73,10 @@ Deno.test("mutual TLS required: a CA as client certificate, a chain past pathlen
   await using logs = await captureLogs();
   await using m = await mutualTlsServer(true);
   const p = await testPki();
-  deepEqual(await attempt(m.s.port, p.alice), WELCOME_ALICE);
+  deepEqual(await certificateAttempt(m.s.port, p.alice), WELCOME_ALICE);
   const bad = await badCertificates();
   for (const [what, cert] of Object.entries(bad)) {
-    equal(await attempt(m.s.port, cert), "refused", what);
+    equal(await certificateAttempt(m.s.port, cert), "refused", what);
   }
   equal(m.s.server.sessions.size, 0);
   const refusals = logs.text().filter((line) => line.includes("Client certificate from"));
@@ -112,7 +91,7 @@ Deno.test("mutual TLS required: a CA as client certificate, a chain past pathlen
 Deno.test("mutual TLS optional: a refused certificate never names a user, the password is asked for", async () => {
   await using m = await mutualTlsServer(false);
   for (const [what, cert] of Object.entries(await badCertificates())) {
-    const frames = await attempt(m.s.port, cert);
+    const frames = await certificateAttempt(m.s.port, cert);
     ok(frames !== "refused", what);
     deepEqual(frames[1], { type: "auth", attempts_left: 3 }, what);
   }
@@ -127,10 +106,10 @@ Deno.test("with a pin list only the pinned certificate logs its user in; another
   const pinned = new X509Certificate(p.alice.cert).fingerprint256;
   const bobCert = await createClientCert(p.ca, "bob");
   await using m = await mutualTlsServer(true, { alice: [pinned.toLowerCase()] });
-  deepEqual(await attempt(m.s.port, p.alice), WELCOME_ALICE);
+  deepEqual(await certificateAttempt(m.s.port, p.alice), WELCOME_ALICE);
   const otherAlice = await createClientCert(p.ca, "alice");
-  equal(await attempt(m.s.port, otherAlice), "refused", "a second alice certificate");
-  equal(await attempt(m.s.port, bobCert), "refused", "bob has no pins");
+  equal(await certificateAttempt(m.s.port, otherAlice), "refused", "a second alice certificate");
+  equal(await certificateAttempt(m.s.port, bobCert), "refused", "bob has no pins");
   const refusals = logs.text().filter((line) => line.includes("Client certificate from"));
   equal(refusals.length, 2);
   ok(refusals.every((line) => line.includes("its fingerprint is not pinned for its user")));

@@ -14,9 +14,9 @@ import {
   createClientCert,
   createServerCert,
 } from "../../lib/net/certs.ts";
-import type { ServerFrame } from "../../lib/wire/protocol.ts";
 import type { TransportEngine } from "../../lib/net/tls_server.ts";
 import { tempDir, TestClient, testPki } from "../_helpers.ts";
+import { certificateAttempt } from "./_attack.ts";
 import { passwordOf, startTestServer, type TestServer } from "../_server.ts";
 import { probe, tls11ClientHello } from "../_tls_probe.ts";
 
@@ -153,27 +153,6 @@ Deno.test("HTTP sent inside TLS is a protocol error, answered with error and bye
   ]);
 });
 
-/** How a connection with this certificate ends: its first frames, or refused. */
-async function attempt(port: number, cert?: CertifiedKey): Promise<ServerFrame[] | "refused"> {
-  let client: TestClient;
-  try {
-    client = await TestClient.connect(port, cert ? { cert } : {});
-  } catch {
-    return "refused"; // failed in the handshake
-  }
-  await using c = client;
-  let first: ServerFrame | undefined;
-  try {
-    first = await c.next();
-  } catch (error) {
-    if (error instanceof Error && error.message.startsWith("Timed out")) throw error;
-    return "refused"; // TLS 1.3: the refusal arrives after the handshake
-  }
-  if (first === undefined) return "refused";
-  await c.send({ type: "hello", version: 1 });
-  return [first, (await c.next())!];
-}
-
 async function mutualTlsServer(require: boolean) {
   const dir = await tempDir();
   const s = await startTestServer({
@@ -215,13 +194,13 @@ async function badCertificates(): Promise<Record<string, CertifiedKey>> {
 Deno.test("mutual TLS required: a valid client certificate logs its user in; none, expired, not yet valid, foreign, self-signed and server-only ones are refused", async () => {
   await using m = await mutualTlsServer(true);
   const p = await testPki();
-  deepEqual(await attempt(m.s.port, p.alice), [
+  deepEqual(await certificateAttempt(m.s.port, p.alice), [
     { type: "hello", version: 1, server: "banter/0.1.0" },
     { type: "welcome", user: "alice", role: "user" },
   ]);
-  equal(await attempt(m.s.port), "refused", "no certificate");
+  equal(await certificateAttempt(m.s.port), "refused", "no certificate");
   for (const [what, cert] of Object.entries(await badCertificates())) {
-    equal(await attempt(m.s.port, cert), "refused", what);
+    equal(await certificateAttempt(m.s.port, cert), "refused", what);
   }
   equal(m.s.server.sessions.size, 0);
 });
@@ -229,7 +208,7 @@ Deno.test("mutual TLS required: a valid client certificate logs its user in; non
 Deno.test("mutual TLS optional: a certificate that does not verify never names a user, the password is asked for", async () => {
   await using m = await mutualTlsServer(false);
   for (const [what, cert] of Object.entries(await badCertificates())) {
-    const frames = await attempt(m.s.port, cert);
+    const frames = await certificateAttempt(m.s.port, cert);
     ok(frames !== "refused", what);
     deepEqual(frames[1], { type: "auth", attempts_left: 3 }, what);
   }
