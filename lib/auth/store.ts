@@ -237,6 +237,19 @@ export class CredentialStore {
   }
 
   /**
+   * Look up a user ignoring case (names are ASCII). New names are unique
+   * ignoring case, but a file written before that rule may hold several.
+   *
+   * @param name The user name, in any case.
+   * @returns Every account whose name matches, sorted by name.
+   */
+  find(name: string): UserEntry[] {
+    const lower = name.toLowerCase();
+    return [...this.#users].filter(([existing]) => existing.toLowerCase() === lower)
+      .sort(byName).map(([existing, entry]) => ({ name: existing, ...entry }));
+  }
+
+  /**
    * Every user, sorted by name, without hashes.
    *
    * @returns Names and roles.

@@ -464,3 +464,23 @@ Deno.test("CredentialStore onChange reports the store's own changes and other wr
   ]);
   await rejects(server.setRole("nobody", "admin"), UnknownUserError);
 });
+
+Deno.test("CredentialStore.find() looks names up ignoring case, every match of an older file", async () => {
+  await using dir = await tempDir();
+  const path = `${dir.path}/credentials.json`;
+  const hash = await hasher.hash(GOOD_PASSWORD);
+  const users = {
+    Alice: { id: "A".repeat(22), role: "user", hash },
+    alice: { id: "B".repeat(22), role: "admin", hash },
+    bob: { id: "C".repeat(22), role: "user", hash },
+  };
+  await Deno.writeTextFile(path, JSON.stringify({ version: 2, users }));
+  const store = await CredentialStore.open(path, { hasher, createIfMissing: false });
+  deepEqual(store.find("ALICE").map((u) => [u.name, u.role]), [
+    ["Alice", "user"],
+    ["alice", "admin"],
+  ]);
+  deepEqual(store.find("Bob").map((u) => u.id), ["C".repeat(22)]);
+  deepEqual(store.find("carol"), []);
+  equal(store.get("ALICE"), undefined); // get() stays exact
+});
