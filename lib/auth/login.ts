@@ -8,6 +8,7 @@ import { getLogger } from "@logtape/logtape";
 import { delay, systemClock, type Timers } from "../util/clock.ts";
 import { escapeUntrusted } from "../util/untrusted_text.ts";
 import { FairQueue, QueueFullError } from "./_fair_queue.ts";
+import { CredentialsError } from "./errors.ts";
 import { addressGroup } from "../util/address_group.ts";
 import type { Hasher, VerifyResult } from "./hash.ts";
 import type { Lockout, LockoutScope } from "./lockout.ts";
@@ -151,6 +152,8 @@ export class Authenticator {
   #onPause: (error: Error | undefined) => void;
   #paused = false;
   readonly #queue: FairQueue;
+  /** Each user a login returned, with the hash it was admitted under. */
+  readonly #admitted = new WeakMap<AuthenticatedUser, string>();
 
   /**
    * Tie the parts together.
@@ -218,18 +221,62 @@ export class Authenticator {
     if (status.locked) return locked(status.retryAfterMs);
     const entry = account === undefined ? undefined : this.#store.get(account);
     const verdict = await this.#verify(entry, password);
-    if (!entry || !verdict.ok) {
+    // The admin CLI may have changed the account while the hash ran, and
+    // the server's refresh has then updated every live session but this
+    // one: the password checked must still be the account's (one `stat`).
+    // A broken file was reported by the refresh before the check; the last
+    // good accounts stay in use.
+    await this.#store.refresh().catch((error) => {
+      if (!(error instanceof CredentialsError)) this.#onError(error);
+    });
+    if (!entry || !verdict.ok || this.#stillValid(entry, entry.hash) === undefined) {
       await this.#recordFailure(account, username, ip);
       return INVALID;
     }
-    await this.#lockout.recordSuccess(account ?? entry.name, ip).catch((error) =>
+    await this.#lockout.recordSuccess(entry.name, ip).catch((error) =>
       this.#onError(
         new Error(`Cannot clear failures of "${entry.name}"`, { cause: error }),
       )
     );
     this.#checkWrites();
-    if (verdict.needsRehash) await this.#upgrade(entry, password);
-    return { ok: true, user: { name: entry.name, role: entry.role, id: entry.id } };
+    const hash = verdict.needsRehash ? await this.#upgrade(entry, password) : entry.hash;
+    // Read once more after the last await, for the role too.
+    const user = this.#stillValid(entry, hash);
+    if (user === undefined) {
+      await this.#recordFailure(account, username, ip);
+      return INVALID;
+    }
+    return { ok: true, user };
+  }
+
+  /**
+   * The user as the accounts are now, for a login about to enter the chat:
+   * an account change seen between the login's check and the entry would
+   * reach no session, so the caller checks again, synchronously, just
+   * before it enters.
+   *
+   * @param user A user that this authenticator's `login` or
+   * `loginWithCertificate` returned.
+   * @returns The user with the role the account has now, or `undefined`
+   * when the account was removed or re-created or its password changed
+   * since the login checked it (or `user` did not come from here).
+   */
+  current(user: AuthenticatedUser): AuthenticatedUser | undefined {
+    const hash = this.#admitted.get(user);
+    return hash === undefined ? undefined : this.#stillValid(user, hash);
+  }
+
+  /** The user if the account `entry` still has its id and `hash`; the
+   * user it returns is remembered with `hash` for {@linkcode current}. */
+  #stillValid(
+    entry: Pick<UserEntry, "name" | "id">,
+    hash: string,
+  ): AuthenticatedUser | undefined {
+    const now = this.#store.get(entry.name);
+    if (now === undefined || now.id !== entry.id || now.hash !== hash) return undefined;
+    const user = { name: now.name, role: now.role, id: now.id };
+    this.#admitted.set(user, hash);
+    return user;
   }
 
   /**
@@ -244,9 +291,8 @@ export class Authenticator {
     const entry = validateUserName(commonName) === undefined
       ? this.#store.get(commonName)
       : undefined;
-    return entry
-      ? { ok: true, user: { name: entry.name, role: entry.role, id: entry.id } }
-      : INVALID;
+    const user = entry && this.#stillValid(entry, entry.hash);
+    return user ? { ok: true, user } : INVALID;
   }
 
   #verify(
@@ -310,16 +356,21 @@ export class Authenticator {
     this.#onPause(error);
   }
 
-  async #upgrade(entry: UserEntry, password: string): Promise<void> {
+  /** Re-hash with the current parameters; resolves to the account's hash
+   * if the login still holds (the old one when nothing was replaced). */
+  async #upgrade(entry: UserEntry, password: string): Promise<string> {
     try {
       const hash = await this.#hasher.hash(password);
-      await this.#store.setHash(entry.name, hash, { ifHash: entry.hash });
+      return await this.#store.setHash(entry.name, hash, { ifHash: entry.hash })
+        ? hash
+        : entry.hash;
     } catch (error) {
       this.#onError(
         new Error(`Cannot upgrade password hash of "${entry.name}"`, {
           cause: error,
         }),
       );
+      return entry.hash;
     }
   }
 }

@@ -3,7 +3,8 @@
  * admin CLI. Every change takes a lock file beside it, re-reads the file,
  * applies the change and replaces the file atomically (mode 0600), so two
  * writers never lose each other's changes and a crash never leaves a torn
- * file.
+ * file. Within one process, refreshes and changes run one at a time, and a
+ * change reaches the cache and the change reports only once it is written.
  *
  * The format is versioned:
  *
@@ -122,6 +123,9 @@ export interface CredentialStoreOptions {
   createIfMissing?: boolean;
   /** How long a change waits for another writer's lock. @default {10000} */
   lockTimeoutMs?: number;
+  /** Replaces the file's content (a seam for a full disk in tests).
+   * @default {writeFileAtomic} */
+  writeFile?: (path: string, text: string) => Promise<void>;
 }
 
 /** Options for {@linkcode CredentialStore.setHash}. */
@@ -163,7 +167,11 @@ export class CredentialStore {
   #users: Users = new Map();
   #onExternalChange: ((changes: AccountChange[]) => void) | undefined;
   #onChange: ((changes: AccountChange[]) => void) | undefined;
-  #refreshing: Promise<boolean> | undefined;
+  /** Refreshes and changes run one at a time, in order, so a change is
+   * reported once and an older read never replaces a newer cache. */
+  #queue: Promise<unknown> = Promise.resolve();
+  /** A refresh queued and not started yet, which later callers join. */
+  #pendingRefresh: Promise<boolean> | undefined;
   /** The last parse gave ids to entries that had none: write them. */
   #minted = false;
   #createdAdminPassword: string | undefined;
@@ -183,7 +191,11 @@ export class CredentialStore {
       serialise,
       invalid: (problem, errorOptions) => new CredentialsError(path, problem, errorOptions),
       unreadable: (error) => new CredentialsError(path, error.message, { cause: error }),
-    }, { lockTimeoutMs: options.lockTimeoutMs, clock: options.clock });
+    }, {
+      lockTimeoutMs: options.lockTimeoutMs,
+      clock: options.clock,
+      writeFile: options.writeFile,
+    });
     this.#onExternalChange = options.onExternalChange;
     this.#onChange = options.onChange;
     this.#hasher = options.hasher ?? new Hasher();
@@ -234,6 +246,19 @@ export class CredentialStore {
   get(name: string): UserEntry | undefined {
     const entry = this.#users.get(name);
     return entry && { name, ...entry };
+  }
+
+  /**
+   * Look up a user ignoring case (names are ASCII). New names are unique
+   * ignoring case, but a file written before that rule may hold several.
+   *
+   * @param name The user name, in any case.
+   * @returns Every account whose name matches, sorted by name.
+   */
+  find(name: string): UserEntry[] {
+    const lower = name.toLowerCase();
+    return [...this.#users].filter(([existing]) => existing.toLowerCase() === lower)
+      .sort(byName).map(([existing, entry]) => ({ name: existing, ...entry }));
   }
 
   /**
@@ -389,9 +414,20 @@ export class CredentialStore {
    * previous accounts stay in use.
    */
   refresh(): Promise<boolean> {
-    // One at a time, so a change is never reported twice.
-    this.#refreshing ??= this.#refresh().finally(() => this.#refreshing = undefined);
-    return this.#refreshing;
+    // A refresh already running may have looked before the latest change:
+    // join only one that has not started.
+    this.#pendingRefresh ??= this.#serially(() => {
+      this.#pendingRefresh = undefined;
+      return this.#refresh();
+    });
+    return this.#pendingRefresh;
+  }
+
+  /** Run `task` after every refresh and change queued before it. */
+  #serially<T>(task: () => Promise<T>): Promise<T> {
+    const result = this.#queue.then(task);
+    this.#queue = result.catch(() => undefined);
+    return result;
   }
 
   async #refresh(): Promise<boolean> {
@@ -412,35 +448,48 @@ export class CredentialStore {
     const users = await this.#file.read();
     if (!users) return false;
     this.#use(users);
-    if (this.#minted) await this.#change(() => this.#minted, { report: false });
+    if (this.#minted) await this.#apply(() => this.#minted, { report: false });
     return true;
+  }
+
+  /** {@linkcode #apply} in the store's queue. */
+  #change(
+    change: (users: Users) => boolean,
+    options: { report?: boolean } = {},
+  ): Promise<boolean> {
+    return this.#serially(() => this.#apply(change, options));
   }
 
   /**
    * Lock, re-read, apply `change`, write if it returns true, unlock. What
-   * changed on disk meanwhile, and (unless `report` is false) the change
-   * itself, are reported.
+   * changed on disk meanwhile is taken and reported whatever happens; the
+   * change itself is taken and (unless `report` is false) reported only
+   * once it is written.
    */
-  async #change(
+  async #apply(
     change: (users: Users) => boolean,
-    options: { report?: boolean } = {},
+    options: { report?: boolean },
   ): Promise<boolean> {
-    let external: AccountChange[] = [];
+    let onDisk: Users | undefined;
+    let next: Users | undefined;
     let own: AccountChange[] = [];
+    let external: AccountChange[] = [];
     try {
-      return await this.#file.update((users) => {
+      const changed = await this.#file.update((users) => {
         if (!users) throw new CredentialsError(this.#path, "file not found");
         external = accountChanges(this.#users, users);
-        const before = new Map(users);
-        this.#users = users;
-        try {
-          const changed = change(users) || this.#minted;
-          if (changed && options.report !== false) own = accountChanges(before, users);
-          return { value: changed ? users : undefined, result: changed };
-        } finally {
-          this.#use(users);
-        }
+        onDisk = new Map(users);
+        const changed = change(users) || this.#minted;
+        if (changed && options.report !== false) own = accountChanges(onDisk, users);
+        next = users;
+        return { value: changed ? users : undefined, result: changed };
       });
+      if (next !== undefined) this.#use(next);
+      return changed;
+    } catch (error) {
+      if (onDisk !== undefined) this.#use(onDisk);
+      own = [];
+      throw error;
     } finally {
       this.#report(external, own);
     }

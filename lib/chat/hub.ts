@@ -72,7 +72,9 @@ export interface HubOptions {
   onShutdown?: (by: string) => void;
   /**
    * The role of an account that may be offline, so that `/ban` of an offline
-   * admin follows the same rules as for an online one. @default none known
+   * admin follows the same rules as for an online one. Names are compared
+   * ignoring case, as bans are: `roleOf("ALICE")` is alice's role (the
+   * highest of several matches). @default none known
    */
   roleOf?: (name: string) => Role | undefined;
   /** Told of every kick, ban and unban (for the audit log). */

@@ -123,7 +123,12 @@ export async function startServer(
       clock,
       counters: metrics.jokes,
     }),
-    roleOf: (name: string) => store.get(name)?.role,
+    // Names and bans are case-insensitive: `/ban ALICE` is judged by alice's
+    // role (the highest, should an old file hold several of the name).
+    roleOf: (name: string) => {
+      const roles = store.find(name).map((entry) => entry.role);
+      return roles.includes("admin") ? "admin" : roles[0];
+    },
     onModeration: (event: ModerationEvent) =>
       audit.warn(
         event.refused

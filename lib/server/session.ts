@@ -43,6 +43,7 @@ const log = getLogger(["banter", "session"]);
 const audit = getLogger(["banter", "audit"]);
 
 const BANNED_MESSAGE = "You are banned from this server";
+const ACCOUNT_CHANGED_MESSAGE = "Your account was changed while you logged in: log in again";
 
 /** Attempts a connection gets before access is denied. */
 export const LOGIN_ATTEMPTS = 3;
@@ -68,6 +69,10 @@ export interface SessionAuth {
     request: { username: string; password: string; ip: string },
   ): Promise<LoginResult>;
   loginWithCertificate(commonName: string): Promise<LoginResult>;
+  /** The user a login returned as the account is now (its current role),
+   * or `undefined` when the account was removed or its password changed
+   * since; asked synchronously just before entering the chat. */
+  current(user: LoggedInUser): LoggedInUser | undefined;
 }
 
 /** What the session needs from the chat hub. */
@@ -340,7 +345,9 @@ export class Session {
           `Unsupported protocol version ${hello.version}; this server speaks ${PROTOCOL_VERSION}`,
         );
       }
-      const user = await this.#login(next);
+      // Checked again with nothing awaited before `enter`: an account change
+      // seen after this check finds the member in the hub and follows it.
+      const user = this.#admit(await this.#login(next));
       loggedIn = true;
       budget.end();
       lines.maxFrameBytes = limits.maxFrameBytes;
@@ -428,7 +435,7 @@ export class Session {
             user: result.user.name,
             address: ip,
           });
-          return this.#welcome(result.user);
+          return result.user;
         }
         certUser = result.user.name;
       }
@@ -453,7 +460,7 @@ export class Session {
           user: result.user.name,
           address: ip,
         });
-        return this.#welcome(result.user);
+        return result.user;
       }
       if (result.reason === "busy") {
         // Not a failed guess: the server could not check it now.
@@ -500,8 +507,20 @@ export class Session {
     );
   }
 
-  /** Refuse a banned user before telling it that it is in. */
-  #welcome(user: LoggedInUser): LoggedInUser {
+  /**
+   * Take the account as it is now (a change since the login's check ends
+   * the login as it would end the session), refuse a banned user, then
+   * tell it that it is in.
+   */
+  #admit(checked: LoggedInUser): LoggedInUser {
+    const user = this.#options.auth.current(checked);
+    if (user === undefined) {
+      audit.warn("Refused {user} from {address}: the account changed during the login", {
+        user: checked.name,
+        address: this.address,
+      });
+      throw new SessionClosed("denied", ACCOUNT_CHANGED_MESSAGE);
+    }
     if (this.#options.hub.isBanned(user.name)) {
       audit.warn("Refused banned user {user} from {address}", {
         user: user.name,

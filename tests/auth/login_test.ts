@@ -297,3 +297,124 @@ Deno.test("Authenticator: guesses past the address's queue bound are answered bu
   ]);
   equal(hasher.work, 3);
 });
+
+/** A hasher whose `verify` waits, once `hold()` was called, until the test
+ * calls `release()`: account changes land while the hash runs. */
+class GatedHasher extends CountingHasher {
+  #gate: PromiseWithResolvers<void> | undefined;
+  #verifying = Promise.withResolvers<void>();
+  /** Settles when a held `verify` has started. */
+  get verifying(): Promise<void> {
+    return this.#verifying.promise;
+  }
+  hold(): void {
+    this.#gate = Promise.withResolvers();
+    this.#verifying = Promise.withResolvers();
+  }
+  release(): void {
+    this.#gate?.resolve();
+    this.#gate = undefined;
+  }
+  override async verify(password: string, stored: string): Promise<VerifyResult> {
+    const result = await super.verify(password, stored);
+    if (this.#gate !== undefined) {
+      this.#verifying.resolve();
+      await this.#gate.promise;
+    }
+    return result;
+  }
+}
+
+/** An authenticator over a gated hasher, and the admin CLI's own store on
+ * the same credentials file. */
+async function setupRace(dir: string) {
+  const hasher = new GatedHasher();
+  const parts = await setup(dir, { hasher });
+  const cli = await CredentialStore.open(parts.store.path, {
+    hasher: new Hasher({ params: TEST_PARAMS }),
+    createIfMissing: false,
+  });
+  /** Log alice in with `password`, running `change` while her hash runs
+   * and letting the server's refresh see it before the hash ends. */
+  const loginDuring = async (change: () => Promise<unknown>, password = GOOD_PASSWORD) => {
+    hasher.hold();
+    const login = parts.auth.login({ username: "alice", password, ip: IP });
+    await hasher.verifying;
+    await change();
+    await parts.store.refresh(); // followAccounts ran now: no session of hers to change
+    hasher.release();
+    return await login;
+  };
+  return { ...parts, hasher, cli, loginDuring };
+}
+
+Deno.test("Authenticator.login() answers an old password changed while its hash ran as a wrong one", async () => {
+  await using dir = await tempDir();
+  const { auth, cli, clock, locks, loginDuring } = await setupRace(dir.path);
+  const fresh = "a brand new passphrase 42";
+  deepEqual(
+    await loginDuring(async () => {
+      await cli.setRole("alice", "user");
+      await cli.setPassword("alice", fresh);
+    }),
+    { ok: false, reason: "invalid" },
+  );
+  // It counted as a failure: two more wrong guesses lock the account.
+  for (let i = 0; i < 2; i++) {
+    await auth.login({ username: "alice", password: "wrong guess", ip: IP });
+  }
+  equal(locks.length, 1);
+  clock.advance(60_000);
+  deepEqual(await auth.login({ username: "alice", password: fresh, ip: IP }), {
+    ok: true,
+    user: { name: "alice", role: "user", id: cli.get("alice")?.id },
+  });
+});
+
+Deno.test("Authenticator.login() takes a role changed while the hash ran", async () => {
+  await using dir = await tempDir();
+  const { cli, loginDuring } = await setupRace(dir.path);
+  deepEqual(await loginDuring(() => cli.setRole("alice", "user")), {
+    ok: true,
+    user: { name: "alice", role: "user", id: cli.get("alice")?.id },
+  });
+});
+
+Deno.test("Authenticator.login() refuses an account removed, or removed and re-created, while the hash ran", async () => {
+  await using dir = await tempDir();
+  const { cli, loginDuring } = await setupRace(dir.path);
+  equal((await loginDuring(() => cli.remove("bob"))).ok, true); // another account: no matter
+  deepEqual(await loginDuring(() => cli.remove("alice")), { ok: false, reason: "invalid" });
+  await cli.add("alice", GOOD_PASSWORD, "admin");
+  // The same name and password, but another account.
+  deepEqual(
+    await loginDuring(async () => {
+      await cli.remove("alice");
+      await cli.add("alice", GOOD_PASSWORD, "admin");
+    }),
+    { ok: false, reason: "invalid" },
+  );
+});
+
+Deno.test("Authenticator.current() gives a logged-in user's role now, and nothing once the password changed", async () => {
+  await using dir = await tempDir();
+  const { auth, cli, store } = await setupRace(dir.path);
+  const result = await auth.login({ username: "alice", password: GOOD_PASSWORD, ip: IP });
+  if (!result.ok) throw new Error("Expected alice to log in");
+  deepEqual(auth.current(result.user), result.user);
+  await cli.setRole("alice", "user");
+  await store.refresh();
+  deepEqual(auth.current(result.user), { ...result.user, role: "user" });
+  await cli.setPassword("alice", "a brand new passphrase 42");
+  await store.refresh();
+  equal(auth.current(result.user), undefined);
+  // A user this authenticator did not let in is nobody.
+  equal(auth.current({ name: "bob", role: "admin", id: store.get("bob")?.id ?? "" }), undefined);
+  // A hash upgraded by the login itself is no change.
+  const digest = createHash("sha256").update("legacy secret 1").digest("hex");
+  await store.setHash("bob", digest);
+  const bob = await auth.login({ username: "bob", password: "legacy secret 1", ip: IP });
+  if (!bob.ok) throw new Error("Expected bob to log in");
+  ok(store.get("bob")?.hash.startsWith("$scrypt$"));
+  deepEqual(auth.current(bob.user), bob.user);
+});

@@ -8,6 +8,7 @@ import {
   WeakPasswordError,
 } from "../../lib/auth/errors.ts";
 import { type AccountChange, CredentialStore } from "../../lib/auth/store.ts";
+import { writeFileAtomic } from "../../lib/util/atomic_write.ts";
 import { fixedRandom, GOOD_PASSWORD, tempDir, testHasher } from "./_helpers.ts";
 
 const hasher = testHasher();
@@ -463,4 +464,102 @@ Deno.test("CredentialStore onChange reports the store's own changes and other wr
     "alice removed admin",
   ]);
   await rejects(server.setRole("nobody", "admin"), UnknownUserError);
+});
+
+Deno.test("CredentialStore.find() looks names up ignoring case, every match of an older file", async () => {
+  await using dir = await tempDir();
+  const path = `${dir.path}/credentials.json`;
+  const hash = await hasher.hash(GOOD_PASSWORD);
+  const users = {
+    Alice: { id: "A".repeat(22), role: "user", hash },
+    alice: { id: "B".repeat(22), role: "admin", hash },
+    bob: { id: "C".repeat(22), role: "user", hash },
+  };
+  await Deno.writeTextFile(path, JSON.stringify({ version: 2, users }));
+  const store = await CredentialStore.open(path, { hasher, createIfMissing: false });
+  deepEqual(store.find("ALICE").map((u) => [u.name, u.role]), [
+    ["Alice", "user"],
+    ["alice", "admin"],
+  ]);
+  deepEqual(store.find("Bob").map((u) => u.id), ["C".repeat(22)]);
+  deepEqual(store.find("carol"), []);
+  equal(store.get("ALICE"), undefined); // get() stays exact
+});
+
+/** A writer that fails like a full disk while `full` is set, and can hold
+ * a write until `release()` (`writing` settles when one is held). */
+function testDisk() {
+  const disk = {
+    full: false,
+    hold: false,
+    writing: Promise.withResolvers<void>(),
+    gate: Promise.withResolvers<void>(),
+    release: () => disk.gate.resolve(),
+    write: async (path: string, text: string) => {
+      if (disk.full) throw new Error("No space left on device (os error 28)");
+      if (disk.hold) {
+        disk.writing.resolve();
+        await disk.gate.promise;
+      }
+      await writeFileAtomic(path, text);
+    },
+  };
+  return disk;
+}
+
+Deno.test("CredentialStore: a change whose write fails leaves the cache as on disk and reports only other writers' changes", async () => {
+  await using dir = await tempDir();
+  const seen: string[] = [];
+  const disk = testDisk();
+  const server = await CredentialStore.open(`${dir.path}/credentials.json`, {
+    hasher,
+    random: fixedRandom(),
+    writeFile: disk.write,
+    onChange: (changes) => seen.push(...changes.map((c) => `${c.user} ${c.change} ${c.role}`)),
+  });
+  await server.add("alice", GOOD_PASSWORD, "admin");
+  const cli = await openNew(dir.path);
+  await cli.add("dave", GOOD_PASSWORD);
+  disk.full = true;
+  await rejects(server.add("carol", GOOD_PASSWORD), /No space left/);
+  equal(server.get("carol"), undefined);
+  await rejects(server.setRole("alice", "user"), /No space left/);
+  equal(server.get("alice")?.role, "admin");
+  await rejects(server.remove("alice"), /No space left/);
+  equal(server.get("alice")?.role, "admin");
+  equal(server.get("dave")?.role, "user"); // read from disk on the way
+  equal(await server.refresh(), true); // the file is not what this store wrote last
+  disk.full = false;
+  await server.add("carol", GOOD_PASSWORD);
+  deepEqual(seen, ["alice added admin", "dave added user", "carol added user"]);
+  deepEqual(cli.list().map((u) => u.name), ["admin", "alice", "dave"]);
+  await cli.refresh();
+  deepEqual(cli.list().map((u) => u.name), ["admin", "alice", "carol", "dave"]);
+});
+
+Deno.test("CredentialStore: a refresh while a change is being written reports another writer's change once and keeps the change", async () => {
+  await using dir = await tempDir();
+  const seen: string[] = [];
+  const disk = testDisk();
+  const server = await CredentialStore.open(`${dir.path}/credentials.json`, {
+    hasher,
+    random: fixedRandom(),
+    writeFile: disk.write,
+    onChange: (changes) => seen.push(...changes.map((c) => `${c.user} ${c.change} ${c.role}`)),
+  });
+  await server.add("alice", GOOD_PASSWORD);
+  const cli = await openNew(dir.path);
+  await cli.setRole("alice", "admin");
+  disk.hold = true;
+  const adding = server.add("carol", GOOD_PASSWORD);
+  await disk.writing.promise; // carol's change is applied, its write held
+  const refreshing = server.refresh();
+  disk.release();
+  await adding;
+  await refreshing;
+  deepEqual(seen, ["alice added user", "alice role admin", "carol added user"]);
+  equal(server.get("carol")?.role, "user");
+  equal(server.get("alice")?.role, "admin");
+  equal(await server.refresh(), false);
+  deepEqual(server.list().map((u) => u.name), ["admin", "alice", "carol"]);
 });

@@ -48,6 +48,7 @@ export const stubAuth: SessionAuth = {
   loginWithCertificate(): Promise<LoginResult> {
     return Promise.resolve({ ok: false, reason: "invalid" });
   },
+  current: (user) => user,
 };
 
 /**

@@ -45,3 +45,19 @@ Deno.test("a /ban whose target holds an RLO or a newline is refused, and the aud
     equal(line.indexOf("\n"), line.length - 1, `one line: ${JSON.stringify(line)}`);
   }
 });
+
+Deno.test("an admin cannot /ban an offline admin by changing the case of the name", async () => {
+  await using s = await startTestServer({ admins: ["root", "alice"], users: ["eve"] });
+  await using root = await s.login("root");
+  await root.until((f) => f.type === "room");
+  for (const name of ["alice", "ALICE", "Alice"]) {
+    await root.send({ type: "say", text: `/ban ${name}` });
+    const answer = await root.until((f): f is Notice => f.type === "notice");
+    equal(answer.text, `Cannot ban ${name}: not allowed`);
+  }
+  equal(s.server.hub.isBanned("alice"), false);
+  // An offline user still can be banned, whatever the case typed.
+  await root.send({ type: "say", text: "/ban EVE" });
+  ok(await root.until((f) => f.type === "notice" && f.text === "Banned EVE"));
+  equal(s.server.hub.isBanned("eve"), true);
+});

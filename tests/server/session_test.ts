@@ -2,6 +2,9 @@ import { deepEqual, equal, ok } from "node:assert/strict";
 import type { ServerFrame } from "../../lib/wire/protocol.ts";
 import { FakeClock } from "../_fake_clock.ts";
 import { passwordOf, startTestServer } from "../_server.ts";
+import type { Member } from "../../lib/chat/message.ts";
+import type { LoggedInUser, SessionAuth, SessionHub } from "../../lib/server/session.ts";
+import { runSession, stubAuth } from "../fuzz/_memory_session.ts";
 
 function codes(frames: ServerFrame[]): string[] {
   return frames.map((f) => f.type === "error" || f.type === "bye" ? `${f.type}:${f.code}` : f.type);
@@ -110,4 +113,56 @@ Deno.test("the deno TLS engine (--tls-engine deno) serves a whole session too", 
   await alice.send({ type: "say", text: "over Deno.listenTls" });
   const echoed = await alice.until((f) => f.type === "message");
   equal(echoed.type === "message" && echoed.text, "over Deno.listenTls");
+});
+
+/** A session over memory whose login says alice is an admin while the
+ * account, asked again at entry, is `now`. */
+async function enterWhileChanged(now: LoggedInUser | undefined) {
+  const alice = { name: "alice", role: "admin", id: "A".repeat(22) } as const;
+  const auth: SessionAuth = {
+    ...stubAuth,
+    login: () => Promise.resolve({ ok: true, user: alice }),
+    current: (user) => user === alice ? now : undefined,
+  };
+  const entered: Member[] = [];
+  const hub: SessionHub = {
+    isBanned: () => false,
+    enter: (member) => {
+      entered.push(member);
+      const end = () => member.close({ code: "end", message: "Goodbye" });
+      return { input: (text) => text === "end" && end(), leave: () => {} };
+    },
+  };
+  const lines = [
+    { type: "hello", version: 1 },
+    { type: "login", username: "alice", password: "whatever" },
+    { type: "say", text: "end" },
+  ].map((frame) => new TextEncoder().encode(`${JSON.stringify(frame)}\n`));
+  const { frames } = await runSession(lines, { auth, hub });
+  return { frames, entered: entered.map((m) => `${m.name} ${m.role} ${m.account}`) };
+}
+
+Deno.test("a login enters the chat with the role its account has when it enters", async () => {
+  const { frames, entered } = await enterWhileChanged({
+    name: "alice",
+    role: "user",
+    id: "A".repeat(22),
+  });
+  deepEqual(frames.find((f) => f.type === "welcome"), {
+    type: "welcome",
+    user: "alice",
+    role: "user",
+  });
+  deepEqual(entered, [`alice user ${"A".repeat(22)}`]);
+});
+
+Deno.test("a login whose account changed before it entered is closed, never entered", async () => {
+  const { frames, entered } = await enterWhileChanged(undefined);
+  deepEqual(codes(frames), ["hello", "auth", "bye:denied"]);
+  deepEqual(frames.at(-1), {
+    type: "bye",
+    code: "denied",
+    message: "Your account was changed while you logged in: log in again",
+  });
+  deepEqual(entered, []);
 });
