@@ -141,7 +141,9 @@ export async function startServer(
   followAccounts = (changes) => {
     for (const { id, change, role } of changes) {
       if (change === "role") hub.updateAccount({ account: id, change, role });
-      else if (change !== "added") hub.updateAccount({ account: id, change });
+      else if (change === "removed" || change === "password") {
+        hub.updateAccount({ account: id, change });
+      }
     }
   };
   const sessions = new Set<Session>();
