@@ -17,7 +17,7 @@
  *
  * @module
  */
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { parseArgs } from "node:util";
 import { UnknownUserError } from "../lib/auth/errors.ts";
 import { Hasher, scryptParamsFor } from "../lib/auth/hash.ts";
@@ -204,6 +204,9 @@ async function addUser(
   if (!USER_ROLES.includes(role as UserRole)) {
     throw new TypeError(`Cannot add user "${name}": unknown role "${role}"`);
   }
+  // The first account may come before the server ever ran: make its
+  // directory (data/ on a fresh checkout) as the server would, 0700.
+  await Deno.mkdir(dirname(credentials), { recursive: true, mode: 0o700 });
   const store = await CredentialStore.open(credentials, { hasher });
   const created = store.createdAdminPassword;
   if (created !== undefined) {
