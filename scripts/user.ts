@@ -17,14 +17,14 @@
  *
  * @module
  */
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { parseArgs } from "node:util";
 import { UnknownUserError } from "../lib/auth/errors.ts";
 import { Hasher, scryptParamsFor } from "../lib/auth/hash.ts";
 import { Lockout } from "../lib/auth/lockout.ts";
 import { PASSWORD_RULES } from "../lib/auth/password_policy.ts";
 import { CredentialStore, USER_ROLES, type UserRole } from "../lib/auth/store.ts";
-import { SERVER_SETTINGS } from "../lib/server/settings.ts";
+import { credentialsPath, SERVER_SETTINGS } from "../lib/server/settings.ts";
 import { ConfigError, loadConfig, settingsEnvironment } from "../lib/util/config.ts";
 import { refuseLegacyCredentials } from "../lib/server/legacy_credentials.ts";
 
@@ -96,8 +96,8 @@ const USAGE = [
   "Usage: scripts/user.ts COMMAND [--credentials FILE] [--data DIR] [--scrypt-log-n N]",
   "                               [--config FILE]",
   ...Object.values(COMMANDS).map((c) => `  ${c.usage.padEnd(30)} ${c.help}`),
-  "  --credentials FILE             accounts file (BANTER_CREDENTIALS, default data/credentials.json)",
-  "  --data DIR                     data directory with lockout.json (BANTER_DATA, default data)",
+  "  --credentials FILE             accounts file (BANTER_CREDENTIALS, default DATA/credentials.json)",
+  "  --data DIR                     data directory: lockout.json, credentials.json (BANTER_DATA, default data)",
   "  --scrypt-log-n N               scrypt cost, as the server's (BANTER_SCRYPT_LOG_N, default 17)",
   "  --config FILE                  the server's config file (BANTER_CONFIG)",
   "",
@@ -159,11 +159,12 @@ export async function main(args: string[]): Promise<number> {
     throw error;
   }
   try {
-    await refuseLegacyCredentials(settings.credentials);
+    const credentials = credentialsPath(settings);
+    await refuseLegacyCredentials({ credentials, data: settings.data });
     await command.run({
       names,
       role: values.role,
-      credentials: settings.credentials,
+      credentials,
       data: settings.data,
       hasher: new Hasher({ params: scryptParamsFor(settings.scryptLogN) }),
     });
@@ -204,6 +205,9 @@ async function addUser(
   if (!USER_ROLES.includes(role as UserRole)) {
     throw new TypeError(`Cannot add user "${name}": unknown role "${role}"`);
   }
+  // The first account may come before the server ever ran: make its
+  // directory (data/ on a fresh checkout) as the server would, 0700.
+  await Deno.mkdir(dirname(credentials), { recursive: true, mode: 0o700 });
   const store = await CredentialStore.open(credentials, { hasher });
   const created = store.createdAdminPassword;
   if (created !== undefined) {

@@ -19,7 +19,8 @@ export function assertHelpListsEvery(text: string, settings: readonly Setting[])
     ok(at !== -1, `${flag} is listed`);
     const detail = lines[at + 1] ?? "";
     ok(detail.includes(envName(setting.key)), `${setting.key} names its variable`);
-    const shown = setting.default === undefined ? "unset" : String(setting.default);
+    const shown = setting.defaultHelp ??
+      (setting.default === undefined ? "unset" : String(setting.default));
     ok(detail.includes(`default: ${shown}`), `${setting.key} shows default ${shown}: ${detail}`);
   }
 }

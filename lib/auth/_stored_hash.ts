@@ -163,6 +163,40 @@ export function formatWrappedHash(
   return `$scrypt-wrapped$${outer}$${legacy}`;
 }
 
+/**
+ * Whether `next` is `previous` re-encoded by `user.ts upgrade`: a legacy
+ * hash replaced by its wrap, so the password it checks is still the same.
+ * The wrap must name the same legacy step: SHA-256, or bcrypt with the
+ * same setting (cost and random salt). No password is needed and no KDF
+ * runs. A new password (`user.ts passwd`, `add`) is always plain
+ * `$scrypt$`, never wrapped, so it is never mistaken for a re-encoding.
+ *
+ * @param previous The hash stored before.
+ * @param next The hash stored now.
+ * @returns `true` when `next` wraps the legacy hash `previous`.
+ *
+ * @example
+ * ```ts
+ * import { isWrapOf } from "./_stored_hash.ts";
+ * import { equal } from "node:assert/strict";
+ *
+ * const sha = "5e884898da28047151d0e56f8dc6292773603d0d6aabbdd62a11ef721d1542d8";
+ * equal(isWrapOf(sha, "$scrypt-wrapped$ln=10,r=8,p=1$c2FsdHNhbHQ$a2V5a2V5a2V5a2V5a2V5a2V5$sha256"), true);
+ * equal(isWrapOf(sha, "$scrypt$ln=10,r=8,p=1$c2FsdHNhbHQ$a2V5a2V5a2V5a2V5a2V5a2V5"), false);
+ * ```
+ */
+export function isWrapOf(previous: string, next: string): boolean {
+  const before = parseStoredHash(previous);
+  const after = parseStoredHash(next);
+  if (after.kind !== "wrapped") return false;
+  if (before.kind === "sha256") return after.inner.kind === "sha256";
+  if (before.kind === "bcrypt") {
+    return after.inner.kind === "bcrypt" &&
+      after.inner.setting === before.encoded.slice(0, BCRYPT_SETTING_LENGTH);
+  }
+  return false;
+}
+
 function encodeBase64(bytes: Uint8Array): string {
   return Buffer.from(bytes).toString("base64").replace(/=+$/, "");
 }

@@ -38,6 +38,7 @@ import {
   WeakPasswordError,
 } from "./errors.ts";
 import { Hasher } from "./hash.ts";
+import { isWrapOf } from "./_stored_hash.ts";
 import { checkNewPassword } from "./password_policy.ts";
 import { isReservedUserName, userNameSkeleton, validateUserName } from "./user_name.ts";
 
@@ -72,7 +73,9 @@ export interface AccountChange {
   readonly user: string;
   /** The account's id ({@linkcode UserEntry.id}). */
   readonly id: string;
-  readonly change: "added" | "removed" | "password" | "role";
+  /** `rehash`: the same password re-encoded (a legacy hash wrapped in
+   * scrypt by `user.ts upgrade`); `password`: any other new hash. */
+  readonly change: "added" | "removed" | "password" | "rehash" | "role";
   /** The account's role after the change (before it, when removed). */
   readonly role: UserRole;
 }
@@ -84,7 +87,10 @@ function accountChanges(before: Users, after: Users): AccountChange[] {
     const { id, role } = entry;
     if (old === undefined || old.id !== entry.id) changes.push({ user, id, change: "added", role });
     else {
-      if (old.hash !== entry.hash) changes.push({ user, id, change: "password", role });
+      if (old.hash !== entry.hash) {
+        const change = isWrapOf(old.hash, entry.hash) ? "rehash" : "password";
+        changes.push({ user, id, change, role });
+      }
       if (old.role !== entry.role) changes.push({ user, id, change: "role", role });
     }
   }
@@ -145,6 +151,7 @@ type Users = Map<string, Stored>;
  * ```ts
  * import { CredentialStore } from "./store.ts";
  * import { Hasher } from "./hash.ts";
+import { isWrapOf } from "./_stored_hash.ts";
  * import { equal } from "node:assert/strict";
  *
  * const dir = await Deno.makeTempDir();

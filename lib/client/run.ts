@@ -68,9 +68,11 @@ export interface ChatClientOptions {
   username?: string;
   /** Known password (file or environment). */
   password?: string;
-  /** Reconnect after a drop. @default true */
+  /** Reconnect after a drop, and retry a first login answered `bye busy`.
+   * @default true */
   reconnect?: boolean;
-  /** Give up after this many failed reconnects in a row. @default 20 */
+  /** Give up after this many failed reconnects in a row (retries of a
+   * first login the server answered `bye busy` count too). @default 20 */
   maxReconnects?: number;
   /**
    * Times the waits between reconnects (and connect timeouts, unless
@@ -86,7 +88,7 @@ export interface ChatClientOptions {
 /** How one connection ended. */
 type Ending =
   | { kind: "exit"; code: number; message?: string }
-  | { kind: "dropped"; message: string; shutdown?: boolean };
+  | { kind: "dropped"; message: string; shutdown?: boolean; busy?: boolean };
 
 function describeConnectError(
   error: ConnectError,
@@ -175,6 +177,9 @@ export class ChatClient {
     const reconnect = this.#options.reconnect ?? true;
     const { hostname, port } = this.#options.connect;
     let everLoggedIn = false;
+    // A server that answered `bye busy` is there: until the first login,
+    // failures after that are retried too, not only after a login.
+    let toldBusy = false;
     for (;;) {
       let conn: Connection;
       try {
@@ -185,7 +190,7 @@ export class ChatClient {
         const transient = e.code === "refused" || e.code === "unreachable" ||
           e.code === "timeout";
         if (
-          !everLoggedIn || !transient || !reconnect || this.#stop.signal.aborted
+          !(everLoggedIn || toldBusy) || !transient || !reconnect || this.#stop.signal.aborted
         ) {
           io.info(message);
           return EXIT.connection;
@@ -203,15 +208,21 @@ export class ChatClient {
         if (result.message) io.info(result.message);
         return result.code;
       }
+      // Busy before the first login: try again later, as the server asks.
+      // A quit() meanwhile only queued `end` behind the lines still to send,
+      // so it does not stop the retry; quit() during the wait does.
+      const busyFirst = !everLoggedIn && result.busy === true;
+      toldBusy ||= busyFirst;
       if (
-        !everLoggedIn || !reconnect || this.#quitting ||
-        this.#stop.signal.aborted
+        !(everLoggedIn || busyFirst) || !reconnect ||
+        (this.#quitting && !busyFirst) || this.#stop.signal.aborted
       ) {
         io.info(result.message);
         if (this.#quitting) return EXIT.ok;
         return result.shutdown ? EXIT.shutdown : EXIT.connection;
       }
-      const stopped = await this.#backOff(result.message, "reconnecting");
+      const verb = everLoggedIn ? "reconnecting" : "retrying";
+      const stopped = await this.#backOff(result.message, verb);
       if (stopped !== undefined) return stopped;
     }
   }
@@ -422,8 +433,9 @@ export class ChatClient {
       case "shutdown":
         return { kind: "dropped", message, shutdown: true };
       case "overflow":
-      case "busy":
         return { kind: "dropped", message };
+      case "busy":
+        return { kind: "dropped", message, busy: true };
     }
   }
 }

@@ -59,13 +59,14 @@ export const CLIENT_SETTINGS = [
     key: "reconnect",
     type: "boolean",
     default: true,
-    help: "Reconnect with backoff when the connection drops (--no-reconnect to exit)",
+    help:
+      "Reconnect with backoff when the connection drops or a first login is answered busy (--no-reconnect to exit)",
   },
   {
     key: "maxReconnects",
     type: "integer",
     default: 20,
-    help: "Failed reconnects in a row before giving up",
+    help: "Failed reconnects (or busy first logins) in a row before giving up",
     min: 0,
   },
 ] as const satisfies readonly Setting[];

@@ -77,7 +77,9 @@ export async function openAccounts(
   const store = await CredentialStore.open(config.credentials, {
     onExternalChange: (changes) => {
       for (const { user, change } of changes) {
-        audit.info("Account {user}: {change} by the admin CLI", { user, change });
+        // A wrapped legacy hash is the same password: nothing to act on.
+        const what = change === "rehash" ? "hash upgraded" : change;
+        audit.info("Account {user}: {change} by the admin CLI", { user, change: what });
       }
     },
     ...(onAccountChange ? { onChange: onAccountChange } : {}),

@@ -14,7 +14,7 @@ import type { AccountChange } from "../auth/store.ts";
 import { openAccounts } from "./accounts.ts";
 import { Admission, refuseBusy } from "./admission.ts";
 import { startHeartbeat } from "./heartbeat.ts";
-import { checkDataFiles } from "./data_files.ts";
+import { checkDataFiles, createDataDirectories } from "./data_files.ts";
 import { watchDiskSpace } from "./disk_space.ts";
 import { openHistory } from "./history_file.ts";
 import { refuseLegacyCredentials } from "./legacy_credentials.ts";
@@ -86,9 +86,9 @@ export async function startServer(
   const metrics = createServerMetrics();
   const alerts = await lockoutAlerts(config, clock, metrics);
 
-  await Deno.mkdir(config.data, { recursive: true, mode: 0o700 });
+  await createDataDirectories(config);
   await checkDataFiles(config);
-  await refuseLegacyCredentials(config.credentials);
+  await refuseLegacyCredentials(config);
   // Set once the hub exists: account changes end or demote live sessions.
   let followAccounts = (_changes: AccountChange[]) => {};
   const { store, auth } = await openAccounts(config, {
@@ -146,7 +146,9 @@ export async function startServer(
   followAccounts = (changes) => {
     for (const { id, change, role } of changes) {
       if (change === "role") hub.updateAccount({ account: id, change, role });
-      else if (change !== "added") hub.updateAccount({ account: id, change });
+      else if (change === "removed" || change === "password") {
+        hub.updateAccount({ account: id, change });
+      }
     }
   };
   const sessions = new Set<Session>();

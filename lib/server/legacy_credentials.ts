@@ -8,27 +8,30 @@
  * @module
  */
 import { resolve } from "node:path";
+import { CREDENTIALS_FILE, type ServerConfig } from "./settings.ts";
 
 /** The old default place of the accounts file. */
 export const LEGACY_CREDENTIALS = "credentials.json";
 
-/** The default place of the accounts file, inside the data directory. */
-export const DEFAULT_CREDENTIALS = "data/credentials.json";
-
 /**
- * Refuse to start with the default `data/credentials.json` missing while a
- * `credentials.json` from an earlier version sits in the working directory
- * (starting would create a second, fresh admin account and ignore the old
- * accounts).
+ * Refuse to start with the accounts file at its default place
+ * (`DATA/credentials.json`, `data/credentials.json` by default) missing
+ * while a `credentials.json` from an earlier version sits in the working
+ * directory (starting would create a second, fresh admin account and
+ * ignore the old accounts).
  *
- * @param credentials The configured accounts file.
+ * @param config The resolved accounts file and data directory.
  * @throws {Deno.errors.AlreadyExists} Saying which `mv` to run.
  */
-export async function refuseLegacyCredentials(credentials: string): Promise<void> {
-  if (resolve(credentials) !== resolve(DEFAULT_CREDENTIALS)) return;
+export async function refuseLegacyCredentials(
+  config: Pick<ServerConfig, "credentials" | "data">,
+): Promise<void> {
+  const { credentials } = config;
+  const at = resolve(credentials);
+  if (at !== resolve(config.data, CREDENTIALS_FILE) || at === resolve(LEGACY_CREDENTIALS)) return;
   if (await present(credentials) || !await present(LEGACY_CREDENTIALS)) return;
   throw new Deno.errors.AlreadyExists(
-    `Cannot open ${DEFAULT_CREDENTIALS}: accounts are still in ${LEGACY_CREDENTIALS}, where earlier versions kept them; move them with: mv ${LEGACY_CREDENTIALS} ${DEFAULT_CREDENTIALS}`,
+    `Cannot open ${credentials}: accounts are still in ${LEGACY_CREDENTIALS}, where earlier versions kept them; move them with: mv ${LEGACY_CREDENTIALS} ${credentials}`,
   );
 }
 

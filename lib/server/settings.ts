@@ -14,8 +14,11 @@ import {
   DEFAULT_PRE_LOGIN_READ_BURST_BYTES,
   DEFAULT_PRE_LOGIN_READ_BYTES_PER_SECOND,
 } from "./read_budget.ts";
-import { DEFAULT_CREDENTIALS } from "./legacy_credentials.ts";
+import { join } from "node:path";
 import { isMailAddress } from "./smtp.ts";
+
+/** The accounts file's name in the data directory, its default place. */
+export const CREDENTIALS_FILE = "credentials.json";
 
 /** The server's settings. */
 export const SERVER_SETTINGS = [
@@ -81,7 +84,8 @@ export const SERVER_SETTINGS = [
   {
     key: "credentials",
     type: "string",
-    default: DEFAULT_CREDENTIALS,
+    default: undefined,
+    defaultHelp: `DATA/${CREDENTIALS_FILE}`,
     help: "Credentials file (earlier versions kept it in ./credentials.json)",
   },
   { key: "data", type: "string", default: "data", help: "Data directory (history, lockouts)" },
@@ -385,8 +389,34 @@ export const SERVER_SETTINGS = [
   },
 ] as const satisfies readonly Setting[];
 
-/** The server's typed configuration, one property per setting. */
-export type ServerConfig = ConfigOf<typeof SERVER_SETTINGS>;
+/** The server's typed configuration, one property per setting;
+ * `credentials` resolved ({@linkcode credentialsPath}). */
+export type ServerConfig =
+  & Omit<ConfigOf<typeof SERVER_SETTINGS>, "credentials">
+  & { credentials: string };
+
+/**
+ * The accounts file: `credentials` when set, else `credentials.json` in
+ * the data directory, so `--data DIR` alone moves every file the server
+ * writes. The server and `scripts/user.ts` both resolve it here.
+ *
+ * @param values The loaded `credentials` and `data` settings.
+ * @returns The path of the accounts file.
+ *
+ * @example
+ * ```ts
+ * import { credentialsPath } from "./settings.ts";
+ * import { equal } from "node:assert/strict";
+ *
+ * equal(credentialsPath({ credentials: undefined, data: "/srv/banter" }), "/srv/banter/credentials.json");
+ * equal(credentialsPath({ credentials: "/etc/accounts.json", data: "data" }), "/etc/accounts.json");
+ * ```
+ */
+export function credentialsPath(
+  values: { readonly credentials: string | undefined; readonly data: string },
+): string {
+  return values.credentials ?? join(values.data, CREDENTIALS_FILE);
+}
 
 /**
  * Parse the server's configuration.
@@ -406,7 +436,7 @@ export function parseServerConfig(
   if (loaded.positionals.length > 0) {
     throw new ConfigError(`Unexpected argument "${loaded.positionals[0]}"`);
   }
-  const config = loaded.values;
+  const config = { ...loaded.values, credentials: credentialsPath(loaded.values) };
   if (config.requireClientCert && config.clientCa === undefined) {
     throw new ConfigError(
       "requireClientCert needs clientCa",

@@ -33,6 +33,9 @@ export interface SettingOf<T extends SettingType> {
   readonly max?: number;
   /** Single-letter flag alias. */
   readonly short?: string;
+  /** What `--help` shows as the default, when that is not `default`
+   * itself (a default derived from another setting). */
+  readonly defaultHelp?: string;
 }
 
 /** One setting of any kind; its default has the type of its kind. */
@@ -378,7 +381,9 @@ export function helpText(usage: string, settings: readonly Setting[]): string {
   const lines = [usage, "", "Options (flag, environment variable, default):"];
   for (const s of settings) {
     const arg = s.type === "boolean" ? "" : s.type === "integer" ? " N" : " VALUE";
-    const def = s.default === undefined
+    const def = s.defaultHelp !== undefined
+      ? s.defaultHelp
+      : s.default === undefined
       ? "unset"
       : Array.isArray(s.default)
       ? JSON.stringify(s.default)

@@ -11,6 +11,8 @@
 export interface PrivateDirectoryOptions {
   /** What the directory is, for the error. @default "data directory" */
   what?: string;
+  /** The setting that names it (`--data`), for the error. */
+  setting?: string;
   /**
    * The uid it must belong to; `null` skips the owner check. @default the
    * owner of a file this process creates in `dir` (the uid files are
@@ -27,7 +29,7 @@ export interface PrivateDirectoryOptions {
  * @param options What it is called, and the expected owner.
  * @throws {Deno.errors.PermissionDenied} Saying what is wrong and the
  * `chmod` or `chown` that fixes it.
- * @throws {Deno.errors.NotFound} When it does not exist.
+ * @throws {Deno.errors.NotFound} When it does not exist, naming it.
  *
  * @example
  * ```ts
@@ -46,15 +48,22 @@ export async function checkPrivateDirectory(
   dir: string,
   options: PrivateDirectoryOptions = {},
 ): Promise<void> {
-  const what = options.what ?? "data directory";
-  const info = await Deno.stat(dir);
+  const setting = options.setting === undefined ? "" : ` (${options.setting})`;
+  const what = `${options.what ?? "data directory"} ${dir}${setting}`;
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.stat(dir);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+    throw new Deno.errors.NotFound(`Cannot use ${what}: no such directory`, { cause: error });
+  }
   if (!info.isDirectory) {
-    throw new Deno.errors.PermissionDenied(`Cannot use ${what} ${dir}: it is not a directory`);
+    throw new Deno.errors.PermissionDenied(`Cannot use ${what}: it is not a directory`);
   }
   const mode = info.mode;
   if (mode !== null && (mode & 0o022) !== 0) {
     throw new Deno.errors.PermissionDenied(
-      `Cannot use ${what} ${dir}: it is writable by others (mode ${
+      `Cannot use ${what}: it is writable by others (mode ${
         (mode & 0o7777).toString(8)
       }); fix it with: chmod 700 ${dir}`,
     );
@@ -62,7 +71,7 @@ export async function checkPrivateDirectory(
   const uid = options.uid === undefined ? await writerUid(dir) : options.uid;
   if (uid !== null && info.uid !== null && info.uid !== uid) {
     throw new Deno.errors.PermissionDenied(
-      `Cannot use ${what} ${dir}: it is owned by uid ${info.uid}, not by this user (uid ${uid}); fix it with: chown ${uid} ${dir}`,
+      `Cannot use ${what}: it is owned by uid ${info.uid}, not by this user (uid ${uid}); fix it with: chown ${uid} ${dir}`,
     );
   }
 }

@@ -181,7 +181,7 @@ Deno.test("user.ts list, passwd and remove work on the file the server uses", as
   }
 });
 
-Deno.test("user.ts refuses a missing credentials file except for add", async () => {
+Deno.test("user.ts refuses a missing credentials file except for add, which makes its directory (0700)", async () => {
   await using dir = await tempDir();
   const run = await cli(dir.path, ["list"]);
   equal(run.code, 1);
@@ -195,10 +195,11 @@ Deno.test("user.ts refuses a missing credentials file except for add", async () 
     ["add", "erin", "--credentials", "no/x.json"],
     `${GOOD_PASSWORD}\n`,
   );
-  equal(nowhere.code, 1);
+  equal(nowhere.code, 0, nowhere.stderr);
+  equal((await Deno.stat(`${dir.path}/no`)).mode! & 0o777, 0o700);
   equal(
-    nowhere.stderr,
-    "user: Cannot load credentials from no/x.json: no directory no\n",
+    (await CredentialStore.open(`${dir.path}/no/x.json`, { hasher })).get("erin")?.role,
+    "user",
   );
   const empty = await cli(dir.path, ["list"]);
   equal(empty.code, 1);

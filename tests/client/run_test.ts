@@ -159,3 +159,109 @@ Deno.test("failed reconnects back off on the clock, doubling, and give up after 
     `Cannot connect to localhost:${port}: connection refused (is the server running?); giving up after 2 attempts`,
   ]);
 });
+
+/** How the stand-in answers a connection. */
+type Answer = "busy at once" | "busy at login" | "welcome";
+
+/**
+ * A stand-in server on real time that answers its n-th connection with
+ * `plan(n)`: `bye busy` before hello (its admission is full), `bye busy`
+ * after the login (its login queue is full), or a welcome and, after `end`,
+ * a goodbye.
+ */
+async function busyServer(plan: (n: number) => Answer) {
+  const p = await testPki();
+  let connections = 0;
+  const bye = { type: "bye", code: "busy", message: "Too many logins waiting, try again shortly" };
+  const server = await listen(
+    { hostname: "127.0.0.1", port: 0, cert: p.server.cert, key: p.server.key },
+    async (conn) => {
+      const answer = plan(++connections);
+      const send = (frame: ServerFrame) => conn.sink.write(encodeFrame(frame));
+      if (answer === "busy at once") await send(bye as ServerFrame);
+      else if (answer === "busy at login") {
+        const lines = new LineReader(conn.source);
+        await send({ type: "hello", version: 1, server: "stand-in/1" });
+        await lines.next(); // hello
+        await send({ type: "auth", attempts_left: 3 });
+        await lines.next(); // login
+        await send(bye as ServerFrame);
+      } else {
+        const lines = await welcome(conn);
+        for (let line = await lines.next(); line !== undefined; line = await lines.next()) {
+          if (line.includes('"end"')) {
+            await send({ type: "bye", code: "end", message: "Goodbye" });
+            break;
+          }
+        }
+      }
+      await conn.sink.close();
+    },
+  );
+  return {
+    server,
+    connections: () => connections,
+    [Symbol.asyncDispose]: () => server.close(0),
+  };
+}
+
+Deno.test("a first login answered bye busy is retried after the backoff on the clock, and an end typed meanwhile goes out after the login", async () => {
+  await using s = await busyServer((n) => n === 1 ? "busy at login" : "welcome");
+  const clock = new FakeClock();
+  const io = new RecordingIO();
+  const chat = await client(s.server.addr.port, clock, io);
+  const told = io.next(/retrying/);
+  const running = chat.run();
+  chat.quit(); // as scripted input does at its end: "end" waits for the login
+  await told;
+  equal(io.lines.at(-1), "Too many logins waiting, try again shortly; retrying in 1 s");
+  clock.advance(499);
+  equal(clock.pendingTimers, 1, "still waiting at 499 ms");
+  equal(s.connections(), 1);
+  const loggedIn = io.next(/Logged in as alice/);
+  clock.advance(1);
+  await loggedIn;
+  equal(await within(running, 5000, "the client to exit"), EXIT.ok);
+  equal(s.connections(), 2);
+  equal(io.lines.at(-1), "Goodbye");
+});
+
+Deno.test("a server that stays busy before the first login is retried maxReconnects times, then the client gives up with status 1", async () => {
+  await using s = await busyServer(() => "busy at once");
+  const clock = new FakeClock();
+  const io = new RecordingIO();
+  const chat = await client(s.server.addr.port, clock, io);
+  const first = io.next(/retrying in 1 s/);
+  const running = chat.run();
+  await first;
+  const second = io.next(/retrying in 1 s/);
+  clock.advance(500);
+  await second;
+  const gaveUp = io.next(/giving up/);
+  clock.advance(1000);
+  await gaveUp;
+  equal(await within(running, 5000, "the client to exit"), EXIT.connection);
+  equal(s.connections(), 3);
+  deepEqual(io.lines, [
+    "Too many logins waiting, try again shortly; retrying in 1 s",
+    "Too many logins waiting, try again shortly; retrying in 1 s",
+    "Too many logins waiting, try again shortly; giving up after 2 attempts",
+  ]);
+});
+
+Deno.test("with reconnect off a first login answered bye busy exits 1 at once", async () => {
+  await using s = await busyServer(() => "busy at login");
+  const p = await testPki();
+  const io = new RecordingIO();
+  const chat = new ChatClient({
+    connect: { hostname: "localhost", port: s.server.addr.port, caCerts: [p.ca.cert] },
+    io,
+    random: LOW,
+    clock: new FakeClock(),
+    username: "alice",
+    password: "irrelevant password",
+    reconnect: false,
+  });
+  equal(await within(chat.run(), 5000, "the client to exit"), EXIT.connection);
+  deepEqual([s.connections(), io.lines], [1, ["Too many logins waiting, try again shortly"]]);
+});

@@ -6,10 +6,15 @@
  * @module
  */
 import { deepEqual, equal, ok } from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { join } from "node:path";
+import bcrypt from "bcryptjs";
+import { CredentialStore } from "../../lib/auth/store.ts";
 import type { ServerFrame } from "../../lib/wire/protocol.ts";
 import { denoRun } from "../auth/_helpers.ts";
-import type { TestClient } from "../_helpers.ts";
-import { passwordOf, startTestServer } from "../_server.ts";
+import { createClientCert } from "../../lib/net/certs.ts";
+import { tempDir, TestClient, testPki } from "../_helpers.ts";
+import { passwordOf, startTestServer, writeServerFiles } from "../_server.ts";
 
 const SCRIPT = new URL("../../scripts/user.ts", import.meta.url);
 type Notice = Extract<ServerFrame, { type: "notice" }>;
@@ -76,4 +81,53 @@ Deno.test("an admin demoted, then re-passworded, then removed by the admin CLI l
   // bob was never touched.
   await bob.send({ type: "say", text: "still here" });
   ok(await bob.until((f) => f.type === "message" && f.text === "still here"));
+});
+
+/** Log in with a client certificate for `user` (no password, so no re-hash). */
+async function certLogin(port: number, user: string): Promise<TestClient> {
+  const p = await testPki();
+  const client = await TestClient.connect(port, { cert: await createClientCert(p.ca, user) });
+  await client.send({ type: "hello", version: 1 });
+  await client.until((f) => f.type === "welcome" && f.user === user);
+  return client;
+}
+
+Deno.test("the admin CLI's upgrade of logged-in users' bcrypt and SHA-256 hashes keeps their sessions; a new password still ends one", async () => {
+  await using dir = await tempDir();
+  await writeServerFiles(dir.path, { users: ["bob", "dave", "carol"] });
+  const credentials = join(dir.path, "credentials.json");
+  {
+    const store = await CredentialStore.open(credentials);
+    await store.setHash("bob", bcrypt.hashSync(passwordOf("bob"), 4));
+    await store.setHash("dave", createHash("sha256").update(passwordOf("dave")).digest("hex"));
+  }
+  await using s = await startTestServer({
+    dir: dir.path,
+    // Certificate logins check no password, so the server does not re-hash.
+    config: { accountsRefreshMs: 20, clientCa: join(dir.path, "certs", "ca.crt") },
+  });
+  await using bob = await certLogin(s.port, "bob");
+  await using dave = await certLogin(s.port, "dave");
+  await using carol = await s.login("carol");
+  await carol.until((f) => f.type === "room");
+
+  await userCli(s.dir, ["upgrade", "--scrypt-log-n", "10"]);
+  const stored = await CredentialStore.open(credentials);
+  for (const user of ["bob", "dave"]) {
+    ok(stored.get(user)?.hash.startsWith("$scrypt-wrapped$"), user);
+  }
+  // A later change carol is told of: the server has read the upgrade by then.
+  await userCli(s.dir, ["role", "carol", "admin"]);
+  await carol.until((f) => f.type === "notice" && f.text === "Your role is now admin");
+  for (const [client, text] of [[bob, "bob still here"], [dave, "dave still here"]] as const) {
+    await client.send({ type: "say", text });
+    ok(await client.until((f) => f.type === "message" && f.text === text));
+  }
+
+  await userCli(s.dir, ["passwd", "bob"], "a brand new passphrase 43\n");
+  deepEqual(await byeOf(bob), {
+    type: "bye",
+    code: "denied",
+    message: "Your password was changed: log in again",
+  });
 });

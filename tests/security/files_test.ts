@@ -82,7 +82,7 @@ Deno.test("a data directory anyone can write to (1777) is refused at start, with
   await rejects(startServer(testConfig(dir.path), { announce: () => {} }), (error: Error) => {
     equal(
       error.message,
-      `Cannot use data directory ${data}: it is writable by others (mode 1777); fix it with: chmod 700 ${data}`,
+      `Cannot use data directory ${data} (--data): it is writable by others (mode 1777); fix it with: chmod 700 ${data}`,
     );
     return true;
   });
@@ -103,7 +103,7 @@ Deno.test("a data directory owned by another user is refused at start, with the 
   await rejects(startServer(testConfig(dir.path), { announce: () => {} }), (error: Error) => {
     equal(
       error.message,
-      `Cannot use data directory ${data}: it is owned by uid 65534, not by this user (uid ${me}); fix it with: chown ${me} ${data}`,
+      `Cannot use data directory ${data} (--data): it is owned by uid 65534, not by this user (uid ${me}); fix it with: chown ${me} ${data}`,
     );
     return true;
   });
@@ -116,7 +116,9 @@ Deno.test("a credentials directory anyone can write to is refused at start", asy
   await Deno.chmod(dir.path, 0o777);
   await rejects(
     startServer(testConfig(dir.path), { announce: () => {} }),
-    new RegExp(`Cannot use credentials directory ${dir.path}: it is writable by others`),
+    new RegExp(
+      `Cannot use credentials directory ${dir.path} \\(--credentials\\): it is writable by others`,
+    ),
   );
 });
 
