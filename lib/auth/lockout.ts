@@ -10,10 +10,22 @@
  *   each lock. Other addresses are not locked out of the account, so a
  *   stranger who knows a name cannot lock its owner out.
  * - Account from anywhere: from {@linkcode ACCOUNT_SLOWDOWN} `threshold`
- *   (3) consecutive failures from any addresses on, a password check on the
- *   account from an address with no failures of its own on it waits a
- *   growing delay (1 s, 2 s, 4 s, then 8 s) after the last failure: a
- *   slow-down, never a lock.
+ *   (3) consecutive failures from any addresses on, the account is slowed
+ *   down, never locked: its password checks follow one schedule for the
+ *   account, each at least the current delay (1 s, 2 s, 4 s, then 8 s)
+ *   after the previous check and after the last failure. Each check
+ *   reserves the next slot when it arrives ({@linkcode Lockout.reserve}),
+ *   so parallel attempts from any number of addresses are spread out: at
+ *   most one guess per delay (8 s: 450 an hour) per account. At most
+ *   {@linkcode MAX_SLOWED_WAITING} checks wait for a slot per account; more
+ *   are answered busy, unchecked.
+ * - Known addresses: an address (IPv6: /64) that logged in to the account
+ *   with its password in the last {@linkcode KNOWN_ADDRESS_FORGET_MS} skips
+ *   the schedule (its own lock ladder still applies), so attackers filling
+ *   the schedule do not keep the owner out from where he usually logs in.
+ *   A shared schedule cannot tell the owner from a new address apart from
+ *   an attacker: there he waits his turn or is answered busy (certificate
+ *   logins are never slowed). Known addresses are kept in memory only.
  * - Source address: the lock ladder after every 10 failures
  *   ({@linkcode IP_LOCKOUT}), whichever accounts they were for. IPv6
  *   addresses count per /64.
@@ -80,6 +92,13 @@ export const ACCOUNT_SLOWDOWN: SlowdownRule = Object.freeze({
   firstDelayMs: 1_000,
   maxDelayMs: 8_000,
 });
+/** Password checks on one slowed-down account that may wait for their
+ * slot at once; more are answered busy. At an 8 s delay the last of them
+ * waits at most 24 s, inside the 30 s login deadline. */
+export const MAX_SLOWED_WAITING = 3;
+/** How long an address that logged in to an account keeps skipping the
+ * account's slow-down (30 days). */
+export const KNOWN_ADDRESS_FORGET_MS = 30 * 24 * 60 * 60 * 1000;
 /** How long after its last failure an unlocked record is forgotten. */
 export const LOCKOUT_FORGET_MS = 24 * 60 * 60 * 1000;
 /** Records kept per table (account from an address, account, address). */
@@ -123,8 +142,12 @@ export interface LockoutOptions {
   ip?: LockoutRule;
   /** Per-account slow-down. @default {ACCOUNT_SLOWDOWN} */
   slowdown?: SlowdownRule;
-  /** Records kept per table. @default {MAX_LOCKOUT_ENTRIES} */
+  /** Records kept per table (and slow-down schedules, known addresses).
+   * @default {MAX_LOCKOUT_ENTRIES} */
   maxEntries?: number;
+  /** Checks waiting for a slot per slowed-down account.
+   * @default {MAX_SLOWED_WAITING} */
+  maxSlowedWaiting?: number;
   /** How long a change waits for another writer's lock. @default {10000} */
   lockTimeoutMs?: number;
   /** Replaces the file's content (a seam for a full disk in tests).
@@ -145,6 +168,14 @@ interface Counter {
  * {@linkcode addressGroup}. */
 type Table = "pair" | "account" | "ip";
 type Tables = Record<Table, Map<string, Counter>>;
+
+/** One slowed-down account's schedule of password checks. */
+interface Schedule {
+  /** The earliest start of the next check (ms since the epoch). */
+  next: number;
+  /** Starts reserved and still in the future. */
+  waiting: number[];
+}
 
 const UNLOCKED: LockoutStatus = Object.freeze({ locked: false });
 
@@ -177,7 +208,13 @@ export class Lockout {
   #rules: Record<LockoutScope, LockoutRule>;
   #slowdown: SlowdownRule;
   #maxEntries: number;
+  #maxSlowedWaiting: number;
   #tables: Tables = emptyTables();
+  /** Per account name; in memory only (a restart forgets reservations,
+   * the failures that cause the delay are in the file). */
+  #schedules = new Map<string, Schedule>();
+  /** {@linkcode pairKey} to the time of the last password login from there. */
+  #known = new Map<string, number>();
   /** Changes counted in memory that the file does not have yet, replayed
    * onto the file's content at each change until a write succeeds. */
   #unsaved: ((tables: Tables) => void)[] = [];
@@ -202,10 +239,18 @@ export class Lockout {
     };
     this.#slowdown = checkSlowdown(options.slowdown ?? ACCOUNT_SLOWDOWN);
     this.#maxEntries = options.maxEntries ?? MAX_LOCKOUT_ENTRIES;
-    if (!Number.isInteger(this.#maxEntries) || this.#maxEntries < 1) {
-      throw new RangeError(
-        `Cannot create lockout: maxEntries must be a positive integer, got ${this.#maxEntries}`,
-      );
+    this.#maxSlowedWaiting = options.maxSlowedWaiting ?? MAX_SLOWED_WAITING;
+    for (
+      const [name, value] of [
+        ["maxEntries", this.#maxEntries],
+        ["maxSlowedWaiting", this.#maxSlowedWaiting],
+      ] as const
+    ) {
+      if (!Number.isInteger(value) || value < 1) {
+        throw new RangeError(
+          `Cannot create lockout: ${name} must be a positive integer, got ${value}`,
+        );
+      }
     }
   }
 
@@ -289,26 +334,74 @@ export class Lockout {
   }
 
   /**
-   * How long a password check on `account` from `ip` must still wait: the
-   * slow-down of an account that failed many times in a row, from any
-   * addresses. An address already counting failures of its own on the
-   * account is not delayed (its own lock ladder throttles it); a fresh one
-   * waits, so each new address an attacker brings costs time, and the owner
-   * waits a few seconds but is never locked out.
+   * How long a password check on `account` from `ip` would wait if it
+   * arrived now (nothing is reserved; see {@linkcode Lockout.reserve}).
    *
    * @param account The account name.
    * @param ip The source address.
    * @returns Milliseconds to wait; 0 when the check may run now.
    */
   delayMs(account: string, ip: string): number {
+    const now = this.#clock.now();
+    const slot = this.#slot(account, ip, now);
+    return slot === undefined ? 0 : slot.start - now;
+  }
+
+  /**
+   * Reserve the next slot of a slowed-down account for a password check
+   * from `ip`, so that parallel checks are spread one per delay. Checks
+   * from an address that logged in to the account before skip the
+   * schedule, and so do accounts that are not slowed down.
+   *
+   * @param account The account name (names that are not accounts are
+   * scheduled the same way).
+   * @param ip The source address.
+   * @returns Milliseconds to wait before checking (0: now), or `undefined`
+   * when {@linkcode MAX_SLOWED_WAITING} checks wait already: answer busy.
+   */
+  reserve(account: string, ip: string): number | undefined {
+    const now = this.#clock.now();
+    const slot = this.#slot(account, ip, now);
+    if (slot === undefined) return 0;
+    const { start, stepMs, waiting } = slot;
+    if (waiting.length >= this.#maxSlowedWaiting) return undefined;
+    this.#pruneSchedules(now);
+    if (!this.#schedules.has(account) && this.#schedules.size >= this.#maxEntries) {
+      return undefined;
+    }
+    if (start > now) waiting.push(start);
+    // Re-insert so map order is least recently reserved first.
+    this.#schedules.delete(account);
+    this.#schedules.set(account, { next: start + stepMs, waiting });
+    return start - now;
+  }
+
+  /** The slot a check would get now: undefined when it is not slowed. */
+  #slot(
+    account: string,
+    ip: string,
+    now: number,
+  ): { start: number; stepMs: number; waiting: number[] } | undefined {
     const counter = this.#tables.account.get(account);
-    if (counter === undefined) return 0;
-    if ((this.#tables.pair.get(pairKey(account, ip))?.failures ?? 0) > 0) return 0;
+    if (counter === undefined) return undefined;
+    const known = this.#known.get(pairKey(account, ip));
+    if (known !== undefined && now - known < KNOWN_ADDRESS_FORGET_MS) return undefined;
     const { threshold, firstDelayMs, maxDelayMs } = this.#slowdown;
     const over = counter.failures - threshold;
-    if (over < 0) return 0;
-    const delay = Math.min(maxDelayMs, firstDelayMs * 2 ** Math.min(over, 30));
-    return Math.max(0, counter.lastFailure + delay - this.#clock.now());
+    if (over < 0) return undefined;
+    const stepMs = Math.min(maxDelayMs, firstDelayMs * 2 ** Math.min(over, 30));
+    const schedule = this.#schedules.get(account);
+    const start = Math.max(now, counter.lastFailure + stepMs, schedule?.next ?? 0);
+    const waiting = schedule?.waiting.filter((at) => at > now) ?? [];
+    return { start, stepMs, waiting };
+  }
+
+  /** Forget schedules whose slots have all passed, oldest first. */
+  #pruneSchedules(now: number): void {
+    for (const [account, schedule] of this.#schedules) {
+      if (schedule.next > now) break;
+      this.#schedules.delete(account);
+    }
   }
 
   /**
@@ -345,7 +438,8 @@ export class Lockout {
 
   /**
    * Count a successful login: clears the account's slow-down and its
-   * failures and ladder from `ip`.
+   * failures and ladder from `ip`, and makes `ip` a known address of the
+   * account (it skips the account's schedule from then on).
    *
    * @param account The account that logged in.
    * @param ip The source address. Its own count is deliberately not
@@ -354,6 +448,13 @@ export class Lockout {
    */
   async recordSuccess(account: string, ip: string): Promise<void> {
     const pair = pairKey(account, ip);
+    this.#known.delete(pair);
+    this.#known.set(pair, this.#clock.now());
+    for (const key of this.#known.keys()) {
+      if (this.#known.size <= this.#maxEntries) break;
+      this.#known.delete(key);
+    }
+    this.#schedules.delete(account);
     if (!this.#tables.account.has(account) && !this.#tables.pair.has(pair)) return;
     await this.#change((tables) => {
       tables.account.delete(account);

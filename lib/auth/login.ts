@@ -139,7 +139,9 @@ const MAX_LOGGED_NAME = 64;
  * one check in flight, free hash slots go round robin between the addresses
  * that wait, and the wait is bounded ({@linkcode MAX_QUEUED_LOGINS} in all,
  * {@linkcode MAX_QUEUED_LOGINS_PER_ADDRESS} per address): beyond it a login
- * is answered `busy` without a check.
+ * is answered `busy` without a check. Checks on a slowed-down account wait
+ * for their slot of its schedule ({@linkcode Lockout.reserve}) before they
+ * queue; past the few that may wait, they are answered `busy` too.
  */
 export class Authenticator {
   #store: CredentialStore;
@@ -197,8 +199,11 @@ export class Authenticator {
     const status = this.#lockout.status(account, ip);
     if (status.locked) return locked(status.retryAfterMs);
     // A much-failed account is slowed down for every address, never locked
-    // for all: its owner still gets in, later. The wait holds no hash slot.
-    const wait = account === undefined ? 0 : this.#lockout.delayMs(account, ip);
+    // for all: each check takes the next slot of the account's schedule, so
+    // parallel attempts from many addresses are spread one per delay. Past
+    // the few that may wait, the answer is busy. The wait holds no hash slot.
+    const wait = account === undefined ? 0 : this.#lockout.reserve(account, ip);
+    if (wait === undefined) return BUSY;
     if (wait > 0) await delay(this.#clock, wait);
     // One attempt per address at a time (parallel connections cannot make
     // more guesses than sequential ones), and the hash slots go round robin

@@ -66,6 +66,8 @@ Deno.test("Lockout slows an account failing from many addresses down: 1, 2, 4, t
   const clock = new FakeClock();
   const lockout = await Lockout.open(`${dir.path}/lockout.json`, { clock });
   deepEqual(ACCOUNT_SLOWDOWN, { threshold: 3, firstDelayMs: 1_000, maxDelayMs: 8_000 });
+  // An address that logged in to alice before the failures.
+  await lockout.recordSuccess("alice", "192.0.2.100");
   let n = 0;
   await lockout.recordFailure("alice", `198.51.100.${n++}`);
   await lockout.recordFailure("alice", `198.51.100.${n++}`);
@@ -79,12 +81,38 @@ Deno.test("Lockout slows an account failing from many addresses down: 1, 2, 4, t
   clock.advance(3_000);
   equal(lockout.delayMs("alice", "192.0.2.222"), 5_000);
   equal(lockout.delayMs("bob", "192.0.2.222"), 0);
-  // An address counting failures of its own is throttled by its own ladder.
-  equal(lockout.delayMs("alice", "198.51.100.3"), 0);
+  // An address counting failures of its own waits like any other (it used
+  // to skip the slow-down: two free guesses per slot and address).
+  equal(lockout.delayMs("alice", "198.51.100.3"), 5_000);
+  // One that logged in to the account skips it.
+  equal(lockout.delayMs("alice", "192.0.2.100"), 0);
   // Never a lock for the account as a whole.
   deepEqual(lockout.status("alice", "192.0.2.200"), { locked: false });
   await lockout.recordSuccess("alice", "192.0.2.200");
   equal(lockout.delayMs("alice", "192.0.2.222"), 0);
+});
+
+Deno.test("Lockout.reserve() spreads a slowed account's checks one per delay and bounds those waiting", async () => {
+  await using dir = await tempDir();
+  const clock = new FakeClock();
+  const lockout = await Lockout.open(`${dir.path}/lockout.json`, { clock, maxSlowedWaiting: 3 });
+  equal(lockout.reserve("alice", "198.51.100.1"), 0);
+  for (let i = 0; i < 3; i++) await lockout.recordFailure("alice", `198.51.100.${i}`);
+  // Each reservation takes the next slot, 1 s apart; a fourth would wait.
+  deepEqual([1, 2, 3].map((i) => lockout.reserve("alice", `203.0.113.${i}`)), [
+    1_000,
+    2_000,
+    3_000,
+  ]);
+  equal(lockout.reserve("alice", "203.0.113.4"), undefined);
+  equal(lockout.delayMs("alice", "203.0.113.4"), 4_000);
+  // Other accounts have their own schedules.
+  equal(lockout.reserve("bob", "203.0.113.4"), 0);
+  clock.advance(1_000);
+  equal(lockout.reserve("alice", "203.0.113.4"), 3_000);
+  // A success ends the slow-down and its schedule.
+  await lockout.recordSuccess("alice", "192.0.2.1");
+  equal(lockout.reserve("alice", "203.0.113.5"), 0);
 });
 
 Deno.test("Lockout reads a version 1 file: address locks kept, account counts become slow-downs", async () => {

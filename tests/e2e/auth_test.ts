@@ -208,7 +208,22 @@ Deno.test("the second lock of an account lasts 5 minutes", async () => {
   await using s = await startTestServer({ users: ["alice"], deps: { clock } });
   await failThrice(s, "alice");
   clock.advance(60_000);
-  await failThrice(s, "alice");
+  // Alice is slowed down now (3 failures in a row): from the 5th failure
+  // on, each check waits 2 s, then 4 s, for its slot, from this address too.
+  {
+    await using client = await s.client();
+    const answers = [await client.login("alice", WRONG)];
+    for (const wait of [2_000, 4_000]) {
+      await client.until(isAuth);
+      const timers = clock.pendingTimers;
+      await client.send({ type: "login", username: "alice", password: WRONG });
+      await within(clock.untilPendingTimers(timers + 1), 5_000, "the slow-down's timer");
+      clock.advance(wait);
+      answers.push(await client.until((f) => f.type !== "auth"));
+    }
+    deepEqual(answers.map((a) => a.type === "auth_failed" && a.reason), Array(3).fill("invalid"));
+    equal((await byeOf(client))?.type, "bye");
+  }
   const message = "Too many failed logins: locked, try again in 5 minutes";
   deepEqual(await loginOnce(s, "alice"), lockedAnswer(300_000, message));
   clock.advance(300_000);
