@@ -104,20 +104,25 @@ Deno.test("with deno task server's flags the process cannot rewrite source or co
   }
 });
 
-Deno.test("started with the task's flags and no certificates, the server exits saying what to run", async () => {
-  await using dir = await tempDir();
+/** Run server.ts in `cwd` with the server task's exact flags; its output once it exits. */
+async function serverExit(cwd: string): Promise<Deno.CommandOutput> {
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "--no-prompt", ...await serverFlags(), join(REPO, "server.ts"), "--console=off"],
-    cwd: dir.path,
+    cwd,
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
     env: { NO_COLOR: "1" },
   }).spawn();
-  const out = await within(child.output(), PROCESS_MS, "the server to exit").catch((error) => {
+  return await within(child.output(), PROCESS_MS, "the server to exit").catch((error) => {
     child.kill("SIGKILL");
     throw error;
   });
+}
+
+Deno.test("started with the task's flags and no certificates, the server exits saying what to run", async () => {
+  await using dir = await tempDir();
+  const out = await serverExit(dir.path);
   equal(out.code, 1);
   const stderr = new TextDecoder().decode(out.stderr);
   ok(
@@ -133,18 +138,7 @@ Deno.test("accounts left in ./credentials.json by an earlier version stop the st
   await using dir = await tempDir();
   await writeTestCerts(dir.path);
   await Deno.writeTextFile(join(dir.path, "credentials.json"), "{}", { mode: 0o600 });
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--no-prompt", ...await serverFlags(), join(REPO, "server.ts"), "--console=off"],
-    cwd: dir.path,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).spawn();
-  const out = await within(child.output(), PROCESS_MS, "the server to exit").catch((error) => {
-    child.kill("SIGKILL");
-    throw error;
-  });
+  const out = await serverExit(dir.path);
   equal(out.code, 1);
   equal(
     new TextDecoder().decode(out.stderr),
