@@ -507,16 +507,22 @@ function testDisk() {
   return disk;
 }
 
-Deno.test("CredentialStore: a change whose write fails leaves the cache as on disk and reports only other writers' changes", async () => {
-  await using dir = await tempDir();
+/** The server's store on `dir`, writing through a {@linkcode testDisk}, with every change it reports. */
+async function serverOnTestDisk(dir: string) {
   const seen: string[] = [];
   const disk = testDisk();
-  const server = await CredentialStore.open(`${dir.path}/credentials.json`, {
+  const server = await CredentialStore.open(`${dir}/credentials.json`, {
     hasher,
     random: fixedRandom(),
     writeFile: disk.write,
     onChange: (changes) => seen.push(...changes.map((c) => `${c.user} ${c.change} ${c.role}`)),
   });
+  return { server, disk, seen };
+}
+
+Deno.test("CredentialStore: a change whose write fails leaves the cache as on disk and reports only other writers' changes", async () => {
+  await using dir = await tempDir();
+  const { server, disk, seen } = await serverOnTestDisk(dir.path);
   await server.add("alice", GOOD_PASSWORD, "admin");
   const cli = await openNew(dir.path);
   await cli.add("dave", GOOD_PASSWORD);
@@ -539,14 +545,7 @@ Deno.test("CredentialStore: a change whose write fails leaves the cache as on di
 
 Deno.test("CredentialStore: a refresh while a change is being written reports another writer's change once and keeps the change", async () => {
   await using dir = await tempDir();
-  const seen: string[] = [];
-  const disk = testDisk();
-  const server = await CredentialStore.open(`${dir.path}/credentials.json`, {
-    hasher,
-    random: fixedRandom(),
-    writeFile: disk.write,
-    onChange: (changes) => seen.push(...changes.map((c) => `${c.user} ${c.change} ${c.role}`)),
-  });
+  const { server, disk, seen } = await serverOnTestDisk(dir.path);
   await server.add("alice", GOOD_PASSWORD);
   const cli = await openNew(dir.path);
   await cli.setRole("alice", "admin");
