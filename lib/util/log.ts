@@ -6,6 +6,11 @@
  * admin changes, TLS handshake failures. Callers never pass passwords,
  * hashes, keys or message bodies.
  *
+ * Values in a message are written plainly (`Listening on 127.0.0.1:24101`,
+ * not `"127.0.0.1"`), with control, bidi and line-breaking characters
+ * escaped so no value can forge a line; JSON lines keep each value as a
+ * structured property beside the plain message.
+ *
  * @module
  */
 import {
@@ -14,9 +19,12 @@ import {
   getJsonLinesFormatter,
   getStreamSink,
   getTextFormatter,
+  type LogRecord,
   reset,
   type Sink,
+  type TextFormatter,
 } from "@logtape/logtape";
+import { escapeUntrusted } from "./untrusted_text.ts";
 
 /** Options for {@linkcode setupLogging}. */
 export interface LogOptions {
@@ -31,6 +39,59 @@ export interface LogOptions {
 }
 
 /**
+ * One value of a log message as plain text: strings unquoted, with every
+ * unsafe character escaped (see untrusted_text.ts); numbers, booleans and
+ * bigints as they print; anything else inspected.
+ *
+ * @param value A value from a message template.
+ * @returns Its text.
+ *
+ * @example
+ * ```ts
+ * import { equal } from "node:assert/strict";
+ * import { plainValue } from "./log.ts";
+ * equal(plainValue("127.0.0.1"), "127.0.0.1");
+ * equal(plainValue("mallory\nINFO forged"), "mallory\\u{a}INFO forged");
+ * equal(plainValue(24101), "24101");
+ * ```
+ */
+export function plainValue(value: unknown): string {
+  if (typeof value === "string") return escapeUntrusted(value, Infinity);
+  if (typeof value === "number" || typeof value === "bigint" || typeof value === "boolean") {
+    return String(value);
+  }
+  if (value === undefined || value === null) return String(value);
+  return escapeUntrusted(Deno.inspect(value, { colors: false }), Infinity);
+}
+
+/**
+ * A record's message with its values written by {@linkcode plainValue}.
+ *
+ * @param record A log record.
+ * @returns The message as one line of text.
+ */
+export function plainMessage(record: Pick<LogRecord, "message">): string {
+  return record.message.map((part, i) => i % 2 === 0 ? String(part) : plainValue(part)).join("");
+}
+
+/**
+ * The formatter {@linkcode setupLogging} writes with.
+ *
+ * @param format `text` or `json`.
+ * @param colour ANSI colours (text only).
+ * @returns The formatter: text lines with plain values, or JSON lines
+ * whose `message` is plain and whose `properties` keep every value.
+ */
+export function logFormatter(format: "text" | "json", colour = false): TextFormatter {
+  if (format === "json") {
+    const json = getJsonLinesFormatter();
+    return (record) => json({ ...record, message: [plainMessage(record)] });
+  }
+  const options = { timestamp: "date-time-timezone", value: plainValue } as const;
+  return colour ? getAnsiColorFormatter(options) : getTextFormatter(options);
+}
+
+/**
  * Configure logging for the process. Call once from an entry point.
  *
  * @param options Format, level, sink.
@@ -40,11 +101,9 @@ export async function setupLogging(
   options: LogOptions = {},
 ): Promise<() => Promise<void>> {
   const format = options.format ?? "text";
-  const formatter = format === "json"
-    ? getJsonLinesFormatter()
-    : options.writable === undefined && Deno.stderr.isTerminal() && !Deno.env.get("NO_COLOR")
-    ? getAnsiColorFormatter({ timestamp: "date-time-timezone" })
-    : getTextFormatter({ timestamp: "date-time-timezone" });
+  const colour = format === "text" && options.writable === undefined &&
+    Deno.stderr.isTerminal() && !Deno.env.get("NO_COLOR");
+  const formatter = logFormatter(format, colour);
   const sink = options.sink ??
     getStreamSink(options.writable ?? Deno.stderr.writable, { formatter });
   await configure({

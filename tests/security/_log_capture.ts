@@ -5,8 +5,8 @@
  *
  * @module
  */
-import { getJsonLinesFormatter, getTextFormatter, type LogRecord } from "@logtape/logtape";
-import { setupLogging } from "../../lib/util/log.ts";
+import type { LogRecord } from "@logtape/logtape";
+import { logFormatter, setupLogging } from "../../lib/util/log.ts";
 
 /** Captured log records, formatted on demand. */
 export interface LogCapture extends AsyncDisposable {
@@ -26,8 +26,8 @@ export interface LogCapture extends AsyncDisposable {
 export async function captureLogs(): Promise<LogCapture> {
   const records: LogRecord[] = [];
   const reset = await setupLogging({ level: "debug", sink: (record) => records.push(record) });
-  const text = getTextFormatter({ timestamp: "date-time-timezone" });
-  const json = getJsonLinesFormatter();
+  const text = logFormatter("text");
+  const json = logFormatter("json");
   return {
     records,
     text: () => records.map(text),

@@ -39,7 +39,7 @@ Deno.test("a /ban whose target holds an RLO or a newline is refused, and the aud
     line.includes("banter·audit") && line.includes("Refused")
   );
   deepEqual(audit.length, 3, audit.join("")); // ban, kick, unban (a /msg is no moderation)
-  ok(/Refused "ban" of "\\+u\{202e\}nimda" by "root"/.test(audit[0]!), audit[0]);
+  ok(audit[0]!.includes("Refused ban of \\u{202e}nimda by root"), audit[0]);
   for (const line of [...logs.text(), ...logs.json()]) {
     ok(!line.includes("\u202e"), `no raw RLO: ${JSON.stringify(line)}`);
     equal(line.indexOf("\n"), line.length - 1, `one line: ${JSON.stringify(line)}`);
