@@ -54,9 +54,17 @@ export async function main(args: string[]): Promise<number> {
     return 1;
   }
   const stop = new AbortController();
-  const onSignal = () => stop.abort();
-  Deno.addSignalListener("SIGINT", onSignal);
-  Deno.addSignalListener("SIGTERM", onSignal);
+  let stopReason = "requested";
+  const onSigint = () => {
+    stopReason = "SIGINT";
+    stop.abort();
+  };
+  const onSigterm = () => {
+    stopReason = "SIGTERM";
+    stop.abort();
+  };
+  Deno.addSignalListener("SIGINT", onSigint);
+  Deno.addSignalListener("SIGTERM", onSigterm);
   const consoleDone = consoleWanted(config)
     ? (() => {
       const interactive = Deno.stdin.isTerminal();
@@ -78,11 +86,11 @@ export async function main(args: string[]): Promise<number> {
     stop.signal.addEventListener("abort", () => resolve(), { once: true });
   });
   await Promise.race([shutdownAsked, server.closed]);
-  await server.shutdown("Server shutting down");
+  await server.shutdown("Server shutting down", stopReason);
   stop.abort();
   await consoleDone;
-  Deno.removeSignalListener("SIGINT", onSignal);
-  Deno.removeSignalListener("SIGTERM", onSignal);
+  Deno.removeSignalListener("SIGINT", onSigint);
+  Deno.removeSignalListener("SIGTERM", onSigterm);
   await resetLogging();
   return 0;
 }

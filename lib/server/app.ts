@@ -60,8 +60,12 @@ export interface RunningServer extends AsyncDisposable {
   readonly hub: Hub;
   /** Open sessions. */
   readonly sessions: ReadonlySet<Session>;
-  /** Tell clients, flush history, stop. Idempotent. */
-  shutdown(message?: string): Promise<void>;
+  /**
+   * Tell clients, flush history, stop; logs "Shutting down (<reason>)" and,
+   * once stopped, how many sessions it closed. Idempotent: the first call's
+   * message and reason count.
+   */
+  shutdown(message?: string, reason?: string): Promise<void>;
   /** Settles when the server has shut down, whoever asked. */
   readonly closed: Promise<void>;
 }
@@ -139,7 +143,7 @@ export async function startServer(
     onShutdown: (by: string) => {
       audit.info("Shutdown requested by {user}", { user: by });
       if (deps.onShutdownRequest) deps.onShutdownRequest(by);
-      else void running.shutdown(`Server shutting down (requested by ${by})`);
+      else void running.shutdown(`Server shutting down (requested by ${by})`, `requested by ${by}`);
     },
   });
 
@@ -254,9 +258,10 @@ export async function startServer(
     closed: closed.promise,
     hub,
     sessions,
-    shutdown(message = "Server shutting down") {
+    shutdown(message = "Server shutting down", reason = "requested") {
       shuttingDown ??= (async () => {
-        await shutDown({
+        log.info("Shutting down ({reason})", { reason });
+        const count = await shutDown({
           timers: [heartbeat, pruner, accountsTimer, refusals, disk],
           transport,
           hub,
@@ -266,6 +271,10 @@ export async function startServer(
           http,
           history,
         }, message);
+        log.info("Shut down: closed {count} {sessions}", {
+          count,
+          sessions: count === 1 ? "session" : "sessions",
+        });
         closed.resolve();
       })();
       return shuttingDown;

@@ -40,16 +40,21 @@ export interface ShutdownParts {
  *
  * @param parts What to stop.
  * @param message The goodbye text for users.
- * @returns When everything is stopped.
+ * @returns How many sessions were told `bye shutdown`, once everything is stopped.
  */
-export async function shutDown(parts: ShutdownParts, message: string): Promise<void> {
+export async function shutDown(parts: ShutdownParts, message: string): Promise<number> {
   for (const timer of parts.timers) timer[Symbol.dispose]();
   parts.transport.stopAccepting();
   parts.hub.shutdown(message);
-  for (const session of parts.sessions) session.terminate("shutdown", message);
+  let closed = 0;
+  for (const session of parts.sessions) {
+    session.terminate("shutdown", message);
+    closed++;
+  }
   await parts.transport.close(SHUTDOWN_DEADLINE_MS);
   await parts.alerts?.close();
   parts.lag[Symbol.dispose]();
   await parts.http?.close();
   parts.history.close();
+  return closed;
 }
