@@ -14,6 +14,7 @@ import type { AccountChange } from "../auth/store.ts";
 import { openAccounts } from "./accounts.ts";
 import { Admission, refuseBusy } from "./admission.ts";
 import { startHeartbeat } from "./heartbeat.ts";
+import { refuseExpiredCertificate, watchCertificateExpiry } from "./cert_expiry.ts";
 import { checkDataFiles, createDataDirectories } from "./data_files.ts";
 import { watchDiskSpace } from "./disk_space.ts";
 import { openHistory } from "./history_file.ts";
@@ -88,6 +89,8 @@ export async function startServer(
   const announce = deps.announce ?? ((line: string) => console.log(line));
   const tls = await loadTls(config);
   const metrics = createServerMetrics();
+  // Before anything is opened or written.
+  refuseExpiredCertificate(tls.expiry, clock.now());
   const alerts = await lockoutAlerts(config, clock, metrics);
 
   await createDataDirectories(config);
@@ -230,6 +233,10 @@ export async function startServer(
     }
   }
   const lag = monitorEventLoopLag(metrics.eventLoopLag, { timers: clock });
+  const certificate = watchCertificateExpiry(tls.expiry, {
+    clock,
+    gauge: metrics.certificateDaysLeft,
+  });
   const heartbeat = startHeartbeat(sessions, {
     clock,
     pingIntervalMs: config.pingIntervalMs,
@@ -262,7 +269,7 @@ export async function startServer(
       shuttingDown ??= (async () => {
         log.info("Shutting down ({reason})", { reason });
         const count = await shutDown({
-          timers: [heartbeat, pruner, accountsTimer, refusals, disk],
+          timers: [heartbeat, pruner, accountsTimer, refusals, disk, certificate],
           transport,
           hub,
           sessions,

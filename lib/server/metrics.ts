@@ -80,6 +80,8 @@ export interface ServerMetrics {
   readonly dataFreeBytes: Gauge;
   /** `banter_history_bytes`: history held, as charged against its quotas. */
   readonly historyBytes: Gauge;
+  /** `banter_certificate_days_left`: whole days until the server certificate expires. */
+  readonly certificateDaysLeft: Gauge;
 }
 
 function labelled<K extends string>(
@@ -194,6 +196,10 @@ export function createServerMetrics(): ServerMetrics {
     historyBytes: registry.gauge({
       name: "banter_history_bytes",
       help: "Bytes of chat history held, as charged against its quotas",
+    }),
+    certificateDaysLeft: registry.gauge({
+      name: "banter_certificate_days_left",
+      help: "Whole days until the server certificate expires (negative once it has)",
     }),
   };
 }

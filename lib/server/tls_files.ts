@@ -12,6 +12,7 @@ import { createPrivateKey, type KeyObject, X509Certificate } from "node:crypto";
 import { join } from "node:path";
 import { CERT_FILES } from "../net/cert_files.ts";
 import { type ClientCertPins, parseClientCertPins } from "../net/client_certificate.ts";
+import { type CertificateExpiry, certificateNotAfter } from "./cert_expiry.ts";
 import type { ServerConfig } from "./settings.ts";
 
 /** The PEM texts the TLS listener starts with. */
@@ -24,6 +25,8 @@ export interface TlsFiles {
   clientCa: string | undefined;
   /** Fingerprints allowed per user, when `clientCertPins` names a file. */
   clientCertPins?: ClientCertPins;
+  /** When the server certificate ends, and what renews it. */
+  expiry: CertificateExpiry;
 }
 
 /**
@@ -126,9 +129,15 @@ export async function loadTls(
   const cert = await readDefault(certPath, "server certificate", config.cert);
   const key = await readDefault(keyPath, "server key", config.key);
   checkKeyPair(cert, certPath, key, keyPath);
+  const renew = config.cert === undefined
+    ? `renew the development certificates with: deno task certs --dir ${config.certsDir} --force (clients then trust the new ${
+      join(config.certsDir, CERT_FILES.caCert)
+    })`
+    : `replace ${certPath} and ${keyPath} with a renewed certificate and key`;
   return {
     cert,
     key,
+    expiry: { path: certPath, notAfter: certificateNotAfter(cert), renew },
     clientCa: config.clientCa === undefined
       ? undefined
       : await readPem(config.clientCa, "client CA"),

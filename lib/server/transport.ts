@@ -27,7 +27,7 @@ const PENDING_REFUSALS: Readonly<Record<PendingRefusalReason, RefusalReason>> = 
 /** Options for {@linkcode openTransport}. */
 export interface TransportOptions {
   /** Certificate, key, client CA. */
-  tls: TlsFiles;
+  tls: Omit<TlsFiles, "expiry">;
   /** Counts and logs refused connections and failed handshakes. */
   refusals: Pick<Refusals, "refused" | "handshakeFailed" | "clientCertificateRefused">;
   /** Runs the handshake timeouts and the shutdown drain deadline. */

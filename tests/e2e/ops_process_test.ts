@@ -7,9 +7,12 @@
  * @module
  */
 import { equal, match, ok, rejects } from "node:assert/strict";
-import { tempDir, TestClient, testPki } from "../_helpers.ts";
-import { startServerProcess } from "../_process.ts";
-import { loginAs, writeServerFiles } from "../_server.ts";
+import { join } from "node:path";
+import { CERT_FILES } from "../../lib/net/cert_files.ts";
+import { certificateNotAfter } from "../../lib/server/cert_expiry.ts";
+import { tempDir, TestClient, testPki, within } from "../_helpers.ts";
+import { PROCESS_MS, spawnServerProcess, startServerProcess } from "../_process.ts";
+import { loginAs, writeServerFiles, writeTestCerts } from "../_server.ts";
 
 for (const signal of ["SIGTERM", "SIGINT"] as const) {
   Deno.test(`${signal} with the console off logs the shutdown and how many sessions it closed`, async () => {
@@ -46,4 +49,25 @@ Deno.test("the text log writes addresses plainly and names the peer of a failed 
   match(line, /banter·audit: TLS handshake failed from 127\.0\.0\.1: /);
   ok(!line.includes("unknown"), line);
   equal((await server.stop()).code, 0);
+});
+
+Deno.test("an expired development certificate stops the start with the command that renews it", async () => {
+  await using dir = await tempDir();
+  await writeTestCerts(dir.path);
+  const certs = join(dir.path, "certs");
+  const { expiredServer } = await testPki();
+  await Deno.writeTextFile(join(certs, CERT_FILES.serverCert), expiredServer.cert);
+  await Deno.writeTextFile(join(certs, CERT_FILES.serverKey), expiredServer.key);
+  await using server = spawnServerProcess(dir.path);
+  const status = await within(server.status, PROCESS_MS, "the server to exit");
+  await server.stderr.done;
+  equal(status.code, 1);
+  const expired = certificateNotAfter(expiredServer.cert).toISOString().slice(0, 10);
+  const cert = join(certs, CERT_FILES.serverCert);
+  equal(
+    server.stderr.text,
+    `banter: Cannot use server certificate ${cert}: it expired on ${expired} and clients refuse it; renew the development certificates with: deno task certs --dir ${certs} --force (clients then trust the new ${
+      join(certs, CERT_FILES.caCert)
+    })\n`,
+  );
 });

@@ -34,6 +34,7 @@ Deno.test("createServerMetrics() exposes every series the issue asks for, starti
     'banter_lockout_alerts_total{result="dropped"}',
     "banter_data_free_bytes",
     "banter_history_bytes",
+    "banter_certificate_days_left",
   ];
   deepEqual([...samples.keys()].sort(), [...expected].sort());
   ok([...samples.values()].every((v) => v === 0));
