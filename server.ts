@@ -8,12 +8,33 @@ import { runConsole } from "./lib/server/console.ts";
 import { setupLogging } from "./lib/util/log.ts";
 import { startServer } from "./lib/server/app.ts";
 import { parseServerConfig, SERVER_SETTINGS, type ServerConfig } from "./lib/server/settings.ts";
+import { missingPermission, shellLine } from "./lib/util/permission_advice.ts";
 
 const USAGE = "Usage: deno task server [options]";
 
 function consoleWanted(config: ServerConfig): boolean {
   return config.console === "on" ||
     (config.console === "auto" && Deno.stdin.isTerminal());
+}
+
+/**
+ * The one line a failed start prints. A permission the process lacks (it
+ * was started with narrower flags than its settings need) is named with the
+ * flag that grants it and the command that starts it right.
+ */
+function startFailure(error: unknown, args: readonly string[]): string {
+  const message = error instanceof Error ? error.message : String(error);
+  const missing = missingPermission(error);
+  if (missing === undefined) return message;
+  const what = message.replace(/:?\s*Requires \w+ access to .*$/s, "") || "Cannot start";
+  const fix = Deno.build.standalone
+    ? `rebuild chat-server with ${missing.flag} among its deno compile flags`
+    : `start it with: deno task server${
+      args.length === 0 ? "" : ` ${shellLine(args)}`
+    } (it grants what the settings name), or add ${missing.flag} to deno run`;
+  return `${what}: this process may not ${
+    missing.kind === "net" ? "use the network at" : `${missing.kind}`
+  } ${missing.target}; ${fix}`;
 }
 
 /**
@@ -49,7 +70,7 @@ export async function main(args: string[]): Promise<number> {
   try {
     server = await startServer(config);
   } catch (error) {
-    console.error(`banter: ${error instanceof Error ? error.message : error}`);
+    console.error(`banter: ${startFailure(error, args)}`);
     await resetLogging();
     return 1;
   }

@@ -16,6 +16,7 @@ import {
   KeyExistsError,
   writeCertificates,
 } from "../lib/net/cert_files.ts";
+import { missingPermission, shellLine } from "../lib/util/permission_advice.ts";
 
 const USAGE = `Usage: deno task certs [options]
 
@@ -88,6 +89,20 @@ export async function main(args: string[]): Promise<number> {
     }
     if (error instanceof TypeError || error instanceof SyntaxError) {
       console.error(`certs: ${error.message}`);
+      return 1;
+    }
+    const missing = missingPermission(error);
+    if (missing !== undefined) {
+      console.error(
+        `certs: Cannot ${missing.kind} ${missing.target}: this process may only use what its --allow-read and --allow-write name (deno task certs: certs/); run instead: deno run ${
+          shellLine([
+            `--allow-read=${values.dir}`,
+            `--allow-write=${values.dir}`,
+            "scripts/certs.ts",
+            ...args,
+          ])
+        }`,
+      );
       return 1;
     }
     if (error instanceof Deno.errors.NotFound) {

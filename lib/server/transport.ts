@@ -50,6 +50,7 @@ export async function openTransport(
 ): Promise<TlsServer> {
   const { tls, refusals, clock } = options;
   try {
+    requireListenPermission(config.hostname, config.port);
     return await listen({
       hostname: config.hostname,
       port: config.port,
@@ -73,6 +74,24 @@ export async function openTransport(
   } catch (error) {
     throw cannotListen(config.hostname, config.port, error);
   }
+}
+
+/**
+ * Throw Deno's own `NotCapable` before listening where the process may not:
+ * `node:tls` would otherwise throw it later, uncaught, from inside its
+ * listen.
+ *
+ * @param hostname The address.
+ * @param port The port (0: any).
+ * @throws {Deno.errors.NotCapable} "Requires net access to "<host:port>", ...".
+ */
+function requireListenPermission(hostname: string, port: number): void {
+  const host = hostname.includes(":") ? `[${hostname}]` : hostname;
+  const target = port === 0 ? host : `${host}:${port}`;
+  if (Deno.permissions.querySync({ name: "net", host: target }).state === "granted") return;
+  throw new Deno.errors.NotCapable(
+    `Requires net access to "${target}", run again with the --allow-net flag`,
+  );
 }
 
 /**

@@ -1,0 +1,121 @@
+/**
+ * `deno task server`: start `server.ts` with the least privilege its
+ * settings need. Reads the same flags, environment and config file as the
+ * server, makes development certificates first when the default files are
+ * missing (in `--certs-dir`, by `scripts/certs.ts` in its own process), then
+ * runs the server with `--allow-read`, `--allow-write` and `--allow-net`
+ * scoped to the paths and addresses configured (see
+ * lib/server/permissions.ts). The console keeps the terminal (stdin, stdout
+ * and stderr are inherited), SIGINT and SIGTERM are passed on, and the
+ * server's exit status is this one's.
+ *
+ * Itself it runs with `--allow-read` (config file, certificate files),
+ * `--allow-env` for the settings and `--allow-run=deno`.
+ *
+ * @module
+ */
+import { fileURLToPath } from "node:url";
+import { join } from "node:path";
+import { CERT_FILES } from "../lib/net/cert_files.ts";
+import { CONFIG_ENV, ConfigError, settingsEnvironment } from "../lib/util/config.ts";
+import { exists } from "../lib/util/exists.ts";
+import { PermissionPathError, serverPermissions } from "../lib/server/permissions.ts";
+import { parseServerConfig, SERVER_SETTINGS, type ServerConfig } from "../lib/server/settings.ts";
+
+const SERVER = fileURLToPath(new URL("../server.ts", import.meta.url));
+const CERTS = fileURLToPath(new URL("./certs.ts", import.meta.url));
+
+/** Signals passed on to the server. */
+const FORWARDED = ["SIGINT", "SIGTERM"] as const;
+
+/** The `--config` file the server will read, from the flags or the environment. */
+function configFile(args: readonly string[], env: Record<string, string | undefined>) {
+  for (const [i, arg] of args.entries()) {
+    if (arg === "--") break;
+    if (arg === "--config") return args[i + 1];
+    if (arg.startsWith("--config=")) return arg.slice("--config=".length);
+  }
+  return env[CONFIG_ENV];
+}
+
+/** Run `deno` with `args`, terminal inherited, signals passed on; its exit status. */
+async function runDeno(args: string[]): Promise<number> {
+  const child = new Deno.Command("deno", {
+    args,
+    stdin: "inherit",
+    stdout: "inherit",
+    stderr: "inherit",
+  }).spawn();
+  const listeners = FORWARDED.map((signal) => {
+    const pass = () => {
+      try {
+        child.kill(signal);
+      } catch (error) {
+        if (!(error instanceof TypeError)) throw error; // it has exited already
+      }
+    };
+    Deno.addSignalListener(signal, pass);
+    return () => Deno.removeSignalListener(signal, pass);
+  });
+  try {
+    const status = await child.status;
+    return status.signal === null ? status.code : 128 + signalNumber(status.signal);
+  } finally {
+    for (const remove of listeners) remove();
+  }
+}
+
+function signalNumber(signal: Deno.Signal): number {
+  return signal === "SIGINT" ? 2 : signal === "SIGTERM" ? 15 : signal === "SIGKILL" ? 9 : 1;
+}
+
+/** Make dev certificates in `certsDir` when the default files are missing. */
+async function devCertificates(config: ServerConfig): Promise<number> {
+  if (config.cert !== undefined || config.key !== undefined) return 0;
+  const dir = config.certsDir;
+  if (
+    await exists(join(dir, CERT_FILES.serverCert)) && await exists(join(dir, CERT_FILES.serverKey))
+  ) {
+    return 0;
+  }
+  return await runDeno([
+    "run",
+    "--no-prompt",
+    `--allow-read=${dir}`,
+    `--allow-write=${dir}`,
+    CERTS,
+    "--if-missing",
+    "--dir",
+    dir,
+  ]);
+}
+
+/**
+ * Start the server with the permissions its settings need.
+ *
+ * @param args The server's command-line arguments, passed on unchanged.
+ * @returns The server's exit status (2 for settings it cannot parse).
+ */
+export async function main(args: string[]): Promise<number> {
+  const env = settingsEnvironment(SERVER_SETTINGS, (name) => Deno.env.get(name));
+  let config: ServerConfig;
+  let flags: string[];
+  try {
+    const parsed = parseServerConfig(args, env);
+    config = parsed.config;
+    flags = serverPermissions(config, { configFile: configFile(args, env) });
+    if (!parsed.help) {
+      const made = await devCertificates(config);
+      if (made !== 0) return made;
+    }
+  } catch (error) {
+    if (error instanceof ConfigError || error instanceof PermissionPathError) {
+      console.error(`banter: ${error.message}`);
+      return 2;
+    }
+    throw error;
+  }
+  return await runDeno(["run", ...flags, SERVER, ...args]);
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));
