@@ -1,8 +1,12 @@
 import { exists } from "../lib/util/exists.ts";
 import { equal, ok } from "node:assert/strict";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { serverPermissions } from "../lib/server/permissions.ts";
+import { parseServerConfig } from "../lib/server/settings.ts";
+import { copyCheckout } from "./_checkout.ts";
 
-const ROOT = new URL("..", import.meta.url).pathname;
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
 
 interface Tasks {
   server: string;
@@ -32,22 +36,27 @@ function permissions(command: string): string[] {
   return command.split(/\s+/).filter((w) => /^--(allow|deny)-/.test(w)).sort();
 }
 
-/** The server and client halves of the compile task. */
-function compileParts(compile: string): { server: string; client: string } {
-  const [server = "", client = ""] = compile.split("&&");
-  ok(server.includes("--output dist/chat-server server.ts"), compile);
-  ok(client.includes("--output dist/chat-client client.ts"), compile);
-  return { server, client };
+/** What scripts/compile.ts builds chat-server with for the default settings. */
+function defaultServerFlags(): string[] {
+  return serverPermissions(parseServerConfig([]).config, { cwd: ROOT });
 }
 
-Deno.test("compile task grants the run tasks' explicit permissions, never -A", async () => {
+Deno.test("the compile, server and client tasks grant explicit permissions, never -A; compiled binaries get the run tasks' own", async () => {
   const t = await tasks();
-  const parts = compileParts(t.compile);
   for (const command of [t.compile, t.server, t.client]) {
     ok(!/(^|\s)(-A|--allow-all)(\s|$)/.test(command), command);
   }
-  equal(permissions(parts.server).join(" "), permissions(t.server).join(" "));
-  equal(permissions(parts.client).join(" "), permissions(t.client).join(" "));
+  ok(t.compile.endsWith("scripts/compile.ts"), t.compile);
+  ok(t.server.endsWith("scripts/serve.ts"), t.server);
+  const server = defaultServerFlags();
+  const allows = server.filter((flag) => flag.startsWith("--allow-"));
+  ok(
+    allows.every((flag) => !/^--allow-(all|run|ffi)/.test(flag) && flag.includes("=")),
+    `${server}`,
+  );
+  ok(server.includes("--no-prompt"));
+  // The client is compiled with the client task's flags, read from deno.json.
+  ok(permissions(t.client).length > 0);
 });
 
 /**
@@ -82,12 +91,12 @@ Deno.test({
     : `compiled binaries run (skipped: ${denortMissing})`,
   ignore: denortMissing !== undefined,
   fn: async () => {
-    const parts = compileParts((await tasks()).compile);
+    const t = await tasks();
     const out = await Deno.makeTempDir({ prefix: "banter-compile-" });
     try {
       const builds = [
-        ["chat-server", "server.ts", permissions(parts.server)],
-        ["chat-client", "client.ts", permissions(parts.client)],
+        ["chat-server", "server.ts", defaultServerFlags()],
+        ["chat-client", "client.ts", permissions(t.client)],
       ] as const;
       for (const [name, entry, flags] of builds) {
         const result = await new Deno.Command(Deno.execPath(), {
@@ -111,5 +120,56 @@ Deno.test({
     } finally {
       await Deno.remove(out, { recursive: true });
     }
+  },
+});
+
+/** `deno task compile` in a copy of the checkout with `env`; its output. */
+async function compileTask(env: Record<string, string>) {
+  const dir = await Deno.makeTempDir({ prefix: "banter-compile-task-" });
+  try {
+    await copyCheckout(dir);
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["task", "--quiet", "compile"],
+      cwd: dir,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+      env: { NO_COLOR: "1", ...env },
+    }).output();
+    const dist = await Deno.stat(join(dir, "dist")).then(() => true, () => false);
+    const decoder = new TextDecoder();
+    return { code: out.code, stderr: decoder.decode(out.stderr), dist };
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test("deno task compile with DENORT_BIN naming no file says so in one line and leaves no dist/", async () => {
+  const out = await compileTask({ DENORT_BIN: "/nonexistent/denort" });
+  equal(out.code, 1);
+  equal(
+    out.stderr,
+    `compile: Cannot build dist/chat-server: DENORT_BIN names no file (/nonexistent/denort); point it at an unpacked denort ${Deno.version.deno} for ${Deno.build.target}\n`,
+  );
+  equal(out.dist, false, "no empty dist/");
+});
+
+Deno.test({
+  name:
+    "deno task compile that cannot download denort says what it needs and how to provide it, in one line",
+  // With denort at hand the build would succeed; the proxy keeps the test off the network.
+  ignore: denortMissing === undefined || Deno.env.get("DENORT_BIN") !== undefined,
+  fn: async () => {
+    const out = await compileTask({
+      HTTPS_PROXY: "http://127.0.0.1:9",
+      HTTP_PROXY: "http://127.0.0.1:9",
+    });
+    equal(out.code, 1);
+    const zip = `denort-${Deno.build.target}.zip`;
+    equal(
+      out.stderr,
+      `compile: Cannot build dist/chat-server: deno compile needs denort, the Deno ${Deno.version.deno} runtime, and cannot download https://dl.deno.land/release/v${Deno.version.deno}/${zip}; fetch and unzip it where that host is reachable, then run: DENORT_BIN=/path/to/denort deno task compile\n`,
+    );
+    equal(out.dist, false, "no empty dist/");
   },
 });

@@ -1,11 +1,13 @@
 /**
- * Least privilege: what the server process may touch when started with
- * `deno task server`'s exact flags (read from deno.json). A probe script
- * run with those flags tries, for real, to rewrite the server's source and
- * config, read the CA key and the client keys, and use its own files; then
- * `deno task server` itself runs on a fresh copy of the checkout: dev
- * certificates come from their own step, the server serves, and /metrics
- * shows the free disk space.
+ * Least privilege: what the server process may touch when started with the
+ * flags `deno task server` (scripts/serve.ts) derives for the default
+ * settings. A probe script run with those flags tries, for real, to rewrite
+ * the server's source and config, read the CA key and the client keys, and
+ * use its own files; then `deno task server` itself runs on a fresh copy of
+ * the checkout: dev certificates come from their own step, the server
+ * serves, and /metrics shows the free disk space; with the data and
+ * certificates elsewhere it is granted exactly those. A process started
+ * without a permission its settings need says which flag and command fix it.
  *
  * @module
  */
@@ -16,22 +18,18 @@ import { CERT_FILES } from "../../lib/net/cert_files.ts";
 import { tempDir, TestClient, within } from "../_helpers.ts";
 import { Output, PROCESS_MS } from "../_process.ts";
 import { writeTestCerts } from "../_server.ts";
+import { copyCheckout } from "../_checkout.ts";
+import { serverPermissions } from "../../lib/server/permissions.ts";
+import { parseServerConfig } from "../../lib/server/settings.ts";
 
 const REPO = fileURLToPath(new URL("../../", import.meta.url));
 
-/** The server task's command line from deno.json. */
-async function serverTask(): Promise<string> {
-  const json = JSON.parse(await Deno.readTextFile(join(REPO, "deno.json")));
-  const task = json.tasks.server;
-  return typeof task === "string" ? task : task.command;
-}
-
-/** The flags `deno task server` gives `deno run`, exactly as written. */
-async function serverFlags(): Promise<string[]> {
-  const words = (await serverTask()).split(/\s+/);
-  equal(words.slice(0, 2).join(" "), "deno run");
-  equal(words.at(-1), "server.ts");
-  return words.slice(2, -1);
+/**
+ * The flags `deno task server` (scripts/serve.ts) runs server.ts with for
+ * the default settings.
+ */
+function serverFlags(cwd: string): string[] {
+  return serverPermissions(parseServerConfig([]).config, { cwd });
 }
 
 /** Tries each operation for real and reports "ok" or the error's name. */
@@ -77,7 +75,7 @@ Deno.test("with deno task server's flags the process cannot rewrite source or co
   }
   await Deno.writeTextFile(join(dir.path, "probe.js"), PROBE);
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--no-prompt", ...await serverFlags(), "probe.js", REPO],
+    args: ["run", ...serverFlags(dir.path), "probe.js", REPO],
     cwd: dir.path,
     stdout: "piped",
     stderr: "piped",
@@ -104,10 +102,14 @@ Deno.test("with deno task server's flags the process cannot rewrite source or co
   }
 });
 
-/** Run server.ts in `cwd` with the server task's exact flags; its output once it exits. */
-async function serverExit(cwd: string): Promise<Deno.CommandOutput> {
+/**
+ * Run server.ts in `cwd` with the server task's flags for the default
+ * settings (what a binary compiled with them has) and `args`; its output
+ * once it exits.
+ */
+async function serverExit(cwd: string, args: string[] = []): Promise<Deno.CommandOutput> {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--no-prompt", ...await serverFlags(), join(REPO, "server.ts"), "--console=off"],
+    args: ["run", ...serverFlags(cwd), join(REPO, "server.ts"), "--console=off", ...args],
     cwd,
     stdin: "null",
     stdout: "piped",
@@ -146,23 +148,6 @@ Deno.test("accounts left in ./credentials.json by an earlier version stop the st
   );
   deepEqual([...Deno.readDirSync(join(dir.path, "data"))], [], "no new credentials file");
 });
-
-/** Copy the checkout's files (tracked and new, not ignored) into `to`. */
-async function copyCheckout(to: string): Promise<void> {
-  const listed = await new Deno.Command("git", {
-    args: ["ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-    cwd: REPO,
-    stdout: "piped",
-  }).output();
-  ok(listed.success);
-  for (const name of new TextDecoder().decode(listed.stdout).split("\0")) {
-    if (name === "" || name.startsWith("certs/") || name.startsWith("data/")) continue;
-    const from = join(REPO, name);
-    if (!(await Deno.lstat(from).catch(() => undefined))?.isFile) continue; // deleted, not committed
-    await Deno.mkdir(join(to, dirname(name)), { recursive: true });
-    await Deno.copyFile(from, join(to, name));
-  }
-}
 
 /** A port nothing listens on just now, for the ops endpoint (0 turns it off). */
 function freePort(): number {
@@ -216,4 +201,124 @@ Deno.test("deno task server on a fresh checkout makes dev certificates in its ow
   }
   equal((await status).code, 0, stderr.text);
   ok(!/Cannot measure free space|is not watched/.test(stderr.text), stderr.text);
+});
+
+/** `deno task server` with `args` in a copy of the checkout: its output, once listening. */
+function taskServer(checkout: string, args: string[]) {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "task",
+      "server",
+      "--port=0",
+      "--http-port=0",
+      "--console=off",
+      "--scrypt-log-n=10",
+      ...args,
+    ],
+    cwd: checkout,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+  const stdout = new Output(child.stdout);
+  const stderr = new Output(child.stderr);
+  let exited = false;
+  const status = child.status.finally(() => exited = true);
+  return {
+    stdout,
+    stderr,
+    port: async () => Number((await stderr.waitFor(/Listening on .*:(\d+)/, PROCESS_MS))[1]),
+    async stop() {
+      if (!exited) child.kill("SIGTERM");
+      const result = await within(status, PROCESS_MS, "deno task server to exit");
+      await Promise.all([stdout.done, stderr.done]);
+      return result;
+    },
+  };
+}
+
+Deno.test("deno task server with --data, --certs-dir and --hostname elsewhere is granted exactly those, serves, and stops on SIGTERM", async () => {
+  await using dir = await tempDir();
+  const checkout = join(dir.path, "checkout");
+  await copyCheckout(checkout);
+  const data = join(dir.path, "srv", "banter");
+  const certs = join(dir.path, "etc", "certs");
+  const server = taskServer(checkout, [
+    `--data=${data}`,
+    `--certs-dir=${certs}`,
+    "--hostname=0.0.0.0",
+    "--joke-url=http://127.0.0.1:9/jokes/random",
+  ]);
+  try {
+    const port = await server.port();
+    await server.stdout.waitFor(new RegExp(`Created a dev CA and server certificate in ${certs}/`));
+    const [, password] = await server.stdout.waitFor(/password: (\S+)/);
+    await using admin = await TestClient.connect(port, {
+      ca: await Deno.readTextFile(join(certs, CERT_FILES.caCert)),
+    });
+    equal((await admin.login("admin", password!)).type, "welcome");
+  } finally {
+    const status = await server.stop();
+    equal(status.code, 0, server.stderr.text);
+  }
+  ok(server.stderr.text.includes("Shutting down (SIGTERM)"), server.stderr.text);
+  ok(!/NotCapable|Requires \w+ access/.test(server.stderr.text), server.stderr.text);
+  ok((await Deno.stat(join(data, "credentials.json"))).isFile);
+  for (const name of ["certs", "data"]) {
+    equal(await Deno.stat(join(checkout, name)).catch(() => undefined), undefined, `no ${name}/`);
+  }
+});
+
+Deno.test("a server without the permission its settings need says which flag to add and the command that grants it", async () => {
+  await using dir = await tempDir();
+  await writeTestCerts(dir.path);
+  const data = join(dir.path, "srv", "banter");
+  const cases = [
+    [
+      ["--data", data],
+      `banter: Cannot start: this process may not write ${data}; start it with: deno task server --console=off --data ${data} (it grants what the settings name), or add --allow-write=${data} to deno run\n`,
+    ],
+    [
+      ["--hostname", "192.0.2.1", "--port", "24101"],
+      "banter: Cannot listen on 192.0.2.1:24101: this process may not use the network at 192.0.2.1:24101; start it with: deno task server --console=off --hostname 192.0.2.1 --port 24101 (it grants what the settings name), or add --allow-net=192.0.2.1 to deno run\n",
+    ],
+  ] as const;
+  for (const [args, expected] of cases) {
+    const out = await serverExit(dir.path, [...args]);
+    equal(out.code, 1);
+    equal(new TextDecoder().decode(out.stderr), expected);
+  }
+  equal(await Deno.stat(data).catch(() => undefined), undefined, "nothing was made");
+});
+
+Deno.test("deno task certs --dir elsewhere names the exact command, and that command writes the certificates", async () => {
+  await using dir = await tempDir();
+  const elsewhere = join(dir.path, "elsewhere");
+  const task = await new Deno.Command(Deno.execPath(), {
+    args: ["task", "--quiet", "certs", "--dir", elsewhere],
+    cwd: REPO,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).output();
+  equal(task.code, 1);
+  const stderr = new TextDecoder().decode(task.stderr);
+  const command =
+    `deno run --allow-read=${elsewhere} --allow-write=${elsewhere} scripts/certs.ts --dir ${elsewhere}`;
+  equal(
+    stderr,
+    `certs: Cannot write ${elsewhere}: this process may only use what its --allow-read and --allow-write name (deno task certs: certs/); run instead: ${command}\n`,
+  );
+  const [, ...args] = command.split(" ");
+  const again = await new Deno.Command(Deno.execPath(), {
+    args,
+    cwd: REPO,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  equal(again.code, 0, new TextDecoder().decode(again.stderr));
+  ok((await Deno.stat(join(elsewhere, CERT_FILES.serverCert))).isFile);
 });
