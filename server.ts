@@ -27,11 +27,10 @@ function startFailure(error: unknown, args: readonly string[]): string {
   const missing = missingPermission(error);
   if (missing === undefined) return message;
   const what = message.replace(/:?\s*Requires \w+ access to .*$/s, "") || "Cannot start";
+  const given = args.length === 0 ? "" : ` ${shellLine(args)}`;
   const fix = Deno.build.standalone
-    ? `rebuild chat-server with ${missing.flag} among its deno compile flags`
-    : `start it with: deno task server${
-      args.length === 0 ? "" : ` ${shellLine(args)}`
-    } (it grants what the settings name), or add ${missing.flag} to deno run`;
+    ? `rebuild it with: deno task compile${given} (it grants what the settings name), or add ${missing.flag} to its deno compile flags`
+    : `start it with: deno task server${given} (it grants what the settings name), or add ${missing.flag} to deno run`;
   return `${what}: this process may not ${
     missing.kind === "net" ? "use the network at" : `${missing.kind}`
   } ${missing.target}; ${fix}`;

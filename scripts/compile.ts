@@ -14,9 +14,9 @@
  */
 import { fileURLToPath } from "node:url";
 import { join } from "node:path";
-import { ConfigError } from "../lib/util/config.ts";
-import { PermissionPathError, serverPermissions } from "../lib/server/permissions.ts";
-import { parseServerConfig } from "../lib/server/settings.ts";
+import { ConfigError, settingsEnvironment } from "../lib/util/config.ts";
+import { configFileOf, PermissionPathError, serverPermissions } from "../lib/server/permissions.ts";
+import { parseServerConfig, SERVER_SETTINGS } from "../lib/server/settings.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const DIST = join(ROOT, "dist");
@@ -61,7 +61,11 @@ async function removeEmptyDist(existed: boolean): Promise<void> {
 export async function main(args: string[]): Promise<number> {
   let serverFlags: string[];
   try {
-    serverFlags = serverPermissions(parseServerConfig(args).config, { cwd: ROOT });
+    const env = settingsEnvironment(SERVER_SETTINGS, (name) => Deno.env.get(name));
+    serverFlags = serverPermissions(parseServerConfig(args, env).config, {
+      cwd: ROOT,
+      configFile: configFileOf(args, env),
+    });
   } catch (error) {
     if (error instanceof ConfigError || error instanceof PermissionPathError) {
       console.error(`compile: ${error.message}`);

@@ -17,9 +17,9 @@
 import { fileURLToPath } from "node:url";
 import { join } from "node:path";
 import { CERT_FILES } from "../lib/net/cert_files.ts";
-import { CONFIG_ENV, ConfigError, settingsEnvironment } from "../lib/util/config.ts";
+import { ConfigError, settingsEnvironment } from "../lib/util/config.ts";
 import { exists } from "../lib/util/exists.ts";
-import { PermissionPathError, serverPermissions } from "../lib/server/permissions.ts";
+import { configFileOf, PermissionPathError, serverPermissions } from "../lib/server/permissions.ts";
 import { parseServerConfig, SERVER_SETTINGS, type ServerConfig } from "../lib/server/settings.ts";
 
 const SERVER = fileURLToPath(new URL("../server.ts", import.meta.url));
@@ -27,16 +27,6 @@ const CERTS = fileURLToPath(new URL("./certs.ts", import.meta.url));
 
 /** Signals passed on to the server. */
 const FORWARDED = ["SIGINT", "SIGTERM"] as const;
-
-/** The `--config` file the server will read, from the flags or the environment. */
-function configFile(args: readonly string[], env: Record<string, string | undefined>) {
-  for (const [i, arg] of args.entries()) {
-    if (arg === "--") break;
-    if (arg === "--config") return args[i + 1];
-    if (arg.startsWith("--config=")) return arg.slice("--config=".length);
-  }
-  return env[CONFIG_ENV];
-}
 
 /** Run `deno` with `args`, terminal inherited, signals passed on; its exit status. */
 async function runDeno(args: string[]): Promise<number> {
@@ -103,7 +93,7 @@ export async function main(args: string[]): Promise<number> {
   try {
     const parsed = parseServerConfig(args, env);
     config = parsed.config;
-    flags = serverPermissions(config, { configFile: configFile(args, env) });
+    flags = serverPermissions(config, { configFile: configFileOf(args, env) });
     if (!parsed.help) {
       const made = await devCertificates(config);
       if (made !== 0) return made;

@@ -10,6 +10,7 @@
  */
 import { dirname, join, resolve } from "node:path";
 import { CERT_FILES } from "../net/cert_files.ts";
+import { CONFIG_ENV } from "../util/config.ts";
 import type { ServerConfig } from "./settings.ts";
 
 /** The flags every server process gets, whatever the config says. */
@@ -108,6 +109,33 @@ export function serverPermissions(
     `--allow-write=${writes.join(",")}`,
     ...FIXED_SERVER_FLAGS,
   ];
+}
+
+/**
+ * The `--config` file a server with these flags and environment reads.
+ *
+ * @param args Command-line arguments.
+ * @param env Environment variables.
+ * @returns Its path, or undefined when there is none.
+ *
+ * @example
+ * ```ts
+ * import { equal } from "node:assert/strict";
+ * import { configFileOf } from "./permissions.ts";
+ * equal(configFileOf(["--config=banter.jsonc"], {}), "banter.jsonc");
+ * equal(configFileOf([], { BANTER_CONFIG: "/etc/banter.jsonc" }), "/etc/banter.jsonc");
+ * ```
+ */
+export function configFileOf(
+  args: readonly string[],
+  env: Record<string, string | undefined>,
+): string | undefined {
+  for (const [i, arg] of args.entries()) {
+    if (arg === "--") break;
+    if (arg === "--config") return args[i + 1];
+    if (arg.startsWith("--config=")) return arg.slice("--config=".length);
+  }
+  return env[CONFIG_ENV];
 }
 
 /** A host as `--allow-net` takes it: IPv6 in brackets. */

@@ -34,22 +34,24 @@ for (const signal of ["SIGTERM", "SIGINT"] as const) {
   });
 }
 
-Deno.test("the text log writes addresses plainly and names the peer of a failed TLS handshake", async () => {
-  await using dir = await tempDir();
-  await writeServerFiles(dir.path);
-  await using server = await startServerProcess(dir.path);
-  match(
-    server.stderr.text,
-    new RegExp(`Listening on 127\\.0\\.0\\.1:${server.port} \\(node TLS\\)`),
-  );
-  ok(!/Listening on "/.test(server.stderr.text), server.stderr.text);
-  const pki = await testPki();
-  await rejects(TestClient.connect(server.port, { ca: pki.foreignCa.cert }));
-  const [line] = await server.stderr.waitFor(/.*TLS handshake failed.*/);
-  match(line, /banter·audit: TLS handshake failed from 127\.0\.0\.1: /);
-  ok(!line.includes("unknown"), line);
-  equal((await server.stop()).code, 0);
-});
+for (const engine of ["node", "deno"] as const) {
+  Deno.test(`the text log writes addresses plainly and names the peer of a failed TLS handshake (${engine} engine)`, async () => {
+    await using dir = await tempDir();
+    await writeServerFiles(dir.path);
+    await using server = await startServerProcess(dir.path, { args: [`--tls-engine=${engine}`] });
+    match(
+      server.stderr.text,
+      new RegExp(`Listening on 127\\.0\\.0\\.1:${server.port} \\(${engine} TLS\\)`),
+    );
+    ok(!/Listening on "/.test(server.stderr.text), server.stderr.text);
+    const pki = await testPki();
+    await rejects(TestClient.connect(server.port, { ca: pki.foreignCa.cert }));
+    const [line] = await server.stderr.waitFor(/.*TLS handshake failed.*/);
+    match(line, /banter·audit: TLS handshake failed from 127\.0\.0\.1: /);
+    ok(!line.includes("unknown"), line);
+    equal((await server.stop()).code, 0);
+  });
+}
 
 Deno.test("an expired development certificate stops the start with the command that renews it", async () => {
   await using dir = await tempDir();
