@@ -52,7 +52,7 @@ export const LOGIN_ATTEMPTS = 3;
 export type LoginResult =
   | { ok: true; user: LoggedInUser }
   | { ok: false; reason: "invalid" }
-  | { ok: false; reason: "locked"; retryAfterMs: number }
+  | { ok: false; reason: "locked"; retryAfterMs: number; scope?: "account" | "ip" }
   | { ok: false; reason: "busy"; message: string };
 
 /** Who logged in: `id` is the account's stable id (DMs and rate limits
@@ -479,10 +479,7 @@ export class Session {
         reason: result.reason,
       });
       if (result.reason === "locked") {
-        const minutes = Math.max(1, Math.ceil(result.retryAfterMs / 60_000));
-        const message = `Too many failed logins: locked, try again in ${minutes} minute${
-          minutes === 1 ? "" : "s"
-        }`;
+        const message = lockedMessage(result.retryAfterMs, result.scope);
         this.#send({
           type: "auth_failed",
           reason: "locked",
@@ -550,6 +547,21 @@ export class Session {
         this.#abort(new SessionClosed(reason.code, reason.message));
       },
     };
+  }
+}
+
+/** What a locked-out login is told: which lock, and for how long. An
+ * address lock reads the same whatever name was tried. */
+export function lockedMessage(retryAfterMs: number, scope?: "account" | "ip"): string {
+  const minutes = Math.max(1, Math.ceil(retryAfterMs / 60_000));
+  const wait = `try again in ${minutes} minute${minutes === 1 ? "" : "s"}`;
+  switch (scope) {
+    case "ip":
+      return `Too many failed logins from your address: every account is locked from it, ${wait}`;
+    case "account":
+      return `Too many failed logins for this name from your address: it is locked from here, ${wait}`;
+    default:
+      return `Too many failed logins: locked, ${wait}`;
   }
 }
 
