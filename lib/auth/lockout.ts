@@ -151,8 +151,9 @@ export type LockEntry =
 
 /** What {@linkcode Lockout.unlockAccount} lifted. */
 export interface AccountUnlock {
-  /** Address groups the account was locked from (lock in force). */
-  readonly lockedFrom: readonly string[];
+  /** Address groups the account was locked from (locks in force), with
+   * the time each had left. */
+  readonly lockedFrom: readonly { readonly address: string; readonly retryAfterMs: number }[];
   /** Failure records of the account from addresses, locked or not. */
   readonly records: number;
   /** Whether the account's slow-down (or its failure count) was cleared. */
@@ -535,13 +536,14 @@ export class Lockout {
     const none: AccountUnlock = { lockedFrom: [], records: 0, slowdown: false };
     if (!await exists(this.#path)) return none;
     const result = await this.#change((tables, now) => {
-      const lockedFrom: string[] = [];
+      const lockedFrom: { address: string; retryAfterMs: number }[] = [];
       let records = 0;
       const slowdown = tables.account.delete(account);
       const prefix = `${account} `;
       for (const [key, counter] of tables.pair) {
         if (!key.startsWith(prefix)) continue;
-        if (counter.lockedUntil > now) lockedFrom.push(key.slice(prefix.length));
+        const retryAfterMs = counter.lockedUntil - now;
+        if (retryAfterMs > 0) lockedFrom.push({ address: key.slice(prefix.length), retryAfterMs });
         tables.pair.delete(key);
         records++;
       }
@@ -575,8 +577,8 @@ export class Lockout {
   }
 
   /**
-   * The locks and slow-downs in force now, longest first within each kind
-   * (address locks, then account locks, then slow-downs).
+   * The locks and slow-downs in force now: address locks (longest first),
+   * then account locks (by name and address), then slow-downs.
    *
    * @returns One entry per lock.
    */
@@ -609,7 +611,9 @@ export class Lockout {
     }
     const left = (entry: LockEntry) => "retryAfterMs" in entry ? entry.retryAfterMs : 0;
     ips.sort((a, b) => left(b) - left(a));
-    accounts.sort((a, b) => left(b) - left(a));
+    const name = (entry: LockEntry) =>
+      entry.kind === "account" ? `${entry.account} ${entry.address}` : "";
+    accounts.sort((a, b) => name(a) < name(b) ? -1 : name(a) > name(b) ? 1 : 0);
     return [...ips, ...accounts, ...slowed];
   }
 
