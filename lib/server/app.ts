@@ -166,6 +166,7 @@ export async function startServer(
   const sessionHub = {
     enter: trackActivity(hub, activity),
     isBanned: (name: string) => hub.isBanned(name),
+    banOf: (name: string) => hub.banOf(name),
   };
   const admission = new Admission({
     maxConnections: config.maxConnections,

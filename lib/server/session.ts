@@ -7,6 +7,7 @@
  */
 import { getLogger } from "@logtape/logtape";
 import { BannedError, NameTakenError } from "../chat/hub.ts";
+import { type BanRecord, describeBan } from "../chat/bans.ts";
 import { TokenBucket } from "../chat/rate_limit.ts";
 import type { ChatEvent, CloseReason, Member } from "../chat/message.ts";
 import type { Clock } from "../util/clock.ts";
@@ -79,6 +80,8 @@ export interface SessionAuth {
 export interface SessionHub {
   enter(member: Member): { input(text: string): void; leave(reason?: string): void };
   isBanned(name: string): boolean;
+  /** Who banned `name`, when and why, for the `bye banned` message. */
+  banOf?(name: string): BanRecord | undefined;
 }
 
 /** Limits and timings of a session. */
@@ -357,7 +360,7 @@ export class Session {
         presence = this.#options.hub.enter(this.#member(user));
       } catch (error) {
         if (error instanceof BannedError) { // banned between login and entering
-          throw new SessionClosed("banned", BANNED_MESSAGE);
+          throw new SessionClosed("banned", this.#bannedMessage(user.name));
         }
         if (error instanceof NameTakenError) {
           throw new SessionClosed("denied", "That name is reserved");
@@ -523,10 +526,16 @@ export class Session {
         user: user.name,
         address: this.address,
       });
-      throw new SessionClosed("banned", BANNED_MESSAGE);
+      throw new SessionClosed("banned", this.#bannedMessage(user.name));
     }
     this.#send({ type: "welcome", user: user.name, role: user.role });
     return user;
+  }
+
+  /** `You are banned from this server (by boss on 2026-12-01 10:58 UTC: spam)`. */
+  #bannedMessage(name: string): string {
+    const ban = this.#options.hub.banOf?.(name);
+    return ban === undefined ? BANNED_MESSAGE : `${BANNED_MESSAGE} (banned ${describeBan(ban)})`;
   }
 
   #member({ name, role, id }: LoggedInUser): Member {
