@@ -87,10 +87,12 @@ Deno.test("the server process creates a missing credentials file with an admin w
     await using server = spawnServerProcess(dir.path);
     const port = await server.listening();
     const announced = await server.stdout.waitFor(
-      /Created (.+) with user "admin", password: ([A-Za-z0-9_-]{20}) \(shown once/,
+      /Created (.+) with user "admin", password: ([A-Za-z0-9_-]{20}) \(shown once; change it with: (.+)\)\n/,
       PROCESS_MS,
     );
     equal(announced[1], path);
+    // The server ran on --credentials elsewhere: the hint names that file.
+    equal(announced[3], `deno task user passwd admin --credentials ${path}`);
     password = announced[2]!;
     deepEqual(await loginAnswer(port, "admin", password), {
       type: "welcome",
