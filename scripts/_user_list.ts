@@ -8,7 +8,7 @@
  */
 import type { Lockout } from "../lib/auth/lockout.ts";
 import { type ActivitySnapshot, isLive } from "../lib/server/activity.ts";
-import { formatLeft, lockStateOf, table } from "./_user_locks.ts";
+import { lockStateOf, table } from "./_user_locks.ts";
 
 /** What {@linkcode listAccounts} shows. */
 export interface ListInput {

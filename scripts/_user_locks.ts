@@ -141,15 +141,13 @@ export function listLocks(lockout: Lockout): string[] {
  * @returns The cell's text.
  */
 export function lockStateOf(locks: readonly LockEntry[], name: string): string {
-  const own = locks.filter((lock) => lock.kind === "account" && lock.account === name);
+  const own = locks.flatMap((lock) =>
+    lock.kind === "account" && lock.account === name ? [lock] : []
+  );
   const parts: string[] = [];
   if (own.length > 0) {
-    const longest = Math.max(...own.map(left));
-    parts.push(
-      `locked from ${
-        own.length === 1 ? own[0]!.kind === "account" && own[0]!.address : `${own.length} addresses`
-      } (${formatLeft(longest)})`,
-    );
+    const from = own.length === 1 ? own[0]!.address : `${own.length} addresses`;
+    parts.push(`locked from ${from} (${formatLeft(Math.max(...own.map(left)))})`);
   }
   const slowed = locks.find((lock) => lock.kind === "slowdown" && lock.account === name);
   if (slowed?.kind === "slowdown") parts.push(`slowed (${formatLeft(slowed.delayMs)})`);
