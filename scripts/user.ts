@@ -25,12 +25,19 @@ import { Lockout } from "../lib/auth/lockout.ts";
 import { PASSWORD_RULES } from "../lib/auth/password_policy.ts";
 import { CredentialStore, USER_ROLES, type UserRole } from "../lib/auth/store.ts";
 import { credentialsPath, SERVER_SETTINGS } from "../lib/server/settings.ts";
+import { ACTIVITY_FILE, readActivity } from "../lib/server/activity.ts";
+import { type Clock, systemClock } from "../lib/util/clock.ts";
+import { listAccounts } from "./_user_list.ts";
+import { isAddress, listLocks, unlockAccount, unlockAddress } from "./_user_locks.ts";
 import { ConfigError, loadConfig, settingsEnvironment } from "../lib/util/config.ts";
 import { refuseLegacyCredentials } from "../lib/server/legacy_credentials.ts";
 
 interface Context {
   readonly names: string[];
   readonly role: string | undefined;
+  /** `unlock --address IP`. */
+  readonly address: string | undefined;
+  readonly clock: Clock;
   readonly credentials: string;
   readonly data: string;
   /** Hashes at the server's cost. */
@@ -40,7 +47,8 @@ interface Context {
 interface Command {
   readonly usage: string;
   readonly help: string;
-  readonly arity: number;
+  /** How many names it takes; a range for `unlock` (NAME or --address). */
+  readonly arity: number | readonly [number, number];
   readonly run: (context: Context) => Promise<void>;
 }
 
@@ -71,15 +79,21 @@ const COMMANDS: Record<string, Command> = {
   },
   list: {
     usage: "list",
-    help: "list users and roles",
+    help: "list users: role, lock, last login, sessions online",
     arity: 0,
     run: listUsers,
   },
   unlock: {
-    usage: "unlock NAME",
-    help: "lift a login lockout",
-    arity: 1,
+    usage: "unlock NAME | --address IP",
+    help: "lift a user's lockouts, or an address's lock on every user",
+    arity: [0, 1],
     run: unlockUser,
+  },
+  locks: {
+    usage: "locks",
+    help: "list the lockouts in force (account and address) with time left",
+    arity: 0,
+    run: showLocks,
   },
   upgrade: {
     usage: "upgrade",
@@ -93,8 +107,8 @@ const COMMANDS: Record<string, Command> = {
 const SHARED_FLAGS = ["credentials", "data", "scrypt-log-n", "config"] as const;
 
 const USAGE = [
-  "Usage: scripts/user.ts COMMAND [--credentials FILE] [--data DIR] [--scrypt-log-n N]",
-  "                               [--config FILE]",
+  "Usage: deno task user COMMAND [--credentials FILE] [--data DIR] [--scrypt-log-n N]",
+  "                              [--config FILE]",
   ...Object.values(COMMANDS).map((c) => `  ${c.usage.padEnd(30)} ${c.help}`),
   "  --credentials FILE             accounts file (BANTER_CREDENTIALS, default DATA/credentials.json)",
   "  --data DIR                     data directory: lockout.json, credentials.json (BANTER_DATA, default data)",
@@ -109,13 +123,20 @@ function passwordRules(): string {
   return ["A password must be:", ...PASSWORD_RULES.map((rule) => `  - ${rule}`)].join("\n");
 }
 
+/** Options for {@linkcode main}. */
+export interface UserCliOptions {
+  /** The time lockouts and last logins are shown against. @default {systemClock} */
+  clock?: Clock;
+}
+
 /**
  * Run the admin CLI.
  *
  * @param args Command-line arguments.
+ * @param options The clock.
  * @returns The exit code: 0 on success, 1 on failure, 2 on bad usage.
  */
-export async function main(args: string[]): Promise<number> {
+export async function main(args: string[], options: UserCliOptions = {}): Promise<number> {
   let parsed;
   try {
     parsed = parseArgs({
@@ -123,6 +144,7 @@ export async function main(args: string[]): Promise<number> {
       allowPositionals: true,
       options: {
         role: { type: "string" },
+        address: { type: "string" },
         credentials: { type: "string" },
         data: { type: "string" },
         "scrypt-log-n": { type: "string" },
@@ -142,11 +164,23 @@ export async function main(args: string[]): Promise<number> {
   if (!Object.hasOwn(COMMANDS, name) || !command) {
     return usageError(name ? `unknown command "${name}"` : "missing command");
   }
-  if (names.length !== command.arity) {
+  const [least, most] = typeof command.arity === "number"
+    ? [command.arity, command.arity]
+    : command.arity;
+  if (names.length < least || names.length > most) {
     return usageError(`usage: ${command.usage}`);
   }
   if (values.role !== undefined && name !== "add") {
     return usageError("--role only applies to add");
+  }
+  if (values.address !== undefined && name !== "unlock") {
+    return usageError("--address only applies to unlock");
+  }
+  if (name === "unlock" && (names.length === 1) === (values.address !== undefined)) {
+    return usageError(`usage: ${command.usage}`);
+  }
+  if (values.address !== undefined && !isAddress(values.address)) {
+    return usageError(`--address: "${values.address.slice(0, 64)}" is not an IP address`);
   }
   let settings;
   try {
@@ -164,6 +198,8 @@ export async function main(args: string[]): Promise<number> {
     await command.run({
       names,
       role: values.role,
+      address: values.address,
+      clock: options.clock ?? systemClock,
       credentials,
       data: settings.data,
       hasher: new Hasher({ params: scryptParamsFor(settings.scryptLogN) }),
@@ -234,29 +270,43 @@ async function setRole({ names: [name = "", role = ""], credentials }: Context) 
     throw new TypeError(`Cannot set role of "${name}": unknown role "${role}"`);
   }
   const store = await openExisting(credentials);
-  const changed = await store.setRole(name, role as UserRole);
+  const changed = await store.setRole(name, role as UserRole, { keepAnAdmin: true });
   console.log(changed ? `Set role of "${name}" to ${role}` : `"${name}" is already ${role}`);
 }
 
 async function removeUser({ names: [name = ""], credentials }: Context) {
   const store = await openExisting(credentials);
-  await store.remove(name);
+  await store.remove(name, { keepAnAdmin: true });
   console.log(`Removed user "${name}"`);
 }
 
-async function listUsers({ credentials }: Context) {
+async function listUsers({ credentials, data, clock }: Context) {
   const store = await openExisting(credentials);
-  for (const { name, role } of store.list()) console.log(`${name}\t${role}`);
+  const lockout = await Lockout.open(join(data, "lockout.json"), { clock });
+  const activity = await readActivity(join(data, ACTIVITY_FILE));
+  const lines = listAccounts({ users: store.list(), lockout, activity, now: clock.now() });
+  for (const line of lines) console.log(line);
 }
 
-async function unlockUser({ names: [name = ""], credentials, data }: Context) {
+async function unlockUser({ names: [name], address, credentials, data, clock }: Context) {
+  const lockout = await Lockout.open(join(data, "lockout.json"), { clock });
+  if (address !== undefined) {
+    for (const line of await unlockAddress(lockout, address)) console.log(line);
+    return;
+  }
   const store = await openExisting(credentials);
-  if (!store.get(name)) throw new UnknownUserError(name, "unlock");
-  const lockout = await Lockout.open(join(data, "lockout.json"));
-  const cleared = await lockout.unlock(name);
-  console.log(
-    cleared ? `Unlocked "${name}"` : `"${name}" had no failed logins`,
-  );
+  if (name === undefined || !store.get(name)) {
+    const hint = name !== undefined && isAddress(name)
+      ? ` (for an address: deno task user unlock --address ${name})`
+      : "";
+    throw new Error(`${new UnknownUserError(name ?? "", "unlock").message}${hint}`);
+  }
+  for (const line of await unlockAccount(lockout, name)) console.log(line);
+}
+
+async function showLocks({ data, clock }: Context) {
+  const lockout = await Lockout.open(join(data, "lockout.json"), { clock });
+  for (const line of listLocks(lockout)) console.log(line);
 }
 
 async function upgradeHashes({ credentials, hasher }: Context) {

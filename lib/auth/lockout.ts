@@ -124,6 +124,42 @@ export type LockoutStatus =
     readonly scope: LockoutScope;
   };
 
+/** One lock or slow-down in force, as {@linkcode Lockout.locks} lists it. */
+export type LockEntry =
+  | {
+    /** The account is locked from one address (group). */
+    readonly kind: "account";
+    readonly account: string;
+    /** The address group it is locked from (IPv6: a /64). */
+    readonly address: string;
+    /** Milliseconds until the lock ends. */
+    readonly retryAfterMs: number;
+  }
+  | {
+    /** Every account is locked from this address (group). */
+    readonly kind: "ip";
+    readonly address: string;
+    readonly retryAfterMs: number;
+  }
+  | {
+    /** Password checks on the account are spaced out, from every address. */
+    readonly kind: "slowdown";
+    readonly account: string;
+    /** The current spacing of checks. */
+    readonly delayMs: number;
+  };
+
+/** What {@linkcode Lockout.unlockAccount} lifted. */
+export interface AccountUnlock {
+  /** Address groups the account was locked from (locks in force), with
+   * the time each had left. */
+  readonly lockedFrom: readonly { readonly address: string; readonly retryAfterMs: number }[];
+  /** Failure records of the account from addresses, locked or not. */
+  readonly records: number;
+  /** Whether the account's slow-down (or its failure count) was cleared. */
+  readonly slowdown: boolean;
+}
+
 /** The outcome of {@linkcode Lockout.recordFailure}. */
 export interface FailureResult {
   /** This failure started a lock (worth an alert). */
@@ -486,6 +522,106 @@ export class Lockout {
       });
     }
     return cleared;
+  }
+
+  /**
+   * Lift an account's locks from every address and its slow-down, and say
+   * which (admin action).
+   *
+   * @param account The account.
+   * @returns The addresses it was locked from and what else was cleared.
+   * @throws {Error} When the file cannot be written.
+   */
+  async unlockAccount(account: string): Promise<AccountUnlock> {
+    const none: AccountUnlock = { lockedFrom: [], records: 0, slowdown: false };
+    if (!await exists(this.#path)) return none;
+    const result = await this.#change((tables, now) => {
+      const lockedFrom: { address: string; retryAfterMs: number }[] = [];
+      let records = 0;
+      const slowdown = tables.account.delete(account);
+      const prefix = `${account} `;
+      for (const [key, counter] of tables.pair) {
+        if (!key.startsWith(prefix)) continue;
+        const retryAfterMs = counter.lockedUntil - now;
+        if (retryAfterMs > 0) lockedFrom.push({ address: key.slice(prefix.length), retryAfterMs });
+        tables.pair.delete(key);
+        records++;
+      }
+      return { lockedFrom, records, slowdown };
+    });
+    this.#schedules.delete(account);
+    this.#throwWriteError(`unlock "${account}"`);
+    return result;
+  }
+
+  /**
+   * Lift the lock of an address (group) on every account, and forget its
+   * failures (admin action). Locks of single accounts from it stay.
+   *
+   * @param ip The address; IPv6 addresses name their /64.
+   * @returns The retry time the lock had left, 0 when it was not locked,
+   * or `undefined` when the address had no failures at all.
+   * @throws {Error} When the file cannot be written.
+   */
+  async unlockAddress(ip: string): Promise<number | undefined> {
+    if (!await exists(this.#path)) return undefined;
+    const key = addressGroup(ip);
+    const result = await this.#change((tables, now) => {
+      const counter = tables.ip.get(key);
+      if (counter === undefined) return undefined;
+      tables.ip.delete(key);
+      return Math.max(0, counter.lockedUntil - now);
+    });
+    this.#throwWriteError(`unlock address ${key}`);
+    return result;
+  }
+
+  /**
+   * The locks and slow-downs in force now: address locks (longest first),
+   * then account locks (by name and address), then slow-downs.
+   *
+   * @returns One entry per lock.
+   */
+  locks(): LockEntry[] {
+    const now = this.#clock.now();
+    const ips: LockEntry[] = [];
+    const accounts: LockEntry[] = [];
+    const slowed: LockEntry[] = [];
+    for (const [address, counter] of this.#tables.ip) {
+      const retryAfterMs = counter.lockedUntil - now;
+      if (retryAfterMs > 0) ips.push({ kind: "ip", address, retryAfterMs });
+    }
+    for (const [key, counter] of this.#tables.pair) {
+      const retryAfterMs = counter.lockedUntil - now;
+      const space = key.indexOf(" ");
+      if (retryAfterMs <= 0 || space < 0) continue;
+      accounts.push({
+        kind: "account",
+        account: key.slice(0, space),
+        address: key.slice(space + 1),
+        retryAfterMs,
+      });
+    }
+    const { threshold, firstDelayMs, maxDelayMs } = this.#slowdown;
+    for (const [account, counter] of this.#tables.account) {
+      const over = counter.failures - threshold;
+      if (over < 0) continue;
+      const delayMs = Math.min(maxDelayMs, firstDelayMs * 2 ** Math.min(over, 30));
+      slowed.push({ kind: "slowdown", account, delayMs });
+    }
+    const left = (entry: LockEntry) => "retryAfterMs" in entry ? entry.retryAfterMs : 0;
+    ips.sort((a, b) => left(b) - left(a));
+    const name = (entry: LockEntry) =>
+      entry.kind === "account" ? `${entry.account} ${entry.address}` : "";
+    accounts.sort((a, b) => name(a) < name(b) ? -1 : name(a) > name(b) ? 1 : 0);
+    return [...ips, ...accounts, ...slowed];
+  }
+
+  #throwWriteError(action: string): void {
+    if (this.#writeError === undefined) return;
+    throw new Error(`Cannot ${action}: ${this.#writeError.message}`, {
+      cause: this.#writeError,
+    });
   }
 
   #keys(account: string | undefined, ip: string): [Table, string, LockoutScope][] {

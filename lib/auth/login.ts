@@ -34,6 +34,9 @@ export type LoginResult =
     readonly ok: false;
     readonly reason: "locked";
     readonly retryAfterMs: number;
+    /** Which lock: this name from this address, or the address for every
+     * name (then the answer is the same whatever name was tried). */
+    readonly scope: LockoutScope;
   }
   | {
     /** Not checked now, for reasons of the server's (try again later). */
@@ -197,7 +200,7 @@ export class Authenticator {
     // Cheap refusals first, so they take no place in the queue.
     if (!await this.#writable()) return PAUSED;
     const status = this.#lockout.status(account, ip);
-    if (status.locked) return locked(status.retryAfterMs);
+    if (status.locked) return locked(status.retryAfterMs, status.scope);
     // A much-failed account is slowed down for every address, never locked
     // for all: each check takes the next slot of the account's schedule, so
     // parallel attempts from many addresses are spread one per delay. Past
@@ -223,7 +226,7 @@ export class Authenticator {
     // password is checked until the lockout file can be written again.
     if (!await this.#writable()) return PAUSED;
     const status = this.#lockout.status(account, ip);
-    if (status.locked) return locked(status.retryAfterMs);
+    if (status.locked) return locked(status.retryAfterMs, status.scope);
     const entry = account === undefined ? undefined : this.#store.get(account);
     const verdict = await this.#verify(entry, password);
     // The admin CLI may have changed the account while the hash ran, and
@@ -387,8 +390,8 @@ function logError(error: Error): void {
   });
 }
 
-function locked(retryAfterMs: number): LoginResult {
-  return { ok: false, reason: "locked", retryAfterMs };
+function locked(retryAfterMs: number, scope: LockoutScope): LoginResult {
+  return { ok: false, reason: "locked", retryAfterMs, scope };
 }
 
 function logPause(error: Error | undefined): void {

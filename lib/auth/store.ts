@@ -134,6 +134,15 @@ export interface CredentialStoreOptions {
   writeFile?: (path: string, text: string) => Promise<void>;
 }
 
+/** Options for {@linkcode CredentialStore.setRole} and
+ * {@linkcode CredentialStore.remove}. */
+export interface KeepAdminOptions {
+  /** Refuse to demote or remove the last account with role admin (when
+   * there is none already, nothing is refused). Checked under the file's
+   * lock, so two admins demoted at once cannot both go. @default {false} */
+  keepAnAdmin?: boolean;
+}
+
 /** Options for {@linkcode CredentialStore.setHash}. */
 export interface SetHashOptions {
   /** Only replace the hash if it is still this one (compare-and-set), so
@@ -331,17 +340,24 @@ export class CredentialStore {
    *
    * @param name The user.
    * @param role The new role.
+   * @param options Whether the last admin may be demoted.
    * @returns Whether the role changed.
    * @throws {TypeError} When the role is not valid.
    * @throws {UnknownUserError} When there is no such user.
+   * @throws {RangeError} With `keepAnAdmin`, when it would leave no admin.
    */
-  async setRole(name: string, role: UserRole): Promise<boolean> {
+  async setRole(
+    name: string,
+    role: UserRole,
+    options: KeepAdminOptions = {},
+  ): Promise<boolean> {
     if (!USER_ROLES.includes(role)) {
       throw new TypeError(`Cannot set role of "${name}": unknown role "${role}"`);
     }
     return await this.#change((users) => {
       const entry = this.#existing(name, "set role of", users);
       if (entry.role === role) return false;
+      if (options.keepAnAdmin) refuseLastAdmin(users, entry, `make "${name}" a ${role}`);
       users.set(name, { ...entry, role });
       return true;
     });
@@ -397,12 +413,14 @@ export class CredentialStore {
    *
    * @param name The user.
    * @throws {UnknownUserError} When there is no such user.
+   * @param options Whether the last admin may go.
    * @throws {RangeError} When it is the only user (an empty file would not
-   * load).
+   * load), or with `keepAnAdmin` the last admin.
    */
-  async remove(name: string): Promise<void> {
+  async remove(name: string, options: KeepAdminOptions = {}): Promise<void> {
     await this.#change((users) => {
-      this.#existing(name, "remove user", users);
+      const entry = this.#existing(name, "remove user", users);
+      if (options.keepAnAdmin) refuseLastAdmin(users, entry, `remove user "${name}"`);
       if (users.size === 1) {
         throw new RangeError(
           `Cannot remove user "${name}": it is the only user`,
@@ -646,4 +664,15 @@ function byName([a]: [string, unknown], [b]: [string, unknown]): number {
 /** A name from an untrusted file, quoted and shortened for a message. */
 function quote(text: string): string {
   return JSON.stringify(text.length > 40 ? `${text.slice(0, 40)}...` : text);
+}
+
+/** Refuse a change that takes away `entry`, the last admin in `users`. */
+function refuseLastAdmin(users: Users, entry: Stored, action: string): void {
+  if (entry.role !== "admin") return;
+  const admins = [...users.values()].filter((user) => user.role === "admin").length;
+  if (admins <= 1) {
+    throw new RangeError(
+      `Cannot ${action}: it is the last admin (make another user admin first)`,
+    );
+  }
 }

@@ -9,6 +9,7 @@
  * @module
  */
 import type { Member, NoticeEvent, Role } from "./message.ts";
+import { type BanRecord, describeBan } from "./bans.ts";
 
 /** A room and how many members it has, for `/rooms`. */
 export interface RoomCount {
@@ -44,8 +45,11 @@ export interface CommandContext {
   joke(): void;
   /** Close an online user's session (code `kicked`). */
   kick(user: string, reason: string): void;
-  /** Ban a user (online or not) and close their session (code `banned`). */
-  ban(user: string, reason: string): void;
+  /** Ban a user (online or not) and close their session (code `banned`);
+   * a name that is no account only with `pre`. */
+  ban(user: string, reason: string, options?: { pre?: boolean }): void;
+  /** The newest bans, newest first. */
+  bans(): readonly BanRecord[];
   /** Lift a ban. @returns `false` when the user was not banned. */
   unban(user: string): boolean;
   /** A notice to every member in every room. */
@@ -204,7 +208,7 @@ function usage(name: string, args: string): SyntaxError {
  * can add its own commands without touching anyone else's.
  *
  * @returns A registry with `/help`, `/who`, `/rooms`, `/join`, `/msg`, `/me`,
- *   `/joke`, `/quit`, and for admins `/kick`, `/ban`, `/unban`,
+ *   `/joke`, `/quit`, and for admins `/kick`, `/ban`, `/bans`, `/unban`,
  *   `/broadcast`, `/shutdown`.
  */
 export function defaultCommands(): CommandRegistry {
@@ -301,14 +305,31 @@ export function defaultCommands(): CommandRegistry {
     })
     .add({
       name: "ban",
-      args: "USER [reason]",
-      help: "Disconnect a user and keep them out",
+      args: "USER [reason] | --pre NAME [reason]",
+      help: "Disconnect a user and keep them out (--pre: ban a name that is no account yet)",
       minRole: "admin",
       handler(ctx, args) {
-        const [user, reason] = firstWord(args);
-        if (user === "") throw usage("ban", "USER [reason]");
-        ctx.ban(user, reason);
-        ctx.reply(`Banned ${user}`);
+        let [user, reason] = firstWord(args);
+        const pre = user === "--pre";
+        if (pre) [user, reason] = firstWord(reason);
+        if (user === "") throw usage("ban", "USER [reason] | --pre NAME [reason]");
+        ctx.ban(user, reason, { pre });
+        ctx.reply(pre ? `Banned ${user} (the name; no account needed)` : `Banned ${user}`);
+      },
+    })
+    .add({
+      name: "bans",
+      args: "",
+      help: "List bans: name, by whom, when, why",
+      minRole: "admin",
+      handler(ctx) {
+        const bans = ctx.bans();
+        if (bans.length === 0) {
+          ctx.reply("No bans");
+          return;
+        }
+        ctx.reply(`Bans (${bans.length}, newest first):`);
+        for (const ban of bans) ctx.reply(`${ban.name} — banned ${describeBan(ban)}`);
       },
     })
     .add({

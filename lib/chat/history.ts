@@ -8,6 +8,7 @@
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import type { DirectMessage, RoomMessage } from "./message.ts";
 import { foldName } from "./_names.ts";
+import type { BanDetails, BanRecord } from "./bans.ts";
 
 /** The two accounts a DM belongs to (`Member.account` keys, not names). */
 export interface DirectAccounts {
@@ -35,8 +36,13 @@ export interface HistoryStore {
   recentDirect(account: string, limit: number): DirectMessage[];
   /** The id the next message should get; higher than any id ever stored. */
   nextId(): number;
-  /** Ban `user` from entering, as of `ts`. Banning twice is harmless. */
-  ban(user: string, ts: number): void;
+  /** Ban `user` from entering, as of `ts`, by whom and why. Banning twice
+   * is harmless: the first ban and its details stand. */
+  ban(user: string, ts: number, details?: BanDetails): void;
+  /** The ban of `user` (case-insensitive), if banned. */
+  banOf(user: string): BanRecord | undefined;
+  /** The newest `limit` bans, newest first. */
+  bans(limit: number): BanRecord[];
   /** Lift a ban. @returns `false` when `user` was not banned. */
   unban(user: string): boolean;
   /** Whether `user` is banned. */
@@ -82,7 +88,7 @@ export class MemoryHistory implements HistoryStore {
   #max: number;
   #rooms = new Map<string, RoomMessage[]>();
   #direct: { dm: DirectMessage; accounts: DirectAccounts | undefined; ts: number }[] = [];
-  #bans = new Set<string>();
+  #bans = new Map<string, BanRecord>();
   #nextId = 1;
 
   /**
@@ -129,8 +135,18 @@ export class MemoryHistory implements HistoryStore {
     return this.#nextId;
   }
 
-  ban(user: string, _ts: number): void {
-    this.#bans.add(foldName(user));
+  ban(user: string, ts: number, details?: BanDetails): void {
+    const key = foldName(user);
+    if (this.#bans.has(key)) return;
+    this.#bans.set(key, { name: user, ts, ...banDetails(details) });
+  }
+
+  banOf(user: string): BanRecord | undefined {
+    return this.#bans.get(foldName(user));
+  }
+
+  bans(limit: number): BanRecord[] {
+    return [...this.#bans.values()].sort((a, b) => b.ts - a.ts).slice(0, Math.max(0, limit));
   }
 
   unban(user: string): boolean {
@@ -262,6 +278,11 @@ CREATE TABLE IF NOT EXISTS bans (
   name TEXT PRIMARY KEY COLLATE NOCASE,
   ts INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS ban_details (
+  name TEXT PRIMARY KEY COLLATE NOCASE,
+  by_user TEXT NOT NULL,
+  reason TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS meta (
   key TEXT PRIMARY KEY,
   value INTEGER NOT NULL
@@ -309,6 +330,10 @@ export class SqliteHistory implements HistoryStore {
   #ban: StatementSync;
   #unban: StatementSync;
   #isBanned: StatementSync;
+  #banDetails: StatementSync;
+  #unbanDetails: StatementSync;
+  #banOf: StatementSync;
+  #bansList: StatementSync;
   #maxBytesPerUser: number;
   #maxBytes: number;
   #storeMessages: boolean;
@@ -374,6 +399,14 @@ export class SqliteHistory implements HistoryStore {
     );
     this.#unban = db.prepare("DELETE FROM bans WHERE name = ?");
     this.#isBanned = db.prepare("SELECT 1 AS hit FROM bans WHERE name = ?");
+    this.#banDetails = db.prepare(
+      "INSERT INTO ban_details (name, by_user, reason) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING",
+    );
+    this.#unbanDetails = db.prepare("DELETE FROM ban_details WHERE name = ?");
+    const banColumns =
+      "SELECT b.name AS name, b.ts AS ts, d.by_user AS by_user, d.reason AS reason FROM bans b LEFT JOIN ban_details d ON d.name = b.name";
+    this.#banOf = db.prepare(`${banColumns} WHERE b.name = ?`);
+    this.#bansList = db.prepare(`${banColumns} ORDER BY b.ts DESC LIMIT ?`);
     this.#sumBySender = db.prepare(
       "SELECT from_user, COUNT(*) AS n, SUM(length(CAST(text AS BLOB))) AS bytes FROM messages GROUP BY from_user",
     );
@@ -479,13 +512,26 @@ export class SqliteHistory implements HistoryStore {
     );
   }
 
-  ban(user: string, ts: number): void {
+  ban(user: string, ts: number, details?: BanDetails): void {
     this.#begin();
-    this.#ban.run(user, ts);
+    // A ban of a name banned already keeps the first ban's details.
+    if (Number(this.#ban.run(user, ts).changes) === 0) return;
+    this.#unbanDetails.run(user); // none left by an older unban
+    if (details) this.#banDetails.run(user, details.by, details.reason);
+  }
+
+  banOf(user: string): BanRecord | undefined {
+    const row = this.#banOf.get(user);
+    return row === undefined ? undefined : banRecord(row);
+  }
+
+  bans(limit: number): BanRecord[] {
+    return this.#bansList.all(Math.max(0, limit)).map(banRecord);
   }
 
   unban(user: string): boolean {
     this.#begin();
+    this.#unbanDetails.run(user);
     return Number(this.#unban.run(user).changes) > 0;
   }
 
@@ -657,4 +703,23 @@ function str(row: Record<string, unknown>, key: string): string {
     throw new TypeError(`Cannot read history: column ${key} is ${value}`);
   }
   return value;
+}
+
+/** The optional fields of a ban record, left out when empty. */
+function banDetails(details: BanDetails | undefined): { by?: string; reason?: string } {
+  return {
+    ...(details?.by ? { by: details.by } : {}),
+    ...(details?.reason ? { reason: details.reason } : {}),
+  };
+}
+
+function banRecord(row: Record<string, unknown>): BanRecord {
+  return {
+    name: String(row["name"]),
+    ts: Number(row["ts"]),
+    ...banDetails({
+      by: typeof row["by_user"] === "string" ? row["by_user"] : "",
+      reason: typeof row["reason"] === "string" ? row["reason"] : "",
+    }),
+  };
 }

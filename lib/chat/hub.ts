@@ -11,6 +11,7 @@ import type { TimeSource } from "../util/clock.ts";
 import { foldName } from "./_names.ts";
 import { type CommandContext, defaultCommands, parseCommandLine, roleAtLeast } from "./commands.ts";
 import { type HistoryStore, MemoryHistory } from "./history.ts";
+import { type BanRecord, boundReason, describeBan, MAX_LISTED_BANS } from "./bans.ts";
 import { BOT_NAME, type Joke, JokeDesk, type JokeTeller } from "./jokes.ts";
 import type {
   CloseReason,
@@ -74,7 +75,9 @@ export interface HubOptions {
    * The role of an account that may be offline, so that `/ban` of an offline
    * admin follows the same rules as for an online one. Names are compared
    * ignoring case, as bans are: `roleOf("ALICE")` is alice's role (the
-   * highest of several matches). @default none known
+   * highest of several matches). When given, `/ban` of a name it does not
+   * know (and that is not online) is refused unless it is `/ban --pre`.
+   * @default none known (any name may be banned)
    */
   roleOf?: (name: string) => Role | undefined;
   /** Told of every kick, ban and unban (for the audit log). */
@@ -212,6 +215,8 @@ export class Hub {
   #retentionDays: number;
   #onShutdown: ((by: string) => void) | undefined;
   #roleOf: (name: string) => Role | undefined;
+  /** Whether {@linkcode HubOptions.roleOf} was given: unknown names are no accounts. */
+  #knowsAccounts: boolean;
   #onModeration: (event: ModerationEvent) => void;
   #commands = defaultCommands();
   #jokes: JokeDesk;
@@ -247,6 +252,7 @@ export class Hub {
     new TokenBucket(this.#clock, this.#rate); // validates the rate now
     this.#onShutdown = options.onShutdown;
     this.#roleOf = options.roleOf ?? (() => undefined);
+    this.#knowsAccounts = options.roleOf !== undefined;
     this.#onModeration = options.onModeration ?? (() => {});
     this.#jokes = new JokeDesk(options.joke, {
       clock: this.#clock,
@@ -367,6 +373,12 @@ export class Hub {
     return this.#history.isBanned(name);
   }
 
+  /** The ban of `name` (case-insensitive): who, when, why; `undefined` when
+   * not banned. */
+  banOf(name: string): BanRecord | undefined {
+    return this.#history.banOf(name);
+  }
+
   /**
    * Delete history older than `retentionDays`. The hub runs no timers: the
    * server calls this on an interval.
@@ -473,7 +485,8 @@ export class Hub {
       quit: () => this.#quit(seat),
       joke: () => this.#joke(seat),
       kick: (user, reason) => this.#kick(seat, user, reason),
-      ban: (user, reason) => this.#ban(seat, user, reason),
+      ban: (user, reason, options) => this.#ban(seat, user, reason, options?.pre ?? false),
+      bans: () => this.#history.bans(MAX_LISTED_BANS),
       unban: (user) => {
         this.#checkTarget(seat, "unban", user);
         const lifted = this.#history.unban(user);
@@ -595,12 +608,21 @@ export class Hub {
     }, reason ? `kicked: ${reason}` : "kicked");
   }
 
-  #ban(actor: Seat, user: string, reason: string): void {
+  #ban(actor: Seat, user: string, typed: string, pre: boolean): void {
     this.#checkTarget(actor, "ban", user);
+    const earlier = this.#history.banOf(user);
+    if (earlier !== undefined) {
+      throw new Error(`Cannot ban ${user}: already banned ${describeBan(earlier)}`);
+    }
     const target = this.#target(actor, user, "ban");
     if (target === undefined) {
       // Offline: moderation rules still apply to the account's role.
       const role = this.#roleOf(user);
+      if (role === undefined && this.#knowsAccounts && !pre) {
+        throw new Error(
+          `Cannot ban ${user}: no such user (to ban the name before it exists: /ban --pre ${user} [reason])`,
+        );
+      }
       if (
         role !== undefined && actor.role !== "operator" &&
         roleAtLeast(role, actor.role)
@@ -608,8 +630,9 @@ export class Hub {
         throw new Error(`Cannot ban ${user}: not allowed`);
       }
     }
-    this.#history.ban(user, this.#clock.now());
     const by = actor.member.name;
+    const reason = boundReason(typed);
+    this.#history.ban(user, this.#clock.now(), { by, reason });
     this.#onModeration({ action: "ban", by, target: target?.member.name ?? user });
     if (target === undefined) return;
     this.#close(target, {

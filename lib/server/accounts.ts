@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { join } from "node:path";
+import { join, normalize } from "node:path";
 import { getLogger } from "@logtape/logtape";
 import { Authenticator, type LockoutEvent, LOGINS_PAUSED_MESSAGE } from "../auth/login.ts";
 import { Hasher, scryptParamsFor } from "../auth/hash.ts";
@@ -95,7 +95,9 @@ export async function openAccounts(
   }
   if (store.createdAdminPassword !== undefined) {
     announce(
-      `Created ${config.credentials} with user "admin", password: ${store.createdAdminPassword} (shown once; change it with: deno task user passwd admin)`,
+      `Created ${config.credentials} with user "admin", password: ${store.createdAdminPassword} (shown once; change it with: ${
+        passwdCommand(config.credentials)
+      })`,
     );
   }
   const lockout = await Lockout.open(join(config.data, LOCKOUT_FILE), {
@@ -136,4 +138,30 @@ export async function openAccounts(
     },
   });
   return { store, auth };
+}
+
+/**
+ * The admin CLI command that changes the first admin's password in the
+ * credentials file the server uses: `--credentials PATH` unless it is the
+ * CLI's default too (`data/credentials.json`).
+ *
+ * @param credentials The server's credentials file.
+ * @returns The command, with the path quoted for a POSIX shell when needed.
+ *
+ * @example
+ * ```ts
+ * import { passwdCommand } from "./accounts.ts";
+ * import { equal } from "node:assert/strict";
+ *
+ * equal(passwdCommand("data/credentials.json"), "deno task user passwd admin");
+ * equal(passwdCommand("/srv/my accounts.json"), "deno task user passwd admin --credentials '/srv/my accounts.json'");
+ * ```
+ */
+export function passwdCommand(credentials: string): string {
+  const command = "deno task user passwd admin";
+  if (normalize(credentials) === join("data", "credentials.json")) return command;
+  const quoted = /^[A-Za-z0-9_./:=@%+-]+$/.test(credentials)
+    ? credentials
+    : `'${credentials.replaceAll("'", `'\\''`)}'`;
+  return `${command} --credentials ${quoted}`;
 }

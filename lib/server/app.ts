@@ -6,12 +6,14 @@
  *
  * @module
  */
+import { join } from "node:path";
 import { getLogger } from "@logtape/logtape";
 import { Hub, type ModerationEvent } from "../chat/hub.ts";
 import { type Clock, type Random, systemClock, systemRandom } from "../util/clock.ts";
 import { escapeUntrusted } from "../util/untrusted_text.ts";
 import type { AccountChange } from "../auth/store.ts";
 import { openAccounts } from "./accounts.ts";
+import { ACTIVITY_FILE, ActivityLog, trackActivity } from "./activity.ts";
 import { Admission, refuseBusy } from "./admission.ts";
 import { startHeartbeat } from "./heartbeat.ts";
 import { refuseExpiredCertificate, watchCertificateExpiry } from "./cert_expiry.ts";
@@ -113,6 +115,15 @@ export async function startServer(
     maxBytes: config.historyTotalBytes,
     retentionDays: config.retentionDays,
   });
+  // Last logins and sessions online, for `deno task user list`.
+  const activity = await ActivityLog.open(join(config.data, ACTIVITY_FILE), {
+    clock,
+    onError: (error) =>
+      log.warn("Cannot write {file}: {error}", {
+        file: ACTIVITY_FILE,
+        error: error.message,
+      }),
+  });
   let shuttingDown: Promise<void> | undefined;
   const hub = new Hub({
     clock,
@@ -159,6 +170,11 @@ export async function startServer(
     }
   };
   const sessions = new Set<Session>();
+  const sessionHub = {
+    enter: trackActivity(hub, activity),
+    isBanned: (name: string) => hub.isBanned(name),
+    banOf: (name: string) => hub.banOf(name),
+  };
   const admission = new Admission({
     maxConnections: config.maxConnections,
     maxConnectionsPerIp: config.maxConnectionsPerIp,
@@ -171,7 +187,7 @@ export async function startServer(
       return await refuseBusy(conn, ticket);
     }
     const session = new Session(conn, {
-      hub,
+      hub: sessionHub,
       auth,
       clock,
       counters: metrics,
@@ -212,6 +228,7 @@ export async function startServer(
     }, handler);
   } catch (error) {
     history.close();
+    await activity.close();
     throw error;
   }
 
@@ -229,6 +246,7 @@ export async function startServer(
     } catch (error) {
       await transport.close(0);
       history.close();
+      await activity.close();
       throw cannotListen(config.httpHostname, config.httpPort, error);
     }
   }
@@ -278,6 +296,7 @@ export async function startServer(
           http,
           history,
         }, message);
+        await activity.close();
         log.info("Shut down: closed {count} {sessions}", {
           count,
           sessions: count === 1 ? "session" : "sessions",

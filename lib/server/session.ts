@@ -7,6 +7,7 @@
  */
 import { getLogger } from "@logtape/logtape";
 import { BannedError, NameTakenError } from "../chat/hub.ts";
+import { type BanRecord, describeBan } from "../chat/bans.ts";
 import { TokenBucket } from "../chat/rate_limit.ts";
 import type { ChatEvent, CloseReason, Member } from "../chat/message.ts";
 import type { Clock } from "../util/clock.ts";
@@ -52,7 +53,7 @@ export const LOGIN_ATTEMPTS = 3;
 export type LoginResult =
   | { ok: true; user: LoggedInUser }
   | { ok: false; reason: "invalid" }
-  | { ok: false; reason: "locked"; retryAfterMs: number }
+  | { ok: false; reason: "locked"; retryAfterMs: number; scope?: "account" | "ip" }
   | { ok: false; reason: "busy"; message: string };
 
 /** Who logged in: `id` is the account's stable id (DMs and rate limits
@@ -79,6 +80,8 @@ export interface SessionAuth {
 export interface SessionHub {
   enter(member: Member): { input(text: string): void; leave(reason?: string): void };
   isBanned(name: string): boolean;
+  /** Who banned `name`, when and why, for the `bye banned` message. */
+  banOf?(name: string): BanRecord | undefined;
 }
 
 /** Limits and timings of a session. */
@@ -357,7 +360,7 @@ export class Session {
         presence = this.#options.hub.enter(this.#member(user));
       } catch (error) {
         if (error instanceof BannedError) { // banned between login and entering
-          throw new SessionClosed("banned", BANNED_MESSAGE);
+          throw new SessionClosed("banned", this.#bannedMessage(user.name));
         }
         if (error instanceof NameTakenError) {
           throw new SessionClosed("denied", "That name is reserved");
@@ -479,10 +482,7 @@ export class Session {
         reason: result.reason,
       });
       if (result.reason === "locked") {
-        const minutes = Math.max(1, Math.ceil(result.retryAfterMs / 60_000));
-        const message = `Too many failed logins: locked, try again in ${minutes} minute${
-          minutes === 1 ? "" : "s"
-        }`;
+        const message = lockedMessage(result.retryAfterMs, result.scope);
         this.#send({
           type: "auth_failed",
           reason: "locked",
@@ -526,10 +526,16 @@ export class Session {
         user: user.name,
         address: this.address,
       });
-      throw new SessionClosed("banned", BANNED_MESSAGE);
+      throw new SessionClosed("banned", this.#bannedMessage(user.name));
     }
     this.#send({ type: "welcome", user: user.name, role: user.role });
     return user;
+  }
+
+  /** `You are banned from this server (by boss on 2026-12-01 10:58 UTC: spam)`. */
+  #bannedMessage(name: string): string {
+    const ban = this.#options.hub.banOf?.(name);
+    return ban === undefined ? BANNED_MESSAGE : `${BANNED_MESSAGE} (banned ${describeBan(ban)})`;
   }
 
   #member({ name, role, id }: LoggedInUser): Member {
@@ -550,6 +556,21 @@ export class Session {
         this.#abort(new SessionClosed(reason.code, reason.message));
       },
     };
+  }
+}
+
+/** What a locked-out login is told: which lock, and for how long. An
+ * address lock reads the same whatever name was tried. */
+export function lockedMessage(retryAfterMs: number, scope?: "account" | "ip"): string {
+  const minutes = Math.max(1, Math.ceil(retryAfterMs / 60_000));
+  const wait = `try again in ${minutes} minute${minutes === 1 ? "" : "s"}`;
+  switch (scope) {
+    case "ip":
+      return `Too many failed logins from your address: every account is locked from it, ${wait}`;
+    case "account":
+      return `Too many failed logins for this name from your address: it is locked from here, ${wait}`;
+    default:
+      return `Too many failed logins: locked, ${wait}`;
   }
 }
 

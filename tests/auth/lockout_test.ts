@@ -359,3 +359,54 @@ Deno.test("Lockout gives up writing after lockTimeoutMs of its clock when anothe
   deepEqual(lockout.status("alice", IP), { locked: false });
   await rejects(Deno.stat(path), Deno.errors.NotFound);
 });
+
+Deno.test("Lockout.unlockAccount() says which locks it lifted, with the time each had left", async () => {
+  await using dir = await tempDir();
+  const clock = new FakeClock();
+  const lockout = await Lockout.open(`${dir.path}/lockout.json`, { clock });
+  await fail(lockout, "alice", 3);
+  clock.advance(10_000);
+  await fail(lockout, "alice", 1, "198.51.100.1"); // a failure, no lock
+  await fail(lockout, "bob", 3);
+  deepEqual(await lockout.unlockAccount("alice"), {
+    lockedFrom: [{ address: IP, retryAfterMs: 50_000 }],
+    records: 2,
+    slowdown: true,
+  });
+  equal(lockout.status("bob", IP).locked, true, "only alice's locks");
+  deepEqual(await lockout.unlockAccount("alice"), { lockedFrom: [], records: 0, slowdown: false });
+});
+
+Deno.test("Lockout.unlockAddress() lifts an address lock on every account, not the accounts' own", async () => {
+  await using dir = await tempDir();
+  const clock = new FakeClock();
+  const lockout = await Lockout.open(`${dir.path}/lockout.json`, { clock });
+  equal(await lockout.unlockAddress(IP), undefined, "no file yet");
+  await fail(lockout, "alice", 3);
+  for (let i = 0; i < 7; i++) await lockout.recordFailure(`guess${i}`, IP);
+  deepEqual(lockout.status("carol", IP), { locked: true, retryAfterMs: MINUTE, scope: "ip" });
+  equal(await lockout.unlockAddress(IP), MINUTE);
+  deepEqual(lockout.status("carol", IP), { locked: false });
+  equal(lockout.status("alice", IP).locked, true);
+  equal(await lockout.unlockAddress(IP), undefined);
+  equal(await lockout.unlockAddress("198.51.100.9"), undefined);
+});
+
+Deno.test("Lockout.locks() lists address locks, account locks and slow-downs with time left", async () => {
+  await using dir = await tempDir();
+  const clock = new FakeClock();
+  const lockout = await Lockout.open(`${dir.path}/lockout.json`, { clock });
+  await fail(lockout, "bob", 3, "198.51.100.1");
+  await fail(lockout, "alice", 3);
+  clock.advance(20_000);
+  for (let i = 0; i < 7; i++) await lockout.recordFailure(`guess${i}`, IP);
+  deepEqual(lockout.locks(), [
+    { kind: "ip", address: IP, retryAfterMs: MINUTE },
+    { kind: "account", account: "alice", address: IP, retryAfterMs: 40_000 },
+    { kind: "account", account: "bob", address: "198.51.100.1", retryAfterMs: 40_000 },
+    { kind: "slowdown", account: "bob", delayMs: 1_000 },
+    { kind: "slowdown", account: "alice", delayMs: 1_000 },
+  ]);
+  clock.advance(MINUTE);
+  deepEqual(lockout.locks().map((lock) => lock.kind), ["slowdown", "slowdown"]);
+});

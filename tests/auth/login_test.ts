@@ -117,7 +117,7 @@ Deno.test("Authenticator.login() locks after 3 failures and then does no hash wo
   // Even the right password is refused while locked.
   deepEqual(
     await auth.login({ username: "alice", password: GOOD_PASSWORD, ip: IP }),
-    { ok: false, reason: "locked", retryAfterMs: 60_000 },
+    { ok: false, reason: "locked", retryAfterMs: 60_000, scope: "account" },
   );
   equal(hasher.work, work);
   clock.advance(60_000);
@@ -138,7 +138,7 @@ Deno.test("Authenticator.login() locks unknown names too, so a lock reveals noth
     }
     deepEqual(
       await auth.login({ username, password: "wrong guess", ip }),
-      { ok: false, reason: "locked", retryAfterMs: 60_000 },
+      { ok: false, reason: "locked", retryAfterMs: 60_000, scope: "account" },
     );
   }
 });

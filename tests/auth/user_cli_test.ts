@@ -162,7 +162,12 @@ Deno.test("user.ts list, passwd and remove work on the file the server uses", as
   const flag = ["--credentials", "conf/accounts.json"];
 
   const list = await cli(dir.path, ["list", ...flag]);
-  deepEqual([list.code, list.stdout], [0, "admin\tadmin\nalice\tuser\n"]);
+  equal(list.code, 0, list.stderr);
+  deepEqual(list.stdout.split("\n").slice(0, 3).map((line) => line.split(/ {2,}/).slice(0, 2)), [
+    ["NAME", "ROLE"],
+    ["admin", "admin"],
+    ["alice", "user"],
+  ]);
 
   const passwd = await cli(dir.path, ["passwd", "alice", ...flag], "new phrase here\n");
   equal(passwd.code, 0, passwd.stderr);
@@ -212,19 +217,185 @@ Deno.test("user.ts refuses a missing credentials file except for add, which make
 Deno.test("user.ts unlock lifts a lockout recorded by the server", async () => {
   await using dir = await tempDir();
   await seed(dir.path);
-  const server = await Lockout.open(`${dir.path}/state/lockout.json`);
+  const server = await Lockout.open(`${dir.path}/state/lockout.json`, { account: HOUR_LOCK });
   for (let i = 0; i < 3; i++) await server.recordFailure("alice", "192.0.2.1");
   equal(server.status("alice", "192.0.2.1").locked, true);
 
   const run = await cli(dir.path, ["unlock", "alice", "--data", "state"]);
-  deepEqual([run.code, run.stdout, run.stderr], [0, `Unlocked "alice"\n`, ""]);
+  deepEqual([run.code, run.stdout, run.stderr], [
+    0,
+    `Unlocked "alice" from 192.0.2.1 (1 h were left)\nCleared the slow-down of "alice"\n`,
+    "",
+  ]);
   await server.refresh();
   equal(server.status("alice", "192.0.2.1").locked, false);
 
   const again = await cli(dir.path, ["unlock", "alice", "--data", "state"]);
-  deepEqual([again.code, again.stdout], [0, `"alice" had no failed logins\n`]);
+  deepEqual([again.code, again.stdout], [0, `"alice" had no lock and no failed logins\n`]);
   const unknown = await cli(dir.path, ["unlock", "zed", "--data", "state"]);
   deepEqual([unknown.code, unknown.stderr], [1, `user: Cannot unlock "zed": no such user\n`]);
+});
+
+/** Locks that last an hour, so the time left the CLI shows is exact. */
+const HOUR_LOCK = { threshold: 3, durationsMs: [3_600_000] };
+const HOUR_IP_LOCK = { threshold: 10, durationsMs: [3_600_000] };
+
+/** A server-side lockout file with alice locked from two addresses and
+ * 198.51.100.9 locked for every account (ten made-up names from it). */
+async function lockedState(dir: string): Promise<Lockout> {
+  const lockout = await Lockout.open(`${dir}/data/lockout.json`, {
+    account: HOUR_LOCK,
+    ip: HOUR_IP_LOCK,
+  });
+  for (const ip of ["192.0.2.1", "192.0.2.2"]) {
+    for (let i = 0; i < 3; i++) await lockout.recordFailure("alice", ip);
+  }
+  for (let i = 0; i < 10; i++) await lockout.recordFailure(`guess${i}`, "198.51.100.9");
+  return lockout;
+}
+
+Deno.test("user.ts unlock NAME lifts every lock naming the user and names the --address command for the address lock still in force", async () => {
+  await using dir = await tempDir();
+  await seed(dir.path);
+  const server = await lockedState(dir.path);
+  const run = await cli(dir.path, ["unlock", "alice"]);
+  equal(run.code, 0, run.stderr);
+  deepEqual(run.stdout.split("\n"), [
+    `Unlocked "alice" from 192.0.2.1 (1 h were left)`,
+    `Unlocked "alice" from 192.0.2.2 (1 h were left)`,
+    `Cleared the slow-down of "alice"`,
+    `Still locked: every account, "alice" too, from 1 address(es):`,
+    "  198.51.100.9 (1 h left): deno task user unlock --address 198.51.100.9",
+    "",
+  ]);
+  await server.refresh();
+  equal(server.status("alice", "192.0.2.1").locked, false);
+  equal(server.status("alice", "192.0.2.2").locked, false);
+  equal(server.delayMs("alice", "203.0.113.1"), 0, "the slow-down is lifted");
+  equal(server.status("alice", "198.51.100.9").locked, true, "the address lock stays");
+});
+
+Deno.test("user.ts unlock --address IP lifts an address lock; an address given as a name is no user and gets the hint", async () => {
+  await using dir = await tempDir();
+  await seed(dir.path);
+  const server = await lockedState(dir.path);
+  const asName = await cli(dir.path, ["unlock", "198.51.100.9"]);
+  deepEqual([asName.code, asName.stdout, asName.stderr], [
+    1,
+    "",
+    `user: Cannot unlock "198.51.100.9": no such user (for an address: deno task user unlock --address 198.51.100.9)\n`,
+  ]);
+  const run = await cli(dir.path, ["unlock", "--address", "198.51.100.9"]);
+  deepEqual([run.code, run.stdout, run.stderr], [
+    0,
+    "Unlocked address 198.51.100.9 (1 h were left)\n",
+    "",
+  ]);
+  await server.refresh();
+  equal(server.status("alice", "198.51.100.9").locked, false);
+  equal(server.status("alice", "192.0.2.1").locked, true, "alice's own locks stay");
+  const again = await cli(dir.path, ["unlock", "--address", "198.51.100.9"]);
+  equal(again.stdout, "198.51.100.9 had no failed logins\n");
+  for (
+    const args of [["unlock", "--address", "not-an-ip"], [
+      "unlock",
+      "alice",
+      "--address",
+      "192.0.2.1",
+    ], [
+      "unlock",
+    ], ["list", "--address", "192.0.2.1"]]
+  ) {
+    const bad = await cli(dir.path, args);
+    equal(bad.code, 2, args.join(" "));
+  }
+});
+
+Deno.test("user.ts locks lists account and address locks and slow-downs with time left", async () => {
+  await using dir = await tempDir();
+  await seed(dir.path);
+  const none = await cli(dir.path, ["locks"]);
+  deepEqual([none.code, none.stdout], [0, "No locks in force\n"]);
+  await lockedState(dir.path);
+  const run = await cli(dir.path, ["locks"]);
+  equal(run.code, 0, run.stderr);
+  deepEqual(run.stdout.split("\n").map((line) => line.split(/ {2,}/)), [
+    ["LOCK", "NAME", "FROM", "TIME"],
+    ["address", "(every account)", "198.51.100.9", "1 h left"],
+    ["account", "alice", "192.0.2.1", "1 h left"],
+    ["account", "alice", "192.0.2.2", "1 h left"],
+    ["slowed", "alice", "(every address)", "checks 8 s apart"],
+    [""],
+  ]);
+});
+
+Deno.test("user.ts list shows a header, role, lock state, last login and sessions online, and says when the server is not running", async () => {
+  await using dir = await tempDir();
+  await seed(dir.path);
+  await lockedState(dir.path);
+  const rows = (stdout: string) => stdout.split("\n").map((line) => line.split(/ {2,}/));
+  const never = await cli(dir.path, ["list"]);
+  equal(never.code, 0, never.stderr);
+  deepEqual(rows(never.stdout), [
+    ["NAME", "ROLE", "LOCK", "LAST LOGIN", "ONLINE"],
+    ["admin", "admin", "-", "never", "?"],
+    ["alice", "user", "locked from 2 addresses (1 h), slowed (8 s)", "never", "?"],
+    ["(server not running on this data directory: sessions online unknown)"],
+    ["1 address lock(s) keep every account out from those addresses: deno task user locks"],
+    [""],
+  ]);
+  const login = Date.UTC(2026, 0, 2, 3, 4);
+  const activity = (running: boolean, updatedAt: number) =>
+    Deno.writeTextFile(
+      `${dir.path}/data/activity.json`,
+      JSON.stringify({
+        version: 1,
+        running,
+        updatedAt,
+        online: { alice: 2 },
+        lastLogin: { alice: login },
+      }),
+    );
+  await activity(true, Date.now());
+  const live = await cli(dir.path, ["list"]);
+  deepEqual(rows(live.stdout).slice(1, 3), [
+    ["admin", "admin", "-", "never", "0"],
+    ["alice", "user", "locked from 2 addresses (1 h), slowed (8 s)", "2026-01-02 03:04 UTC", "2"],
+  ]);
+  const written = Date.now() - 3_600_000;
+  await activity(true, written);
+  const stale = await cli(dir.path, ["list"]);
+  const stamp = new Date(written).toISOString();
+  deepEqual(rows(stale.stdout).slice(2, 4).map((row) => row.at(-1)), [
+    "?",
+    `(server not running: sessions online unknown; activity last written ${stamp.slice(0, 10)} ${
+      stamp.slice(11, 16)
+    } UTC)`,
+  ]);
+});
+
+Deno.test("user.ts refuses to remove or demote the last admin", async () => {
+  await using dir = await tempDir();
+  await seed(dir.path);
+  const remove = await cli(dir.path, ["remove", "admin"]);
+  deepEqual([remove.code, remove.stderr], [
+    1,
+    `user: Cannot remove user "admin": it is the last admin (make another user admin first)\n`,
+  ]);
+  const demote = await cli(dir.path, ["role", "admin", "user"]);
+  deepEqual([demote.code, demote.stderr], [
+    1,
+    `user: Cannot make "admin" a user: it is the last admin (make another user admin first)\n`,
+  ]);
+  const promote = await cli(dir.path, ["role", "alice", "admin"]);
+  deepEqual([promote.code, promote.stdout], [0, `Set role of "alice" to admin\n`]);
+  const now = await cli(dir.path, ["role", "admin", "user"]);
+  deepEqual([now.code, now.stdout], [0, `Set role of "admin" to user\n`]);
+  const last = await cli(dir.path, ["remove", "alice"]);
+  equal(last.code, 1);
+  match(last.stderr, /last admin/);
+  const store = await CredentialStore.open(`${dir.path}/credentials.json`, { hasher });
+  deepEqual(store.list(), [{ name: "admin", role: "user" }, { name: "alice", role: "admin" }]);
 });
 
 Deno.test("user.ts reports bad usage with exit 2", async () => {
@@ -237,9 +408,10 @@ Deno.test("user.ts reports bad usage with exit 2", async () => {
   ) {
     const run = await cli(dir.path, args);
     equal(run.code, 2, args.join(" "));
-    match(run.stderr, /^user: .*\nUsage: /);
+    match(run.stderr, /^user: .*\nUsage: deno task user /);
   }
   const help = await cli(dir.path, ["--help"]);
   equal(help.code, 0);
-  match(help.stdout, /^Usage: /);
+  match(help.stdout, /^Usage: deno task user COMMAND /);
+  equal(help.stdout.includes("scripts/user.ts"), false);
 });

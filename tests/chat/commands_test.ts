@@ -25,6 +25,7 @@ function context(role: Role, replies: [string, NoticeEvent["level"]][]) {
     joke: fail,
     kick: fail,
     ban: fail,
+    bans: fail,
     unban: fail,
     broadcast: fail,
     shutdown: fail,

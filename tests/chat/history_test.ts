@@ -209,3 +209,40 @@ Deno.test("SqliteHistory.prune() that the database refuses reports the error, ke
   history.append(said(2, "lobby", "new"));
   assert.deepEqual(history.recent("lobby", 50).map((m) => m.text), ["new"]);
 });
+
+bothStores("keeps who banned, when and why; the first ban stands; unban forgets it", (history) => {
+  history.ban("Mallory", 5, { by: "root", reason: "spam" });
+  history.ban("mallory", 9, { by: "boss", reason: "again" });
+  history.ban("eve", 7, { by: "root", reason: "" });
+  assert.deepEqual(history.banOf("MALLORY"), {
+    name: "Mallory",
+    ts: 5,
+    by: "root",
+    reason: "spam",
+  });
+  assert.deepEqual(history.bans(10), [
+    { name: "eve", ts: 7, by: "root" },
+    { name: "Mallory", ts: 5, by: "root", reason: "spam" },
+  ]);
+  assert.deepEqual(history.bans(1).map((b) => b.name), ["eve"]);
+  assert.equal(history.unban("mallory"), true);
+  assert.equal(history.banOf("mallory"), undefined);
+  history.ban("mallory", 11, { by: "boss", reason: "new" });
+  assert.deepEqual(history.banOf("mallory"), {
+    name: "mallory",
+    ts: 11,
+    by: "boss",
+    reason: "new",
+  });
+});
+
+Deno.test("SqliteHistory keeps ban reasons across a restart", async () => {
+  await using dir = await tempDir();
+  const path = `${dir.path}/history.db`;
+  {
+    using history = new SqliteHistory(path);
+    history.ban("eve", 3, { by: "root", reason: "rude" });
+  }
+  using history = new SqliteHistory(path);
+  assert.deepEqual(history.banOf("EVE"), { name: "eve", ts: 3, by: "root", reason: "rude" });
+});

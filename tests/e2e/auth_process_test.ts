@@ -87,10 +87,12 @@ Deno.test("the server process creates a missing credentials file with an admin w
     await using server = spawnServerProcess(dir.path);
     const port = await server.listening();
     const announced = await server.stdout.waitFor(
-      /Created (.+) with user "admin", password: ([A-Za-z0-9_-]{20}) \(shown once/,
+      /Created (.+) with user "admin", password: ([A-Za-z0-9_-]{20}) \(shown once; change it with: (.+)\)\n/,
       PROCESS_MS,
     );
     equal(announced[1], path);
+    // The server ran on --credentials elsewhere: the hint names that file.
+    equal(announced[3], `deno task user passwd admin --credentials ${path}`);
     password = announced[2]!;
     deepEqual(await loginAnswer(port, "admin", password), {
       type: "welcome",
@@ -192,10 +194,64 @@ Deno.test("unlock with the CLI lets a locked user in", async () => {
   equal(locked.type === "auth_failed" && locked.reason, "locked");
 
   const unlocked = await userCli(s, ["unlock", "alice"]);
-  deepEqual(unlocked, { code: 0, stdout: 'Unlocked "alice"\n', stderr: "" });
+  deepEqual([unlocked.code, unlocked.stderr], [0, ""]);
+  match(
+    unlocked.stdout,
+    /^Unlocked "alice" from 127\.0\.0\.1 \((\d+ s|1 min) were left\)\nCleared the slow-down of "alice"\n$/,
+  );
   deepEqual(await loginAnswer(s.port, "alice", passwordOf("alice")), {
     type: "welcome",
     user: "alice",
     role: "user",
   });
+});
+
+/** The activity file once `match` accepts what it holds, watched, not polled. */
+async function activityWhen(
+  s: TestServer,
+  match: (activity: { online: Record<string, number> }) => boolean,
+): Promise<void> {
+  const path = join(s.config.data, "activity.json");
+  using watcher = Deno.watchFs(s.config.data);
+  const read = async () => {
+    try {
+      return match(JSON.parse(await Deno.readTextFile(path)));
+    } catch (error) {
+      // Not written yet; a rename is atomic, so a read is never partial.
+      if (error instanceof Deno.errors.NotFound) return false;
+      throw error;
+    }
+  };
+  if (await read()) return;
+  const events = watcher[Symbol.asyncIterator]();
+  for (;;) {
+    const { done } = await within(events.next(), PROCESS_MS, "a write of activity.json");
+    if (done) throw new Error("The watcher closed before activity.json changed");
+    if (await read()) return;
+  }
+}
+
+Deno.test("user list shows who the running server has online and when they last logged in", async () => {
+  await using s = await startTestServer({ users: ["alice", "bob"] });
+  {
+    await using alice = await s.login("alice");
+    await alice.until(roomFrame("lobby"));
+    await activityWhen(s, (a) => (a.online["alice"] ?? 0) >= 1);
+    const list = await userCli(s, ["list"]);
+    equal(list.code, 0, list.stderr);
+    const rows = list.stdout.split("\n").map((line) => line.split(/ {2,}/));
+    deepEqual(rows[0], ["NAME", "ROLE", "LOCK", "LAST LOGIN", "ONLINE"]);
+    const alices = rows.find((row) => row[0] === "alice");
+    match(alices?.[3] ?? "", /^\d{4}-\d\d-\d\d \d\d:\d\d UTC$/);
+    equal(alices?.[4], "1");
+    deepEqual(rows.find((row) => row[0] === "bob")?.slice(3), ["never", "0"]);
+  }
+  await activityWhen(s, (a) => a.online["alice"] === undefined);
+  const after = await userCli(s, ["list"]);
+  const alice = after.stdout.split("\n").find((line) => line.startsWith("alice"));
+  match(alice ?? "", /UTC {2}0$/);
+  await s.stop();
+  const stopped = await userCli(s, ["list"]);
+  match(stopped.stdout, /^alice .* \?$/m);
+  match(stopped.stdout, /server not running/);
 });

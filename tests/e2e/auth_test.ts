@@ -29,7 +29,10 @@ import { byeOf, messageWith, presenceOf } from "./_frames.ts";
 type AuthFailedFrame = Extract<ServerFrame, { type: "auth_failed" }>;
 
 const WRONG = "not the password at all";
-const LOCKED_1_MIN = "Too many failed logins: locked, try again in 1 minute";
+const LOCKED_1_MIN =
+  "Too many failed logins for this name from your address: it is locked from here, try again in 1 minute";
+const ADDRESS_LOCKED_1_MIN =
+  "Too many failed logins from your address: every account is locked from it, try again in 1 minute";
 
 function isAuth(f: ServerFrame): f is Extract<ServerFrame, { type: "auth" }> {
   return f.type === "auth";
@@ -224,7 +227,8 @@ Deno.test("the second lock of an account lasts 5 minutes", async () => {
     deepEqual(answers.map((a) => a.type === "auth_failed" && a.reason), Array(3).fill("invalid"));
     equal((await byeOf(client))?.type, "bye");
   }
-  const message = "Too many failed logins: locked, try again in 5 minutes";
+  const message =
+    "Too many failed logins for this name from your address: it is locked from here, try again in 5 minutes";
   deepEqual(await loginOnce(s, "alice"), lockedAnswer(300_000, message));
   clock.advance(300_000);
   equal((await loginOnce(s, "alice")).answer.type, "welcome");
@@ -243,8 +247,10 @@ Deno.test("ten failures from one address lock every account from it", async () =
   await using client = await s.client();
   const [tenth, right] = await attempts(client, [guesses[9]!, ["alice", passwordOf("alice")]]);
   equal(tenth?.type === "auth_failed" && tenth.reason, "invalid");
-  deepEqual(right, lockedAnswer(60_000, LOCKED_1_MIN).answer);
-  deepEqual(await byeOf(client), lockedAnswer(60_000, LOCKED_1_MIN).bye);
+  deepEqual(right, lockedAnswer(60_000, ADDRESS_LOCKED_1_MIN).answer);
+  deepEqual(await byeOf(client), lockedAnswer(60_000, ADDRESS_LOCKED_1_MIN).bye);
+  // The address lock reads the same for a name that is no account.
+  deepEqual(await loginOnce(s, "nobody-here"), lockedAnswer(60_000, ADDRESS_LOCKED_1_MIN));
   clock.advance(60_000);
   equal((await loginOnce(s, "alice")).answer.type, "welcome");
 });

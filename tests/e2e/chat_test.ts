@@ -252,13 +252,16 @@ Deno.test("a banned user logging in again gets bye banned and the server carries
   await using s = await startTestServer({ users: ["alice", "bob"], admins: ["root"] });
   await using root = await s.login("root");
   await sayAndSettle(root, "/ban bob", 1);
+  const banned = s.server.hub.banOf("bob")?.ts ?? 0;
   await using again = await s.client();
   const answer = await again.login("bob", passwordOf("bob"));
   const frames = [answer, ...await again.untilClosed()];
   deepEqual(frames.at(-1), {
     type: "bye",
     code: "banned",
-    message: "You are banned from this server",
+    message: `You are banned from this server (banned by root on ${
+      new Date(banned).toISOString().slice(0, 10)
+    } ${new Date(banned).toISOString().slice(11, 16)} UTC)`,
   });
   ok(!frames.some((f) => f.type === "room"), "a banned user never enters a room");
   await using alice = await s.login("alice");

@@ -120,7 +120,7 @@ Deno.test("a locked account is explained and exits 4", async () => {
     env: { BANTER_PASSWORD: passwordOf("alice") },
   });
   equal(await client.status(), 4);
-  match(client.output(), /locked, try again in \d+ minute/);
+  match(client.output(), /it is locked from here, try again in \d+ minute/);
 });
 
 Deno.test("an unreachable server is one clear line and exit status 1", async () => {
