@@ -359,3 +359,21 @@ Deno.test("Lockout gives up writing after lockTimeoutMs of its clock when anothe
   deepEqual(lockout.status("alice", IP), { locked: false });
   await rejects(Deno.stat(path), Deno.errors.NotFound);
 });
+
+Deno.test("Lockout starts a record afresh when its own next failure comes 24 hours after the last", async () => {
+  await using dir = await tempDir();
+  const clock = new FakeClock();
+  const lockout = await Lockout.open(`${dir.path}/lockout.json`, { clock });
+  await fail(lockout, "alice", 3); // locked for 1 minute
+  clock.advance(MINUTE);
+  await fail(lockout, "alice", 2); // two toward the next lock
+  clock.advance(LOCKOUT_FORGET_MS);
+  // No other write in between: the stale record is still forgotten, so one
+  // failure is not the third in a row, and the next lock is 1 minute again.
+  equal((await fail(lockout, "alice", 1))?.status.locked, false);
+  deepEqual((await fail(lockout, "alice", 2))?.status, {
+    locked: true,
+    retryAfterMs: MINUTE,
+    scope: "account",
+  });
+});
