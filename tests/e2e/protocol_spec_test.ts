@@ -262,7 +262,7 @@ Deno.test("room members are sorted by UTF-16 code unit, case-sensitively (Bob be
   deepEqual(room?.type === "room" && room.members, ["Bob", "alice", "carol"]);
 });
 
-Deno.test("/me text is trimmed at both ends, inner spaces kept; plain text is sent untrimmed", async () => {
+Deno.test("/me and /msg text is trimmed at both ends, inner spaces kept; plain text is sent untrimmed", async () => {
   await using s = await startTestServer({ users: ["alice"] });
   await using alice = await s.login("alice");
   await alice.send({ type: "say", text: "/me   waves  twice \t" });
@@ -271,6 +271,9 @@ Deno.test("/me text is trimmed at both ends, inner spaces kept; plain text is se
   equal(action.action, true);
   await alice.send({ type: "say", text: "  hi  " });
   equal((await alice.until(isMessage)).text, "  hi  ");
+  await alice.send({ type: "say", text: "/msg alice   note  to self " });
+  const dm = await alice.until((f) => f.type === "dm");
+  equal(dm.type === "dm" && dm.text, "note  to self");
 });
 
 for (
