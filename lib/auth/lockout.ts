@@ -646,6 +646,9 @@ export class Lockout {
         this.#tables = current ?? emptyTables();
         const before = serialise(this.#tables);
         for (const unsaved of this.#unsaved) unsaved(this.#tables);
+        // Forget stale records first, so a failure 24 h after the last one
+        // starts its record (and ladder) afresh instead of reviving it.
+        this.#prune(now);
         applied = { result: change(this.#tables, now) };
         this.#prune(now);
         const changed = serialise(this.#tables) !== before;
@@ -656,6 +659,7 @@ export class Lockout {
       return result;
     } catch (error) {
       // In memory the unsaved changes are applied already; add this one.
+      if (applied === undefined) this.#prune(now);
       applied ??= { result: change(this.#tables, now) };
       this.#prune(now);
       if (keep) this.#unsaved.push((tables) => void change(tables, now));

@@ -6,7 +6,9 @@
  * file. Within one process, refreshes and changes run one at a time, and a
  * change reaches the cache and the change reports only once it is written.
  *
- * The format is versioned:
+ * The format is specified in docs/CREDENTIALS.md (keep the two in step;
+ * tests/auth/credentials_doc_test.ts loads that page's example). In short,
+ * it is versioned:
  *
  * ```json
  * {
@@ -160,7 +162,6 @@ type Users = Map<string, Stored>;
  * ```ts
  * import { CredentialStore } from "./store.ts";
  * import { Hasher } from "./hash.ts";
-import { isWrapOf } from "./_stored_hash.ts";
  * import { equal } from "node:assert/strict";
  *
  * const dir = await Deno.makeTempDir();

@@ -308,8 +308,11 @@ export class Session {
       limits.loginTimeoutMs,
     );
     const work = (async () => {
-      // Heartbeats are answered here, in every state, so the rest of the
-      // session only sees frames that mean something to it.
+      // Heartbeats are answered here, in every state after the client's
+      // hello, so the rest of the session only sees frames that mean
+      // something to it. Before hello a ping or pong is like any other
+      // frame: not a hello, so fatal (PROTOCOL.md section 3).
+      let greeted = false;
       const next = async (): Promise<ClientFrame | undefined> => {
         for (;;) {
           const line = await lines.next();
@@ -322,6 +325,7 @@ export class Session {
             );
           }
           const frame = parseClientFrame(line);
+          if (!greeted) return frame;
           if (frame.type === "ping") {
             if (!loggedIn && !pings.take()) {
               throw new PreLoginError("rate_limited", "Too many pings before login");
@@ -348,6 +352,7 @@ export class Session {
           `Unsupported protocol version ${hello.version}; this server speaks ${PROTOCOL_VERSION}`,
         );
       }
+      greeted = true;
       // Checked again with nothing awaited before `enter`: an account change
       // seen after this check finds the member in the hub and follows it.
       const user = this.#admit(await this.#login(next));

@@ -410,3 +410,21 @@ Deno.test("Lockout.locks() lists address locks, account locks and slow-downs wit
   clock.advance(MINUTE);
   deepEqual(lockout.locks().map((lock) => lock.kind), ["slowdown", "slowdown"]);
 });
+
+Deno.test("Lockout starts a record afresh when its own next failure comes 24 hours after the last", async () => {
+  await using dir = await tempDir();
+  const clock = new FakeClock();
+  const lockout = await Lockout.open(`${dir.path}/lockout.json`, { clock });
+  await fail(lockout, "alice", 3); // locked for 1 minute
+  clock.advance(MINUTE);
+  await fail(lockout, "alice", 2); // two toward the next lock
+  clock.advance(LOCKOUT_FORGET_MS);
+  // No other write in between: the stale record is still forgotten, so one
+  // failure is not the third in a row, and the next lock is 1 minute again.
+  equal((await fail(lockout, "alice", 1))?.status.locked, false);
+  deepEqual((await fail(lockout, "alice", 2))?.status, {
+    locked: true,
+    retryAfterMs: MINUTE,
+    scope: "account",
+  });
+});

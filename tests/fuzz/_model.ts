@@ -112,7 +112,6 @@ export function modelClientFrame(line: string): ModelFrame {
             type,
             username: string(o, "username", 256),
             // 1,024 characters (MAX_PASSWORD_LENGTH) may take 2,048 UTF-16 units.
-            // PROTOCOL.md sections 4 and 10 still say 1,024 units: the doc is behind.
             password: string(o, "password", 2048),
           },
         };
@@ -184,8 +183,9 @@ export function modelSession(
     const parsed = modelClientFrame(line);
     if ("error" in parsed) return fatal(parsed.error);
     const frame = parsed.ok;
-    // Heartbeats are answered in every state (lib/server/session.ts; PROTOCOL.md
-    // section 4 still says "only after welcome").
+    // Heartbeats are answered in every state after the client's hello; before
+    // it a ping or pong is not a hello, so fatal (PROTOCOL.md sections 3, 4).
+    if (state === "hello" && frame.type !== "hello") return fatal("unexpected");
     if (frame.type === "ping") {
       if (state !== "chat" && ++pings > PRE_LOGIN_PINGS) return fatal("rate_limited");
       out.push(`pong:${frame.id}`);

@@ -56,6 +56,8 @@ Deno.test("before login, connections that flood pings and never read are closed 
   try {
     const batch = pings(0, 2_000);
     await Promise.all(flooders.map(async (c) => {
+      // Pings before hello are fatal at once; the rate applies from hello to login.
+      await c.send({ type: "hello", version: 1 });
       for (let sent = 0; sent < perConnection; sent += batch.length) {
         try {
           await c.sendRaw(batch);
@@ -72,6 +74,7 @@ Deno.test("before login, connections that flood pings and never read are closed 
       ok(pongs <= burst, `${pongs} pongs for a burst of ${burst}`);
       deepEqual(codes(frames.filter((f) => f.type !== "pong")), [
         "hello",
+        "auth",
         "error:rate_limited",
         "bye:protocol_error",
       ]);
@@ -97,6 +100,8 @@ Deno.test("before login, pings within the rate are answered: the bucket refills 
   });
   await using c = await s.client();
   await c.until((f) => f.type === "hello");
+  await c.send({ type: "hello", version: 1 });
+  await c.until((f) => f.type === "auth");
   for (let id = 1; id <= 6; id++) {
     await c.send({ type: "ping", id });
     await c.until((f) => f.type === "pong" && f.id === id);

@@ -83,12 +83,12 @@ Deno.test("a logged-in peer that stops answering pings is dropped and its presen
   equal(echoed.type === "message" && echoed.text, "still here");
 });
 
-Deno.test("heartbeats before login are answered or ignored, never fatal", async () => {
+Deno.test("heartbeats between hello and login are answered or ignored, never fatal", async () => {
   await using s = await startTestServer({ users: ["alice"] });
   await using c = await s.client();
   await c.next(); // hello
-  await c.send({ type: "pong", id: 1 });
   await c.send({ type: "hello", version: 1 });
+  await c.send({ type: "pong", id: 1 });
   await c.send({ type: "ping", id: 2 });
   deepEqual(await c.until((f) => f.type === "pong"), { type: "pong", id: 2 });
   await c.send({ type: "pong", id: 3 });
