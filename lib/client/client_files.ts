@@ -7,6 +7,7 @@
  * @module
  */
 import { flagName } from "../util/config.ts";
+import { whyUnreadable } from "../util/why_unreadable.ts";
 
 /** A file named by a flag cannot be used; the message names the flag and the file. */
 export class ClientFileError extends Error {
@@ -57,17 +58,6 @@ const READABLE_BY_OTHERS = 0o044;
 
 const PEM_CERTIFICATE = "-----BEGIN CERTIFICATE-----";
 const PEM_PRIVATE_KEY = /-----BEGIN [A-Z ]*PRIVATE KEY-----/;
-
-/** Why reading `path` failed, in a few words. */
-function whyUnreadable(error: unknown): string {
-  if (error instanceof Deno.errors.NotFound) return "no such file";
-  if (error instanceof Deno.errors.PermissionDenied || error instanceof Deno.errors.NotCapable) {
-    return "permission denied";
-  }
-  if (error instanceof Deno.errors.IsADirectory) return "is a directory, not a file";
-  if (error instanceof TypeError) return "not UTF-8 text";
-  return error instanceof Error ? error.message : String(error);
-}
 
 async function readFor(
   key: string,

@@ -9,6 +9,7 @@
 import { parseArgs } from "node:util";
 import { getNodeValue, type ParseError, parseTree, printParseErrorCode } from "jsonc-parser";
 import { nearest } from "./nearest.ts";
+import { whyUnreadable } from "./why_unreadable.ts";
 
 /** The kinds of value a setting can hold. */
 export type SettingType = "string" | "integer" | "boolean" | "strings";
@@ -357,7 +358,7 @@ export function loadConfig<T extends readonly Setting[]>(
       text = sources.readFile(configPath);
     } catch (error) {
       throw new ConfigError(
-        `Cannot read config file ${configPath}: ${error instanceof Error ? error.message : error}`,
+        `Cannot read config file ${configPath}: ${whyUnreadable(error)}`,
         "config",
       );
     }

@@ -78,3 +78,13 @@ Deno.test("an unknown key in the config file suggests the nearest setting", () =
     'Unknown setting "hots" in client.json: did you mean "host"?',
   );
 });
+
+Deno.test("a config file that is not there is named, without an OS error code", () => {
+  const missing = () => {
+    throw new Deno.errors.NotFound("No such file or directory (os error 2): readfile 'gone.json'");
+  };
+  equal(
+    messageOf(() => parseClientConfig(["--config", "gone.json"], {}, missing)),
+    "Cannot read config file gone.json: no such file",
+  );
+});
