@@ -161,7 +161,9 @@ async function answersHttp(hostname: string, port: number, clock: Clock): Promis
     const first = await Promise.race([answer, expired.promise]);
     return first?.startsWith("HTTP/") ?? false;
   } catch (error) {
-    if (error instanceof Deno.errors.PermissionDenied) throw error;
+    if (error instanceof Deno.errors.NotCapable || error instanceof Deno.errors.PermissionDenied) {
+      throw error;
+    }
     return false; // could not ask: keep the TLS answer's own classification
   } finally {
     done = true;
