@@ -7,6 +7,7 @@
  */
 import { existsSync } from "node:fs";
 import { ChatClient, type ClientIO, EXIT } from "./lib/client/run.ts";
+import { type ClientFiles, readClientFiles } from "./lib/client/client_files.ts";
 import {
   CLIENT_SETTINGS,
   type ClientConfig,
@@ -28,11 +29,6 @@ Scripted: when stdin is not a terminal, each line is sent; exit status 0 after e
 Exit status: 0 ok, 1 connection or TLS failure, 2 usage, 3 login failed,
 4 account locked, 5 kicked/banned/replaced, 6 protocol error,
 7 server shut down (with --no-reconnect).`;
-
-async function readSecret(path: string): Promise<string> {
-  const text = await Deno.readTextFile(path);
-  return text.replace(/\r?\n$/, "");
-}
 
 /** The terminal's width, or undefined when standard output is not a terminal. */
 function terminalColumns(): number | undefined {
@@ -62,26 +58,21 @@ export async function main(args: string[]): Promise<number> {
     }
     throw error;
   }
-  const caPath = config.ca ?? (existsSync(DEFAULT_CA) ? DEFAULT_CA : undefined);
-  let caCerts: string[] | undefined;
-  let cert: string | undefined;
-  let key: string | undefined;
-  let password: string | undefined;
+  let files: ClientFiles;
   try {
-    if (caPath !== undefined) caCerts = [await Deno.readTextFile(caPath)];
-    if (config.cert !== undefined && config.key !== undefined) {
-      cert = await Deno.readTextFile(config.cert);
-      key = await Deno.readTextFile(config.key);
-    }
-    password = config.passwordFile !== undefined
-      ? await readSecret(config.passwordFile)
-      : Deno.env.get("BANTER_PASSWORD") || undefined;
+    files = await readClientFiles({
+      ca: config.ca ?? (existsSync(DEFAULT_CA) ? DEFAULT_CA : undefined),
+      cert: config.cert,
+      key: config.key,
+      passwordFile: config.passwordFile,
+    }, { warn: (text) => console.error(`banter-client: ${text}`) });
   } catch (error) {
-    console.error(
-      `banter-client: ${error instanceof Error ? error.message : error}`,
-    );
+    // ClientFileError names the flag; anything else is still one line, no trace.
+    console.error(`banter-client: ${error instanceof Error ? error.message : error}`);
     return EXIT.usage;
   }
+  const { caCerts, cert, key } = files;
+  const password = files.password ?? (Deno.env.get("BANTER_PASSWORD") || undefined);
 
   const interactive = Deno.stdin.isTerminal();
   const colour = shouldUseColour({

@@ -16,6 +16,7 @@ import {
   KeyExistsError,
   writeCertificates,
 } from "../lib/net/cert_files.ts";
+import { TOOL_EXIT } from "../lib/util/exit_status.ts";
 import { missingPermission, shellLine } from "../lib/util/permission_advice.ts";
 
 const USAGE = `Usage: deno task certs [options]
@@ -56,11 +57,11 @@ export async function main(args: string[]): Promise<number> {
   } catch (error) {
     console.error(`certs: ${error instanceof Error ? error.message : error}`);
     console.error(USAGE);
-    return 2;
+    return TOOL_EXIT.usage;
   }
   if (values.help) {
     console.log(USAGE);
-    return 0;
+    return TOOL_EXIT.ok;
   }
   try {
     if (values["if-missing"]) {
@@ -71,7 +72,7 @@ export async function main(args: string[]): Promise<number> {
           })`,
         );
       }
-      return 0;
+      return TOOL_EXIT.ok;
     }
     const written = values["add-clients"]
       ? await issueClientCertificates(values.dir, values.client, values.force)
@@ -81,15 +82,15 @@ export async function main(args: string[]): Promise<number> {
         force: values.force,
       });
     for (const path of written) console.log(`wrote ${path}`);
-    return 0;
+    return TOOL_EXIT.ok;
   } catch (error) {
     if (error instanceof KeyExistsError) {
       console.error(`certs: ${error.message}`);
-      return 1;
+      return TOOL_EXIT.failure;
     }
     if (error instanceof TypeError || error instanceof SyntaxError) {
       console.error(`certs: ${error.message}`);
-      return 1;
+      return TOOL_EXIT.failure;
     }
     const missing = missingPermission(error);
     if (missing !== undefined) {
@@ -103,13 +104,13 @@ export async function main(args: string[]): Promise<number> {
           ])
         }`,
       );
-      return 1;
+      return TOOL_EXIT.failure;
     }
     if (error instanceof Deno.errors.NotFound) {
       console.error(
         `certs: no CA in ${values.dir} (run without --add-clients first)`,
       );
-      return 1;
+      return TOOL_EXIT.failure;
     }
     throw error;
   }

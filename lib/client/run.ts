@@ -33,7 +33,14 @@ export const MAX_SERVER_FRAME_BYTES = 1 << 22;
 /** Lines kept while not logged in. */
 export const MAX_QUEUED_LINES = 1000;
 
-/** Client exit statuses (documented in `--help`). */
+/**
+ * How long the server may take to say hello once TLS is up. A Banter server
+ * says it at once; a server that waits for the client to speak first (HTTPS
+ * without ALPN, another protocol) is named after this long.
+ */
+export const HELLO_TIMEOUT_MS = 10_000;
+
+/** Client exit statuses (documented in `--help` and docs/RUNNING.md). */
 export const EXIT = {
   ok: 0,
   connection: 1,
@@ -88,7 +95,19 @@ export interface ChatClientOptions {
 /** How one connection ended. */
 type Ending =
   | { kind: "exit"; code: number; message?: string }
-  | { kind: "dropped"; message: string; shutdown?: boolean; busy?: boolean };
+  | {
+    kind: "dropped";
+    message: string;
+    shutdown?: boolean;
+    busy?: boolean;
+    /** The connection ended before the server said anything. */
+    beforeHello?: boolean;
+  };
+
+/** What to say when a port answers, but not in Banter. */
+function notBanter(host: string, port: number, why: string): string {
+  return `Cannot connect to ${host}:${port}: that port does not speak Banter (${why}); check --host and --port`;
+}
 
 function describeConnectError(
   error: ConnectError,
@@ -105,15 +124,25 @@ function describeConnectError(
     case "unknown_ca":
       return `TLS failure: the server's certificate is not signed by a trusted CA (unknown issuer; check --ca)`;
     case "name_mismatch":
-      return `TLS failure: the server's certificate is not valid for the name "${host}"`;
+      return `TLS failure: the server's certificate is not valid for the name "${host}"${
+        error.validNames.length === 0
+          ? ""
+          : ` (it is valid for ${error.validNames.join(", ")}: use one of those with --host)`
+      }`;
     case "expired":
       return `TLS failure: the server's certificate has expired`;
     case "not_yet_valid":
       return `TLS failure: the server's certificate is not valid yet (check the clocks)`;
     case "certificate_required":
-      return `TLS failure: the server requires a client certificate (use --cert and --key)`;
+      return `TLS failure: this server requires a client certificate: use --cert and --key`;
     case "certificate_refused":
       return `TLS failure: the server refused the client certificate`;
+    case "http":
+      return notBanter(host, port, "it answered HTTP");
+    case "not_tls":
+      return notBanter(host, port, "it answered, but not in TLS");
+    case "other_protocol":
+      return notBanter(host, port, "it is a TLS server for other protocols, such as HTTPS");
     case "tls":
       return `TLS failure: ${error.message}`;
   }
@@ -217,8 +246,13 @@ export class ChatClient {
         !(everLoggedIn || busyFirst) || !reconnect ||
         (this.#quitting && !busyFirst) || this.#stop.signal.aborted
       ) {
+        if (result.beforeHello && !everLoggedIn) {
+          io.info(this.#closedBeforeHello());
+          return EXIT.connection;
+        }
         io.info(result.message);
-        if (this.#quitting) return EXIT.ok;
+        // Input that ended before any login did not get its lines through.
+        if (this.#quitting && everLoggedIn) return EXIT.ok;
         return result.shutdown ? EXIT.shutdown : EXIT.connection;
       }
       const verb = everLoggedIn ? "reconnecting" : "retrying";
@@ -229,6 +263,19 @@ export class ChatClient {
 
   get #clock(): Clock {
     return this.#options.clock ?? systemClock;
+  }
+
+  /**
+   * A Banter server says hello first; one that closes the connection right
+   * after the handshake refused the client certificate, or wanted one.
+   */
+  #closedBeforeHello(): string {
+    const { hostname, port, cert } = this.#options.connect;
+    const closed =
+      `Cannot log in to ${hostname}:${port}: the server closed the connection before saying hello`;
+    return cert === undefined
+      ? `${closed}; this server requires a client certificate: use --cert and --key`
+      : `${closed}; it refused the client certificate (--cert): check that it is signed by the server's client CA, current, and made for a client`;
   }
 
   /**
@@ -271,8 +318,9 @@ export class ChatClient {
     const lines = new LineReader(conn.source, { maxFrameBytes: MAX_SERVER_FRAME_BYTES });
     const stop = () => void lines.cancel();
     this.#stop.signal.addEventListener("abort", stop, { once: true });
+    const heard = { hello: false };
     try {
-      return await this.#converse(lines, send, onLogin);
+      return await this.#converse(lines, send, onLogin, heard);
     } catch (error) {
       if (error instanceof ConnectError) {
         return { kind: "exit", code: EXIT.connection, message: error.message };
@@ -292,6 +340,11 @@ export class ChatClient {
         };
       }
       if (
+        !heard.hello && (e.code === "unreachable" || error instanceof Deno.errors.UnexpectedEof)
+      ) {
+        return { kind: "dropped", message: "Connection lost", beforeHello: true };
+      }
+      if (
         error instanceof Error && error.name === "FrameError" ||
         error instanceof Error && error.name === "ProtocolError"
       ) {
@@ -309,20 +362,68 @@ export class ChatClient {
     }
   }
 
+  /**
+   * The server's first frame: a port that stays silent past
+   * {@linkcode HELLO_TIMEOUT_MS}, or answers HTTP or anything not JSON, does
+   * not speak Banter.
+   */
+  async #first(lines: LineReader): Promise<ServerFrame | Ending> {
+    const { hostname, port } = this.#options.connect;
+    let timer: number | undefined;
+    const silent = new Promise<"silent">((resolve) => {
+      timer = this.#clock.setTimeout(() => resolve("silent"), HELLO_TIMEOUT_MS);
+    });
+    let line: string | undefined | "silent";
+    try {
+      line = await Promise.race([lines.next(), silent]);
+    } finally {
+      this.#clock.clearTimeout(timer);
+    }
+    if (line === "silent") {
+      void lines.cancel();
+      const seconds = Math.round(HELLO_TIMEOUT_MS / 1000);
+      return {
+        kind: "exit",
+        code: EXIT.connection,
+        message: notBanter(hostname, port, `no hello within ${seconds} s`),
+      };
+    }
+    if (line === undefined) {
+      return { kind: "dropped", message: "Connection closed by the server", beforeHello: true };
+    }
+    if (line.startsWith("HTTP/")) {
+      return {
+        kind: "exit",
+        code: EXIT.connection,
+        message: notBanter(hostname, port, "it answered HTTP"),
+      };
+    }
+    try {
+      return parseServerFrame(line);
+    } catch (error) {
+      if (!(error instanceof Error && error.name === "ProtocolError")) throw error;
+      return {
+        kind: "exit",
+        code: EXIT.connection,
+        message: notBanter(hostname, port, "its first line is not a Banter frame"),
+      };
+    }
+  }
+
   async #converse(
     lines: LineReader,
     send: (frame: ClientFrame) => void,
     onLogin: () => void,
+    heard: { hello: boolean },
   ): Promise<Ending> {
     const { io } = this.#options;
     const next = async (): Promise<ServerFrame | undefined> => {
       const line = await lines.next();
       return line === undefined ? undefined : parseServerFrame(line);
     };
-    const first = await next();
-    if (first === undefined) {
-      return { kind: "dropped", message: "Connection closed by the server" };
-    }
+    const first = await this.#first(lines);
+    if (!("type" in first)) return first;
+    heard.hello = true;
     if (first.type === "bye") return this.#bye(first.code, first.message);
     if (first.type !== "hello") {
       return {

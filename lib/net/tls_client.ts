@@ -4,6 +4,12 @@
  * failures classified into a {@linkcode ConnectError} whose `code` the
  * client turns into words. Loads no certificate parser.
  *
+ * A port that does not speak Banter is told apart too: the client offers
+ * the ALPN protocol {@linkcode BANTER_ALPN}, which an HTTPS server (that
+ * lists its own, `h2` and `http/1.1`) refuses with `no_application_protocol`;
+ * a server that answers the handshake with bytes that are not TLS is asked
+ * once more over plain TCP to see whether it speaks HTTP.
+ *
  * @module
  */
 import { type Clock, systemClock } from "../util/clock.ts";
@@ -20,21 +26,45 @@ export type ConnectErrorCode =
   | "certificate_required"
   | "certificate_refused"
   | "timeout"
+  | "not_tls"
+  | "http"
+  | "other_protocol"
   | "tls";
+
+/**
+ * The ALPN protocol name the client offers. A server that configures no
+ * ALPN (the Banter server) ignores it; one that lists other protocols
+ * (HTTPS) refuses the handshake, so a wrong port is named at once.
+ */
+export const BANTER_ALPN = "banter";
+
+/** How long the plain-TCP look at a port that did not answer in TLS may take. */
+export const PROBE_TIMEOUT_MS = 2_000;
+
+/** What the look sends: a TLS record header, which any HTTP/1 server answers with 400. */
+const PROBE_BYTES = new Uint8Array([0x16, 0x03, 0x01, 0x00, 0x05]);
 
 /** A connection attempt failed; `code` says why. */
 export class ConnectError extends Error {
   /** Machine-readable cause. */
   readonly code: ConnectErrorCode;
+  /** For `name_mismatch`: the names the certificate is valid for, when known. */
+  readonly validNames: readonly string[];
   /**
    * @param code The cause.
    * @param message Underlying error text.
-   * @param options The original error.
+   * @param options The original error, and for `name_mismatch` the names
+   * the certificate is valid for.
    */
-  constructor(code: ConnectErrorCode, message: string, options?: ErrorOptions) {
+  constructor(
+    code: ConnectErrorCode,
+    message: string,
+    options?: ErrorOptions & { validNames?: readonly string[] },
+  ) {
     super(message, options);
     this.name = "ConnectError";
     this.code = code;
+    this.validNames = options?.validNames ?? [];
   }
 }
 
@@ -73,6 +103,10 @@ export function classifyConnectError(error: unknown): ConnectError {
     ? "expired"
     : /NotValidYet|not valid before/i.test(message)
     ? "not_yet_valid"
+    : /NoApplicationProtocol/i.test(message)
+    ? "other_protocol"
+    : /InvalidContentType|corrupt message/i.test(message)
+    ? "not_tls"
     : /CertificateRequired/i.test(message)
     ? "certificate_required"
     : /BadCertificate|CertificateUnknown|DecryptError/i.test(message)
@@ -84,7 +118,58 @@ export function classifyConnectError(error: unknown): ConnectError {
         /lookup address|unreachable/i.test(message)
     ? "unreachable"
     : "tls";
-  return new ConnectError(code, message, { cause: error });
+  const validNames = code === "name_mismatch" ? namesIn(message) : [];
+  return new ConnectError(code, message, { cause: error, validNames });
+}
+
+/**
+ * The names rustls lists after "certificate is only valid for", e.g.
+ * `DnsName("localhost"), IpAddress(127.0.0.1) or DnsName("chat.example.org")`.
+ */
+function namesIn(message: string): string[] {
+  const list = message.split(/only valid for/i)[1] ?? "";
+  return [...list.matchAll(/DnsName\("([^"]*)"\)|IpAddress\(([^)]*)\)/g)].map((m) =>
+    m[1] ?? m[2] ?? ""
+  ).filter((name) => name !== "");
+}
+
+/**
+ * Whether the server on `hostname:port` answers plain HTTP: one TCP
+ * connection, a TLS record header sent, the first bytes of the answer read
+ * within {@linkcode PROBE_TIMEOUT_MS}.
+ */
+async function answersHttp(hostname: string, port: number, clock: Clock): Promise<boolean> {
+  const expired = Promise.withResolvers<undefined>();
+  const timer = clock.setTimeout(() => expired.resolve(undefined), PROBE_TIMEOUT_MS);
+  let conn: Deno.TcpConn | undefined;
+  let done = false;
+  try {
+    const answer = (async () => {
+      conn = await Deno.connect({ hostname, port });
+      if (done) conn.close(); // the look took too long: the read below fails
+      await conn.write(PROBE_BYTES);
+      const buffer = new Uint8Array(8);
+      let filled = 0;
+      while (filled < 5) {
+        const n = await conn.read(buffer.subarray(filled));
+        if (n === null) break;
+        filled += n;
+      }
+      return new TextDecoder().decode(buffer.subarray(0, filled));
+    })();
+    answer.catch(() => undefined); // settles after the timeout: nothing to report
+    const first = await Promise.race([answer, expired.promise]);
+    return first?.startsWith("HTTP/") ?? false;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotCapable || error instanceof Deno.errors.PermissionDenied) {
+      throw error;
+    }
+    return false; // could not ask: keep the TLS answer's own classification
+  } finally {
+    done = true;
+    clock.clearTimeout(timer);
+    if (conn) safeClose(() => conn!.close())();
+  }
 }
 
 /**
@@ -106,6 +191,7 @@ export async function connect(options: ConnectOptions): Promise<Connection> {
         port: options.port,
         ...(options.caCerts ? { caCerts: options.caCerts } : {}),
         ...(options.cert && options.key ? { cert: options.cert, key: options.key } : {}),
+        alpnProtocols: [BANTER_ALPN],
       });
       await conn.handshake();
       return conn;
@@ -118,7 +204,12 @@ export async function connect(options: ConnectOptions): Promise<Connection> {
     conn = result;
   } catch (error) {
     if (conn) safeClose(() => conn!.close())();
-    throw classifyConnectError(error);
+    clock.clearTimeout(timer);
+    const classified = classifyConnectError(error);
+    if (classified.code === "not_tls" && await answersHttp(options.hostname, options.port, clock)) {
+      throw new ConnectError("http", classified.message, { cause: error });
+    }
+    throw classified;
   } finally {
     clock.clearTimeout(timer);
   }

@@ -8,6 +8,8 @@
  */
 import { parseArgs } from "node:util";
 import { getNodeValue, type ParseError, parseTree, printParseErrorCode } from "jsonc-parser";
+import { nearest } from "./nearest.ts";
+import { whyUnreadable } from "./why_unreadable.ts";
 
 /** The kinds of value a setting can hold. */
 export type SettingType = "string" | "integer" | "boolean" | "strings";
@@ -254,6 +256,34 @@ function isConfigOf<T extends readonly Setting[]>(
   return settings.every((s) => fits(s, values[s.key]));
 }
 
+/**
+ * The first flag in `args` that is not one of `options`, as an error that suggests the nearest known flag; undefined when
+ * every flag is known (the command line is wrong some other way).
+ */
+function unknownFlag(
+  args: readonly string[],
+  options: Record<string, { type: "string" | "boolean"; short?: string; multiple?: boolean }>,
+): ConfigError | undefined {
+  const known = Object.keys(options);
+  const { tokens } = parseArgs({
+    args: [...args],
+    options,
+    strict: false,
+    allowPositionals: true,
+    tokens: true,
+  });
+  const names = new Set(known);
+  for (const token of tokens) {
+    if (token.kind !== "option" || names.has(token.name)) continue;
+    const typed = token.rawName.startsWith("--") ? `--${token.name}` : token.rawName;
+    const hint = token.name.length > 1 ? nearest(token.name, known) : undefined;
+    return new ConfigError(
+      `Unknown flag ${typed}${hint === undefined ? "" : `: did you mean --${hint}?`}`,
+    );
+  }
+  return undefined;
+}
+
 /** Where configuration comes from; injected so tests need no process state. */
 export interface ConfigSources {
   /** Command-line arguments (without the program name). */
@@ -313,7 +343,7 @@ export function loadConfig<T extends readonly Setting[]>(
       strict: true,
     });
   } catch (error) {
-    throw new ConfigError(
+    throw unknownFlag(sources.args, options) ?? new ConfigError(
       `Invalid command line: ${error instanceof Error ? error.message : error}`,
     );
   }
@@ -328,7 +358,7 @@ export function loadConfig<T extends readonly Setting[]>(
       text = sources.readFile(configPath);
     } catch (error) {
       throw new ConfigError(
-        `Cannot read config file ${configPath}: ${error instanceof Error ? error.message : error}`,
+        `Cannot read config file ${configPath}: ${whyUnreadable(error)}`,
         "config",
       );
     }
@@ -336,7 +366,13 @@ export function loadConfig<T extends readonly Setting[]>(
     const known = new Set(settings.map((s) => s.key));
     for (const key of Object.keys(file)) {
       if (!known.has(key)) {
-        throw new ConfigError(`Unknown setting "${key}" in ${configPath}`, key);
+        const hint = nearest(key, known);
+        throw new ConfigError(
+          `Unknown setting "${key}" in ${configPath}${
+            hint === undefined ? "" : `: did you mean "${hint}"?`
+          }`,
+          key,
+        );
       }
     }
   }
