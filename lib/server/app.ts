@@ -111,6 +111,12 @@ export async function startServer(
     clock,
     history,
     historyLimit: config.historyLimit,
+    maxSessionsPerUser: config.maxSessionsPerUser,
+    // DMs reach offline accounts too (by the name's one account, if unique).
+    accountOf: (name: string) => {
+      const found = store.find(name);
+      return found.length === 1 ? { name: found[0]!.name, account: found[0]!.id } : undefined;
+    },
     maxMessageLength: config.maxMessageLength,
     rate: { burst: config.rateBurst, perSecond: config.ratePerSecond },
     jokeCooldownMs: config.jokeCooldownMs,

@@ -62,6 +62,7 @@ export function echoHub(): SessionHub {
     isBanned: () => false,
     enter(member: Member) {
       return {
+        request: () => ({ ok: true }),
         input(text: string) {
           if (text === "end") {
             member.close({ code: "end", message: `Goodbye, ${member.name}` });

@@ -130,7 +130,11 @@ async function enterWhileChanged(now: LoggedInUser | undefined) {
     enter: (member) => {
       entered.push(member);
       const end = () => member.close({ code: "end", message: "Goodbye" });
-      return { input: (text) => text === "end" && end(), leave: () => {} };
+      return {
+        input: (text) => text === "end" && end(),
+        request: () => ({ ok: true }),
+        leave: () => {},
+      };
     },
   };
   const lines = [
