@@ -626,7 +626,8 @@ export class SqliteHistory implements HistoryStore {
     );
     this.#deleteId = db.prepare("DELETE FROM messages WHERE id = ?");
     const statements: Record<string, string> = {
-      ensureRoom: "INSERT INTO rooms (name, topic, created) VALUES (?, '', ?) ON CONFLICT (name) DO NOTHING",
+      ensureRoom:
+        "INSERT INTO rooms (name, topic, created) VALUES (?, '', ?) ON CONFLICT (name) DO NOTHING",
       rooms:
         "SELECT name, topic, created, (SELECT COUNT(*) FROM memberships m WHERE m.room = rooms.name) AS members FROM rooms ORDER BY name",
       room:

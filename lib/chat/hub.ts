@@ -396,7 +396,11 @@ export class Hub {
     if (holder !== undefined && holder.key !== key) {
       // Another account under the same name (one removed, one made since).
       for (const old of [...holder.seats]) {
-        this.#close(old, { code: "replaced", message: "Signed in from another account" }, "replaced");
+        this.#close(
+          old,
+          { code: "replaced", message: "Signed in from another account" },
+          "replaced",
+        );
       }
     }
     const account = this.#accounts.get(key) ?? this.#openAccount(member, key, nameKey);
@@ -893,7 +897,10 @@ export class Hub {
       { kind: "topic", room, text: topic, by: seat.account.name, ts: this.#clock.now() },
       undefined,
     );
-    this.#reply(seat, topic === "" ? `Cleared the topic of #${room}` : `Topic of #${room}: ${topic}`);
+    this.#reply(
+      seat,
+      topic === "" ? `Cleared the topic of #${room}` : `Topic of #${room}: ${topic}`,
+    );
   }
 
   #away(seat: Seat, text: string): void {

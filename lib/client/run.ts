@@ -26,7 +26,6 @@ import {
 } from "../net/tls_client.ts";
 import { backoffDelay } from "./backoff.ts";
 
-
 /**
  * The protocol version this client speaks: 1 (one room at a time), which
  * every server of version 2 still serves.

@@ -379,7 +379,10 @@ export class Session {
         if (frame === undefined) throw CONNECTION_LOST();
         if (this.#version === 1) {
           if (frame.type !== "say") {
-            throw new ProtocolError("unexpected", `Frame ${frame.type} is not expected after login`);
+            throw new ProtocolError(
+              "unexpected",
+              `Frame ${frame.type} is not expected after login`,
+            );
           }
           this.#counters.messagesIn.inc();
           presence.input(frame.text);
@@ -390,7 +393,8 @@ export class Session {
           throw new ProtocolError("unexpected", `Frame ${frame.type} is not expected after login`);
         }
         if (frame.type === "say" || frame.type === "dm") this.#counters.messagesIn.inc();
-        this.#answer(request, presence.request(request));
+        const outcome = presence.request(request);
+        if (this.#onClosed !== undefined) this.#answer(request, outcome); // not once closing
       }
     })();
     let reason: SessionClosed;

@@ -679,7 +679,9 @@ export function parseServerFrame(line: string): ServerFrame {
       return { type: t, room: str(o, "room"), user: str(o, "user"), ts: int(o, "ts") };
     case "presence": {
       const online = optBool(o, "online");
-      if (online === undefined) throw new ProtocolError("invalid_field", 'Field "online" is missing');
+      if (online === undefined) {
+        throw new ProtocolError("invalid_field", 'Field "online" is missing');
+      }
       const away = optStr(o, "away");
       return {
         type: t,
@@ -706,7 +708,11 @@ export function parseServerFrame(line: string): ServerFrame {
         users: array(o, "users").map((u) => {
           const f = object(u, "users");
           const away = optStr(f, "away");
-          return { name: str(f, "name"), role: str(f, "role"), ...(away === undefined ? {} : { away }) };
+          return {
+            name: str(f, "name"),
+            role: str(f, "role"),
+            ...(away === undefined ? {} : { away }),
+          };
         }),
         ...requestRef(o),
       };
