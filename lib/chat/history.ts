@@ -122,6 +122,8 @@ export interface HistoryStore {
   ensureRoom(room: string, ts: number): void;
   /** Every room, sorted by name. */
   rooms(): StoredRoom[];
+  /** How many rooms there are. */
+  roomCount(): number;
   /** The room, if it exists. */
   room(room: string): StoredRoom | undefined;
   /** Set a room's topic (`""` clears it). */
@@ -290,6 +292,10 @@ export class MemoryHistory implements HistoryStore {
     if (!this.#roomInfo.has(room)) {
       this.#roomInfo.set(room, { topic: "", created: ts, members: new Set() });
     }
+  }
+
+  roomCount(): number {
+    return this.#roomInfo.size;
   }
 
   rooms(): StoredRoom[] {
@@ -632,6 +638,7 @@ export class SqliteHistory implements HistoryStore {
         "SELECT name, topic, created, (SELECT COUNT(*) FROM memberships m WHERE m.room = rooms.name) AS members FROM rooms ORDER BY name",
       room:
         "SELECT name, topic, created, (SELECT COUNT(*) FROM memberships m WHERE m.room = rooms.name) AS members FROM rooms WHERE name = ?",
+      roomCount: "SELECT COUNT(*) AS n FROM rooms",
       setTopic: "UPDATE rooms SET topic = ? WHERE name = ?",
       roomsOf: "SELECT room FROM memberships WHERE account = ? ORDER BY room",
       addMember:
@@ -866,6 +873,10 @@ export class SqliteHistory implements HistoryStore {
 
   rooms(): StoredRoom[] {
     return this.#run("rooms").all().map(roomOf);
+  }
+
+  roomCount(): number {
+    return int(this.#run("roomCount").get() ?? {}, "n");
   }
 
   room(room: string): StoredRoom | undefined {

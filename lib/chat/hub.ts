@@ -56,6 +56,10 @@ export const MAX_AWAY_LENGTH = 100;
 export const UNREAD_CAP = 1000;
 /** DM conversations listed at login. */
 export const MAX_CONVERSATIONS = 100;
+/** Rooms one account may be a member of. */
+export const MAX_ROOMS_PER_ACCOUNT = 50;
+/** Rooms the server keeps by default (rooms persist, so their number is bounded). */
+export const DEFAULT_MAX_ROOMS = 10_000;
 /** Sessions one account may have at once by default. */
 export const DEFAULT_MAX_SESSIONS_PER_USER = 8;
 /**
@@ -112,6 +116,8 @@ export interface HubOptions {
    * (code `too_many_sessions`). @default {DEFAULT_MAX_SESSIONS_PER_USER}
    */
   maxSessionsPerUser?: number;
+  /** Rooms kept in all; past it no new room is made. @default {DEFAULT_MAX_ROOMS} */
+  maxRooms?: number;
   /**
    * The account of a user who may be offline (name compared as user names
    * are), so DMs reach offline users and their history can be paged.
@@ -295,6 +301,7 @@ export class Hub {
   #rate: TokenBucketOptions;
   #maxRateEntries: number;
   #maxSessions: number;
+  #maxRooms: number;
   /** Rate state per account, kept across sessions. */
   #buckets = new Map<string, TokenBucket>();
   #retentionDays: number;
@@ -327,6 +334,7 @@ export class Hub {
       options.maxSessionsPerUser ?? DEFAULT_MAX_SESSIONS_PER_USER,
       1,
     );
+    this.#maxRooms = count("maxRooms", options.maxRooms ?? DEFAULT_MAX_ROOMS, 1);
     this.#rate = options.rate ?? {};
     this.#maxRateEntries = count(
       "maxRateEntries",
@@ -824,6 +832,14 @@ export class Hub {
     const name = parseRoomName(input);
     const account = seat.account;
     if (!account.rooms.has(name)) {
+      if (account.rooms.size >= MAX_ROOMS_PER_ACCOUNT) {
+        throw new RangeError(
+          `Cannot join #${name}: you are in ${MAX_ROOMS_PER_ACCOUNT} rooms, /part one first`,
+        );
+      }
+      if (this.#history.room(name) === undefined && this.#history.roomCount() >= this.#maxRooms) {
+        throw new RangeError(`Cannot create #${name}: the server has ${this.#maxRooms} rooms`);
+      }
       this.#history.ensureRoom(name, this.#clock.now());
       this.#history.addMember(account.key, name);
       account.rooms.add(name);

@@ -610,8 +610,9 @@ export class Session {
         this.#counters.messagesOut.inc();
         this.#outbox.push(
           event.kind === "room"
-            // Within the soft queue bound, so entering never overflows it.
-            ? encodeRoomEvent(event, this.#options.limits.outboxBytes)
+            // Within the soft queue bound, so entering never overflows it;
+            // a version 2 login replays up to 50 rooms, each gets 1/64 of it.
+            ? encodeRoomEvent(event, roomBudget(this.#version, this.#options.limits.outboxBytes))
             : encodeEvent(event),
         );
       },
@@ -620,6 +621,11 @@ export class Session {
       },
     };
   }
+}
+
+/** Bytes one `room` frame may take: all of the outbox bound in v1, 1/64 (at least 4 KiB) in v2. */
+function roomBudget(version: 1 | 2, outboxBytes: number): number {
+  return version === 1 ? outboxBytes : Math.max(4096, Math.floor(outboxBytes / 64));
 }
 
 /** The hub request a version 2 frame asks for; `undefined` for frames that are none. */

@@ -968,7 +968,13 @@ function defined<T extends Record<string, unknown>>(fields: T): Partial<T> {
 export function encodeRoomEvent(event: RoomEntered, maxBytes: number): Uint8Array {
   let history = event.history;
   for (;;) {
-    const bytes = encodeFrame(frameOf(history === event.history ? event : { ...event, history }));
+    const trimmed = history === event.history ? event : {
+      ...event,
+      history,
+      // A version 2 frame says that more was missed than it holds.
+      ...(event.truncated === undefined ? {} : { truncated: true }),
+    };
+    const bytes = encodeFrame(frameOf(trimmed));
     if (bytes.length <= maxBytes || history.length === 0) return bytes;
     history = history.slice(Math.max(1, Math.ceil(history.length / 4)));
   }

@@ -319,3 +319,16 @@ Deno.test("with no stored history, messages go out live, nothing is replayed or 
   const next = a.request({ kind: "say", room: "lobby", text: "again" });
   assert.ok(next.ok && next.messageId === 2);
 });
+
+Deno.test("rooms are bounded: 50 per account, maxRooms in all", () => {
+  const { hub } = makeHub({ maxRooms: 60, rate: { burst: 1000, perSecond: 1 } });
+  const a = hub.enter(new WideMember("ann", "id-ann"));
+  for (let i = 1; i < 50; i++) assert.equal(a.request({ kind: "join", room: `r${i}` }).ok, true);
+  const fifty = a.request({ kind: "join", room: "one-more" });
+  assert.match(!fifty.ok ? fifty.message : "", /you are in 50 rooms/);
+  const b = hub.enter(new WideMember("bob", "id-bob"));
+  for (let i = 50; i < 60; i++) assert.equal(b.request({ kind: "join", room: `r${i}` }).ok, true);
+  const full = b.request({ kind: "join", room: "r61" });
+  assert.match(!full.ok ? full.message : "", /the server has 60 rooms/);
+  assert.equal(b.request({ kind: "join", room: "r1" }).ok, true, "existing rooms stay open");
+});
