@@ -332,3 +332,27 @@ Deno.test("rooms are bounded: 50 per account, maxRooms in all", () => {
   assert.match(!full.ok ? full.message : "", /the server has 60 rooms/);
   assert.equal(b.request({ kind: "join", room: "r1" }).ok, true, "existing rooms stay open");
 });
+
+Deno.test("reading a DM conversation on one session clears its unread count at the next login", () => {
+  const { hub } = makeHub();
+  const b = hub.enter(new WideMember("bob", "id-bob"));
+  const phone = new WideMember("ann", "id-ann");
+  const laptop = new WideMember("ann", "id-ann");
+  const p = hub.enter(phone);
+  hub.enter(laptop);
+  const sent = b.request({ kind: "dm", to: "ann", text: "ping" });
+  assert.ok(sent.ok && sent.messageId !== undefined);
+  assert.equal(p.request({ kind: "read", with: "BOB", lastRead: sent.messageId }).ok, true);
+  assert.deepEqual(laptop.of("read"), [{ kind: "read", with: "bob", lastRead: sent.messageId }]);
+  const later = new WideMember("ann", "id-ann");
+  hub.enter(later);
+  assert.deepEqual(later.of("conversations")[0]?.conversations, [
+    {
+      with: "bob",
+      lastId: sent.messageId,
+      lastRead: sent.messageId,
+      unread: 0,
+      unreadCapped: false,
+    },
+  ]);
+});
