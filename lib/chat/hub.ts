@@ -627,6 +627,9 @@ export class Hub {
           this.#commands.run(this.#context(seat), line);
           return undefined;
         }
+        if (!seat.account.rooms.has(room)) {
+          throw new Error("Cannot send: you are in no room (/join ROOM)");
+        }
         seat.room = room;
         if (line === "get_joke") {
           this.#joke(seat);

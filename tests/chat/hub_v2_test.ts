@@ -356,3 +356,15 @@ Deno.test("reading a DM conversation on one session clears its unread count at t
     },
   ]);
 });
+
+Deno.test("after parting every room a line without a room is refused, /join still works", () => {
+  const { hub } = makeHub();
+  const ann = new WideMember("ann", "id-ann");
+  const a = hub.enter(ann);
+  assert.equal(a.request({ kind: "part", room: "lobby" }).ok, true);
+  const lost = a.request({ kind: "say", text: "anyone?" });
+  assert.match(!lost.ok ? lost.message : "", /in no room/);
+  assert.equal(a.request({ kind: "say", text: "/join dev" }).ok, true);
+  assert.equal(a.request({ kind: "say", text: "here" }).ok, true);
+  assert.deepEqual(ann.texts(), ["here"]);
+});
