@@ -37,6 +37,7 @@ import type {
 } from "./message.ts";
 import { accountKeyOf } from "./message.ts";
 import { mentionsOf } from "./mentions.ts";
+import { checkMessageText, CONTROL_CHARACTERS, MAX_MESSAGE_LINES } from "./message_text.ts";
 import type { ChatRequest, Outcome } from "./request.ts";
 import { LOBBY, parseRoomName, Room } from "./room.ts";
 import { TokenBucket, type TokenBucketOptions } from "./rate_limit.ts";
@@ -46,8 +47,6 @@ const MAX_JOKE_LINES = 4;
 /** Longest joke-service problem text shown to the requester. */
 const MAX_PROBLEM_LENGTH = 200;
 const DAY_MS = 86_400_000;
-/** Most lines in one message. */
-export const MAX_MESSAGE_LINES = 50;
 /** Longest room topic, in characters. */
 export const MAX_TOPIC_LENGTH = 200;
 /** Longest away text, in characters. */
@@ -660,36 +659,9 @@ export class Hub {
     }
   }
 
-  /**
-   * Check a message's text: length, lines, control characters. A one-room
-   * member may not send newlines (its protocol has none).
-   * @returns The text with `\r\n` as `\n`.
-   */
+  /** A message's text checked: a one-room member may not send newlines (its protocol has none). */
   #checkText(seat: Seat, raw: string): string {
-    const text = seat.wide ? raw.replaceAll("\r\n", "\n") : raw;
-    const length = codePointLength(text, this.#maxMessageLength);
-    if (length > this.#maxMessageLength) {
-      throw new RangeError(
-        `Cannot send: message is ${length} characters, the limit is ${this.#maxMessageLength}`,
-      );
-    }
-    if (seat.wide ? CONTROLS_BUT_NEWLINE.test(text) : CONTROL_CHARACTERS.test(text)) {
-      throw new RangeError(
-        seat.wide
-          ? "Cannot send: message contains control characters (only tab and newline are allowed)"
-          : "Cannot send: message contains control characters (only tab is allowed)",
-      );
-    }
-    if (seat.wide) {
-      let lines = 1;
-      for (let at = text.indexOf("\n"); at !== -1; at = text.indexOf("\n", at + 1)) lines++;
-      if (lines > MAX_MESSAGE_LINES) {
-        throw new RangeError(
-          `Cannot send: message has ${lines} lines, the limit is ${MAX_MESSAGE_LINES}`,
-        );
-      }
-    }
-    return text;
+    return checkMessageText(raw, { maxChars: this.#maxMessageLength, multiLine: seat.wide });
   }
 
   /** `input` as a room the seat's account is a member of. */
@@ -1259,28 +1231,6 @@ function oneLine<T extends RoomMessage | DirectMessage>(message: T): T {
   return message.text.includes("\n")
     ? { ...message, text: message.text.replaceAll("\n", " \u23ce ") }
     : message;
-}
-
-/**
- * C0 (but tab), DEL and C1 controls, and lone surrogates: nothing a person
- * types, and what terminal, log and storage attacks are made of.
- */
-const CONTROL_CHARACTERS =
-  // deno-lint-ignore no-control-regex -- matching controls is the point
-  /[\x00-\x08\x0a-\x1f\x7f-\x9f]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
-
-/** The same, newline allowed (multi-line messages). */
-const CONTROLS_BUT_NEWLINE =
-  // deno-lint-ignore no-control-regex -- matching controls is the point
-  /[\x00-\x08\x0b-\x1f\x7f-\x9f]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
-
-/** Count code points; only walks the string when it could be over `max`. */
-function codePointLength(text: string, max: number): number {
-  // UTF-16 length is never below the code point count.
-  if (text.length <= max) return text.length;
-  let n = 0;
-  for (const _ of text) n++;
-  return n;
 }
 
 function count(name: string, value: number, min: number): number {
