@@ -8,14 +8,16 @@
  *
  * @module
  */
-import type { Member, NoticeEvent, Role } from "./message.ts";
 import { type BanRecord, describeBan } from "./bans.ts";
-
-/** A room and how many members it has, for `/rooms`. */
-export interface RoomCount {
-  readonly name: string;
-  readonly count: number;
-}
+import type {
+  HelpEntry,
+  ListingEvent,
+  Member,
+  NoticeEvent,
+  Role,
+  RoomsEntry,
+  WhoEntry,
+} from "./message.ts";
 
 /**
  * What a command handler may do, on behalf of the member who typed it.
@@ -29,12 +31,20 @@ export interface CommandContext {
   readonly room: string;
   /** Send a notice to the caller only. */
   reply(text: string, level?: NoticeEvent["level"]): void;
-  /** Names in the caller's room, sorted. */
-  who(): readonly string[];
-  /** Rooms with members, sorted by name. */
-  rooms(): readonly RoomCount[];
-  /** Move the caller to `room` (validated here). */
+  /** Who is present in the caller's room, each account once, sorted by name. */
+  who(): readonly WhoEntry[];
+  /** Every room, empty ones too, sorted by name. */
+  rooms(): readonly RoomsEntry[];
+  /** Answer with a listing: data for clients that take it, else notices ({@linkcode listingText}). */
+  show(listing: ListingEvent): void;
+  /** Join `room` (validated here) and make it the caller's current room. */
   join(room: string): void;
+  /** Leave `room`, or the current room when `""`. */
+  part(room: string): void;
+  /** Set the current room's topic; `undefined` shows it. */
+  topic(text: string | undefined): void;
+  /** Mark the caller away with `text`, or back when `""`. */
+  away(text: string): void;
   /** Say `text` in the caller's room. */
   say(text: string, options?: { action?: boolean }): void;
   /** Send a DM to an online user. */
@@ -140,6 +150,15 @@ export class CommandRegistry {
     return [...this.#commands.values()].filter((c) => roleAtLeast(role, c.minRole));
   }
 
+  /** Usage and summary of every command `role` may run. */
+  helpEntries(role: Role): HelpEntry[] {
+    return this.list(role).map((c) => ({
+      name: c.name,
+      usage: `/${c.name}${c.args ? ` ${c.args}` : ""}`,
+      summary: c.help,
+    }));
+  }
+
   /** One `/help` line per command `role` may run. */
   helpLines(role: Role): string[] {
     return this.list(role).map((c) => `/${c.name}${c.args ? ` ${c.args}` : ""} — ${c.help}`);
@@ -192,6 +211,28 @@ export function parseCommandLine(line: string): { name: string; args: string } {
   };
 }
 
+/**
+ * A listing as notice lines, for members shown one room at a time.
+ *
+ * @param listing What `/who`, `/rooms` or `/help` answered.
+ * @returns The lines, in order.
+ */
+export function listingText(listing: ListingEvent): string[] {
+  switch (listing.kind) {
+    case "who": {
+      const names = listing.users.map((u) => u.away === undefined ? u.name : `${u.name} (away)`);
+      return [`In #${listing.room} (${names.length}): ${names.join(", ")}`];
+    }
+    case "rooms":
+      return [`Rooms: ${listing.rooms.map((r) => `#${r.name} (${r.members})`).join(", ")}`];
+    case "help":
+      return [
+        "Commands (type end to leave, get_joke for a joke):",
+        ...listing.commands.map((c) => `${c.usage} — ${c.summary}`),
+      ];
+  }
+}
+
 /** Split off the first word: `"bob hi there"` → `["bob", "hi there"]`. */
 function firstWord(args: string): [string, string] {
   const space = args.search(/\s/);
@@ -207,7 +248,8 @@ function usage(name: string, args: string): SyntaxError {
  * The standard command set. Each call builds a fresh registry, so a server
  * can add its own commands without touching anyone else's.
  *
- * @returns A registry with `/help`, `/who`, `/rooms`, `/join`, `/msg`, `/me`,
+ * @returns A registry with `/help`, `/who`, `/rooms`, `/join`, `/part`,
+ *   `/topic`, `/away`, `/msg`, `/me`,
  *   `/joke`, `/quit`, and for admins `/kick`, `/ban`, `/bans`, `/unban`,
  *   `/broadcast`, `/shutdown`.
  */
@@ -220,10 +262,7 @@ export function defaultCommands(): CommandRegistry {
       help: "List commands",
       minRole: "user",
       handler(ctx) {
-        ctx.reply("Commands (type end to leave, get_joke for a joke):");
-        for (const line of registry.helpLines(ctx.caller.role)) {
-          ctx.reply(line);
-        }
+        ctx.show({ kind: "help", commands: registry.helpEntries(ctx.caller.role) });
       },
     })
     .add({
@@ -232,29 +271,48 @@ export function defaultCommands(): CommandRegistry {
       help: "Who is in this room",
       minRole: "user",
       handler(ctx) {
-        const names = ctx.who();
-        ctx.reply(`In #${ctx.room} (${names.length}): ${names.join(", ")}`);
+        ctx.show({ kind: "who", room: ctx.room, users: ctx.who() });
       },
     })
     .add({
       name: "rooms",
       args: "",
-      help: "List rooms and how many are in each",
+      help: "List rooms and how many members each has",
       minRole: "user",
       handler(ctx) {
-        const list = ctx.rooms().map((r) => `#${r.name} (${r.count})`);
-        ctx.reply(`Rooms: ${list.join(", ")}`);
+        ctx.show({ kind: "rooms", rooms: ctx.rooms() });
       },
     })
     .add({
       name: "join",
       args: "ROOM",
-      help: "Move to another room (created if new)",
+      help: "Join a room (created if new) and make it your current room",
       minRole: "user",
       handler(ctx, args) {
         if (args === "") throw usage("join", "ROOM");
         ctx.join(args);
       },
+    })
+    .add({
+      name: "part",
+      args: "[ROOM]",
+      help: "Leave a room (this one if none is named)",
+      minRole: "user",
+      handler: (ctx, args) => ctx.part(args),
+    })
+    .add({
+      name: "topic",
+      args: "[TEXT]",
+      help: "Show or set this room's topic",
+      minRole: "user",
+      handler: (ctx, args) => ctx.topic(args === "" ? undefined : args),
+    })
+    .add({
+      name: "away",
+      args: "[TEXT]",
+      help: "Mark yourself away (no text: back)",
+      minRole: "user",
+      handler: (ctx, args) => ctx.away(args),
     })
     .add({
       name: "msg",

@@ -16,6 +16,69 @@ export interface DirectAccounts {
   readonly to: string;
 }
 
+/** A room as stored: rooms persist while empty. */
+export interface StoredRoom {
+  readonly name: string;
+  /** `""` when none was set. */
+  readonly topic: string;
+  /** When the room was first joined. */
+  readonly created: number;
+  /** Accounts that are members, online or not. */
+  readonly members: number;
+}
+
+/**
+ * Which messages of a conversation: ids strictly between `after` and
+ * `before`, the newest `limit` of them.
+ */
+export interface HistoryQuery {
+  /** Only ids below this. @default no bound */
+  readonly before?: number;
+  /** Only ids above this. @default no bound */
+  readonly after?: number;
+  /** At most this many (0 gives none). */
+  readonly limit: number;
+}
+
+/** A page of history, oldest first. */
+export interface HistoryPage<T> {
+  readonly messages: T[];
+  /** More messages matched than `limit`: the oldest were left out. */
+  readonly truncated: boolean;
+}
+
+/** Unread messages of one conversation since a read marker. */
+export interface UnreadCount {
+  /** Unread messages, at most the cap asked for. */
+  readonly count: number;
+  /** There are more than `count`. */
+  readonly capped: boolean;
+  /** Some unread message (within the cap) mentions the reader. */
+  readonly mentioned: boolean;
+}
+
+/** A DM conversation of one account, as listed at login. */
+export interface StoredConversation {
+  /** The other account's key. */
+  readonly account: string;
+  /** The other account's name as last seen in the conversation. */
+  readonly name: string;
+  /** The newest message id in it. */
+  readonly lastId: number;
+}
+
+/** What counts as unread for one reader. */
+export interface UnreadQuery {
+  /** The read marker: ids above it are unread. */
+  readonly after: number;
+  /** The reader's name; their own messages are never unread. */
+  readonly self: string;
+  /** Stop counting past this many. */
+  readonly cap: number;
+  /** Whether a text mentions the reader. */
+  readonly mentions: (text: string) => boolean;
+}
+
 /**
  * Storage behind a hub. Calls are synchronous and cheap: one write per
  * message, never one per receiver.
@@ -61,6 +124,68 @@ export interface HistoryStore {
   commit(): void;
   /** Release the store (committing first). Further calls throw. */
   close(): void;
+  /** Make `room` exist (with no topic) if it does not yet. */
+  ensureRoom(room: string, ts: number): void;
+  /** Every room, sorted by name. */
+  rooms(): StoredRoom[];
+  /** How many rooms there are. */
+  roomCount(): number;
+  /** The room, if it exists. */
+  room(room: string): StoredRoom | undefined;
+  /** Set a room's topic (`""` clears it). */
+  setTopic(room: string, topic: string): void;
+  /** The rooms `account` is a member of, sorted. */
+  roomsOf(account: string): string[];
+  /** Make `account` a member of `room` (which must exist). @returns `false` when it was one. */
+  addMember(account: string, room: string): boolean;
+  /** @returns `false` when `account` was not a member of `room`. */
+  removeMember(account: string, room: string): boolean;
+  /** The id `account` has read up to in `conversation` (`#room` or `@account`); 0 when none. */
+  lastRead(account: string, conversation: string): number;
+  /** Move the marker forward to `id`. @returns `false` when it was there or past it. */
+  markRead(account: string, conversation: string, id: number): boolean;
+  /** A page of a room's history. */
+  roomPage(room: string, query: HistoryQuery): HistoryPage<RoomMessage>;
+  /** A page of the DMs between two accounts. */
+  directPage(account: string, other: string, query: HistoryQuery): HistoryPage<DirectMessage>;
+  /** Unread messages of a room. */
+  roomUnread(room: string, query: UnreadQuery): UnreadCount;
+  /** Unread DMs from `other` to `account`. */
+  directUnread(account: string, other: string, query: UnreadQuery): UnreadCount;
+  /** The DM conversations of `account`, newest first, at most `limit`. */
+  conversations(account: string, limit: number): StoredConversation[];
+}
+
+/** Count unread messages (oldest first) up to a cap; shared by the stores. */
+export function countUnread(
+  messages: Iterable<{ readonly from: string; readonly text: string }>,
+  query: UnreadQuery,
+): UnreadCount {
+  const self = foldName(query.self);
+  let count = 0;
+  let mentioned = false;
+  for (const message of messages) {
+    if (foldName(message.from) === self) continue;
+    if (count === query.cap) return { count, capped: true, mentioned };
+    count++;
+    if (!mentioned && query.mentions(message.text)) mentioned = true;
+  }
+  return { count, capped: false, mentioned };
+}
+
+/** Take the newest `limit` of ascending `list` matching the query. */
+function pageOf<T extends { readonly id: number }>(
+  list: readonly T[],
+  query: HistoryQuery,
+): HistoryPage<T> {
+  const before = query.before ?? Infinity;
+  const after = query.after ?? -Infinity;
+  const matching = list.filter((m) => m.id < before && m.id > after);
+  if (query.limit <= 0) return { messages: [], truncated: matching.length > 0 };
+  return {
+    messages: matching.slice(-query.limit),
+    truncated: matching.length > query.limit,
+  };
 }
 
 /** Options for {@linkcode MemoryHistory}. */
@@ -90,6 +215,8 @@ export class MemoryHistory implements HistoryStore {
   #direct: { dm: DirectMessage; accounts: DirectAccounts | undefined; ts: number }[] = [];
   #bans = new Map<string, BanRecord>();
   #nextId = 1;
+  #roomInfo = new Map<string, { topic: string; created: number; members: Set<string> }>();
+  #markers = new Map<string, number>();
 
   /**
    * @param options Size bound.
@@ -176,6 +303,97 @@ export class MemoryHistory implements HistoryStore {
   commit(): void {}
 
   close(): void {}
+
+  ensureRoom(room: string, ts: number): void {
+    if (!this.#roomInfo.has(room)) {
+      this.#roomInfo.set(room, { topic: "", created: ts, members: new Set() });
+    }
+  }
+
+  roomCount(): number {
+    return this.#roomInfo.size;
+  }
+
+  rooms(): StoredRoom[] {
+    return [...this.#roomInfo.keys()].sort().map((name) => this.room(name)!);
+  }
+
+  room(room: string): StoredRoom | undefined {
+    const info = this.#roomInfo.get(room);
+    if (info === undefined) return undefined;
+    return { name: room, topic: info.topic, created: info.created, members: info.members.size };
+  }
+
+  setTopic(room: string, topic: string): void {
+    const info = this.#roomInfo.get(room);
+    if (info !== undefined) info.topic = topic;
+  }
+
+  roomsOf(account: string): string[] {
+    return [...this.#roomInfo].filter(([, info]) => info.members.has(account))
+      .map(([name]) => name).sort();
+  }
+
+  addMember(account: string, room: string): boolean {
+    const info = this.#roomInfo.get(room);
+    if (info === undefined || info.members.has(account)) return false;
+    info.members.add(account);
+    return true;
+  }
+
+  removeMember(account: string, room: string): boolean {
+    return this.#roomInfo.get(room)?.members.delete(account) ?? false;
+  }
+
+  lastRead(account: string, conversation: string): number {
+    return this.#markers.get(`${account} ${conversation}`) ?? 0;
+  }
+
+  markRead(account: string, conversation: string, id: number): boolean {
+    const key = `${account} ${conversation}`;
+    if ((this.#markers.get(key) ?? 0) >= id) return false;
+    this.#markers.set(key, id);
+    return true;
+  }
+
+  roomPage(room: string, query: HistoryQuery): HistoryPage<RoomMessage> {
+    return pageOf(this.#rooms.get(room) ?? [], query);
+  }
+
+  directPage(account: string, other: string, query: HistoryQuery): HistoryPage<DirectMessage> {
+    return pageOf(this.#between(account, other), query);
+  }
+
+  roomUnread(room: string, query: UnreadQuery): UnreadCount {
+    const list = this.#rooms.get(room) ?? [];
+    return countUnread(list.filter((m) => m.id > query.after), query);
+  }
+
+  directUnread(account: string, other: string, query: UnreadQuery): UnreadCount {
+    return countUnread(this.#between(account, other).filter((m) => m.id > query.after), query);
+  }
+
+  conversations(account: string, limit: number): StoredConversation[] {
+    const found = new Map<string, StoredConversation>();
+    for (let i = this.#direct.length - 1; i >= 0 && found.size < limit; i--) {
+      const { dm, accounts } = this.#direct[i]!;
+      if (accounts === undefined) continue;
+      const outgoing = accounts.from === account;
+      if (!outgoing && accounts.to !== account) continue;
+      const other = outgoing ? accounts.to : accounts.from;
+      if (!found.has(other)) {
+        found.set(other, { account: other, name: outgoing ? dm.to : dm.from, lastId: dm.id });
+      }
+    }
+    return [...found.values()];
+  }
+
+  #between(account: string, other: string): DirectMessage[] {
+    return this.#direct.filter(({ accounts: a }) =>
+      a !== undefined &&
+      ((a.from === account && a.to === other) || (a.from === other && a.to === account))
+    ).map(({ dm }) => dm);
+  }
 }
 
 /** Options for {@linkcode SqliteHistory}. */
@@ -287,7 +505,34 @@ CREATE TABLE IF NOT EXISTS meta (
   key TEXT PRIMARY KEY,
   value INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS rooms (
+  name TEXT PRIMARY KEY,
+  topic TEXT NOT NULL DEFAULT '',
+  created INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS memberships (
+  account TEXT NOT NULL,
+  room TEXT NOT NULL,
+  PRIMARY KEY (account, room)
+);
+CREATE INDEX IF NOT EXISTS memberships_room ON memberships (room);
+CREATE TABLE IF NOT EXISTS read_markers (
+  account TEXT NOT NULL,
+  conversation TEXT NOT NULL,
+  last_read INTEGER NOT NULL,
+  PRIMARY KEY (account, conversation)
+);
 `;
+
+/**
+ * The schema version this build writes (`meta` row `schema_version`):
+ * 1 had messages, bans and meta; 2 adds rooms, memberships and read
+ * markers, and makes a room for every room found in old messages.
+ */
+export const SCHEMA_VERSION = 2;
+
+/** Rows read at most when counting unread messages or listing conversations. */
+const SCAN_LIMIT = 5000;
 
 const ACTION = 1;
 const BOT = 2;
@@ -344,6 +589,7 @@ export class SqliteHistory implements HistoryStore {
   #oldestOf: StatementSync;
   #oldest: StatementSync;
   #deleteId: StatementSync;
+  #q: Record<string, StatementSync> = {};
 
   /**
    * Open (or create) the history file.
@@ -372,6 +618,7 @@ export class SqliteHistory implements HistoryStore {
       this.#db.exec("PRAGMA busy_timeout = 1000");
       this.#db.exec(SCHEMA);
       addAccountColumns(this.#db);
+      migrate(this.#db);
     } catch (error) {
       this.#db.close();
       throw error;
@@ -417,6 +664,34 @@ export class SqliteHistory implements HistoryStore {
       "SELECT id, from_user, length(CAST(text AS BLOB)) AS bytes FROM messages ORDER BY id LIMIT ?",
     );
     this.#deleteId = db.prepare("DELETE FROM messages WHERE id = ?");
+    const statements: Record<string, string> = {
+      ensureRoom:
+        "INSERT INTO rooms (name, topic, created) VALUES (?, '', ?) ON CONFLICT (name) DO NOTHING",
+      rooms:
+        "SELECT name, topic, created, (SELECT COUNT(*) FROM memberships m WHERE m.room = rooms.name) AS members FROM rooms ORDER BY name",
+      room:
+        "SELECT name, topic, created, (SELECT COUNT(*) FROM memberships m WHERE m.room = rooms.name) AS members FROM rooms WHERE name = ?",
+      roomCount: "SELECT COUNT(*) AS n FROM rooms",
+      setTopic: "UPDATE rooms SET topic = ? WHERE name = ?",
+      roomsOf: "SELECT room FROM memberships WHERE account = ? ORDER BY room",
+      addMember:
+        "INSERT INTO memberships (account, room) SELECT ?, name FROM rooms WHERE name = ? ON CONFLICT DO NOTHING",
+      removeMember: "DELETE FROM memberships WHERE account = ? AND room = ?",
+      lastRead: "SELECT last_read FROM read_markers WHERE account = ? AND conversation = ?",
+      markRead:
+        "INSERT INTO read_markers (account, conversation, last_read) VALUES (?, ?, ?) ON CONFLICT (account, conversation) DO UPDATE SET last_read = excluded.last_read WHERE excluded.last_read > last_read",
+      roomPage:
+        "SELECT id, room, from_user, text, ts, flags FROM messages WHERE room = ? AND id < ? AND id > ? ORDER BY id DESC LIMIT ?",
+      directPage:
+        "SELECT id, from_user, to_user, text, ts FROM messages WHERE to_user IS NOT NULL AND ((from_account = ? AND to_account = ?) OR (from_account = ? AND to_account = ?)) AND id < ? AND id > ? ORDER BY id DESC LIMIT ?",
+      roomUnread:
+        "SELECT from_user, text FROM messages WHERE room = ? AND id > ? AND from_user <> ? ORDER BY id LIMIT ?",
+      directUnread:
+        "SELECT from_user, text FROM messages WHERE to_user IS NOT NULL AND from_account = ? AND to_account = ? AND id > ? ORDER BY id LIMIT ?",
+      conversations:
+        "SELECT id, from_user, to_user, from_account, to_account FROM messages WHERE to_user IS NOT NULL AND (from_account = ? OR to_account = ?) ORDER BY id DESC LIMIT ?",
+    };
+    for (const [name, sql] of Object.entries(statements)) this.#q[name] = db.prepare(sql);
     this.#recount();
   }
 
@@ -476,31 +751,11 @@ export class SqliteHistory implements HistoryStore {
   }
 
   recent(room: string, limit: number): RoomMessage[] {
-    return this.#recent.all(room, limit).map((row) => {
-      const flags = int(row, "flags");
-      const message: RoomMessage = {
-        kind: "message",
-        id: int(row, "id"),
-        room: str(row, "room"),
-        from: str(row, "from_user"),
-        text: str(row, "text"),
-        ts: int(row, "ts"),
-        ...(flags & ACTION ? { action: true } : {}),
-        ...(flags & BOT ? { bot: true } : {}),
-      };
-      return message;
-    });
+    return this.#recent.all(room, limit).map(roomMessageOf);
   }
 
   recentDirect(account: string, limit: number): DirectMessage[] {
-    return this.#recentDirect.all(account, account, limit).map((row) => ({
-      kind: "dm",
-      id: int(row, "id"),
-      from: str(row, "from_user"),
-      to: str(row, "to_user"),
-      text: str(row, "text"),
-      ts: int(row, "ts"),
-    }));
+    return this.#recentDirect.all(account, account, limit).map(directMessageOf);
   }
 
   nextId(): number {
@@ -653,6 +908,118 @@ export class SqliteHistory implements HistoryStore {
     this.#db.close();
   }
 
+  #run(name: string): StatementSync {
+    return this.#q[name]!;
+  }
+
+  ensureRoom(room: string, ts: number): void {
+    this.#begin();
+    this.#run("ensureRoom").run(room, ts);
+  }
+
+  rooms(): StoredRoom[] {
+    return this.#run("rooms").all().map(roomOf);
+  }
+
+  roomCount(): number {
+    return int(this.#run("roomCount").get() ?? {}, "n");
+  }
+
+  room(room: string): StoredRoom | undefined {
+    const row = this.#run("room").get(room);
+    return row === undefined ? undefined : roomOf(row);
+  }
+
+  setTopic(room: string, topic: string): void {
+    this.#begin();
+    this.#run("setTopic").run(topic, room);
+  }
+
+  roomsOf(account: string): string[] {
+    return this.#run("roomsOf").all(account).map((row) => str(row, "room"));
+  }
+
+  addMember(account: string, room: string): boolean {
+    this.#begin();
+    return Number(this.#run("addMember").run(account, room).changes) > 0;
+  }
+
+  removeMember(account: string, room: string): boolean {
+    this.#begin();
+    return Number(this.#run("removeMember").run(account, room).changes) > 0;
+  }
+
+  lastRead(account: string, conversation: string): number {
+    const row = this.#run("lastRead").get(account, conversation);
+    return row === undefined ? 0 : int(row, "last_read");
+  }
+
+  markRead(account: string, conversation: string, id: number): boolean {
+    this.#begin();
+    return Number(this.#run("markRead").run(account, conversation, id).changes) > 0;
+  }
+
+  roomPage(room: string, query: HistoryQuery): HistoryPage<RoomMessage> {
+    if (query.limit <= 0) return { messages: [], truncated: false };
+    const rows = this.#run("roomPage").all(
+      room,
+      bound(query.before, Number.MAX_SAFE_INTEGER),
+      bound(query.after, -1),
+      query.limit + 1,
+    );
+    return pageFrom(rows.map(roomMessageOf), query.limit);
+  }
+
+  directPage(account: string, other: string, query: HistoryQuery): HistoryPage<DirectMessage> {
+    if (query.limit <= 0) return { messages: [], truncated: false };
+    const rows = this.#run("directPage").all(
+      account,
+      other,
+      other,
+      account,
+      bound(query.before, Number.MAX_SAFE_INTEGER),
+      bound(query.after, -1),
+      query.limit + 1,
+    );
+    return pageFrom(rows.map(directMessageOf), query.limit);
+  }
+
+  roomUnread(room: string, query: UnreadQuery): UnreadCount {
+    const rows = this.#run("roomUnread").all(
+      room,
+      query.after,
+      query.self,
+      Math.min(query.cap + 1, SCAN_LIMIT),
+    );
+    return countUnread(rows.map(unreadOf), query);
+  }
+
+  directUnread(account: string, other: string, query: UnreadQuery): UnreadCount {
+    const rows = this.#run("directUnread").all(
+      other,
+      account,
+      query.after,
+      Math.min(query.cap + 1, SCAN_LIMIT),
+    );
+    return countUnread(rows.map(unreadOf), query);
+  }
+
+  conversations(account: string, limit: number): StoredConversation[] {
+    const found = new Map<string, StoredConversation>();
+    for (const row of this.#run("conversations").all(account, account, SCAN_LIMIT)) {
+      if (found.size >= limit) break;
+      const outgoing = row["from_account"] === account;
+      const other = row[outgoing ? "to_account" : "from_account"];
+      if (typeof other !== "string" || found.has(other)) continue;
+      found.set(other, {
+        account: other,
+        name: str(row, outgoing ? "to_user" : "from_user"),
+        lastId: int(row, "id"),
+      });
+    }
+    return [...found.values()];
+  }
+
   /** Same as {@linkcode close}, for `using`. */
   [Symbol.dispose](): void {
     this.close();
@@ -675,6 +1042,70 @@ function addAccountColumns(db: DatabaseSync): void {
 CREATE INDEX IF NOT EXISTS messages_dm_from_account ON messages (from_account, id) WHERE to_user IS NOT NULL;
 CREATE INDEX IF NOT EXISTS messages_dm_to_account ON messages (to_account, id) WHERE to_user IS NOT NULL;
 `);
+}
+
+/** Bring a file of an older schema up to {@linkcode SCHEMA_VERSION}. */
+function migrate(db: DatabaseSync): void {
+  const row = db.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get();
+  const version = typeof row?.["value"] === "number" ? row["value"] : 1;
+  if (version >= SCHEMA_VERSION) return;
+  db.exec(`
+INSERT INTO rooms (name, topic, created)
+  SELECT room, '', MIN(ts) FROM messages WHERE room IS NOT NULL GROUP BY room
+  ON CONFLICT (name) DO NOTHING;
+INSERT INTO meta (key, value) VALUES ('schema_version', ${SCHEMA_VERSION})
+  ON CONFLICT (key) DO UPDATE SET value = excluded.value;
+`);
+}
+
+type Row = Record<string, unknown>;
+
+function roomOf(row: Row): StoredRoom {
+  return {
+    name: str(row, "name"),
+    topic: str(row, "topic"),
+    created: int(row, "created"),
+    members: int(row, "members"),
+  };
+}
+
+function roomMessageOf(row: Row): RoomMessage {
+  const flags = int(row, "flags");
+  return {
+    kind: "message",
+    id: int(row, "id"),
+    room: str(row, "room"),
+    from: str(row, "from_user"),
+    text: str(row, "text"),
+    ts: int(row, "ts"),
+    ...(flags & ACTION ? { action: true } : {}),
+    ...(flags & BOT ? { bot: true } : {}),
+  };
+}
+
+function directMessageOf(row: Row): DirectMessage {
+  return {
+    kind: "dm",
+    id: int(row, "id"),
+    from: str(row, "from_user"),
+    to: str(row, "to_user"),
+    text: str(row, "text"),
+    ts: int(row, "ts"),
+  };
+}
+
+function unreadOf(row: Row): { from: string; text: string } {
+  return { from: str(row, "from_user"), text: str(row, "text") };
+}
+
+function bound(value: number | undefined, fallback: number): number {
+  return value === undefined ? fallback : value;
+}
+
+/** Rows newest first, one more than `limit` when truncated: oldest first, at most `limit`. */
+function pageFrom<T>(newestFirst: T[], limit: number): HistoryPage<T> {
+  const truncated = newestFirst.length > limit;
+  return { messages: newestFirst.slice(0, limit).reverse(), truncated };
 }
 
 function quota(name: string, value: number | undefined): number {

@@ -9,20 +9,37 @@
 import { isReservedUserName, validateUserName } from "../auth/user_name.ts";
 import type { TimeSource } from "../util/clock.ts";
 import { foldName } from "./_names.ts";
-import { type CommandContext, defaultCommands, parseCommandLine, roleAtLeast } from "./commands.ts";
-import { type HistoryStore, MemoryHistory } from "./history.ts";
 import { type BanRecord, boundReason, describeBan, MAX_LISTED_BANS } from "./bans.ts";
+import {
+  type CommandContext,
+  defaultCommands,
+  listingText,
+  parseCommandLine,
+  roleAtLeast,
+} from "./commands.ts";
+import { type HistoryStore, MemoryHistory, type UnreadQuery } from "./history.ts";
 import { BOT_NAME, type Joke, JokeDesk, type JokeTeller } from "./jokes.ts";
 import type {
+  ChatEvent,
   CloseReason,
+  ConversationEntry,
   DirectMessage,
+  HistoryEvent,
+  ListingEvent,
   Member,
   NoticeEvent,
+  OnlineEvent,
   PresenceEvent,
+  RequestRef,
   Role,
+  RoomEntered,
   RoomMessage,
+  WhoEntry,
 } from "./message.ts";
 import { accountKeyOf } from "./message.ts";
+import { mentionsOf } from "./mentions.ts";
+import { checkMessageText, CONTROL_CHARACTERS, MAX_MESSAGE_LINES } from "./message_text.ts";
+import type { ChatRequest, Outcome } from "./request.ts";
 import { LOBBY, parseRoomName, Room } from "./room.ts";
 import { TokenBucket, type TokenBucketOptions } from "./rate_limit.ts";
 
@@ -31,6 +48,20 @@ const MAX_JOKE_LINES = 4;
 /** Longest joke-service problem text shown to the requester. */
 const MAX_PROBLEM_LENGTH = 200;
 const DAY_MS = 86_400_000;
+/** Longest room topic, in characters. */
+export const MAX_TOPIC_LENGTH = 200;
+/** Longest away text, in characters. */
+export const MAX_AWAY_LENGTH = 100;
+/** Unread messages counted per conversation; past it the count says "capped". */
+export const UNREAD_CAP = 1000;
+/** DM conversations listed at login. */
+export const MAX_CONVERSATIONS = 100;
+/** Rooms one account may be a member of. */
+export const MAX_ROOMS_PER_ACCOUNT = 50;
+/** Rooms the server keeps by default (rooms persist, so their number is bounded). */
+export const DEFAULT_MAX_ROOMS = 10_000;
+/** Sessions one account may have at once by default. */
+export const DEFAULT_MAX_SESSIONS_PER_USER = 8;
 /**
  * Accounts whose rate state the hub keeps by default. An account's bucket
  * outlives its sessions (logging in again does not refill it) until it is
@@ -82,6 +113,35 @@ export interface HubOptions {
   roleOf?: (name: string) => Role | undefined;
   /** Told of every kick, ban and unban (for the audit log). */
   onModeration?: (event: ModerationEvent) => void;
+  /**
+   * Sessions one account may have at once; a newer one closes the oldest
+   * (code `too_many_sessions`). @default {DEFAULT_MAX_SESSIONS_PER_USER}
+   */
+  maxSessionsPerUser?: number;
+  /** Rooms kept in all; past it no new room is made. @default {DEFAULT_MAX_ROOMS} */
+  maxRooms?: number;
+  /**
+   * The account of a user who may be offline (name compared as user names
+   * are), so DMs reach offline users and their history can be paged.
+   * @default only online users are known
+   */
+  accountOf?: (name: string) => { readonly name: string; readonly account: string } | undefined;
+}
+
+/** The limits a client needs to know, from {@linkcode Hub.limits}. */
+export interface ChatLimits {
+  /** Longest message, in code points. */
+  readonly messageChars: number;
+  /** Most lines in one message. */
+  readonly messageLines: number;
+  /** Requests per account: a bucket of `burst`, refilled at `perSecond`. */
+  readonly rate: { readonly burst: number; readonly perSecond: number };
+  /** Most messages in a `room` event or a history page. */
+  readonly historyLimit: number;
+  /** Sessions per account. */
+  readonly maxSessions: number;
+  /** Days history is kept; 0 keeps none. */
+  readonly retentionDays: number;
 }
 
 /** A change to an account, for {@linkcode Hub.updateAccount}. */
@@ -148,12 +208,17 @@ export class NameTakenError extends Error {
 export interface Presence {
   /** The member's name. */
   readonly name: string;
-  /** The member's room; `undefined` once gone. */
+  /** The member's current room; `undefined` once gone. */
   readonly room: string | undefined;
   /** `false` once the member left or was closed. */
   readonly active: boolean;
-  /** Handle one line the user typed. Never throws. */
+  /** Handle one line the user typed (a `say` without a room). Never throws. */
   input(text: string): void;
+  /**
+   * Handle one request. Answers go to the member (carrying the request's
+   * `ref`); a refusal is returned, not told. Never throws.
+   */
+  request(request: ChatRequest): Outcome;
   /** The connection went away; others see `leave`. @default "disconnected" */
   leave(reason?: string): void;
 }
@@ -162,31 +227,58 @@ export interface Presence {
 export interface MemberInfo {
   readonly name: string;
   readonly role: Role;
+  /** The current room of its oldest session. */
   readonly room: string;
 }
 
+/** One online account and its sessions. */
+interface Account {
+  /** {@linkcode accountKeyOf} its members. */
+  readonly key: string;
+  /** {@linkcode foldName} of its name. */
+  readonly nameKey: string;
+  readonly name: string;
+  /** Starts as the first member's role, follows {@linkcode Hub.updateAccount}. */
+  role: Role;
+  /** Oldest first. */
+  readonly seats: Seat[];
+  /** Rooms it is a member of (stored). */
+  readonly rooms: Set<string>;
+  away: string | undefined;
+  readonly bucket: TokenBucket;
+  readonly mentions: (text: string) => boolean;
+}
+
+/** One session of an account. */
 interface Seat {
   readonly member: Member;
-  readonly key: string;
-  /** {@linkcode accountKeyOf} the member. */
-  readonly account: string;
-  /** What the member may do now: starts as `member.role`, follows
-   * {@linkcode Hub.updateAccount}. */
-  role: Role;
-  readonly bucket: TokenBucket;
-  room: Room | undefined;
+  readonly account: Account;
+  /** Sees every room of its account, not only the current one. */
+  readonly wide: boolean;
+  /** The current room: where a line without a room goes. */
+  room: string;
   active: boolean;
   /** A "slow down" notice was sent and no line has passed since. */
   throttled: boolean;
+  /** The request being handled, whose answers carry its ref. */
+  ref: RequestRef | undefined;
+  /** The first refusal told while handling a request with a ref. */
+  failure: string | undefined;
 }
 
 /**
- * The chat hub.
+ * The chat hub: online accounts, each with up to `maxSessionsPerUser`
+ * sessions, the rooms they are members of, and what a request does.
  *
- * A second `enter` with a name already online (case-insensitive) replaces
- * the old session: the old member is closed with code `replaced` and leaves
- * its room, then the new one enters the lobby. The operator's name cannot
- * be taken over by a non-operator ({@linkcode NameTakenError}).
+ * An account is a member of any number of rooms (stored, restored at every
+ * login); it is online while any session is. A session either sees all its
+ * account's rooms (`Member.view` `"all"`) or only its current room (the
+ * default, what the protocol's version 1 can show). Past the session limit
+ * the oldest session is closed (`too_many_sessions`). The operator's name
+ * cannot be taken by a non-operator ({@linkcode NameTakenError}).
+ *
+ * Posting a message is: store (gets the id), then deliver to every session
+ * that sees the room; the two steps stay apart so the store can move.
  *
  * @example
  * ```ts
@@ -210,6 +302,8 @@ export class Hub {
   #maxMessageLength: number;
   #rate: TokenBucketOptions;
   #maxRateEntries: number;
+  #maxSessions: number;
+  #maxRooms: number;
   /** Rate state per account, kept across sessions. */
   #buckets = new Map<string, TokenBucket>();
   #retentionDays: number;
@@ -217,11 +311,15 @@ export class Hub {
   #roleOf: (name: string) => Role | undefined;
   /** Whether {@linkcode HubOptions.roleOf} was given: unknown names are no accounts. */
   #knowsAccounts: boolean;
+  #accountOf: NonNullable<HubOptions["accountOf"]>;
   #onModeration: (event: ModerationEvent) => void;
   #commands = defaultCommands();
   #jokes: JokeDesk;
+  /** Rooms with receivers. */
   #rooms = new Map<string, Room>();
-  #seats = new Map<string, Seat>();
+  /** Online accounts by key, and by folded name. */
+  #accounts = new Map<string, Account>();
+  #byName = new Map<string, Account>();
   #nextId: number;
   #closed = false;
 
@@ -233,16 +331,14 @@ export class Hub {
     this.#clock = options.clock;
     this.#history = options.history ?? new MemoryHistory();
     this.#historyLimit = count("historyLimit", options.historyLimit ?? 50, 0);
-    this.#maxMessageLength = count(
-      "maxMessageLength",
-      options.maxMessageLength ?? 4096,
+    this.#maxMessageLength = count("maxMessageLength", options.maxMessageLength ?? 4096, 1);
+    this.#retentionDays = count("retentionDays", options.retentionDays ?? 30, 0);
+    this.#maxSessions = count(
+      "maxSessionsPerUser",
+      options.maxSessionsPerUser ?? DEFAULT_MAX_SESSIONS_PER_USER,
       1,
     );
-    this.#retentionDays = count(
-      "retentionDays",
-      options.retentionDays ?? 30,
-      0,
-    );
+    this.#maxRooms = count("maxRooms", options.maxRooms ?? DEFAULT_MAX_ROOMS, 1);
     this.#rate = options.rate ?? {};
     this.#maxRateEntries = count(
       "maxRateEntries",
@@ -253,18 +349,36 @@ export class Hub {
     this.#onShutdown = options.onShutdown;
     this.#roleOf = options.roleOf ?? (() => undefined);
     this.#knowsAccounts = options.roleOf !== undefined;
+    this.#accountOf = options.accountOf ?? (() => undefined);
     this.#onModeration = options.onModeration ?? (() => {});
     this.#jokes = new JokeDesk(options.joke, {
       clock: this.#clock,
       cooldownMs: options.jokeCooldownMs ?? 10_000,
     });
     this.#nextId = this.#history.nextId();
-    this.#rooms.set(LOBBY, new Room(LOBBY));
+    this.#history.ensureRoom(LOBBY, this.#clock.now());
+  }
+
+  /** What clients need to know of the hub's limits. */
+  get limits(): ChatLimits {
+    const bucket = new TokenBucket(this.#clock, this.#rate);
+    return {
+      messageChars: this.#maxMessageLength,
+      messageLines: MAX_MESSAGE_LINES,
+      rate: { burst: bucket.burst, perSecond: bucket.perSecond },
+      historyLimit: this.#historyLimit,
+      maxSessions: this.#maxSessions,
+      retentionDays: this.#retentionDays,
+    };
   }
 
   /**
-   * Let a member in: it joins the lobby and gets a `room` event (members,
-   * recent history, retention); the others there get `join`.
+   * Let a member in. Its account's rooms are restored (a new account joins
+   * the lobby); a one-room member gets a `room` event for its current room
+   * and its recent DMs, an all-rooms member a `room` event per room (history
+   * newer than `Member.resume`, unread counts), then `conversations` and
+   * `ready`. Others see `join` where the name was not present, and
+   * `presence` when the account was offline.
    *
    * @param member The member; its name must be non-empty, without spaces.
    * @returns The member's handle for input and leaving.
@@ -278,8 +392,8 @@ export class Hub {
     if (member.name === "" || /\s/.test(member.name)) {
       throw new TypeError(`Cannot enter: bad name "${member.name}"`);
     }
-    const key = foldName(member.name);
-    if (key === foldName(BOT_NAME)) throw new NameTakenError(member.name);
+    const nameKey = foldName(member.name);
+    if (nameKey === foldName(BOT_NAME)) throw new NameTakenError(member.name);
     // The server's own speakers: no account may pass for one, online or not.
     if (member.role !== "operator" && isReservedUserName(member.name)) {
       throw new NameTakenError(member.name);
@@ -287,55 +401,82 @@ export class Hub {
     if (member.role !== "operator" && this.#history.isBanned(member.name)) {
       throw new BannedError(member.name);
     }
-    const old = this.#seats.get(key);
-    if (old !== undefined) {
-      if (old.role === "operator" && member.role !== "operator") {
-        throw new NameTakenError(member.name);
-      }
-      this.#close(old, {
-        code: "replaced",
-        message: "Signed in from another connection",
-      }, "signed in again");
+    const key = accountKeyOf(member);
+    const holder = this.#byName.get(nameKey);
+    if (holder?.role === "operator" && member.role !== "operator") {
+      throw new NameTakenError(member.name);
     }
-    const account = accountKeyOf(member);
+    if (holder !== undefined && holder.key !== key) {
+      // Another account under the same name (one removed, one made since).
+      for (const old of [...holder.seats]) {
+        this.#close(
+          old,
+          { code: "replaced", message: "Signed in from another account" },
+          "replaced",
+        );
+      }
+    }
+    const account = this.#accounts.get(key) ?? this.#openAccount(member, key, nameKey);
+    while (account.seats.length >= this.#maxSessions) {
+      this.#close(account.seats[0]!, {
+        code: "too_many_sessions",
+        message:
+          `Signed in on more than ${this.#maxSessions} devices: this, the oldest session, was closed`,
+      }, "too many sessions");
+    }
+    const wasOnline = account.seats.length > 0 && this.#accounts.has(key);
+    this.#accounts.set(key, account);
+    this.#byName.set(nameKey, account);
+    const rooms = [...account.rooms].sort();
     const seat: Seat = {
       member,
-      key,
       account,
-      role: member.role,
-      bucket: this.#bucketOf(account),
-      room: undefined,
+      wide: member.view === "all",
+      room: rooms.includes(LOBBY) ? LOBBY : rooms[0] ?? LOBBY,
       active: true,
       throttled: false,
+      ref: undefined,
+      failure: undefined,
     };
-    this.#seats.set(key, seat);
-    this.#place(seat, this.#rooms.get(LOBBY)!);
-    // Private messages are kept for their two users: show the recent ones.
-    for (const dm of this.#history.recentDirect(account, this.#historyLimit)) {
-      member.deliver(dm);
+    account.seats.push(seat);
+    if (seat.wide) {
+      for (const room of rooms) this.#attach(seat, room);
+      for (const room of rooms) this.#deliverRoom(seat, room);
+    } else {
+      this.#attach(seat, seat.room);
+      this.#deliverRoom(seat, seat.room);
+    }
+    if (!wasOnline) this.#announce(account, seat);
+    if (seat.wide) {
+      seat.member.deliver({ kind: "conversations", conversations: this.#conversations(account) });
+      seat.member.deliver({ kind: "ready" });
+    } else {
+      // Private messages are kept for their two users: show the recent ones.
+      for (const dm of this.#history.recentDirect(key, this.#historyLimit)) {
+        seat.member.deliver(dm.text.includes("\n") ? oneLine(dm) : dm);
+      }
     }
     return {
       name: member.name,
       get room() {
-        return seat.room?.name;
+        return seat.active ? seat.room : undefined;
       },
       get active() {
         return seat.active;
       },
       input: (text) => this.#input(seat, text),
+      request: (request) => this.#request(seat, request),
       leave: (reason = "disconnected") => {
         if (seat.active) this.#remove(seat, reason);
       },
     };
   }
 
-  /** Everyone online, with role and room. */
+  /** Everyone online, each account once, sorted by name. */
   members(): MemberInfo[] {
-    const list: MemberInfo[] = [];
-    for (const seat of this.#seats.values()) {
-      list.push({ name: seat.member.name, role: seat.role, room: seat.room?.name ?? LOBBY });
-    }
-    return list;
+    return [...this.#accounts.values()]
+      .map((a) => ({ name: a.name, role: a.role, room: a.seats[0]?.room ?? LOBBY }))
+      .sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
   }
 
   /**
@@ -347,25 +488,23 @@ export class Hub {
    * @returns How many sessions were ended or changed.
    */
   updateAccount(update: AccountUpdate): number {
-    const seats = [...this.#seats.values()].filter((seat) =>
-      seat.account === update.account && seat.role !== "operator"
-    );
-    let affected = 0;
-    for (const seat of seats) {
-      if (update.change === "role") {
-        if (seat.role === update.role) continue;
-        seat.role = update.role;
-        this.#notice(seat, `Your role is now ${update.role}`, "warn");
-      } else {
-        const removed = update.change === "removed";
-        this.#close(seat, {
-          code: "denied",
-          message: removed ? "Your account was removed" : "Your password was changed: log in again",
-        }, removed ? "account removed" : "password changed");
-      }
-      affected++;
+    const account = this.#accounts.get(update.account);
+    if (account === undefined || account.role === "operator") return 0;
+    const seats = [...account.seats];
+    if (update.change === "role") {
+      if (account.role === update.role) return 0;
+      account.role = update.role;
+      for (const seat of seats) this.#notice(seat, `Your role is now ${update.role}`, "warn");
+      return seats.length;
     }
-    return affected;
+    const removed = update.change === "removed";
+    for (const seat of seats) {
+      this.#close(seat, {
+        code: "denied",
+        message: removed ? "Your account was removed" : "Your password was changed: log in again",
+      }, removed ? "account removed" : "password changed");
+    }
+    return seats.length;
   }
 
   /** Whether `name` is banned (case-insensitive). */
@@ -400,13 +539,11 @@ export class Hub {
     if (this.#closed) return;
     this.#closed = true;
     this.#jokes.abortAll();
-    const seats = [...this.#seats.values()];
-    this.#seats.clear();
+    const seats = [...this.#accounts.values()].flatMap((a) => a.seats);
+    this.#accounts.clear();
+    this.#byName.clear();
     this.#rooms.clear();
-    for (const seat of seats) {
-      seat.active = false;
-      seat.room = undefined;
-    }
+    for (const seat of seats) seat.active = false;
     const reason: CloseReason = { code: "shutdown", message };
     for (const seat of seats) seat.member.close(reason);
   }
@@ -416,72 +553,163 @@ export class Hub {
     return this.#jokes.settled();
   }
 
+  #openAccount(member: Member, key: string, nameKey: string): Account {
+    const rooms = new Set(this.#history.roomsOf(key));
+    if (rooms.size === 0) {
+      this.#history.addMember(key, LOBBY);
+      rooms.add(LOBBY);
+    }
+    return {
+      key,
+      nameKey,
+      name: member.name,
+      role: member.role,
+      seats: [],
+      rooms,
+      away: undefined,
+      bucket: this.#bucketOf(key),
+      mentions: mentionsOf(member.name),
+    };
+  }
+
+  /** A one-line typed text, as `say` without a room. */
   #input(seat: Seat, text: string): void {
-    if (!seat.active) return;
-    const line = text.trim();
-    if (line === "") return;
-    const isCommand = line.startsWith("/");
-    if (
-      line === "end" || (isCommand && parseCommandLine(line).name === "quit")
-    ) {
-      this.#quit(seat);
+    const outcome = this.#request(seat, { kind: "say", text });
+    if (outcome.ok) return;
+    if (outcome.code === "rate_limited") {
+      if (outcome.first) this.#notice(seat, outcome.message, "warn");
       return;
     }
-    if (seat.role !== "operator" && !this.#admit(seat)) return;
+    this.#notice(seat, outcome.message, "error");
+  }
+
+  #request(seat: Seat, request: ChatRequest): Outcome {
+    if (!seat.active) return { ok: true };
+    if (request.kind === "say") {
+      const line = request.text.trim();
+      if (line === "") return { ok: true };
+      if (line === "end" || (line.startsWith("/") && parseCommandLine(line).name === "quit")) {
+        this.#quit(seat);
+        return { ok: true };
+      }
+    }
+    if (seat.account.role !== "operator" && !seat.account.bucket.take()) {
+      const first = !seat.throttled;
+      seat.throttled = true;
+      const waitMs = Math.ceil(seat.account.bucket.waitMs());
+      return {
+        ok: false,
+        code: "rate_limited",
+        message: `Slow down: wait ${Math.ceil(waitMs / 1000)} s — messages are dropped until then`,
+        retryAfterMs: waitMs,
+        first,
+      };
+    }
+    seat.throttled = false;
+    seat.ref = request.ref;
+    seat.failure = undefined;
     try {
-      const length = codePointLength(text, this.#maxMessageLength);
-      if (length > this.#maxMessageLength) {
-        throw new RangeError(
-          `Cannot send: message is ${length} characters, the limit is ${this.#maxMessageLength}`,
-        );
+      const messageId = this.#handle(seat, request);
+      if (seat.failure !== undefined) {
+        return { ok: false, code: "refused", message: seat.failure };
       }
-      if (CONTROL_CHARACTERS.test(text)) {
-        throw new RangeError(
-          "Cannot send: message contains control characters (only tab is allowed)",
-        );
-      }
-      if (line === "get_joke") this.#joke(seat);
-      else if (isCommand) this.#commands.run(this.#context(seat), line);
-      else this.#say(seat, text, false);
+      return messageId === undefined ? { ok: true } : { ok: true, messageId };
     } catch (error) {
-      const text = error instanceof Error ? error.message : String(error);
-      this.#notice(seat, text, "error");
+      const message = error instanceof Error ? error.message : String(error);
+      return { ok: false, code: "refused", message };
+    } finally {
+      seat.ref = undefined;
+      seat.failure = undefined;
     }
   }
 
-  /** Spend a rate token, or warn once per throttled streak. */
-  #admit(seat: Seat): boolean {
-    if (seat.bucket.take()) {
-      seat.throttled = false;
-      return true;
+  /** Do a request; throws a user-fit error when it cannot. @returns a posted message's id */
+  #handle(seat: Seat, request: ChatRequest): number | undefined {
+    switch (request.kind) {
+      case "say": {
+        const room = request.room === undefined ? seat.room : this.#memberRoom(seat, request.room);
+        const text = this.#checkText(seat, request.text);
+        const line = text.trim();
+        if (line.startsWith("/")) {
+          if (text.includes("\n")) {
+            throw new RangeError("Cannot run a command: it must be one line");
+          }
+          seat.room = room;
+          this.#commands.run(this.#context(seat), line);
+          return undefined;
+        }
+        if (!seat.account.rooms.has(room)) {
+          throw new Error("Cannot send: you are in no room (/join ROOM)");
+        }
+        seat.room = room;
+        if (line === "get_joke") {
+          this.#joke(seat);
+          return undefined;
+        }
+        return this.#post(room, seat.account.name, text, {});
+      }
+      case "dm":
+        return this.#direct(seat, request.to, this.#checkText(seat, request.text));
+      case "join":
+        this.#join(seat, request.room);
+        return undefined;
+      case "part":
+        this.#part(seat, request.room);
+        return undefined;
+      case "topic":
+        this.#setTopic(seat, this.#memberRoom(seat, request.room), request.text);
+        return undefined;
+      case "away":
+        this.#away(seat, request.text ?? "");
+        return undefined;
+      case "history":
+        this.#page(seat, request);
+        return undefined;
+      case "read":
+        this.#read(seat, request);
+        return undefined;
     }
-    if (!seat.throttled) {
-      seat.throttled = true;
-      const seconds = Math.ceil(seat.bucket.waitMs() / 1000);
-      this.#notice(
-        seat,
-        `Slow down: wait ${seconds} s — messages are dropped until then`,
-        "warn",
-      );
+  }
+
+  /** A message's text checked: a one-room member may not send newlines (its protocol has none). */
+  #checkText(seat: Seat, raw: string): string {
+    return checkMessageText(raw, { maxChars: this.#maxMessageLength, multiLine: seat.wide });
+  }
+
+  /** `input` as a room the seat's account is a member of. */
+  #memberRoom(seat: Seat, input: string): string {
+    const room = parseRoomName(input);
+    if (!seat.account.rooms.has(room)) {
+      throw new Error(`Cannot use #${room}: you are not in it (/join ${room})`);
     }
-    return false;
+    return room;
   }
 
   #context(seat: Seat): CommandContext {
-    const room = seat.room!;
+    const room = seat.room;
     return {
-      caller: { name: seat.member.name, role: seat.role },
-      room: room.name,
-      reply: (text, level = "info") => this.#notice(seat, text, level),
-      who: () => room.names(),
+      caller: { name: seat.account.name, role: seat.account.role },
+      room,
+      reply: (text, level = "info") => this.#reply(seat, text, level),
+      who: () => this.#who(room),
       rooms: () =>
-        [...this.#rooms.values()]
-          .filter((r) => r.size > 0)
-          .map((r) => ({ name: r.name, count: r.size }))
-          .sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0),
+        this.#history.rooms().map((r) => ({ name: r.name, topic: r.topic, members: r.members })),
+      show: (listing) => this.#show(seat, listing),
       join: (name) => this.#join(seat, name),
-      say: (text, options) => this.#say(seat, text, options?.action ?? false),
-      direct: (to, text) => this.#direct(seat, to, text),
+      part: (name) => this.#part(seat, name === "" ? room : name),
+      topic: (text) => {
+        if (text === undefined) {
+          const topic = this.#history.room(room)?.topic ?? "";
+          this.#reply(seat, topic === "" ? `#${room} has no topic` : `Topic of #${room}: ${topic}`);
+        } else this.#setTopic(seat, this.#memberRoom(seat, room), text);
+      },
+      away: (text) => this.#away(seat, text),
+      say: (text, options) => {
+        this.#post(room, seat.account.name, text, options?.action ? { action: true } : {});
+      },
+      direct: (to, text) => {
+        this.#direct(seat, to, text);
+      },
       quit: () => this.#quit(seat),
       joke: () => this.#joke(seat),
       kick: (user, reason) => this.#kick(seat, user, reason),
@@ -490,7 +718,7 @@ export class Hub {
       unban: (user) => {
         this.#checkTarget(seat, "unban", user);
         const lifted = this.#history.unban(user);
-        if (lifted) this.#onModeration({ action: "unban", by: seat.member.name, target: user });
+        if (lifted) this.#onModeration({ action: "unban", by: seat.account.name, target: user });
         return lifted;
       },
       broadcast: (text) => this.#broadcast(seat, text),
@@ -499,23 +727,48 @@ export class Hub {
           throw new Error("Cannot shut down: not enabled on this server");
         }
         this.#notice(seat, "Shutting down");
-        this.#onShutdown(seat.member.name);
+        this.#onShutdown(seat.account.name);
       },
     };
   }
 
-  #say(seat: Seat, text: string, action: boolean): void {
-    const room = seat.room!;
-    this.#post(room.name, seat.member.name, text, action ? { action } : {});
+  /**
+   * A command's reply. While a request with a ref is handled, a warning or
+   * error is its refusal (returned, not told); anything else is a notice.
+   */
+  #reply(seat: Seat, text: string, level: NoticeEvent["level"] = "info"): void {
+    if (seat.ref !== undefined && level !== "info") {
+      seat.failure ??= text;
+      return;
+    }
+    this.#notice(seat, text, level);
   }
 
-  /** Store one room message, then deliver it to the room if it exists. */
+  #who(room: string): WhoEntry[] {
+    const names = this.#rooms.get(room)?.names() ?? [];
+    return names.flatMap((name) => {
+      const account = this.#byName.get(foldName(name));
+      if (account === undefined) return [];
+      const entry: WhoEntry = { name: account.name, role: account.role };
+      return [account.away === undefined ? entry : { ...entry, away: account.away }];
+    });
+  }
+
+  #show(seat: Seat, listing: ListingEvent): void {
+    if (seat.wide) {
+      seat.member.deliver(seat.ref === undefined ? listing : { ...listing, ref: seat.ref });
+      return;
+    }
+    for (const line of listingText(listing)) this.#notice(seat, line);
+  }
+
+  /** Store one room message, then deliver it to the room's receivers. @returns its id */
   #post(
     room: string,
     from: string,
     text: string,
     flags: { action?: boolean; bot?: boolean },
-  ): void {
+  ): number {
     const message: RoomMessage = {
       kind: "message",
       id: this.#nextId,
@@ -527,59 +780,275 @@ export class Hub {
     };
     this.#history.append(message);
     this.#nextId++;
-    this.#rooms.get(room)?.broadcast(message);
+    const narrow = text.includes("\n") ? oneLine(message) : message;
+    this.#rooms.get(room)?.broadcast(message, narrow);
+    return message.id;
   }
 
-  #direct(seat: Seat, to: string, text: string): void {
+  /** The account called `name`, online or (through `accountOf`) not. */
+  #accountNamed(name: string): { name: string; account: string } | undefined {
+    const online = this.#byName.get(foldName(name));
+    if (online !== undefined) return { name: online.name, account: online.key };
+    return this.#accountOf(name);
+  }
+
+  #direct(seat: Seat, to: string, text: string): number {
     const problem = validateUserName(to);
     if (problem !== undefined) throw new Error(`Cannot send: not a user name (${problem})`);
-    const target = this.#seats.get(foldName(to));
-    if (target === undefined) {
-      throw new Error(`Cannot send: ${to} is not online`);
-    }
+    const target = this.#accountNamed(to);
+    if (target === undefined) throw new Error(`Cannot send: ${to} is not online`);
     const dm: DirectMessage = {
       kind: "dm",
       id: this.#nextId,
-      from: seat.member.name,
-      to: target.member.name,
+      from: seat.account.name,
+      to: target.name,
       text,
       ts: this.#clock.now(),
     };
-    this.#history.append(dm, { from: seat.account, to: target.account });
+    this.#history.append(dm, { from: seat.account.key, to: target.account });
     this.#nextId++;
-    target.member.deliver(dm);
-    if (target !== seat) seat.member.deliver(dm);
+    const narrow = text.includes("\n") ? oneLine(dm) : dm;
+    const receivers = new Set([
+      ...(this.#accounts.get(target.account)?.seats ?? []),
+      ...seat.account.seats,
+    ]);
+    for (const receiver of receivers) receiver.member.deliver(receiver.wide ? dm : narrow);
+    return dm.id;
   }
 
   #join(seat: Seat, input: string): void {
     const name = parseRoomName(input);
-    if (seat.room?.name === name) {
+    const account = seat.account;
+    if (!account.rooms.has(name)) {
+      if (account.rooms.size >= MAX_ROOMS_PER_ACCOUNT) {
+        throw new RangeError(
+          `Cannot join #${name}: you are in ${MAX_ROOMS_PER_ACCOUNT} rooms, /part one first`,
+        );
+      }
+      if (this.#history.room(name) === undefined && this.#history.roomCount() >= this.#maxRooms) {
+        throw new RangeError(`Cannot create #${name}: the server has ${this.#maxRooms} rooms`);
+      }
+      this.#history.ensureRoom(name, this.#clock.now());
+      this.#history.addMember(account.key, name);
+      account.rooms.add(name);
+      const join: PresenceEvent = {
+        kind: "join",
+        room: name,
+        user: account.name,
+        ts: this.#clock.now(),
+      };
+      this.#rooms.get(name)?.broadcast(join, undefined);
+      for (const other of account.seats) {
+        if (!other.wide) continue;
+        this.#attach(other, name);
+        this.#deliverRoom(other, name);
+      }
+    } else if (seat.wide || seat.room === name) {
+      seat.room = name;
       this.#notice(seat, `You are already in #${name}`);
       return;
     }
-    this.#detach(seat, undefined);
-    let room = this.#rooms.get(name);
-    if (room === undefined) {
-      room = new Room(name);
-      this.#rooms.set(name, room);
+    if (!seat.wide) this.#focus(seat, name);
+    seat.room = name;
+  }
+
+  /** Move a one-room seat's view to `room` (a membership of its account). */
+  #focus(seat: Seat, room: string): void {
+    this.#detachFrom(seat, seat.room, undefined);
+    seat.room = room;
+    this.#attach(seat, room);
+    this.#deliverRoom(seat, room);
+  }
+
+  #part(seat: Seat, input: string): void {
+    const name = parseRoomName(input);
+    const account = seat.account;
+    if (!account.rooms.has(name)) throw new Error(`Cannot part #${name}: you are not in it`);
+    this.#history.removeMember(account.key, name);
+    account.rooms.delete(name);
+    const room = this.#rooms.get(name);
+    for (const other of account.seats) {
+      if (other.wide) this.#detachFrom(other, name, "parted");
     }
-    this.#place(seat, room);
+    const part = { kind: "part", room: name, user: account.name, ts: this.#clock.now() } as const;
+    room?.broadcast(part, undefined);
+    for (const other of account.seats) {
+      if (other.wide) {
+        other.member.deliver(part);
+        if (other.room === name) other.room = [...account.rooms].sort()[0] ?? LOBBY;
+      } else if (other.room === name) {
+        const next = account.rooms.has(LOBBY) ? LOBBY : [...account.rooms].sort()[0];
+        if (next === undefined) {
+          this.#history.addMember(account.key, LOBBY);
+          account.rooms.add(LOBBY);
+        }
+        this.#focus(other, next ?? LOBBY);
+      }
+    }
+    this.#reply(seat, `You left #${name}`);
+  }
+
+  #setTopic(seat: Seat, room: string, text: string): void {
+    const topic = text.trim();
+    if (topic.length > MAX_TOPIC_LENGTH) {
+      throw new RangeError(`Cannot set the topic: it is over ${MAX_TOPIC_LENGTH} characters`);
+    }
+    if (CONTROL_CHARACTERS.test(topic)) {
+      throw new RangeError("Cannot set the topic: it contains control characters");
+    }
+    this.#history.setTopic(room, topic);
+    this.#rooms.get(room)?.broadcast(
+      { kind: "topic", room, text: topic, by: seat.account.name, ts: this.#clock.now() },
+      undefined,
+    );
+    this.#reply(
+      seat,
+      topic === "" ? `Cleared the topic of #${room}` : `Topic of #${room}: ${topic}`,
+    );
+  }
+
+  #away(seat: Seat, text: string): void {
+    const away = text.trim();
+    if (away.length > MAX_AWAY_LENGTH || CONTROL_CHARACTERS.test(away)) {
+      throw new RangeError(
+        `Cannot set away: use at most ${MAX_AWAY_LENGTH} characters, no control characters`,
+      );
+    }
+    const account = seat.account;
+    account.away = away === "" ? undefined : away;
+    this.#announce(account, undefined);
+    this.#reply(seat, away === "" ? "You are back" : `You are away: ${away}`);
+  }
+
+  /** Tell wide receivers sharing a room with `account` (and its other seats) its presence. */
+  #announce(account: Account, except: Seat | undefined): void {
+    const online = account.seats.length > 0;
+    const event: OnlineEvent = {
+      kind: "presence",
+      user: account.name,
+      online,
+      ...(online && account.away !== undefined ? { away: account.away } : {}),
+      ts: this.#clock.now(),
+    };
+    const told = new Set<Member>();
+    if (except !== undefined) told.add(except.member);
+    for (const name of account.rooms) {
+      for (const receiver of this.#rooms.get(name)?.wideReceivers() ?? []) {
+        if (told.has(receiver)) continue;
+        told.add(receiver);
+        receiver.deliver(event);
+      }
+    }
+  }
+
+  #page(seat: Seat, request: Extract<ChatRequest, { kind: "history" }>): void {
+    const limit = Math.min(request.limit ?? this.#historyLimit, this.#historyLimit);
+    const query = { limit, ...(request.before === undefined ? {} : { before: request.before }) };
+    let event: HistoryEvent;
+    if (request.room !== undefined) {
+      const room = this.#memberRoom(seat, request.room);
+      const page = this.#history.roomPage(room, query);
+      event = { kind: "history", room, ...page };
+    } else if (request.with !== undefined) {
+      const other = this.#accountNamed(request.with);
+      if (other === undefined) throw new Error(`Cannot page: no user ${request.with}`);
+      const page = this.#history.directPage(seat.account.key, other.account, query);
+      event = { kind: "history", with: other.name, ...page };
+    } else throw new TypeError("Cannot page: name a room or a user");
+    this.#deliverAnswer(seat, event);
+  }
+
+  #read(seat: Seat, request: Extract<ChatRequest, { kind: "read" }>): void {
+    if (request.lastRead >= this.#nextId) {
+      throw new RangeError(`Cannot mark read: no message ${request.lastRead} yet`);
+    }
+    const account = seat.account;
+    let event: ChatEvent;
+    if (request.room !== undefined) {
+      const room = this.#memberRoom(seat, request.room);
+      if (!this.#history.markRead(account.key, `#${room}`, request.lastRead)) return;
+      event = { kind: "read", room, lastRead: request.lastRead };
+    } else if (request.with !== undefined) {
+      const other = this.#accountNamed(request.with);
+      if (other === undefined) throw new Error(`Cannot mark read: no user ${request.with}`);
+      if (!this.#history.markRead(account.key, `@${other.account}`, request.lastRead)) return;
+      event = { kind: "read", with: other.name, lastRead: request.lastRead };
+    } else throw new TypeError("Cannot mark read: name a room or a user");
+    for (const other of account.seats) {
+      if (other !== seat && other.wide) other.member.deliver(event);
+    }
+  }
+
+  /** A per-seat answer, with the request's ref. */
+  #deliverAnswer(seat: Seat, event: HistoryEvent): void {
+    seat.member.deliver(seat.ref === undefined ? event : { ...event, ref: seat.ref });
+  }
+
+  /** The `room` event of `room` for `seat`. */
+  #deliverRoom(seat: Seat, room: string): void {
+    const members = this.#rooms.get(room)?.names() ?? [];
+    const base = { kind: "room", room, members, retentionDays: this.#retentionDays } as const;
+    if (!seat.wide) {
+      const history = this.#history.recent(room, this.#historyLimit).map(oneLine);
+      seat.member.deliver({ ...base, history });
+      return;
+    }
+    const account = seat.account;
+    const after = seat.member.resume?.[room];
+    const page = this.#history.roomPage(room, {
+      limit: this.#historyLimit,
+      ...(after === undefined ? {} : { after }),
+    });
+    const lastRead = this.#history.lastRead(account.key, `#${room}`);
+    const unread = this.#history.roomUnread(room, this.#unreadQuery(account, lastRead));
+    const event: RoomEntered = {
+      ...base,
+      history: page.messages,
+      truncated: page.truncated,
+      topic: this.#history.room(room)?.topic ?? "",
+      lastRead,
+      unread: unread.count,
+      unreadCapped: unread.capped,
+      mentioned: unread.mentioned,
+      ...(seat.ref === undefined ? {} : { ref: seat.ref }),
+    };
+    seat.member.deliver(event);
+  }
+
+  #unreadQuery(account: Account, after: number): UnreadQuery {
+    return { after, self: account.name, cap: UNREAD_CAP, mentions: account.mentions };
+  }
+
+  #conversations(account: Account): ConversationEntry[] {
+    return this.#history.conversations(account.key, MAX_CONVERSATIONS).map((c) => {
+      const lastRead = this.#history.lastRead(account.key, `@${c.account}`);
+      const unread = this.#history.directUnread(
+        account.key,
+        c.account,
+        this.#unreadQuery(account, lastRead),
+      );
+      return {
+        with: c.name,
+        lastId: c.lastId,
+        lastRead,
+        unread: unread.count,
+        unreadCapped: unread.capped,
+      };
+    });
   }
 
   #quit(seat: Seat): void {
-    const name = seat.member.name;
+    const name = seat.account.name;
     this.#close(seat, { code: "end", message: `Goodbye, ${name}` }, "quit");
   }
 
-  /** Find an online member that `actor` may kick or ban. */
-  #target(actor: Seat, user: string, action: string): Seat | undefined {
-    const target = this.#seats.get(foldName(user));
+  /** Find an online account that `actor` may kick or ban. */
+  #target(actor: Seat, user: string, action: string): Account | undefined {
+    const target = this.#byName.get(foldName(user));
     if (target === undefined) return undefined;
-    if (target === actor) throw new Error(`Cannot ${action} yourself`);
-    const ok = actor.role === "operator" || !roleAtLeast(target.role, actor.role);
-    if (!ok) {
-      throw new Error(`Cannot ${action} ${target.member.name}: not allowed`);
-    }
+    if (target === actor.account) throw new Error(`Cannot ${action} yourself`);
+    const ok = actor.account.role === "operator" || !roleAtLeast(target.role, actor.account.role);
+    if (!ok) throw new Error(`Cannot ${action} ${target.name}: not allowed`);
     return target;
   }
 
@@ -590,22 +1059,22 @@ export class Hub {
   #checkTarget(actor: Seat, action: ModerationEvent["action"], user: string): void {
     const problem = validateUserName(user);
     if (problem === undefined) return;
-    this.#onModeration({ action, by: actor.member.name, target: user, refused: true });
+    this.#onModeration({ action, by: actor.account.name, target: user, refused: true });
     throw new Error(`Cannot ${action}: not a user name (${problem})`);
   }
 
   #kick(actor: Seat, user: string, reason: string): void {
     this.#checkTarget(actor, "kick", user);
     const target = this.#target(actor, user, "kick");
-    if (target === undefined) {
-      throw new Error(`Cannot kick ${user}: not online`);
+    if (target === undefined) throw new Error(`Cannot kick ${user}: not online`);
+    const by = actor.account.name;
+    this.#onModeration({ action: "kick", by, target: target.name });
+    for (const seat of [...target.seats]) {
+      this.#close(seat, {
+        code: "kicked",
+        message: reason ? `Kicked by ${by}: ${reason}` : `Kicked by ${by}`,
+      }, reason ? `kicked: ${reason}` : "kicked");
     }
-    const by = actor.member.name;
-    this.#onModeration({ action: "kick", by, target: target.member.name });
-    this.#close(target, {
-      code: "kicked",
-      message: reason ? `Kicked by ${by}: ${reason}` : `Kicked by ${by}`,
-    }, reason ? `kicked: ${reason}` : "kicked");
   }
 
   #ban(actor: Seat, user: string, typed: string, pre: boolean): void {
@@ -624,36 +1093,39 @@ export class Hub {
         );
       }
       if (
-        role !== undefined && actor.role !== "operator" &&
-        roleAtLeast(role, actor.role)
+        role !== undefined && actor.account.role !== "operator" &&
+        roleAtLeast(role, actor.account.role)
       ) {
         throw new Error(`Cannot ban ${user}: not allowed`);
       }
     }
-    const by = actor.member.name;
+    const by = actor.account.name;
     const reason = boundReason(typed);
     this.#history.ban(user, this.#clock.now(), { by, reason });
-    this.#onModeration({ action: "ban", by, target: target?.member.name ?? user });
-    if (target === undefined) return;
-    this.#close(target, {
-      code: "banned",
-      message: reason ? `Banned by ${by}: ${reason}` : `Banned by ${by}`,
-    }, reason ? `banned: ${reason}` : "banned");
+    this.#onModeration({ action: "ban", by, target: target?.name ?? user });
+    for (const seat of [...target?.seats ?? []]) {
+      this.#close(seat, {
+        code: "banned",
+        message: reason ? `Banned by ${by}: ${reason}` : `Banned by ${by}`,
+      }, reason ? `banned: ${reason}` : "banned");
+    }
   }
 
   #broadcast(actor: Seat, text: string): void {
     const notice: NoticeEvent = {
       kind: "notice",
       level: "warn",
-      text: `Broadcast from ${actor.member.name}: ${text}`,
+      text: `Broadcast from ${actor.account.name}: ${text}`,
       ts: this.#clock.now(),
     };
-    for (const seat of this.#seats.values()) seat.member.deliver(notice);
+    for (const account of this.#accounts.values()) {
+      for (const seat of account.seats) seat.member.deliver(notice);
+    }
   }
 
   #joke(seat: Seat): void {
-    const room = seat.room!.name;
-    const user = seat.member.name;
+    const room = seat.room;
+    const user = seat.account.name;
     const refusal = this.#jokes.request(
       user,
       (joke) => this.#tellJoke(room, user, joke),
@@ -662,7 +1134,7 @@ export class Hub {
         this.#noticeTo(user, `Cannot tell a joke: ${why}`, "error");
       },
     );
-    if (refusal !== undefined) this.#notice(seat, refusal, "warn");
+    if (refusal !== undefined) this.#reply(seat, refusal, "warn");
   }
 
   /** Post a joke to the room it was asked in, one message per line. */
@@ -686,47 +1158,53 @@ export class Hub {
     for (const line of lines) this.#post(room, BOT_NAME, line, { bot: true });
   }
 
-  #place(seat: Seat, room: Room): void {
-    room.add(seat.member);
-    seat.room = room;
-    seat.member.deliver({
-      kind: "room",
-      room: room.name,
-      members: room.names(),
-      history: this.#history.recent(room.name, this.#historyLimit),
-      retentionDays: this.#retentionDays,
-    });
+  /** Make `seat` a receiver of `room`; others see `join` when its name was not present. */
+  #attach(seat: Seat, name: string): void {
+    let room = this.#rooms.get(name);
+    if (room === undefined) {
+      room = new Room(name);
+      this.#rooms.set(name, room);
+    }
+    if (!room.add(seat.member, seat.wide, seat.account.name)) return;
     const join: PresenceEvent = {
       kind: "join",
-      room: room.name,
-      user: seat.member.name,
+      room: name,
+      user: seat.account.name,
       ts: this.#clock.now(),
     };
-    room.broadcast(join, seat.member);
+    room.broadcast(undefined, join, seat.member);
   }
 
-  /** Take a seat out of its room; the rest of the room sees `leave`. */
-  #detach(seat: Seat, reason: string | undefined): void {
-    const room = seat.room;
-    if (room === undefined) return;
-    room.delete(seat.member);
-    seat.room = undefined;
-    if (room.size === 0 && room.name !== LOBBY) this.#rooms.delete(room.name);
+  /** Stop `seat` receiving `room`; one-room receivers see `leave` when its name is gone. */
+  #detachFrom(seat: Seat, name: string, reason: string | undefined): void {
+    const room = this.#rooms.get(name);
+    if (room === undefined || !room.delete(seat.member)) {
+      if (room?.size === 0) this.#rooms.delete(name);
+      return;
+    }
+    if (room.size === 0) this.#rooms.delete(name);
     const leave: PresenceEvent = {
       kind: "leave",
-      room: room.name,
-      user: seat.member.name,
+      room: name,
+      user: seat.account.name,
       ts: this.#clock.now(),
       ...(reason === undefined ? {} : { reason }),
     };
-    room.broadcast(leave);
+    room.broadcast(undefined, leave);
   }
 
   #remove(seat: Seat, reason: string): void {
     seat.active = false;
-    if (this.#seats.get(seat.key) === seat) this.#seats.delete(seat.key);
-    if (seat.bucket.full) this.#buckets.delete(seat.account);
-    this.#detach(seat, reason);
+    const account = seat.account;
+    const at = account.seats.indexOf(seat);
+    if (at !== -1) account.seats.splice(at, 1);
+    const rooms = seat.wide ? [...account.rooms] : [seat.room];
+    for (const room of rooms) this.#detachFrom(seat, room, reason);
+    if (account.seats.length > 0) return;
+    if (this.#accounts.get(account.key) === account) this.#accounts.delete(account.key);
+    if (this.#byName.get(account.nameKey) === account) this.#byName.delete(account.nameKey);
+    if (account.bucket.full) this.#buckets.delete(account.key);
+    if (!this.#closed) this.#announce(account, undefined);
   }
 
   /** The account's bucket, kept from its earlier sessions if not full. */
@@ -741,10 +1219,9 @@ export class Hub {
 
   /** Make room: drop full buckets of accounts not online, else the oldest. */
   #evictBuckets(): void {
-    const online = new Set([...this.#seats.values()].map((seat) => seat.account));
     let oldest: string | undefined;
     for (const [account, bucket] of this.#buckets) {
-      if (online.has(account)) continue;
+      if (this.#accounts.has(account)) continue;
       if (bucket.full) this.#buckets.delete(account);
       else oldest ??= account;
     }
@@ -755,36 +1232,28 @@ export class Hub {
 
   /** Remove a seat, then ask its connection to close. */
   #close(seat: Seat, close: CloseReason, leaveReason: string): void {
+    if (!seat.active) return;
     this.#remove(seat, leaveReason);
     seat.member.close(close);
   }
 
   #notice(seat: Seat, text: string, level: NoticeEvent["level"] = "info") {
     if (!seat.active) return;
-    seat.member.deliver({ kind: "notice", level, text, ts: this.#clock.now() });
+    const notice: NoticeEvent = { kind: "notice", level, text, ts: this.#clock.now() };
+    seat.member.deliver(seat.ref === undefined ? notice : { ...notice, ref: seat.ref });
   }
 
   #noticeTo(user: string, text: string, level: NoticeEvent["level"]): void {
-    const seat = this.#seats.get(foldName(user));
-    if (seat !== undefined) this.#notice(seat, text, level);
+    const account = this.#byName.get(foldName(user));
+    for (const seat of account?.seats ?? []) this.#notice(seat, text, level);
   }
 }
 
-/**
- * C0 (but tab), DEL and C1 controls, and lone surrogates: nothing a person
- * types, and what terminal, log and storage attacks are made of.
- */
-const CONTROL_CHARACTERS =
-  // deno-lint-ignore no-control-regex -- matching controls is the point
-  /[\x00-\x08\x0a-\x1f\x7f-\x9f]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
-
-/** Count code points; only walks the string when it could be over `max`. */
-function codePointLength(text: string, max: number): number {
-  // UTF-16 length is never below the code point count.
-  if (text.length <= max) return text.length;
-  let n = 0;
-  for (const _ of text) n++;
-  return n;
+/** A message as a one-room member is shown it: newlines as " ⏎ " (its protocol has none). */
+function oneLine<T extends RoomMessage | DirectMessage>(message: T): T {
+  return message.text.includes("\n")
+    ? { ...message, text: message.text.replaceAll("\n", " \u23ce ") }
+    : message;
 }
 
 function count(name: string, value: number, min: number): number {

@@ -43,14 +43,22 @@ export function parseRoomName(input: string): string {
 }
 
 /**
- * Members in one room. {@linkcode broadcast} hands the same event object to
- * every member (the session layer encodes it once) in one plain loop.
+ * Who receives one room's events: members that see every room they belong
+ * to ("wide") and members that see this one room now ("narrow"). A name is
+ * present while any of its receivers is here. {@linkcode broadcast} hands
+ * the same event object to every receiver (the session layer encodes it
+ * once) in one plain loop.
  */
 export class Room {
   /** The room's name, already validated. */
   readonly name: string;
-  #members = new Set<Member>();
-  /** Names in sort order, kept up to date on add and delete (never re-sorted). */
+  #wide = new Set<Member>();
+  #narrow = new Set<Member>();
+  /** The name each receiver is present under (its account's). */
+  #nameOf = new Map<Member, string>();
+  /** Receivers per present name. */
+  #count = new Map<string, number>();
+  /** Present names in sort order, kept up to date (never re-sorted). */
   #names: string[] = [];
 
   /** @param name A name from {@linkcode parseRoomName} or {@linkcode LOBBY}. */
@@ -58,27 +66,57 @@ export class Room {
     this.name = name;
   }
 
-  /** How many members are in the room. */
+  /** How many receivers are here. */
   get size(): number {
-    return this.#members.size;
+    return this.#wide.size + this.#narrow.size;
   }
 
-  /** Put a member in the room. */
-  add(member: Member): void {
-    if (this.#members.has(member)) return;
-    this.#members.add(member);
-    this.#names.splice(this.#position(member.name), 0, member.name);
+  /** Whether `name` is present. */
+  has(name: string): boolean {
+    return this.#count.has(name);
   }
 
-  /** Take a member out. @returns `false` when it was not here. */
-  delete(member: Member): boolean {
-    if (!this.#members.delete(member)) return false;
-    const at = this.#position(member.name);
-    if (this.#names[at] === member.name) this.#names.splice(at, 1);
+  /**
+   * Add a receiver.
+   *
+   * @param member The receiver.
+   * @param wide Whether it sees all its rooms.
+   * @param name The name it is present under. @default member.name
+   * @returns `true` when that name was not present before.
+   */
+  add(member: Member, wide: boolean, name = member.name): boolean {
+    const set = wide ? this.#wide : this.#narrow;
+    if (set.has(member)) return false;
+    set.add(member);
+    this.#nameOf.set(member, name);
+    const n = this.#count.get(name) ?? 0;
+    this.#count.set(name, n + 1);
+    if (n > 0) return false;
+    this.#names.splice(this.#position(name), 0, name);
     return true;
   }
 
-  /** Members' names, sorted (a copy). */
+  /**
+   * Take a receiver out.
+   *
+   * @returns `true` when its name is no longer present.
+   */
+  delete(member: Member): boolean {
+    if (!this.#wide.delete(member) && !this.#narrow.delete(member)) return false;
+    const name = this.#nameOf.get(member) ?? member.name;
+    this.#nameOf.delete(member);
+    const n = (this.#count.get(name) ?? 1) - 1;
+    if (n > 0) {
+      this.#count.set(name, n);
+      return false;
+    }
+    this.#count.delete(name);
+    const at = this.#position(name);
+    if (this.#names[at] === name) this.#names.splice(at, 1);
+    return true;
+  }
+
+  /** Present names, sorted (a copy). */
   names(): string[] {
     return this.#names.slice();
   }
@@ -96,14 +134,27 @@ export class Room {
   }
 
   /**
-   * Deliver one event to everyone here.
+   * Deliver events to the receivers here.
    *
-   * @param event The event, shared by all receivers; never copied.
-   * @param except A member to skip (e.g. the one who just joined).
+   * @param wide The event for wide receivers; `undefined` sends them none.
+   * @param narrow The event for narrow receivers; `undefined` sends them none.
+   * @param except A receiver to skip (e.g. the one who just joined).
    */
-  broadcast(event: ChatEvent, except?: Member): void {
-    for (const member of this.#members) {
-      if (member !== except) member.deliver(event);
+  broadcast(
+    wide: ChatEvent | undefined,
+    narrow: ChatEvent | undefined,
+    except?: Member,
+  ): void {
+    if (wide !== undefined) {
+      for (const member of this.#wide) if (member !== except) member.deliver(wide);
     }
+    if (narrow !== undefined) {
+      for (const member of this.#narrow) if (member !== except) member.deliver(narrow);
+    }
+  }
+
+  /** Every wide receiver (a copy). */
+  wideReceivers(): Member[] {
+    return [...this.#wide];
   }
 }

@@ -15,7 +15,6 @@ import {
   encodeFrame,
   eventOf,
   parseServerFrame,
-  PROTOCOL_VERSION,
   type ServerFrame,
 } from "../wire/protocol.ts";
 import type { Connection } from "../net/connection.ts";
@@ -26,6 +25,12 @@ import {
   type ConnectOptions,
 } from "../net/tls_client.ts";
 import { backoffDelay } from "./backoff.ts";
+
+/**
+ * The protocol version this client speaks: 1 (one room at a time), which
+ * every server of version 2 still serves.
+ */
+const CLIENT_VERSION = 1;
 
 /** Largest frame accepted from the server (room history can be long). */
 export const MAX_SERVER_FRAME_BYTES = 1 << 22;
@@ -432,17 +437,17 @@ export class ChatClient {
         message: "Protocol error: the server did not say hello",
       };
     }
-    if (first.version !== PROTOCOL_VERSION) {
+    if (first.version !== CLIENT_VERSION && !first.versions?.includes(CLIENT_VERSION)) {
       return {
         kind: "exit",
         code: EXIT.protocol,
         message:
-          `Protocol error: server speaks version ${first.version}, this client ${PROTOCOL_VERSION}`,
+          `Protocol error: server speaks version ${first.version}, this client ${CLIENT_VERSION}`,
       };
     }
     send({
       type: "hello",
-      version: PROTOCOL_VERSION,
+      version: CLIENT_VERSION,
       client: this.#options.clientName ?? "banter-client",
     });
     for (;;) {
@@ -520,6 +525,7 @@ export class ChatClient {
       case "kicked":
       case "banned":
       case "replaced":
+      case "too_many_sessions": // reconnecting would close the newer session in turn
         return { kind: "exit", code: EXIT.removed, message };
       case "protocol_error":
         return {

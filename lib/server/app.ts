@@ -129,6 +129,12 @@ export async function startServer(
     clock,
     history,
     historyLimit: config.historyLimit,
+    maxSessionsPerUser: config.maxSessionsPerUser,
+    // DMs reach offline accounts too (by the name's one account, if unique).
+    accountOf: (name: string) => {
+      const found = store.find(name);
+      return found.length === 1 ? { name: found[0]!.name, account: found[0]!.id } : undefined;
+    },
     maxMessageLength: config.maxMessageLength,
     rate: { burst: config.rateBurst, perSecond: config.ratePerSecond },
     jokeCooldownMs: config.jokeCooldownMs,
@@ -174,6 +180,7 @@ export async function startServer(
     enter: trackActivity(hub, activity),
     isBanned: (name: string) => hub.isBanned(name),
     banOf: (name: string) => hub.banOf(name),
+    limits: hub.limits,
   };
   const admission = new Admission({
     maxConnections: config.maxConnections,

@@ -10,6 +10,8 @@ import { BannedError, NameTakenError } from "../chat/hub.ts";
 import { type BanRecord, describeBan } from "../chat/bans.ts";
 import { TokenBucket } from "../chat/rate_limit.ts";
 import type { ChatEvent, CloseReason, Member } from "../chat/message.ts";
+import type { ChatLimits } from "../chat/hub.ts";
+import type { ChatRequest, Outcome } from "../chat/request.ts";
 import type { Clock } from "../util/clock.ts";
 import { LineReader } from "../wire/framing.ts";
 import { PeerError } from "../wire/peer_error.ts";
@@ -33,8 +35,10 @@ import {
   encodeEvent,
   encodeFrame,
   encodeRoomEvent,
+  HELLO_VERSION,
+  negotiateVersion,
   parseClientFrame,
-  PROTOCOL_VERSION,
+  PROTOCOL_VERSIONS,
   ProtocolError,
   type ServerFrame,
 } from "../wire/protocol.ts";
@@ -78,10 +82,16 @@ export interface SessionAuth {
 
 /** What the session needs from the chat hub. */
 export interface SessionHub {
-  enter(member: Member): { input(text: string): void; leave(reason?: string): void };
+  enter(member: Member): {
+    input(text: string): void;
+    request(request: ChatRequest): Outcome;
+    leave(reason?: string): void;
+  };
   isBanned(name: string): boolean;
   /** Who banned `name`, when and why, for the `bye banned` message. */
   banOf?(name: string): BanRecord | undefined;
+  /** Told to version 2 clients in `welcome`. @default none told */
+  readonly limits?: ChatLimits;
 }
 
 /** Limits and timings of a session. */
@@ -191,6 +201,9 @@ export class Session {
   #pingId = 0;
   #ended: Promise<void> | undefined;
   #user: string | undefined;
+  /** The protocol version this session speaks, once the client said its own. */
+  #version: 1 | 2 = 1;
+  #resume: Readonly<Record<string, number>> | undefined;
   #onClosed: ((reason: SessionClosed) => void) | undefined;
 
   /**
@@ -324,7 +337,7 @@ export class Session {
               `Frame is nested deeper than ${PRE_LOGIN_MAX_DEPTH} levels`,
             );
           }
-          const frame = parseClientFrame(line);
+          const frame = parseClientFrame(line, this.#version);
           if (!greeted) return frame;
           if (frame.type === "ping") {
             if (!loggedIn && !pings.take()) {
@@ -338,20 +351,17 @@ export class Session {
       };
       this.#send({
         type: "hello",
-        version: PROTOCOL_VERSION,
+        version: HELLO_VERSION,
         server: this.#options.serverName,
+        versions: [...PROTOCOL_VERSIONS],
       });
       const hello = await next();
       if (hello === undefined) throw CONNECTION_LOST();
       if (hello.type !== "hello") {
         throw new ProtocolError("unexpected", "Expected a hello frame first");
       }
-      if (hello.version !== PROTOCOL_VERSION) {
-        throw new ProtocolError(
-          "unexpected",
-          `Unsupported protocol version ${hello.version}; this server speaks ${PROTOCOL_VERSION}`,
-        );
-      }
+      this.#version = negotiateVersion(hello.version);
+      if (hello.resume !== undefined) this.#resume = hello.resume;
       greeted = true;
       // Checked again with nothing awaited before `enter`: an account change
       // seen after this check finds the member in the hub and follows it.
@@ -375,17 +385,24 @@ export class Session {
       for (;;) {
         const frame = await next();
         if (frame === undefined) throw CONNECTION_LOST();
-        switch (frame.type) {
-          case "say":
-            this.#counters.messagesIn.inc();
-            presence.input(frame.text);
-            break;
-          default:
+        if (this.#version === 1) {
+          if (frame.type !== "say") {
             throw new ProtocolError(
               "unexpected",
               `Frame ${frame.type} is not expected after login`,
             );
+          }
+          this.#counters.messagesIn.inc();
+          presence.input(frame.text);
+          continue;
         }
+        const request = requestOf(frame);
+        if (request === undefined) {
+          throw new ProtocolError("unexpected", `Frame ${frame.type} is not expected after login`);
+        }
+        if (frame.type === "say" || frame.type === "dm") this.#counters.messagesIn.inc();
+        const outcome = presence.request(request);
+        if (this.#onClosed !== undefined) this.#answer(request, outcome); // not once closing
       }
     })();
     let reason: SessionClosed;
@@ -400,6 +417,36 @@ export class Session {
     await this.#finish(reason);
     void lines.cancel(); // the connection is closed already; do not wait on it
     this.#options.onClose?.(this);
+  }
+
+  /** A version 2 request's end: `ack` or `error` with its id, else the refusal as a notice. */
+  #answer(request: ChatRequest, outcome: Outcome): void {
+    const ref = request.ref;
+    if (ref !== undefined) {
+      if (outcome.ok) {
+        this.#send({
+          type: "ack",
+          id: ref,
+          ...(outcome.messageId === undefined ? {} : { message_id: outcome.messageId }),
+        });
+      } else {
+        this.#send({
+          type: "error",
+          id: ref,
+          code: outcome.code,
+          message: outcome.message,
+          ...(outcome.retryAfterMs === undefined ? {} : { retry_after_ms: outcome.retryAfterMs }),
+        });
+      }
+      return;
+    }
+    if (outcome.ok || (outcome.code === "rate_limited" && !outcome.first)) return;
+    this.#send({
+      type: "notice",
+      level: outcome.code === "rate_limited" ? "warn" : "error",
+      text: outcome.message,
+      ts: this.#options.clock.now(),
+    });
   }
 
   #reasonFor(error: unknown): SessionClosed {
@@ -533,7 +580,27 @@ export class Session {
       });
       throw new SessionClosed("banned", this.#bannedMessage(user.name));
     }
-    this.#send({ type: "welcome", user: user.name, role: user.role });
+    const limits = this.#options.hub.limits;
+    if (this.#version >= 2 && limits !== undefined) {
+      this.#send({
+        type: "welcome",
+        user: user.name,
+        role: user.role,
+        version: this.#version,
+        limits: {
+          message_chars: limits.messageChars,
+          message_lines: limits.messageLines,
+          rate: { burst: limits.rate.burst, per_second: limits.rate.perSecond },
+          history_limit: limits.historyLimit,
+          max_sessions: limits.maxSessions,
+          retention_days: limits.retentionDays,
+        },
+      });
+    } else if (this.#version >= 2) {
+      this.#send({ type: "welcome", user: user.name, role: user.role, version: this.#version });
+    } else {
+      this.#send({ type: "welcome", user: user.name, role: user.role });
+    }
     return user;
   }
 
@@ -548,12 +615,15 @@ export class Session {
       name,
       role,
       ...(id === undefined ? {} : { account: id }),
+      view: this.#version >= 2 ? "all" : "room",
+      ...(this.#resume === undefined ? {} : { resume: this.#resume }),
       deliver: (event: ChatEvent) => {
         this.#counters.messagesOut.inc();
         this.#outbox.push(
           event.kind === "room"
-            // Within the soft queue bound, so entering never overflows it.
-            ? encodeRoomEvent(event, this.#options.limits.outboxBytes)
+            // Within the soft queue bound, so entering never overflows it;
+            // a version 2 login replays up to 50 rooms, each gets 1/64 of it.
+            ? encodeRoomEvent(event, roomBudget(this.#version, this.#options.limits.outboxBytes))
             : encodeEvent(event),
         );
       },
@@ -576,6 +646,56 @@ export function lockedMessage(retryAfterMs: number, scope?: "account" | "ip"): s
       return `Too many failed logins for this name from your address: it is locked from here, ${wait}`;
     default:
       return `Too many failed logins: locked, ${wait}`;
+  }
+}
+
+/** Bytes one `room` frame may take: all of the outbox bound in v1, 1/64 (at least 4 KiB) in v2. */
+function roomBudget(version: 1 | 2, outboxBytes: number): number {
+  return version === 1 ? outboxBytes : Math.max(4096, Math.floor(outboxBytes / 64));
+}
+
+/** The hub request a version 2 frame asks for; `undefined` for frames that are none. */
+function requestOf(frame: ClientFrame): ChatRequest | undefined {
+  const ref = "id" in frame && frame.id !== undefined && frame.type !== "ping" &&
+      frame.type !== "pong"
+    ? { ref: frame.id }
+    : {};
+  switch (frame.type) {
+    case "say":
+      return {
+        kind: "say",
+        text: frame.text,
+        ...(frame.room === undefined ? {} : { room: frame.room }),
+        ...ref,
+      };
+    case "join":
+    case "part":
+      return { kind: frame.type, room: frame.room, ...ref };
+    case "dm":
+      return { kind: "dm", to: frame.to, text: frame.text, ...ref };
+    case "topic":
+      return { kind: "topic", room: frame.room, text: frame.text, ...ref };
+    case "away":
+      return { kind: "away", ...(frame.text === undefined ? {} : { text: frame.text }), ...ref };
+    case "history":
+      return {
+        kind: "history",
+        ...(frame.room === undefined ? {} : { room: frame.room }),
+        ...(frame.with === undefined ? {} : { with: frame.with }),
+        ...(frame.before === undefined ? {} : { before: frame.before }),
+        ...(frame.limit === undefined ? {} : { limit: frame.limit }),
+        ...ref,
+      };
+    case "read":
+      return {
+        kind: "read",
+        ...(frame.room === undefined ? {} : { room: frame.room }),
+        ...(frame.with === undefined ? {} : { with: frame.with }),
+        lastRead: frame.last_read,
+        ...ref,
+      };
+    default:
+      return undefined;
   }
 }
 

@@ -235,6 +235,14 @@ export const SERVER_SETTINGS = [
     max: 1000,
   },
   {
+    key: "maxSessionsPerUser",
+    type: "integer",
+    default: 8,
+    help: "Sessions one account may have at once; a newer one closes the oldest",
+    min: 1,
+    max: 1000,
+  },
+  {
     key: "retentionDays",
     type: "integer",
     default: 30,

@@ -275,6 +275,9 @@ export function renderEvent(event: ChatEvent, view: RenderView): string[] {
       return rows(noticeLine(event, view, stamp), view);
     case "room":
       return roomLines(event, view, stamp);
+    default:
+      // Events of protocol version 2 only; this client speaks version 1.
+      return [];
   }
 }
 

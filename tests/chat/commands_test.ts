@@ -5,6 +5,7 @@ import {
   defaultCommands,
   parseCommandLine,
 } from "../../lib/chat/commands.ts";
+import { listingText } from "../../lib/chat/commands.ts";
 import type { NoticeEvent, Role } from "../../lib/chat/message.ts";
 
 /** A context whose actions fail loudly unless a test overrides them. */
@@ -16,9 +17,15 @@ function context(role: Role, replies: [string, NoticeEvent["level"]][]) {
     caller: { name: "ann", role },
     room: "lobby",
     reply: (text, level = "info") => replies.push([text, level]),
-    who: () => ["ann"],
-    rooms: () => [{ name: "lobby", count: 1 }],
+    who: () => [{ name: "ann", role: "user" }],
+    rooms: () => [{ name: "lobby", topic: "", members: 1 }],
+    show: (listing) => {
+      for (const line of listingText(listing)) replies.push([line, "info"]);
+    },
     join: fail,
+    part: fail,
+    topic: fail,
+    away: fail,
     say: fail,
     direct: fail,
     quit: fail,

@@ -246,3 +246,75 @@ Deno.test("SqliteHistory keeps ban reasons across a restart", async () => {
   using history = new SqliteHistory(path);
   assert.deepEqual(history.banOf("EVE"), { name: "eve", ts: 3, by: "root", reason: "rude" });
 });
+
+bothStores(
+  "pages a room newest first-limited, delivered oldest first, with truncated",
+  (history) => {
+    for (let id = 1; id <= 10; id++) history.append(said(id, "lobby", `m${id}`));
+    const newest = history.roomPage("lobby", { limit: 3 });
+    assert.deepEqual([newest.messages.map((m) => m.id), newest.truncated], [[8, 9, 10], true]);
+    const back = history.roomPage("lobby", { before: 3, limit: 5 });
+    assert.deepEqual([back.messages.map((m) => m.id), back.truncated], [[1, 2], false]);
+    const after = history.roomPage("lobby", { after: 8, limit: 5 });
+    assert.deepEqual([after.messages.map((m) => m.id), after.truncated], [[9, 10], false]);
+  },
+);
+
+bothStores(
+  "counts unread messages up to a cap, skipping the reader's own, and finds mentions",
+  (history) => {
+    for (let id = 1; id <= 5; id++) history.append({ ...said(id, "lobby", `m${id}`), from: "bob" });
+    history.append(said(6, "lobby", "my own"));
+    history.append({ ...said(7, "lobby", "hey @Ann"), from: "bob" });
+    const query = { self: "ANN", mentions: (t: string) => /@ann/i.test(t) };
+    assert.deepEqual(history.roomUnread("lobby", { ...query, after: 0, cap: 100 }), {
+      count: 6,
+      capped: false,
+      mentioned: true,
+    });
+    assert.deepEqual(history.roomUnread("lobby", { ...query, after: 0, cap: 3 }), {
+      count: 3,
+      capped: true,
+      mentioned: false,
+    });
+  },
+);
+
+bothStores("keeps rooms, memberships and read markers", (history) => {
+  history.ensureRoom("lobby", 1);
+  history.ensureRoom("dev", 2);
+  assert.equal(history.addMember("id-ann", "dev"), true);
+  assert.equal(history.addMember("id-ann", "dev"), false);
+  assert.equal(history.addMember("id-ann", "nowhere"), false, "only rooms that exist");
+  history.setTopic("dev", "ship it");
+  assert.deepEqual(history.rooms(), [
+    { name: "dev", topic: "ship it", created: 2, members: 1 },
+    { name: "lobby", topic: "", created: 1, members: 0 },
+  ]);
+  assert.deepEqual(history.roomsOf("id-ann"), ["dev"]);
+  assert.equal(history.markRead("id-ann", "#dev", 5), true);
+  assert.equal(history.markRead("id-ann", "#dev", 4), false, "never back");
+  assert.equal(history.lastRead("id-ann", "#dev"), 5);
+  assert.equal(history.removeMember("id-ann", "dev"), true);
+  assert.deepEqual(history.roomsOf("id-ann"), []);
+});
+
+Deno.test("SqliteHistory migrates a schema 1 file: a room for every room in old messages, version 2", async () => {
+  await using dir = await tempDir();
+  const file = join(dir.path, "old.db");
+  const db = new DatabaseSync(file);
+  db.exec(`CREATE TABLE messages (id INTEGER PRIMARY KEY, room TEXT, from_user TEXT NOT NULL,
+    to_user TEXT, text TEXT NOT NULL, ts INTEGER NOT NULL, flags INTEGER NOT NULL DEFAULT 0);
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+    INSERT INTO messages (id, room, from_user, text, ts) VALUES (1, 'dev', 'ann', 'old', 5);`);
+  db.close();
+  {
+    using history = new SqliteHistory(file);
+    assert.deepEqual(history.rooms().map((r) => [r.name, r.created]), [["dev", 5]]);
+    assert.deepEqual(history.roomPage("dev", { limit: 5 }).messages.map((m) => m.text), ["old"]);
+  }
+  const check = new DatabaseSync(file);
+  const row = check.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get();
+  check.close();
+  assert.equal(row?.["value"], 2);
+});

@@ -84,7 +84,8 @@ Deno.test("/join moves rooms with events to both rooms and history to the joiner
   assert.deepEqual(ann.texts(), ["dev only"]);
   assert.deepEqual(bob.texts(), ["lobby only"]);
   a.input("/rooms");
-  assert.equal(ann.lastNotice(), "Rooms: #dev (2), #lobby (2)");
+  // Members, online or not: ann and dev1 stay members of the lobby too.
+  assert.equal(ann.lastNotice(), "Rooms: #dev (2), #lobby (4)");
 });
 
 Deno.test("/join refuses bad room names", () => {
@@ -98,12 +99,15 @@ Deno.test("/join refuses bad room names", () => {
   assert.match(ann.lastNotice(), /already in #lobby/);
 });
 
-Deno.test("an empty room disappears from /rooms", () => {
+Deno.test("a room stays in /rooms after its members moved on, and is gone from it once parted", () => {
   const { ann, a } = threeInLobby();
   a.input("/join tmp");
   a.input("/join lobby");
   a.input("/rooms");
-  assert.equal(ann.lastNotice(), "Rooms: #lobby (3)");
+  assert.equal(ann.lastNotice(), "Rooms: #lobby (3), #tmp (1)");
+  a.input("/part tmp");
+  a.input("/rooms");
+  assert.equal(ann.lastNotice(), "Rooms: #lobby (3), #tmp (0)");
 });
 
 Deno.test("/msg reaches only the sender and the receiver", () => {

@@ -150,7 +150,12 @@ function logins(username: string, passwords: string[]): ClientFrame[] {
 Deno.test("wrong passwords count down 2, 1, then bye denied closes the connection", async () => {
   await using s = await startTestServer({ users: ["alice"] });
   await using client = await s.client();
-  deepEqual(await client.next(), { type: "hello", version: 1, server: "banter/0.1.0" });
+  deepEqual(await client.next(), {
+    type: "hello",
+    version: 1,
+    server: "banter/0.1.0",
+    versions: [1, 2],
+  });
   await client.send({ type: "hello", version: 1 });
   deepEqual(await client.next(), { type: "auth", attempts_left: 3 });
   const messages = [

@@ -94,7 +94,8 @@ Deno.test("/who lists the caller's room and /rooms lists rooms with counts", asy
   equal(who.text, "In #lobby (2): alice, bob");
   equal(who.level, "info");
   await alice.send({ type: "say", text: "/rooms" });
-  equal((await alice.until(isNotice)).text, "Rooms: #dev (1), #lobby (2)");
+  // Members, online or not: carol joined #dev and is still a member of #lobby.
+  equal((await alice.until(isNotice)).text, "Rooms: #dev (1), #lobby (3)");
   await carol.send({ type: "say", text: "/who" });
   equal((await carol.until(isNotice)).text, "In #dev (1): carol");
   ok(!bob.received.some(isNotice), "bob was told nothing");

@@ -62,6 +62,10 @@ export function echoHub(): SessionHub {
     isBanned: () => false,
     enter(member: Member) {
       return {
+        request(request) {
+          if (request.kind === "say") this.input(request.text);
+          return { ok: true };
+        },
         input(text: string) {
           if (text === "end") {
             member.close({ code: "end", message: `Goodbye, ${member.name}` });

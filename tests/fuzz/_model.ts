@@ -86,7 +86,7 @@ function int(o: Record<string, unknown>, key: string): number {
  * @param line One frame's text.
  * @returns The frame, or the error code.
  */
-export function modelClientFrame(line: string): ModelFrame {
+export function modelClientFrame(line: string, version = 1): ModelFrame {
   let value: unknown;
   try {
     value = JSON.parse(line);
@@ -100,10 +100,15 @@ export function modelClientFrame(line: string): ModelFrame {
   const type = field(o, "type");
   if (typeof type !== "string") return { error: "invalid_field" };
   try {
+    if (version >= 2) {
+      const request = modelRequest(o, type);
+      if (request !== undefined) return { ok: request };
+    }
     switch (type) {
       case "hello": {
         const client = field(o, "client") === undefined ? undefined : string(o, "client");
         const version = int(o, "version");
+        if (version >= 2) modelResume(o);
         return { ok: client === undefined ? { type, version } : { type, version, client } };
       }
       case "login":
@@ -126,6 +131,84 @@ export function modelClientFrame(line: string): ModelFrame {
   } catch (error) {
     if (error instanceof Refused) return { error: error.code };
     throw error;
+  }
+}
+
+/** PROTOCOL.md version 2: a request's `id` is a string of at most 64 or a safe integer. */
+function modelRef(o: Record<string, unknown>): { id?: string | number } {
+  const v = field(o, "id");
+  if (v === undefined) return {};
+  if (typeof v === "string" && v.length <= 64) return { id: v };
+  if (typeof v === "number" && Number.isSafeInteger(v)) return { id: v };
+  throw new Refused("invalid_field");
+}
+
+function optString(o: Record<string, unknown>, key: string, max = MAX_STRING) {
+  return field(o, key) === undefined ? undefined : string(o, key, max);
+}
+
+/** `room` or `with`, exactly one (version 2 `history` and `read`). */
+function modelWhere(o: Record<string, unknown>): void {
+  const room = optString(o, "room");
+  const other = optString(o, "with");
+  if ((room === undefined) === (other === undefined)) throw new Refused("invalid_field");
+}
+
+function modelResume(o: Record<string, unknown>): void {
+  const v = field(o, "resume");
+  if (v === undefined) return;
+  if (typeof v !== "object" || v === null || Array.isArray(v)) throw new Refused("invalid_field");
+  const entries = Object.entries(v);
+  if (entries.length > 1000) throw new Refused("invalid_field");
+  for (const [room, id] of entries) {
+    if (room.length > 64 || typeof id !== "number" || !Number.isSafeInteger(id) || id < 0) {
+      throw new Refused("invalid_field");
+    }
+  }
+}
+
+/** The frames version 2 adds (PROTOCOL.md section 14), as the model sees them. */
+function modelRequest(o: Record<string, unknown>, type: string): ClientFrame | undefined {
+  const ref = () => modelRef(o);
+  switch (type) {
+    case "say": {
+      const id = ref();
+      const text = string(o, "text");
+      optString(o, "room");
+      return { type, text, ...id };
+    }
+    case "join":
+    case "part": {
+      const id = ref();
+      return { type, room: string(o, "room", 64), ...id };
+    }
+    case "dm": {
+      const id = ref();
+      return { type, to: string(o, "to", 256), text: string(o, "text"), ...id };
+    }
+    case "topic": {
+      const id = ref();
+      return { type, room: string(o, "room", 64), text: string(o, "text"), ...id };
+    }
+    case "away": {
+      const id = ref();
+      optString(o, "text");
+      return { type, ...id };
+    }
+    case "history": {
+      const id = ref();
+      modelWhere(o);
+      if (field(o, "before") !== undefined) int(o, "before");
+      if (field(o, "limit") !== undefined) int(o, "limit");
+      return { type, room: "", ...id } as ClientFrame;
+    }
+    case "read": {
+      const id = ref();
+      modelWhere(o);
+      return { type, last_read: int(o, "last_read"), room: "", ...id } as ClientFrame;
+    }
+    default:
+      return undefined;
   }
 }
 
@@ -178,9 +261,10 @@ export function modelSession(
   let state: "hello" | "auth" | "chat" = "hello";
   let left = 3;
   let pings = 0;
+  let version = 1;
   for (const line of lines) {
     if (state !== "chat" && deeperThan(line, PRE_LOGIN_DEPTH)) return fatal("too_deep");
-    const parsed = modelClientFrame(line);
+    const parsed = modelClientFrame(line, version);
     if ("error" in parsed) return fatal(parsed.error);
     const frame = parsed.ok;
     // Heartbeats are answered in every state after the client's hello; before
@@ -194,7 +278,9 @@ export function modelSession(
     if (frame.type === "pong") continue;
     switch (state) {
       case "hello":
-        if (frame.type !== "hello" || frame.version !== 1) return fatal("unexpected");
+        // Version 1 and up are spoken (as min(version, 2)); 0 is none.
+        if (frame.type !== "hello" || frame.version < 1) return fatal("unexpected");
+        version = Math.min(frame.version, 2);
         out.push("auth:3");
         state = "auth";
         break;
@@ -210,17 +296,30 @@ export function modelSession(
         if (left === 0) return [...out, "bye:denied"];
         out.push(`auth:${left}`);
         break;
-      case "chat":
+      case "chat": {
+        const id = version >= 2 && "id" in frame ? frame.id : undefined;
         switch (frame.type) {
           case "say": {
             const answer = say(frame.text);
             if (answer === "end") return [...out, "bye:end"];
             out.push(...answer);
+            if (id !== undefined) out.push("ack");
             break;
           }
+          case "join":
+          case "part":
+          case "dm":
+          case "topic":
+          case "away":
+          case "history":
+          case "read":
+            if (version < 2) return fatal("unexpected");
+            if (id !== undefined) out.push("ack");
+            break;
           default:
             return fatal("unexpected");
         }
+      }
     }
   }
   return error === undefined ? undefined : fatal(error);

@@ -65,7 +65,7 @@ async function mutualTlsServer(require: boolean, pins?: Record<string, string[]>
 }
 
 const WELCOME_ALICE = [
-  { type: "hello", version: 1, server: "banter/0.1.0" },
+  { type: "hello", version: 1, server: "banter/0.1.0", versions: [1, 2] },
   { type: "welcome", user: "alice", role: "user" },
 ];
 

@@ -195,7 +195,7 @@ Deno.test("mutual TLS required: a valid client certificate logs its user in; non
   await using m = await mutualTlsServer(true);
   const p = await testPki();
   deepEqual(await certificateAttempt(m.s.port, p.alice), [
-    { type: "hello", version: 1, server: "banter/0.1.0" },
+    { type: "hello", version: 1, server: "banter/0.1.0", versions: [1, 2] },
     { type: "welcome", user: "alice", role: "user" },
   ]);
   equal(await certificateAttempt(m.s.port), "refused", "no certificate");

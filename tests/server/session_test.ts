@@ -14,16 +14,26 @@ Deno.test("server says hello first and asks for credentials after the client's h
   await using s = await startTestServer({ users: ["alice"] });
   await using c = await s.client();
   const hello = await c.next();
-  deepEqual(hello, { type: "hello", version: 1, server: "banter/0.1.0" });
+  deepEqual(hello, { type: "hello", version: 1, server: "banter/0.1.0", versions: [1, 2] });
   await c.send({ type: "hello", version: 1, client: "test" });
   deepEqual(await c.next(), { type: "auth", attempts_left: 3 });
 });
 
-Deno.test("a client speaking another protocol version gets an error and goodbye", async () => {
+Deno.test("a client saying protocol version 0 gets an error and goodbye", async () => {
   await using s = await startTestServer();
   await using c = await s.client();
-  await c.send({ type: "hello", version: 99 });
+  await c.send({ type: "hello", version: 0 });
   deepEqual(codes(await c.untilClosed()), ["hello", "error:unexpected", "bye:protocol_error"]);
+});
+
+Deno.test("a client of a newer version than the server's is spoken to in version 2", async () => {
+  await using s = await startTestServer({ users: ["alice"] });
+  await using c = await s.client();
+  await c.send({ type: "hello", version: 99 });
+  await c.until((f) => f.type === "auth");
+  await c.send({ type: "login", username: "alice", password: passwordOf("alice") });
+  const welcome = await c.until((f) => f.type === "welcome");
+  equal(welcome.type === "welcome" && welcome.version, 2);
 });
 
 Deno.test("a frame before hello is refused", async () => {
@@ -130,7 +140,11 @@ async function enterWhileChanged(now: LoggedInUser | undefined) {
     enter: (member) => {
       entered.push(member);
       const end = () => member.close({ code: "end", message: "Goodbye" });
-      return { input: (text) => text === "end" && end(), leave: () => {} };
+      return {
+        input: (text) => text === "end" && end(),
+        request: () => ({ ok: true }),
+        leave: () => {},
+      };
     },
   };
   const lines = [

@@ -23,3 +23,23 @@ Deno.test("parseServerFrame() refuses a bye with an unknown code", () => {
       error.message === 'Field "code" has an unknown value',
   );
 });
+
+Deno.test("encodeRoomEvent() marks a version 2 room frame truncated when it drops history to fit", async () => {
+  const { encodeRoomEvent } = await import("../../lib/wire/protocol.ts");
+  const history = Array.from({ length: 20 }, (_, i) => ({
+    kind: "message" as const,
+    id: i + 1,
+    room: "lobby",
+    from: "ann",
+    text: "x".repeat(500),
+    ts: 0,
+  }));
+  const base = { kind: "room" as const, room: "lobby", members: [], history, retentionDays: 30 };
+  const v2 = JSON.parse(
+    new TextDecoder().decode(encodeRoomEvent({ ...base, truncated: false }, 4096)),
+  );
+  equal(v2.truncated, true);
+  ok(v2.history.length < 20);
+  const v1 = JSON.parse(new TextDecoder().decode(encodeRoomEvent(base, 4096)));
+  equal(v1.truncated, undefined, "version 1 frames gain no field");
+});
