@@ -273,6 +273,8 @@ export async function startBanter(fixture: Fixture, options: BanterOptions): Pro
       ...["--scrypt-log-n", String(options.scryptLogN), "--log-level", logLevel],
       // /metrics stays on, as in production, on a port of its own.
       ...["--http-port", String(freePort())],
+      // The web client is off unless a scenario turns it on with serverArgs.
+      ...["--web-port", "0"],
       ...(options.serverArgs ?? []),
     ],
     ready: logLevel === "info"

@@ -75,6 +75,13 @@ export interface SessionAuth {
   current(user: LoggedInUser): LoggedInUser | undefined;
 }
 
+/** Session tokens, as the session uses them (see lib/auth/session_tokens.ts). */
+export interface SessionTokenStore {
+  issue(account: string): Promise<string>;
+  check(token: string): Promise<string | undefined>;
+  revoke(token: string): Promise<void>;
+}
+
 /** What the session needs from the chat hub. */
 export interface SessionHub {
   enter(member: Member): { input(text: string): void; leave(reason?: string): void };
@@ -156,6 +163,8 @@ export interface SessionOptions {
   requirePassword: boolean;
   /** Where traffic and logins are counted. @default counters nobody reads */
   counters?: SessionCounters;
+  /** Session tokens (login by token, `want_token`, `logout`). @default none: token logins fail */
+  tokens?: SessionTokenStore;
   /** Runs before bytes go out (see `OutboxOptions.beforeWrite` in lib/outbox.ts). */
   beforeWrite?: () => void;
   /** Called with the live session once it exists (for heartbeats). */
@@ -188,6 +197,9 @@ export class Session {
   #pingId = 0;
   #ended: Promise<void> | undefined;
   #user: string | undefined;
+  /** The token this session logged in with or was given, revoked by `logout`. */
+  #token: string | undefined;
+  #wantToken = false;
   #onClosed: ((reason: SessionClosed) => void) | undefined;
 
   /**
@@ -347,7 +359,11 @@ export class Session {
       }
       // Checked again with nothing awaited before `enter`: an account change
       // seen after this check finds the member in the hub and follows it.
-      const user = this.#admit(await this.#login(next));
+      const checked = await this.#login(next);
+      if (this.#wantToken && this.#options.tokens && checked.id !== undefined) {
+        this.#token = await this.#options.tokens.issue(checked.id);
+      }
+      const user = this.#admit(checked);
       loggedIn = true;
       budget.end();
       lines.maxFrameBytes = limits.maxFrameBytes;
@@ -372,6 +388,10 @@ export class Session {
             this.#counters.messagesIn.inc();
             presence.input(frame.text);
             break;
+          case "logout":
+            if (this.#token !== undefined) await this.#options.tokens?.revoke(this.#token);
+            audit.info("Logout {user} from {address}", { user: user.name, address: this.address });
+            throw new SessionClosed("end", "Logged out");
           default:
             throw new ProtocolError(
               "unexpected",
@@ -440,6 +460,7 @@ export class Session {
         certUser = result.user.name;
       }
     }
+    let tokenTries = 0;
     for (let left = LOGIN_ATTEMPTS; left > 0; left--) {
       this.#send({ type: "auth", attempts_left: left });
       const frame = await next();
@@ -447,6 +468,24 @@ export class Session {
       if (frame.type !== "login") {
         throw new ProtocolError("unexpected", "Expected a login frame");
       }
+      if ("token" in frame) {
+        // A bearer secret, not a guess at the password: it costs none of the
+        // attempts and feeds no lockout, but only so many per connection.
+        if (++tokenTries > LOGIN_ATTEMPTS) {
+          throw new SessionClosed("denied", "Access denied: too many session tokens");
+        }
+        const user = await this.#loginWithToken(frame.username, frame.token);
+        if (user) return user;
+        this.#send({
+          type: "auth_failed",
+          reason: "token_invalid",
+          attempts_left: left,
+          message: "Your session has ended, log in again",
+        });
+        left++; // the loop's step takes none of the attempts
+        continue;
+      }
+      this.#wantToken = frame.want_token === true;
       const result = certUser !== undefined && frame.username !== certUser
         ? { ok: false as const, reason: "invalid" as const }
         : await auth.login({
@@ -507,6 +546,22 @@ export class Session {
     );
   }
 
+  /** The account a session token is bound to, when it is valid and the
+   * name given is that account's. */
+  async #loginWithToken(username: string, token: string): Promise<LoggedInUser | undefined> {
+    const account = await this.#options.tokens?.check(token);
+    if (account === undefined) return undefined;
+    const result = await this.#options.auth.loginWithCertificate(username);
+    if (!result.ok || result.user.id !== account) return undefined;
+    this.#token = token;
+    this.#counters.loginsOk.inc();
+    audit.info("Login {user} from {address} by session token", {
+      user: result.user.name,
+      address: this.address,
+    });
+    return result.user;
+  }
+
   /**
    * Take the account as it is now (a change since the login's check ends
    * the login as it would end the session), refuse a banned user, then
@@ -528,7 +583,12 @@ export class Session {
       });
       throw new SessionClosed("banned", BANNED_MESSAGE);
     }
-    this.#send({ type: "welcome", user: user.name, role: user.role });
+    this.#send({
+      type: "welcome",
+      user: user.name,
+      role: user.role,
+      ...(this.#wantToken && this.#token !== undefined ? { token: this.#token } : {}),
+    });
     return user;
   }
 

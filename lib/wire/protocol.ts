@@ -34,6 +34,18 @@ export interface LoginFrame {
   type: "login";
   username: string;
   password: string;
+  /** Ask for a session token in `welcome.token` (additive, for the web client). */
+  want_token?: boolean;
+}
+/** Log in again with a session token instead of the password (additive). */
+export interface TokenLoginFrame {
+  type: "login";
+  username: string;
+  token: string;
+}
+/** End the session and revoke the token it logged in with or was given (additive). */
+export interface LogoutFrame {
+  type: "logout";
 }
 /** A line the user typed: chat text, a `/command`, `end` or `get_joke`. */
 export interface SayFrame {
@@ -55,6 +67,8 @@ export interface PongFrame {
 export type ClientFrame =
   | ClientHello
   | LoginFrame
+  | TokenLoginFrame
+  | LogoutFrame
   | SayFrame
   | PingFrame
   | PongFrame;
@@ -75,7 +89,9 @@ export interface AuthFrame {
 /** A login attempt failed. */
 export interface AuthFailedFrame {
   type: "auth_failed";
-  reason: "invalid" | "locked";
+  /** `token_invalid`: a session token was unknown, expired or revoked; it
+   * costs none of the attempts. */
+  reason: "invalid" | "locked" | "token_invalid";
   attempts_left: number;
   /** Present when `reason` is `locked`. */
   retry_after_ms?: number;
@@ -86,6 +102,8 @@ export interface WelcomeFrame {
   type: "welcome";
   user: string;
   role: string;
+  /** A session token, when the login asked for one (`want_token`). */
+  token?: string;
 }
 /** The peer sent something wrong; `fatal` frames are followed by `bye`. */
 export interface ErrorFrame {
@@ -290,13 +308,21 @@ export function parseClientFrame(line: string): ClientFrame {
         ? { type: t, version: int(o, "version") }
         : { type: t, version: int(o, "version"), client };
     }
-    case "login":
+    case "login": {
+      if (o["token"] !== undefined) {
+        return { type: t, username: str(o, "username", 256), token: str(o, "token", 256) };
+      }
+      const wantToken = optBool(o, "want_token");
       return {
         type: t,
         username: str(o, "username", 256),
         // 1,024 code points may take 2,048 UTF-16 units.
         password: str(o, "password", 2048),
+        ...(wantToken === undefined ? {} : { want_token: wantToken }),
       };
+    }
+    case "logout":
+      return { type: t };
     case "say":
       return { type: t, text: str(o, "text") };
     case "ping":
@@ -361,14 +387,21 @@ export function parseServerFrame(line: string): ServerFrame {
         : { retry_after_ms: int(o, "retry_after_ms") };
       return {
         type: t,
-        reason: oneOf(o, "reason", ["invalid", "locked"] as const),
+        reason: oneOf(o, "reason", ["invalid", "locked", "token_invalid"] as const),
         attempts_left: int(o, "attempts_left"),
         message: str(o, "message"),
         ...retry,
       };
     }
-    case "welcome":
-      return { type: t, user: str(o, "user"), role: str(o, "role") };
+    case "welcome": {
+      const token = optStr(o, "token");
+      return {
+        type: t,
+        user: str(o, "user"),
+        role: str(o, "role"),
+        ...(token === undefined ? {} : { token }),
+      };
+    }
     case "error":
       return { type: t, code: str(o, "code"), message: str(o, "message") };
     case "bye":
