@@ -73,12 +73,10 @@ export async function serveWeb(
 ): Promise<WebServer> {
   const files = await readWebFiles(options.distDir);
   const handlers = new Set<Promise<void>>();
-  let origins = new Set<string>();
+  const origins = new Set<string>(); // filled once the port is known
   const app = createWebApp({
     files,
-    get origins() {
-      return origins;
-    },
+    origins,
     upgrade(request, remote) {
       const { socket, response } = Deno.upgradeWebSocket(request);
       const done = handler(webSocketConnection(socket, remote))
@@ -98,7 +96,7 @@ export async function serveWeb(
     const addr = info.remoteAddr as Deno.NetAddr;
     return app.fetch(request, { remote: { address: addr.hostname, port: addr.port } });
   });
-  origins = webOrigins(options.hostname, server.addr.port);
+  for (const origin of webOrigins(options.hostname, server.addr.port)) origins.add(origin);
   let closing: Promise<void> | undefined;
   const close = () =>
     closing ??= (async () => {
