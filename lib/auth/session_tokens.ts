@@ -156,6 +156,11 @@ export class SessionTokens {
     if (changed) await this.#save();
   }
 
+  /** Settles once every write started so far is done (for shutdown). */
+  settled(): Promise<void> {
+    return this.#writing;
+  }
+
   #expired(entry: Entry, now: number): boolean {
     return now - entry.used >= this.#idleMs || now - entry.issued >= this.#maxAgeMs;
   }
@@ -165,7 +170,10 @@ export class SessionTokens {
     for (const [key, entry] of this.#entries) {
       if (this.#expired(entry, now)) this.#entries.delete(key);
     }
-    const text = JSON.stringify({ version: FILE_VERSION, tokens: Object.fromEntries(this.#entries) });
+    const text = JSON.stringify({
+      version: FILE_VERSION,
+      tokens: Object.fromEntries(this.#entries),
+    });
     const done = this.#writing.then(() => writeFileAtomic(this.#path, text + "\n"));
     this.#writing = done.catch(() => undefined); // the caller sees the failure
     return done;

@@ -8,7 +8,7 @@
  */
 import type { ByteSink, ByteSource } from "../wire/byte_channel.ts";
 import { PeerError } from "../wire/peer_error.ts";
-import { type Timers, systemClock } from "../util/clock.ts";
+import { systemClock, type Timers } from "../util/clock.ts";
 import type { Connection, PeerInfo } from "./connection.ts";
 
 /** Why a WebSocket message was refused. Sent to the peer as `error.code`. */

@@ -247,7 +247,10 @@ export async function startServer(
   if (config.webPort !== 0) {
     const port = deps.webPort ?? config.webPort;
     try {
-      web = await serveWeb({ hostname: config.hostname, port, cert: tls.cert, key: tls.key }, handler);
+      web = await serveWeb(
+        { hostname: config.hostname, port, cert: tls.cert, key: tls.key },
+        handler,
+      );
     } catch (error) {
       await http?.close();
       await transport.close(0);
@@ -301,6 +304,7 @@ export async function startServer(
             async close() {
               await web?.close();
               await http?.close();
+              await tokens.settled();
             },
           },
           history,

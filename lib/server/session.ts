@@ -549,10 +549,10 @@ export class Session {
   /** The account a session token is bound to, when it is valid and the
    * name given is that account's. */
   async #loginWithToken(username: string, token: string): Promise<LoggedInUser | undefined> {
-    const account = await this.#options.tokens?.check(token);
-    if (account === undefined) return undefined;
+    // The account first: its refresh revokes the tokens of a changed account.
     const result = await this.#options.auth.loginWithCertificate(username);
-    if (!result.ok || result.user.id !== account) return undefined;
+    const account = await this.#options.tokens?.check(token);
+    if (account === undefined || !result.ok || result.user.id !== account) return undefined;
     this.#token = token;
     this.#counters.loginsOk.inc();
     audit.info("Login {user} from {address} by session token", {

@@ -125,5 +125,7 @@ export function webOrigins(hostname: string, port: number): Set<string> {
   if (["127.0.0.1", "::1", "localhost", "0.0.0.0", "::"].includes(hostname)) {
     for (const name of ["localhost", "127.0.0.1", "[::1]"]) hosts.add(name);
   }
-  return new Set([...hosts].map((host) => port === 443 ? `https://${host}` : `https://${host}:${port}`));
+  return new Set(
+    [...hosts].map((host) => port === 443 ? `https://${host}` : `https://${host}:${port}`),
+  );
 }

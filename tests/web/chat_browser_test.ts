@@ -63,8 +63,10 @@ Deno.test({
     equal(await bob.page.$$eval("#messages img", (imgs) => imgs.length), 0);
     await say(alice.page, "see https://example.org/a?b=1 and javascript:alert(2)");
     await waitForLine(bob.page, "see https://example.org/a");
-    const links = await bob.page.$$eval("#messages a", (as) =>
-      as.map((a) => ({ href: a.getAttribute("href"), rel: a.getAttribute("rel") })));
+    const links = await bob.page.$$eval(
+      "#messages a",
+      (as) => as.map((a) => ({ href: a.getAttribute("href"), rel: a.getAttribute("rel") })),
+    );
     deepEqual(links, [{ href: "https://example.org/a?b=1", rel: "noopener noreferrer" }]);
     deepEqual([...alice.dialogs, ...bob.dialogs], []);
   },
@@ -83,7 +85,9 @@ Deno.test({
       const expected = i < 2 ? `${2 - i} attempt` : "denied";
       await waitUntil(
         tab.page,
-        `document.getElementById("login-message").textContent.includes(${JSON.stringify(expected)})`,
+        `document.getElementById("login-message").textContent.includes(${
+          JSON.stringify(expected)
+        })`,
       );
       messages.push(await tab.page.$eval("#login-message", (e) => e.textContent ?? ""));
     }
@@ -129,3 +133,126 @@ Deno.test({
 });
 
 globalThis.addEventListener("unload", () => void browser.close());
+
+Deno.test({
+  name: "web client: after a server restart the page reconnects and shows only the missed messages",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    await using first = await startWebServer({ users: ["alice", "bob"] });
+    const webPort = first.server.webAddr!.port;
+    await using tab = await openPage(browser, webUrl(first));
+    await logIn(tab.page, "alice");
+    await say(tab.page, "said before the restart");
+    await waitForLine(tab.page, "said before the restart");
+    await first.stop();
+    await waitUntil(
+      tab.page,
+      `document.getElementById("status").textContent.includes("reconnecting")`,
+    );
+    await using second = await startWebServer({
+      dir: first.dir,
+      users: ["alice", "bob"],
+      deps: { webPort },
+    });
+    await using bob = await second.login("bob");
+    await bob.send({ type: "say", text: "missed while alice was away" });
+    await waitForLine(tab.page, "missed while alice was away");
+    await waitUntil(tab.page, `document.getElementById("status").textContent === "Connected"`);
+    const lines = await lineTexts(tab.page);
+    equal(lines.filter((l) => l.includes("said before the restart")).length, 1, lines.join("\n"));
+    equal(lines.filter((l) => l.includes("missed while alice was away")).length, 1);
+  },
+});
+
+Deno.test({
+  name: "web client: unread counts and mention marks in the sidebar",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    await using s = await startWebServer({ users: ["alice", "bob"] });
+    await using tab = await openPage(browser, webUrl(s));
+    await logIn(tab.page, "alice");
+    await using bob = await s.login("bob");
+    await bob.send({ type: "say", text: "/msg alice psst, a direct one" });
+    await waitUntil(tab.page, `!!document.querySelector('#room-list [data-room="@bob"] .unread')`);
+    const dm = await tab.page.$eval('#room-list [data-room="@bob"]', (e) => e.textContent);
+    equal(dm, "@bob1@");
+    await tab.page.click('#room-list [data-room="@bob"]');
+    await waitForLine(tab.page, "psst, a direct one");
+    await bob.send({ type: "say", text: "plain news for the room" });
+    await bob.send({ type: "say", text: "alice: are you there?" });
+    await waitUntil(
+      tab.page,
+      `document.querySelector('#room-list [aria-current="false"] .unread')?.textContent === "2"`,
+    );
+    const room = await tab.page.$eval('#room-list [aria-current="false"]', (e) => e.textContent);
+    ok(room?.endsWith("2@"), room ?? "");
+    equal(await tab.page.$('#room-list [data-room="@bob"] .unread'), null, "the DM was read");
+  },
+});
+
+Deno.test({
+  name:
+    "web client: a WebSocket from a foreign origin is refused, a binary or multi-line message is a protocol error",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    await using s = await startWebServer({ users: ["alice"] });
+    const wsUrl = `wss://127.0.0.1:${s.server.webAddr!.port}/ws`;
+    // A page of another origin (plain HTTP on another port) tries to open it.
+    await using foreign = Deno.serve(
+      { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+      () =>
+        new Response("<!doctype html><title>elsewhere</title>", {
+          headers: { "content-type": "text/html" },
+        }),
+    );
+    await using other = await openPage(browser, `http://127.0.0.1:${foreign.addr.port}/`);
+    const outcome = await other.page.evaluate(`new Promise((resolve) => {
+      const ws = new WebSocket(${JSON.stringify(wsUrl)});
+      ws.onopen = () => resolve("open");
+      ws.onclose = (e) => resolve("closed " + e.code);
+    })`);
+    equal(outcome, "closed 1006");
+    await using tab = await openPage(browser, webUrl(s));
+    for (
+      const [payload, code] of [["new Blob(['{}'])", "binary_message"], [
+        `'{"type":"hello","version":1}\\n{"type":"hello","version":1}'`,
+        "newline_in_message",
+      ]] as const
+    ) {
+      const frames = await tab.page.evaluate(`new Promise((resolve) => {
+        const seen = [];
+        const ws = new WebSocket(${JSON.stringify(wsUrl)});
+        ws.onmessage = (e) => {
+          seen.push(JSON.parse(e.data));
+          if (seen.length === 1) ws.send(${payload});
+        };
+        ws.onclose = () => resolve(seen);
+      })`) as Array<{ type: string; code?: string }>;
+      deepEqual(frames.map((f) => [f.type, f.code]), [
+        ["hello", undefined],
+        ["error", code],
+        ["bye", "protocol_error"],
+      ]);
+    }
+  },
+});
+
+Deno.test({
+  name: "web client: at phone width (360 px) nothing scrolls sideways",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    await using s = await startWebServer({ users: ["alice", "bob"] });
+    await using phone = await openPage(browser, webUrl(s), { width: 360, height: 740 });
+    await logIn(phone.page, "alice");
+    await using bob = await s.login("bob");
+    await bob.send({ type: "say", text: "a-very-long-word-without-spaces-".repeat(6) });
+    await waitForLine(phone.page, "a-very-long-word");
+    equal(await phone.page.evaluate("document.documentElement.scrollWidth"), 360);
+    const inputBox = await phone.page.$eval("#input", (e) => e.getBoundingClientRect().right);
+    ok(inputBox <= 360, `input ends at ${inputBox}`);
+  },
+});
