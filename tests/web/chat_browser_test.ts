@@ -132,8 +132,6 @@ Deno.test({
   },
 });
 
-globalThis.addEventListener("unload", () => void browser.close());
-
 Deno.test({
   name: "web client: after a server restart the page reconnects and shows only the missed messages",
   sanitizeOps: false,
@@ -240,19 +238,102 @@ Deno.test({
   },
 });
 
+/** Where screenshots go when BANTER_SCREENSHOTS is set (deno task web:screenshots). */
+const SCREENSHOTS = Deno.env.get("BANTER_SCREENSHOTS");
+
 Deno.test({
-  name: "web client: at phone width (360 px) nothing scrolls sideways",
+  name: "web client: desktop and phone (360 px) layouts never scroll sideways",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    await using s = await startWebServer({ users: ["alice", "bob", "carol"] });
+    await using bob = await s.login("bob");
+    await using carol = await s.login("carol");
+    await bob.send({ type: "say", text: "Morning all! Release notes: https://example.org/notes" });
+    await carol.send({ type: "say", text: "/me waves" });
+    await bob.send({ type: "say", text: "a-very-long-word-without-spaces-".repeat(6) });
+    for (
+      const [name, viewport] of [["desktop", { width: 1100, height: 640 }], [
+        "phone",
+        { width: 360, height: 740 },
+      ]] as const
+    ) {
+      await using tab = await openPage(browser, webUrl(s), viewport);
+      await logIn(tab.page, "alice");
+      await waitForLine(tab.page, "a-very-long-word");
+      await say(tab.page, `hi bob, carol: the ${name} view`);
+      await waitForLine(tab.page, `the ${name} view`);
+      equal(await tab.page.evaluate("document.documentElement.scrollWidth"), viewport.width, name);
+      const right = await tab.page.$eval("#send", (e) => e.getBoundingClientRect().right);
+      ok(right <= viewport.width, `${name}: the send button ends at ${right}`);
+      if (SCREENSHOTS) {
+        await tab.page.screenshot({ path: join(SCREENSHOTS, `web-${name}.png`) });
+      }
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "web client: keyboard only: log in, Tab completes a nick, Shift+Enter adds a line, Enter sends",
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
     await using s = await startWebServer({ users: ["alice", "bob"] });
-    await using phone = await openPage(browser, webUrl(s), { width: 360, height: 740 });
-    await logIn(phone.page, "alice");
     await using bob = await s.login("bob");
-    await bob.send({ type: "say", text: "a-very-long-word-without-spaces-".repeat(6) });
-    await waitForLine(phone.page, "a-very-long-word");
-    equal(await phone.page.evaluate("document.documentElement.scrollWidth"), 360);
-    const inputBox = await phone.page.$eval("#input", (e) => e.getBoundingClientRect().right);
-    ok(inputBox <= 360, `input ends at ${inputBox}`);
+    await using tab = await openPage(browser, webUrl(s));
+    await waitUntil(tab.page, `!document.getElementById("login-button").disabled`);
+    equal(await tab.page.evaluate("document.activeElement.id"), "username");
+    await tab.page.keyboard.type("alice");
+    await tab.page.keyboard.press("Tab");
+    await tab.page.keyboard.type(passwordOf("alice"));
+    await tab.page.keyboard.press("Enter");
+    await tab.page.waitForSelector("#chat-view:not([hidden])", { timeout: 15_000 });
+    equal(await tab.page.evaluate("document.activeElement.id"), "input");
+    equal(await tab.page.$eval("#messages", (e) => e.getAttribute("aria-live")), "polite");
+    await tab.page.keyboard.type("bo");
+    await tab.page.keyboard.press("Tab");
+    equal(await tab.page.evaluate("document.activeElement.value"), "bob: ");
+    await tab.page.keyboard.type("first line");
+    await tab.page.keyboard.down("Shift");
+    await tab.page.keyboard.press("Enter");
+    await tab.page.keyboard.up("Shift");
+    await tab.page.keyboard.type("second line");
+    await tab.page.keyboard.press("Enter");
+    const first = await bob.until((f) => f.type === "message" && f.from === "alice");
+    equal(first.type === "message" && first.text, "bob: first line");
+    const second = await bob.until((f) => f.type === "message" && f.from === "alice");
+    equal(second.type === "message" && second.text, "second line");
   },
 });
+
+Deno.test({
+  name: "web client: a mention or a DM raises a desktop notification once allowed",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    await using s = await startWebServer({ users: ["alice", "bob"] });
+    await using tab = await openPage(browser, "about:blank");
+    // Record notifications instead of showing them; the page is not focused in headless runs.
+    await tab.page.evaluateOnNewDocument(`
+      window.shown = [];
+      window.Notification = class { constructor(title, o) { window.shown.push(title + ": " + o.body); } };
+      window.Notification.permission = "granted";
+      document.hasFocus = () => false;
+    `);
+    await tab.page.goto(webUrl(s), { waitUntil: "load" });
+    await logIn(tab.page, "alice");
+    await using bob = await s.login("bob");
+    await bob.send({ type: "say", text: "nothing for you here" });
+    await bob.send({ type: "say", text: "@alice lunch?" });
+    await bob.send({ type: "say", text: "/msg alice just between us" });
+    await waitForLine(tab.page, "lunch?");
+    await waitUntil(tab.page, "window.shown.length === 2");
+    deepEqual(await tab.page.evaluate("window.shown"), [
+      "bob in lobby: @alice lunch?",
+      "bob (direct): just between us",
+    ]);
+  },
+});
+
+globalThis.addEventListener("unload", () => void browser.close());
