@@ -198,7 +198,12 @@ function main(): void {
         break;
       }
       case "bye":
-        if (FINAL_BYES.has(frame.code)) {
+        if (loggingOut) {
+          loggingOut = false;
+          link.stop(frame.message);
+          showLogin(frame.message);
+          link.start(); // a fresh connection for the next login
+        } else if (FINAL_BYES.has(frame.code)) {
           if (frame.code !== "locked" && frame.code !== "denied") {
             sessionStorage.removeItem(STORE_TOKEN);
           }
@@ -337,15 +342,25 @@ function main(): void {
   });
   updateNotifyButton();
 
-  ui.logout.addEventListener("click", () => {
-    link.send({ type: "logout" });
+  /** Forget the session here; the server's `bye` (or no connection) ends it there. */
+  const forget = () => {
     sessionStorage.removeItem(STORE_TOKEN);
     sessionStorage.removeItem(STORE_USER);
     lines.clear();
     state.rooms.clear();
     state.current = "";
-    link.stop("Logged out");
     ui.username.value = "";
+  };
+  let loggingOut = false;
+  ui.logout.addEventListener("click", () => {
+    forget();
+    if (link.send({ type: "logout" })) {
+      // Shown once the server has revoked the token and said goodbye.
+      loggingOut = true;
+      ui.status.textContent = "Logging out…";
+      return;
+    }
+    link.stop("Logged out");
     showLogin("Logged out");
     link.start();
   });

@@ -474,7 +474,10 @@ export class Session {
         if (++tokenTries > LOGIN_ATTEMPTS) {
           throw new SessionClosed("denied", "Access denied: too many session tokens");
         }
-        const user = await this.#loginWithToken(frame.username, frame.token);
+        // With a client certificate that names a user, only that user's token.
+        const user = certUser !== undefined && frame.username !== certUser
+          ? undefined
+          : await this.#loginWithToken(frame.username, frame.token);
         if (user) return user;
         this.#send({
           type: "auth_failed",

@@ -115,7 +115,12 @@ Deno.test({
     const token = await tab.page.evaluate(() => sessionStorage.getItem("banter.token"));
     ok(token !== null && token.length === 43);
     await tab.page.click("#logout");
-    await tab.page.waitForSelector("#login-view:not([hidden])", { timeout: 15_000 });
+    // The server's goodbye, sent once it has revoked the token.
+    await waitUntil(
+      tab.page,
+      `document.getElementById("login-message").textContent === "Logged out"`,
+    );
+    equal(await tab.page.$eval("#login-view", (e) => e.hasAttribute("hidden")), false);
     equal(await tab.page.evaluate(() => sessionStorage.getItem("banter.token")), null);
     // The token is revoked on the server: putting it back does not log in.
     await tab.page.evaluate((t) => {
