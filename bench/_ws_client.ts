@@ -54,6 +54,7 @@ class WebSocketLines implements ByteConn {
   readonly #conn: Deno.TlsConn;
   #raw: Uint8Array;
   #out: Uint8Array = new Uint8Array(0);
+  #closed = false;
 
   constructor(conn: Deno.TlsConn, rest: Uint8Array) {
     this.#conn = conn;
@@ -62,6 +63,7 @@ class WebSocketLines implements ByteConn {
 
   async read(p: Uint8Array): Promise<number | null> {
     while (this.#out.length === 0) {
+      if (this.#closed) return null;
       if (!this.#decode()) {
         const buf = new Uint8Array(64 * 1024);
         const n = await this.#conn.read(buf);
@@ -101,7 +103,11 @@ class WebSocketLines implements ByteConn {
       at += head + len;
       if (opcode === 0x1) parts.push(payload, NEWLINE);
       else if (opcode === 0x9) void this.#frame(0xa, payload);
-      else if (opcode === 0x8) parts.push(); // close: the read after it ends
+      else if (opcode === 0x8) {
+        // The server closes: answer, and end the input once what came before is read.
+        void this.#frame(0x8, payload.subarray(0, 2)).catch(() => undefined);
+        this.#closed = true;
+      }
     }
     if (at === 0) return false;
     this.#raw = raw.subarray(at);

@@ -284,7 +284,8 @@ export async function startBanter(fixture: Fixture, options: BanterOptions): Pro
     ],
     ready: logLevel === "info"
       ? { pattern: /Listening on "?127\.0\.0\.1"?:(\d+)/ }
-      : { tcpPort: port },
+      // The web port opens last: once it accepts, the TLS port does too.
+      : { tcpPort: options.websocket ? webPort : port },
     port,
     env: { NO_COLOR: "1" },
   });
