@@ -243,6 +243,24 @@ Deno.test({
   },
 });
 
+Deno.test({
+  name: "web client: WebSockets count against the same per-address connection cap as TLS",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    await using s = await startWebServer({ users: ["alice"], config: { maxConnectionsPerIp: 1 } });
+    await using held = await s.login("alice");
+    await using tab = await openPage(browser, webUrl(s));
+    const frames = await tab.page.evaluate(`new Promise((resolve) => {
+      const seen = [];
+      const ws = new WebSocket("wss://" + location.host + "/ws");
+      ws.onmessage = (e) => seen.push(JSON.parse(e.data));
+      ws.onclose = () => resolve(seen);
+    })`) as Array<{ type: string; code?: string }>;
+    deepEqual(frames.map((f) => [f.type, f.code]), [["bye", "busy"]]);
+  },
+});
+
 /** Where screenshots go when BANTER_SCREENSHOTS is set (deno task web:screenshots). */
 const SCREENSHOTS = Deno.env.get("BANTER_SCREENSHOTS");
 
