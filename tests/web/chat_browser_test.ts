@@ -249,7 +249,7 @@ Deno.test({
   sanitizeResources: false,
   async fn() {
     await using s = await startWebServer({ users: ["alice"], config: { maxConnectionsPerIp: 1 } });
-    await using held = await s.login("alice");
+    await using _held = await s.login("alice");
     await using tab = await openPage(browser, webUrl(s));
     const frames = await tab.page.evaluate(`new Promise((resolve) => {
       const seen = [];
