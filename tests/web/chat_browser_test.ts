@@ -2,6 +2,7 @@ import { deepEqual, equal, ok } from "node:assert/strict";
 import { join } from "node:path";
 import { startClient } from "../_client_process.ts";
 import { passwordOf } from "../_server.ts";
+import { FAKE_JOKES, startFakeJokeApi } from "../_joke_api.ts";
 import {
   launchBrowser,
   lineTexts,
@@ -258,6 +259,37 @@ Deno.test({
       ws.onclose = () => resolve(seen);
     })`) as Array<{ type: string; code?: string }>;
     deepEqual(frames.map((f) => [f.type, f.code]), [["bye", "busy"]]);
+  },
+});
+
+Deno.test({
+  name:
+    "web client: the joke button posts a JokeBot joke; /me, join lines, times and a day divider show",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    await using api = startFakeJokeApi();
+    await using s = await startWebServer({
+      users: ["alice", "bob"],
+      config: { jokeUrl: api.url("/official") },
+    });
+    await using tab = await openPage(browser, webUrl(s));
+    await logIn(tab.page, "alice");
+    await using bob = await s.login("bob");
+    await waitForLine(tab.page, "bob joined");
+    await bob.send({ type: "say", text: "/me waves" });
+    await waitForLine(tab.page, "* bob waves");
+    await tab.page.click("#joke");
+    await waitForLine(tab.page, FAKE_JOKES.official[0]);
+    const lines = await tab.page.$$eval(
+      "#messages li",
+      (items) => items.map((li) => ({ cls: li.className, text: li.textContent ?? "" })),
+    );
+    equal(lines[0]?.cls, "divider", "the day comes first");
+    ok(lines.some((l) => l.cls.includes("action") && /^\d\d:\d\d \* bob waves$/.test(l.text)));
+    const joke = lines.find((l) => l.text.includes(FAKE_JOKES.official[0]));
+    ok(joke?.cls.includes("bot"), JSON.stringify(joke));
+    ok(lines.some((l) => l.cls.includes("system") && l.text.endsWith("bob joined")));
   },
 });
 
