@@ -14,6 +14,8 @@ export interface WorkerSetup {
   port: number;
   /** CA certificate, PEM. */
   ca: string;
+  /** TLS lines, or one WebSocket message per frame on Banter's web port. @default "tls" */
+  transport?: "tls" | "websocket";
   /** Chat payload length in bytes. */
   payloadBytes: number;
   /** This worker's index and the worker count (to stagger paced sends). */

@@ -30,6 +30,8 @@ export interface LoadOptions {
   payloadBytes?: number;
   /** Worker threads. @default 2 */
   workers?: number;
+  /** TLS lines, or WebSocket messages (`port` is then Banter's web port). @default "tls" */
+  transport?: "tls" | "websocket";
 }
 
 /** Merged counters of every worker. */
@@ -137,6 +139,7 @@ export class LoadGenerator implements AsyncDisposable {
           hostname: options.hostname ?? "localhost",
           port: options.port,
           ca: options.ca,
+          transport: options.transport ?? "tls",
           payloadBytes: options.payloadBytes ?? 100,
           index,
           workers: count,

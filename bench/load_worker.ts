@@ -29,6 +29,7 @@ import {
   readStamp,
 } from "./dialects.ts";
 import { LatencyHistogram } from "./histogram.ts";
+import { type ByteConn, openWebSocket } from "./_ws_client.ts";
 
 /** Longest line a client buffers (a Banter `room` frame lists every member). */
 const MAX_LINE_BYTES = 8 * 1024 * 1024;
@@ -64,7 +65,7 @@ class LoadClient implements DialectPeer {
   readonly measure: boolean;
   loggedIn = false;
   closed = false;
-  #conn: Deno.TlsConn | undefined;
+  #conn: ByteConn | undefined;
   #queue: Uint8Array[] = [];
   #writing = false;
   #ready = Promise.withResolvers<void>();
@@ -85,10 +86,15 @@ class LoadClient implements DialectPeer {
     const started = now();
     const timer = setTimeout(() => this.fail(`login timed out after ${timeoutMs} ms`), timeoutMs);
     try {
-      const conn = await Deno.connectTls({ hostname: s.hostname, port: s.port, caCerts: [s.ca] });
-      this.#conn = conn;
+      const tls = await Deno.connectTls({ hostname: s.hostname, port: s.port, caCerts: [s.ca] });
+      this.#conn = tls;
       if (this.closed) throw new Error("closed during connect");
-      await conn.handshake();
+      await tls.handshake();
+      // A browser's worth: the same frames, one per WebSocket message.
+      const conn = s.transport === "websocket"
+        ? await openWebSocket(tls, `${s.hostname}:${s.port}`)
+        : tls;
+      this.#conn = conn;
       this.#readLoop(conn).catch((error) => this.fail(`read: ${error}`));
       const opening = wire!.opening(this.user);
       if (opening !== "") this.send(opening);
@@ -152,7 +158,7 @@ class LoadClient implements DialectPeer {
     }
   }
 
-  async #readLoop(conn: Deno.TlsConn): Promise<void> {
+  async #readLoop(conn: ByteConn): Promise<void> {
     let buf = new Uint8Array(FIRST_BUFFER_BYTES);
     let have = 0;
     for (;;) {

@@ -215,12 +215,15 @@ export async function main(args: string[]): Promise<number> {
     const { launchers: peerList, missing } = peerLaunchers(fixture, peers);
     for (const m of missing) console.error(`bench: ${m}`);
     const banter = banterLauncher(fixture, settings);
+    // The same server with its clients on WebSockets (the web client's path), beside TLS.
+    const banterWss = banterLauncher(fixture, settings, { websocket: true });
     const emit = async (record: BenchRecord) => {
       records.push(record);
       await writeLine(record);
     };
     for (const scenario of scenarios) {
-      const ours = targets.includes("banter") ? [banter] : [];
+      const wss = ["paced", "burst", "idle"].includes(scenario) ? [banterWss] : [];
+      const ours = targets.includes("banter") ? [banter, ...wss] : [];
       for (const launcher of scenario === "storm" ? ours : [...ours, ...peerList]) {
         console.error(`bench: ${scenario} on ${launcher.name} ...`);
         const started = performance.now();

@@ -72,12 +72,19 @@ export interface Launcher {
  *
  * @param fixture The run's files.
  * @param settings Extra deno flags.
+ * @param options `websocket`: clients come over WebSockets on the web port
+ *   (the `banter-wss` target), through the same sessions as TLS ones.
  * @returns A launcher.
  */
-export function banterLauncher(fixture: Fixture, settings: BenchSettings): Launcher {
+export function banterLauncher(
+  fixture: Fixture,
+  settings: BenchSettings,
+  options: { websocket?: boolean } = {},
+): Launcher {
   let files = 0;
+  const websocket = options.websocket === true;
   return {
-    name: "banter",
+    name: websocket ? "banter-wss" : "banter",
     ca: fixture.ca,
     profilable: true,
     async start(users, logN, options = {}) {
@@ -93,6 +100,7 @@ export function banterLauncher(fixture: Fixture, settings: BenchSettings): Launc
         denoFlags: settings.denoFlags,
         serverArgs: settings.serverArgs,
         inspect: settings.profileDir !== undefined,
+        websocket,
       });
     },
   };
@@ -161,6 +169,7 @@ export async function chatScenario(
     ca: launcher.ca,
     payloadBytes: settings.payloadBytes,
     workers: settings.workers,
+    ...(target.transport === undefined ? {} : { transport: target.transport }),
   });
   const login = await load.connect(plans(names), { concurrency: settings.loginConcurrency });
   const notes = loginNotes(login);
@@ -297,6 +306,7 @@ export async function idleScenario(
     port: target.port,
     ca: launcher.ca,
     workers: settings.workers,
+    ...(target.transport === undefined ? {} : { transport: target.transport }),
   });
   // Measurement, not synchronisation: let the fresh server's start-up
   // allocations settle before the RSS baseline is taken.

@@ -25,6 +25,8 @@ export interface Target extends AsyncDisposable {
   readonly spawnedAt: number;
   /** Port of the V8 inspector, when started with one. */
   readonly inspectPort?: number;
+  /** How the load generator reaches it: TLS lines on `port`, or WebSockets there. @default "tls" */
+  readonly transport?: "tls" | "websocket";
   /** How it exited, once it has. */
   exitStatus(): Deno.CommandStatus | undefined;
   /** Last lines the server printed (also saved to `<run dir>/<name>-<pid>.log` on stop). */
@@ -235,6 +237,8 @@ export interface BanterOptions {
   serverArgs?: string[];
   /** Start the V8 inspector on a free port (for CPU profiles). @default false */
   inspect?: boolean;
+  /** Serve the web client and drive the server over WebSockets on its web port. @default false */
+  websocket?: boolean;
 }
 
 /**
@@ -250,8 +254,9 @@ export async function startBanter(fixture: Fixture, options: BanterOptions): Pro
   const port = logLevel === "info" ? 0 : freePort();
   const data = await Deno.makeTempDir({ dir: fixture.dir, prefix: "data-" });
   const inspectPort = options.inspect ? freePort() : undefined;
+  const webPort = options.websocket ? freePort() : 0;
   const target = await spawnTarget({
-    name: "banter",
+    name: options.websocket ? "banter-wss" : "banter",
     dialect: "banter",
     logDir: fixture.dir,
     command: Deno.execPath(),
@@ -273,15 +278,22 @@ export async function startBanter(fixture: Fixture, options: BanterOptions): Pro
       ...["--scrypt-log-n", String(options.scryptLogN), "--log-level", logLevel],
       // /metrics stays on, as in production, on a port of its own.
       ...["--http-port", String(freePort())],
+      // The web client is off unless the WebSocket target asks for it.
+      ...["--web-port", String(webPort)],
       ...(options.serverArgs ?? []),
     ],
     ready: logLevel === "info"
       ? { pattern: /Listening on "?127\.0\.0\.1"?:(\d+)/ }
-      : { tcpPort: port },
+      // The web port opens last: once it accepts, the TLS port does too.
+      : { tcpPort: options.websocket ? webPort : port },
     port,
     env: { NO_COLOR: "1" },
   });
-  return inspectPort === undefined ? target : Object.assign(target, { inspectPort });
+  const extra = {
+    ...(inspectPort === undefined ? {} : { inspectPort }),
+    ...(options.websocket ? { transport: "websocket" as const, port: webPort } : {}),
+  };
+  return Object.assign(target, extra);
 }
 
 /**

@@ -75,7 +75,7 @@ export async function main(args: string[]): Promise<number> {
   }
   const existed = await Deno.stat(DIST).then(() => true, () => false);
   const builds = [
-    ["chat-server", "server.ts", serverFlags],
+    ["chat-server", "server.ts", [...serverFlags, "--include", "web/dist"]],
     ["chat-client", "client.ts", await taskFlags("client")],
   ] as const;
   for (const [name, entry, flags] of builds) {

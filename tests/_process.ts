@@ -178,6 +178,7 @@ export function spawnServerProcess(
     `--scrypt-log-n=${TEST_SCRYPT_LOG_N}`,
     "--joke-url=http://127.0.0.1:9/jokes/random",
     "--http-port=0",
+    "--web-port=0",
     ...(options.args ?? []),
   ], options.openUmask ?? false);
   const child = new Deno.Command(command, {

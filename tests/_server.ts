@@ -123,6 +123,7 @@ export function testConfig(dir: string, extra: Partial<ServerConfig> = {}): Serv
     data: join(dir, "data"),
     scryptLogN: TEST_SCRYPT_LOG_N,
     httpPort: 0,
+    webPort: 0,
     console: "off",
     jokeUrl: "http://127.0.0.1:9/jokes/random",
     jokeTimeoutMs: 500,

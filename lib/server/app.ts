@@ -12,6 +12,7 @@ import { Hub, type ModerationEvent } from "../chat/hub.ts";
 import { type Clock, type Random, systemClock, systemRandom } from "../util/clock.ts";
 import { escapeUntrusted } from "../util/untrusted_text.ts";
 import type { AccountChange } from "../auth/store.ts";
+import { SessionTokens } from "../auth/session_tokens.ts";
 import { openAccounts } from "./accounts.ts";
 import { ACTIVITY_FILE, ActivityLog, trackActivity } from "./activity.ts";
 import { Admission, refuseBusy } from "./admission.ts";
@@ -32,11 +33,15 @@ import { Session } from "./session.ts";
 import { shutDown } from "./shutdown.ts";
 import { loadTls } from "./tls_files.ts";
 import { cannotListen, openTransport } from "./transport.ts";
+import { serveWeb, type WebServer } from "./web.ts";
 import type { Connection } from "../net/connection.ts";
 import type { TlsServer } from "../net/tls_server.ts";
 
 const log = getLogger(["banter", "server"]);
 const audit = getLogger(["banter", "audit"]);
+
+/** The session tokens' file in the data directory. */
+const TOKENS_FILE = "tokens.json";
 
 /** How often expired history is pruned. */
 const PRUNE_INTERVAL_MS = 3_600_000;
@@ -51,6 +56,8 @@ export interface ServerDeps {
   announce?: (line: string) => void;
   /** Called when an admin or the operator asks for shutdown. */
   onShutdownRequest?: (by: string) => void;
+  /** The web port to bind instead of `config.webPort` when that is on (tests: 0 picks a free one). */
+  webPort?: number;
 }
 
 /** A started server. */
@@ -59,6 +66,8 @@ export interface RunningServer extends AsyncDisposable {
   readonly addr: { hostname: string; port: number };
   /** Where `/healthz` and `/metrics` are served; undefined when off. */
   readonly httpAddr: { hostname: string; port: number } | undefined;
+  /** Where the web client and its WebSocket are served; undefined when off. */
+  readonly webAddr: { hostname: string; port: number } | undefined;
   /** The chat hub (the console enters it as operator). */
   readonly hub: Hub;
   /** Open sessions. */
@@ -110,6 +119,8 @@ export async function startServer(
     alerts,
     onAccountChange: (changes) => followAccounts(changes),
   });
+  // Browsers stay logged in with these; an account change revokes them.
+  const tokens = await SessionTokens.open(join(config.data, TOKENS_FILE), { clock, random });
   const history = await openHistory(config.data, {
     maxBytesPerUser: config.historyUserBytes,
     maxBytes: config.historyTotalBytes,
@@ -169,6 +180,11 @@ export async function startServer(
 
   followAccounts = (changes) => {
     for (const { id, change, role } of changes) {
+      if (change === "role" || change === "removed" || change === "password") {
+        tokens.revokeAccount(id).catch((error: Error) =>
+          log.error("Cannot revoke session tokens: {error}", { error: error.message })
+        );
+      }
       if (change === "role") hub.updateAccount({ account: id, change, role });
       else if (change === "removed" || change === "password") {
         hub.updateAccount({ account: id, change });
@@ -200,6 +216,7 @@ export async function startServer(
       counters: metrics,
       serverName: SERVER_NAME,
       requirePassword: config.requirePassword,
+      tokens,
       // A message is committed to history before any peer is sent it.
       beforeWrite: () => history.commit(),
       limits: {
@@ -257,6 +274,23 @@ export async function startServer(
       throw cannotListen(config.httpHostname, config.httpPort, error);
     }
   }
+  let web: WebServer | undefined;
+  if (config.webPort !== 0) {
+    const port = deps.webPort ?? config.webPort;
+    try {
+      web = await serveWeb(
+        { hostname: config.hostname, port, cert: tls.cert, key: tls.key },
+        handler,
+      );
+    } catch (error) {
+      await http?.close();
+      await transport.close(0);
+      history.close();
+      throw error instanceof Deno.errors.AddrInUse || error instanceof Deno.errors.PermissionDenied
+        ? cannotListen(config.hostname, port, error)
+        : error;
+    }
+  }
   const lag = monitorEventLoopLag(metrics.eventLoopLag, { timers: clock });
   const certificate = watchCertificateExpiry(tls.expiry, {
     clock,
@@ -287,6 +321,7 @@ export async function startServer(
   const running: RunningServer = {
     addr: transport.addr,
     httpAddr: http?.addr,
+    webAddr: web?.addr,
     closed: closed.promise,
     hub,
     sessions,
@@ -300,7 +335,14 @@ export async function startServer(
           sessions,
           alerts,
           lag,
-          http,
+          // The web server's WebSockets are sessions: ended above, like TLS ones.
+          http: {
+            async close() {
+              await web?.close();
+              await http?.close();
+              await tokens.settled();
+            },
+          },
           history,
         }, message);
         await activity.close();
@@ -321,6 +363,7 @@ export async function startServer(
     port: transport.addr.port,
     engine: transport.engine,
   });
+  if (web) log.info("Serving the web client on https://{hostname}:{port}", web.addr);
   if (http) {
     log.info("Serving /healthz and /metrics on http://{hostname}:{port}", http.addr);
   }

@@ -13,6 +13,9 @@ import { CERT_FILES } from "../net/cert_files.ts";
 import { CONFIG_ENV } from "../util/config.ts";
 import type { ServerConfig } from "./settings.ts";
 
+/** The web client's bundle, read when the web port is on (lib/server/web.ts finds it there). */
+const WEB_DIST_READ = "web/dist";
+
 /** The flags every server process gets, whatever the config says. */
 export const FIXED_SERVER_FLAGS = [
   "--no-prompt",
@@ -87,6 +90,7 @@ export function serverPermissions(
     config.key ?? join(config.certsDir, CERT_FILES.serverKey),
     join(config.certsDir, CERT_FILES.caCert),
     "credentials.json",
+    ...(config.webPort === 0 ? [] : [WEB_DIST_READ]),
     ...[config.clientCa, config.clientCertPins, config.smtpCa].filter(isString),
   ]);
   const hosts = unique([

@@ -80,6 +80,13 @@ export interface SessionAuth {
   current(user: LoggedInUser): LoggedInUser | undefined;
 }
 
+/** Session tokens, as the session uses them (see lib/auth/session_tokens.ts). */
+export interface SessionTokenStore {
+  issue(account: string): Promise<string>;
+  check(token: string): Promise<string | undefined>;
+  revoke(token: string): Promise<void>;
+}
+
 /** What the session needs from the chat hub. */
 export interface SessionHub {
   enter(member: Member): {
@@ -169,6 +176,8 @@ export interface SessionOptions {
   requirePassword: boolean;
   /** Where traffic and logins are counted. @default counters nobody reads */
   counters?: SessionCounters;
+  /** Session tokens (login by token, `want_token`, `logout`). @default none: token logins fail */
+  tokens?: SessionTokenStore;
   /** Runs before bytes go out (see `OutboxOptions.beforeWrite` in lib/outbox.ts). */
   beforeWrite?: () => void;
   /** Called with the live session once it exists (for heartbeats). */
@@ -204,6 +213,9 @@ export class Session {
   /** The protocol version this session speaks, once the client said its own. */
   #version: 1 | 2 = 1;
   #resume: Readonly<Record<string, number>> | undefined;
+  /** The token this session logged in with or was given, revoked by `logout`. */
+  #token: string | undefined;
+  #wantToken = false;
   #onClosed: ((reason: SessionClosed) => void) | undefined;
 
   /**
@@ -365,7 +377,11 @@ export class Session {
       greeted = true;
       // Checked again with nothing awaited before `enter`: an account change
       // seen after this check finds the member in the hub and follows it.
-      const user = this.#admit(await this.#login(next));
+      const checked = await this.#login(next);
+      if (this.#wantToken && this.#options.tokens && checked.id !== undefined) {
+        this.#token = await this.#options.tokens.issue(checked.id);
+      }
+      const user = this.#admit(checked);
       loggedIn = true;
       budget.end();
       lines.maxFrameBytes = limits.maxFrameBytes;
@@ -385,6 +401,11 @@ export class Session {
       for (;;) {
         const frame = await next();
         if (frame === undefined) throw CONNECTION_LOST();
+        if (frame.type === "logout") {
+          if (this.#token !== undefined) await this.#options.tokens?.revoke(this.#token);
+          audit.info("Logout {user} from {address}", { user: user.name, address: this.address });
+          throw new SessionClosed("end", "Logged out");
+        }
         if (this.#version === 1) {
           if (frame.type !== "say") {
             throw new ProtocolError(
@@ -495,6 +516,7 @@ export class Session {
         certUser = result.user.name;
       }
     }
+    let tokenTries = 0;
     for (let left = LOGIN_ATTEMPTS; left > 0; left--) {
       this.#send({ type: "auth", attempts_left: left });
       const frame = await next();
@@ -502,6 +524,27 @@ export class Session {
       if (frame.type !== "login") {
         throw new ProtocolError("unexpected", "Expected a login frame");
       }
+      if ("token" in frame) {
+        // A bearer secret, not a guess at the password: it costs none of the
+        // attempts and feeds no lockout, but only so many per connection.
+        if (++tokenTries > LOGIN_ATTEMPTS) {
+          throw new SessionClosed("denied", "Access denied: too many session tokens");
+        }
+        // With a client certificate that names a user, only that user's token.
+        const user = certUser !== undefined && frame.username !== certUser
+          ? undefined
+          : await this.#loginWithToken(frame.username, frame.token);
+        if (user) return user;
+        this.#send({
+          type: "auth_failed",
+          reason: "token_invalid",
+          attempts_left: left,
+          message: "Your session has ended, log in again",
+        });
+        left++; // the loop's step takes none of the attempts
+        continue;
+      }
+      this.#wantToken = frame.want_token === true;
       const result = certUser !== undefined && frame.username !== certUser
         ? { ok: false as const, reason: "invalid" as const }
         : await auth.login({
@@ -559,6 +602,22 @@ export class Session {
     );
   }
 
+  /** The account a session token is bound to, when it is valid and the
+   * name given is that account's. */
+  async #loginWithToken(username: string, token: string): Promise<LoggedInUser | undefined> {
+    // The account first: its refresh revokes the tokens of a changed account.
+    const result = await this.#options.auth.loginWithCertificate(username);
+    const account = await this.#options.tokens?.check(token);
+    if (account === undefined || !result.ok || result.user.id !== account) return undefined;
+    this.#token = token;
+    this.#counters.loginsOk.inc();
+    audit.info("Login {user} from {address} by session token", {
+      user: result.user.name,
+      address: this.address,
+    });
+    return result.user;
+  }
+
   /**
    * Take the account as it is now (a change since the login's check ends
    * the login as it would end the session), refuse a banned user, then
@@ -581,25 +640,27 @@ export class Session {
       throw new SessionClosed("banned", this.#bannedMessage(user.name));
     }
     const limits = this.#options.hub.limits;
-    if (this.#version >= 2 && limits !== undefined) {
+    const token = this.#wantToken && this.#token !== undefined ? { token: this.#token } : {};
+    if (this.#version === 1) {
+      this.#send({ type: "welcome", user: user.name, role: user.role, ...token });
+    } else {
       this.#send({
         type: "welcome",
         user: user.name,
         role: user.role,
         version: this.#version,
-        limits: {
-          message_chars: limits.messageChars,
-          message_lines: limits.messageLines,
-          rate: { burst: limits.rate.burst, per_second: limits.rate.perSecond },
-          history_limit: limits.historyLimit,
-          max_sessions: limits.maxSessions,
-          retention_days: limits.retentionDays,
-        },
+        ...(limits === undefined ? {} : {
+          limits: {
+            message_chars: limits.messageChars,
+            message_lines: limits.messageLines,
+            rate: { burst: limits.rate.burst, per_second: limits.rate.perSecond },
+            history_limit: limits.historyLimit,
+            max_sessions: limits.maxSessions,
+            retention_days: limits.retentionDays,
+          },
+        }),
+        ...token,
       });
-    } else if (this.#version >= 2) {
-      this.#send({ type: "welcome", user: user.name, role: user.role, version: this.#version });
-    } else {
-      this.#send({ type: "welcome", user: user.name, role: user.role });
     }
     return user;
   }

@@ -32,6 +32,14 @@ export const SERVER_SETTINGS = [
     max: 65535,
   },
   {
+    key: "webPort",
+    type: "integer",
+    default: 9443,
+    help: "HTTPS port of the web client and its /ws WebSocket, on --hostname (0: off)",
+    min: 0,
+    max: 65535,
+  },
+  {
     key: "certsDir",
     type: "string",
     default: "certs",

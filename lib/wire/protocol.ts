@@ -81,6 +81,18 @@ export interface LoginFrame {
   type: "login";
   username: string;
   password: string;
+  /** Ask for a session token in `welcome.token` (additive, for the web client). */
+  want_token?: boolean;
+}
+/** Log in again with a session token instead of the password (additive). */
+export interface TokenLoginFrame {
+  type: "login";
+  username: string;
+  token: string;
+}
+/** End the session and revoke the token it logged in with or was given (additive). */
+export interface LogoutFrame {
+  type: "logout";
 }
 /** A line the user typed: chat text, a `/command`, `end` or `get_joke`. */
 export interface SayFrame {
@@ -118,6 +130,8 @@ export interface PongFrame {
 export type ClientFrame =
   | ClientHello
   | LoginFrame
+  | TokenLoginFrame
+  | LogoutFrame
   | SayFrame
   | RequestFrame
   | PingFrame
@@ -141,7 +155,9 @@ export interface AuthFrame {
 /** A login attempt failed. */
 export interface AuthFailedFrame {
   type: "auth_failed";
-  reason: "invalid" | "locked";
+  /** `token_invalid`: a session token was unknown, expired or revoked; it
+   * costs none of the attempts. */
+  reason: "invalid" | "locked" | "token_invalid";
   attempts_left: number;
   /** Present when `reason` is `locked`. */
   retry_after_ms?: number;
@@ -156,6 +172,8 @@ export interface WelcomeFrame {
   version?: number;
   /** Version 2: what the server allows. */
   limits?: WireLimits;
+  /** A session token, when the login asked for one (`want_token`). */
+  token?: string;
 }
 
 /** The server's limits, in `welcome` (version 2). */
@@ -480,13 +498,21 @@ export function parseClientFrame(line: string, version = 1): ClientFrame {
       if (hello.version >= 2) Object.assign(hello, resumeOf(o));
       return hello;
     }
-    case "login":
+    case "login": {
+      if (o["token"] !== undefined) {
+        return { type: t, username: str(o, "username", 256), token: str(o, "token", 256) };
+      }
+      const wantToken = optBool(o, "want_token");
       return {
         type: t,
         username: str(o, "username", 256),
         // 1,024 code points may take 2,048 UTF-16 units.
         password: str(o, "password", 2048),
+        ...(wantToken === undefined ? {} : { want_token: wantToken }),
       };
+    }
+    case "logout":
+      return { type: t };
     case "say":
       return { type: t, text: str(o, "text") };
     case "ping":
@@ -646,7 +672,7 @@ export function parseServerFrame(line: string): ServerFrame {
         : { retry_after_ms: int(o, "retry_after_ms") };
       return {
         type: t,
-        reason: oneOf(o, "reason", ["invalid", "locked"] as const),
+        reason: oneOf(o, "reason", ["invalid", "locked", "token_invalid"] as const),
         attempts_left: int(o, "attempts_left"),
         message: str(o, "message"),
         ...retry,
@@ -657,6 +683,8 @@ export function parseServerFrame(line: string): ServerFrame {
       const version = optInt(o, "version");
       if (version !== undefined) welcome.version = version;
       if (o["limits"] !== undefined) welcome.limits = limitsOf(object(o["limits"], "limits"));
+      const token = optStr(o, "token");
+      if (token !== undefined) welcome.token = token;
       return welcome;
     }
     case "error": {

@@ -110,6 +110,7 @@ Deno.test("the server with --data DIR and no --credentials keeps its accounts in
       join(REPO, "server.ts"),
       "--port=0",
       "--http-port=0",
+      "--web-port=0",
       "--console=off",
       `--scrypt-log-n=${TEST_SCRYPT_LOG_N}`,
       "--joke-url=http://127.0.0.1:9/jokes/random",

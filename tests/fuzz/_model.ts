@@ -285,7 +285,8 @@ export function modelSession(
         state = "auth";
         break;
       case "auth":
-        if (frame.type !== "login") return fatal("unexpected");
+        // The model's parser makes only password logins (no session tokens).
+        if (frame.type !== "login" || !("password" in frame)) return fatal("unexpected");
         if (accepts(frame.username, frame.password)) {
           out.push("welcome");
           state = "chat";

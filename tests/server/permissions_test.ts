@@ -12,10 +12,11 @@ function flagsFor(args: string[], configFile?: string): Record<string, string> {
   }));
 }
 
-Deno.test("serverPermissions() for the default settings is the narrow set the task always had", () => {
+Deno.test("serverPermissions() for the default settings is the narrow set the task always had, plus the web bundle", () => {
   deepEqual(flagsFor([]), {
     "--allow-net": "127.0.0.1,localhost,official-joke-api.appspot.com",
-    "--allow-read": "data,certs/server_cert.pem,certs/server_key.pem,certs/ca.crt,credentials.json",
+    "--allow-read":
+      "data,certs/server_cert.pem,certs/server_key.pem,certs/ca.crt,credentials.json,web/dist",
     "--allow-write": "data",
     "--no-prompt": "",
     "--allow-env": "BANTER_*,NO_COLOR,TERM",
@@ -41,7 +42,7 @@ Deno.test("serverPermissions() follows every configured path and address, and on
   equal(flags["--allow-write"], "/srv/banter,/etc/banter");
   equal(
     flags["--allow-read"],
-    "/etc/banter.jsonc,/srv/banter,/etc/banter,/etc/tls/chat.pem,/etc/tls/chat.key,certs/ca.crt,credentials.json,/etc/tls/clients.pem",
+    "/etc/banter.jsonc,/srv/banter,/etc/banter,/etc/tls/chat.pem,/etc/tls/chat.key,certs/ca.crt,credentials.json,web/dist,/etc/tls/clients.pem",
   );
   equal(
     flags["--allow-net"],
