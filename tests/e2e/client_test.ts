@@ -202,7 +202,7 @@ Deno.test("the client reconnects and logs in again after a server restart", asyn
   await first.stop();
   await client.waitFor(/reconnecting in \d+ s/);
   await using second = await startTestServer({ dir: first.dir, config: { port } });
-  await client.waitFor(/Logged in as alice[\s\S]*Logged in as alice/, 20_000);
+  await client.waitFor(/Logged in as alice[\s\S]*Reconnected after \d+s/, 20_000);
   equal(second.server.hub.members().map((m) => m.name).join(), "alice");
   await client.closeStdin(); // scripted end of input: says end
   equal(await client.status(), 0);
