@@ -280,8 +280,6 @@ export class ChatClient {
     if (this.#waiting) this.#stop.abort();
   }
 
-
-
   /**
    * Connect, log in and chat until the session ends for good.
    *
@@ -499,7 +497,11 @@ export class ChatClient {
           this.#password = undefined;
           if (!io.canAsk) {
             // Scripted: no "attempts left", nothing will be asked.
-            return { kind: "exit", code: EXIT.auth, message: "Login failed" };
+            return {
+              kind: "exit",
+              code: EXIT.auth,
+              message: "Login failed: wrong user name or password",
+            };
           }
           io.info(frame.message);
           if (this.#options.username === undefined) this.#username = undefined;
@@ -516,7 +518,9 @@ export class ChatClient {
           } else {
             const away = Math.round((this.#clock.now() - this.#droppedAt) / 1000);
             const late = this.#queued.filter((l) => l.late).length;
-            const sent = late === 0 ? "" : `; ${late} ${late === 1 ? "line" : "lines"} typed meanwhile sent late`;
+            const sent = late === 0
+              ? ""
+              : `; ${late} ${late === 1 ? "line" : "lines"} typed meanwhile sent late`;
             io.info(`Reconnected after ${away}s${sent}`);
             this.#droppedAt = undefined;
           }

@@ -73,7 +73,8 @@ export const CLIENT_SETTINGS = [
     key: "bell",
     type: "boolean",
     default: false,
-    help: "Ring the terminal bell for every mention or DM (else only when the terminal is not focused)",
+    help:
+      "Ring the terminal bell for every mention or DM (else only when the terminal is not focused)",
   },
 ] as const satisfies readonly Setting[];
 

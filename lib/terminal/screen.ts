@@ -131,7 +131,9 @@ export class Screen {
     }
     this.#kept.push(...lines);
     if (this.#kept.length > MAX_KEPT_ROWS) this.#kept.splice(0, this.#kept.length - MAX_KEPT_ROWS);
-    this.#send(this.#clearBottom() + this.#wrap(lines).join("\r\n") + "\r\n" + this.#renderBottom());
+    this.#send(
+      this.#clearBottom() + this.#wrap(lines).join("\r\n") + "\r\n" + this.#renderBottom(),
+    );
   }
 
   /**
