@@ -8,7 +8,7 @@
  *
  * | typed          | does                                                  |
  * | -------------- | ----------------------------------------------------- |
- * | `//text`       | sends `/text` as a message                            |
+ * | `//text`       | not a command: sent as typed, for the server to post `/text` |
  * | `/switch ROOM` | makes ROOM the current room (also Alt-1..9, Ctrl-N/P) |
  * | `/away [off]`  | marks you away in the status line (or back)           |
  * | `/help CMD`    | explains one command (a server one: its `/help` line) |
@@ -243,7 +243,9 @@ export class ChatUi implements ClientIO {
     }
     if (line.trim() === "") return;
     if (this.#local(line.trim())) return;
-    this.#send(line.startsWith("//") ? line.slice(1) : line);
+    // `//text` goes out as typed: the server unescapes it to the message
+    // `/text` (protocol v2); it is never taken for a client command here.
+    this.#send(line);
   }
 
   /**
