@@ -94,7 +94,7 @@ Deno.test("without --bell a focused terminal gets no bell, an unfocused one does
 
 Deno.test("Tab completes nicks with ': ' at line start, /commands and #rooms, cycling", async () => {
   await using t = await aliceAndBob();
-  await using carol = await t.s.login("carol");
+  await using _carol = await t.s.login("carol");
   await t.pty.waitFor("carol joined #lobby");
   await t.pty.write("\t"); // nothing to complete
   await t.pty.write("b\t");
