@@ -145,16 +145,31 @@ function partsOf(format: Intl.DateTimeFormat, ts: number) {
 /** Formats an event time as `[HH:MM]` or `[YYYY-MM-DD HH:MM]`. */
 type Stamp = (ts: number) => string;
 
+/** One formatter per time zone: making one costs more than rendering a line. */
+const FORMATS = new Map<string | undefined, Intl.DateTimeFormat>();
+/** Time zones kept in {@linkcode FORMATS}; a reader uses one or two. */
+const MAX_FORMATS = 8;
+
+function formatFor(timeZone: string | undefined): Intl.DateTimeFormat {
+  let format = FORMATS.get(timeZone);
+  if (format === undefined) {
+    format = new Intl.DateTimeFormat("en-GB", {
+      year: "numeric",
+      month: "2-digit",
+      day: "2-digit",
+      hour: "2-digit",
+      minute: "2-digit",
+      hourCycle: "h23",
+      ...(timeZone === undefined ? {} : { timeZone }),
+    });
+    if (FORMATS.size >= MAX_FORMATS) FORMATS.clear();
+    FORMATS.set(timeZone, format);
+  }
+  return format;
+}
+
 function stamper(view: RenderView): Stamp {
-  const format = new Intl.DateTimeFormat("en-GB", {
-    year: "numeric",
-    month: "2-digit",
-    day: "2-digit",
-    hour: "2-digit",
-    minute: "2-digit",
-    hourCycle: "h23",
-    ...(view.timeZone === undefined ? {} : { timeZone: view.timeZone }),
-  });
+  const format = formatFor(view.timeZone);
   const dayOf = (p: Record<string, string>) => `${p.year}-${p.month}-${p.day}`;
   const today = view.now === undefined ? undefined : dayOf(partsOf(format, view.now));
   return (ts) => {
