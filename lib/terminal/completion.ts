@@ -68,7 +68,8 @@ export class Completer {
     }
     this.#cycle = undefined;
     const before = line.text.slice(0, line.cursor);
-    const after = line.text.slice(line.cursor);
+    // The completion ends with a space: one already after the cursor is not doubled.
+    const after = line.text.slice(line.cursor).replace(/^ /, "");
     const wordStart = before.search(/\S*$/);
     const word = before.slice(wordStart);
     const head = before.slice(0, wordStart);
