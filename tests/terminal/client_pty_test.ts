@@ -230,3 +230,27 @@ Deno.test("one incoming line redraws with a bounded number of bytes", async () =
   ok(cost < 30 + 40 + 2 * COLS + 40, `${cost} bytes for one line`);
   equal(ROWS, 30);
 });
+
+Deno.test("a reconnect shows how long it was away; a line typed meanwhile is pending, then sent once", async () => {
+  const first = await startTestServer({ users: ["alice", "bob"] });
+  const port = first.port;
+  await using pty = spawnClientPty(first.dir, port, [], {
+    user: "alice",
+    password: passwordOf("alice"),
+  });
+  await pty.waitFor("[#lobby] alice> ");
+  await first.stop();
+  await pty.waitFor("(disconnected) [#lobby] alice> ");
+  await pty.write("typed while away\r");
+  await pty.waitFor("-- pending (sent once reconnected): typed while away");
+  await pty.waitFor("[#lobby] alice [disconnected] [1 pending]");
+  await using second = await startTestServer({ dir: first.dir, config: { port } });
+  await pty.waitFor(/-- Reconnected after \d+s; 1 line typed meanwhile sent late/, 30_000);
+  await pty.waitFor("<alice> typed while away"); // the server's echo
+  await pty.waitUntil((l) => inputRow(l) === "[#lobby] alice>", "the prompt connected again");
+  await pty.write("end\r");
+  equal(await pty.status(), 0);
+  const copies = pty.text().split("<alice> typed while away").length - 1;
+  equal(copies, 1, "sent once");
+  await Deno.remove(first.dir, { recursive: true });
+});
