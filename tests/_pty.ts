@@ -57,24 +57,18 @@ function quote(arg: string): string {
   return `'${arg.replaceAll("'", `'\\''`)}'`;
 }
 
-/** The pseudo-terminal `pid`'s standard input is on, e.g. `/dev/pts/3`. */
-async function ttyOf(pid: number): Promise<string | undefined> {
-  try {
-    const path = await Deno.readLink(`/proc/${pid}/fd/0`);
-    return path.startsWith("/dev/pts/") ? path : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-async function childrenOf(pid: number): Promise<number[]> {
-  const tasks = await Array.fromAsync(Deno.readDir(`/proc/${pid}/task`)).catch(() => []);
-  const all: number[] = [];
-  for (const task of tasks) {
-    const text = await Deno.readTextFile(`/proc/${pid}/task/${task.name}/children`).catch(() => "");
-    all.push(...text.split(/\s+/).filter((s) => s !== "").map(Number));
-  }
-  return all;
+/**
+ * The pseudo-terminal that the children of `pid` run on, e.g. `/dev/pts/3`
+ * (through `ps`: Deno reads `/proc` only with every permission).
+ */
+async function ttyOfChildren(pid: number): Promise<string | undefined> {
+  const { stdout } = await new Deno.Command("ps", {
+    args: ["-o", "tty=", "--ppid", String(pid)],
+    stdout: "piped",
+    stderr: "null",
+  }).output();
+  const tty = new TextDecoder().decode(stdout).split(/\s+/).find((t) => t.startsWith("pts/"));
+  return tty === undefined ? undefined : `/dev/${tty}`;
 }
 
 /**
@@ -163,11 +157,8 @@ export function spawnPty(argv: string[], options: PtyOptions = {}): Pty {
     },
     waitUntil,
     async resize(newCols, newRows) {
-      // The program is script's grandchild (script, then its shell's exec).
-      let tty: string | undefined;
-      for (const pid of await childrenOf(child.pid)) {
-        tty ??= await ttyOf(pid);
-      }
+      // The program is script's child (its shell exec'd it) on the pty.
+      const tty = await ttyOfChildren(child.pid);
       if (tty === undefined) throw new Error("Cannot resize: the pty was not found");
       const { code } = await new Deno.Command("stty", {
         args: ["-F", tty, "cols", String(newCols), "rows", String(newRows)],
