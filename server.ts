@@ -77,6 +77,10 @@ export async function main(args: string[]): Promise<number> {
         signal: stop.signal,
         columns: () => Deno.stdout.isTerminal() ? Deno.consoleSize().columns : undefined,
         ...(logs ? { logs } : {}),
+        onResize: (redraw) => {
+          Deno.addSignalListener("SIGWINCH", redraw);
+          return () => Deno.removeSignalListener("SIGWINCH", redraw);
+        },
       }).finally(() => {
         if (interactive) Deno.stdin.setRaw(false);
       });

@@ -2,14 +2,16 @@
  * The server operator's console: the original design's server-side chat
  * participant. It enters the hub as role `operator`, shows room traffic and
  * reads what the operator types (moderation commands included). On a
- * terminal it has the client's line editor, a `[#room] operator> ` prompt
- * and a status line, and log lines are printed above the input line
+ * terminal it has the client's line editor (Tab completes nicks, commands
+ * and rooms), a `[#room] operator> ` prompt and a status line, redrawn on
+ * resize; log lines are printed above the input line
  * ({@linkcode ConsoleOptions.logs}); Ctrl-D asks before it closes.
  *
  * @module
  */
 import type { Hub } from "../chat/hub.ts";
 import type { ChatEvent, CloseReason, Member } from "../chat/message.ts";
+import { Completer } from "../terminal/completion.ts";
 import { readInput } from "../terminal/input.ts";
 import { LineEditor } from "../terminal/line_editor.ts";
 import { renderEvent } from "../terminal/render.ts";
@@ -39,7 +41,29 @@ export interface ConsoleOptions {
   columns?: () => number | undefined;
   /** The server's log sink, printed above the input line while the console runs. */
   logs?: ConsoleLogSink;
+  /**
+   * Calls `redraw` whenever the terminal is resized (SIGWINCH).
+   *
+   * @returns A function that stops calling it.
+   */
+  onResize?: (redraw: () => void) => () => void;
 }
+
+/** Commands the operator may complete with Tab. */
+const OPERATOR_COMMANDS = [
+  "help",
+  "who",
+  "rooms",
+  "join",
+  "msg",
+  "me",
+  "joke",
+  "kick",
+  "ban",
+  "unban",
+  "broadcast",
+  "shutdown",
+];
 
 /**
  * Run the operator console until input ends, the operator types `end`, or
@@ -87,6 +111,8 @@ export async function runConsole(
   const detachLogs = options.interactive
     ? options.logs?.attach((lines) => screen.print(lines))
     : undefined;
+  const stopResize = options.interactive ? options.onResize?.(() => screen.redraw()) : undefined;
+  const completer = new Completer();
   const presence = hub.enter(member);
   screen.updateInput(editor);
   screen.redraw();
@@ -115,9 +141,20 @@ export async function runConsole(
       },
       onAction: (action) => {
         if (action.type === "refresh") screen.refresh();
+        if (action.type !== "complete") return;
+        const members = hub.members();
+        const done = completer.complete({ text: editor.text, cursor: editor.cursor }, {
+          nicks: members.map((m) => m.name).filter((name) => name !== OPERATOR_NAME),
+          commands: OPERATOR_COMMANDS,
+          rooms: [...new Set(members.map((m) => m.room))],
+        });
+        if (done === undefined) return;
+        editor.replace(done.text, done.cursor);
+        screen.updateInput(editor);
       },
     });
   } finally {
+    stopResize?.();
     detachLogs?.();
     screen.clearInput();
     presence.leave("console closed");

@@ -81,3 +81,23 @@ Deno.test("console Ctrl-D asks first; n keeps it, y closes it and the server kee
   await using alice = await loginAs(port, "alice");
   ok(alice.received.some((f) => f.type === "welcome"), "still serving");
 });
+
+Deno.test("the console completes nicks with Tab and redraws on resize", async () => {
+  await using dir = await tempDir();
+  await writeServerFiles(dir.path, { users: ["alice"] });
+  await using pty = consoleInPty(dir.path);
+  const port = Number(
+    /Listening on [^:\s]+:(\d+)/.exec(await pty.waitFor(/Listening on \S+:\d+/))?.[1],
+  );
+  await using _alice = await loginAs(port, "alice");
+  await pty.waitFor("alice joined #lobby");
+  await pty.write("/kick al\t");
+  await pty.waitUntil((l) => inputRow(l) === "[#lobby] operator> /kick alice", "alice completed");
+  await pty.write("x".repeat(100));
+  await pty.resize(50, 20);
+  await pty.waitUntil(
+    // 50 columns: the prompt, "<", 29 characters and the cursor's column.
+    (l) => inputRow(l) === "[#lobby] operator> <" + "x".repeat(29),
+    "the input redrawn at 50 columns",
+  );
+});
