@@ -162,10 +162,17 @@ export class ChatUi implements ClientIO {
     const columns = this.#options.interactive ? this.#options.columns?.() : undefined;
     let mention = false;
     switch (event.kind) {
-      case "room":
-        this.state.joined(event.room, { members: event.members });
+      case "room": {
+        // Protocol v2's room frames carry the server's counts.
+        const { unread, mentioned } = event as { unread?: unknown; mentioned?: unknown };
+        this.state.joined(event.room, {
+          members: event.members,
+          ...(typeof unread === "number" ? { unread } : {}),
+          ...(typeof mentioned === "number" ? { mentioned } : {}),
+        });
         this.#roomsSeen.add(event.room);
         break;
+      }
       case "join":
       case "leave":
         this.state.presence(event.room, event.user, event.kind === "join");
