@@ -244,7 +244,7 @@ Deno.test("a reconnect shows how long it was away; a line typed meanwhile is pen
   await pty.write("typed while away\r");
   await pty.waitFor("-- pending (sent once reconnected): typed while away");
   await pty.waitFor("[#lobby] alice [disconnected] [1 pending]");
-  await using second = await startTestServer({ dir: first.dir, config: { port } });
+  await using _second = await startTestServer({ dir: first.dir, config: { port } });
   await pty.waitFor(/-- Reconnected after \d+s; 1 line typed meanwhile sent late/, 30_000);
   await pty.waitFor("<alice> typed while away"); // the server's echo
   await pty.waitUntil((l) => inputRow(l) === "[#lobby] alice>", "the prompt connected again");
