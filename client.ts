@@ -16,11 +16,9 @@ import {
 } from "./lib/client/settings.ts";
 import { ConfigError, helpText, settingsEnvironment } from "./lib/util/config.ts";
 import { systemClock, systemRandom } from "./lib/util/clock.ts";
+import { ChatUi } from "./lib/client/chat_ui.ts";
 import { readInput } from "./lib/terminal/input.ts";
-import { LineEditor } from "./lib/terminal/line_editor.ts";
-import { renderEvent, shouldUseColour } from "./lib/terminal/render.ts";
-import { sanitise } from "./lib/terminal/sanitise.ts";
-import { Screen } from "./lib/terminal/screen.ts";
+import { shouldUseColour } from "./lib/terminal/render.ts";
 
 const USAGE = `Usage: deno task client [options]
 
@@ -88,38 +86,16 @@ export async function main(args: string[]): Promise<number> {
   const write = (bytes: Uint8Array) => {
     Deno.stdout.writeSync(bytes);
   };
-  const screen = new Screen(write, { interactive, prompt: "", columns: terminalColumns });
-  const editor = new LineEditor();
-  // A prompt (Username >> / Password >>) waiting for the next typed line.
-  let prompt: ((line: string | undefined) => void) | undefined;
-  const ask = (label: string, secret: boolean) =>
-    new Promise<string | undefined>((resolve) => {
-      editor.password = secret;
-      screen.setPrompt(label);
-      prompt = (line) => {
-        prompt = undefined;
-        editor.password = false;
-        screen.setPrompt("");
-        resolve(line);
-      };
-    });
-  const info = (text: string) => {
-    const line = `-- ${sanitise(text)}`;
-    if (interactive) screen.print([line]);
-    else console.error(line);
-  };
-  const io: ClientIO = {
-    canAsk: interactive,
-    info,
-    event: (event, self) => {
-      // On a terminal, lines are wrapped here, indented, never by the terminal.
-      const columns = interactive ? terminalColumns() : undefined;
-      const view = { self, colour, now: systemClock.now() };
-      screen.print(renderEvent(event, columns === undefined ? view : { ...view, columns }));
-    },
-    askUsername: () => interactive ? ask("Username >> ", false) : Promise.resolve(undefined),
-    askPassword: () => interactive ? ask("Password >> ", true) : Promise.resolve(undefined),
-  };
+  const ui = new ChatUi({
+    write,
+    interactive,
+    colour,
+    bell: config.bell,
+    columns: terminalColumns,
+    rows: () => Deno.stdout.isTerminal() ? Deno.consoleSize().rows : 24,
+    clock: systemClock,
+  });
+  const io: ClientIO = ui;
   const client = new ChatClient({
     connect: {
       hostname: config.host,
@@ -134,34 +110,30 @@ export async function main(args: string[]): Promise<number> {
     reconnect: config.reconnect,
     maxReconnects: config.maxReconnects,
   });
+  ui.attach(client);
 
+  // Bracketed paste and focus reports on; redraw at once on resize.
+  const TERMINAL_MODES_ON = "\x1b[?2004h\x1b[?1004h";
+  const TERMINAL_MODES_OFF = "\x1b[?1004l\x1b[?2004l";
+  const onResize = () => ui.resized();
   if (interactive) {
     Deno.stdin.setRaw(true);
-    write(encoder.encode("\x1b[?2004h")); // bracketed paste
+    write(encoder.encode(TERMINAL_MODES_ON));
+    Deno.addSignalListener("SIGWINCH", onResize);
   }
   const stopInput = new AbortController();
   const input = readInput({
     readable: Deno.stdin.readable,
     interactive,
-    editor,
-    screen,
+    editor: ui.editor,
+    screen: ui.screen,
     signal: stopInput.signal,
-    onLine: (line) => {
-      if (prompt) return prompt(line);
-      if (line.trim() !== "" && !client.say(line)) {
-        info("Not connected and too many lines waiting: line dropped");
-      }
-    },
-    onInterrupt: () => {
-      if (prompt) prompt(undefined);
-      client.quit();
-    },
+    onLine: (line) => ui.line(line),
+    onInterrupt: () => ui.interrupt(),
+    onAction: (action) => ui.action(action),
   }).then((ended) => {
     // End of input: answer a pending prompt, then leave cleanly.
-    if (ended) {
-      prompt?.(undefined);
-      client.quit();
-    }
+    if (ended) ui.ended();
   });
   let status: number;
   try {
@@ -169,8 +141,9 @@ export async function main(args: string[]): Promise<number> {
   } finally {
     stopInput.abort();
     if (interactive) {
-      screen.clearInput();
-      write(encoder.encode("\x1b[?2004l"));
+      Deno.removeSignalListener("SIGWINCH", onResize);
+      ui.screen.clearInput();
+      write(encoder.encode(TERMINAL_MODES_OFF));
       Deno.stdin.setRaw(false);
     }
   }

@@ -5,6 +5,7 @@
  */
 import { ConfigError, helpText, settingsEnvironment } from "./lib/util/config.ts";
 import { runConsole } from "./lib/server/console.ts";
+import { consoleLogSink } from "./lib/server/console_log.ts";
 import { setupLogging } from "./lib/util/log.ts";
 import { startServer } from "./lib/server/app.ts";
 import { parseServerConfig, SERVER_SETTINGS, type ServerConfig } from "./lib/server/settings.ts";
@@ -61,9 +62,14 @@ export async function main(args: string[]): Promise<number> {
     }
     throw error;
   }
+  // With the console on a terminal, text log lines are printed above its
+  // input line rather than into what the operator is typing.
+  const consoleOnTerminal = consoleWanted(config) && Deno.stdin.isTerminal();
+  const logs = consoleOnTerminal && config.logFormat !== "json" ? consoleLogSink() : undefined;
   const resetLogging = await setupLogging({
     format: config.logFormat,
     level: config.logLevel,
+    ...(logs ? { sink: logs.sink } : {}),
   });
   let server;
   try {
@@ -97,6 +103,12 @@ export async function main(args: string[]): Promise<number> {
         interactive,
         colour: Deno.stdout.isTerminal() && !Deno.env.get("NO_COLOR"),
         signal: stop.signal,
+        columns: () => Deno.stdout.isTerminal() ? Deno.consoleSize().columns : undefined,
+        ...(logs ? { logs } : {}),
+        onResize: (redraw) => {
+          Deno.addSignalListener("SIGWINCH", redraw);
+          return () => Deno.removeSignalListener("SIGWINCH", redraw);
+        },
       }).finally(() => {
         if (interactive) Deno.stdin.setRaw(false);
       });

@@ -8,7 +8,7 @@ import type { LatencySummary } from "./histogram.ts";
 
 /** One scenario run against one target. Absent fields do not apply. */
 export interface BenchRecord {
-  scenario: "paced" | "burst" | "idle" | "storm" | "startup";
+  scenario: "paced" | "burst" | "idle" | "storm" | "startup" | "echo";
   target: string;
   /** The workload, as run. */
   workload: Record<string, number | string | boolean>;
@@ -47,6 +47,8 @@ export interface BenchRecord {
   listeningMs?: number;
   /** Start-up: spawn to the first completed TLS handshake, ms (median). */
   firstHandshakeMs?: number;
+  /** Echo: bytes the client wrote per incoming message (the redraw cost). */
+  echoBytesPerMessage?: number;
   /** Login storm figures. */
   storm?: Record<string, number>;
   notes: string[];
@@ -129,6 +131,11 @@ const FIGURES: Figure[] = [
   ...figures("startup", [
     ["spawn to listening ms", "lower", (r) => r.listeningMs, 0],
     ["spawn to first TLS handshake ms", "lower", (r) => r.firstHandshakeMs, 0],
+  ]),
+  ...figures("echo", [
+    ["keystroke to echo p50 ms (1,000 msg/s arriving)", "lower", (r) => r.latency?.p50Ms],
+    ["keystroke to echo p99 ms (1,000 msg/s arriving)", "lower", (r) => r.latency?.p99Ms],
+    ["client bytes written per incoming message", "lower", (r) => r.echoBytesPerMessage, 0],
   ]),
 ];
 

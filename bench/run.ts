@@ -20,8 +20,9 @@ import {
   stormScenario,
 } from "./scenarios.ts";
 import { stopAllTargets } from "./targets.ts";
+import { echoScenario } from "./echo.ts";
 
-const SCENARIOS = ["paced", "burst", "idle", "storm", "startup"] as const;
+const SCENARIOS = ["paced", "burst", "idle", "storm", "startup", "echo"] as const;
 type Scenario = typeof SCENARIOS[number];
 
 const USAGE = `Usage: deno task bench [options]
@@ -224,7 +225,8 @@ export async function main(args: string[]): Promise<number> {
     for (const scenario of scenarios) {
       const wss = ["paced", "burst", "idle"].includes(scenario) ? [banterWss] : [];
       const ours = targets.includes("banter") ? [banter, ...wss] : [];
-      for (const launcher of scenario === "storm" ? ours : [...ours, ...peerList]) {
+      const banterOnly = scenario === "storm" || scenario === "echo";
+      for (const launcher of banterOnly ? ours : [...ours, ...peerList]) {
         console.error(`bench: ${scenario} on ${launcher.name} ...`);
         const started = performance.now();
         try {
@@ -275,6 +277,8 @@ function runScenario(
       return stormScenario(launcher, settings);
     case "startup":
       return startupScenario(launcher, settings);
+    case "echo":
+      return echoScenario(launcher);
   }
 }
 

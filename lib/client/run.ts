@@ -16,6 +16,7 @@ import {
   eventOf,
   parseServerFrame,
   type ServerFrame,
+  type WelcomeFrame,
 } from "../wire/protocol.ts";
 import type { Connection } from "../net/connection.ts";
 import {
@@ -24,6 +25,7 @@ import {
   ConnectError,
   type ConnectOptions,
 } from "../net/tls_client.ts";
+import { TokenBucket } from "../chat/rate_limit.ts";
 import { backoffDelay } from "./backoff.ts";
 
 /**
@@ -44,6 +46,44 @@ export const MAX_QUEUED_LINES = 1000;
  * without ALPN, another protocol) is named after this long.
  */
 export const HELLO_TIMEOUT_MS = 10_000;
+
+/** What the client holds to until the server's `welcome` says otherwise. */
+export interface ServerLimits {
+  /** Longest message, in characters (code points). */
+  readonly messageChars: number;
+  /** Most lines in one message. */
+  readonly messageLines: number;
+  /** The server's rate limit on lines sent. */
+  readonly rate: { readonly burst: number; readonly perSecond: number };
+}
+
+/** Today's server: 4096 characters, one line, 10 lines at once then 2 a second. */
+export const DEFAULT_LIMITS: ServerLimits = {
+  messageChars: 4096,
+  messageLines: 1,
+  rate: { burst: 10, perSecond: 2 },
+};
+
+/** How long a scripted `end` waits for replies to commands sent before it. */
+export const END_WAIT_MS = 5000;
+
+/** Commands whose reply comes later (so a scripted `end` waits for it). */
+const SLOW_COMMANDS = /^(get_joke|\/joke)(\s|$)/i;
+
+/** Reads `welcome.limits` (protocol v2) when the server sends it. */
+function limitsOf(frame: WelcomeFrame): ServerLimits | undefined {
+  const limits = frame.limits;
+  if (limits === undefined) return undefined;
+  const count = (value: number, fallback: number) => value >= 1 ? value : fallback;
+  return {
+    messageChars: count(limits.message_chars, DEFAULT_LIMITS.messageChars),
+    messageLines: count(limits.message_lines, DEFAULT_LIMITS.messageLines),
+    rate: {
+      burst: count(limits.rate.burst, DEFAULT_LIMITS.rate.burst),
+      perSecond: count(limits.rate.per_second, DEFAULT_LIMITS.rate.perSecond),
+    },
+  };
+}
 
 /** Client exit statuses (documented in `--help` and docs/RUNNING.md). */
 export const EXIT = {
@@ -69,6 +109,8 @@ export interface ClientIO {
   askPassword(): Promise<string | undefined>;
   /** Whether a failed login may be retried by asking again. */
   readonly canAsk: boolean;
+  /** The connection changed: connecting, logged in (`connected`), or dropped. */
+  connection?(state: "connecting" | "connected" | "disconnected", self: string): void;
 }
 
 /** Options for {@linkcode ChatClient}. */
@@ -165,7 +207,17 @@ export class ChatClient {
   #waiting = false;
   /** Failed reconnects in a row since the last login. */
   #failures = 0;
-  readonly #queued: string[] = [];
+  /** Lines waiting for a login or for the rate limit; `late` when typed while not logged in. */
+  readonly #queued: { text: string; late: boolean }[] = [];
+  #limits: ServerLimits = DEFAULT_LIMITS;
+  #bucket: TokenBucket | undefined;
+  #pumpTimer: number | undefined;
+  /** Slow commands sent whose reply has not come yet. */
+  #awaiting = 0;
+  /** A scripted `end` held back until those replies come. */
+  #heldEnd: { timer: number } | undefined;
+  /** When a logged-in session last dropped. */
+  #droppedAt: number | undefined;
 
   /** @param options Where to connect and how to talk to the user. */
   constructor(options: ChatClientOptions) {
@@ -184,14 +236,70 @@ export class ChatClient {
    */
   say(text: string): boolean {
     const trimmed = text.trim();
-    if (trimmed === "end" || trimmed === "/quit") this.#quitting = true;
-    if (this.#send) {
-      this.#send({ type: "say", text });
+    const ending = trimmed === "end" || trimmed === "/quit";
+    if (ending) this.#quitting = true;
+    if (this.#queued.length >= MAX_QUEUED_LINES) return false;
+    if (ending && this.#awaiting > 0 && !this.#options.io.canAsk && this.#heldEnd === undefined) {
+      // Scripted: let the replies to commands already sent arrive first.
+      const timer = this.#clock.setTimeout(() => this.#releaseEnd(), END_WAIT_MS);
+      this.#heldEnd = { timer };
+      this.#heldText = text;
       return true;
     }
-    if (this.#queued.length >= MAX_QUEUED_LINES) return false;
-    this.#queued.push(text);
+    this.#queued.push({ text, late: this.#send === undefined });
+    this.#pump();
     return true;
+  }
+
+  /** The server's limits (from `welcome`, else {@linkcode DEFAULT_LIMITS}). */
+  get limits(): ServerLimits {
+    return this.#limits;
+  }
+
+  /** Lines typed and not yet sent (waiting for a login or the rate limit). */
+  get queued(): number {
+    return this.#queued.length;
+  }
+
+  #heldText = "end";
+
+  #releaseEnd(): void {
+    const held = this.#heldEnd;
+    if (held === undefined) return;
+    this.#heldEnd = undefined;
+    this.#clock.clearTimeout(held.timer);
+    this.#queued.push({ text: this.#heldText, late: false });
+    this.#pump();
+  }
+
+  /** A reply to a slow command came (a bot line or a warning). */
+  #replied(): void {
+    if (this.#awaiting === 0) return;
+    this.#awaiting--;
+    if (this.#awaiting === 0) this.#releaseEnd();
+  }
+
+  /** Send queued lines as the rate limit allows; wake up when it allows more. */
+  #pump(): void {
+    const send = this.#send;
+    if (send === undefined || this.#pumpTimer !== undefined) return;
+    // A margin under the server's rate, so that jitter on the way never
+    // makes a line arrive before the server's bucket has its token.
+    this.#bucket ??= new TokenBucket(this.#clock, {
+      burst: Math.max(1, this.#limits.rate.burst - 1),
+      perSecond: this.#limits.rate.perSecond * 0.9,
+    });
+    while (this.#queued.length > 0 && this.#bucket.take()) {
+      const line = this.#queued.shift();
+      if (line === undefined) break;
+      if (SLOW_COMMANDS.test(line.text.trim())) this.#awaiting++;
+      send({ type: "say", text: line.text });
+    }
+    if (this.#queued.length === 0) return;
+    this.#pumpTimer = this.#clock.setTimeout(() => {
+      this.#pumpTimer = undefined;
+      this.#pump();
+    }, Math.max(1, this.#bucket.waitMs()));
   }
 
   /** Leave: say `end` (now or after login), and stop waiting to reconnect. */
@@ -216,6 +324,7 @@ export class ChatClient {
     let toldBusy = false;
     for (;;) {
       let conn: Connection;
+      io.connection?.("connecting", this.#self);
       try {
         conn = await connect({ clock: this.#clock, ...this.#options.connect });
       } catch (error) {
@@ -238,6 +347,11 @@ export class ChatClient {
         this.#failures = 0;
       });
       conn.close();
+      if (this.#pumpTimer !== undefined) this.#clock.clearTimeout(this.#pumpTimer);
+      this.#pumpTimer = undefined;
+      if (this.#heldEnd !== undefined) this.#clock.clearTimeout(this.#heldEnd.timer);
+      if (everLoggedIn && this.#droppedAt === undefined) this.#droppedAt = this.#clock.now();
+      io.connection?.("disconnected", this.#self);
       if (result.kind === "exit") {
         if (result.message) io.info(result.message);
         return result.code;
@@ -458,11 +572,16 @@ export class ChatClient {
       switch (frame.type) {
         case "auth": {
           const username = this.#username ?? await io.askUsername();
-          const password = this.#password ?? await io.askPassword();
+          const password = username === undefined
+            ? undefined
+            : this.#password ?? await io.askPassword();
           if (username === undefined || password === undefined) {
+            // On a terminal the user quit at the prompt (Ctrl-C, Ctrl-D):
+            // leave quietly, no login sent. Scripted, it is a usage error.
+            if (io.canAsk) return { kind: "exit", code: EXIT.ok };
             return {
               kind: "exit",
-              code: EXIT.auth,
+              code: EXIT.usage,
               message:
                 "Login needs a user name and password (--user, --password-file or BANTER_PASSWORD)",
             };
@@ -476,24 +595,37 @@ export class ChatClient {
           if (frame.reason === "locked") {
             return { kind: "exit", code: EXIT.locked, message: frame.message };
           }
-          io.info(frame.message);
           this.#password = undefined;
           if (!io.canAsk) {
-            return { kind: "exit", code: EXIT.auth, message: "Login failed" };
+            // Scripted: no "attempts left", nothing will be asked.
+            return {
+              kind: "exit",
+              code: EXIT.auth,
+              message: "Login failed: wrong user name or password",
+            };
           }
+          io.info(frame.message);
           if (this.#options.username === undefined) this.#username = undefined;
           break;
         case "welcome":
           this.#self = frame.user;
           this.#username = frame.user;
           this.#send = send;
+          this.#limits = limitsOf(frame) ?? this.#limits;
           onLogin();
-          io.info(
-            `Logged in as ${frame.user}. Type /help for commands, end to leave.`,
-          );
-          for (const text of this.#queued.splice(0)) {
-            send({ type: "say", text });
+          io.connection?.("connected", frame.user);
+          if (this.#droppedAt === undefined) {
+            io.info(`Logged in as ${frame.user}. Type /help for commands, end to leave.`);
+          } else {
+            const away = Math.round((this.#clock.now() - this.#droppedAt) / 1000);
+            const late = this.#queued.filter((l) => l.late).length;
+            const sent = late === 0
+              ? ""
+              : `; ${late} ${late === 1 ? "line" : "lines"} typed meanwhile sent late`;
+            io.info(`Reconnected after ${away}s${sent}`);
+            this.#droppedAt = undefined;
           }
+          this.#pump();
           break;
         case "bye":
           return this.#bye(frame.code, frame.message);
@@ -508,7 +640,11 @@ export class ChatClient {
           break;
         default: {
           const event = eventOf(frame);
-          if (event) io.event(event, this.#self);
+          if (event) {
+            if (event.kind === "message" && event.bot) this.#replied();
+            else if (event.kind === "notice" && event.level !== "info") this.#replied();
+            io.event(event, this.#self);
+          }
         }
       }
     }

@@ -69,6 +69,13 @@ export const CLIENT_SETTINGS = [
     help: "Failed reconnects (or busy first logins) in a row before giving up",
     min: 0,
   },
+  {
+    key: "bell",
+    type: "boolean",
+    default: false,
+    help:
+      "Ring the terminal bell for every mention or DM (else only when the terminal is not focused)",
+  },
 ] as const satisfies readonly Setting[];
 
 /** The client's typed configuration, one property per setting. */

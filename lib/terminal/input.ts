@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { LineEditor } from "./line_editor.ts";
+import { type EditorAction, LineEditor } from "./line_editor.ts";
 import type { Screen } from "./screen.ts";
 
 /** Options for {@linkcode readInput}. */
@@ -22,6 +22,10 @@ export interface ReadInputOptions {
   onLine: (line: string) => boolean | void;
   /** Ctrl-C on a terminal. */
   onInterrupt?: () => void;
+  /** Ctrl-D on an empty line. Returning false keeps reading (e.g. to ask first). */
+  onEof?: () => boolean | void;
+  /** Every other editor action: completion, refresh, room keys, paste, focus. */
+  onAction?: (action: EditorAction) => void;
   /** Stop reading. */
   signal?: AbortSignal;
 }
@@ -64,10 +68,13 @@ export async function readInput(options: ReadInputOptions): Promise<boolean> {
               options.screen?.updateInput(editor);
               break;
             case "eof":
+              if (options.onEof?.() === false) break;
               return true;
             case "interrupt":
               options.onInterrupt?.();
               break;
+            default:
+              options.onAction?.(action);
           }
         }
       } else {

@@ -14,14 +14,20 @@
  * | Home, End, Ctrl-A, Ctrl-E             | start / end of line                  |
  * | Ctrl-U / Ctrl-K                       | delete to the start / end of line    |
  * | Ctrl-W, Alt-Backspace                 | delete the word before the cursor    |
- * | Up, Down, Ctrl-P, Ctrl-N              | browse input history                 |
+ * | Up, Down                              | browse input history                 |
+ * | Ctrl-R                                | search input history (again: older)  |
+ * | Tab                                   | `complete`                           |
+ * | Ctrl-L                                | `refresh` (redraw the screen)        |
+ * | Ctrl-P, Ctrl-N, Alt-1 .. Alt-9        | `key` (previous / next / Nth room)   |
  * | Ctrl-D on an empty line               | end of input (`eof`)                 |
  * | Ctrl-C                                | `interrupt`                          |
  *
  * Other control characters and unknown escape sequences are ignored, never
  * inserted. Bracketed paste (`ESC [200~` ... `ESC [201~`, enabled by the
- * client with `ESC [?2004h`) inserts the pasted text with line breaks turned
- * into spaces, so a paste never submits anything.
+ * client with `ESC [?2004h`) of one line is inserted; a paste with line
+ * breaks is a `paste` action with the lines, so a paste never submits
+ * anything by itself. Focus reports (`ESC [I`, `ESC [O`, enabled with
+ * `ESC [?1004h`) are `focus` actions.
  *
  * @module
  */
@@ -37,7 +43,17 @@ export type EditorAction =
   /** Ctrl-D on an empty line. */
   | { readonly type: "eof" }
   /** Ctrl-C. */
-  | { readonly type: "interrupt" };
+  | { readonly type: "interrupt" }
+  /** Tab: complete the word before the cursor (see {@linkcode LineEditor.replace}). */
+  | { readonly type: "complete" }
+  /** Ctrl-L: redraw the whole screen. */
+  | { readonly type: "refresh" }
+  /** A key for the client: `prev-room`, `next-room`, `room-1` .. `room-9`. */
+  | { readonly type: "key"; readonly key: string }
+  /** A bracketed paste of several lines, not inserted. */
+  | { readonly type: "paste"; readonly lines: readonly string[] }
+  /** The terminal gained or lost focus. */
+  | { readonly type: "focus"; readonly focused: boolean };
 
 /** Options for {@linkcode LineEditor}. */
 export interface LineEditorOptions {
@@ -48,9 +64,11 @@ export interface LineEditorOptions {
    */
   readonly historySize?: number;
   /**
-   * Longest line, in UTF-16 code units; typing past it is ignored.
+   * Longest line, in UTF-16 code units; typing past it is ignored. Keep it
+   * well above the server's message limit, so an over-long line reaches the
+   * client's own check (which says by how much) rather than being cut here.
    *
-   * @default {4096}
+   * @default {65536}
    */
   readonly maxChars?: number;
   /**
@@ -75,7 +93,9 @@ export interface LineRenderOptions {
 /** Default for {@linkcode LineEditorOptions.historySize}. */
 export const DEFAULT_HISTORY_SIZE = 200;
 /** Default for {@linkcode LineEditorOptions.maxChars}. */
-export const DEFAULT_MAX_CHARS = 4096;
+export const DEFAULT_MAX_CHARS = 65536;
+/** Most lines one bracketed paste keeps; the rest are dropped. */
+export const MAX_PASTE_LINES = 10_000;
 /** Longest escape sequence kept while parsing; longer ones are skipped. */
 const MAX_SEQUENCE_CHARS = 32;
 
@@ -86,7 +106,10 @@ const CTRL_D = "\x04";
 const CTRL_E = "\x05";
 const CTRL_F = "\x06";
 const CTRL_H = "\x08";
+const CTRL_G = "\x07";
 const CTRL_K = "\x0b";
+const CTRL_L = "\x0c";
+const CTRL_R = "\x12";
 const CTRL_N = "\x0e";
 const CTRL_P = "\x10";
 const CTRL_U = "\x15";
@@ -118,8 +141,6 @@ const CONTROL_KEYS: Readonly<Record<string, Edit>> = {
   [CTRL_H]: "backspace",
   [DEL]: "backspace",
   [CTRL_K]: "killEnd",
-  [CTRL_N]: "down",
-  [CTRL_P]: "up",
   [CTRL_U]: "killStart",
   [CTRL_W]: "killWord",
 };
@@ -143,6 +164,12 @@ const SEQUENCE_KEYS: Readonly<Record<string, Edit>> = {
   "1;3D": "wordLeft",
 };
 
+/** Control characters that are keys for the client. */
+const CLIENT_KEYS: Readonly<Record<string, string>> = {
+  [CTRL_N]: "next-room",
+  [CTRL_P]: "prev-room",
+};
+
 /** `ESC <char>` (Alt/Meta + char). */
 const META_KEYS: Readonly<Record<string, Edit>> = {
   "b": "wordLeft",
@@ -153,6 +180,11 @@ const META_KEYS: Readonly<Record<string, Edit>> = {
 
 const PASTE_START = "200~";
 const PASTE_END = "201~";
+
+/** Whether a typed character may go into the line: no controls, no invisible characters but joiners. */
+function insertable(char: string): boolean {
+  return char === "\u200c" || char === "\u200d" || sanitise(char) === char;
+}
 
 function checkCount(name: string, value: number, min: number): number {
   if (!Number.isInteger(value) || value < min) {
@@ -192,7 +224,14 @@ export class LineEditor {
   #state: "ground" | "escape" | "csi" | "ss3" = "ground";
   #sequence = "";
   #pasting = false;
+  /** The lines of the bracketed paste under way. */
+  #paste: string[] = [];
   #afterCr = false;
+  /** Ctrl-R search under way: what is searched for and the history index found. */
+  #search: { query: string; index: number } | undefined;
+  #searchChanged = false;
+  /** Actions found while parsing an escape sequence, for {@linkcode feed}. */
+  readonly #pendingKeys: EditorAction[] = [];
 
   /**
    * @param options History size, line length limit, password mode.
@@ -253,10 +292,16 @@ export class LineEditor {
   feed(bytes: Uint8Array): EditorAction[] {
     const actions: EditorAction[] = [];
     const before = `${this.#cursor}:${this.#text}`;
+    const searching = this.#search !== undefined;
+    this.#searchChanged = false;
     for (const char of this.#decoder.decode(bytes, { stream: true })) {
       this.#feedChar(char, actions);
+      if (this.#pendingKeys.length > 0) actions.push(...this.#pendingKeys.splice(0));
     }
-    if (`${this.#cursor}:${this.#text}` !== before) {
+    if (
+      `${this.#cursor}:${this.#text}` !== before || this.#searchChanged ||
+      searching !== (this.#search !== undefined)
+    ) {
       actions.push({ type: "redraw" });
     }
     return actions;
@@ -286,24 +331,72 @@ export class LineEditor {
     if (this.#password) {
       return `\r\x1b[2K${shownPrompt}\x1b[${promptWidth + 1}G`;
     }
-    const before = graphemes(this.#text.slice(0, this.#cursor));
-    const after = graphemes(this.#text.slice(this.#cursor));
+    if (this.#search !== undefined) {
+      const found = this.#history[this.#search.index] ?? "";
+      const label = `(reverse-i-search)'${this.#search.query}': `;
+      return this.#renderText(label, found, found.length, options);
+    }
+    return this.#renderText(shownPrompt, this.#text, this.#cursor, options);
+  }
+
+  /**
+   * The line scrolled so the cursor is on screen: `<` in the first column
+   * after the prompt when text is hidden to the left, `>` in the last when
+   * text is hidden to the right.
+   */
+  #renderText(
+    prompt: string,
+    text: string,
+    cursor: number,
+    options: LineRenderOptions,
+  ): string {
+    const promptWidth = displayWidth(prompt);
+    const before = graphemes(text.slice(0, cursor));
+    const after = graphemes(text.slice(cursor));
+    const widthOf = (list: readonly string[]) => list.reduce((sum, g) => sum + graphemeWidth(g), 0);
+    const total = widthOf(before) + widthOf(after);
     const room = options.columns === undefined
       ? Infinity
-      : Math.max(0, options.columns - promptWidth - 1);
+      : Math.max(1, options.columns - promptWidth - 1);
+    if (total <= room) {
+      return `\r\x1b[2K${prompt}${text}\x1b[${promptWidth + widthOf(before) + 1}G`;
+    }
+    // Scrolled: one column each side may be taken by a marker.
     let start = 0;
-    let width = before.reduce((sum, g) => sum + graphemeWidth(g), 0);
-    while (width > room && start < before.length) {
+    let width = widthOf(before);
+    const leftMarker = () => start > 0 ? 1 : 0;
+    while (width + leftMarker() > room && start < before.length) {
       width -= graphemeWidth(before[start++] ?? "");
     }
-    const cursorColumn = promptWidth + width + 1;
+    const left = start > 0 ? "<" : "";
+    const cursorColumn = promptWidth + left.length + width + 1;
     let shown = before.slice(start).join("");
-    for (const g of after) {
-      width += graphemeWidth(g);
-      if (width > room) break;
+    let used = left.length + width;
+    let cut = false;
+    for (const [i, g] of after.entries()) {
+      const w = graphemeWidth(g);
+      const last = i === after.length - 1;
+      if (used + w > room - (last ? 0 : 1)) {
+        cut = true;
+        break;
+      }
       shown += g;
+      used += w;
     }
-    return `\r\x1b[2K${shownPrompt}${shown}\x1b[${cursorColumn}G`;
+    return `\r\x1b[2K${prompt}${left}${shown}${cut ? ">" : ""}\x1b[${cursorColumn}G`;
+  }
+
+  /**
+   * Replace the line and put the cursor at `cursor` (e.g. after a
+   * completion). Characters that could not be typed are dropped.
+   *
+   * @param text The new line.
+   * @param cursor UTF-16 offset of the cursor; clamped to the line.
+   */
+  replace(text: string, cursor: number = text.length): void {
+    const clean = [...text].filter((c) => insertable(c)).join("");
+    this.#text = clean.slice(0, this.#maxChars);
+    this.#cursor = Math.max(0, Math.min(cursor, this.#text.length));
   }
 
   #feedChar(char: string, actions: EditorAction[]): void {
@@ -326,17 +419,26 @@ export class LineEditor {
       this.#state = "escape";
       return;
     }
+    if (this.#pasting) {
+      if (char === "\n" && afterCr) return;
+      if (char === "\r" || char === "\n") {
+        if (this.#paste.length < MAX_PASTE_LINES) this.#paste.push("");
+      } else if (char === "\t") this.#paste[this.#paste.length - 1] += " ";
+      else if (insertable(char)) this.#paste[this.#paste.length - 1] += char;
+      return;
+    }
+    if (this.#search !== undefined && this.#feedSearch(char, actions)) return;
     if (char === "\r" || char === "\n" || char === "\t") {
       if (char === "\n" && afterCr) return;
-      if (this.#pasting) this.#insert(" ");
-      else if (char !== "\t") this.#submit(actions);
+      if (char === "\t") actions.push({ type: "complete" });
+      else this.#submit(actions);
       return;
     }
-    if (this.#pasting) {
-      this.#insert(char);
-      return;
-    }
-    if (char === CTRL_C) actions.push({ type: "interrupt" });
+    const clientKey = CLIENT_KEYS[char];
+    if (clientKey !== undefined) actions.push({ type: "key", key: clientKey });
+    else if (char === CTRL_L) actions.push({ type: "refresh" });
+    else if (char === CTRL_R) this.#startSearch();
+    else if (char === CTRL_C) actions.push({ type: "interrupt" });
     else if (char === CTRL_D && this.#text === "") {
       actions.push({ type: "eof" });
     } else if (char === CTRL_D) this.#edit("delete");
@@ -351,9 +453,12 @@ export class LineEditor {
   #feedEscape(char: string): boolean {
     this.#state = "ground";
     const edit = META_KEYS[char];
+    if (this.#search !== undefined && char !== "[" && char !== "O") this.#search = undefined;
     if (char === "[") this.#startSequence("csi");
     else if (char === "O") this.#startSequence("ss3");
-    else if (edit !== undefined) {
+    else if (char >= "1" && char <= "9") {
+      if (!this.#pasting) this.#pendingKeys.push({ type: "key", key: `room-${char}` });
+    } else if (edit !== undefined) {
       if (!this.#pasting) this.#edit(edit);
     } else if (char < " ") return false;
     return true;
@@ -376,20 +481,102 @@ export class LineEditor {
       else this.#sequence = "\0"; // too long: matches no key
       return true;
     }
+    const csi = this.#state === "csi";
     this.#state = "ground";
     if (code > 0x7e) return true; // malformed: drop it
     const key = this.#sequence + char;
-    if (key === PASTE_START) this.#pasting = true;
-    else if (key === PASTE_END) this.#pasting = false;
-    else {
+    if (key === PASTE_START) {
+      this.#pasting = true;
+      this.#paste = [""];
+    } else if (key === PASTE_END) this.#endPaste();
+    else if (csi && (key === "I" || key === "O") && !this.#pasting) {
+      this.#pendingKeys.push({ type: "focus", focused: key === "I" });
+    } else {
       const edit = SEQUENCE_KEYS[key];
-      if (edit !== undefined && !this.#pasting) this.#edit(edit);
+      if (edit !== undefined && !this.#pasting) {
+        if (this.#search !== undefined) this.#acceptSearch();
+        this.#edit(edit);
+      }
     }
     return true;
   }
 
+  /** A paste ended: one line is inserted, several are a `paste` action. */
+  #endPaste(): void {
+    this.#pasting = false;
+    const lines = this.#paste;
+    this.#paste = [];
+    while (lines.length > 1 && lines.at(-1) === "") lines.pop();
+    if (lines.length <= 1) {
+      for (const char of lines[0] ?? "") this.#insert(char);
+      return;
+    }
+    this.#pendingKeys.push({ type: "paste", lines });
+  }
+
+  #startSearch(): void {
+    if (this.#password) return;
+    if (this.#search === undefined) {
+      this.#search = { query: "", index: this.#history.length };
+      return;
+    }
+    // Ctrl-R again: the next older match.
+    const older = this.#find(this.#search.query, this.#search.index - 1);
+    if (older !== undefined) this.#search.index = older;
+  }
+
+  /** The newest history index at or before `from` that contains `query`. */
+  #find(query: string, from: number): number | undefined {
+    for (let i = Math.min(from, this.#history.length - 1); i >= 0; i--) {
+      if ((this.#history[i] ?? "").includes(query)) return i;
+    }
+    return undefined;
+  }
+
+  /** Put the found line in the editor and leave search. */
+  #acceptSearch(): void {
+    const search = this.#search;
+    this.#search = undefined;
+    if (search === undefined) return;
+    const found = this.#history[search.index];
+    if (found !== undefined) this.#setLine(found);
+    this.#historyIndex = this.#history.length;
+  }
+
+  /** A character during Ctrl-R search; false when it is to be handled as usual. */
+  #feedSearch(char: string, actions: EditorAction[]): boolean {
+    const search = this.#search;
+    if (search === undefined) return false;
+    if (char === CTRL_R) return this.#startSearch(), true;
+    if (char === CTRL_G || char === CTRL_C) {
+      this.#search = undefined;
+      this.#searchChanged = true;
+      return true;
+    }
+    if (char === DEL || char === CTRL_H) {
+      search.query = search.query.slice(0, -1);
+      search.index = this.#find(search.query, this.#history.length - 1) ?? this.#history.length;
+      this.#searchChanged = true;
+      return true;
+    }
+    if (char >= " " && insertable(char)) {
+      search.query += char;
+      const found = this.#find(search.query, search.index);
+      if (found !== undefined) search.index = found;
+      this.#searchChanged = true;
+      return true;
+    }
+    this.#acceptSearch();
+    this.#searchChanged = true;
+    if (char === "\r" || char === "\n") {
+      this.#submit(actions);
+      return true;
+    }
+    return false;
+  }
+
   #insert(char: string): void {
-    if (sanitise(char) !== char) return; // controls, invisible format characters
+    if (!insertable(char)) return; // controls, invisible format characters
     if (this.#text.length + char.length > this.#maxChars) return;
     this.#text = this.#text.slice(0, this.#cursor) + char +
       this.#text.slice(this.#cursor);

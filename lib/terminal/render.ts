@@ -7,7 +7,8 @@
  * ```text
  * [14:02] <alice> hello
  * [14:02] * alice waves
- * [14:03] [alice → bob] psst
+ * [14:03] [DM alice → bob] psst
+ * [14:03] >> <alice> bob: lunch?          (a line that mentions you)
  * [14:03] [bot] <jokebot> Why did the chicken ...
  * [14:04] -- bob joined #lobby
  * [14:05] ! You are sending too fast
@@ -17,7 +18,9 @@
  * {@linkcode NAME_COLOURS}, picked by a hash of the name so it is stable
  * across lines and sessions; your own name is bold in the terminal's default
  * colour; bots are grey and always marked `[bot]`, with or without colour;
- * history shown on entering a room is dim.
+ * history shown on entering a room is dim, between `-- history --` and
+ * `-- now --` rows so it reads as old without colour too; a line that
+ * mentions the reader starts with `>>` and is bold yellow.
  *
  * @module
  */
@@ -62,7 +65,18 @@ export interface RenderView {
    * @default {undefined} (no wrapping: one string per line)
    */
   readonly columns?: number;
+  /**
+   * Whether a message's text mentions the reader; such lines are marked.
+   *
+   * @default {undefined} (nothing is marked)
+   */
+  readonly mentions?: (text: string, self: string) => boolean;
 }
+
+/** Before the history shown on entering a room. */
+export const HISTORY_DIVIDER = "-- history --";
+/** After it: what follows is live. */
+export const NOW_DIVIDER = "-- now --";
 
 /**
  * 256-colour codes for names: mid-tones that read on dark and light
@@ -92,6 +106,7 @@ const SGR = {
   bold: "\x1b[1m",
   dim: "\x1b[2m",
   yellow: "\x1b[33m",
+  boldYellow: "\x1b[1;33m",
   boldRed: "\x1b[1;31m",
 } as const;
 
@@ -130,16 +145,31 @@ function partsOf(format: Intl.DateTimeFormat, ts: number) {
 /** Formats an event time as `[HH:MM]` or `[YYYY-MM-DD HH:MM]`. */
 type Stamp = (ts: number) => string;
 
+/** One formatter per time zone: making one costs more than rendering a line. */
+const FORMATS = new Map<string | undefined, Intl.DateTimeFormat>();
+/** Time zones kept in {@linkcode FORMATS}; a reader uses one or two. */
+const MAX_FORMATS = 8;
+
+function formatFor(timeZone: string | undefined): Intl.DateTimeFormat {
+  let format = FORMATS.get(timeZone);
+  if (format === undefined) {
+    format = new Intl.DateTimeFormat("en-GB", {
+      year: "numeric",
+      month: "2-digit",
+      day: "2-digit",
+      hour: "2-digit",
+      minute: "2-digit",
+      hourCycle: "h23",
+      ...(timeZone === undefined ? {} : { timeZone }),
+    });
+    if (FORMATS.size >= MAX_FORMATS) FORMATS.clear();
+    FORMATS.set(timeZone, format);
+  }
+  return format;
+}
+
 function stamper(view: RenderView): Stamp {
-  const format = new Intl.DateTimeFormat("en-GB", {
-    year: "numeric",
-    month: "2-digit",
-    day: "2-digit",
-    hour: "2-digit",
-    minute: "2-digit",
-    hourCycle: "h23",
-    ...(view.timeZone === undefined ? {} : { timeZone: view.timeZone }),
-  });
+  const format = formatFor(view.timeZone);
   const dayOf = (p: Record<string, string>) => `${p.year}-${p.month}-${p.day}`;
   const today = view.now === undefined ? undefined : dayOf(partsOf(format, view.now));
   return (ts) => {
@@ -174,8 +204,13 @@ function messageLine(
   const from = name(event.from, view, event.bot);
   const text = sanitise(event.text);
   const bot = event.bot ? "[bot] " : "";
-  if (event.action) return { head: `${stamp(event.ts)} ${bot}* ${from} `, text };
-  return { head: `${stamp(event.ts)} ${bot}<${from}> `, text };
+  const mark = isMention(event.text, event.from, view) ? ">> " : "";
+  if (event.action) return { head: `${stamp(event.ts)} ${mark}${bot}* ${from} `, text };
+  return { head: `${stamp(event.ts)} ${mark}${bot}<${from}> `, text };
+}
+
+function isMention(text: string, from: string, view: RenderView): boolean {
+  return from !== view.self && view.mentions !== undefined && view.mentions(text, view.self);
 }
 
 function directLine(
@@ -184,7 +219,7 @@ function directLine(
   stamp: Stamp,
 ): Line {
   const between = `${name(event.from, view)} → ${name(event.to, view)}`;
-  return { head: `${stamp(event.ts)} [${between}] `, text: sanitise(event.text) };
+  return { head: `${stamp(event.ts)} [DM ${between}] `, text: sanitise(event.text) };
 }
 
 function presenceLine(
@@ -230,7 +265,8 @@ function roomLines(
   const header = { head: "-- ", text: `You are in ${room(event.room)} (${who}). ${keeps}` };
   const plain: RenderView = { ...view, colour: false };
   const history = event.history.flatMap((m) => rows(messageLine(m, plain, stamp), view, true));
-  return [...rows(header, view), ...history];
+  if (history.length === 0) return rows(header, view);
+  return [...rows(header, view), HISTORY_DIVIDER, ...history, NOW_DIVIDER];
 }
 
 /**
@@ -264,8 +300,11 @@ function roomLines(
 export function renderEvent(event: ChatEvent, view: RenderView): string[] {
   const stamp = stamper(view);
   switch (event.kind) {
-    case "message":
-      return rows(messageLine(event, view, stamp), view);
+    case "message": {
+      const line = messageLine(event, view, stamp);
+      if (!isMention(event.text, event.from, view) || !view.colour) return rows(line, view);
+      return rows({ head: SGR.boldYellow + line.head, text: line.text + SGR.reset }, view);
+    }
     case "dm":
       return rows(directLine(event, view, stamp), view);
     case "join":

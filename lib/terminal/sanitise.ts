@@ -14,6 +14,7 @@
  * | other C0 control, DEL                         | caret notation: `^[`, `^G`, `^M`, `^?` |
  * | other C1 control (U+0080–U+009F)              | `<U+0085>`                |
  * | bidi controls, zero-width and other invisible format characters | removed |
+ * | ZWJ between emoji (👨‍👩‍👧), ZWNJ / ZWJ between letters (`می‌خواهم`) | kept |
  * | lone surrogate                                | U+FFFD                    |
  *
  * Controls are shown rather than dropped because they are a sign that
@@ -75,6 +76,30 @@ function isInvisible(cp: number): boolean {
   return INVISIBLE.some(([low, high]) => cp >= low && cp <= high);
 }
 
+const ZWNJ = 0x200c;
+const ZWJ = 0x200d;
+const EMOJI_BEFORE_JOINER = /(?:\p{Extended_Pictographic}|\p{Emoji_Modifier}|\uFE0F)$/u;
+const EMOJI_AFTER_JOINER = /^\p{Extended_Pictographic}/u;
+const LETTER_BEFORE_JOINER = /(?:\p{L}|\p{M})$/u;
+const LETTER_AFTER_JOINER = /^\p{L}/u;
+/** Scripts that never need a joiner, where one only makes a look-alike (`ad\u200cmin`). */
+const NO_JOINER_SCRIPT = /\p{Script=Latin}|\p{Script=Greek}|\p{Script=Cyrillic}|\p{Script=Common}/u;
+
+/**
+ * Whether a joiner (ZWJ or ZWNJ) does a joiner's job here: ZWJ inside an
+ * emoji sequence, ZWJ or ZWNJ between two letters (Persian, Indic scripts).
+ * Anywhere else it only hides something, and is removed.
+ */
+function isJoining(cp: number, before: string, after: string): boolean {
+  if (cp === ZWJ && EMOJI_BEFORE_JOINER.test(before) && EMOJI_AFTER_JOINER.test(after)) {
+    return true;
+  }
+  if (!LETTER_BEFORE_JOINER.test(before) || !LETTER_AFTER_JOINER.test(after)) return false;
+  const last = Array.from(before).at(-1) ?? "";
+  const next = Array.from(after)[0] ?? "";
+  return !NO_JOINER_SCRIPT.test(last) && !NO_JOINER_SCRIPT.test(next);
+}
+
 function isLineBreak(cp: number): boolean {
   return cp === 0x0a || cp === 0x2028 || cp === 0x2029;
 }
@@ -124,7 +149,8 @@ function escapeLength(text: string, start: number): number {
  * Makes untrusted text safe and visible on a terminal; see the module
  * documentation for what becomes of each kind of character. The result
  * contains no C0 or C1 control, no DEL, no bidi control, no invisible format
- * character and no lone surrogate.
+ * character (but joiners inside emoji sequences and words) and no lone
+ * surrogate.
  *
  * @param text Text from the network.
  * @returns The text as it may be written to a terminal.
@@ -155,7 +181,9 @@ export function sanitise(text: string): string {
     if (isLineBreak(cp)) out += NEWLINE_SYMBOL;
     else if (cp === 0x09) out += " ";
     else if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f)) out += visibleControl(cp);
-    else if (!isInvisible(cp)) out += String.fromCodePoint(cp);
+    else if ((cp === ZWJ || cp === ZWNJ) && isJoining(cp, out.slice(-2), input.slice(i, i + 2))) {
+      out += String.fromCodePoint(cp);
+    } else if (!isInvisible(cp)) out += String.fromCodePoint(cp);
   }
   return out;
 }
@@ -164,7 +192,7 @@ export function sanitise(text: string): string {
  * Makes a user or room name safe to show: {@linkcode sanitise}, then every
  * run of white space becomes `_` (so a name reads as one word and cannot
  * imitate the text around it), names longer than
- * {@linkcode MAX_NAME_DISPLAY_CHARS} are cut with `…`, and an empty name
+ * {@linkcode MAX_NAME_DISPLAY_CHARS} are cut (joiners are dropped too) with `…`, and an empty name
  * shows as `?`.
  *
  * @param name A name from the network.
@@ -179,7 +207,7 @@ export function sanitise(text: string): string {
  * ```
  */
 export function sanitiseName(name: string): string {
-  const clean = sanitise(name).replace(/[\s⏎]+/gu, "_");
+  const clean = sanitise(name).replace(/[\u200c\u200d]/gu, "").replace(/[\s⏎]+/gu, "_");
   const chars = Array.from(clean);
   if (chars.length === 0) return "?";
   if (chars.length <= MAX_NAME_DISPLAY_CHARS) return clean;

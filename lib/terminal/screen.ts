@@ -1,8 +1,9 @@
 /**
  * Owns what is written to the terminal, so that incoming lines never
- * clobber what the user is typing: each print clears the input line, writes
- * the new lines above it and redraws the prompt with the input below them,
- * in one write.
+ * clobber what the user is typing: each print clears the input line (and
+ * the status line above it, when there is one), writes the new lines above
+ * them and redraws the status line, the prompt and the input below them, in
+ * one write whose size is bounded by the new lines plus two rows.
  *
  * @module
  */
@@ -39,10 +40,28 @@ export interface ScreenOptions {
    * @default {undefined} (no limit)
    */
   readonly columns?: () => number | undefined;
+  /**
+   * The status line drawn above the input line (plain text, cut to the
+   * width), or undefined for none. Read at every redraw.
+   *
+   * @default {undefined} (no status line)
+   */
+  readonly status?: (columns: number | undefined) => string | undefined;
+  /**
+   * The terminal's height, for {@linkcode Screen.refresh}.
+   *
+   * @default {() => 24}
+   */
+  readonly rows?: () => number;
 }
+
+/** Most printed rows kept for {@linkcode Screen.refresh}. */
+export const MAX_KEPT_ROWS = 500;
 
 /** Return to column 1 and clear the line. */
 const CLEAR_LINE = "\r\x1b[2K";
+/** Up one row to column 1, and clear from there to the end of the screen. */
+const CLEAR_STATUS_AND_INPUT = "\r\x1b[1A\x1b[J";
 
 /**
  * The client's terminal output.
@@ -69,9 +88,15 @@ export class Screen {
   readonly #write: (bytes: Uint8Array) => void;
   readonly #interactive: boolean;
   readonly #columns: (() => number | undefined) | undefined;
+  readonly #status: ScreenOptions["status"];
+  readonly #rows: () => number;
   readonly #encoder = new TextEncoder();
   #prompt: string;
   #input: InputLine | undefined;
+  /** Whether a status row is on screen above the input row. */
+  #statusShown = false;
+  /** The last lines printed, unwrapped, for refresh. */
+  readonly #kept: string[] = [];
 
   /**
    * @param write Where bytes go, e.g. standard output. Called once per
@@ -83,7 +108,12 @@ export class Screen {
     this.#interactive = options.interactive;
     this.#prompt = options.prompt ?? "";
     this.#columns = options.columns;
+    this.#status = options.status;
+    this.#rows = options.rows ?? (() => 24);
   }
+
+  /** The bytes of the last write, for measuring what a redraw costs. */
+  lastWriteBytes = 0;
 
   /**
    * Shows lines above the input line. Lines are written as given: render
@@ -99,11 +129,32 @@ export class Screen {
       this.#send(lines.join("\n") + "\n");
       return;
     }
-    const columns = this.#columns?.();
-    const shown = columns === undefined
-      ? lines
-      : lines.flatMap((line) => wrapLine(line, { columns }));
-    this.#send(CLEAR_LINE + shown.join("\r\n") + "\r\n" + this.#renderInput());
+    this.#kept.push(...lines);
+    if (this.#kept.length > MAX_KEPT_ROWS) this.#kept.splice(0, this.#kept.length - MAX_KEPT_ROWS);
+    this.#send(
+      this.#clearBottom() + this.#wrap(lines).join("\r\n") + "\r\n" + this.#renderBottom(),
+    );
+  }
+
+  /**
+   * Redraws the status and input lines, e.g. after the terminal was
+   * resized or the state they show changed. Nothing above them changes.
+   */
+  redraw(): void {
+    if (this.#interactive) this.#send(this.#clearStatus() + this.#renderBottom());
+  }
+
+  /**
+   * Clears the screen and draws it again: the last lines printed that fit,
+   * the status line and the input line (Ctrl-L).
+   */
+  refresh(): void {
+    if (!this.#interactive) return;
+    const height = Math.max(1, this.#rows() - (this.#status ? 2 : 1));
+    const rows = this.#wrap(this.#kept).slice(-height);
+    const body = rows.length > 0 ? rows.join("\r\n") + "\r\n" : "";
+    this.#statusShown = false;
+    this.#send("\x1b[H\x1b[2J" + body + this.#renderBottom());
   }
 
   /**
@@ -113,7 +164,7 @@ export class Screen {
    */
   setPrompt(prompt: string): void {
     this.#prompt = prompt;
-    if (this.#interactive) this.#send(this.#renderInput());
+    if (this.#interactive) this.#send(this.#clearStatus() + this.#renderBottom());
   }
 
   /**
@@ -131,7 +182,32 @@ export class Screen {
    * exiting so the shell prompt starts on a clean line.
    */
   clearInput(): void {
-    if (this.#interactive) this.#send(CLEAR_LINE);
+    if (!this.#interactive) return;
+    this.#send(this.#clearBottom());
+    this.#statusShown = false;
+  }
+
+  #wrap(lines: readonly string[]): readonly string[] {
+    const columns = this.#columns?.();
+    return columns === undefined ? lines : lines.flatMap((line) => wrapLine(line, { columns }));
+  }
+
+  /** Go to the start of the status row (or the input row) and clear below. */
+  #clearBottom(): string {
+    return this.#statusShown ? CLEAR_STATUS_AND_INPUT : CLEAR_LINE;
+  }
+
+  /** Go to the start of the status row, when there is one, and clear below. */
+  #clearStatus(): string {
+    return this.#statusShown ? CLEAR_STATUS_AND_INPUT : "";
+  }
+
+  /** The status row (when there is one) and the input row. */
+  #renderBottom(): string {
+    const status = this.#status?.(this.#columns?.());
+    this.#statusShown = status !== undefined;
+    const statusRow = status === undefined ? "" : CLEAR_LINE + sanitise(status) + "\r\n";
+    return statusRow + this.#renderInput();
   }
 
   #renderInput(): string {
@@ -142,6 +218,8 @@ export class Screen {
   }
 
   #send(text: string): void {
-    this.#write(this.#encoder.encode(text));
+    const bytes = this.#encoder.encode(text);
+    this.lastWriteBytes = bytes.length;
+    this.#write(bytes);
   }
 }

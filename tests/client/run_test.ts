@@ -124,9 +124,10 @@ Deno.test("after a drop the client waits its backoff on the clock, then reconnec
   clock.advance(499);
   equal(clock.pendingTimers, 1, "still waiting at 499 ms");
   equal(connections(), 1);
-  const again = io.next(/Logged in as alice/);
+  const again = io.next(/Reconnected after/);
   clock.advance(1);
   await again;
+  equal(io.lines.at(-1), "Reconnected after 1s");
   equal(connections(), 2);
   chat.quit();
   equal(await within(running, 5000, "the client to exit"), EXIT.ok);

@@ -30,6 +30,7 @@ Deno.test("parseClientConfig() connects to the local dev server by default", () 
     passwordFile: undefined,
     reconnect: true,
     maxReconnects: 20,
+    bell: false,
   });
 });
 

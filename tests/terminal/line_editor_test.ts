@@ -233,9 +233,9 @@ Deno.test("LineEditor Up and Down browse history, newest first", () => {
 
 Deno.test("LineEditor restores the line being typed after browsing history", () => {
   const editor = new LineEditor();
-  type(editor, "old\r", "half typed", UP, "\x10");
+  type(editor, "old\r", "half typed", UP);
   assert.equal(editor.text, "old");
-  type(editor, DOWN, "\x0e");
+  type(editor, DOWN);
   assert.equal(editor.text, "half typed");
 });
 
@@ -271,15 +271,22 @@ Deno.test("LineEditor rejects invalid options with RangeError", () => {
   assert.throws(() => new LineEditor({ maxChars: 1.5 }), RangeError);
 });
 
-Deno.test("LineEditor turns pasted line breaks into spaces instead of submitting", () => {
+Deno.test("LineEditor gives a pasted block of lines as one paste action, submitting nothing", () => {
   const editor = new LineEditor();
+  type(editor, "typed ");
   const actions = type(
     editor,
-    PASTE_START + "one\r\ntwo\nthree\tfour" + PASTE_END,
+    PASTE_START + "one\r\ntwo\nthree\tfour\n" + PASTE_END,
   );
   assert.deepEqual(submits(actions), []);
-  assert.equal(editor.text, "one two three four");
-  assert.deepEqual(submits(type(editor, "\r")), ["one two three four"]);
+  assert.deepEqual(actions, [{ type: "paste", lines: ["one", "two", "three four"] }]);
+  assert.equal(editor.text, "typed ");
+});
+
+Deno.test("LineEditor inserts a one-line paste", () => {
+  const editor = new LineEditor();
+  type(editor, PASTE_START + "one\ttwo" + PASTE_END);
+  assert.equal(editor.text, "one two");
 });
 
 Deno.test("LineEditor drops controls and escape sequences inside a paste", () => {
@@ -343,19 +350,19 @@ Deno.test("LineEditor render scrolls a long line so the cursor stays visible", (
   type(editor, "abcdefghijklmnopqrstuvwxyz");
   assert.equal(
     editor.render("> ", { columns: 10 }),
-    "\r\x1b[2K> tuvwxyz\x1b[10G",
+    "\r\x1b[2K> <uvwxyz\x1b[10G",
   );
   type(editor, "\x01");
   assert.equal(
     editor.render("> ", { columns: 10 }),
-    "\r\x1b[2K> abcdefg\x1b[3G",
+    "\r\x1b[2K> abcdef>\x1b[3G",
   );
 });
 
 Deno.test("LineEditor render does not split a wide character at the edge", () => {
   const editor = new LineEditor();
   type(editor, "日本語", "\x01");
-  assert.equal(editor.render("", { columns: 6 }), "\r\x1b[2K日本\x1b[1G");
+  assert.equal(editor.render("", { columns: 6 }), "\r\x1b[2K日本>\x1b[1G");
 });
 
 Deno.test("LineEditor render places the cursor after Devanagari and Tamil by their columns", () => {
@@ -366,11 +373,67 @@ Deno.test("LineEditor render places the cursor after Devanagari and Tamil by the
   assert.equal(editor.render("> "), "\r\x1b[2K> हिन्दी தமிழ்\x1b[8G");
 });
 
-// sanitise() removes the ZWJ (U+200D) with the other invisible characters, so
-// a typed ZWJ sequence becomes its emoji side by side, two columns each.
-Deno.test("LineEditor shows a typed emoji ZWJ sequence as its emoji, two columns each", () => {
+Deno.test("LineEditor keeps a typed emoji ZWJ sequence as one two-column glyph", () => {
   const editor = new LineEditor();
-  type(editor, "a\u{1f468}\u200d\u{1f469}\u200d\u{1f467}b", LEFT, LEFT);
-  assert.equal(editor.text, "a\u{1f468}\u{1f469}\u{1f467}b");
-  assert.equal(editor.render(""), "\r\x1b[2Ka\u{1f468}\u{1f469}\u{1f467}b\x1b[6G");
+  const family = "\u{1f468}\u200d\u{1f469}\u200d\u{1f467}";
+  type(editor, `a${family}b`, LEFT, LEFT);
+  assert.equal(editor.text, `a${family}b`);
+  assert.equal(editor.render(""), `\r\x1b[2Ka${family}b\x1b[2G`);
+});
+
+Deno.test("LineEditor keeps a typed ZWNJ inside a Persian word", () => {
+  const editor = new LineEditor();
+  type(editor, "\u0645\u06cc\u200c\u062e");
+  assert.equal(editor.text, "\u0645\u06cc\u200c\u062e");
+});
+
+Deno.test("LineEditor Ctrl-P, Ctrl-N and Alt-1..9 are room keys, not edits", () => {
+  const editor = new LineEditor();
+  const actions = type(editor, "hi\x10\x0e\x1b3");
+  assert.deepEqual(actions.filter((a) => a.type === "key"), [
+    { type: "key", key: "prev-room" },
+    { type: "key", key: "next-room" },
+    { type: "key", key: "room-3" },
+  ]);
+  assert.equal(editor.text, "hi");
+});
+
+Deno.test("LineEditor Tab asks for completion and Ctrl-L for a redraw", () => {
+  const editor = new LineEditor();
+  assert.deepEqual(type(editor, "\t\x0c"), [{ type: "complete" }, { type: "refresh" }]);
+  editor.replace("alice: ", 7);
+  assert.equal(editor.text, "alice: ");
+  assert.equal(editor.cursor, 7);
+});
+
+Deno.test("LineEditor Ctrl-R finds older input lines as the query is typed", () => {
+  const editor = new LineEditor();
+  type(editor, "/join dev\r", "hello\r", "/join ops\r", "draft");
+  type(editor, "\x12", "jo");
+  assert.equal(editor.render("> "), "\r\x1b[2K(reverse-i-search)'jo': /join ops\x1b[34G");
+  type(editor, "\x12");
+  assert.match(editor.render("> "), /'jo': \/join dev/);
+  assert.deepEqual(submits(type(editor, "\r")), ["/join dev"]);
+});
+
+Deno.test("LineEditor Ctrl-G leaves search with the draft untouched", () => {
+  const editor = new LineEditor();
+  type(editor, "one\r", "dra", "\x12", "o", "\x07");
+  assert.equal(editor.text, "dra");
+  assert.equal(editor.render("> "), "\r\x1b[2K> dra\x1b[6G");
+});
+
+Deno.test("LineEditor a key other than a search key accepts the match for editing", () => {
+  const editor = new LineEditor();
+  type(editor, "hello world\r", "\x12", "wor", "\x01");
+  assert.equal(editor.text, "hello world");
+  assert.equal(editor.cursor, 0);
+});
+
+Deno.test("LineEditor reports focus in and out", () => {
+  const editor = new LineEditor();
+  assert.deepEqual(type(editor, "\x1b[O\x1b[I"), [
+    { type: "focus", focused: false },
+    { type: "focus", focused: true },
+  ]);
 });

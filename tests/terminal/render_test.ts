@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import type { ChatEvent, RoomEntered, RoomMessage } from "../../lib/chat/message.ts";
+import { mentions } from "../../lib/client/chat_state.ts";
 import {
   MAX_LISTED_MEMBERS,
   NAME_COLOURS,
@@ -54,7 +55,7 @@ Deno.test("renderEvent() shows /me as * name text", () => {
   assert.deepEqual(lines, ["[14:05] * alice waves"]);
 });
 
-Deno.test("renderEvent() shows a direct message as [from → to] text", () => {
+Deno.test("renderEvent() shows a direct message as [DM from → to] text", () => {
   const event: ChatEvent = {
     kind: "dm",
     id: 2,
@@ -63,7 +64,7 @@ Deno.test("renderEvent() shows a direct message as [from → to] text", () => {
     text: "psst",
     ts: TS,
   };
-  assert.deepEqual(renderEvent(event, PLAIN), ["[14:05] [alice → bob] psst"]);
+  assert.deepEqual(renderEvent(event, PLAIN), ["[14:05] [DM alice → bob] psst"]);
 });
 
 Deno.test("renderEvent() shows joins and leaves with the room", () => {
@@ -133,14 +134,16 @@ Deno.test("renderEvent() follows the room header with its history", () => {
   ];
   const lines = renderEvent(entered({ history }), PLAIN);
   assert.deepEqual(lines.slice(1), [
+    "-- history --",
     "[14:05] <alice> earlier",
     "[14:05] <bob> later",
+    "-- now --",
   ]);
 });
 
 Deno.test("renderEvent() dims history lines when colour is on", () => {
   const lines = renderEvent(entered({ history: [message()] }), COLOUR);
-  assert.equal(lines[1], "\x1b[2m[14:05] <alice> hello\x1b[0m");
+  assert.equal(lines[2], "\x1b[2m[14:05] <alice> hello\x1b[0m");
 });
 
 Deno.test("renderEvent() formats time in the given time zone", () => {
@@ -297,7 +300,7 @@ Deno.test("renderEvent() at a given width wraps a padded message under its text,
     message({ text: padded(16) }),
     message({ text: padded(14), action: true }),
     message({ text: padded(27), bot: true, from: "jokebot" }),
-    { kind: "dm", id: 2, from: "alice", to: "me", text: padded(21), ts: TS },
+    { kind: "dm", id: 2, from: "alice", to: "me", text: padded(24), ts: TS },
     { kind: "notice", level: "warn", text: padded(10), ts: TS },
     entered({ history: [message({ text: padded(16) })] }),
   ];
@@ -305,7 +308,8 @@ Deno.test("renderEvent() at a given width wraps a padded message under its text,
     const rows = renderEvent(event, { ...view, colour: true });
     // deno-lint-ignore no-control-regex -- the colour codes are stripped to look at the text
     const all = rows.map((row) => row.replace(/\x1b\[[0-9;]*m/g, ""));
-    const shown = event.kind === "room" ? all.slice(1) : all; // after the room header
+    // after the room header and the history divider, before the "now" divider
+    const shown = event.kind === "room" ? all.slice(2, -1) : all;
     assert.ok(shown.length >= 2, event.kind);
     for (const row of shown.slice(1)) {
       assert.match(row, /^ +\S/, `${event.kind}: a continuation row in column 1`);
@@ -322,4 +326,27 @@ Deno.test("renderEvent() at a given width wraps a padded message under its text,
 Deno.test("renderEvent() without a width gives one line per message, as before", () => {
   const text = "x".repeat(300);
   assert.deepEqual(renderEvent(message({ text }), PLAIN), [`[14:05] <alice> ${text}`]);
+});
+
+Deno.test("renderEvent() marks a line that mentions the reader, not their own", () => {
+  const view = { ...PLAIN, self: "bob", mentions };
+  assert.deepEqual(renderEvent(message({ text: "bob: lunch?" }), view), [
+    "[14:05] >> <alice> bob: lunch?",
+  ]);
+  assert.deepEqual(renderEvent(message({ text: "hi all" }), view), ["[14:05] <alice> hi all"]);
+  assert.deepEqual(renderEvent(message({ from: "bob", text: "bob here" }), view), [
+    "[14:05] <bob> bob here",
+  ]);
+  const coloured = renderEvent(message({ text: "hey bob" }), { ...COLOUR, self: "bob", mentions });
+  assert.ok((coloured[0] ?? "").startsWith("\x1b[1;33m[14:05] >> "), coloured[0]);
+});
+
+Deno.test("renderEvent() without colour shows old history between dividers, with dates", () => {
+  const view = { ...PLAIN, now: Date.UTC(2025, 2, 6, 9, 0) };
+  const lines = renderEvent(entered({ history: [message()] }), view);
+  assert.deepEqual(lines.slice(1), [
+    "-- history --",
+    "[2025-03-04 14:05] <alice> hello",
+    "-- now --",
+  ]);
 });

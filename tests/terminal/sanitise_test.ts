@@ -231,3 +231,31 @@ Deno.test("sanitiseName() output is one short word without forbidden characters"
     assert.ok(length >= 1 && length <= MAX_NAME_DISPLAY_CHARS);
   }));
 });
+
+Deno.test("sanitise() keeps the ZWJ inside an emoji sequence", () => {
+  const family = "\u{1f468}\u200d\u{1f469}\u200d\u{1f467}";
+  assert.equal(sanitise(`we ${family} ok`), `we ${family} ok`);
+  const coder = "\u{1f469}\u{1f3fd}\u200d\u{1f4bb}";
+  assert.equal(sanitise(coder), coder, "after a skin tone");
+  const flag = "\u{1f3f3}\ufe0f\u200d\u{1f308}";
+  assert.equal(sanitise(flag), flag, "after a variation selector");
+});
+
+Deno.test("sanitise() keeps ZWNJ and ZWJ between letters of scripts that need them", () => {
+  const persian = "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645"; // می‌خواهم
+  assert.equal(sanitise(persian), persian);
+  const devanagari = "\u0915\u094d\u200d\u0937"; // क्‍ष
+  assert.equal(sanitise(devanagari), devanagari);
+});
+
+Deno.test("sanitise() still removes joiners anywhere else", () => {
+  assert.equal(sanitise("ad\u200cmin"), "admin", "between Latin letters");
+  assert.equal(sanitise("\u200d\u{1f468}"), "\u{1f468}", "leading");
+  assert.equal(sanitise("\u{1f468}\u200d"), "\u{1f468}", "trailing");
+  assert.equal(sanitise("a\u200d\u{1f468}"), "a\u{1f468}", "letter then emoji");
+  assert.equal(sanitise("\u0645\u200c\u202e\u062e"), "\u0645\u062e", "the override still goes");
+});
+
+Deno.test("sanitiseName() drops joiners even inside a Persian name", () => {
+  assert.equal(sanitiseName("\u0645\u06cc\u200c\u062e"), "\u0645\u06cc\u062e");
+});

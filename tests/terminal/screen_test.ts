@@ -81,7 +81,7 @@ Deno.test("Screen scrolls a long input line to the terminal width", () => {
     columns: () => 10,
   });
   screen.updateInput(editorWith("abcdefghijklmnopqrstuvwxyz"));
-  assert.equal(writes.at(-1), CLEAR + "> tuvwxyz\x1b[10G");
+  assert.equal(writes.at(-1), CLEAR + "> <uvwxyz\x1b[10G");
 });
 
 Deno.test("Screen sanitises a bare prompt", () => {
@@ -118,4 +118,51 @@ Deno.test("Screen print of a scripted (piped) client never wraps", () => {
   const line = "x".repeat(50);
   screen.print([line]);
   assert.deepEqual(writes, [line + "\n"]);
+});
+
+Deno.test("Screen with a status line draws it above the input and moves it down on print", () => {
+  let status = "[#lobby] alice";
+  const { screen, writes } = memoryScreen({
+    interactive: true,
+    prompt: "> ",
+    status: () => status,
+  });
+  screen.updateInput(editorWith("hi"));
+  screen.redraw();
+  assert.equal(writes.at(-1), CLEAR + "[#lobby] alice\r\n" + CLEAR + "> hi\x1b[5G");
+  status = "[#lobby] alice | Act: #dev(1)";
+  screen.print(["<bob> yo"]);
+  assert.equal(
+    writes.at(-1),
+    "\r\x1b[1A\x1b[J<bob> yo\r\n" + CLEAR + "[#lobby] alice | Act: #dev(1)\r\n" + CLEAR +
+      "> hi\x1b[5G",
+  );
+});
+
+Deno.test("Screen print of one short line writes a bounded number of bytes", () => {
+  const { screen, writes } = memoryScreen({
+    interactive: true,
+    prompt: "[#lobby] alice> ",
+    columns: () => 100,
+    status: () => "[#lobby] alice | Act: #dev(3) #ops(1!)",
+  });
+  const editor = editorWith("x".repeat(5000));
+  screen.updateInput(editor);
+  screen.print(["[12:00] <bob> " + "y".repeat(60)]);
+  const bytes = new TextEncoder().encode(writes.at(-1)).length;
+  // The line, the status row and one row of input (scrolled to the width), plus escapes.
+  assert.ok(bytes <= 74 + 100 + 100 + 40, `${bytes} bytes`);
+  assert.equal(screen.lastWriteBytes, bytes);
+});
+
+Deno.test("Screen refresh clears the screen and draws the kept lines that fit", () => {
+  const { screen, writes } = memoryScreen({
+    interactive: true,
+    prompt: "> ",
+    rows: () => 3,
+    status: () => "status",
+  });
+  screen.print(["one", "two", "three"]);
+  screen.refresh();
+  assert.equal(writes.at(-1), "\x1b[H\x1b[2Jthree\r\n" + CLEAR + "status\r\n" + CLEAR + "> ");
 });

@@ -1,0 +1,137 @@
+import { deepEqual, equal, ok } from "node:assert/strict";
+import { ChatUi } from "../../lib/client/chat_ui.ts";
+import { DEFAULT_LIMITS } from "../../lib/client/run.ts";
+
+/** A terminal UI writing into memory, with a client that records what it says. */
+function ui(options: { bell?: boolean } = {}) {
+  const written: string[] = [];
+  const said: string[] = [];
+  const decoder = new TextDecoder();
+  const chat = new ChatUi({
+    write: (bytes) => written.push(decoder.decode(bytes)),
+    interactive: true,
+    colour: false,
+    columns: () => 80,
+    clock: { now: () => Date.UTC(2025, 0, 1) },
+    timeZone: "UTC",
+    ...options,
+  });
+  chat.attach({
+    say: (text) => (said.push(text), true),
+    quit: () => said.push("<quit>"),
+    limits: DEFAULT_LIMITS,
+  });
+  chat.connection("connected", "alice");
+  chat.event({
+    kind: "room",
+    room: "lobby",
+    members: ["alice", "bob"],
+    history: [],
+    retentionDays: 1,
+  }, "alice");
+  return { chat, written, said, screen: () => written.join("") };
+}
+
+Deno.test("ChatUi sends a paste of up to 5 lines as one message", () => {
+  const t = ui();
+  t.chat.action({ type: "paste", lines: ["one", "two", "three"] });
+  deepEqual(t.said, ["one\ntwo\nthree"]);
+});
+
+Deno.test("ChatUi asks before sending a paste of more than 5 lines, and sends it on y", () => {
+  const t = ui();
+  const lines = ["1", "2", "3", "4", "5", "6"];
+  t.chat.action({ type: "paste", lines });
+  deepEqual(t.said, []);
+  ok(t.screen().includes("Send 6 pasted lines as one message? [y/N] "));
+  t.chat.line("y");
+  deepEqual(t.said, [lines.join("\n")]);
+  t.chat.action({ type: "paste", lines });
+  t.chat.line("");
+  equal(t.said.length, 1, "anything but y drops it");
+  ok(t.screen().includes("-- Paste not sent"));
+});
+
+Deno.test("ChatUi refuses an over-long line with its length and puts it back in the input", () => {
+  const t = ui();
+  const long = "é".repeat(DEFAULT_LIMITS.messageChars + 1);
+  t.chat.line(long);
+  deepEqual(t.said, []);
+  ok(t.screen().includes(`Line too long: ${DEFAULT_LIMITS.messageChars + 1} characters`));
+  equal(t.chat.editor.text, long);
+});
+
+Deno.test("ChatUi shows a line typed while disconnected as pending and counts it in the status", () => {
+  const t = ui();
+  t.chat.connection("disconnected", "alice");
+  t.chat.line("hello?");
+  deepEqual(t.said, ["hello?"]);
+  ok(t.screen().includes("-- pending (sent once reconnected): hello?"));
+  ok(t.screen().includes("[#lobby] alice [disconnected] [1 pending]"));
+  ok(t.screen().includes("(disconnected) [#lobby] alice> "));
+  t.chat.connection("connected", "alice");
+  equal(t.chat.state.pending().length, 0);
+});
+
+Deno.test("ChatUi /switch to a room it is not in says how to enter it; /away marks the status", () => {
+  const t = ui();
+  t.chat.line("/switch dev");
+  ok(t.screen().includes("Cannot switch to #dev: you are not in it (/join dev enters it)"));
+  t.chat.line("/away");
+  ok(t.screen().includes("[#lobby] alice [away]"));
+  t.chat.line("/away off");
+  ok(t.screen().includes("-- You are back"));
+  deepEqual(t.said, [], "client commands are not sent");
+});
+
+Deno.test("ChatUi /help for a client command answers locally, for a server one shows only its line", () => {
+  const t = ui();
+  t.chat.line("/help switch");
+  ok(t.screen().includes("-- /switch ROOM — Make ROOM the current room"));
+  t.chat.line("/help who");
+  deepEqual(t.said, ["/help"]);
+  const notice = (text: string) => ({
+    kind: "notice" as const,
+    level: "info" as const,
+    text,
+    ts: 0,
+  });
+  t.chat.event(notice("Commands (type end to leave, get_joke for a joke):"), "alice");
+  t.chat.event(notice("/help — List commands"), "alice");
+  t.chat.event(notice("/who — Who is in this room"), "alice");
+  t.chat.event(notice("/rooms — List rooms"), "alice");
+  const shown = t.screen();
+  ok(shown.includes("-- /who — Who is in this room"));
+  ok(!shown.includes("/rooms — List rooms"));
+  ok(!shown.includes("Commands (type end"));
+});
+
+Deno.test("ChatUi rings the bell for a mention only when unfocused, always with bell on", () => {
+  const mention = {
+    kind: "message" as const,
+    id: 2,
+    room: "lobby",
+    from: "bob",
+    text: "alice?",
+    ts: 0,
+  };
+  const quiet = ui();
+  quiet.chat.event(mention, "alice");
+  equal(quiet.written.filter((w) => w === "\x07").length, 0);
+  quiet.chat.action({ type: "focus", focused: false });
+  quiet.chat.event(mention, "alice");
+  equal(quiet.written.filter((w) => w === "\x07").length, 1);
+  const loud = ui({ bell: true });
+  loud.chat.event(mention, "alice");
+  loud.chat.event({ kind: "dm", id: 3, from: "bob", to: "alice", text: "psst", ts: 0 }, "alice");
+  loud.chat.event({ ...mention, from: "alice" }, "alice");
+  equal(loud.written.filter((w) => w === "\x07").length, 2, "not for your own line");
+});
+
+Deno.test("ChatUi Ctrl-C at a login prompt answers it with nothing and quits", async () => {
+  const t = ui();
+  const asked = t.chat.askUsername();
+  t.chat.interrupt();
+  equal(await asked, undefined);
+  deepEqual(t.said, ["<quit>"]);
+});
