@@ -150,6 +150,8 @@ export class ChatState {
           }],
           membersChanged: false,
         };
+      default: // version 2 events: this page speaks version 1 for now
+        return { lines: [], membersChanged: false };
     }
   }
 
