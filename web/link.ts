@@ -6,12 +6,10 @@
  *
  * @module
  */
-import {
-  type ClientFrame,
-  parseServerFrame,
-  PROTOCOL_VERSION,
-  type ServerFrame,
-} from "../lib/wire/protocol.ts";
+import { type ClientFrame, parseServerFrame, type ServerFrame } from "../lib/wire/protocol.ts";
+
+/** The protocol version the page speaks: 1 (one room at a time) until its version 2 view lands. */
+const PAGE_PROTOCOL_VERSION = 1;
 
 /** First reconnect delay (ms). */
 export const BACKOFF_START_MS = 500;
@@ -67,7 +65,7 @@ export class Link {
         return; // an unknown or broken frame from a newer server: ignored
       }
       if (frame.type === "hello") {
-        this.send({ type: "hello", version: PROTOCOL_VERSION, client: "banter-web" });
+        this.send({ type: "hello", version: PAGE_PROTOCOL_VERSION, client: "banter-web" });
         this.#events.status({ state: "connected" });
       } else if (frame.type === "ping") this.send({ type: "pong", id: frame.id });
       else if (frame.type === "welcome") {

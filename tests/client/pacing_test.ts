@@ -4,7 +4,7 @@ import type { Connection } from "../../lib/net/connection.ts";
 import { listen, type TlsServer } from "../../lib/net/tls_server.ts";
 import type { Random } from "../../lib/util/clock.ts";
 import { LineReader } from "../../lib/wire/framing.ts";
-import { encodeFrame, parseServerFrame, type ServerFrame } from "../../lib/wire/protocol.ts";
+import { encodeFrame, type ServerFrame } from "../../lib/wire/protocol.ts";
 import { FakeClock } from "../_fake_clock.ts";
 import { testPki, within } from "../_helpers.ts";
 
@@ -126,17 +126,16 @@ Deno.test("many lines at once are paced under the server's rate, none dropped", 
   equal(await within(running, 5000, "exit"), EXIT.ok);
 });
 
-/** Protocol v1 drops `welcome.limits`; v2 passes it on. This test runs once it does. */
-const limitsPassed = "limits" in parseServerFrame(
-  JSON.stringify({ type: "welcome", user: "a", role: "user", limits: {} }),
-);
-
-Deno.test({
-  name: "the pace follows welcome.limits.rate when the server sends it",
-  ignore: !limitsPassed,
-}, async () => {
+Deno.test("the pace follows welcome.limits.rate when the server sends it", async () => {
   await using s = await standIn({
-    limits: { message_chars: 100, message_lines: 50, rate: { burst: 3, per_second: 10 } },
+    limits: {
+      message_chars: 100,
+      message_lines: 50,
+      rate: { burst: 3, per_second: 10 },
+      history_limit: 50,
+      max_sessions: 8,
+      retention_days: 30,
+    },
   });
   const clock = new FakeClock();
   const chat = await clientOf(s, clock, new QuietIO());
@@ -151,6 +150,7 @@ Deno.test({
   clock.advance(112);
   await s.until(4);
   chat.quit();
+  clock.advance(112); // end is paced too
   equal(await within(running, 5000, "exit"), EXIT.ok);
 });
 
