@@ -44,6 +44,12 @@ export interface BenchSettings {
   denoFlags: string[];
   /** Extra `server.ts` flags for Banter. */
   serverArgs: string[];
+  /** Banter with round 1's tuned flags (no history, log level warning), not as shipped. */
+  tuned: boolean;
+  /** `paced10`: messages per second per client. */
+  slowRate: number;
+  /** `idle2k`: sessions held. */
+  smallIdleSessions: number;
   /**
    * Write CPU profiles of Banter's paced and burst runs here (and measure
    * its JS heap per idle session).
@@ -89,7 +95,8 @@ export function banterLauncher(fixture: Fixture, settings: BenchSettings): Launc
       return await startBanter(fixture, {
         credentials,
         scryptLogN: logN,
-        logLevel: options.logLevel ?? "warning",
+        ...(options.logLevel ? { logLevel: options.logLevel } : {}),
+        tuned: settings.tuned,
         denoFlags: settings.denoFlags,
         serverArgs: settings.serverArgs,
         inspect: settings.profileDir !== undefined,
@@ -137,6 +144,10 @@ function loginNotes(login: { failed: number; errors: string[] }): string[] {
 /** Options of {@linkcode chatScenario}. */
 export interface ChatPlan {
   mode: "paced" | "burst";
+  /** The record's scenario name. @default mode */
+  name?: "paced" | "paced10" | "burst";
+  /** Paced: messages/s per client. @default settings.rate */
+  rate?: number;
 }
 
 /**
@@ -154,6 +165,7 @@ export async function chatScenario(
   plan: ChatPlan,
 ): Promise<BenchRecord> {
   const names = userNames("u", settings.clients);
+  const rate = plan.rate ?? settings.rate;
   await using target = await launcher.start(names, LOAD_LOG_N);
   await using load = await LoadGenerator.start({
     dialect: target.dialect,
@@ -185,7 +197,7 @@ export async function chatScenario(
   const startedAt = wallNow();
   const sendReport = plan.mode === "burst"
     ? await load.burst(settings.messages)
-    : await load.paced(settings.rate, settings.durationMs);
+    : await load.paced(rate, settings.durationMs);
   const expected = sendReport.sent * recipients;
   const settled = await load.settle(expected, {
     quietMs: 2000,
@@ -196,7 +208,9 @@ export async function chatScenario(
   const endedAt = wallNow();
   if (profiler) {
     notes.push(
-      ...await profiler.stopAndSave(`${settings.profileDir}/banter-${plan.mode}.cpuprofile`),
+      ...await profiler.stopAndSave(
+        `${settings.profileDir}/banter-${plan.name ?? plan.mode}.cpuprofile`,
+      ),
     );
   }
   const stats = await load.stats();
@@ -221,16 +235,16 @@ export async function chatScenario(
     );
   }
   return {
-    scenario: plan.mode,
+    scenario: plan.name ?? plan.mode,
     target: target.name,
     workload: plan.mode === "burst"
       ? { clients: settings.clients, messages: settings.messages, bytes: settings.payloadBytes }
       : {
         clients: settings.clients,
-        ratePerClient: settings.rate,
+        ratePerClient: rate,
         durationS: settings.durationMs / 1000,
         bytes: settings.payloadBytes,
-        offeredDeliveriesPerSec: settings.clients * settings.rate * recipients,
+        offeredDeliveriesPerSec: settings.clients * rate * recipients,
       },
     clients: inRoom,
     loginWallMs: login.wallMs,
@@ -287,9 +301,13 @@ function cpuFigures(
 export async function idleScenario(
   launcher: Launcher,
   settings: BenchSettings,
+  plan: { name: "idle" | "idle2k"; sessions: number } = {
+    name: "idle",
+    sessions: settings.idleSessions,
+  },
 ): Promise<BenchRecord> {
   const cap = launcher.maxSessions;
-  const sessions = cap ? Math.min(cap.count, settings.idleSessions) : settings.idleSessions;
+  const sessions = cap ? Math.min(cap.count, plan.sessions) : plan.sessions;
   const names = userNames("i", sessions);
   await using target = await launcher.start(names, LOAD_LOG_N);
   await using load = await LoadGenerator.start({
@@ -334,7 +352,7 @@ export async function idleScenario(
       } KiB per session) is outside the JS heap (TLS state, socket buffers, allocator)`,
     );
   }
-  if (sessions < settings.idleSessions) {
+  if (sessions < plan.sessions) {
     notes.push(`held at most ${sessions} sessions: ${cap!.why}`);
   }
   if (login.skipped > 0) {
@@ -356,11 +374,11 @@ export async function idleScenario(
   }
   const cpu = cpuFigures(before, loggedIn, genBefore, genLoggedIn, loginWindow, 0);
   return {
-    scenario: "idle",
+    scenario: plan.name,
     target: target.name,
     workload: {
-      sessions: settings.idleSessions,
-      roomSize: settings.idleRoomSize === 0 ? settings.idleSessions : settings.idleRoomSize,
+      sessions: plan.sessions,
+      roomSize: settings.idleRoomSize === 0 ? plan.sessions : settings.idleRoomSize,
       loginConcurrency: settings.loginConcurrency * settings.workers,
       budgetS: settings.idleBudgetMs / 1000,
     },
@@ -369,6 +387,7 @@ export async function idleScenario(
     loginLatency: login.latency.summary(),
     loginFailed: login.failed,
     serverCpuMs: cpu.serverCpuMs,
+    serverCpuMsPerLogin: login.ok > 0 ? cpu.serverCpuMs / login.ok : NaN,
     serverCpuPct: cpu.serverCpuPct,
     generatorCpuMs: cpu.generatorCpuMs,
     generatorCpuPct: cpu.generatorCpuPct,
