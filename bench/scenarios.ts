@@ -323,6 +323,9 @@ export async function idleScenario(
     ? await CpuProfiler.attach(target)
     : undefined;
   const heapBefore = await inspector?.heapUsage();
+  // A second inspector session profiles the logins' CPU.
+  const loginProfiler = inspector ? await CpuProfiler.attach(target) : undefined;
+  await loginProfiler?.start();
   const before = await sample(target);
   const genBefore = selfCpuMs();
   const started = performance.now();
@@ -334,6 +337,11 @@ export async function idleScenario(
   const loggedIn = await sample(target);
   const genLoggedIn = selfCpuMs();
   const loginWindow = performance.now() - started;
+  const loginProfile = loginProfiler
+    ? await loginProfiler.stopAndSave(
+      `${settings.profileDir}/banter-${plan.name}-logins.cpuprofile`,
+    )
+    : [];
   // Every join is announced to the room: wait for that traffic to stop.
   const settled = await load.settle(Number.POSITIVE_INFINITY, {
     quietMs: 2000,
@@ -341,7 +349,7 @@ export async function idleScenario(
     field: "bytesIn",
   });
   const after = await sample(target);
-  const notes = loginNotes(login);
+  const notes = [...loginNotes(login), ...loginProfile];
   if (inspector && heapBefore && login.ok > 0) {
     const heapAfter = await inspector.heapUsage();
     inspector.close();
