@@ -353,11 +353,16 @@ export async function idleScenario(
   if (inspector && heapBefore && login.ok > 0) {
     const heapAfter = await inspector.heapUsage();
     inspector.close();
-    const jsKiB = (heapAfter.usedBytes - heapBefore.usedBytes) / 1024 / login.ok;
+    const perSession = (bytes: number) => bytes / 1024 / login.ok;
+    const jsKiB = perSession(heapAfter.usedBytes - heapBefore.usedBytes);
+    const committedKiB = perSession(heapAfter.totalBytes - heapBefore.totalBytes);
+    const externalKiB = perSession(heapAfter.externalBytes - heapBefore.externalBytes);
     notes.push(
-      `V8 heap after GC grew ${format(jsKiB)} KiB per session; the rest of the RSS growth (${
-        format((after.rssKiB - before.rssKiB) / login.ok - jsKiB)
-      } KiB per session) is outside the JS heap (TLS state, socket buffers, allocator)`,
+      `V8 heap after GC grew ${format(jsKiB)} KiB per session (committed heap ${
+        format(committedKiB)
+      } KiB, external/array buffers ${format(externalKiB)} KiB); the rest of the RSS growth (${
+        format((after.rssKiB - before.rssKiB) / login.ok - committedKiB - externalKiB)
+      } KiB per session) is outside V8 (TLS state, socket buffers, allocator)`,
     );
   }
   if (sessions < plan.sessions) {
