@@ -128,7 +128,14 @@ class CoalescingSink implements ByteSink {
     if (this.#failed) return Promise.reject(this.#failure);
     const now = this.#group.now();
     let started = false;
-    if (
+    if (this.#inflight === undefined && bytes.length >= this.#maxBytes) {
+      // A record's worth already: waiting gains nothing, and gathering it
+      // would only copy it. What was gathered goes first.
+      this.flush();
+      if (this.#inflight === undefined && !this.#failed) this.#send(bytes, now);
+      else this.#gather(bytes);
+      started = true;
+    } else if (
       this.#inflight === undefined && this.#pendingBytes === 0 &&
       now - this.#lastWriteAt >= this.#windowMs
     ) {
@@ -136,8 +143,7 @@ class CoalescingSink implements ByteSink {
       this.#send(bytes, now);
       started = true;
     } else {
-      (this.#pending ??= []).push(bytes);
-      this.#pendingBytes += bytes.length;
+      this.#gather(bytes);
       if (this.#inflight === undefined) {
         if (this.#pendingBytes >= this.#maxBytes) {
           this.flush();
@@ -148,6 +154,11 @@ class CoalescingSink implements ByteSink {
     if (this.#failed) return Promise.reject(this.#failure);
     const full = started || this.#pendingBytes >= this.#maxBytes;
     return this.#inflight !== undefined && full ? this.#settled() : undefined;
+  }
+
+  #gather(bytes: Uint8Array): void {
+    (this.#pending ??= []).push(bytes);
+    this.#pendingBytes += bytes.length;
   }
 
   /** Write what was gathered, unless a write is still in flight (it flushes when done). */

@@ -83,6 +83,25 @@ Deno.test("gathered bytes reaching the size limit go out without waiting for the
   deepEqual(raw.writes, ["a\n", "bbb\nccc\n"]);
 });
 
+Deno.test("a write of a record's worth goes out at once, after what was gathered, uncopied", () => {
+  const clock = new FakeClock();
+  const raw = rawSink();
+  const writes: Uint8Array[] = [];
+  const sink = new WriteCoalescing({ clock, windowMs: 2, maxBytes: 8 }).wrap({
+    write: (bytes) => {
+      writes.push(bytes);
+      return raw.sink.write(bytes);
+    },
+    close: () => raw.sink.close(),
+  });
+  sink.write(enc.encode("a\n"));
+  sink.write(enc.encode("b\n"));
+  const big = enc.encode("0123456789\n");
+  sink.write(big);
+  deepEqual(raw.writes, ["a\n", "b\n", "0123456789\n"]);
+  equal(writes[2], big, "the big write is handed on as it is");
+});
+
 Deno.test("one timer serves every busy connection of a WriteCoalescing", () => {
   const clock = new FakeClock();
   const coalescing = new WriteCoalescing({ clock, windowMs: 2 });
