@@ -5,9 +5,10 @@
  * small deliveries becomes one TLS record and one `write` instead of one
  * each. One timer per {@linkcode WriteCoalescing} serves every connection.
  *
- * The bound stays where it was: a sink holds at most `maxBytes` plus one
- * write before it answers with a promise, and the caller (the outbox) keeps
- * the rest under its own memory bounds.
+ * The bound stays where it was: a sink gathers less than `maxBytes`, and
+ * while the connection's own sink is full it answers every write with a
+ * promise, so it holds at most one write more and the caller (the outbox)
+ * keeps the rest under its own memory bounds.
  *
  * @module
  */
@@ -127,33 +128,29 @@ class CoalescingSink implements ByteSink {
   write(bytes: Uint8Array): Promise<void> | undefined {
     if (this.#failed) return Promise.reject(this.#failure);
     const now = this.#group.now();
-    let started = false;
     if (this.#inflight === undefined && bytes.length >= this.#maxBytes) {
       // A record's worth already: waiting gains nothing, and gathering it
       // would only copy it. What was gathered goes first.
       this.flush();
       if (this.#inflight === undefined && !this.#failed) this.#send(bytes, now);
       else this.#gather(bytes);
-      started = true;
     } else if (
       this.#inflight === undefined && this.#pendingBytes === 0 &&
       now - this.#lastWriteAt >= this.#windowMs
     ) {
       // Quiet connection: no reason to wait.
       this.#send(bytes, now);
-      started = true;
     } else {
       this.#gather(bytes);
       if (this.#inflight === undefined) {
-        if (this.#pendingBytes >= this.#maxBytes) {
-          this.flush();
-          started = true;
-        } else this.#group.schedule(this);
+        if (this.#pendingBytes >= this.#maxBytes) this.flush();
+        else this.#group.schedule(this);
       }
     }
     if (this.#failed) return Promise.reject(this.#failure);
-    const full = started || this.#pendingBytes >= this.#maxBytes;
-    return this.#inflight !== undefined && full ? this.#settled() : undefined;
+    // While the raw sink is full the writer waits: what it pushes meanwhile
+    // stays in its own bounded queue, not here.
+    return this.#inflight !== undefined ? this.#settled() : undefined;
   }
 
   #gather(bytes: Uint8Array): void {

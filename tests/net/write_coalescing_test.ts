@@ -115,22 +115,22 @@ Deno.test("one timer serves every busy connection of a WriteCoalescing", () => {
   equal(clock.pendingTimers, 0);
 });
 
-Deno.test("a full connection takes up to the size limit, then makes its writer wait", async () => {
+Deno.test("while the socket is full every write makes its writer wait, and waits in one piece", async () => {
   const clock = new FakeClock();
   const raw = rawSink();
   const sink = new WriteCoalescing({ clock, windowMs: 2, maxBytes: 8 }).wrap(raw.sink);
   raw.block();
   const first = sink.write(enc.encode("a\n"));
   ok(first instanceof Promise, "a write the socket did not take makes the writer wait");
-  equal(sink.write(enc.encode("bbb\n")), undefined);
-  const full = sink.write(enc.encode("ccc\n"));
-  ok(full instanceof Promise);
+  const second = sink.write(enc.encode("bbb\n"));
+  ok(second instanceof Promise, "so its next bytes stay in its own bounded queue");
   clock.advance(10);
   deepEqual(raw.writes, ["a\n"], "nothing more is written while the socket is full");
   raw.unblock();
-  await full;
   await first;
-  deepEqual(raw.writes, ["a\n", "bbb\nccc\n"]);
+  await second;
+  deepEqual(raw.writes, ["a\n", "bbb\n"]);
+  equal(sink.write(enc.encode("c\n")), undefined, "taken again once the socket drained");
 });
 
 Deno.test("close writes what was gathered, then closes the raw sink", async () => {
@@ -150,9 +150,10 @@ Deno.test("a failed write is reported to the next writer and gathered bytes are 
   const sink = new WriteCoalescing({ clock, windowMs: 2 }).wrap(raw.sink);
   raw.block();
   const first = sink.write(enc.encode("a\n"))!;
-  sink.write(enc.encode("b\n"));
+  const second = sink.write(enc.encode("b\n"))!;
   raw.fail(new Deno.errors.BrokenPipe("socket closed"));
   await rejects(first, Deno.errors.BrokenPipe);
+  await rejects(second, Deno.errors.BrokenPipe);
   await rejects(async () => await sink.write(enc.encode("c\n")), Deno.errors.BrokenPipe);
   deepEqual(raw.writes, ["a\n"]);
 });
