@@ -103,13 +103,19 @@ export class CpuProfiler {
    *
    * @returns Used and total JS heap bytes.
    */
-  async heapUsage(): Promise<{ usedBytes: number; totalBytes: number }> {
+  async heapUsage(): Promise<{ usedBytes: number; totalBytes: number; externalBytes: number }> {
     await this.#call("HeapProfiler.collectGarbage");
     const { usedSize, totalSize } = await this.#call("Runtime.getHeapUsage") as {
       usedSize: number;
       totalSize: number;
     };
-    return { usedBytes: usedSize, totalBytes: totalSize };
+    // Array buffers and other memory V8 tracks outside its heap.
+    const { result } = await this.#call("Runtime.evaluate", {
+      expression: "Deno.memoryUsage().external",
+      returnByValue: true,
+    }) as { result?: { value?: unknown } };
+    const external = typeof result?.value === "number" ? result.value : Number.NaN;
+    return { usedBytes: usedSize, totalBytes: totalSize, externalBytes: external };
   }
 
   /** Disconnect without profiling. */

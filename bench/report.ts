@@ -8,7 +8,7 @@ import type { LatencySummary } from "./histogram.ts";
 
 /** One scenario run against one target. Absent fields do not apply. */
 export interface BenchRecord {
-  scenario: "paced" | "burst" | "idle" | "storm" | "startup" | "echo";
+  scenario: "paced10" | "paced" | "burst" | "idle2k" | "idle" | "storm" | "startup" | "echo";
   target: string;
   /** The workload, as run. */
   workload: Record<string, number | string | boolean>;
@@ -26,6 +26,8 @@ export interface BenchRecord {
   /** Server CPU over the window as a share of one core, %. */
   serverCpuPct?: number;
   serverCpuUsPerDelivery?: number;
+  /** Idle: server CPU over the login window divided by the sessions logged in. */
+  serverCpuMsPerLogin?: number;
   generatorCpuMs?: number;
   generatorCpuPct?: number;
   /**
@@ -83,7 +85,7 @@ const generatorCpuPct: Get = (r) => r.generatorCpuPct;
 const otherCpuPct: Get = (r) => r.otherCpuPct;
 const irqCpuPct: Get = (r) => r.irqCpuPct;
 
-function chatFigures(scenario: "paced" | "burst"): Figure[] {
+function chatFigures(scenario: "paced10" | "paced" | "burst"): Figure[] {
   return figures(scenario, [
     ["deliveries/s", "higher", (r) => r.deliveriesPerSec, 0],
     ["lost deliveries", "lower", (r) => r.lost, 0],
@@ -101,20 +103,27 @@ function chatFigures(scenario: "paced" | "burst"): Figure[] {
   ]);
 }
 
-const FIGURES: Figure[] = [
-  ...chatFigures("paced"),
-  ...chatFigures("burst"),
-  ...figures("idle", [
+function idleFigures(scenario: "idle2k" | "idle"): Figure[] {
+  return figures(scenario, [
     ["sessions held", "higher", (r) => r.clients, 0],
     ["time to log all in ms", "lower", (r) => r.loginWallMs, 0],
     ["RSS per session KiB", "lower", (r) => r.rssPerSessionKiB, 1],
     ["server RSS after MiB", "lower", (r) => r.rssAfterMiB, 1],
     ["server peak RSS MiB", "lower", (r) => r.peakRssMiB, 1],
     ["server CPU ms to log all in", "lower", (r) => r.serverCpuMs, 0],
+    ["server CPU ms per login", "lower", (r) => r.serverCpuMsPerLogin],
     ["generator CPU % of a core", "lower", generatorCpuPct, 0],
     ["kernel softirq (network) CPU % of a core", "lower", irqCpuPct, 0],
     ["other processes' CPU % of a core", "lower", otherCpuPct, 0],
-  ]),
+  ]);
+}
+
+const FIGURES: Figure[] = [
+  ...chatFigures("paced10"),
+  ...chatFigures("paced"),
+  ...chatFigures("burst"),
+  ...idleFigures("idle2k"),
+  ...idleFigures("idle"),
   ...figures("storm", [
     ["logins/s", "higher", (r) => r.storm?.loginsPerSec],
     ["ceiling logins/s (cores/hash)", "higher", (r) => r.storm?.ceilingLoginsPerSec],

@@ -22,7 +22,16 @@ import {
 import { stopAllTargets } from "./targets.ts";
 import { echoScenario } from "./echo.ts";
 
-const SCENARIOS = ["paced", "burst", "idle", "storm", "startup", "echo"] as const;
+const SCENARIOS = [
+  "paced10",
+  "paced",
+  "burst",
+  "idle2k",
+  "idle",
+  "storm",
+  "startup",
+  "echo",
+] as const;
 type Scenario = typeof SCENARIOS[number];
 
 const USAGE = `Usage: deno task bench [options]
@@ -31,10 +40,12 @@ const USAGE = `Usage: deno task bench [options]
   --targets LIST          banter,${PEER_NAMES.join(",")} (default: all; peers only when installed)
   --clients N             chat clients in one room (default 100)
   --rate N                paced: messages/s per client (default 40)
+  --slow-rate N           paced10: messages/s per client (default 10)
   --duration S            paced: seconds of sending (default 10)
   --messages N            burst: messages per client (default 50)
   --bytes N               chat payload bytes (default 100)
   --idle-sessions N       idle: sessions held (default 10000)
+  --small-idle-sessions N idle2k: sessions held (default 2000)
   --idle-room-size N      idle: sessions per room, 0 for one room (default 100)
   --idle-budget S         idle: seconds after which no new login starts (default 90)
   --storm-logins N        storm: simultaneous logins at scrypt logN 17 (default 50)
@@ -48,6 +59,10 @@ const USAGE = `Usage: deno task bench [options]
                           e.g. "--v8-flags=--max-old-space-size=4096"
   --server-args "ARGS"    extra server.ts flags for Banter (also BANTER_BENCH_SERVER_ARGS),
                           e.g. "--tls-engine deno"
+  --shipped               Banter as shipped (the default): history on in SQLite, log level
+                          info, /metrics on; rate limits raised as for every server
+  --tuned                 Banter with round 1's tuned flags instead: --history-limit 0,
+                          --log-level warning
   --profile DIR           save V8 CPU profiles of Banter's paced and burst runs to DIR,
                           and split its idle memory into JS heap and the rest
   --json FILE             also append the JSON lines to FILE
@@ -59,10 +74,12 @@ const STRING_FLAGS = [
   "targets",
   "clients",
   "rate",
+  "slow-rate",
   "duration",
   "messages",
   "bytes",
   "idle-sessions",
+  "small-idle-sessions",
   "idle-room-size",
   "idle-budget",
   "storm-logins",
@@ -148,6 +165,8 @@ export async function main(args: string[]): Promise<number> {
       options: {
         ...Object.fromEntries(STRING_FLAGS.map((name) => [name, { type: "string" }] as const)),
         keep: { type: "boolean" },
+        shipped: { type: "boolean" },
+        tuned: { type: "boolean" },
         help: { type: "boolean" },
       },
       strict: true,
@@ -159,6 +178,9 @@ export async function main(args: string[]): Promise<number> {
       return 0;
     }
     const str = (name: string) => options[name] as string | undefined;
+    if (options.shipped && options.tuned) {
+      throw new TypeError("Cannot use --shipped with --tuned: pick one configuration");
+    }
     const int = (name: string, fallback: number) => Math.floor(positive(name, str(name), fallback));
     scenarios = list("scenarios", str("scenarios"), SCENARIOS) ?? [...SCENARIOS];
     targets = list("targets", str("targets"), ["banter", ...PEER_NAMES] as const) ??
@@ -173,9 +195,11 @@ export async function main(args: string[]): Promise<number> {
       payloadBytes: int("bytes", 100),
       clients: int("clients", 100),
       rate: positive("rate", str("rate"), 40),
+      slowRate: positive("slow-rate", str("slow-rate"), 10),
       durationMs: positive("duration", str("duration"), 10) * 1000,
       messages: int("messages", 50),
       idleSessions: int("idle-sessions", 10_000),
+      smallIdleSessions: int("small-idle-sessions", 2_000),
       idleRoomSize: nonNegative("idle-room-size", str("idle-room-size"), 100),
       idleBudgetMs: positive("idle-budget", str("idle-budget"), 90) * 1000,
       stormLogins: int("storm-logins", 50),
@@ -184,6 +208,7 @@ export async function main(args: string[]): Promise<number> {
       startupRuns: int("startup-runs", 3),
       denoFlags,
       serverArgs,
+      tuned: options.tuned === true,
       profileDir: str("profile"),
     };
   } catch (error) {
@@ -268,9 +293,20 @@ function runScenario(
   settings: BenchSettings,
 ): Promise<BenchRecord> {
   switch (scenario) {
+    case "paced10":
+      return chatScenario(launcher, settings, {
+        mode: "paced",
+        name: "paced10",
+        rate: settings.slowRate,
+      });
     case "paced":
     case "burst":
       return chatScenario(launcher, settings, { mode: scenario });
+    case "idle2k":
+      return idleScenario(launcher, settings, {
+        name: "idle2k",
+        sessions: settings.smallIdleSessions,
+      });
     case "idle":
       return idleScenario(launcher, settings);
     case "storm":

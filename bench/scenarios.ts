@@ -44,6 +44,12 @@ export interface BenchSettings {
   denoFlags: string[];
   /** Extra `server.ts` flags for Banter. */
   serverArgs: string[];
+  /** Banter with round 1's tuned flags (no history, log level warning), not as shipped. */
+  tuned: boolean;
+  /** `paced10`: messages per second per client. */
+  slowRate: number;
+  /** `idle2k`: sessions held. */
+  smallIdleSessions: number;
   /**
    * Write CPU profiles of Banter's paced and burst runs here (and measure
    * its JS heap per idle session).
@@ -96,7 +102,8 @@ export function banterLauncher(
       return await startBanter(fixture, {
         credentials,
         scryptLogN: logN,
-        logLevel: options.logLevel ?? "warning",
+        ...(options.logLevel ? { logLevel: options.logLevel } : {}),
+        tuned: settings.tuned,
         denoFlags: settings.denoFlags,
         serverArgs: settings.serverArgs,
         inspect: settings.profileDir !== undefined,
@@ -145,6 +152,10 @@ function loginNotes(login: { failed: number; errors: string[] }): string[] {
 /** Options of {@linkcode chatScenario}. */
 export interface ChatPlan {
   mode: "paced" | "burst";
+  /** The record's scenario name. @default mode */
+  name?: "paced" | "paced10" | "burst";
+  /** Paced: messages/s per client. @default settings.rate */
+  rate?: number;
 }
 
 /**
@@ -162,6 +173,7 @@ export async function chatScenario(
   plan: ChatPlan,
 ): Promise<BenchRecord> {
   const names = userNames("u", settings.clients);
+  const rate = plan.rate ?? settings.rate;
   await using target = await launcher.start(names, LOAD_LOG_N);
   await using load = await LoadGenerator.start({
     dialect: target.dialect,
@@ -194,7 +206,7 @@ export async function chatScenario(
   const startedAt = wallNow();
   const sendReport = plan.mode === "burst"
     ? await load.burst(settings.messages)
-    : await load.paced(settings.rate, settings.durationMs);
+    : await load.paced(rate, settings.durationMs);
   const expected = sendReport.sent * recipients;
   const settled = await load.settle(expected, {
     quietMs: 2000,
@@ -205,7 +217,9 @@ export async function chatScenario(
   const endedAt = wallNow();
   if (profiler) {
     notes.push(
-      ...await profiler.stopAndSave(`${settings.profileDir}/banter-${plan.mode}.cpuprofile`),
+      ...await profiler.stopAndSave(
+        `${settings.profileDir}/banter-${plan.name ?? plan.mode}.cpuprofile`,
+      ),
     );
   }
   const stats = await load.stats();
@@ -230,16 +244,16 @@ export async function chatScenario(
     );
   }
   return {
-    scenario: plan.mode,
+    scenario: plan.name ?? plan.mode,
     target: target.name,
     workload: plan.mode === "burst"
       ? { clients: settings.clients, messages: settings.messages, bytes: settings.payloadBytes }
       : {
         clients: settings.clients,
-        ratePerClient: settings.rate,
+        ratePerClient: rate,
         durationS: settings.durationMs / 1000,
         bytes: settings.payloadBytes,
-        offeredDeliveriesPerSec: settings.clients * settings.rate * recipients,
+        offeredDeliveriesPerSec: settings.clients * rate * recipients,
       },
     clients: inRoom,
     loginWallMs: login.wallMs,
@@ -296,9 +310,13 @@ function cpuFigures(
 export async function idleScenario(
   launcher: Launcher,
   settings: BenchSettings,
+  plan: { name: "idle" | "idle2k"; sessions: number } = {
+    name: "idle",
+    sessions: settings.idleSessions,
+  },
 ): Promise<BenchRecord> {
   const cap = launcher.maxSessions;
-  const sessions = cap ? Math.min(cap.count, settings.idleSessions) : settings.idleSessions;
+  const sessions = cap ? Math.min(cap.count, plan.sessions) : plan.sessions;
   const names = userNames("i", sessions);
   await using target = await launcher.start(names, LOAD_LOG_N);
   await using load = await LoadGenerator.start({
@@ -315,6 +333,9 @@ export async function idleScenario(
     ? await CpuProfiler.attach(target)
     : undefined;
   const heapBefore = await inspector?.heapUsage();
+  // A second inspector session profiles the logins' CPU.
+  const loginProfiler = inspector ? await CpuProfiler.attach(target) : undefined;
+  await loginProfiler?.start();
   const before = await sample(target);
   const genBefore = selfCpuMs();
   const started = performance.now();
@@ -326,6 +347,11 @@ export async function idleScenario(
   const loggedIn = await sample(target);
   const genLoggedIn = selfCpuMs();
   const loginWindow = performance.now() - started;
+  const loginProfile = loginProfiler
+    ? await loginProfiler.stopAndSave(
+      `${settings.profileDir}/banter-${plan.name}-logins.cpuprofile`,
+    )
+    : [];
   // Every join is announced to the room: wait for that traffic to stop.
   const settled = await load.settle(Number.POSITIVE_INFINITY, {
     quietMs: 2000,
@@ -333,18 +359,23 @@ export async function idleScenario(
     field: "bytesIn",
   });
   const after = await sample(target);
-  const notes = loginNotes(login);
+  const notes = [...loginNotes(login), ...loginProfile];
   if (inspector && heapBefore && login.ok > 0) {
     const heapAfter = await inspector.heapUsage();
     inspector.close();
-    const jsKiB = (heapAfter.usedBytes - heapBefore.usedBytes) / 1024 / login.ok;
+    const perSession = (bytes: number) => bytes / 1024 / login.ok;
+    const jsKiB = perSession(heapAfter.usedBytes - heapBefore.usedBytes);
+    const committedKiB = perSession(heapAfter.totalBytes - heapBefore.totalBytes);
+    const externalKiB = perSession(heapAfter.externalBytes - heapBefore.externalBytes);
     notes.push(
-      `V8 heap after GC grew ${format(jsKiB)} KiB per session; the rest of the RSS growth (${
-        format((after.rssKiB - before.rssKiB) / login.ok - jsKiB)
-      } KiB per session) is outside the JS heap (TLS state, socket buffers, allocator)`,
+      `V8 heap after GC grew ${format(jsKiB)} KiB per session (committed heap ${
+        format(committedKiB)
+      } KiB, external/array buffers ${format(externalKiB)} KiB); the rest of the RSS growth (${
+        format((after.rssKiB - before.rssKiB) / login.ok - committedKiB - externalKiB)
+      } KiB per session) is outside V8 (TLS state, socket buffers, allocator)`,
     );
   }
-  if (sessions < settings.idleSessions) {
+  if (sessions < plan.sessions) {
     notes.push(`held at most ${sessions} sessions: ${cap!.why}`);
   }
   if (login.skipped > 0) {
@@ -366,11 +397,11 @@ export async function idleScenario(
   }
   const cpu = cpuFigures(before, loggedIn, genBefore, genLoggedIn, loginWindow, 0);
   return {
-    scenario: "idle",
+    scenario: plan.name,
     target: target.name,
     workload: {
-      sessions: settings.idleSessions,
-      roomSize: settings.idleRoomSize === 0 ? settings.idleSessions : settings.idleRoomSize,
+      sessions: plan.sessions,
+      roomSize: settings.idleRoomSize === 0 ? plan.sessions : settings.idleRoomSize,
       loginConcurrency: settings.loginConcurrency * settings.workers,
       budgetS: settings.idleBudgetMs / 1000,
     },
@@ -379,6 +410,7 @@ export async function idleScenario(
     loginLatency: login.latency.summary(),
     loginFailed: login.failed,
     serverCpuMs: cpu.serverCpuMs,
+    serverCpuMsPerLogin: login.ok > 0 ? cpu.serverCpuMs / login.ok : NaN,
     serverCpuPct: cpu.serverCpuPct,
     generatorCpuMs: cpu.generatorCpuMs,
     generatorCpuPct: cpu.generatorCpuPct,

@@ -239,18 +239,27 @@ export interface BanterOptions {
   inspect?: boolean;
   /** Serve the web client and drive the server over WebSockets on its web port. @default false */
   websocket?: boolean;
+  /**
+   * The tuned configuration of round 1 (`--history-limit 0`, log level
+   * `warning` unless `logLevel` says otherwise) instead of the shipped one
+   * (history on in SQLite, log level `info`). @default false
+   */
+  tuned?: boolean;
 }
 
 /**
- * Start `server.ts` with the bench's settings: no rate limit, no history,
- * room for 20,000 connections from one address, /metrics on a free port.
+ * Start `server.ts` as shipped (history on in SQLite, log level `info`,
+ * /metrics on a free port), with the rate limits raised as they are for every
+ * server and room for 20,000 connections from one address; `tuned` turns
+ * history off and logs at `warning`.
  *
  * @param fixture Certificates and the run directory.
  * @param options Credentials and cost.
  * @returns The running server.
  */
 export async function startBanter(fixture: Fixture, options: BanterOptions): Promise<Target> {
-  const logLevel = options.logLevel ?? "warning";
+  const tuned = options.tuned ?? false;
+  const logLevel = options.logLevel ?? (tuned ? "warning" : "info");
   const port = logLevel === "info" ? 0 : freePort();
   const data = await Deno.makeTempDir({ dir: fixture.dir, prefix: "data-" });
   const inspectPort = options.inspect ? freePort() : undefined;
@@ -271,7 +280,8 @@ export async function startBanter(fixture: Fixture, options: BanterOptions): Pro
       "server.ts",
       ...["--port", String(port), "--console", "off"],
       ...["--certs-dir", fixture.certsDir, "--credentials", options.credentials, "--data", data],
-      ...["--rate-burst", "1000000", "--rate-per-second", "1000000", "--history-limit", "0"],
+      ...["--rate-burst", "1000000", "--rate-per-second", "1000000"],
+      ...(tuned ? ["--history-limit", "0"] : []),
       ...["--max-connections", "20000", "--max-connections-per-ip", "20000"],
       // Every bench client comes from 127.0.0.1: let all their logins wait.
       ...["--login-queue", "20000", "--login-queue-per-address", "20000"],

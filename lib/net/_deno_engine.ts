@@ -8,6 +8,7 @@
  */
 import type { EngineHooks, EngineListener, EngineTls } from "./_engine.ts";
 import { denoConnection, safeClose } from "./connection.ts";
+import { WriteCoalescing } from "./_write_coalescing.ts";
 
 /**
  * Listen with `Deno.listenTls` and report each connection to `hooks`.
@@ -25,6 +26,8 @@ export function listenDeno(tls: EngineTls, hooks: EngineHooks): EngineListener {
     key: tls.key,
   });
   let accepting = true;
+  // Busy connections gather their deliveries into one write per window.
+  const coalescing = new WriteCoalescing(tls.writeCoalescing);
 
   const handshake = async (conn: Deno.TlsConn) => {
     const close = safeClose(() => conn.close());
@@ -46,7 +49,8 @@ export function listenDeno(tls: EngineTls, hooks: EngineHooks): EngineListener {
       settle();
     }
     if (result === "expired") return; // dropped and reported already
-    hooks.accepted(denoConnection(conn, { address: ip, port: conn.remoteAddr.port }));
+    const connection = denoConnection(conn, { address: ip, port: conn.remoteAddr.port });
+    hooks.accepted({ ...connection, sink: coalescing.wrap(connection.sink) });
   };
 
   const acceptLoop = async () => {

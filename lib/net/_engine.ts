@@ -8,6 +8,7 @@
  */
 import type { ClientCertificatePolicy } from "./client_certificate.ts";
 import type { Connection } from "./connection.ts";
+import type { WriteCoalescingOptions } from "./_write_coalescing.ts";
 
 /** Where to listen and with which certificates. */
 export interface EngineTls {
@@ -20,6 +21,8 @@ export interface EngineTls {
   /** Checked after the TLS library verified a client certificate (with `clientCa`). */
   clientCertPolicy?: ClientCertificatePolicy;
   requireClientCert: boolean;
+  /** How connections coalesce their writes. @default the defaults of _write_coalescing.ts */
+  writeCoalescing?: WriteCoalescingOptions;
 }
 
 /** What an engine reports to {@linkcode listen}. */

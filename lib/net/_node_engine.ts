@@ -12,6 +12,7 @@ import type { ByteSink, ByteSource } from "../wire/byte_channel.ts";
 import type { EngineHooks, EngineListener, EngineTls } from "./_engine.ts";
 import { clientCertificateProblem, MAX_CLIENT_CHAIN_LENGTH } from "./client_certificate.ts";
 import type { Connection, PeerInfo } from "./connection.ts";
+import { WriteCoalescing } from "./_write_coalescing.ts";
 
 /**
  * Listen with `node:tls` and report each connection to `hooks`.
@@ -24,6 +25,8 @@ import type { Connection, PeerInfo } from "./connection.ts";
 export async function listenNode(options: EngineTls, hooks: EngineHooks): Promise<EngineListener> {
   // Per connection in its handshake: ends its timer and frees its slot.
   const inHandshake = new Map<string, () => void>();
+  // Busy connections gather their deliveries into one write per window.
+  const coalescing = new WriteCoalescing(options.writeCoalescing);
   const keyOf = (s: Socket) => `${s.remoteAddress}:${s.remotePort}`;
   const server = tls.createServer({
     cert: options.cert,
@@ -60,7 +63,7 @@ export async function listenNode(options: EngineTls, hooks: EngineHooks): Promis
       port: socket.remotePort ?? 0,
       ...(certificateName === undefined ? {} : { certificateName }),
     };
-    hooks.accepted(nodeConnection(socket, peer));
+    hooks.accepted(nodeConnection(socket, peer, coalescing));
   });
   // Sockets the caps or the timer closed: their "socket hang up" is no
   // second failure. And each socket's address, which node:tls no longer
@@ -230,13 +233,13 @@ function socketChannel(socket: Socket): { source: ByteSource; sink: ByteSink } {
   return { source, sink };
 }
 
-/** A node socket as a {@linkcode Connection}. */
-function nodeConnection(socket: Socket, peer: PeerInfo): Connection {
+/** A node socket as a {@linkcode Connection}, its writes coalesced. */
+function nodeConnection(socket: Socket, peer: PeerInfo, coalescing: WriteCoalescing): Connection {
   const { source, sink } = socketChannel(socket);
   return {
     peer,
     source,
-    sink,
+    sink: coalescing.wrap(sink),
     close: () => {
       socket.destroy();
     },

@@ -33,8 +33,15 @@ export interface Connection {
   close(): void;
 }
 
-/** Bytes asked for per read on a Deno connection (one TLS record's worth). */
+/** Bytes asked for per read on a busy Deno connection (one TLS record's worth). */
 const READ_BYTES = 16 * 1024;
+
+/**
+ * Bytes asked for after a read that did not fill its buffer: a pending read
+ * holds its buffer while the connection is idle, so an idle connection
+ * holds this much instead of {@linkcode READ_BYTES}.
+ */
+const IDLE_READ_BYTES = 1024;
 
 /**
  * A Deno connection (`Deno.listenTls` or `Deno.connectTls`, handshaken) as
@@ -53,10 +60,11 @@ export function denoConnection(conn: Deno.Conn, peer: PeerInfo): Connection {
     conn.close();
   });
   let writing: Promise<void> = Promise.resolve();
+  let readBytes = IDLE_READ_BYTES;
   const source: ByteSource = {
     async read() {
       if (closed) return undefined;
-      const buffer = new Uint8Array(READ_BYTES);
+      const buffer = new Uint8Array(readBytes);
       let n: number | null;
       try {
         n = await conn.read(buffer);
@@ -64,7 +72,10 @@ export function denoConnection(conn: Deno.Conn, peer: PeerInfo): Connection {
         if (closed) return undefined;
         throw error;
       }
-      return n === null ? undefined : buffer.subarray(0, n);
+      if (n === null) return undefined;
+      // A full buffer: more is waiting, read in records. Else back to small.
+      readBytes = n === buffer.length ? READ_BYTES : IDLE_READ_BYTES;
+      return buffer.subarray(0, n);
     },
     cancel() {
       close();

@@ -14,6 +14,7 @@ import type { EngineHooks, EngineTls } from "./_engine.ts";
 import { HandshakePool } from "./_handshake_pool.ts";
 import { listenDeno } from "./_deno_engine.ts";
 import { listenNode } from "./_node_engine.ts";
+import { DEFAULT_COALESCE_MS } from "./_write_coalescing.ts";
 import {
   type ClientCertificatePolicy,
   type ClientCertPins,
@@ -59,6 +60,13 @@ export interface ListenOptions {
    * silent peer holds it until it leaves. @default "node"
    */
   engine?: TransportEngine;
+  /**
+   * How long a busy connection gathers its writes into one (one TLS record
+   * and one `write`, up to 16 KiB); a connection that has not written for
+   * this long writes at once; 0 turns it off. Runs on the real clock, not
+   * `clock`. @default {DEFAULT_COALESCE_MS}
+   */
+  writeCoalesceMs?: number;
   /** A handshake that takes longer is dropped. @default 10000 */
   handshakeTimeoutMs?: number;
   /**
@@ -212,6 +220,7 @@ export async function listen(
     cert: options.cert,
     key: options.key,
     requireClientCert: options.requireClientCert ?? false,
+    writeCoalescing: { windowMs: options.writeCoalesceMs ?? DEFAULT_COALESCE_MS },
     ...(options.clientCa === undefined ? {} : {
       clientCa: options.clientCa,
       clientCertPolicy: clientCertPolicy(options.clientCa, options.clientCertPins),

@@ -130,12 +130,13 @@ export class Outbox {
   /**
    * Queue one frame. Never blocks.
    *
-   * @param bytes The frame; not copied unless small, so do not mutate it afterwards.
+   * @param bytes The frame; it may be held as it is until written, so do not mutate it afterwards.
    * @returns False when the outbox is closed or this push overflowed it.
    */
   push(bytes: Uint8Array): boolean {
     if (this.#closed) return false;
-    if (bytes.length <= SMALL_FRAME_BYTES) {
+    const alone = this.#queue.length === 0 && this.#open === undefined && !this.#flushing;
+    if (bytes.length <= SMALL_FRAME_BYTES && !alone) {
       const fits = this.#open !== undefined && this.#openUsed + bytes.length <= CHUNK_BYTES;
       if (!fits) {
         if (!this.#charge(CHUNK_BYTES + FRAME_OVERHEAD_BYTES)) return false;
@@ -145,6 +146,10 @@ export class Outbox {
       this.#open!.set(bytes, this.#openUsed);
       this.#openUsed += bytes.length;
     } else {
+      // A big frame, or the first of an idle queue: held as it is. A
+      // delivery's bytes are shared by all its receivers, so the one frame of
+      // a quiet connection costs no copy and no 4 KiB chunk; a second small
+      // frame in the same turn starts a chunk.
       const charge = bytes.length + FRAME_OVERHEAD_BYTES;
       if (!this.#charge(charge)) return false;
       this.#seal();

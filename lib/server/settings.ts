@@ -120,6 +120,14 @@ export const SERVER_SETTINGS = [
     min: 1,
   },
   {
+    key: "writeCoalesceMs",
+    type: "integer",
+    default: 2,
+    help: "How long a busy connection gathers deliveries into one write (0: write each at once)",
+    min: 0,
+    max: 100,
+  },
+  {
     key: "loginTimeoutMs",
     type: "integer",
     default: 30_000,

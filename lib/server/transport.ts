@@ -66,6 +66,7 @@ export async function openTransport(
       engine: config.tlsEngine,
       clock,
       handshakeTimeoutMs: config.handshakeTimeoutMs,
+      writeCoalesceMs: config.writeCoalesceMs,
       maxPendingHandshakes: config.maxPendingHandshakes,
       maxPendingHandshakesPerIp: config.maxPendingHandshakesPerIp,
       onPendingRefused: (address, reason) => refusals.refused(address, PENDING_REFUSALS[reason]),

@@ -100,8 +100,14 @@ Deno.test("connections that open TCP and never finish the TLS handshake are drop
   await using s = await startTestServer({
     users: ["alice", "bob"],
     // Everyone here shares 127.0.0.1: lift the per-address handshake cap (its
-    // own test is below) so this one is about the timeout.
-    config: { handshakeTimeoutMs, maxPendingHandshakesPerIp: 1_000 },
+    // own test is below) so this one is about the timeout. The fake clock
+    // jumps a whole handshake timeout: alice's heartbeat must outlast it, or
+    // she would depend on a ping of hers landing between the two jumps.
+    config: {
+      handshakeTimeoutMs,
+      maxPendingHandshakesPerIp: 1_000,
+      deadAfterMs: 10 * handshakeTimeoutMs,
+    },
     deps: { clock },
   });
   await using alice = await s.login("alice");

@@ -263,3 +263,22 @@ Deno.test("Outbox.pushLatest() replaces a waiting frame that others were queued 
     `{"type":"pong","id":2}`,
   ]);
 });
+
+Deno.test("Outbox writes the one small frame of a quiet queue as it is, uncopied; more in the same turn share a chunk", async () => {
+  const writes: Uint8Array[] = [];
+  const outbox = new Outbox({
+    write: (bytes) => void writes.push(bytes),
+    close: () => Promise.resolve(),
+  });
+  const enc = new TextEncoder();
+  const shared = enc.encode("one delivery, shared by every receiver\n");
+  outbox.push(shared);
+  await Promise.resolve();
+  equal(writes.length, 1);
+  equal(writes[0], shared, "the frame itself, not a copy in a 4 KiB chunk");
+  outbox.push(enc.encode("a\n"));
+  outbox.push(enc.encode("b\n"));
+  outbox.push(enc.encode("c\n"));
+  await outbox.close();
+  deepEqual(writes.slice(1).map((w) => new TextDecoder().decode(w)), ["a\nb\nc\n"]);
+});

@@ -1,0 +1,213 @@
+/**
+ * Adaptive write coalescing for a server's connections: a connection that
+ * has not written for a window writes at once; one that is busy gathers what
+ * comes in the next window (or up to a size) into one write, so a stream of
+ * small deliveries becomes one TLS record and one `write` instead of one
+ * each. One timer per {@linkcode WriteCoalescing} serves every connection.
+ *
+ * The bound stays where it was: a sink gathers less than `maxBytes`, and
+ * while the connection's own sink is full it answers every write with a
+ * promise, so it holds at most one write more and the caller (the outbox)
+ * keeps the rest under its own memory bounds.
+ *
+ * @module
+ */
+import type { ByteSink } from "../wire/byte_channel.ts";
+import { concatBytes } from "../util/bytes.ts";
+import { type Clock, systemClock, type TimerId } from "../util/clock.ts";
+
+/** How long a busy connection gathers writes, ms. */
+export const DEFAULT_COALESCE_MS = 2;
+
+/** Gathered bytes that are written at once, without waiting for the window: one TLS record. */
+export const DEFAULT_COALESCE_BYTES = 16 * 1024;
+
+/** Options for {@linkcode WriteCoalescing}. */
+export interface WriteCoalescingOptions {
+  /**
+   * How long a connection that wrote less than this ago gathers further
+   * writes; 0 turns coalescing off. @default {DEFAULT_COALESCE_MS}
+   */
+  windowMs?: number;
+  /** Gathered bytes that go out at once. @default {DEFAULT_COALESCE_BYTES} */
+  maxBytes?: number;
+  /** The time and the one timer. @default systemClock */
+  clock?: Clock;
+}
+
+/**
+ * Coalesces the writes of many connections on one timer.
+ *
+ * @example
+ * ```ts
+ * import { strictEqual } from "node:assert/strict";
+ * import { WriteCoalescing } from "./_write_coalescing.ts";
+ * const writes: Uint8Array[] = [];
+ * const sink = new WriteCoalescing({ windowMs: 0 }).wrap({
+ *   write: (bytes) => void writes.push(bytes),
+ *   close: () => Promise.resolve(),
+ * });
+ * sink.write(new Uint8Array([1]));
+ * strictEqual(writes.length, 1);
+ * ```
+ */
+export class WriteCoalescing {
+  readonly #windowMs: number;
+  readonly #maxBytes: number;
+  readonly #clock: Clock;
+  #due = new Set<CoalescingSink>();
+  #timer: TimerId | undefined;
+
+  /** @param options Window, size and clock. */
+  constructor(options: WriteCoalescingOptions = {}) {
+    const windowMs = options.windowMs ?? DEFAULT_COALESCE_MS;
+    const maxBytes = options.maxBytes ?? DEFAULT_COALESCE_BYTES;
+    if (!(windowMs >= 0) || !Number.isFinite(windowMs)) {
+      throw new RangeError(`Cannot coalesce writes: window ${windowMs} ms is not a time`);
+    }
+    if (!Number.isInteger(maxBytes) || maxBytes < 1) {
+      throw new RangeError(`Cannot coalesce writes: ${maxBytes} bytes is not a positive size`);
+    }
+    this.#windowMs = windowMs;
+    this.#maxBytes = maxBytes;
+    this.#clock = options.clock ?? systemClock;
+  }
+
+  /**
+   * A sink that coalesces writes in front of `raw`.
+   *
+   * @param raw The connection's own sink; its `write` returns a promise when
+   *   it cannot take more for now.
+   * @returns The coalescing sink.
+   */
+  wrap(raw: ByteSink): ByteSink {
+    if (this.#windowMs === 0) return raw;
+    return new CoalescingSink(raw, this, this.#windowMs, this.#maxBytes);
+  }
+
+  /** @internal The time now. */
+  now(): number {
+    return this.#clock.now();
+  }
+
+  /** @internal Flush `sink` when the current window ends. */
+  schedule(sink: CoalescingSink): void {
+    this.#due.add(sink);
+    this.#timer ??= this.#clock.setTimeout(() => this.#fire(), this.#windowMs);
+  }
+
+  #fire(): void {
+    this.#timer = undefined;
+    const due = this.#due;
+    this.#due = new Set();
+    for (const sink of due) sink.flush();
+  }
+}
+
+/** One connection's coalescing sink. */
+class CoalescingSink implements ByteSink {
+  readonly #raw: ByteSink;
+  readonly #group: WriteCoalescing;
+  readonly #windowMs: number;
+  readonly #maxBytes: number;
+  #pending: Uint8Array[] | undefined;
+  #pendingBytes = 0;
+  /** A write `raw` has not finished taking. */
+  #inflight: Promise<void> | undefined;
+  #lastWriteAt = Number.NEGATIVE_INFINITY;
+  #failure: unknown;
+  #failed = false;
+
+  constructor(raw: ByteSink, group: WriteCoalescing, windowMs: number, maxBytes: number) {
+    this.#raw = raw;
+    this.#group = group;
+    this.#windowMs = windowMs;
+    this.#maxBytes = maxBytes;
+  }
+
+  write(bytes: Uint8Array): Promise<void> | undefined {
+    if (this.#failed) return Promise.reject(this.#failure);
+    const now = this.#group.now();
+    if (this.#inflight === undefined && bytes.length >= this.#maxBytes) {
+      // A record's worth already: waiting gains nothing, and gathering it
+      // would only copy it. What was gathered goes first.
+      this.flush();
+      if (this.#inflight === undefined && !this.#failed) this.#send(bytes, now);
+      else this.#gather(bytes);
+    } else if (
+      this.#inflight === undefined && this.#pendingBytes === 0 &&
+      now - this.#lastWriteAt >= this.#windowMs
+    ) {
+      // Quiet connection: no reason to wait.
+      this.#send(bytes, now);
+    } else {
+      this.#gather(bytes);
+      if (this.#inflight === undefined) {
+        if (this.#pendingBytes >= this.#maxBytes) this.flush();
+        else this.#group.schedule(this);
+      }
+    }
+    if (this.#failed) return Promise.reject(this.#failure);
+    // While the raw sink is full the writer waits: what it pushes meanwhile
+    // stays in its own bounded queue, not here.
+    return this.#inflight !== undefined ? this.#settled() : undefined;
+  }
+
+  #gather(bytes: Uint8Array): void {
+    (this.#pending ??= []).push(bytes);
+    this.#pendingBytes += bytes.length;
+  }
+
+  /** Write what was gathered, unless a write is still in flight (it flushes when done). */
+  flush(): void {
+    if (this.#inflight !== undefined || this.#pending === undefined || this.#failed) return;
+    const parts = this.#pending;
+    const chunk = parts.length === 1 ? parts[0]! : concatBytes(parts, this.#pendingBytes);
+    this.#pending = undefined;
+    this.#pendingBytes = 0;
+    this.#send(chunk, this.#group.now());
+  }
+
+  #send(chunk: Uint8Array, now: number): void {
+    this.#lastWriteAt = now;
+    let pending: Promise<void> | undefined;
+    try {
+      pending = this.#raw.write(chunk);
+    } catch (error) {
+      this.#fail(error);
+      return;
+    }
+    if (pending === undefined) return;
+    const inflight: Promise<void> = pending.then(() => {
+      if (this.#inflight === inflight) this.#inflight = undefined;
+      // The raw sink was full: the window has passed meanwhile.
+      this.flush();
+    }, (error) => {
+      if (this.#inflight === inflight) this.#inflight = undefined;
+      this.#fail(error);
+    });
+    this.#inflight = inflight;
+  }
+
+  #fail(error: unknown): void {
+    this.#failed = true;
+    this.#failure = error;
+    this.#pending = undefined;
+    this.#pendingBytes = 0;
+  }
+
+  /** Resolves once nothing is in flight, or rejects with the write's failure. */
+  async #settled(): Promise<void> {
+    while (this.#inflight !== undefined) await this.#inflight;
+    if (this.#failed) throw this.#failure;
+  }
+
+  async close(): Promise<void> {
+    while (this.#inflight !== undefined || this.#pending !== undefined) {
+      if (this.#failed) break;
+      if (this.#inflight === undefined) this.flush();
+      if (this.#inflight !== undefined) await this.#inflight;
+    }
+    await this.#raw.close();
+  }
+}

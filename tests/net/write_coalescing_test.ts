@@ -1,0 +1,190 @@
+import { deepEqual, equal, ok, rejects, throws } from "node:assert/strict";
+import type { ByteSink } from "../../lib/wire/byte_channel.ts";
+import { WriteCoalescing } from "../../lib/net/_write_coalescing.ts";
+import { Outbox } from "../../lib/server/outbox.ts";
+import { FakeClock } from "../_fake_clock.ts";
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+/** A connection's raw sink that records each write; `block` makes writes wait. */
+function rawSink() {
+  const writes: string[] = [];
+  let blocked: PromiseWithResolvers<void> | undefined;
+  let closed = false;
+  const sink: ByteSink = {
+    write(bytes) {
+      writes.push(dec.decode(bytes));
+      return blocked?.promise;
+    },
+    close() {
+      closed = true;
+      return Promise.resolve();
+    },
+  };
+  return {
+    sink,
+    writes,
+    block() {
+      blocked = Promise.withResolvers<void>();
+    },
+    unblock() {
+      const was = blocked;
+      blocked = undefined;
+      was?.resolve();
+    },
+    fail(error: Error) {
+      const was = blocked;
+      blocked = undefined;
+      was?.reject(error);
+    },
+    get closed() {
+      return closed;
+    },
+  };
+}
+
+async function turns(n = 5): Promise<void> {
+  for (let i = 0; i < n; i++) await Promise.resolve();
+}
+
+Deno.test("a quiet connection's write goes out at once, without a timer", () => {
+  const clock = new FakeClock();
+  const raw = rawSink();
+  const sink = new WriteCoalescing({ clock, windowMs: 2 }).wrap(raw.sink);
+  equal(sink.write(enc.encode("a\n")), undefined);
+  deepEqual(raw.writes, ["a\n"]);
+  equal(clock.pendingTimers, 0);
+});
+
+Deno.test("writes that follow within the window are gathered into one write when it ends", () => {
+  const clock = new FakeClock();
+  const raw = rawSink();
+  const sink = new WriteCoalescing({ clock, windowMs: 2 }).wrap(raw.sink);
+  sink.write(enc.encode("a\n"));
+  clock.advance(1);
+  for (const line of ["b\n", "c\n", "d\n"]) equal(sink.write(enc.encode(line)), undefined);
+  deepEqual(raw.writes, ["a\n"]);
+  clock.advance(2);
+  deepEqual(raw.writes, ["a\n", "b\nc\nd\n"]);
+  // Quiet for a window again: the next write is immediate.
+  clock.advance(5);
+  sink.write(enc.encode("e\n"));
+  deepEqual(raw.writes, ["a\n", "b\nc\nd\n", "e\n"]);
+});
+
+Deno.test("gathered bytes reaching the size limit go out without waiting for the window", () => {
+  const clock = new FakeClock();
+  const raw = rawSink();
+  const sink = new WriteCoalescing({ clock, windowMs: 2, maxBytes: 8 }).wrap(raw.sink);
+  sink.write(enc.encode("a\n"));
+  sink.write(enc.encode("bbb\n"));
+  sink.write(enc.encode("ccc\n"));
+  deepEqual(raw.writes, ["a\n", "bbb\nccc\n"]);
+});
+
+Deno.test("a write of a record's worth goes out at once, after what was gathered, uncopied", () => {
+  const clock = new FakeClock();
+  const raw = rawSink();
+  const writes: Uint8Array[] = [];
+  const sink = new WriteCoalescing({ clock, windowMs: 2, maxBytes: 8 }).wrap({
+    write: (bytes) => {
+      writes.push(bytes);
+      return raw.sink.write(bytes);
+    },
+    close: () => raw.sink.close(),
+  });
+  sink.write(enc.encode("a\n"));
+  sink.write(enc.encode("b\n"));
+  const big = enc.encode("0123456789\n");
+  sink.write(big);
+  deepEqual(raw.writes, ["a\n", "b\n", "0123456789\n"]);
+  equal(writes[2], big, "the big write is handed on as it is");
+});
+
+Deno.test("one timer serves every busy connection of a WriteCoalescing", () => {
+  const clock = new FakeClock();
+  const coalescing = new WriteCoalescing({ clock, windowMs: 2 });
+  const raws = Array.from({ length: 50 }, () => rawSink());
+  const sinks = raws.map((raw) => coalescing.wrap(raw.sink));
+  for (const sink of sinks) sink.write(enc.encode("x\n"));
+  for (const sink of sinks) sink.write(enc.encode("y\n"));
+  equal(clock.pendingTimers, 1);
+  clock.advance(2);
+  for (const raw of raws) deepEqual(raw.writes, ["x\n", "y\n"]);
+  equal(clock.pendingTimers, 0);
+});
+
+Deno.test("while the socket is full every write makes its writer wait, and waits in one piece", async () => {
+  const clock = new FakeClock();
+  const raw = rawSink();
+  const sink = new WriteCoalescing({ clock, windowMs: 2, maxBytes: 8 }).wrap(raw.sink);
+  raw.block();
+  const first = sink.write(enc.encode("a\n"));
+  ok(first instanceof Promise, "a write the socket did not take makes the writer wait");
+  const second = sink.write(enc.encode("bbb\n"));
+  ok(second instanceof Promise, "so its next bytes stay in its own bounded queue");
+  clock.advance(10);
+  deepEqual(raw.writes, ["a\n"], "nothing more is written while the socket is full");
+  raw.unblock();
+  await first;
+  await second;
+  deepEqual(raw.writes, ["a\n", "bbb\n"]);
+  equal(sink.write(enc.encode("c\n")), undefined, "taken again once the socket drained");
+});
+
+Deno.test("close writes what was gathered, then closes the raw sink", async () => {
+  const clock = new FakeClock();
+  const raw = rawSink();
+  const sink = new WriteCoalescing({ clock, windowMs: 2 }).wrap(raw.sink);
+  sink.write(enc.encode("a\n"));
+  sink.write(enc.encode("bye\n"));
+  await sink.close();
+  deepEqual(raw.writes, ["a\n", "bye\n"]);
+  ok(raw.closed);
+});
+
+Deno.test("a failed write is reported to the next writer and gathered bytes are dropped", async () => {
+  const clock = new FakeClock();
+  const raw = rawSink();
+  const sink = new WriteCoalescing({ clock, windowMs: 2 }).wrap(raw.sink);
+  raw.block();
+  const first = sink.write(enc.encode("a\n"))!;
+  const second = sink.write(enc.encode("b\n"))!;
+  raw.fail(new Deno.errors.BrokenPipe("socket closed"));
+  await rejects(first, Deno.errors.BrokenPipe);
+  await rejects(second, Deno.errors.BrokenPipe);
+  await rejects(async () => await sink.write(enc.encode("c\n")), Deno.errors.BrokenPipe);
+  deepEqual(raw.writes, ["a\n"]);
+});
+
+Deno.test("window 0 turns coalescing off; a bad window or size is refused", () => {
+  const raw = rawSink();
+  equal(new WriteCoalescing({ windowMs: 0 }).wrap(raw.sink), raw.sink);
+  throws(() => new WriteCoalescing({ windowMs: -1 }), RangeError);
+  throws(() => new WriteCoalescing({ windowMs: Number.NaN }), RangeError);
+  throws(() => new WriteCoalescing({ maxBytes: 0 }), RangeError);
+});
+
+Deno.test("an outbox over a coalescing sink: a busy stream of deliveries costs one write per window", async () => {
+  const clock = new FakeClock();
+  const raw = rawSink();
+  const sink = new WriteCoalescing({ clock, windowMs: 2 }).wrap(raw.sink);
+  const outbox = new Outbox(sink, { clock });
+  let sent = "";
+  for (let ms = 0; ms < 10; ms++) {
+    // Two deliveries a millisecond, each in its own turn.
+    for (let i = 0; i < 2; i++) {
+      const line = `m${ms}.${i}\n`;
+      sent += line;
+      outbox.push(enc.encode(line));
+      await turns();
+    }
+    clock.advance(1);
+  }
+  clock.advance(2);
+  await turns();
+  equal(raw.writes.join(""), sent, "every byte arrives, in order");
+  ok(raw.writes.length <= 6, `20 deliveries in 10 ms took ${raw.writes.length} writes`);
+  equal(outbox.queuedBytes, 0);
+});
