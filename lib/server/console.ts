@@ -25,6 +25,9 @@ export const OPERATOR_NAME = "operator";
 /** Asked on Ctrl-D before the console closes. */
 export const CLOSE_QUESTION = "Close the console? The server keeps running. [y/N] ";
 
+/** Printed once the operator closed the console. */
+export const CONSOLE_OFF = "Console off: the server keeps running; Ctrl-C or SIGTERM stops it";
+
 /** Options for {@linkcode runConsole}. */
 export interface ConsoleOptions {
   /** Operator input. */
@@ -93,6 +96,7 @@ export async function runConsole(
   });
   const editor = new LineEditor();
   const stopped = new AbortController();
+  let closedByOperator = false;
   const render = { self: OPERATOR_NAME, colour: options.colour };
   const member: Member = {
     name: OPERATOR_NAME,
@@ -130,11 +134,17 @@ export async function runConsole(
         if (!asking) return presence.input(line);
         asking = false;
         screen.setPrompt(renderPrompt(view()));
-        if (/^y(es)?$/i.test(line.trim())) return false;
+        if (/^y(es)?$/i.test(line.trim())) {
+          closedByOperator = true;
+          return false;
+        }
       },
       onInterrupt: () => presence.input("/shutdown"),
       onEof: () => {
-        if (asking) return true; // Ctrl-D again: yes
+        if (asking) { // Ctrl-D again: yes
+          closedByOperator = true;
+          return true;
+        }
         asking = true;
         screen.setPrompt(CLOSE_QUESTION);
         return false;
@@ -158,5 +168,6 @@ export async function runConsole(
     detachLogs?.();
     screen.clearInput();
     presence.leave("console closed");
+    if (closedByOperator) options.write(new TextEncoder().encode(`${CONSOLE_OFF}\n`));
   }
 }

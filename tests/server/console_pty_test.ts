@@ -8,6 +8,7 @@ import { tempDir } from "../_helpers.ts";
 import { spawnPty } from "../_pty.ts";
 import { loginAs, TEST_SCRYPT_LOG_N, writeServerFiles } from "../_server.ts";
 import { TestClient } from "../_helpers.ts";
+import { CONSOLE_OFF } from "../../lib/server/console.ts";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
 
@@ -74,6 +75,7 @@ Deno.test("console Ctrl-D asks first; n keeps it, y closes it and the server kee
   await pty.write("\x04");
   await pty.waitFor("Close the console? The server keeps running. [y/N]");
   await pty.write("y\r");
+  await pty.waitFor(CONSOLE_OFF);
   await pty.waitUntil(
     (l) => !inputRow(l).includes("operator>") && !inputRow(l).includes("[y/N]"),
     "the console closed",
