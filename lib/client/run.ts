@@ -239,6 +239,9 @@ export class ChatClient {
     const ending = trimmed === "end" || trimmed === "/quit";
     if (ending) this.#quitting = true;
     if (this.#queued.length >= MAX_QUEUED_LINES) return false;
+    // Counted when typed, not when sent: an `end` typed before the login
+    // (or while the pace holds lines back) still waits for the reply.
+    if (SLOW_COMMANDS.test(trimmed)) this.#awaiting++;
     if (ending && this.#awaiting > 0 && !this.#options.io.canAsk && this.#heldEnd === undefined) {
       // Scripted: let the replies to commands already sent arrive first.
       const timer = this.#clock.setTimeout(() => this.#releaseEnd(), END_WAIT_MS);
@@ -292,7 +295,6 @@ export class ChatClient {
     while (this.#queued.length > 0 && this.#bucket.take()) {
       const line = this.#queued.shift();
       if (line === undefined) break;
-      if (SLOW_COMMANDS.test(line.text.trim())) this.#awaiting++;
       send({ type: "say", text: line.text });
     }
     if (this.#queued.length === 0) return;

@@ -2,6 +2,7 @@ import { doesNotMatch, equal, match } from "node:assert/strict";
 import { join } from "node:path";
 import { startClient } from "../_client_process.ts";
 import { passwordOf, startTestServer } from "../_server.ts";
+import { within } from "../_helpers.ts";
 
 function clientArgs(dir: string, port: number, user?: string): string[] {
   return [
@@ -37,11 +38,11 @@ Deno.test("scripted: a get_joke before end shows its joke before the client leav
     env: { BANTER_PASSWORD: passwordOf("alice") },
   });
   await client.write("get_joke\nend\n");
-  await asked.promise;
+  await within(asked.promise, 10_000, "the joke API to be asked");
   await client.write("after end\n"); // a round trip later: end would have closed the session
   await client.waitFor("Logged in");
   release.resolve();
-  equal(await client.status(), 0);
+  equal(await within(client.status(), 10_000, "the client to exit"), 0);
   match(client.output(), /Slow setup\?/);
 });
 
