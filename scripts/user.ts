@@ -30,6 +30,7 @@ import { type Clock, systemClock } from "../lib/util/clock.ts";
 import { listAccounts } from "./_user_list.ts";
 import { isAddress, listLocks, unlockAccount, unlockAddress } from "./_user_locks.ts";
 import { ConfigError, loadConfig, settingsEnvironment } from "../lib/util/config.ts";
+import { TOOL_EXIT } from "../lib/util/exit_status.ts";
 import { refuseLegacyCredentials } from "../lib/server/legacy_credentials.ts";
 
 interface Context {
@@ -134,7 +135,8 @@ export interface UserCliOptions {
  *
  * @param args Command-line arguments.
  * @param options The clock.
- * @returns The exit code: 0 on success, 1 on failure, 2 on bad usage.
+ * @returns The exit status ({@linkcode TOOL_EXIT}): `ok` on success,
+ * `failure` when the action failed, `usage` on bad usage.
  */
 export async function main(args: string[], options: UserCliOptions = {}): Promise<number> {
   let parsed;
@@ -158,7 +160,7 @@ export async function main(args: string[], options: UserCliOptions = {}): Promis
   const { values, positionals: [name = "", ...names] } = parsed;
   if (values.help) {
     console.log(USAGE);
-    return 0;
+    return TOOL_EXIT.ok;
   }
   const command = COMMANDS[name];
   if (!Object.hasOwn(COMMANDS, name) || !command) {
@@ -204,11 +206,11 @@ export async function main(args: string[], options: UserCliOptions = {}): Promis
       data: settings.data,
       hasher: new Hasher({ params: scryptParamsFor(settings.scryptLogN) }),
     });
-    return 0;
+    return TOOL_EXIT.ok;
   } catch (error) {
     // The edge: every failure becomes one line and a non-zero exit.
     console.error(`user: ${(error as Error).message ?? error}`);
-    return 1;
+    return TOOL_EXIT.failure;
   }
 }
 
@@ -232,7 +234,7 @@ function readGrantedEnv(name: string): string | undefined {
 
 function usageError(message: string): number {
   console.error(`user: ${message}\n${USAGE}`);
-  return 2;
+  return TOOL_EXIT.usage;
 }
 
 async function addUser(
