@@ -897,10 +897,16 @@ export class Hub {
       throw new RangeError("Cannot set the topic: it contains control characters");
     }
     this.#history.setTopic(room, topic);
-    this.#rooms.get(room)?.broadcast(
-      { kind: "topic", room, text: topic, by: seat.account.name, ts: this.#clock.now() },
-      undefined,
-    );
+    const by = seat.account.name;
+    const ts = this.#clock.now();
+    const shown = this.#rooms.get(room);
+    shown?.broadcast({ kind: "topic", room, text: topic, by, ts }, undefined);
+    // One-room members showing the room have no `topic` frame: a notice
+    // (the session that set it gets the reply below instead).
+    const told = topic === ""
+      ? `${by} cleared the topic of #${room}`
+      : `${by} set the topic of #${room}: ${topic}`;
+    shown?.broadcast(undefined, { kind: "notice", level: "info", text: told, ts }, seat.member);
     this.#reply(
       seat,
       topic === "" ? `Cleared the topic of #${room}` : `Topic of #${room}: ${topic}`,
