@@ -29,6 +29,7 @@ import { ACTIVITY_FILE, readActivity } from "../lib/server/activity.ts";
 import { type Clock, systemClock } from "../lib/util/clock.ts";
 import { listAccounts } from "./_user_list.ts";
 import { isAddress, listLocks, unlockAccount, unlockAddress } from "./_user_locks.ts";
+import { permissionAdvice } from "./_user_permissions.ts";
 import { ConfigError, loadConfig, settingsEnvironment } from "../lib/util/config.ts";
 import { TOOL_EXIT } from "../lib/util/exit_status.ts";
 import { refuseLegacyCredentials } from "../lib/server/legacy_credentials.ts";
@@ -184,18 +185,26 @@ export async function main(args: string[], options: UserCliOptions = {}): Promis
   if (values.address !== undefined && !isAddress(values.address)) {
     return usageError(`--address: "${values.address.slice(0, 64)}" is not an IP address`);
   }
+  const config = values.config ?? readGrantedEnv("BANTER_CONFIG");
   let settings;
+  const denied: unknown[] = [];
   try {
-    settings = serverSettings(SHARED_FLAGS.flatMap((flag) => {
-      const value = values[flag];
-      return value === undefined ? [] : [`--${flag}`, value];
-    }));
+    settings = serverSettings(
+      SHARED_FLAGS.flatMap((flag) => {
+        const value = values[flag];
+        return value === undefined ? [] : [`--${flag}`, value];
+      }),
+      (error) => denied.push(error),
+    );
   } catch (error) {
+    // A config file this process may not read is no usage error.
+    const advice = permissionAdvice(denied[0] ?? error, args, { ...(config ? { config } : {}) });
+    if (advice !== undefined) return failure(advice);
     if (error instanceof ConfigError) return usageError(error.message);
     throw error;
   }
+  const credentials = credentialsPath(settings);
   try {
-    const credentials = credentialsPath(settings);
     await refuseLegacyCredentials({ credentials, data: settings.data });
     await command.run({
       names,
@@ -208,19 +217,33 @@ export async function main(args: string[], options: UserCliOptions = {}): Promis
     });
     return TOOL_EXIT.ok;
   } catch (error) {
-    // The edge: every failure becomes one line and a non-zero exit.
-    console.error(`user: ${(error as Error).message ?? error}`);
-    return TOOL_EXIT.failure;
+    // The edge: every failure becomes one line and a non-zero exit; a
+    // permission the task does not grant says which command would.
+    const files = { data: settings.data, credentials, ...(config ? { config } : {}) };
+    return failure(permissionAdvice(error, args, files) ?? (error as Error).message ?? error);
   }
 }
 
+function failure(line: unknown): number {
+  console.error(`user: ${line}`);
+  return TOOL_EXIT.failure;
+}
+
 /** The server's credentials, data and scrypt settings, resolved as the
- * server resolves them (flag, variable, config file, default). */
-function serverSettings(flags: string[]) {
+ * server resolves them (flag, variable, config file, default); a config
+ * file that cannot be read is also told to `onReadError`, with its cause. */
+function serverSettings(flags: string[], onReadError: (error: unknown) => void) {
   const { values } = loadConfig(SERVER_SETTINGS, {
     args: flags,
     env: settingsEnvironment(SERVER_SETTINGS, readGrantedEnv),
-    readFile: (path) => Deno.readTextFileSync(path),
+    readFile: (path) => {
+      try {
+        return Deno.readTextFileSync(path);
+      } catch (error) {
+        onReadError(error);
+        throw error;
+      }
+    },
   });
   return values;
 }
