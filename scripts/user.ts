@@ -113,7 +113,7 @@ const USAGE = [
   "                              [--config FILE]",
   ...Object.values(COMMANDS).map((c) => `  ${c.usage.padEnd(30)} ${c.help}`),
   "  --credentials FILE             accounts file (BANTER_CREDENTIALS, default DATA/credentials.json)",
-  "  --data DIR                     data directory: lockout.json, credentials.json (BANTER_DATA, default data)",
+  "  --data DIR                     data directory: credentials.json, lockout.json, activity.json (BANTER_DATA, default data)",
   "  --scrypt-log-n N               scrypt cost, as the server's (BANTER_SCRYPT_LOG_N, default 17)",
   "  --config FILE                  the server's config file (BANTER_CONFIG)",
   "",
