@@ -10,6 +10,7 @@ import { setupLogging } from "./lib/util/log.ts";
 import { startServer } from "./lib/server/app.ts";
 import { parseServerConfig, SERVER_SETTINGS, type ServerConfig } from "./lib/server/settings.ts";
 import { missingPermission, shellLine } from "./lib/util/permission_advice.ts";
+import { TOOL_EXIT } from "./lib/util/exit_status.ts";
 
 const USAGE = "Usage: deno task server [options]";
 
@@ -41,7 +42,8 @@ function startFailure(error: unknown, args: readonly string[]): string {
  * Run the server until SIGINT/SIGTERM or an operator `/shutdown`.
  *
  * @param args Command-line arguments.
- * @returns Exit status.
+ * @returns Exit status ({@linkcode TOOL_EXIT}): `ok` after a clean stop or
+ * `--help`, `usage` for bad settings, `failure` when it could not start.
  */
 export async function main(args: string[]): Promise<number> {
   let config: ServerConfig;
@@ -52,13 +54,13 @@ export async function main(args: string[]): Promise<number> {
     );
     if (parsed.help) {
       console.log(helpText(USAGE, SERVER_SETTINGS));
-      return 0;
+      return TOOL_EXIT.ok;
     }
     config = parsed.config;
   } catch (error) {
     if (error instanceof ConfigError) {
       console.error(`banter: ${error.message}`);
-      return 2;
+      return TOOL_EXIT.usage;
     }
     throw error;
   }
@@ -77,7 +79,7 @@ export async function main(args: string[]): Promise<number> {
   } catch (error) {
     console.error(`banter: ${startFailure(error, args)}`);
     await resetLogging();
-    return 1;
+    return TOOL_EXIT.failure;
   }
   const stop = new AbortController();
   let stopReason = "requested";
@@ -124,7 +126,7 @@ export async function main(args: string[]): Promise<number> {
   Deno.removeSignalListener("SIGINT", onSigint);
   Deno.removeSignalListener("SIGTERM", onSigterm);
   await resetLogging();
-  return 0;
+  return TOOL_EXIT.ok;
 }
 
 if (import.meta.main) Deno.exit(await main(Deno.args));

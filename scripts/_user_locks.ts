@@ -8,6 +8,7 @@
  */
 import { addressGroup } from "../lib/util/address_group.ts";
 import type { LockEntry, Lockout } from "../lib/auth/lockout.ts";
+import { foldUserName } from "../lib/auth/user_name.ts";
 
 /** How the CLI spells a command that lifts an address lock. */
 export function unlockAddressCommand(address: string): string {
@@ -141,15 +142,17 @@ export function listLocks(lockout: Lockout): string[] {
  * @returns The cell's text.
  */
 export function lockStateOf(locks: readonly LockEntry[], name: string): string {
+  // Lock entries name accounts folded, as the lockout file keeps them.
+  const key = foldUserName(name);
   const own = locks.flatMap((lock) =>
-    lock.kind === "account" && lock.account === name ? [lock] : []
+    lock.kind === "account" && lock.account === key ? [lock] : []
   );
   const parts: string[] = [];
   if (own.length > 0) {
     const from = own.length === 1 ? own[0]!.address : `${own.length} addresses`;
     parts.push(`locked from ${from} (${formatLeft(Math.max(...own.map(left)))})`);
   }
-  const slowed = locks.find((lock) => lock.kind === "slowdown" && lock.account === name);
+  const slowed = locks.find((lock) => lock.kind === "slowdown" && lock.account === key);
   if (slowed?.kind === "slowdown") parts.push(`slowed (${formatLeft(slowed.delayMs)})`);
   return parts.length > 0 ? parts.join(", ") : "-";
 }

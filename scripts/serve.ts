@@ -18,6 +18,7 @@ import { fileURLToPath } from "node:url";
 import { join } from "node:path";
 import { CERT_FILES } from "../lib/net/cert_files.ts";
 import { ConfigError, settingsEnvironment } from "../lib/util/config.ts";
+import { TOOL_EXIT } from "../lib/util/exit_status.ts";
 import { exists } from "../lib/util/exists.ts";
 import { configFileOf, PermissionPathError, serverPermissions } from "../lib/server/permissions.ts";
 import { parseServerConfig, SERVER_SETTINGS, type ServerConfig } from "../lib/server/settings.ts";
@@ -59,14 +60,15 @@ function signalNumber(signal: Deno.Signal): number {
   return signal === "SIGINT" ? 2 : signal === "SIGTERM" ? 15 : signal === "SIGKILL" ? 9 : 1;
 }
 
-/** Make dev certificates in `certsDir` when the default files are missing. */
+/** Make dev certificates in `certsDir` when the default files are missing;
+ * the exit status of `scripts/certs.ts` ({@linkcode TOOL_EXIT}). */
 async function devCertificates(config: ServerConfig): Promise<number> {
-  if (config.cert !== undefined || config.key !== undefined) return 0;
+  if (config.cert !== undefined || config.key !== undefined) return TOOL_EXIT.ok;
   const dir = config.certsDir;
   if (
     await exists(join(dir, CERT_FILES.serverCert)) && await exists(join(dir, CERT_FILES.serverKey))
   ) {
-    return 0;
+    return TOOL_EXIT.ok;
   }
   return await runDeno([
     "run",
@@ -84,7 +86,8 @@ async function devCertificates(config: ServerConfig): Promise<number> {
  * Start the server with the permissions its settings need.
  *
  * @param args The server's command-line arguments, passed on unchanged.
- * @returns The server's exit status (2 for settings it cannot parse).
+ * @returns The server's exit status (`TOOL_EXIT.usage` for settings it
+ * cannot parse).
  */
 export async function main(args: string[]): Promise<number> {
   const env = settingsEnvironment(SERVER_SETTINGS, (name) => Deno.env.get(name));
@@ -96,12 +99,12 @@ export async function main(args: string[]): Promise<number> {
     flags = serverPermissions(config, { configFile: configFileOf(args, env) });
     if (!parsed.help) {
       const made = await devCertificates(config);
-      if (made !== 0) return made;
+      if (made !== TOOL_EXIT.ok) return made;
     }
   } catch (error) {
     if (error instanceof ConfigError || error instanceof PermissionPathError) {
       console.error(`banter: ${error.message}`);
-      return 2;
+      return TOOL_EXIT.usage;
     }
     throw error;
   }

@@ -29,7 +29,9 @@ import { ACTIVITY_FILE, readActivity } from "../lib/server/activity.ts";
 import { type Clock, systemClock } from "../lib/util/clock.ts";
 import { listAccounts } from "./_user_list.ts";
 import { isAddress, listLocks, unlockAccount, unlockAddress } from "./_user_locks.ts";
+import { permissionAdvice } from "./_user_permissions.ts";
 import { ConfigError, loadConfig, settingsEnvironment } from "../lib/util/config.ts";
+import { TOOL_EXIT } from "../lib/util/exit_status.ts";
 import { refuseLegacyCredentials } from "../lib/server/legacy_credentials.ts";
 
 interface Context {
@@ -111,7 +113,7 @@ const USAGE = [
   "                              [--config FILE]",
   ...Object.values(COMMANDS).map((c) => `  ${c.usage.padEnd(30)} ${c.help}`),
   "  --credentials FILE             accounts file (BANTER_CREDENTIALS, default DATA/credentials.json)",
-  "  --data DIR                     data directory: lockout.json, credentials.json (BANTER_DATA, default data)",
+  "  --data DIR                     data directory: credentials.json, lockout.json, activity.json (BANTER_DATA, default data)",
   "  --scrypt-log-n N               scrypt cost, as the server's (BANTER_SCRYPT_LOG_N, default 17)",
   "  --config FILE                  the server's config file (BANTER_CONFIG)",
   "",
@@ -134,7 +136,8 @@ export interface UserCliOptions {
  *
  * @param args Command-line arguments.
  * @param options The clock.
- * @returns The exit code: 0 on success, 1 on failure, 2 on bad usage.
+ * @returns The exit status ({@linkcode TOOL_EXIT}): `ok` on success,
+ * `failure` when the action failed, `usage` on bad usage.
  */
 export async function main(args: string[], options: UserCliOptions = {}): Promise<number> {
   let parsed;
@@ -158,7 +161,7 @@ export async function main(args: string[], options: UserCliOptions = {}): Promis
   const { values, positionals: [name = "", ...names] } = parsed;
   if (values.help) {
     console.log(USAGE);
-    return 0;
+    return TOOL_EXIT.ok;
   }
   const command = COMMANDS[name];
   if (!Object.hasOwn(COMMANDS, name) || !command) {
@@ -182,18 +185,26 @@ export async function main(args: string[], options: UserCliOptions = {}): Promis
   if (values.address !== undefined && !isAddress(values.address)) {
     return usageError(`--address: "${values.address.slice(0, 64)}" is not an IP address`);
   }
+  const config = values.config ?? readGrantedEnv("BANTER_CONFIG");
   let settings;
+  const denied: unknown[] = [];
   try {
-    settings = serverSettings(SHARED_FLAGS.flatMap((flag) => {
-      const value = values[flag];
-      return value === undefined ? [] : [`--${flag}`, value];
-    }));
+    settings = serverSettings(
+      SHARED_FLAGS.flatMap((flag) => {
+        const value = values[flag];
+        return value === undefined ? [] : [`--${flag}`, value];
+      }),
+      (error) => denied.push(error),
+    );
   } catch (error) {
+    // A config file this process may not read is no usage error.
+    const advice = permissionAdvice(denied[0] ?? error, args, { ...(config ? { config } : {}) });
+    if (advice !== undefined) return failure(advice);
     if (error instanceof ConfigError) return usageError(error.message);
     throw error;
   }
+  const credentials = credentialsPath(settings);
   try {
-    const credentials = credentialsPath(settings);
     await refuseLegacyCredentials({ credentials, data: settings.data });
     await command.run({
       names,
@@ -204,21 +215,35 @@ export async function main(args: string[], options: UserCliOptions = {}): Promis
       data: settings.data,
       hasher: new Hasher({ params: scryptParamsFor(settings.scryptLogN) }),
     });
-    return 0;
+    return TOOL_EXIT.ok;
   } catch (error) {
-    // The edge: every failure becomes one line and a non-zero exit.
-    console.error(`user: ${(error as Error).message ?? error}`);
-    return 1;
+    // The edge: every failure becomes one line and a non-zero exit; a
+    // permission the task does not grant says which command would.
+    const files = { data: settings.data, credentials, ...(config ? { config } : {}) };
+    return failure(permissionAdvice(error, args, files) ?? (error as Error).message ?? error);
   }
 }
 
+function failure(line: unknown): number {
+  console.error(`user: ${line}`);
+  return TOOL_EXIT.failure;
+}
+
 /** The server's credentials, data and scrypt settings, resolved as the
- * server resolves them (flag, variable, config file, default). */
-function serverSettings(flags: string[]) {
+ * server resolves them (flag, variable, config file, default); a config
+ * file that cannot be read is also told to `onReadError`, with its cause. */
+function serverSettings(flags: string[], onReadError: (error: unknown) => void) {
   const { values } = loadConfig(SERVER_SETTINGS, {
     args: flags,
     env: settingsEnvironment(SERVER_SETTINGS, readGrantedEnv),
-    readFile: (path) => Deno.readTextFileSync(path),
+    readFile: (path) => {
+      try {
+        return Deno.readTextFileSync(path);
+      } catch (error) {
+        onReadError(error);
+        throw error;
+      }
+    },
   });
   return values;
 }
@@ -232,7 +257,7 @@ function readGrantedEnv(name: string): string | undefined {
 
 function usageError(message: string): number {
   console.error(`user: ${message}\n${USAGE}`);
-  return 2;
+  return TOOL_EXIT.usage;
 }
 
 async function addUser(

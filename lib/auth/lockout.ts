@@ -36,6 +36,11 @@
  *   ({@linkcode LOCKOUT_FORGET_MS}), so the ladder restarts at 1 min.
  * - Names that are not accounts are counted like accounts, so a lockout
  *   never reveals which names exist.
+ * - Names are compared ignoring ASCII case ({@linkcode foldUserName}, as
+ *   the chat compares them): failures as `ALICE` count toward `alice` and
+ *   `unlock alice` lifts them. Records in the file are kept under the
+ *   folded name; older files are folded as they are read, records of one
+ *   name in several cases merged.
  * - At most {@linkcode MAX_LOCKOUT_ENTRIES} records per table; beyond that
  *   the least recently failed are dropped.
  *
@@ -53,6 +58,7 @@ import { type Clock, systemClock } from "../util/clock.ts";
 import { exists } from "../util/exists.ts";
 import { isRecord } from "../util/is_record.ts";
 import { LockedJsonFile } from "./_locked_json_file.ts";
+import { foldUserName } from "./user_name.ts";
 
 /** When to lock and for how long. */
 export interface LockoutRule {
@@ -129,6 +135,7 @@ export type LockEntry =
   | {
     /** The account is locked from one address (group). */
     readonly kind: "account";
+    /** The account name, folded ({@linkcode foldUserName}). */
     readonly account: string;
     /** The address group it is locked from (IPv6: a /64). */
     readonly address: string;
@@ -144,6 +151,7 @@ export type LockEntry =
   | {
     /** Password checks on the account are spaced out, from every address. */
     readonly kind: "slowdown";
+    /** The account name, folded ({@linkcode foldUserName}). */
     readonly account: string;
     /** The current spacing of checks. */
     readonly delayMs: number;
@@ -200,8 +208,8 @@ interface Counter {
   lockedUntil: number;
   lastFailure: number;
 }
-/** `pair` is keyed by {@linkcode pairKey}, `account` by name, `ip` by
- * {@linkcode addressGroup}. */
+/** `pair` is keyed by {@linkcode pairKey}, `account` by the folded name
+ * ({@linkcode foldUserName}), `ip` by {@linkcode addressGroup}. */
 type Table = "pair" | "account" | "ip";
 type Tables = Record<Table, Map<string, Counter>>;
 
@@ -246,7 +254,7 @@ export class Lockout {
   #maxEntries: number;
   #maxSlowedWaiting: number;
   #tables: Tables = emptyTables();
-  /** Per account name; in memory only (a restart forgets reservations,
+  /** Per folded account name; in memory only (a restart forgets reservations,
    * the failures that cause the delay are in the file). */
   #schedules = new Map<string, Schedule>();
   /** {@linkcode pairKey} to the time of the last password login from there. */
@@ -398,17 +406,18 @@ export class Lockout {
   reserve(account: string, ip: string): number | undefined {
     const now = this.#clock.now();
     const slot = this.#slot(account, ip, now);
+    const key = foldUserName(account);
     if (slot === undefined) return 0;
     const { start, stepMs, waiting } = slot;
     if (waiting.length >= this.#maxSlowedWaiting) return undefined;
     this.#pruneSchedules(now);
-    if (!this.#schedules.has(account) && this.#schedules.size >= this.#maxEntries) {
+    if (!this.#schedules.has(key) && this.#schedules.size >= this.#maxEntries) {
       return undefined;
     }
     if (start > now) waiting.push(start);
     // Re-insert so map order is least recently reserved first.
-    this.#schedules.delete(account);
-    this.#schedules.set(account, { next: start + stepMs, waiting });
+    this.#schedules.delete(key);
+    this.#schedules.set(key, { next: start + stepMs, waiting });
     return start - now;
   }
 
@@ -418,7 +427,7 @@ export class Lockout {
     ip: string,
     now: number,
   ): { start: number; stepMs: number; waiting: number[] } | undefined {
-    const counter = this.#tables.account.get(account);
+    const counter = this.#tables.account.get(foldUserName(account));
     if (counter === undefined) return undefined;
     const known = this.#known.get(pairKey(account, ip));
     if (known !== undefined && now - known < KNOWN_ADDRESS_FORGET_MS) return undefined;
@@ -426,7 +435,7 @@ export class Lockout {
     const over = counter.failures - threshold;
     if (over < 0) return undefined;
     const stepMs = Math.min(maxDelayMs, firstDelayMs * 2 ** Math.min(over, 30));
-    const schedule = this.#schedules.get(account);
+    const schedule = this.#schedules.get(foldUserName(account));
     const start = Math.max(now, counter.lastFailure + stepMs, schedule?.next ?? 0);
     const waiting = schedule?.waiting.filter((at) => at > now) ?? [];
     return { start, stepMs, waiting };
@@ -467,7 +476,7 @@ export class Lockout {
           newLock = true;
         }
       }
-      if (account !== undefined) bump(tables.account, account, now);
+      if (account !== undefined) bump(tables.account, foldUserName(account), now);
       return { newLock, status: this.status(account, ip) };
     });
   }
@@ -484,16 +493,17 @@ export class Lockout {
    */
   async recordSuccess(account: string, ip: string): Promise<void> {
     const pair = pairKey(account, ip);
+    const key = foldUserName(account);
     this.#known.delete(pair);
     this.#known.set(pair, this.#clock.now());
     for (const key of this.#known.keys()) {
       if (this.#known.size <= this.#maxEntries) break;
       this.#known.delete(key);
     }
-    this.#schedules.delete(account);
-    if (!this.#tables.account.has(account) && !this.#tables.pair.has(pair)) return;
+    this.#schedules.delete(key);
+    if (!this.#tables.account.has(key) && !this.#tables.pair.has(pair)) return;
     await this.#change((tables) => {
-      tables.account.delete(account);
+      tables.account.delete(key);
       tables.pair.delete(pair);
     });
   }
@@ -508,9 +518,10 @@ export class Lockout {
   async unlock(account: string): Promise<boolean> {
     // No file, nothing to lift (and no data directory created by mistake).
     if (!await exists(this.#path)) return false;
+    const name = foldUserName(account);
     const cleared = await this.#change((tables) => {
-      let cleared = tables.account.delete(account);
-      const prefix = `${account} `;
+      let cleared = tables.account.delete(name);
+      const prefix = `${name} `;
       for (const key of tables.pair.keys()) {
         if (key.startsWith(prefix)) cleared = tables.pair.delete(key) || cleared;
       }
@@ -535,11 +546,12 @@ export class Lockout {
   async unlockAccount(account: string): Promise<AccountUnlock> {
     const none: AccountUnlock = { lockedFrom: [], records: 0, slowdown: false };
     if (!await exists(this.#path)) return none;
+    const name = foldUserName(account);
     const result = await this.#change((tables, now) => {
       const lockedFrom: { address: string; retryAfterMs: number }[] = [];
       let records = 0;
-      const slowdown = tables.account.delete(account);
-      const prefix = `${account} `;
+      const slowdown = tables.account.delete(name);
+      const prefix = `${name} `;
       for (const [key, counter] of tables.pair) {
         if (!key.startsWith(prefix)) continue;
         const retryAfterMs = counter.lockedUntil - now;
@@ -549,7 +561,7 @@ export class Lockout {
       }
       return { lockedFrom, records, slowdown };
     });
-    this.#schedules.delete(account);
+    this.#schedules.delete(name);
     this.#throwWriteError(`unlock "${account}"`);
     return result;
   }
@@ -685,9 +697,31 @@ export class Lockout {
   }
 }
 
-/** The `pair` table's key: user names have no spaces, address keys neither. */
+/** The `pair` table's key: the folded name and the address group (user
+ * names have no spaces, address keys neither). */
 function pairKey(account: string, ip: string): string {
-  return `${account} ${addressGroup(ip)}`;
+  return `${foldUserName(account)} ${addressGroup(ip)}`;
+}
+
+/** A key read from a file, folded as {@linkcode pairKey} and the
+ * `account` table fold theirs (files written before names were folded). */
+function foldKey(table: Table, key: string): string {
+  if (table === "ip") return key;
+  const space = key.indexOf(" ");
+  return space < 0 || table === "account"
+    ? foldUserName(key)
+    : `${foldUserName(key.slice(0, space))}${key.slice(space)}`;
+}
+
+/** Two records of one name in different cases, as one: every failure
+ * counts, the higher ladder step, the later lock and failure. */
+function merge(a: Counter, b: Counter): Counter {
+  return {
+    failures: a.failures + b.failures,
+    level: Math.max(a.level, b.level),
+    lockedUntil: Math.max(a.lockedUntil, b.lockedUntil),
+    lastFailure: Math.max(a.lastFailure, b.lastFailure),
+  };
 }
 
 /** Count one failure for `key`, moving it to the most recent end. */
@@ -758,26 +792,26 @@ function parseTables(value: unknown): Tables | string {
   for (const [table, field] of FIELDS[version]) {
     const records = value[field];
     if (!isRecord(records)) return `"${field}" must be an object`;
-    const entries: [string, Counter][] = [];
+    const folded = new Map<string, Counter>();
     for (const [key, record] of Object.entries(records)) {
       if (!isCounter(record)) {
         return `"${field}" entry ${JSON.stringify(key.slice(0, 64))} is not a counter`;
       }
       const { failures, level, lockedUntil, lastFailure } = record;
-      entries.push([
-        key,
-        version === 1 && table === "account"
-          ? {
-            failures: failures + level * ACCOUNT_LOCKOUT.threshold,
-            level: 0,
-            lockedUntil: 0,
-            lastFailure,
-          }
-          : { failures, level, lockedUntil, lastFailure },
-      ]);
+      const counter = version === 1 && table === "account"
+        ? {
+          failures: failures + level * ACCOUNT_LOCKOUT.threshold,
+          level: 0,
+          lockedUntil: 0,
+          lastFailure,
+        }
+        : { failures, level, lockedUntil, lastFailure };
+      const name = foldKey(table, key);
+      const same = folded.get(name);
+      folded.set(name, same === undefined ? counter : merge(same, counter));
     }
     // Least recently failed first, as the in-memory order.
-    entries.sort(([, a], [, b]) => a.lastFailure - b.lastFailure);
+    const entries = [...folded].sort(([, a], [, b]) => a.lastFailure - b.lastFailure);
     tables[table] = new Map(entries);
   }
   return tables;

@@ -42,6 +42,27 @@ export function validateUserName(name: string): string | undefined {
 }
 
 /**
+ * The key a user name is compared by where case must not matter (the
+ * chat's names, lockout records): ASCII letters lowercased, the same rule
+ * as SQLite's `NOCASE`. Valid user names are ASCII, so this is all the
+ * folding they need.
+ *
+ * @param name A user name as typed.
+ * @returns The name with ASCII letters lowercased.
+ *
+ * @example
+ * ```ts
+ * import { equal } from "node:assert/strict";
+ * import { foldUserName } from "./user_name.ts";
+ *
+ * equal(foldUserName("ALICE"), "alice");
+ * ```
+ */
+export function foldUserName(name: string): string {
+  return name.replace(/[A-Z]/g, (c) => c.toLowerCase());
+}
+
+/**
  * Names no account may take, nor one that looks like them: the server's own
  * speakers (the operator console, the joke bot, server notices). `admin` is
  * not among them: it is the account created at first start, which every

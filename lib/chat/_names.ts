@@ -1,9 +1,11 @@
 /**
  * How the chat compares user names: case-insensitively, ASCII only, the same
- * rule as SQLite's `NOCASE` so the hub and the history store agree.
+ * rule as SQLite's `NOCASE` so the hub and the history store agree (and the
+ * lockout file, which folds with the same function).
  *
  * @module
  */
+import { foldUserName } from "../auth/user_name.ts";
 
 /**
  * The key a user name is compared by.
@@ -12,5 +14,5 @@
  * @returns The name with ASCII letters lowercased.
  */
 export function foldName(name: string): string {
-  return name.replace(/[A-Z]/g, (c) => c.toLowerCase());
+  return foldUserName(name);
 }

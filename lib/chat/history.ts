@@ -140,6 +140,12 @@ export interface HistoryStore {
   addMember(account: string, room: string): boolean;
   /** @returns `false` when `account` was not a member of `room`. */
   removeMember(account: string, room: string): boolean;
+  /**
+   * Forget a removed account's memberships and the read markers it kept
+   * (its DMs stay, for the other side; markers others keep on them too).
+   * @returns How many memberships and markers were forgotten.
+   */
+  forgetAccount(account: string): number;
   /** The id `account` has read up to in `conversation` (`#room` or `@account`); 0 when none. */
   lastRead(account: string, conversation: string): number;
   /** Move the marker forward to `id`. @returns `false` when it was there or past it. */
@@ -343,6 +349,18 @@ export class MemoryHistory implements HistoryStore {
 
   removeMember(account: string, room: string): boolean {
     return this.#roomInfo.get(room)?.members.delete(account) ?? false;
+  }
+
+  forgetAccount(account: string): number {
+    let forgotten = 0;
+    for (const info of this.#roomInfo.values()) {
+      if (info.members.delete(account)) forgotten++;
+    }
+    const prefix = `${account} `;
+    for (const key of this.#markers.keys()) {
+      if (key.startsWith(prefix) && this.#markers.delete(key)) forgotten++;
+    }
+    return forgotten;
   }
 
   lastRead(account: string, conversation: string): number {
@@ -677,6 +695,8 @@ export class SqliteHistory implements HistoryStore {
       addMember:
         "INSERT INTO memberships (account, room) SELECT ?, name FROM rooms WHERE name = ? ON CONFLICT DO NOTHING",
       removeMember: "DELETE FROM memberships WHERE account = ? AND room = ?",
+      forgetMemberships: "DELETE FROM memberships WHERE account = ?",
+      forgetMarkers: "DELETE FROM read_markers WHERE account = ?",
       lastRead: "SELECT last_read FROM read_markers WHERE account = ? AND conversation = ?",
       markRead:
         "INSERT INTO read_markers (account, conversation, last_read) VALUES (?, ?, ?) ON CONFLICT (account, conversation) DO UPDATE SET last_read = excluded.last_read WHERE excluded.last_read > last_read",
@@ -947,6 +967,12 @@ export class SqliteHistory implements HistoryStore {
   removeMember(account: string, room: string): boolean {
     this.#begin();
     return Number(this.#run("removeMember").run(account, room).changes) > 0;
+  }
+
+  forgetAccount(account: string): number {
+    this.#begin();
+    return Number(this.#run("forgetMemberships").run(account).changes) +
+      Number(this.#run("forgetMarkers").run(account).changes);
   }
 
   lastRead(account: string, conversation: string): number {

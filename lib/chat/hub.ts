@@ -482,14 +482,22 @@ export class Hub {
   /**
    * Make live sessions follow a change to their account at once: a removed
    * account or a changed password ends them (code `denied`), a new role
-   * applies to the next line they type. The operator is never affected.
+   * applies to the next line they type. A removed account's memberships
+   * and read markers are forgotten, online or not. The operator is never
+   * affected.
    *
    * @param update Which account and what changed.
    * @returns How many sessions were ended or changed.
    */
   updateAccount(update: AccountUpdate): number {
     const account = this.#accounts.get(update.account);
-    if (account === undefined || account.role === "operator") return 0;
+    if (account?.role === "operator") return 0;
+    if (account === undefined) {
+      // Offline: nothing to end, but a removed account's rooms and read
+      // markers are forgotten all the same.
+      if (update.change === "removed") this.#history.forgetAccount(update.account);
+      return 0;
+    }
     const seats = [...account.seats];
     if (update.change === "role") {
       if (account.role === update.role) return 0;
@@ -504,6 +512,10 @@ export class Hub {
         message: removed ? "Your account was removed" : "Your password was changed: log in again",
       }, removed ? "account removed" : "password changed");
     }
+    // After the sessions left (their rooms saw them go): no membership or
+    // read marker of the account is kept; a new account of the name
+    // starts afresh.
+    if (removed) this.#history.forgetAccount(update.account);
     return seats.length;
   }
 
@@ -897,10 +909,16 @@ export class Hub {
       throw new RangeError("Cannot set the topic: it contains control characters");
     }
     this.#history.setTopic(room, topic);
-    this.#rooms.get(room)?.broadcast(
-      { kind: "topic", room, text: topic, by: seat.account.name, ts: this.#clock.now() },
-      undefined,
-    );
+    const by = seat.account.name;
+    const ts = this.#clock.now();
+    const shown = this.#rooms.get(room);
+    shown?.broadcast({ kind: "topic", room, text: topic, by, ts }, undefined);
+    // One-room members showing the room have no `topic` frame: a notice
+    // (the session that set it gets the reply below instead).
+    const told = topic === ""
+      ? `${by} cleared the topic of #${room}`
+      : `${by} set the topic of #${room}: ${topic}`;
+    shown?.broadcast(undefined, { kind: "notice", level: "info", text: told, ts }, seat.member);
     this.#reply(
       seat,
       topic === "" ? `Cleared the topic of #${room}` : `Topic of #${room}: ${topic}`,

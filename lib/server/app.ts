@@ -41,7 +41,7 @@ const log = getLogger(["banter", "server"]);
 const audit = getLogger(["banter", "audit"]);
 
 /** The session tokens' file in the data directory. */
-const TOKENS_FILE = "tokens.json";
+export const TOKENS_FILE = "tokens.json";
 
 /** How often expired history is pruned. */
 const PRUNE_INTERVAL_MS = 3_600_000;

@@ -96,7 +96,14 @@ export const SERVER_SETTINGS = [
     defaultHelp: `DATA/${CREDENTIALS_FILE}`,
     help: "Credentials file (earlier versions kept it in ./credentials.json)",
   },
-  { key: "data", type: "string", default: "data", help: "Data directory (history, lockouts)" },
+  {
+    key: "data",
+    type: "string",
+    default: "data",
+    help: "Data directory, made 0700: history.db (+ -wal, -shm), credentials.json (unless " +
+      "--credentials), lockout.json, tokens.json (web sessions), activity.json (who is online, " +
+      "for deno task user list)",
+  },
   {
     key: "maxFrameBytes",
     type: "integer",

@@ -428,3 +428,69 @@ Deno.test("Lockout starts a record afresh when its own next failure comes 24 hou
     scope: "account",
   });
 });
+
+Deno.test("Lockout counts failures in any case toward one account and unlockAccount() lifts them all", async () => {
+  await using dir = await tempDir();
+  const clock = new FakeClock();
+  const lockout = await Lockout.open(`${dir.path}/lockout.json`, { clock });
+  await lockout.recordFailure("ALICE", IP);
+  await lockout.recordFailure("Alice", IP);
+  const { newLock } = await lockout.recordFailure("alice", IP);
+  equal(newLock, true, "the third failure, whatever its case, locks alice from there");
+  deepEqual(lockout.status("alice", IP), { locked: true, retryAfterMs: MINUTE, scope: "account" });
+  deepEqual(lockout.status("aLiCe", IP), { locked: true, retryAfterMs: MINUTE, scope: "account" });
+  equal(lockout.delayMs("alice", "198.51.100.1"), 1_000, "one slow-down for every case");
+  deepEqual(lockout.locks().map((lock) => lock.kind === "ip" ? lock.address : lock.account), [
+    "alice",
+    "alice",
+  ]);
+  deepEqual(await lockout.unlockAccount("alice"), {
+    lockedFrom: [{ address: IP, retryAfterMs: MINUTE }],
+    records: 1,
+    slowdown: true,
+  });
+  deepEqual(lockout.status("ALICE", IP), { locked: false });
+  equal(lockout.delayMs("ALICE", "198.51.100.1"), 0);
+});
+
+Deno.test("Lockout folds the names of a file written before names were folded, merging their records", async () => {
+  await using dir = await tempDir();
+  const clock = new FakeClock();
+  const path = `${dir.path}/lockout.json`;
+  const now = clock.now();
+  const counter = (failures: number, level: number, lockedUntil: number, ago = 0) => ({
+    failures,
+    level,
+    lockedUntil,
+    lastFailure: now - ago,
+  });
+  await Deno.writeTextFile(
+    path,
+    JSON.stringify({
+      version: 2,
+      pairs: {
+        [`ALICE ${IP}`]: counter(1, 1, 0, 5 * MINUTE),
+        [`alice ${IP}`]: counter(1, 0, 0),
+        "Bob 192.0.2.8": counter(0, 1, now + MINUTE),
+      },
+      accounts: { Alice: counter(1, 0, 0), alice: counter(1, 0, 0) },
+      ips: {},
+    }),
+  );
+  const lockout = await Lockout.open(path, { clock });
+  // Merged: 1 + 1 failures and level 1, so the next failure locks for 5 min.
+  equal(lockout.delayMs("alice", "198.51.100.1"), 0, "2 failures: not slowed yet");
+  deepEqual(lockout.status("bob", "192.0.2.8"), {
+    locked: true,
+    retryAfterMs: MINUTE,
+    scope: "account",
+  });
+  deepEqual(await lockout.recordFailure("alice", IP), {
+    newLock: true,
+    status: { locked: true, retryAfterMs: 5 * MINUTE, scope: "account" },
+  });
+  const saved = JSON.parse(await Deno.readTextFile(path));
+  deepEqual(Object.keys(saved.pairs).sort(), [`alice ${IP}`, "bob 192.0.2.8"]);
+  deepEqual(Object.keys(saved.accounts), ["alice"]);
+  equal(saved.accounts.alice.failures, 3);
+});

@@ -236,6 +236,27 @@ Deno.test("user.ts unlock lifts a lockout recorded by the server", async () => {
   deepEqual([unknown.code, unknown.stderr], [1, `user: Cannot unlock "zed": no such user\n`]);
 });
 
+Deno.test("user.ts unlock NAME lifts failures recorded under the name in another case, and list shows them", async () => {
+  await using dir = await tempDir();
+  await seed(dir.path);
+  const server = await Lockout.open(`${dir.path}/data/lockout.json`, { account: HOUR_LOCK });
+  for (const typed of ["ALICE", "Alice", "aLICE"]) await server.recordFailure(typed, "192.0.2.1");
+  equal(server.status("alice", "192.0.2.1").locked, true);
+
+  const list = await cli(dir.path, ["list"]);
+  equal(list.code, 0, list.stderr);
+  match(list.stdout, /^alice +user +locked from 192\.0\.2\.1 \(1 h\), slowed \(1 s\) /m);
+  const run = await cli(dir.path, ["unlock", "alice"]);
+  deepEqual([run.code, run.stdout, run.stderr], [
+    0,
+    `Unlocked "alice" from 192.0.2.1 (1 h were left)\nCleared the slow-down of "alice"\n`,
+    "",
+  ]);
+  await server.refresh();
+  equal(server.status("ALICE", "192.0.2.1").locked, false);
+  equal(server.delayMs("ALICE", "203.0.113.1"), 0);
+});
+
 /** Locks that last an hour, so the time left the CLI shows is exact. */
 const HOUR_LOCK = { threshold: 3, durationsMs: [3_600_000] };
 const HOUR_IP_LOCK = { threshold: 10, durationsMs: [3_600_000] };

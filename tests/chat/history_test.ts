@@ -82,6 +82,30 @@ bothStores(
   },
 );
 
+bothStores(
+  "forgetAccount() drops an account's memberships and its read markers, nobody else's",
+  (history) => {
+    history.ensureRoom("lobby", 0);
+    history.ensureRoom("dev", 0);
+    for (const account of ["id-ann", "id-bob"]) {
+      history.addMember(account, "lobby");
+      history.addMember(account, "dev");
+      history.markRead(account, "#lobby", 5);
+    }
+    history.markRead("id-ann", "@id-bob", 7);
+    history.markRead("id-bob", "@id-ann", 8);
+    assert.equal(history.forgetAccount("id-ann"), 4);
+    assert.deepEqual(history.roomsOf("id-ann"), []);
+    assert.equal(history.lastRead("id-ann", "#lobby"), 0);
+    assert.equal(history.lastRead("id-ann", "@id-bob"), 0);
+    assert.deepEqual(history.roomsOf("id-bob"), ["dev", "lobby"]);
+    assert.equal(history.lastRead("id-bob", "#lobby"), 5);
+    assert.equal(history.lastRead("id-bob", "@id-ann"), 8, "the other side's marker stays");
+    assert.deepEqual(history.rooms().map((r) => [r.name, r.members]), [["dev", 1], ["lobby", 1]]);
+    assert.equal(history.forgetAccount("id-ann"), 0);
+  },
+);
+
 bothStores("bans case-insensitively and unbans", (history) => {
   history.ban("Mallory", 0);
   history.ban("mallory", 1);

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { MemoryHistory } from "../../lib/chat/history.ts";
 import { FakeMember, makeHub } from "./_fake_member.ts";
 
 Deno.test("Hub.updateAccount() ends a removed account's sessions with denied, and only that account's", () => {
@@ -58,4 +59,28 @@ Deno.test("Hub.updateAccount() never touches the operator console", () => {
   hub.enter(op);
   assert.equal(hub.updateAccount({ account: "~operator", change: "removed" }), 0);
   assert.equal(op.closed, undefined);
+});
+
+Deno.test("Hub.updateAccount() forgets a removed account's rooms and read markers, online or not", () => {
+  const history = new MemoryHistory();
+  const { hub } = makeHub({ history });
+  const erin = new FakeMember("erin", "user", "id-erin");
+  const e = hub.enter(erin);
+  e.input("/join dev");
+  history.markRead("id-erin", "#dev", 1);
+  const dave = new FakeMember("dave", "user", "id-dave");
+  const d = hub.enter(dave);
+  d.input("/join dev");
+  d.leave();
+  const bob = new FakeMember("bob", "user", "id-bob");
+  hub.enter(bob);
+  assert.deepEqual(history.rooms().map((r) => [r.name, r.members]), [["dev", 2], ["lobby", 3]]);
+  assert.equal(hub.updateAccount({ account: "id-erin", change: "removed" }), 1);
+  assert.equal(hub.updateAccount({ account: "id-dave", change: "removed" }), 0, "offline");
+  assert.deepEqual(history.rooms().map((r) => [r.name, r.members]), [["dev", 0], ["lobby", 1]]);
+  assert.deepEqual([history.roomsOf("id-erin"), history.roomsOf("id-dave")], [[], []]);
+  assert.equal(history.lastRead("id-erin", "#dev"), 0);
+  // A changed password forgets nothing.
+  hub.updateAccount({ account: "id-bob", change: "password" });
+  assert.deepEqual(history.roomsOf("id-bob"), ["lobby"]);
 });

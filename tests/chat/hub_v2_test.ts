@@ -368,3 +368,27 @@ Deno.test("after parting every room a line without a room is refused, /join stil
   assert.equal(a.request({ kind: "say", text: "here" }).ok, true);
   assert.deepEqual(ann.texts(), ["here"]);
 });
+
+Deno.test("a one-room member is told with a notice when the topic of its current room changes", () => {
+  const { hub } = makeHub();
+  const old = new FakeMember("old", "user", "id-old");
+  const o = hub.enter(old);
+  const elsewhere = new FakeMember("far", "user", "id-far");
+  const f = hub.enter(elsewhere);
+  f.input("/join dev");
+  const a = hub.enter(new WideMember("ann", "id-ann"));
+  a.request({ kind: "topic", room: "lobby", text: "be nice" });
+  a.request({ kind: "topic", room: "lobby", text: "" });
+  assert.deepEqual(old.notices().map((n) => [n.level, n.text]), [
+    ["info", "ann set the topic of #lobby: be nice"],
+    ["info", "ann cleared the topic of #lobby"],
+  ]);
+  assert.ok(old.events.every((e) => e.kind !== "topic"), "no version 2 frame");
+  assert.ok(
+    elsewhere.notices().every((n) => !n.text.includes("topic")),
+    "not told of a room it does not show",
+  );
+  // The one-room member who sets it gets its answer, once.
+  o.input("/topic tabs or spaces");
+  assert.deepEqual(old.notices().map((n) => n.text).slice(2), ["Topic of #lobby: tabs or spaces"]);
+});

@@ -108,3 +108,19 @@ Deno.test("deno task certs exits with the documented statuses: usage, failure, o
   equal((await certs(["--add-clients", "--client", "alice"])).code, TOOL_EXIT.failure, "no CA");
   equal((await certs(["--client", "alice"])).code, TOOL_EXIT.ok);
 });
+
+Deno.test("the server and the admin tools return their exit statuses by name, never as bare numbers", async () => {
+  const bare = /\breturn\s+\d+\s*;|Deno\.exit\(\s*\d/g;
+  for (
+    const file of [
+      "server.ts",
+      "client.ts",
+      "scripts/serve.ts",
+      "scripts/user.ts",
+      "scripts/certs.ts",
+    ]
+  ) {
+    const source = await Deno.readTextFile(join(ROOT, file));
+    deepEqual(source.match(bare) ?? [], [], `${file} returns a bare exit status`);
+  }
+});

@@ -59,6 +59,8 @@ Deno.test("a v1 client gets only v1 frames and fields while a v2 user does v2 th
   assertV1(frames);
   const texts = frames.flatMap((f) => f.type === "message" || f.type === "dm" ? [f.text] : []);
   deepEqual(texts, ["line one \u23ce line two", "a \u23ce b", "last"]);
+  const notices = frames.flatMap((f) => f.type === "notice" ? [f.text] : []);
+  ok(notices.includes("bob set the topic of #lobby: be nice"), "the topic change, as a notice");
   ok(!frames.some((f) => f.type === "message" && f.room === "dev"));
 });
 

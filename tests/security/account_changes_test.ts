@@ -131,3 +131,40 @@ Deno.test("the admin CLI's upgrade of logged-in users' bcrypt and SHA-256 hashes
     message: "Your password was changed: log in again",
   });
 });
+
+Deno.test("accounts removed by the admin CLI while the server runs leave no memberships: /rooms counts drop", async () => {
+  await using s = await startTestServer({
+    users: ["bob", "carol", "dave"],
+    config: { accountsRefreshMs: 20 },
+  });
+  const rooms = async (client: TestClient) => {
+    await client.send({ type: "say", text: "/rooms" });
+    const answer = await client.until((f): f is Notice =>
+      f.type === "notice" && f.text.startsWith("Rooms:")
+    );
+    return answer.text;
+  };
+  {
+    // dave joins #dev and goes offline; he stays a member.
+    await using dave = await s.login("dave");
+    await dave.send({ type: "say", text: "/join dev" });
+    await dave.until((f) => f.type === "room" && f.room === "dev");
+  }
+  await using bob = await s.login("bob");
+  await bob.send({ type: "say", text: "/join dev" });
+  await bob.until((f) => f.type === "room" && f.room === "dev");
+  await using carol = await s.login("carol");
+  await carol.send({ type: "say", text: "/join dev" });
+  await carol.until((f) => f.type === "room" && f.room === "dev");
+  equal(await rooms(bob), "Rooms: #dev (3), #lobby (3)");
+
+  await userCli(s.dir, ["remove", "dave"]);
+  await userCli(s.dir, ["remove", "carol"]);
+  // dave's removal was written first: by carol's bye the server has seen both.
+  deepEqual(await byeOf(carol), {
+    type: "bye",
+    code: "denied",
+    message: "Your account was removed",
+  });
+  equal(await rooms(bob), "Rooms: #dev (1), #lobby (1)");
+});
