@@ -5,7 +5,7 @@
  * @module
  */
 import { join } from "node:path";
-import { within } from "./_helpers.ts";
+import { WAIT_MS, within } from "./_helpers.ts";
 import { Output } from "./_process.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
@@ -79,13 +79,13 @@ export function startClient(args: string[], options: StartClientOptions = {}): C
       stdinClosed = true;
       await writer.close().catch(() => undefined);
     },
-    async waitFor(pattern, ms = 10_000) {
+    async waitFor(pattern, ms = WAIT_MS) {
       const regExp = typeof pattern === "string" ? new RegExp(RegExp.escape(pattern)) : pattern;
       await output.waitFor(regExp, ms);
       return output.text;
     },
     output: () => output.text,
-    async status(ms = 15_000) {
+    async status(ms = WAIT_MS) {
       const { code } = await within(child.status, ms, "the client to exit");
       await output.done;
       return code;

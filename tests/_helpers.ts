@@ -21,6 +21,13 @@ import {
 import type { Connection } from "../lib/net/connection.ts";
 import { connect } from "../lib/net/tls_client.ts";
 
+/**
+ * How long a test waits for something that should happen by default: a bound
+ * that fails a stuck test, never a pause (passing tests do not wait it out).
+ * Generous, so a machine under load does not fail a correct test.
+ */
+export const WAIT_MS = 15_000;
+
 /** A test PKI: our CA with server and client leaves, and a foreign CA. */
 export interface TestPki {
   ca: CertificateAuthority;
@@ -140,7 +147,7 @@ export class TestClient implements AsyncDisposable {
   }
 
   /** The next frame, or undefined at end of stream. */
-  async next(ms = 5000): Promise<ServerFrame | undefined> {
+  async next(ms = WAIT_MS): Promise<ServerFrame | undefined> {
     this.#reading ??= this.#lines.next().finally(() => this.#reading = undefined);
     const line = await within(this.#reading, ms, "a frame");
     if (line === undefined) return undefined;
@@ -160,7 +167,7 @@ export class TestClient implements AsyncDisposable {
   ): Promise<ServerFrame>;
   async until(
     match: (f: ServerFrame) => boolean,
-    ms = 5000,
+    ms = WAIT_MS,
   ): Promise<ServerFrame> {
     const deadline = Date.now() + ms;
     for (;;) {
@@ -173,7 +180,7 @@ export class TestClient implements AsyncDisposable {
   }
 
   /** Read until the server closes; returns the frames seen. */
-  async untilClosed(ms = 5000): Promise<ServerFrame[]> {
+  async untilClosed(ms = WAIT_MS): Promise<ServerFrame[]> {
     const seen: ServerFrame[] = [];
     const deadline = Date.now() + ms;
     for (;;) {
@@ -195,7 +202,7 @@ export class TestClient implements AsyncDisposable {
    * hello + login; resolves with the welcome, failure or goodbye frame, or
    * rejects when the answer takes longer than `ms`.
    */
-  async login(username: string, password: string, ms = 5000): Promise<ServerFrame> {
+  async login(username: string, password: string, ms = WAIT_MS): Promise<ServerFrame> {
     await this.send({ type: "hello", version: 1 });
     await this.until((f) => f.type === "auth", ms);
     await this.send({ type: "login", username, password });

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { WAIT_MS } from "./_helpers.ts";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { CERT_FILES } from "../lib/net/cert_files.ts";
@@ -57,7 +58,7 @@ export class Output {
    * @returns The match.
    * @throws {Error} When the output ends or `ms` pass without a match.
    */
-  async waitFor(pattern: RegExp, ms = 5000): Promise<RegExpMatchArray> {
+  async waitFor(pattern: RegExp, ms = WAIT_MS): Promise<RegExpMatchArray> {
     const found = Promise.withResolvers<RegExpMatchArray>();
     const check = () => {
       const m = this.#text.match(pattern);

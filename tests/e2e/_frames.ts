@@ -4,7 +4,7 @@
  * @module
  */
 import type { ServerFrame } from "../../lib/wire/protocol.ts";
-import type { TestClient } from "../_helpers.ts";
+import { type TestClient, WAIT_MS } from "../_helpers.ts";
 
 /** A room message as it arrives on the wire. */
 export type MessageFrame = Extract<ServerFrame, { type: "message" }>;
@@ -51,7 +51,7 @@ export function textsOf(frames: readonly ServerFrame[]): string[] {
 }
 
 /** The last frame of a closed connection, which should be its goodbye. */
-export async function byeOf(client: TestClient, ms = 5000): Promise<ServerFrame | undefined> {
+export async function byeOf(client: TestClient, ms = WAIT_MS): Promise<ServerFrame | undefined> {
   const frames = await client.untilClosed(ms);
   return frames.at(-1);
 }
@@ -68,7 +68,7 @@ export async function byeOf(client: TestClient, ms = 5000): Promise<ServerFrame 
 export async function messages(
   client: TestClient,
   count: number,
-  ms = 5000,
+  ms = WAIT_MS,
 ): Promise<MessageFrame[]> {
   const deadline = Date.now() + ms;
   const out: MessageFrame[] = [];
