@@ -14,6 +14,7 @@
 import type { ByteSink } from "../wire/byte_channel.ts";
 import { concatBytes } from "../util/bytes.ts";
 import { systemClock, type TimerId, type Timers } from "../util/clock.ts";
+import type { FlushBatch } from "./flush_batch.ts";
 
 /** The default bound on bytes queued for one connection: 1 MiB. */
 export const DEFAULT_OUTBOX_BYTES = 1024 * 1024;
@@ -64,6 +65,11 @@ export interface OutboxOptions {
    * message that a crash could still lose. Must not throw.
    */
   beforeWrite?: () => void;
+  /**
+   * Shared by the outboxes of one server: the flushes of every outbox pushed
+   * to in a turn start from one microtask. @default one microtask per outbox
+   */
+  flushes?: FlushBatch;
 }
 
 /** A bounded, coalescing queue in front of a {@linkcode ByteSink}. */
@@ -75,6 +81,11 @@ export class Outbox {
   readonly #clock: Timers;
   readonly #onOverflow: (() => void) | undefined;
   readonly #beforeWrite: (() => void) | undefined;
+  readonly #flushes: FlushBatch | undefined;
+  readonly #scheduledFlush = () => {
+    this.#scheduled = false;
+    this.#startFlush();
+  };
   #stallTimer: TimerId | undefined;
   readonly #onError: ((error: unknown) => void) | undefined;
   /** Buffers to write, in order; `#charges[i]` is what `#queue[i]` costs. */
@@ -105,6 +116,7 @@ export class Outbox {
     this.#clock = options.clock ?? systemClock;
     this.#onOverflow = options.onOverflow;
     this.#beforeWrite = options.beforeWrite;
+    this.#flushes = options.flushes;
     this.#onError = options.onError;
   }
 
@@ -221,10 +233,8 @@ export class Outbox {
   #schedule(): void {
     if (!this.#scheduled && !this.#flushing) {
       this.#scheduled = true;
-      queueMicrotask(() => {
-        this.#scheduled = false;
-        this.#startFlush();
-      });
+      if (this.#flushes === undefined) queueMicrotask(this.#scheduledFlush);
+      else this.#flushes.add(this.#scheduledFlush);
     }
   }
 
