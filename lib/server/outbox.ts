@@ -94,6 +94,8 @@ export class Outbox {
   /** The chunk small frames are copied into; it follows the queue. */
   #open: Uint8Array | undefined;
   #openUsed = 0;
+  /** The queue is one small frame pushed to a quiet queue, held as it is. */
+  #heldAlone = false;
   /** Per slot, the last frame pushed with {@linkcode pushLatest}. */
   readonly #latest = new Map<string, Uint8Array>();
   #bytes = 0;
@@ -154,6 +156,15 @@ export class Outbox {
         if (!this.#charge(CHUNK_BYTES + FRAME_OVERHEAD_BYTES)) return false;
         this.#seal();
         this.#open = new Uint8Array(CHUNK_BYTES);
+        if (this.#heldAlone) {
+          // The quiet queue's one frame goes first into the chunk: the flush
+          // then writes the chunk as it is instead of joining two buffers.
+          const first = this.#queue.pop()!;
+          this.#bytes -= this.#charges.pop()!;
+          this.#open.set(first, 0);
+          this.#openUsed = first.length;
+          this.#heldAlone = false;
+        }
       }
       this.#open!.set(bytes, this.#openUsed);
       this.#openUsed += bytes.length;
@@ -167,6 +178,7 @@ export class Outbox {
       this.#seal();
       this.#queue.push(bytes);
       this.#charges.push(charge);
+      this.#heldAlone = alone && bytes.length <= SMALL_FRAME_BYTES;
     }
     this.#schedule();
     return true;
@@ -183,6 +195,7 @@ export class Outbox {
    */
   pushLatest(slot: string, bytes: Uint8Array): boolean {
     if (this.#closed) return false;
+    this.#heldAlone = false;
     const charge = bytes.length + FRAME_OVERHEAD_BYTES;
     const older = this.#latest.get(slot);
     const at = older === undefined ? -1 : this.#queue.lastIndexOf(older);
@@ -239,6 +252,7 @@ export class Outbox {
   }
 
   #drop(): void {
+    this.#heldAlone = false;
     this.#queue = [];
     this.#charges = [];
     this.#open = undefined;
@@ -287,6 +301,7 @@ export class Outbox {
         charge += this.#charges[take]!;
         take++;
       }
+      this.#heldAlone = false;
       const all = take === this.#queue.length;
       const batch = all ? this.#queue : this.#queue.slice(0, take);
       this.#queue = all ? [] : this.#queue.slice(take);
@@ -326,6 +341,7 @@ export class Outbox {
     this.#closed = true;
     this.#clearStall();
     if (last && !wasClosed) {
+      this.#heldAlone = false;
       this.#seal();
       this.#queue.push(last);
       this.#charges.push(last.length + FRAME_OVERHEAD_BYTES);

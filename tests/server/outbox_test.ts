@@ -282,3 +282,21 @@ Deno.test("Outbox writes the one small frame of a quiet queue as it is, uncopied
   await outbox.close();
   deepEqual(writes.slice(1).map((w) => new TextDecoder().decode(w)), ["a\nb\nc\n"]);
 });
+
+Deno.test("Outbox moves a quiet queue's one frame into the chunk a second small frame starts: the write is that chunk, not a join of two buffers", async () => {
+  const writes: Uint8Array[] = [];
+  const outbox = new Outbox({
+    write: (bytes) => void writes.push(bytes),
+    close: () => Promise.resolve(),
+  });
+  const enc = new TextEncoder();
+  outbox.push(enc.encode("a\n"));
+  equal(outbox.queuedBytes, 2 + FRAME_OVERHEAD_BYTES);
+  outbox.push(enc.encode("b\n"));
+  equal(outbox.queuedBuffers, 1, "one chunk holds both");
+  equal(outbox.queuedBytes, CHUNK_BYTES + FRAME_OVERHEAD_BYTES, "charged for the chunk alone");
+  await outbox.close();
+  equal(writes.length, 1);
+  equal(new TextDecoder().decode(writes[0]), "a\nb\n");
+  equal(writes[0]!.buffer.byteLength, CHUNK_BYTES, "the chunk itself, written as it is");
+});
