@@ -39,6 +39,13 @@ export const SMALL_FRAME_BYTES = 256;
 /** Capacity of a shared chunk; it is charged in full, used or not. */
 export const CHUNK_BYTES = 4096;
 
+/**
+ * Small frames of one turn held as they are before further ones go into a
+ * chunk: below this, their charges (bytes plus overhead each) stay under a
+ * chunk's.
+ */
+export const GATHER_FRAMES = 8;
+
 /** Options for {@linkcode Outbox}. */
 export interface OutboxOptions {
   /**
@@ -94,8 +101,11 @@ export class Outbox {
   /** The chunk small frames are copied into; it follows the queue. */
   #open: Uint8Array | undefined;
   #openUsed = 0;
-  /** The queue is one small frame pushed to a quiet queue, held as it is. */
-  #heldAlone = false;
+  /** Small frames held as they are at the queue's end, until the flush joins them. */
+  #gathered: Uint8Array[] = [];
+  #gatheredBytes = 0;
+  /** What the gathered frames are charged: each its bytes and overhead. */
+  #gatheredCharge = 0;
   /** Per slot, the last frame pushed with {@linkcode pushLatest}. */
   readonly #latest = new Map<string, Uint8Array>();
   #bytes = 0;
@@ -133,7 +143,7 @@ export class Outbox {
 
   /** Buffers held: queued, in a shared chunk being filled, not yet taken by a write. */
   get queuedBuffers(): number {
-    return this.#queue.length + (this.#open === undefined ? 0 : 1);
+    return this.#queue.length + this.#gathered.length + (this.#open === undefined ? 0 : 1);
   }
 
   /** Whether the outbox refuses further pushes. */
@@ -149,36 +159,45 @@ export class Outbox {
    */
   push(bytes: Uint8Array): boolean {
     if (this.#closed) return false;
-    const alone = this.#queue.length === 0 && this.#open === undefined && !this.#flushing;
-    if (bytes.length <= SMALL_FRAME_BYTES && !alone) {
-      const fits = this.#open !== undefined && this.#openUsed + bytes.length <= CHUNK_BYTES;
-      if (!fits) {
-        if (!this.#charge(CHUNK_BYTES + FRAME_OVERHEAD_BYTES)) return false;
-        this.#seal();
-        this.#open = new Uint8Array(CHUNK_BYTES);
-        if (this.#heldAlone) {
-          // The quiet queue's one frame goes first into the chunk: the flush
-          // then writes the chunk as it is instead of joining two buffers.
-          const first = this.#queue.pop()!;
-          this.#bytes -= this.#charges.pop()!;
-          this.#open.set(first, 0);
-          this.#openUsed = first.length;
-          this.#heldAlone = false;
-        }
-      }
-      this.#open!.set(bytes, this.#openUsed);
-      this.#openUsed += bytes.length;
-    } else {
-      // A big frame, or the first of an idle queue: held as it is. A
-      // delivery's bytes are shared by all its receivers, so the one frame of
-      // a quiet connection costs no copy and no 4 KiB chunk; a second small
-      // frame in the same turn starts a chunk.
+    if (bytes.length > SMALL_FRAME_BYTES) {
+      // A big frame is held as it is.
       const charge = bytes.length + FRAME_OVERHEAD_BYTES;
       if (!this.#charge(charge)) return false;
       this.#seal();
       this.#queue.push(bytes);
       this.#charges.push(charge);
-      this.#heldAlone = alone && bytes.length <= SMALL_FRAME_BYTES;
+    } else if (
+      this.#open === undefined && !this.#flushing && this.#gathered.length < GATHER_FRAMES
+    ) {
+      // A few small frames of a turn with no write in flight are held as
+      // they are (a delivery's bytes are shared by all its receivers) and
+      // joined into one buffer of their size when the flush starts: the
+      // one frame of a quiet connection is written uncopied, and a turn's
+      // handful costs one allocation of its size, not a 4 KiB chunk.
+      const charge = bytes.length + FRAME_OVERHEAD_BYTES;
+      if (!this.#charge(charge)) return false;
+      this.#gathered.push(bytes);
+      this.#gatheredBytes += bytes.length;
+      this.#gatheredCharge += charge;
+    } else {
+      // A backlog (a write in flight, or many frames in one turn): small
+      // frames are copied into shared chunks, so a flood of tiny frames
+      // costs about its bytes, not a buffer each.
+      const fits = this.#open !== undefined && this.#openUsed + bytes.length <= CHUNK_BYTES;
+      if (!fits) {
+        if (!this.#charge(CHUNK_BYTES + FRAME_OVERHEAD_BYTES)) return false;
+        const gathered = this.#open === undefined ? this.#takeGathered() : [];
+        this.#seal();
+        this.#open = new Uint8Array(CHUNK_BYTES);
+        // A turn's gathered frames go first into the chunk (they always fit):
+        // the flush then writes the chunk as it is.
+        for (const frame of gathered) {
+          this.#open.set(frame, this.#openUsed);
+          this.#openUsed += frame.length;
+        }
+      }
+      this.#open!.set(bytes, this.#openUsed);
+      this.#openUsed += bytes.length;
     }
     this.#schedule();
     return true;
@@ -195,13 +214,14 @@ export class Outbox {
    */
   pushLatest(slot: string, bytes: Uint8Array): boolean {
     if (this.#closed) return false;
-    this.#heldAlone = false;
     const charge = bytes.length + FRAME_OVERHEAD_BYTES;
     const older = this.#latest.get(slot);
     const at = older === undefined ? -1 : this.#queue.lastIndexOf(older);
     if (at !== -1) {
       this.#bytes -= this.#charges[at]!;
-      if (at === this.#queue.length - 1 && this.#open === undefined) {
+      if (
+        at === this.#queue.length - 1 && this.#open === undefined && this.#gathered.length === 0
+      ) {
         // Nothing queued after it: the new frame takes its place.
         this.#queue[at] = bytes;
         this.#charges[at] = charge;
@@ -234,8 +254,28 @@ export class Outbox {
     return true;
   }
 
-  /** Move the shared chunk being filled onto the queue. */
+  /** The gathered frames, no longer held or charged here. */
+  #takeGathered(): Uint8Array[] {
+    const gathered = this.#gathered;
+    this.#bytes -= this.#gatheredCharge;
+    this.#gathered = [];
+    this.#gatheredBytes = 0;
+    this.#gatheredCharge = 0;
+    return gathered;
+  }
+
+  /** Move the gathered frames (joined) or the shared chunk being filled onto the queue. */
   #seal(): void {
+    if (this.#gathered.length > 0) {
+      const gathered = this.#gathered;
+      this.#queue.push(
+        gathered.length === 1 ? gathered[0]! : concatBytes(gathered, this.#gatheredBytes),
+      );
+      this.#charges.push(this.#gatheredCharge);
+      this.#gathered = [];
+      this.#gatheredBytes = 0;
+      this.#gatheredCharge = 0;
+    }
     if (this.#open === undefined) return;
     this.#queue.push(this.#open.subarray(0, this.#openUsed));
     this.#charges.push(CHUNK_BYTES + FRAME_OVERHEAD_BYTES);
@@ -252,7 +292,9 @@ export class Outbox {
   }
 
   #drop(): void {
-    this.#heldAlone = false;
+    this.#gathered = [];
+    this.#gatheredBytes = 0;
+    this.#gatheredCharge = 0;
     this.#queue = [];
     this.#charges = [];
     this.#open = undefined;
@@ -301,7 +343,6 @@ export class Outbox {
         charge += this.#charges[take]!;
         take++;
       }
-      this.#heldAlone = false;
       const all = take === this.#queue.length;
       const batch = all ? this.#queue : this.#queue.slice(0, take);
       this.#queue = all ? [] : this.#queue.slice(take);
@@ -341,7 +382,6 @@ export class Outbox {
     this.#closed = true;
     this.#clearStall();
     if (last && !wasClosed) {
-      this.#heldAlone = false;
       this.#seal();
       this.#queue.push(last);
       this.#charges.push(last.length + FRAME_OVERHEAD_BYTES);
