@@ -30,6 +30,7 @@ import { Refusals } from "./refusals.ts";
 import { SERVER_NAME } from "./server_name.ts";
 import type { ServerConfig } from "./settings.ts";
 import { Session } from "./session.ts";
+import { FlushBatch } from "./flush_batch.ts";
 import { shutDown } from "./shutdown.ts";
 import { loadTls } from "./tls_files.ts";
 import { cannotListen, openTransport } from "./transport.ts";
@@ -192,6 +193,8 @@ export async function startServer(
     }
   };
   const sessions = new Set<Session>();
+  // One microtask per turn starts the writes of every outbox pushed to.
+  const flushes = new FlushBatch();
   const sessionHub = {
     enter: trackActivity(hub, activity),
     isBanned: (name: string) => hub.isBanned(name),
@@ -219,6 +222,7 @@ export async function startServer(
       tokens,
       // A message is committed to history before any peer is sent it.
       beforeWrite: () => history.commit(),
+      flushes,
       limits: {
         maxFrameBytes: config.maxFrameBytes,
         outboxBytes: config.outboxBytes,

@@ -14,6 +14,7 @@
 import type { ByteSink } from "../wire/byte_channel.ts";
 import { concatBytes } from "../util/bytes.ts";
 import { systemClock, type TimerId, type Timers } from "../util/clock.ts";
+import type { FlushBatch } from "./flush_batch.ts";
 
 /** The default bound on bytes queued for one connection: 1 MiB. */
 export const DEFAULT_OUTBOX_BYTES = 1024 * 1024;
@@ -37,6 +38,13 @@ export const SMALL_FRAME_BYTES = 256;
 
 /** Capacity of a shared chunk; it is charged in full, used or not. */
 export const CHUNK_BYTES = 4096;
+
+/**
+ * Small frames of one turn held as they are before further ones go into a
+ * chunk: below this, their charges (bytes plus overhead each) stay under a
+ * chunk's.
+ */
+export const GATHER_FRAMES = 8;
 
 /** Options for {@linkcode Outbox}. */
 export interface OutboxOptions {
@@ -64,6 +72,11 @@ export interface OutboxOptions {
    * message that a crash could still lose. Must not throw.
    */
   beforeWrite?: () => void;
+  /**
+   * Shared by the outboxes of one server: the flushes of every outbox pushed
+   * to in a turn start from one microtask. @default one microtask per outbox
+   */
+  flushes?: FlushBatch;
 }
 
 /** A bounded, coalescing queue in front of a {@linkcode ByteSink}. */
@@ -75,6 +88,11 @@ export class Outbox {
   readonly #clock: Timers;
   readonly #onOverflow: (() => void) | undefined;
   readonly #beforeWrite: (() => void) | undefined;
+  readonly #flushes: FlushBatch | undefined;
+  readonly #scheduledFlush = () => {
+    this.#scheduled = false;
+    this.#startFlush();
+  };
   #stallTimer: TimerId | undefined;
   readonly #onError: ((error: unknown) => void) | undefined;
   /** Buffers to write, in order; `#charges[i]` is what `#queue[i]` costs. */
@@ -83,6 +101,11 @@ export class Outbox {
   /** The chunk small frames are copied into; it follows the queue. */
   #open: Uint8Array | undefined;
   #openUsed = 0;
+  /** Small frames held as they are at the queue's end, until the flush joins them. */
+  #gathered: Uint8Array[] = [];
+  #gatheredBytes = 0;
+  /** What the gathered frames are charged: each its bytes and overhead. */
+  #gatheredCharge = 0;
   /** Per slot, the last frame pushed with {@linkcode pushLatest}. */
   readonly #latest = new Map<string, Uint8Array>();
   #bytes = 0;
@@ -105,6 +128,7 @@ export class Outbox {
     this.#clock = options.clock ?? systemClock;
     this.#onOverflow = options.onOverflow;
     this.#beforeWrite = options.beforeWrite;
+    this.#flushes = options.flushes;
     this.#onError = options.onError;
   }
 
@@ -119,7 +143,7 @@ export class Outbox {
 
   /** Buffers held: queued, in a shared chunk being filled, not yet taken by a write. */
   get queuedBuffers(): number {
-    return this.#queue.length + (this.#open === undefined ? 0 : 1);
+    return this.#queue.length + this.#gathered.length + (this.#open === undefined ? 0 : 1);
   }
 
   /** Whether the outbox refuses further pushes. */
@@ -135,26 +159,45 @@ export class Outbox {
    */
   push(bytes: Uint8Array): boolean {
     if (this.#closed) return false;
-    const alone = this.#queue.length === 0 && this.#open === undefined && !this.#flushing;
-    if (bytes.length <= SMALL_FRAME_BYTES && !alone) {
-      const fits = this.#open !== undefined && this.#openUsed + bytes.length <= CHUNK_BYTES;
-      if (!fits) {
-        if (!this.#charge(CHUNK_BYTES + FRAME_OVERHEAD_BYTES)) return false;
-        this.#seal();
-        this.#open = new Uint8Array(CHUNK_BYTES);
-      }
-      this.#open!.set(bytes, this.#openUsed);
-      this.#openUsed += bytes.length;
-    } else {
-      // A big frame, or the first of an idle queue: held as it is. A
-      // delivery's bytes are shared by all its receivers, so the one frame of
-      // a quiet connection costs no copy and no 4 KiB chunk; a second small
-      // frame in the same turn starts a chunk.
+    if (bytes.length > SMALL_FRAME_BYTES) {
+      // A big frame is held as it is.
       const charge = bytes.length + FRAME_OVERHEAD_BYTES;
       if (!this.#charge(charge)) return false;
       this.#seal();
       this.#queue.push(bytes);
       this.#charges.push(charge);
+    } else if (
+      this.#open === undefined && !this.#flushing && this.#gathered.length < GATHER_FRAMES
+    ) {
+      // A few small frames of a turn with no write in flight are held as
+      // they are (a delivery's bytes are shared by all its receivers) and
+      // joined into one buffer of their size when the flush starts: the
+      // one frame of a quiet connection is written uncopied, and a turn's
+      // handful costs one allocation of its size, not a 4 KiB chunk.
+      const charge = bytes.length + FRAME_OVERHEAD_BYTES;
+      if (!this.#charge(charge)) return false;
+      this.#gathered.push(bytes);
+      this.#gatheredBytes += bytes.length;
+      this.#gatheredCharge += charge;
+    } else {
+      // A backlog (a write in flight, or many frames in one turn): small
+      // frames are copied into shared chunks, so a flood of tiny frames
+      // costs about its bytes, not a buffer each.
+      const fits = this.#open !== undefined && this.#openUsed + bytes.length <= CHUNK_BYTES;
+      if (!fits) {
+        if (!this.#charge(CHUNK_BYTES + FRAME_OVERHEAD_BYTES)) return false;
+        const gathered = this.#open === undefined ? this.#takeGathered() : [];
+        this.#seal();
+        this.#open = new Uint8Array(CHUNK_BYTES);
+        // A turn's gathered frames go first into the chunk (they always fit):
+        // the flush then writes the chunk as it is.
+        for (const frame of gathered) {
+          this.#open.set(frame, this.#openUsed);
+          this.#openUsed += frame.length;
+        }
+      }
+      this.#open!.set(bytes, this.#openUsed);
+      this.#openUsed += bytes.length;
     }
     this.#schedule();
     return true;
@@ -176,7 +219,9 @@ export class Outbox {
     const at = older === undefined ? -1 : this.#queue.lastIndexOf(older);
     if (at !== -1) {
       this.#bytes -= this.#charges[at]!;
-      if (at === this.#queue.length - 1 && this.#open === undefined) {
+      if (
+        at === this.#queue.length - 1 && this.#open === undefined && this.#gathered.length === 0
+      ) {
         // Nothing queued after it: the new frame takes its place.
         this.#queue[at] = bytes;
         this.#charges[at] = charge;
@@ -209,8 +254,28 @@ export class Outbox {
     return true;
   }
 
-  /** Move the shared chunk being filled onto the queue. */
+  /** The gathered frames, no longer held or charged here. */
+  #takeGathered(): Uint8Array[] {
+    const gathered = this.#gathered;
+    this.#bytes -= this.#gatheredCharge;
+    this.#gathered = [];
+    this.#gatheredBytes = 0;
+    this.#gatheredCharge = 0;
+    return gathered;
+  }
+
+  /** Move the gathered frames (joined) or the shared chunk being filled onto the queue. */
   #seal(): void {
+    if (this.#gathered.length > 0) {
+      const gathered = this.#gathered;
+      this.#queue.push(
+        gathered.length === 1 ? gathered[0]! : concatBytes(gathered, this.#gatheredBytes),
+      );
+      this.#charges.push(this.#gatheredCharge);
+      this.#gathered = [];
+      this.#gatheredBytes = 0;
+      this.#gatheredCharge = 0;
+    }
     if (this.#open === undefined) return;
     this.#queue.push(this.#open.subarray(0, this.#openUsed));
     this.#charges.push(CHUNK_BYTES + FRAME_OVERHEAD_BYTES);
@@ -221,14 +286,15 @@ export class Outbox {
   #schedule(): void {
     if (!this.#scheduled && !this.#flushing) {
       this.#scheduled = true;
-      queueMicrotask(() => {
-        this.#scheduled = false;
-        this.#startFlush();
-      });
+      if (this.#flushes === undefined) queueMicrotask(this.#scheduledFlush);
+      else this.#flushes.add(this.#scheduledFlush);
     }
   }
 
   #drop(): void {
+    this.#gathered = [];
+    this.#gatheredBytes = 0;
+    this.#gatheredCharge = 0;
     this.#queue = [];
     this.#charges = [];
     this.#open = undefined;

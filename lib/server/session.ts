@@ -17,6 +17,7 @@ import { LineReader } from "../wire/framing.ts";
 import { PeerError } from "../wire/peer_error.ts";
 import { Counter } from "./prometheus.ts";
 import { Outbox } from "./outbox.ts";
+import type { FlushBatch } from "./flush_batch.ts";
 import {
   DEFAULT_PRE_LOGIN_MAX_FRAME_BYTES,
   DEFAULT_PRE_LOGIN_PING_BURST,
@@ -180,6 +181,8 @@ export interface SessionOptions {
   tokens?: SessionTokenStore;
   /** Runs before bytes go out (see `OutboxOptions.beforeWrite` in lib/outbox.ts). */
   beforeWrite?: () => void;
+  /** One flush per turn for every session's outbox (see lib/server/flush_batch.ts). @default one each */
+  flushes?: FlushBatch;
   /** Called with the live session once it exists (for heartbeats). */
   onOpen?: (session: Session) => void;
   /** Called when the session ends. */
@@ -231,6 +234,7 @@ export class Session {
       maxBytes: options.limits.outboxBytes,
       clock: options.clock,
       ...(options.beforeWrite ? { beforeWrite: options.beforeWrite } : {}),
+      ...(options.flushes ? { flushes: options.flushes } : {}),
       onOverflow: () => {
         this.#counters.backpressureDrops.inc();
         log.warn("Dropping {user} at {address}: outbound queue overflowed", {

@@ -17,7 +17,6 @@ import {
   configure,
   getAnsiColorFormatter,
   getJsonLinesFormatter,
-  getStreamSink,
   getTextFormatter,
   type LogRecord,
   reset,
@@ -25,6 +24,8 @@ import {
   type TextFormatter,
 } from "@logtape/logtape";
 import { escapeUntrusted } from "./untrusted_text.ts";
+import { batchedStreamSink } from "./batched_sink.ts";
+import type { Clock } from "./clock.ts";
 
 /** Options for {@linkcode setupLogging}. */
 export interface LogOptions {
@@ -36,6 +37,11 @@ export interface LogOptions {
   writable?: WritableStream<Uint8Array>;
   /** Takes the records instead of a formatter and `writable`. */
   sink?: Sink;
+  /**
+   * The timer of the write window: `info` lines of up to 50 ms go out as one
+   * write (see batched_sink.ts); warnings and worse at once. @default systemClock
+   */
+  clock?: Clock;
 }
 
 /**
@@ -105,7 +111,10 @@ export async function setupLogging(
     Deno.stderr.isTerminal() && !Deno.env.get("NO_COLOR");
   const formatter = logFormatter(format, colour);
   const sink = options.sink ??
-    getStreamSink(options.writable ?? Deno.stderr.writable, { formatter });
+    batchedStreamSink(options.writable ?? Deno.stderr.writable, {
+      formatter,
+      ...(options.clock === undefined ? {} : { clock: options.clock }),
+    });
   await configure({
     reset: true,
     sinks: { main: sink },

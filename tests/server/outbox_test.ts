@@ -3,6 +3,7 @@ import { type ByteSink, streamSink } from "../../lib/wire/byte_channel.ts";
 import {
   CHUNK_BYTES,
   FRAME_OVERHEAD_BYTES,
+  GATHER_FRAMES,
   Outbox,
   SMALL_FRAME_BYTES,
 } from "../../lib/server/outbox.ts";
@@ -281,4 +282,36 @@ Deno.test("Outbox writes the one small frame of a quiet queue as it is, uncopied
   outbox.push(enc.encode("c\n"));
   await outbox.close();
   deepEqual(writes.slice(1).map((w) => new TextDecoder().decode(w)), ["a\nb\nc\n"]);
+});
+
+Deno.test("Outbox holds a turn's few small frames as they are and joins them once at the flush: charged per frame, no 4 KiB chunk", async () => {
+  const writes: Uint8Array[] = [];
+  const outbox = new Outbox({
+    write: (bytes) => void writes.push(bytes),
+    close: () => Promise.resolve(),
+  });
+  const enc = new TextEncoder();
+  outbox.push(enc.encode("a\n"));
+  outbox.push(enc.encode("b\n"));
+  equal(outbox.queuedBuffers, 2);
+  equal(
+    outbox.queuedBytes,
+    2 * (2 + FRAME_OVERHEAD_BYTES),
+    "each frame's bytes and overhead, no chunk",
+  );
+  await Promise.resolve();
+  equal(writes.length, 1);
+  equal(new TextDecoder().decode(writes[0]), "a\nb\n");
+  equal(writes[0]!.buffer.byteLength, 4, "one buffer of their size");
+  equal(outbox.queuedBytes, 0);
+  // More than GATHER_FRAMES in one turn: they all move into one shared chunk.
+  for (let i = 0; i < GATHER_FRAMES + 3; i++) outbox.push(enc.encode(`${i}\n`));
+  equal(outbox.queuedBuffers, 1);
+  equal(outbox.queuedBytes, CHUNK_BYTES + FRAME_OVERHEAD_BYTES);
+  await outbox.close();
+  equal(
+    writes.slice(1).map((w) => new TextDecoder().decode(w)).join(""),
+    Array.from({ length: GATHER_FRAMES + 3 }, (_, i) => `${i}\n`).join(""),
+  );
+  equal(writes[1]!.buffer.byteLength, CHUNK_BYTES, "the chunk, written as it is");
 });

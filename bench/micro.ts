@@ -1,0 +1,134 @@
+/**
+ * In-process micro-benchmarks of the server's per-delivery and per-line
+ * code, for comparing two checkouts on a busy machine where whole-server
+ * runs are too noisy: each figure is the median CPU time of several
+ * repetitions, in one process, without sockets.
+ *
+ * - `delivery`: a room of 100 outboxes (sinks that take every write at
+ *   once) gets `--messages` frames of 160 bytes, `--per-turn` per event-loop
+ *   turn, scheduled as the server schedules them (one shared flush batch
+ *   when the checkout has one); ns of CPU per delivery.
+ * - `log`: `--lines` info lines through `setupLogging()` to stderr (point
+ *   it at /dev/null); µs of CPU per line, including the writes.
+ *
+ * ```sh
+ * deno run -A bench/micro.ts delivery [--root /other/checkout] 2>/dev/null
+ * deno run -A bench/micro.ts log [--root /other/checkout] 2>/dev/null
+ * ```
+ *
+ * @module
+ */
+import process from "node:process";
+import { parseArgs } from "node:util";
+import { getLogger } from "@logtape/logtape";
+
+const { positionals, values } = parseArgs({
+  args: Deno.args,
+  allowPositionals: true,
+  options: {
+    root: { type: "string", default: new URL("..", import.meta.url).pathname },
+    messages: { type: "string", default: "2000" },
+    "per-turn": { type: "string", default: "5" },
+    lines: { type: "string", default: "20000" },
+    reps: { type: "string", default: "7" },
+  },
+});
+const root = values.root.endsWith("/") ? values.root : `${values.root}/`;
+const reps = Number(values.reps);
+
+function cpuUs(): number {
+  const { user, system } = process.cpuUsage();
+  return user + system;
+}
+
+function median(xs: number[]): number {
+  const sorted = [...xs].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
+
+/** One turn of the event loop: every microtask of this one has run. */
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
+}
+
+async function delivery(): Promise<void> {
+  const { Outbox } = await import(`${root}lib/server/outbox.ts`);
+  let FlushBatch: (new () => unknown) | undefined;
+  try {
+    ({ FlushBatch } = await import(`${root}lib/server/flush_batch.ts`));
+  } catch {
+    FlushBatch = undefined;
+  }
+  const messages = Number(values.messages);
+  const perTurn = Number(values["per-turn"]);
+  const frames = Array.from(
+    { length: perTurn },
+    (_, i) =>
+      new TextEncoder().encode(`{"type":"message","id":${i},"room":"lobby"${" ".repeat(110)}}\n`),
+  );
+  const runs: number[] = [];
+  for (let rep = 0; rep < reps; rep++) {
+    let written = 0;
+    const flushes = FlushBatch === undefined ? undefined : new FlushBatch();
+    const outboxes = Array.from({ length: 100 }, () =>
+      new Outbox(
+        {
+          write: (bytes: Uint8Array) => void (written += bytes.length),
+          close: () => Promise.resolve(),
+        },
+        flushes === undefined ? {} : { flushes },
+      ));
+    const start = cpuUs();
+    for (let sent = 0; sent < messages; sent += perTurn) {
+      for (const frame of frames) for (const outbox of outboxes) outbox.push(frame);
+      await nextTurn();
+    }
+    runs.push(((cpuUs() - start) * 1000) / (messages * 100));
+    if (written === 0) throw new Error("Cannot measure: nothing was written");
+  }
+  console.log(JSON.stringify({
+    micro: "delivery",
+    root,
+    perTurn,
+    flushBatch: FlushBatch !== undefined,
+    nsPerDelivery: Math.round(median(runs)),
+    runs: runs.map(Math.round),
+  }));
+}
+
+async function logLines(): Promise<void> {
+  const { setupLogging } = await import(`${root}lib/util/log.ts`);
+  const lines = Number(values.lines);
+  const runs: number[] = [];
+  for (let rep = 0; rep < reps; rep++) {
+    // Like Deno.stderr.writable (one async write op per chunk), but one per
+    // repetition: resetting the logging closes its stream.
+    const writable = new WritableStream<Uint8Array>({
+      write: async (chunk) => {
+        await Deno.stderr.write(chunk);
+      },
+    });
+    const reset = await setupLogging({ format: "text", level: "info", writable });
+    const log = getLogger(["banter", "audit"]);
+    const start = cpuUs();
+    for (let i = 0; i < lines; i++) {
+      log.info("Login by {user} from {address}", { user: `user${i}`, address: "127.0.0.1" });
+      if (i % 10 === 9) await nextTurn();
+    }
+    await reset();
+    runs.push((cpuUs() - start) / lines);
+  }
+  console.log(JSON.stringify({
+    micro: "log",
+    root,
+    usPerLine: Number(median(runs).toFixed(2)),
+    runs: runs.map((r) => Number(r.toFixed(2))),
+  }));
+}
+
+if (positionals[0] === "delivery") await delivery();
+else if (positionals[0] === "log") await logLines();
+else {
+  console.error("usage: bench/micro.ts delivery|log [--root DIR]");
+  Deno.exit(2);
+}
