@@ -368,3 +368,20 @@ Deno.test("after parting every room a line without a room is refused, /join stil
   assert.equal(a.request({ kind: "say", text: "here" }).ok, true);
   assert.deepEqual(ann.texts(), ["here"]);
 });
+
+Deno.test("//text posts the message /text in both views; /text alone still runs a command", () => {
+  const { hub } = makeHub();
+  const ann = new WideMember("ann", "id-ann");
+  const a = hub.enter(ann);
+  const bob = new FakeMember("bob");
+  const b = hub.enter(bob);
+  assert.deepEqual(a.request({ kind: "say", room: "lobby", text: "//shrug not a command" }), {
+    ok: true,
+    messageId: 1,
+  });
+  b.input("//me too");
+  b.input("/me waves");
+  assert.deepEqual(ann.texts(), ["/shrug not a command", "/me too", "waves"]);
+  assert.deepEqual(bob.texts(), ["/shrug not a command", "/me too", "waves"]);
+  assert.equal(ann.events.filter((e) => e.kind === "notice").length, 0);
+});
