@@ -27,7 +27,9 @@
 import type {
   ChatEvent,
   DirectMessage,
+  ListingEvent,
   NoticeEvent,
+  OnlineEvent,
   PresenceEvent,
   RoomEntered,
   RoomMessage,
@@ -247,6 +249,33 @@ function noticeLine(
   return { head: `${stamp(event.ts)} `, text: marked };
 }
 
+function onlineText(event: OnlineEvent, view: RenderView): string {
+  const who = name(event.user, view);
+  if (event.away !== undefined && event.away !== "") {
+    return `${who} is away: ${sanitise(event.away)}`;
+  }
+  return event.online ? `${who} is online` : `${who} went offline`;
+}
+
+/** The data answers of version 2, as the text lines version 1 gives. */
+function listingLines(event: ListingEvent, view: RenderView): string[] {
+  const line = (text: string) => rows({ head: "- ", text }, view);
+  switch (event.kind) {
+    case "who": {
+      const users = event.users.map((u) =>
+        u.away === undefined ? name(u.name, view) : `${name(u.name, view)} (away)`
+      );
+      return line(`In ${room(event.room)} (${users.length}): ${users.join(", ")}`);
+    }
+    case "rooms":
+      return line(
+        `Rooms: ${event.rooms.map((r) => `${room(r.name)} (${r.members})`).join(", ")}`,
+      );
+    case "help":
+      return event.commands.flatMap((c) => line(`${sanitise(c.usage)} — ${sanitise(c.summary)}`));
+  }
+}
+
 function roomLines(
   event: RoomEntered,
   view: RenderView,
@@ -314,8 +343,26 @@ export function renderEvent(event: ChatEvent, view: RenderView): string[] {
       return rows(noticeLine(event, view, stamp), view);
     case "room":
       return roomLines(event, view, stamp);
+    case "part":
+      return rows({
+        head: `${stamp(event.ts)} -- `,
+        text: `${name(event.user, view)} left ${room(event.room)}`,
+      }, view);
+    case "presence":
+      return rows({ head: `${stamp(event.ts)} -- `, text: onlineText(event, view) }, view);
+    case "topic":
+      return rows({
+        head: `${stamp(event.ts)} -- `,
+        text: event.text === ""
+          ? `${name(event.by, view)} cleared the topic of ${room(event.room)}`
+          : `${name(event.by, view)} set the topic of ${room(event.room)}: ${sanitise(event.text)}`,
+      }, view);
+    case "who":
+    case "rooms":
+    case "help":
+      return listingLines(event, view);
     default:
-      // Events of protocol version 2 only; this client speaks version 1.
+      // read markers, conversations, ready, history pages: nothing to show.
       return [];
   }
 }

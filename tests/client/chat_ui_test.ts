@@ -3,7 +3,8 @@ import { ChatUi } from "../../lib/client/chat_ui.ts";
 import { DEFAULT_LIMITS } from "../../lib/client/run.ts";
 
 /** A terminal UI writing into memory, with a client that records what it says. */
-function ui(options: { bell?: boolean } = {}) {
+function ui(options: { bell?: boolean; messageLines?: number } = {}) {
+  const { messageLines = 50, ...uiOptions } = options;
   const written: string[] = [];
   const said: string[] = [];
   const decoder = new TextDecoder();
@@ -14,12 +15,12 @@ function ui(options: { bell?: boolean } = {}) {
     columns: () => 80,
     clock: { now: () => Date.UTC(2025, 0, 1) },
     timeZone: "UTC",
-    ...options,
+    ...uiOptions,
   });
   chat.attach({
     say: (text) => (said.push(text), true),
     quit: () => said.push("<quit>"),
-    limits: DEFAULT_LIMITS,
+    limits: { ...DEFAULT_LIMITS, messageLines },
   });
   chat.connection("connected", "alice");
   chat.event({
@@ -36,6 +37,13 @@ Deno.test("ChatUi sends a paste of up to 5 lines as one message", () => {
   const t = ui();
   t.chat.action({ type: "paste", lines: ["one", "two", "three"] });
   deepEqual(t.said, ["one\ntwo\nthree"]);
+});
+
+Deno.test("ChatUi refuses a paste of more lines than the server takes, with the count", () => {
+  const t = ui({ messageLines: 1 });
+  t.chat.action({ type: "paste", lines: ["one", "two", "three"] });
+  deepEqual(t.said, []);
+  ok(t.screen().includes("-- Too many lines: 3, the server takes 1 in one message; not sent"));
 });
 
 Deno.test("ChatUi asks before sending a paste of more than 5 lines, and sends it on y", () => {
