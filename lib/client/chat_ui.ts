@@ -142,6 +142,8 @@ export class ChatUi implements ClientIO {
   #focused = true;
   /** Lines of rooms not shown (version 2). */
   readonly #backlog = new RoomBacklog();
+  /** Version 2: users seen online (sharing a room), for completion. */
+  readonly #online = new Set<string>();
   /** Version 2 login replay: the room frames, held until `ready`. */
   #replay: RoomEntered[] | undefined;
 
@@ -278,6 +280,8 @@ export class ChatUi implements ClientIO {
         this.#updatePrompt();
         return true;
       case "presence":
+        if (event.online) this.#online.add(event.user);
+        else this.#online.delete(event.user);
         if (event.user === self) {
           this.state.away = event.away !== undefined && event.away !== "";
           this.#updatePrompt();
@@ -468,7 +472,7 @@ export class ChatUi implements ClientIO {
         const done = this.#completer.complete(
           { text: this.editor.text, cursor: this.editor.cursor },
           {
-            nicks: this.state.members(),
+            nicks: [...new Set([...this.state.members(), ...this.#online])].sort(),
             commands: [...this.#commands],
             rooms: [...new Set([...this.state.rooms().map((r) => r.name), ...this.#roomsSeen])],
           },
@@ -524,6 +528,7 @@ export class ChatUi implements ClientIO {
 
   #updatePrompt(): void {
     if (this.#ask || this.#confirmPaste !== undefined || this.state.self === "") return;
+    if (this.#replay !== undefined) return; // the rooms are known at `ready`
     this.screen.setPrompt(renderPrompt(this.#view()));
   }
 

@@ -43,8 +43,11 @@ Deno.test("after login the client shows a prompt [#room] nick> with a status lin
   await t.pty.waitFor("alice> half");
   await t.bob.send({ type: "say", text: "hello alice" });
   await t.pty.waitFor("<bob> hello alice");
+  await t.pty.waitUntil(
+    (l) => inputRow(l) === "[#lobby] alice> half",
+    "the typed text to survive",
+  );
   const after = t.pty.lines();
-  equal(inputRow(after), "[#lobby] alice> half", "the typed text survives");
   const row = after.findIndex((l) => l.includes("<bob> hello alice"));
   equal(after[row + 1]?.trimEnd(), "[#lobby] alice", "the status line moved below the new line");
   await t.pty.write("\x15end\r");
@@ -95,7 +98,7 @@ Deno.test("without --bell a focused terminal gets no bell, an unfocused one does
 Deno.test("Tab completes nicks with ': ' at line start, /commands and #rooms, cycling", async () => {
   await using t = await aliceAndBob();
   await using _carol = await t.s.login("carol");
-  await t.pty.waitFor("carol joined #lobby");
+  await t.pty.waitFor("carol is online");
   await t.pty.write("\t"); // nothing to complete
   await t.pty.write("b\t");
   await t.pty.waitUntil((l) => inputRow(l) === "[#lobby] alice> bob:", "bob completed");
