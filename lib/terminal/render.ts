@@ -35,7 +35,7 @@ import type {
   RoomMessage,
 } from "../chat/message.ts";
 import { displayWidth } from "./_display_width.ts";
-import { sanitise, sanitiseName } from "./sanitise.ts";
+import { NEWLINE_SYMBOL, sanitise, sanitiseName } from "./sanitise.ts";
 import { hangingIndent, wrapLine } from "./wrap.ts";
 
 /** How to render: who is reading, and whether colour is allowed. */
@@ -190,12 +190,28 @@ interface Line {
 
 /** The line as screen rows: wrapped under its text when the width is known. */
 function rows(line: Line, view: RenderView, dim = false): string[] {
-  const whole = line.head + line.text;
-  const shown = dim ? paint(whole, SGR.dim, view.colour) : whole;
-  if (view.columns === undefined) return [shown];
-  // displayWidth ignores the colour codes in the head.
-  const indent = hangingIndent(displayWidth(line.head), view.columns);
-  return wrapLine(shown, { columns: view.columns, indent });
+  const columns = view.columns;
+  // The lines of a multi-line message (text sanitised line by line): one
+  // row each under the text on a terminal, joined by ⏎ otherwise.
+  const pieces = line.text.split("\n");
+  if (columns === undefined || pieces.length === 1) {
+    const whole = line.head + pieces.join(NEWLINE_SYMBOL);
+    const shown = dim ? paint(whole, SGR.dim, view.colour) : whole;
+    if (columns === undefined) return [shown];
+    // displayWidth ignores the colour codes in the head.
+    const indent = hangingIndent(displayWidth(line.head), columns);
+    return wrapLine(shown, { columns, indent });
+  }
+  const indent = hangingIndent(displayWidth(line.head), columns);
+  const under = " ".repeat(indent);
+  return pieces.flatMap((piece, i) =>
+    rows({ head: i === 0 ? line.head : under, text: piece }, view, dim)
+  );
+}
+
+/** Message text for {@linkcode rows}: each of its lines sanitised, kept apart by `\n`. */
+function messageText(text: string): string {
+  return text.split(/\r?\n/).map((piece) => sanitise(piece)).join("\n");
 }
 
 function messageLine(
@@ -204,7 +220,7 @@ function messageLine(
   stamp: Stamp,
 ): Line {
   const from = name(event.from, view, event.bot);
-  const text = sanitise(event.text);
+  const text = messageText(event.text);
   const bot = event.bot ? "[bot] " : "";
   const mark = isMention(event.text, event.from, view) ? ">> " : "";
   if (event.action) return { head: `${stamp(event.ts)} ${mark}${bot}* ${from} `, text };
@@ -221,7 +237,7 @@ function directLine(
   stamp: Stamp,
 ): Line {
   const between = `${name(event.from, view)} → ${name(event.to, view)}`;
-  return { head: `${stamp(event.ts)} [DM ${between}] `, text: sanitise(event.text) };
+  return { head: `${stamp(event.ts)} [DM ${between}] `, text: messageText(event.text) };
 }
 
 function presenceLine(
