@@ -377,12 +377,16 @@ export class ChatUi implements ClientIO {
     this.screen.print(lines);
   }
 
-  /** Switch the shown room: its kept lines, then mark it read. */
-  #switched(): void {
+  /**
+   * Switch the shown room: its kept lines, then mark it read, and the room
+   * left too (its lines were seen live).
+   */
+  #switched(from: string | undefined): void {
     const room = this.state.current;
     if (room === undefined) return;
     if (this.state.multiRoom) {
       this.#showBacklog(this.state.self);
+      if (from !== undefined) this.#client?.read?.(from);
       this.#client?.read?.(room);
     }
     this.#updatePrompt();
@@ -588,9 +592,12 @@ export class ChatUi implements ClientIO {
         const room = arg.replace(/^#/, "");
         if (room === "") this.info("Usage: /switch ROOM");
         else if (room === this.state.current) this.info(`You are in #${room} already`);
-        else if (!this.state.switchTo(room)) {
-          this.info(`Cannot switch to #${room}: you are not in it (/join ${room} enters it)`);
-        } else this.#switched();
+        else {
+          const from = this.state.current;
+          if (!this.state.switchTo(room)) {
+            this.info(`Cannot switch to #${room}: you are not in it (/join ${room} enters it)`);
+          } else this.#switched(from);
+        }
         this.screen.redraw();
         return true;
       }
@@ -675,7 +682,7 @@ export class ChatUi implements ClientIO {
     else if (key === "prev-room") room = this.state.cycle(-1);
     else if (key.startsWith("room-")) room = this.state.switchToNumber(Number(key.slice(5)));
     if (room === undefined || room === before) return;
-    this.#switched();
+    this.#switched(before);
   }
 
   #paste(lines: readonly string[]): void {

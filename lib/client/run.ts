@@ -232,6 +232,8 @@ export class ChatClient {
   #version: 1 | 2 = CLIENT_VERSION;
   /** Per room, the newest message id seen: `hello.resume` on a reconnect. */
   readonly #lastIds = new Map<string, number>();
+  /** Per room, the read marker as last sent or heard (so none is sent twice). */
+  readonly #readMarks = new Map<string, number>();
   #limits: ServerLimits = DEFAULT_LIMITS;
   #bucket: TokenBucket | undefined;
   #pumpTimer: number | undefined;
@@ -282,7 +284,8 @@ export class ChatClient {
   /**
    * Mark `room` read up to the newest message seen in it (version 2; paced
    * with typed lines, since it spends a token of the server's rate). Does
-   * nothing when not logged in in version 2 or when no message was seen.
+   * nothing when not logged in in version 2, when no message was seen, or
+   * when the marker is there already.
    *
    * @param room Room name.
    */
@@ -290,6 +293,8 @@ export class ChatClient {
     const lastRead = this.#lastIds.get(room);
     if (this.#send === undefined || this.#version !== 2 || lastRead === undefined) return;
     if (this.#queued.length >= MAX_QUEUED_LINES) return;
+    if ((this.#readMarks.get(room) ?? 0) >= lastRead) return;
+    this.#readMarks.set(room, lastRead);
     this.#queued.push({
       text: "",
       late: false,
@@ -737,8 +742,13 @@ export class ChatClient {
       const newest = event.history.at(-1)?.id ?? 0;
       const id = Math.max(newest, this.#lastIds.get(event.room) ?? 0);
       if (id > 0) this.#lastIds.set(event.room, id);
+      if (event.lastRead !== undefined) this.#readMarks.set(event.room, event.lastRead);
+    } else if (event.kind === "read" && event.room !== undefined) {
+      const mark = Math.max(event.lastRead, this.#readMarks.get(event.room) ?? 0);
+      this.#readMarks.set(event.room, mark);
     } else if (event.kind === "part" && event.user === this.#self) {
       this.#lastIds.delete(event.room);
+      this.#readMarks.delete(event.room);
     }
   }
 
