@@ -690,7 +690,14 @@ export class ChatClient {
           this.#self = frame.user;
           this.#username = frame.user;
           this.#send = send;
-          this.#limits = limitsOf(frame) ?? this.#limits;
+          {
+            const limits = limitsOf(frame) ?? this.#limits;
+            // A server restarted with another rate: pace to the new one.
+            if (JSON.stringify(limits.rate) !== JSON.stringify(this.#limits.rate)) {
+              this.#bucket = undefined;
+            }
+            this.#limits = limits;
+          }
           onLogin();
           io.connection?.("connected", frame.user, this.#version);
           if (this.#droppedAt === undefined) {

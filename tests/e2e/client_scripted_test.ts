@@ -89,3 +89,20 @@ Deno.test("scripted: with several rooms every room's lines are shown, each led b
   await client.write("end\n");
   equal(await client.status(), 0);
 });
+
+Deno.test("scripted: 40 lines at once are paced to the real server's welcome.limits.rate, none dropped", async () => {
+  await using s = await startTestServer({
+    users: ["alice", "bob"],
+    config: { rateBurst: 5, ratePerSecond: 25 },
+  });
+  const bob = await loginV2(s.port, "bob");
+  await using _bob = bob.client;
+  await using client = startClient(clientArgs(s.dir, s.port, "alice"), {
+    env: { BANTER_PASSWORD: passwordOf("alice") },
+  });
+  const lines = Array.from({ length: 40 }, (_, i) => `paced ${i}`);
+  await client.write(lines.join("\n") + "\nend\n");
+  for (const line of lines) await bob.client.until(messageWith(line), 10_000);
+  equal(await client.status(), 0);
+  doesNotMatch(client.output(), /Slow down/);
+});
