@@ -38,6 +38,9 @@ import type { ClientIO, ServerLimits } from "./run.ts";
 /** A bracketed paste of more lines than this asks before it is sent. */
 export const PASTE_CONFIRM_LINES = 5;
 
+/** Most unread DMs of one conversation fetched at login (the server's history limit). */
+const MAX_DMS_FETCHED = 50;
+
 /** The terminal bell. */
 const BELL = "\x07";
 
@@ -73,6 +76,10 @@ export interface ChatUiClient {
   read?(room: string): void;
   /** The newest message id seen in `room`. */
   lastId?(room: string): number | undefined;
+  /** Fetch the newest `limit` DMs with `user` (version 2). */
+  fetchDms?(user: string, limit: number): void;
+  /** Mark the DMs with `user` read up to `lastRead` (version 2). */
+  readDms?(user: string, lastRead: number): void;
   /** Leave. */
   quit(): void;
   /** The server's limits. */
@@ -142,6 +149,8 @@ export class ChatUi implements ClientIO {
   #focused = true;
   /** Lines of rooms not shown (version 2). */
   readonly #backlog = new RoomBacklog();
+  /** Version 2: per conversation partner, the newest DM id shown. */
+  readonly #dmShown = new Map<string, number>();
   /** Version 2: users seen online (sharing a room), for completion. */
   readonly #online = new Set<string>();
   /** Version 2 login replay: the room frames, held until `ready`. */
@@ -271,6 +280,22 @@ export class ChatUi implements ClientIO {
       case "read":
         if (event.room !== undefined) this.#readElsewhere(event.room, event.lastRead, self);
         return true;
+      case "conversations":
+        // DMs are not replayed in version 2: fetch the unread ones.
+        for (const c of event.conversations) {
+          if (c.unread > 0) this.#client?.fetchDms?.(c.with, Math.min(c.unread, MAX_DMS_FETCHED));
+        }
+        return true;
+      case "history":
+        if (event.with !== undefined) this.#missedDms(event.with, event.messages, self);
+        return true;
+      case "dm": {
+        this.#show(event, self);
+        const other = event.from === self ? event.to : event.from;
+        this.#dmShown.set(other, Math.max(event.id, this.#dmShown.get(other) ?? 0));
+        this.#client?.readDms?.(other, event.id);
+        return true;
+      }
       case "part":
         if (event.user !== self) break;
         this.#backlog.forget(event.room);
@@ -302,6 +327,21 @@ export class ChatUi implements ClientIO {
     this.#backlog.push(room, event);
     this.#updatePrompt();
     return true;
+  }
+
+  /** DMs with `user` fetched after login: those not shown yet, then marked read. */
+  #missedDms(user: string, messages: readonly ChatEvent[], self: string): void {
+    const shown = this.#dmShown.get(user) ?? 0;
+    const fresh = messages.filter((m) => m.kind === "dm" && m.id > shown);
+    const last = fresh.at(-1);
+    if (last === undefined || last.kind !== "dm") return;
+    const lines = [
+      `-- ${fresh.length} unread DM${fresh.length === 1 ? "" : "s"} with ${sanitise(user)} --`,
+    ];
+    for (const dm of fresh) lines.push(...this.#render(dm, self));
+    this.screen.print(lines);
+    this.#dmShown.set(user, last.id);
+    this.#client?.readDms?.(user, last.id);
   }
 
   /** `ready`: take the rooms of the replay, show the current one, keep the others. */

@@ -303,6 +303,40 @@ export class ChatClient {
     this.#pump();
   }
 
+  /**
+   * Fetch the newest `limit` DMs with `user` (version 2: DMs are not
+   * replayed at login); they come as a `history` event.
+   *
+   * @param user The other side of the conversation.
+   * @param limit How many, at most the server's history limit.
+   */
+  fetchDms(user: string, limit: number): void {
+    if (this.#send === undefined || this.#version !== 2) return;
+    if (this.#queued.length >= MAX_QUEUED_LINES) return;
+    this.#queued.push({ text: "", late: false, frame: { type: "history", with: user, limit } });
+    this.#pump();
+  }
+
+  /**
+   * Mark the DM conversation with `user` read up to `lastRead` (version 2).
+   *
+   * @param user The other side of the conversation.
+   * @param lastRead The newest DM id shown.
+   */
+  readDms(user: string, lastRead: number): void {
+    if (this.#send === undefined || this.#version !== 2) return;
+    if (this.#queued.length >= MAX_QUEUED_LINES) return;
+    const key = `@${user.toLowerCase()}`;
+    if ((this.#readMarks.get(key) ?? 0) >= lastRead) return;
+    this.#readMarks.set(key, lastRead);
+    this.#queued.push({
+      text: "",
+      late: false,
+      frame: { type: "read", with: user, last_read: lastRead },
+    });
+    this.#pump();
+  }
+
   /** The protocol version spoken (of the last session when not connected). */
   get version(): 1 | 2 {
     return this.#version;

@@ -2,7 +2,8 @@
  * Server frames of protocol version 2 as the chat events the client shows:
  * {@linkcode eventOf} covers what version 1 has, this adds the room frame's
  * counts and topic, `part`, `presence`, `topic`, `read`, the data answers
- * to `/who`, `/rooms`, `/help`, and `ready`.
+ * to `/who`, `/rooms`, `/help`, `conversations`, `history` pages and
+ * `ready`.
  *
  * @module
  */
@@ -71,6 +72,26 @@ export function eventOfV2(frame: ServerFrame): ChatEvent | undefined {
       return { kind: "help", commands: frame.commands };
     case "ready":
       return { kind: "ready" };
+    case "conversations":
+      return {
+        kind: "conversations",
+        conversations: frame.conversations.map((c) => ({
+          with: c.with,
+          lastId: c.last_id,
+          lastRead: c.last_read,
+          unread: c.unread,
+          unreadCapped: c.unread_capped,
+        })),
+      };
+    case "history": {
+      const messages = frame.messages.map((m) => {
+        const { type, ...rest } = m;
+        return { kind: type, ...rest } as Extract<ChatEvent, { kind: "message" | "dm" }>;
+      });
+      return frame.room !== undefined
+        ? { kind: "history", room: frame.room, messages, truncated: frame.truncated }
+        : { kind: "history", with: frame.with ?? "", messages, truncated: frame.truncated };
+    }
     default:
       return eventOf(frame);
   }

@@ -186,3 +186,29 @@ Deno.test("after a server restart the client resumes: same rooms, only the misse
   }
   await Deno.remove(first.dir, { recursive: true });
 });
+
+Deno.test("DMs sent while you were offline are shown after login, once, and marked read", async () => {
+  await using s = await startTestServer({ users: ["alice", "bob"] });
+  const bob = await loginV2(s.port, "bob");
+  await using _bob = bob.client;
+  for (const text of ["first while away", "second while away"]) {
+    await bob.client.send({ type: "dm", to: "alice", text, id: text });
+    await bob.client.until((f) => f.type === "ack" && f.id === text);
+  }
+  {
+    await using pty = spawnClientPty(s.dir, s.port, [], {
+      user: "alice",
+      password: passwordOf("alice"),
+    });
+    await pty.waitFor("-- 2 unread DMs with bob --");
+    await pty.waitFor("[DM bob → alice] second while away");
+    await bob.client.send({ type: "dm", to: "alice", text: "live one" });
+    await pty.waitFor("[DM bob → alice] live one");
+    await pty.write("end\r");
+    equal(await pty.status(), 0);
+    equal(pty.output().split("first while away").length - 1, 1, "shown once");
+  }
+  const again = await loginV2(s.port, "alice");
+  await using _again = again.client;
+  equal(again.conversations.conversations.find((c) => c.with === "bob")?.unread, 0);
+});
