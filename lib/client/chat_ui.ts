@@ -10,7 +10,7 @@
  * | -------------- | ----------------------------------------------------- |
  * | `//text`       | not a command: sent as typed, for the server to post `/text` |
  * | `/switch ROOM` | makes ROOM the current room (also Alt-1..9, Ctrl-N/P) |
- * | `/away [off]`  | version 1 only: marks you away in the status line     |
+ * | `/away [off]`  | version 1: marks you away here; version 2: `off` is back |
  * | `/help CMD`    | explains one command (a server one: its `/help` line) |
  *
  * With protocol version 2 the client is in every room of the account at
@@ -64,7 +64,7 @@ const SERVER_COMMANDS = [
 /** The client's own commands and their help. */
 const CLIENT_COMMANDS: Readonly<Record<string, string>> = {
   switch: "/switch ROOM — Make ROOM the current room (also Alt-1..9, Ctrl-N, Ctrl-P)",
-  away: "/away [off] — Mark yourself away in the status line, or back with off",
+  away: "/away [TEXT|off] — Mark yourself away (with TEXT), or back with off or no text",
   help: "/help [CMD] — List commands, or explain one",
 };
 
@@ -642,7 +642,11 @@ export class ChatUi implements ClientIO {
         return true;
       }
       case "away":
-        if (this.state.multiRoom) return false; // the server keeps it (presence shows it)
+        if (this.state.multiRoom) {
+          // The server keeps it (its presence answer shows it); `off` is back, as in version 1.
+          this.#send(arg.toLowerCase() === "off" ? "/away" : line);
+          return true;
+        }
         this.state.away = arg.toLowerCase() !== "off";
         this.info(this.state.away ? "You are marked away" : "You are back");
         this.#updatePrompt();

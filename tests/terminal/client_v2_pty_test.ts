@@ -118,7 +118,8 @@ Deno.test("/away TEXT goes to the server, and the status line shows it from pres
   await pty.write("/away lunch\r");
   await bob.client.until((f) => f.type === "presence" && f.user === "alice" && f.away === "lunch");
   await pty.waitUntil((l) => statusRow(l) === "[#lobby] alice [away]", "away shown");
-  await pty.write("/away\r");
+  await pty.write("/away off\r");
+  await bob.client.until((f) => f.type === "presence" && f.user === "alice" && !f.away);
   await pty.waitUntil((l) => statusRow(l) === "[#lobby] alice", "back");
 });
 
