@@ -566,6 +566,7 @@ export class ChatUi implements ClientIO {
       others: this.state.others(),
       away: this.state.away,
       connection: this.state.connection,
+      rooms: this.state.rooms().map((r) => r.name),
       ...(pending > 0 ? { pending } : {}),
     };
   }

@@ -189,11 +189,15 @@ Deno.test("ChatUi v2: the replay shows #lobby with the server's counts of the ot
     mentioned: true,
   }]);
   equal(t.chat.state.current, "lobby");
-  ok(t.screen().includes("[#lobby] alice | Act: #dev(4) #ops(1!)"));
+  ok(t.screen().includes("[#lobby] alice | Act: #dev(4) #ops(1!) | 1:#lobby 2:#dev 3:#ops"));
   t.chat.line("hi");
   deepEqual(t.said, ["lobby: hi"]);
   t.chat.event({ kind: "read", room: "dev", lastRead: 1_000_000 }, "alice");
-  ok(t.screen().endsWith("[#lobby] alice | Act: #ops(1!)\r\n\r\x1b[2K[#lobby] alice> "));
+  ok(
+    t.screen().endsWith(
+      "[#lobby] alice | Act: #ops(1!) | 1:#lobby 2:#dev 3:#ops\r\n\r\x1b[2K[#lobby] alice> ",
+    ),
+  );
 });
 
 Deno.test(`ChatUi v2: a room not shown keeps at most ${MAX_BACKLOG_EVENTS} lines, shown on switching, which marks it read`, () => {

@@ -53,7 +53,7 @@ Deno.test("rooms not shown count in the status line; switching shows their lines
   for (const n of [1, 2, 3]) last = await post(bob.client, "dev", `dev line ${n}`);
   const ops = await post(bob.client, "ops", "alice: ops needs you");
   await pty.waitUntil(
-    (l) => statusRow(l) === "[#lobby] alice | Act: #dev(3) #ops(1!)",
+    (l) => statusRow(l) === "[#lobby] alice | Act: #dev(3) #ops(1!) | 1:#lobby 2:#dev 3:#ops",
     "the counts of #dev and #ops",
   );
   ok(!pty.text().includes("dev line 1"), "lines of a room not shown are not shown");
@@ -61,21 +61,27 @@ Deno.test("rooms not shown count in the status line; switching shows their lines
   await pty.write("/switch dev\r");
   await pty.waitFor("-- #dev --");
   await pty.waitFor("<bob> dev line 3");
-  await pty.waitUntil((l) => statusRow(l) === "[#dev] alice | Act: #ops(1!)", "#dev shown");
+  await pty.waitUntil(
+    (l) => statusRow(l) === "[#dev] alice | Act: #ops(1!) | 1:#lobby 2:#dev 3:#ops",
+    "#dev shown",
+  );
   const read = await phone.client.until(isRead("dev"));
   equal(read.last_read, last, "switching marked #dev read for the other session");
 
   // Read on the other device: the count here goes.
   await phone.client.send({ type: "read", room: "ops", last_read: ops });
-  await pty.waitUntil((l) => statusRow(l) === "[#dev] alice", "#ops read elsewhere");
+  await pty.waitUntil(
+    (l) => statusRow(l) === "[#dev] alice | 1:#lobby 2:#dev 3:#ops",
+    "#ops read elsewhere",
+  );
 
   await pty.write("\x0e"); // Ctrl-N: the next room, #ops
-  await pty.waitUntil((l) => statusRow(l) === "[#ops] alice", "Ctrl-N to #ops");
+  await pty.waitUntil((l) => statusRow(l).startsWith("[#ops] alice | 1:"), "Ctrl-N to #ops");
   await pty.waitFor(">> <bob> alice: ops needs you");
   await pty.write("\x1b1"); // Alt-1: the first room, #lobby
-  await pty.waitUntil((l) => statusRow(l) === "[#lobby] alice", "Alt-1 to #lobby");
+  await pty.waitUntil((l) => statusRow(l).startsWith("[#lobby] alice | 1:"), "Alt-1 to #lobby");
   await pty.write("\x10"); // Ctrl-P: the previous room wraps to #ops
-  await pty.waitUntil((l) => statusRow(l) === "[#ops] alice", "Ctrl-P to #ops");
+  await pty.waitUntil((l) => statusRow(l).startsWith("[#ops] alice | 1:"), "Ctrl-P to #ops");
   await pty.write("hello ops\r");
   const said = await bob.client.until(messageWith("hello ops"));
   equal(said.room, "ops", "a line goes to the room shown");
@@ -160,7 +166,10 @@ Deno.test("after a server restart the client resumes: same rooms, only the misse
     await post(bob.client, "lobby", "seen before");
     await post(bob.client, "dev", "dev before");
     await pty.waitFor("<bob> seen before");
-    await pty.waitUntil((l) => statusRow(l) === "[#lobby] alice | Act: #dev(1)", "#dev(1)");
+    await pty.waitUntil(
+      (l) => statusRow(l) === "[#lobby] alice | Act: #dev(1) | 1:#lobby 2:#dev",
+      "#dev(1)",
+    );
     await bob.client[Symbol.asyncDispose]();
     await first.stop();
     await pty.waitFor("(disconnected) [#lobby] alice> ");
@@ -172,7 +181,7 @@ Deno.test("after a server restart the client resumes: same rooms, only the misse
     await pty.waitFor(/-- Reconnected after \d+s/, 30_000);
     await pty.waitFor("<bob> missed meanwhile");
     await pty.waitUntil(
-      (l) => statusRow(l) === "[#lobby] alice | Act: #dev(2)",
+      (l) => statusRow(l) === "[#lobby] alice | Act: #dev(2) | 1:#lobby 2:#dev",
       "#dev's count after the reconnect",
     );
     const count = (text: string) => pty.output().split(text).length - 1;
