@@ -298,10 +298,15 @@ export class ChatUi implements ClientIO {
       }
       case "part":
         if (event.user !== self) break;
-        this.#backlog.forget(event.room);
-        this.state.left(event.room);
-        this.#show(event, self);
-        this.#showBacklog(self);
+        {
+          const shown = this.state.current;
+          this.#backlog.forget(event.room);
+          this.state.left(event.room);
+          if (event.room === shown) {
+            this.#show(event, self);
+            this.#showBacklog(self);
+          } else this.info(`You left #${event.room}`);
+        }
         this.#updatePrompt();
         return true;
       case "presence":

@@ -14,6 +14,7 @@ import {
   type ClientFrame,
   encodeFrame,
   eventOf,
+  MAX_RESUME_ROOMS,
   parseServerFrame,
   type ServerFrame,
   type WelcomeFrame,
@@ -38,9 +39,6 @@ const CLIENT_VERSION = 2;
 
 /** The versions this client can fall back to, best first. */
 const CLIENT_VERSIONS = [2, 1] as const;
-
-/** Most rooms named in `hello.resume` (the protocol's bound). */
-const MAX_RESUME_ROOMS = 1000;
 
 /** Largest frame accepted from the server (room history can be long). */
 export const MAX_SERVER_FRAME_BYTES = 1 << 22;
