@@ -642,7 +642,9 @@ export class Hub {
         const room = request.room === undefined ? seat.room : this.#memberRoom(seat, request.room);
         const text = this.#checkText(seat, request.text);
         const line = text.trim();
-        if (line.startsWith("/")) {
+        // `//text` is not a command: it posts `/text`.
+        const escaped = line.startsWith("//");
+        if (line.startsWith("/") && !escaped) {
           if (text.includes("\n")) {
             throw new RangeError("Cannot run a command: it must be one line");
           }
@@ -658,7 +660,7 @@ export class Hub {
           this.#joke(seat);
           return undefined;
         }
-        return this.#post(room, seat.account.name, text, {});
+        return this.#post(room, seat.account.name, escaped ? text.replace("/", "") : text, {});
       }
       case "dm":
         return this.#direct(seat, request.to, this.#checkText(seat, request.text));

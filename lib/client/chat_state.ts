@@ -93,7 +93,8 @@ export function mentions(text: string, self: string): boolean {
  * ```
  */
 export class ChatState {
-  readonly #multiRoom: boolean;
+  /** Several rooms are held at once (protocol v2); set when a session's version is known. */
+  multiRoom: boolean;
   readonly #rooms = new Map<string, RoomState>();
   #current: string | undefined;
   /** The reader's name once logged in. */
@@ -106,7 +107,7 @@ export class ChatState {
 
   /** @param options Whether several rooms are held at once. */
   constructor(options: ChatStateOptions = {}) {
-    this.#multiRoom = options.multiRoom ?? false;
+    this.multiRoom = options.multiRoom ?? false;
   }
 
   /** The current room, if any. */
@@ -135,7 +136,7 @@ export class ChatState {
     room: string,
     options: { members?: readonly string[]; unread?: number; mentioned?: number } = {},
   ): void {
-    if (!this.#multiRoom) {
+    if (!this.multiRoom) {
       for (const name of [...this.#rooms.keys()]) if (name !== room) this.#rooms.delete(name);
     }
     const state = this.#rooms.get(room) ??
@@ -144,7 +145,7 @@ export class ChatState {
     state.mentioned = options.mentioned ?? state.mentioned;
     for (const m of options.members ?? []) state.members.add(m);
     this.#rooms.set(room, state);
-    if (!this.#multiRoom || this.#current === undefined) this.switchTo(room);
+    if (!this.multiRoom || this.#current === undefined) this.switchTo(room);
   }
 
   /**
@@ -190,6 +191,28 @@ export class ChatState {
     if (room === this.#current) return;
     state.unread++;
     if (options.mention) state.mentioned++;
+  }
+
+  /**
+   * Clear `room`'s counts without making it current (read elsewhere).
+   *
+   * @param room Room name.
+   */
+  clear(room: string): void {
+    const state = this.#rooms.get(room);
+    if (state === undefined) return;
+    state.unread = 0;
+    state.mentioned = 0;
+  }
+
+  /**
+   * Keep only the rooms named (a login replay listed them; others were left
+   * meanwhile).
+   *
+   * @param rooms The rooms the server listed.
+   */
+  keepOnly(rooms: ReadonlySet<string>): void {
+    for (const name of [...this.#rooms.keys()]) if (!rooms.has(name)) this.left(name);
   }
 
   /**

@@ -14,6 +14,7 @@ import {
   type ClientFrame,
   encodeFrame,
   eventOf,
+  MAX_RESUME_ROOMS,
   parseServerFrame,
   type ServerFrame,
   type WelcomeFrame,
@@ -27,12 +28,17 @@ import {
 } from "../net/tls_client.ts";
 import { TokenBucket } from "../chat/rate_limit.ts";
 import { backoffDelay } from "./backoff.ts";
+import { eventOfV2 } from "./v2_events.ts";
 
 /**
- * The protocol version this client speaks: 1 (one room at a time), which
- * every server of version 2 still serves.
+ * The protocol version this client speaks: 2 (many rooms, resume, read
+ * markers). A server whose hello does not list 2 is spoken to in version 1
+ * (one room at a time).
  */
-const CLIENT_VERSION = 1;
+const CLIENT_VERSION = 2;
+
+/** The versions this client can fall back to, best first. */
+const CLIENT_VERSIONS = [2, 1] as const;
 
 /** Largest frame accepted from the server (room history can be long). */
 export const MAX_SERVER_FRAME_BYTES = 1 << 22;
@@ -109,8 +115,15 @@ export interface ClientIO {
   askPassword(): Promise<string | undefined>;
   /** Whether a failed login may be retried by asking again. */
   readonly canAsk: boolean;
-  /** The connection changed: connecting, logged in (`connected`), or dropped. */
-  connection?(state: "connecting" | "connected" | "disconnected", self: string): void;
+  /**
+   * The connection changed: connecting, logged in (`connected`, with the
+   * protocol version the session speaks), or dropped.
+   */
+  connection?(
+    state: "connecting" | "connected" | "disconnected",
+    self: string,
+    version?: 1 | 2,
+  ): void;
 }
 
 /** Options for {@linkcode ChatClient}. */
@@ -207,8 +220,18 @@ export class ChatClient {
   #waiting = false;
   /** Failed reconnects in a row since the last login. */
   #failures = 0;
-  /** Lines waiting for a login or for the rate limit; `late` when typed while not logged in. */
-  readonly #queued: { text: string; late: boolean }[] = [];
+  /**
+   * Lines waiting for a login or for the rate limit; `late` when typed while
+   * not logged in; `room` where it was typed (version 2); `frame` for a
+   * request other than a typed line.
+   */
+  readonly #queued: { text: string; late: boolean; room?: string; frame?: ClientFrame }[] = [];
+  /** The protocol version of the current (or last) session. */
+  #version: 1 | 2 = CLIENT_VERSION;
+  /** Per room, the newest message id seen: `hello.resume` on a reconnect. */
+  readonly #lastIds = new Map<string, number>();
+  /** Per room, the read marker as last sent or heard (so none is sent twice). */
+  readonly #readMarks = new Map<string, number>();
   #limits: ServerLimits = DEFAULT_LIMITS;
   #bucket: TokenBucket | undefined;
   #pumpTimer: number | undefined;
@@ -232,9 +255,10 @@ export class ChatClient {
    * after the next login.
    *
    * @param text What the user typed.
+   * @param room The room it was typed in (sent with it in version 2).
    * @returns False when the line was dropped (queue full).
    */
-  say(text: string): boolean {
+  say(text: string, room?: string): boolean {
     const trimmed = text.trim();
     const ending = trimmed === "end" || trimmed === "/quit";
     if (ending) this.#quitting = true;
@@ -249,9 +273,84 @@ export class ChatClient {
       this.#heldText = text;
       return true;
     }
-    this.#queued.push({ text, late: this.#send === undefined });
+    this.#queued.push({
+      text,
+      late: this.#send === undefined,
+      ...(room === undefined ? {} : { room }),
+    });
     this.#pump();
     return true;
+  }
+
+  /**
+   * Mark `room` read up to the newest message seen in it (version 2; paced
+   * with typed lines, since it spends a token of the server's rate). Does
+   * nothing when not logged in in version 2, when no message was seen, or
+   * when the marker is there already.
+   *
+   * @param room Room name.
+   */
+  read(room: string): void {
+    const lastRead = this.#lastIds.get(room);
+    if (this.#send === undefined || this.#version !== 2 || lastRead === undefined) return;
+    if (this.#queued.length >= MAX_QUEUED_LINES) return;
+    if ((this.#readMarks.get(room) ?? 0) >= lastRead) return;
+    this.#readMarks.set(room, lastRead);
+    this.#queued.push({
+      text: "",
+      late: false,
+      frame: { type: "read", room, last_read: lastRead },
+    });
+    this.#pump();
+  }
+
+  /**
+   * Fetch the newest `limit` DMs with `user` (version 2: DMs are not
+   * replayed at login); they come as a `history` event.
+   *
+   * @param user The other side of the conversation.
+   * @param limit How many, at most the server's history limit.
+   */
+  fetchDms(user: string, limit: number): void {
+    if (this.#send === undefined || this.#version !== 2) return;
+    if (this.#queued.length >= MAX_QUEUED_LINES) return;
+    this.#queued.push({ text: "", late: false, frame: { type: "history", with: user, limit } });
+    this.#pump();
+  }
+
+  /**
+   * Mark the DM conversation with `user` read up to `lastRead` (version 2).
+   *
+   * @param user The other side of the conversation.
+   * @param lastRead The newest DM id shown.
+   */
+  readDms(user: string, lastRead: number): void {
+    if (this.#send === undefined || this.#version !== 2) return;
+    if (this.#queued.length >= MAX_QUEUED_LINES) return;
+    const key = `@${user.toLowerCase()}`;
+    if ((this.#readMarks.get(key) ?? 0) >= lastRead) return;
+    this.#readMarks.set(key, lastRead);
+    this.#queued.push({
+      text: "",
+      late: false,
+      frame: { type: "read", with: user, last_read: lastRead },
+    });
+    this.#pump();
+  }
+
+  /** The protocol version spoken (of the last session when not connected). */
+  get version(): 1 | 2 {
+    return this.#version;
+  }
+
+  /**
+   * The newest message id seen in `room`.
+   *
+   * @param room Room name.
+   * @returns The id, or undefined when none was seen.
+   */
+  lastId(room: string): number | undefined {
+    return this.#lastIds.get(room);
   }
 
   /** The server's limits (from `welcome`, else {@linkcode DEFAULT_LIMITS}). */
@@ -295,7 +394,12 @@ export class ChatClient {
     while (this.#queued.length > 0 && this.#bucket.take()) {
       const line = this.#queued.shift();
       if (line === undefined) break;
-      send({ type: "say", text: line.text });
+      if (line.frame !== undefined) {
+        send(line.frame);
+        continue;
+      }
+      const room = this.#version === 2 && line.room !== undefined ? { room: line.room } : {};
+      send({ type: "say", text: line.text, ...room });
     }
     if (this.#queued.length === 0) return;
     this.#pumpTimer = this.#clock.setTimeout(() => {
@@ -553,7 +657,10 @@ export class ChatClient {
         message: "Protocol error: the server did not say hello",
       };
     }
-    if (first.version !== CLIENT_VERSION && !first.versions?.includes(CLIENT_VERSION)) {
+    const version = CLIENT_VERSIONS.find((v) =>
+      first.version === v || first.versions?.includes(v) === true
+    );
+    if (version === undefined) {
       return {
         kind: "exit",
         code: EXIT.protocol,
@@ -561,10 +668,14 @@ export class ChatClient {
           `Protocol error: server speaks version ${first.version}, this client ${CLIENT_VERSION}`,
       };
     }
+    if (version !== this.#version) this.#lastIds.clear();
+    this.#version = version;
+    const resume = Object.fromEntries([...this.#lastIds].slice(-MAX_RESUME_ROOMS));
     send({
       type: "hello",
-      version: CLIENT_VERSION,
+      version,
       client: this.#options.clientName ?? "banter-client",
+      ...(version === 2 && this.#lastIds.size > 0 ? { resume } : {}),
     });
     for (;;) {
       const frame = await next();
@@ -613,9 +724,16 @@ export class ChatClient {
           this.#self = frame.user;
           this.#username = frame.user;
           this.#send = send;
-          this.#limits = limitsOf(frame) ?? this.#limits;
+          {
+            const limits = limitsOf(frame) ?? this.#limits;
+            // A server restarted with another rate: pace to the new one.
+            if (JSON.stringify(limits.rate) !== JSON.stringify(this.#limits.rate)) {
+              this.#bucket = undefined;
+            }
+            this.#limits = limits;
+          }
           onLogin();
-          io.connection?.("connected", frame.user);
+          io.connection?.("connected", frame.user, this.#version);
           if (this.#droppedAt === undefined) {
             io.info(`Logged in as ${frame.user}. Type /help for commands, end to leave.`);
           } else {
@@ -635,20 +753,43 @@ export class ChatClient {
           send({ type: "pong", id: frame.id });
           break;
         case "error":
-          io.info(`Server reports an error: ${frame.message}`);
+          // Version 2: an error naming a request is an answer, not the end.
+          io.info(
+            frame.id === undefined ? `Server reports an error: ${frame.message}` : frame.message,
+          );
           break;
         case "hello":
         case "pong":
+        case "ack":
           break;
         default: {
-          const event = eventOf(frame);
+          const event = this.#version === 2 ? eventOfV2(frame) : eventOf(frame);
           if (event) {
+            this.#seen(event);
             if (event.kind === "message" && event.bot) this.#replied();
             else if (event.kind === "notice" && event.level !== "info") this.#replied();
             io.event(event, this.#self);
           }
         }
       }
+    }
+  }
+
+  /** Keep the newest message id per room, for `resume`. */
+  #seen(event: ChatEvent): void {
+    if (event.kind === "message") {
+      this.#lastIds.set(event.room, Math.max(event.id, this.#lastIds.get(event.room) ?? 0));
+    } else if (event.kind === "room") {
+      const newest = event.history.at(-1)?.id ?? 0;
+      const id = Math.max(newest, this.#lastIds.get(event.room) ?? 0);
+      if (id > 0) this.#lastIds.set(event.room, id);
+      if (event.lastRead !== undefined) this.#readMarks.set(event.room, event.lastRead);
+    } else if (event.kind === "read" && event.room !== undefined) {
+      const mark = Math.max(event.lastRead, this.#readMarks.get(event.room) ?? 0);
+      this.#readMarks.set(event.room, mark);
+    } else if (event.kind === "part" && event.user === this.#self) {
+      this.#lastIds.delete(event.room);
+      this.#readMarks.delete(event.room);
     }
   }
 

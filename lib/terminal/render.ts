@@ -27,13 +27,15 @@
 import type {
   ChatEvent,
   DirectMessage,
+  ListingEvent,
   NoticeEvent,
+  OnlineEvent,
   PresenceEvent,
   RoomEntered,
   RoomMessage,
 } from "../chat/message.ts";
 import { displayWidth } from "./_display_width.ts";
-import { sanitise, sanitiseName } from "./sanitise.ts";
+import { NEWLINE_SYMBOL, sanitise, sanitiseName } from "./sanitise.ts";
 import { hangingIndent, wrapLine } from "./wrap.ts";
 
 /** How to render: who is reading, and whether colour is allowed. */
@@ -188,12 +190,28 @@ interface Line {
 
 /** The line as screen rows: wrapped under its text when the width is known. */
 function rows(line: Line, view: RenderView, dim = false): string[] {
-  const whole = line.head + line.text;
-  const shown = dim ? paint(whole, SGR.dim, view.colour) : whole;
-  if (view.columns === undefined) return [shown];
-  // displayWidth ignores the colour codes in the head.
-  const indent = hangingIndent(displayWidth(line.head), view.columns);
-  return wrapLine(shown, { columns: view.columns, indent });
+  const columns = view.columns;
+  // The lines of a multi-line message (text sanitised line by line): one
+  // row each under the text on a terminal, joined by ⏎ otherwise.
+  const pieces = line.text.split("\n");
+  if (columns === undefined || pieces.length === 1) {
+    const whole = line.head + pieces.join(NEWLINE_SYMBOL);
+    const shown = dim ? paint(whole, SGR.dim, view.colour) : whole;
+    if (columns === undefined) return [shown];
+    // displayWidth ignores the colour codes in the head.
+    const indent = hangingIndent(displayWidth(line.head), columns);
+    return wrapLine(shown, { columns, indent });
+  }
+  const indent = hangingIndent(displayWidth(line.head), columns);
+  const under = " ".repeat(indent);
+  return pieces.flatMap((piece, i) =>
+    rows({ head: i === 0 ? line.head : under, text: piece }, view, dim)
+  );
+}
+
+/** Message text for {@linkcode rows}: each of its lines sanitised, kept apart by `\n`. */
+function messageText(text: string): string {
+  return text.split(/\r?\n/).map((piece) => sanitise(piece)).join("\n");
 }
 
 function messageLine(
@@ -202,7 +220,7 @@ function messageLine(
   stamp: Stamp,
 ): Line {
   const from = name(event.from, view, event.bot);
-  const text = sanitise(event.text);
+  const text = messageText(event.text);
   const bot = event.bot ? "[bot] " : "";
   const mark = isMention(event.text, event.from, view) ? ">> " : "";
   if (event.action) return { head: `${stamp(event.ts)} ${mark}${bot}* ${from} `, text };
@@ -219,7 +237,7 @@ function directLine(
   stamp: Stamp,
 ): Line {
   const between = `${name(event.from, view)} → ${name(event.to, view)}`;
-  return { head: `${stamp(event.ts)} [DM ${between}] `, text: sanitise(event.text) };
+  return { head: `${stamp(event.ts)} [DM ${between}] `, text: messageText(event.text) };
 }
 
 function presenceLine(
@@ -245,6 +263,33 @@ function noticeLine(
     ? paint("! " + text, SGR.yellow, view.colour)
     : paint("!! " + text, SGR.boldRed, view.colour);
   return { head: `${stamp(event.ts)} `, text: marked };
+}
+
+function onlineText(event: OnlineEvent, view: RenderView): string {
+  const who = name(event.user, view);
+  if (event.away !== undefined && event.away !== "") {
+    return `${who} is away: ${sanitise(event.away)}`;
+  }
+  return event.online ? `${who} is online` : `${who} went offline`;
+}
+
+/** The data answers of version 2, as the text lines version 1 gives. */
+function listingLines(event: ListingEvent, view: RenderView): string[] {
+  const line = (text: string) => rows({ head: "- ", text }, view);
+  switch (event.kind) {
+    case "who": {
+      const users = event.users.map((u) =>
+        u.away === undefined ? name(u.name, view) : `${name(u.name, view)} (away)`
+      );
+      return line(`In ${room(event.room)} (${users.length}): ${users.join(", ")}`);
+    }
+    case "rooms":
+      return line(
+        `Rooms: ${event.rooms.map((r) => `${room(r.name)} (${r.members})`).join(", ")}`,
+      );
+    case "help":
+      return event.commands.flatMap((c) => line(`${sanitise(c.usage)} — ${sanitise(c.summary)}`));
+  }
 }
 
 function roomLines(
@@ -314,8 +359,26 @@ export function renderEvent(event: ChatEvent, view: RenderView): string[] {
       return rows(noticeLine(event, view, stamp), view);
     case "room":
       return roomLines(event, view, stamp);
+    case "part":
+      return rows({
+        head: `${stamp(event.ts)} -- `,
+        text: `${name(event.user, view)} left ${room(event.room)}`,
+      }, view);
+    case "presence":
+      return rows({ head: `${stamp(event.ts)} -- `, text: onlineText(event, view) }, view);
+    case "topic":
+      return rows({
+        head: `${stamp(event.ts)} -- `,
+        text: event.text === ""
+          ? `${name(event.by, view)} cleared the topic of ${room(event.room)}`
+          : `${name(event.by, view)} set the topic of ${room(event.room)}: ${sanitise(event.text)}`,
+      }, view);
+    case "who":
+    case "rooms":
+    case "help":
+      return listingLines(event, view);
     default:
-      // Events of protocol version 2 only; this client speaks version 1.
+      // read markers, conversations, ready, history pages: nothing to show.
       return [];
   }
 }

@@ -34,6 +34,11 @@ export interface StatusView {
   readonly connection: string;
   /** Lines typed while not connected, waiting. */
   readonly pending?: number;
+  /**
+   * Every room, in order (Alt-1 is the first), listed at the end when there
+   * are several.
+   */
+  readonly rooms?: readonly string[];
 }
 
 function roomName(raw: string): string {
@@ -91,7 +96,8 @@ export function renderPrompt(view: StatusView): string {
 /**
  * The status line: current room, name, away, connection, pending lines,
  * then `Act:` with the other rooms that have unread messages (`!` after the
- * count when any mention the reader).
+ * count when any mention the reader), then every room numbered as Alt-N
+ * switches to it, when there are several.
  *
  * @param view The state shown.
  * @param columns The terminal's width, when known.
@@ -122,6 +128,11 @@ export function renderStatus(view: StatusView, columns?: number): string {
   if ((view.pending ?? 0) > 0) parts.push(`[${view.pending} pending]`);
   const active = view.others.filter((r) => r.unread > 0 || r.mentioned > 0)
     .map((r) => `${roomName(r.name)}(${r.unread}${r.mentioned > 0 ? "!" : ""})`);
-  const text = parts.join(" ") + (active.length > 0 ? ` | Act: ${active.join(" ")}` : "");
+  const all = view.rooms ?? [];
+  const numbered = all.length < 2
+    ? ""
+    : ` | ${all.map((r, i) => `${i + 1}:${roomName(r)}`).join(" ")}`;
+  const text = parts.join(" ") + (active.length > 0 ? ` | Act: ${active.join(" ")}` : "") +
+    numbered;
   return columns === undefined ? text : fitWidth(text, columns);
 }

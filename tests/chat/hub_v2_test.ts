@@ -392,3 +392,20 @@ Deno.test("a one-room member is told with a notice when the topic of its current
   o.input("/topic tabs or spaces");
   assert.deepEqual(old.notices().map((n) => n.text).slice(2), ["Topic of #lobby: tabs or spaces"]);
 });
+
+Deno.test("//text posts the message /text in both views; /text alone still runs a command", () => {
+  const { hub } = makeHub();
+  const ann = new WideMember("ann", "id-ann");
+  const a = hub.enter(ann);
+  const bob = new FakeMember("bob");
+  const b = hub.enter(bob);
+  assert.deepEqual(a.request({ kind: "say", room: "lobby", text: "//shrug not a command" }), {
+    ok: true,
+    messageId: 1,
+  });
+  b.input("//me too");
+  b.input("/me waves");
+  assert.deepEqual(ann.texts(), ["/shrug not a command", "/me too", "waves"]);
+  assert.deepEqual(bob.texts(), ["/shrug not a command", "/me too", "waves"]);
+  assert.equal(ann.events.filter((e) => e.kind === "notice").length, 0);
+});

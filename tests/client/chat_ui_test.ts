@@ -1,9 +1,11 @@
 import { deepEqual, equal, ok } from "node:assert/strict";
 import { ChatUi } from "../../lib/client/chat_ui.ts";
 import { DEFAULT_LIMITS } from "../../lib/client/run.ts";
+import { MAX_BACKLOG_EVENTS } from "../../lib/client/room_backlog.ts";
 
 /** A terminal UI writing into memory, with a client that records what it says. */
-function ui(options: { bell?: boolean } = {}) {
+function ui(options: { bell?: boolean; messageLines?: number } = {}) {
+  const { messageLines = 50, ...uiOptions } = options;
   const written: string[] = [];
   const said: string[] = [];
   const decoder = new TextDecoder();
@@ -14,12 +16,12 @@ function ui(options: { bell?: boolean } = {}) {
     columns: () => 80,
     clock: { now: () => Date.UTC(2025, 0, 1) },
     timeZone: "UTC",
-    ...options,
+    ...uiOptions,
   });
   chat.attach({
     say: (text) => (said.push(text), true),
     quit: () => said.push("<quit>"),
-    limits: DEFAULT_LIMITS,
+    limits: { ...DEFAULT_LIMITS, messageLines },
   });
   chat.connection("connected", "alice");
   chat.event({
@@ -36,6 +38,13 @@ Deno.test("ChatUi sends a paste of up to 5 lines as one message", () => {
   const t = ui();
   t.chat.action({ type: "paste", lines: ["one", "two", "three"] });
   deepEqual(t.said, ["one\ntwo\nthree"]);
+});
+
+Deno.test("ChatUi refuses a paste of more lines than the server takes, with the count", () => {
+  const t = ui({ messageLines: 1 });
+  t.chat.action({ type: "paste", lines: ["one", "two", "three"] });
+  deepEqual(t.said, []);
+  ok(t.screen().includes("-- Too many lines: 3, the server takes 1 in one message; not sent"));
 });
 
 Deno.test("ChatUi asks before sending a paste of more than 5 lines, and sends it on y", () => {
@@ -134,4 +143,77 @@ Deno.test("ChatUi Ctrl-C at a login prompt answers it with nothing and quits", a
   t.chat.interrupt();
   equal(await asked, undefined);
   deepEqual(t.said, ["<quit>"]);
+});
+
+/** A version 2 UI after a login replay of `rooms` (each with `unread`), recording reads. */
+function wideUi(rooms: { room: string; unread?: number; mentioned?: boolean }[]) {
+  const written: string[] = [];
+  const said: string[] = [];
+  const reads: string[] = [];
+  const decoder = new TextDecoder();
+  const chat = new ChatUi({
+    write: (bytes) => written.push(decoder.decode(bytes)),
+    interactive: true,
+    colour: false,
+    columns: () => 80,
+    clock: { now: () => Date.UTC(2025, 0, 1) },
+    timeZone: "UTC",
+  });
+  chat.attach({
+    say: (text, room) => (said.push(`${room}: ${text}`), true),
+    quit: () => said.push("<quit>"),
+    read: (room) => reads.push(room),
+    lastId: () => 1_000_000,
+    limits: { ...DEFAULT_LIMITS, messageLines: 50 },
+  });
+  chat.connection("connected", "alice", 2);
+  for (const r of rooms) {
+    chat.event({
+      kind: "room",
+      room: r.room,
+      members: ["alice"],
+      history: [],
+      retentionDays: 1,
+      ...(r.unread === undefined ? {} : { unread: r.unread }),
+      ...(r.mentioned === undefined ? {} : { mentioned: r.mentioned }),
+    }, "alice");
+  }
+  chat.event({ kind: "ready" }, "alice");
+  return { chat, written, said, reads, screen: () => written.join("") };
+}
+
+Deno.test("ChatUi v2: the replay shows #lobby with the server's counts of the others; lines go to the room shown", () => {
+  const t = wideUi([{ room: "dev", unread: 4 }, { room: "lobby" }, {
+    room: "ops",
+    unread: 1,
+    mentioned: true,
+  }]);
+  equal(t.chat.state.current, "lobby");
+  ok(t.screen().includes("[#lobby] alice | Act: #dev(4) #ops(1!) | 1:#lobby 2:#dev 3:#ops"));
+  t.chat.line("hi");
+  deepEqual(t.said, ["lobby: hi"]);
+  t.chat.event({ kind: "read", room: "dev", lastRead: 1_000_000 }, "alice");
+  ok(
+    t.screen().endsWith(
+      "[#lobby] alice | Act: #ops(1!) | 1:#lobby 2:#dev 3:#ops\r\n\r\x1b[2K[#lobby] alice> ",
+    ),
+  );
+});
+
+Deno.test(`ChatUi v2: a room not shown keeps at most ${MAX_BACKLOG_EVENTS} lines, shown on switching, which marks it read`, () => {
+  const t = wideUi([{ room: "dev" }, { room: "lobby" }]);
+  for (let id = 1; id <= MAX_BACKLOG_EVENTS + 3; id++) {
+    t.chat.event({ kind: "message", id, room: "dev", from: "bob", text: `n${id}`, ts: 0 }, "alice");
+  }
+  ok(!t.screen().includes("<bob> n1"), "not shown while #dev is not the room shown");
+  ok(t.screen().includes(`Act: #dev(${MAX_BACKLOG_EVENTS + 3})`));
+  t.chat.line("/switch dev");
+  const screen = t.screen();
+  ok(screen.includes("-- #dev --"));
+  ok(screen.includes(`-- 3 older lines not kept (${MAX_BACKLOG_EVENTS} per room) --`));
+  ok(!screen.includes("<bob> n3\r"), "the oldest were dropped");
+  ok(screen.includes("<bob> n4\r") && screen.includes(`<bob> n${MAX_BACKLOG_EVENTS + 3}\r`));
+  deepEqual(t.reads, ["lobby", "dev"]);
+  t.chat.line("/away lunch");
+  deepEqual(t.said, ["dev: /away lunch"], "away is the server's in version 2");
 });

@@ -266,3 +266,63 @@ Deno.test("with reconnect off a first login answered bye busy exits 1 at once", 
   equal(await within(chat.run(), 5000, "the client to exit"), EXIT.connection);
   deepEqual([s.connections(), io.lines], [1, ["Too many logins waiting, try again shortly"]]);
 });
+
+/**
+ * A stand-in server saying hello with `versions` (or none, as a version 1
+ * server does): records the client's hello and the frames after login.
+ */
+async function recordsHello(versions: number[] | undefined) {
+  const p = await testPki();
+  const heard: string[] = [];
+  const done = Promise.withResolvers<void>();
+  const server = await listen(
+    { hostname: "127.0.0.1", port: 0, cert: p.server.cert, key: p.server.key },
+    async (conn) => {
+      const lines = new LineReader(conn.source);
+      const send = (frame: ServerFrame) => conn.sink.write(encodeFrame(frame));
+      await send({
+        type: "hello",
+        version: 1,
+        server: "stand-in/1",
+        ...(versions === undefined ? {} : { versions }),
+      });
+      heard.push(await lines.next() ?? "");
+      await send({ type: "auth", attempts_left: 3 });
+      await lines.next(); // login
+      await send({ type: "welcome", user: "alice", role: "user" });
+      for (let line = await lines.next(); line !== undefined; line = await lines.next()) {
+        heard.push(line);
+        if (line.includes('"end"')) break;
+      }
+      await send({ type: "bye", code: "end", message: "Goodbye" });
+      await conn.sink.close();
+      done.resolve();
+    },
+  );
+  return { server, heard, done: done.promise };
+}
+
+Deno.test("the client speaks version 2 when the server lists it, else falls back to version 1", async () => {
+  for (const [versions, expected] of [[[1, 2], 2], [undefined, 1]] as const) {
+    const stand = await recordsHello(versions === undefined ? undefined : [...versions]);
+    try {
+      const chat = await client(stand.server.addr.port, new FakeClock(), new RecordingIO());
+      chat.say("hi", "dev");
+      chat.say("end");
+      equal(await within(chat.run(), 5000, "the client to exit"), EXIT.ok);
+      await stand.done;
+      const [hello, said] = stand.heard.map((l) => JSON.parse(l));
+      equal(hello.version, expected);
+      equal(chat.version, expected);
+      deepEqual(
+        said,
+        expected === 2 ? { type: "say", text: "hi", room: "dev" } : {
+          type: "say",
+          text: "hi",
+        },
+      );
+    } finally {
+      await stand.server.close(0);
+    }
+  }
+});

@@ -3,6 +3,8 @@ import { join } from "node:path";
 import { startClient } from "../_client_process.ts";
 import { passwordOf, startTestServer } from "../_server.ts";
 import { within } from "../_helpers.ts";
+import { messageWith } from "./_frames.ts";
+import { loginV2 } from "./_v2_client.ts";
 
 function clientArgs(dir: string, port: number, user?: string): string[] {
   return [
@@ -61,4 +63,47 @@ Deno.test("scripted: a wrong password exits 3 without an attempts-left line", as
   });
   equal(await client.status(), 3);
   doesNotMatch(client.output(), /attempts left/);
+});
+
+Deno.test("scripted: with several rooms every room's lines are shown, each led by its room", async () => {
+  await using s = await startTestServer({ users: ["alice", "bob"] });
+  {
+    const alice = await loginV2(s.port, "alice");
+    await using _alice = alice.client;
+    await alice.client.send({ type: "join", room: "dev" });
+    await alice.client.until((f) => f.type === "room" && f.room === "dev");
+  }
+  const bob = await loginV2(s.port, "bob");
+  await using _bob = bob.client;
+  await bob.client.send({ type: "join", room: "dev" });
+  await bob.client.until((f) => f.type === "room" && f.room === "dev");
+  await using client = startClient(clientArgs(s.dir, s.port, "alice"), {
+    env: { BANTER_PASSWORD: passwordOf("alice") },
+  });
+  await client.waitFor("Logged in");
+  await bob.client.until((f) => f.type === "presence" && f.user === "alice" && f.online);
+  await bob.client.send({ type: "say", room: "dev", text: "in dev" });
+  await bob.client.until(messageWith("in dev"));
+  await bob.client.send({ type: "say", room: "lobby", text: "in lobby" });
+  await client.waitFor(/#lobby \[\d\d:\d\d\] <bob> in lobby/);
+  match(client.output(), /#dev \[\d\d:\d\d\] <bob> in dev/);
+  await client.write("end\n");
+  equal(await client.status(), 0);
+});
+
+Deno.test("scripted: 40 lines at once are paced to the real server's welcome.limits.rate, none dropped", async () => {
+  await using s = await startTestServer({
+    users: ["alice", "bob"],
+    config: { rateBurst: 5, ratePerSecond: 25 },
+  });
+  const bob = await loginV2(s.port, "bob");
+  await using _bob = bob.client;
+  await using client = startClient(clientArgs(s.dir, s.port, "alice"), {
+    env: { BANTER_PASSWORD: passwordOf("alice") },
+  });
+  const lines = Array.from({ length: 40 }, (_, i) => `paced ${i}`);
+  await client.write(lines.join("\n") + "\nend\n");
+  for (const line of lines) await bob.client.until(messageWith(line), 10_000);
+  equal(await client.status(), 0);
+  doesNotMatch(client.output(), /Slow down/);
 });

@@ -350,3 +350,21 @@ Deno.test("renderEvent() without colour shows old history between dividers, with
     "-- now --",
   ]);
 });
+
+Deno.test("renderEvent() puts each line of a multi-line message on its own row under the text", () => {
+  const event = {
+    kind: "message" as const,
+    id: 1,
+    room: "lobby",
+    from: "bob",
+    text: "one\ntwo\x1b[2J\r\nthree",
+    ts: 0,
+  };
+  const view = { self: "alice", colour: false, timeZone: "UTC" };
+  assert.deepEqual(renderEvent(event, { ...view, columns: 40 }), [
+    "[00:00] <bob> one",
+    "              two",
+    "              three",
+  ]);
+  assert.deepEqual(renderEvent(event, view), ["[00:00] <bob> one⏎two⏎three"], "scripted: one line");
+});

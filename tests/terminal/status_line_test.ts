@@ -46,3 +46,18 @@ Deno.test("renderStatus() is cut to the width minus one with …, never wrapped"
   equal(fitWidth("日本語です", 6), "日本…");
   equal(fitWidth("short", 40), "short");
 });
+
+Deno.test("renderStatus() numbers every room at the end when there are several", () => {
+  const view = {
+    self: "alice",
+    current: "lobby",
+    others: [{ name: "dev", unread: 3, mentioned: 0 }],
+    away: false,
+    connection: "connected",
+  };
+  equal(
+    renderStatus({ ...view, rooms: ["lobby", "dev"] }),
+    "[#lobby] alice | Act: #dev(3) | 1:#lobby 2:#dev",
+  );
+  equal(renderStatus({ ...view, rooms: ["lobby"] }), "[#lobby] alice | Act: #dev(3)");
+});
