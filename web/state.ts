@@ -441,9 +441,7 @@ export class ChatState {
       if (first?.kind === "message") room.firstId = first.id;
       room.hasOlder = true;
     }
-    if (m.from === this.user) {
-      room.lastRead = Math.max(room.lastRead, m.id);
-    } else if (room.name !== this.current || !visible) {
+    if (m.from !== this.user && (room.name !== this.current || !visible)) {
       room.unread++;
       if (dm || mentions(m.text, this.user)) room.mentioned = true;
     }

@@ -338,6 +338,7 @@ Deno.test({
     await bob.send({ type: "say", text: "Morning all! Release notes: https://example.org/notes" });
     await carol.send({ type: "say", text: "/me waves" });
     await bob.send({ type: "say", text: "a-very-long-word-without-spaces-".repeat(6) });
+    await bob.send({ type: "say", text: "/msg alice lunch at noon?" });
     for (
       const [name, viewport] of [["desktop", { width: 1100, height: 640 }], [
         "phone",
@@ -347,6 +348,18 @@ Deno.test({
       await using tab = await openPage(browser, webUrl(s), viewport);
       await logIn(tab.page, "alice");
       await waitForLine(tab.page, "a-very-long-word");
+      if (name === "desktop") {
+        await say(tab.page, "/join dev");
+        await waitUntil(tab.page, `document.getElementById("room-title").textContent === "#dev"`);
+        await tab.page.evaluate(`document.querySelector('#room-list [data-room="lobby"]').click()`);
+        await waitForLine(tab.page, "a-very-long-word");
+      }
+      // The sidebar: both rooms and the DM conversation with its unread mark.
+      await waitUntil(
+        tab.page,
+        `!!document.querySelector('#room-list [data-room="@bob"] .unread')`,
+      );
+      await waitUntil(tab.page, `!!document.querySelector('#room-list [data-room="dev"]')`);
       await say(tab.page, `hi bob, carol: the ${name} view`);
       await waitForLine(tab.page, `the ${name} view`);
       equal(await tab.page.evaluate("document.documentElement.scrollWidth"), viewport.width, name);
