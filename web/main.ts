@@ -18,6 +18,10 @@ import { checkInput, type InputLimits } from "./input.ts";
 /** Where the session survives a reload (this tab only). */
 const STORE_USER = "banter.user";
 const STORE_TOKEN = "banter.token";
+/** The room shown last, shown again after a reload. */
+const STORE_ROOM = "banter.room";
+/** The room shown at first when none was chosen. */
+const LOBBY = "lobby";
 /** How far from the top of the list (px) scrolling asks for older messages. */
 const LOAD_OLDER_PX = 80;
 /** How long a read marker waits for more messages before it is sent (ms). */
@@ -261,6 +265,7 @@ function main(): void {
   /** Show a room or DM: read it, fetch a DM's messages the first time. */
   const open = (name: string) => {
     state.current = name;
+    sessionStorage.setItem(STORE_ROOM, name);
     renderAll();
     const room = currentRoom();
     if (room !== undefined) refreshMembers(room);
@@ -388,11 +393,17 @@ function main(): void {
         show(state.apply(frame, visible()), false);
         break;
       }
-      case "ready":
+      case "ready": {
         state.apply(frame, visible());
+        // First login or reload: the room shown before, else the lobby, else the first.
+        const chosen = sessionStorage.getItem(STORE_ROOM);
+        if (chosen !== null && state.rooms.has(chosen)) state.current = chosen;
+        else if (chosen === null && state.rooms.has(LOBBY)) state.current = LOBBY;
+        else if (!state.rooms.has(state.current)) state.current = state.sidebar()[0]?.name ?? "";
         renderAll();
         sendRead();
         break;
+      }
       case "hello":
       case "ping":
       case "pong":
@@ -529,6 +540,7 @@ function main(): void {
   const forget = () => {
     sessionStorage.removeItem(STORE_TOKEN);
     sessionStorage.removeItem(STORE_USER);
+    sessionStorage.removeItem(STORE_ROOM);
     state = new ChatState();
     ui.username.value = "";
     ui.messages.replaceChildren();

@@ -86,18 +86,21 @@ Deno.test({
     await logIn(one.page, "alice");
     await say(one.page, "/join dev");
     await waitUntil(one.page, `document.getElementById("room-title").textContent === "#dev"`);
+    await one.page.click(entry("lobby"));
+    await waitUntil(one.page, `document.getElementById("room-title").textContent === "#lobby"`);
     await logIn(two.page, "alice");
     await waitUntil(two.page, `!!document.querySelector(${JSON.stringify(entry("dev"))})`);
-    await two.page.click(entry("dev"));
-    await waitUntil(two.page, `document.getElementById("room-title").textContent === "#dev"`);
+    equal(await two.page.$eval("#room-title", (e) => e.textContent), "#lobby");
     const bob = await loginV2(s.port, "bob");
     await using bobClient = bob.client;
-    await bobClient.send({ type: "say", room: "lobby", text: "plain news" });
-    await bobClient.send({ type: "say", room: "lobby", text: "alice: are you there?" });
+    await bobClient.send({ type: "join", room: "dev", id: 1 });
+    await bobClient.until((f) => f.type === "ack" && f.id === 1);
+    await bobClient.send({ type: "say", room: "dev", text: "plain news" });
+    await bobClient.send({ type: "say", room: "dev", text: "alice: are you there?" });
     for (const tab of [one, two]) {
       await waitUntil(
         tab.page,
-        `document.querySelector(${JSON.stringify(entry("lobby"))}).textContent === "#lobby2@"`,
+        `document.querySelector(${JSON.stringify(entry("dev"))}).textContent === "#dev2@"`,
       );
     }
     // A new login's replay has the server's count and mark.
@@ -105,23 +108,22 @@ Deno.test({
     await logIn(three.page, "alice");
     await waitUntil(
       three.page,
-      `document.querySelector(${JSON.stringify(entry("lobby"))})?.textContent === "#lobby2@"`,
+      `document.querySelector(${JSON.stringify(entry("dev"))})?.textContent === "#dev2@"`,
     );
-    await three.page.click(entry("dev"));
-    // Reading lobby on tab two clears it on tabs one and three.
-    await two.page.click(entry("lobby"));
+    // Reading dev on tab two clears it on tabs one and three.
+    await two.page.click(entry("dev"));
     await waitForLine(two.page, "are you there?");
     for (const tab of [one, two, three]) {
       await waitUntil(
         tab.page,
-        `document.querySelector(${JSON.stringify(entry("lobby"))}).textContent === "#lobby"`,
+        `document.querySelector(${JSON.stringify(entry("dev"))}).textContent === "#dev"`,
       );
     }
     // The marker is on the server: a fresh login has nothing unread either.
     await using four = await openPage(browser, webUrl(s));
     await logIn(four.page, "alice");
     await waitUntil(four.page, `!!document.querySelector(${JSON.stringify(entry("dev"))})`);
-    equal(await entryText(four.page, "lobby"), "#lobby");
+    equal(await entryText(four.page, "dev"), "#dev");
   },
 });
 
