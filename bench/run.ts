@@ -248,7 +248,9 @@ export async function main(args: string[]): Promise<number> {
       await writeLine(record);
     };
     for (const scenario of scenarios) {
-      const wss = ["paced", "burst", "idle"].includes(scenario) ? [banterWss] : [];
+      const wss = ["paced10", "paced", "burst", "idle2k", "idle"].includes(scenario)
+        ? [banterWss]
+        : [];
       const ours = targets.includes("banter") ? [banter, ...wss] : [];
       const banterOnly = scenario === "storm" || scenario === "echo";
       for (const launcher of banterOnly ? ours : [...ours, ...peerList]) {

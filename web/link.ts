@@ -2,14 +2,16 @@
  * The page's connection to the server: one WebSocket to `/ws` speaking the
  * chat protocol (one JSON frame per text message, parsed as untrusted with
  * the server's own parser), answering pings, and reconnecting with a capped
- * exponential backoff with jitter while the session may continue.
+ * exponential backoff with jitter while the session may continue. Each
+ * (re)connection says protocol version 2 and resumes from the newest message
+ * the page holds per room, so the server sends only what was missed.
  *
  * @module
  */
 import { type ClientFrame, parseServerFrame, type ServerFrame } from "../lib/wire/protocol.ts";
 
-/** The protocol version the page speaks: 1 (one room at a time) until its version 2 view lands. */
-const PAGE_PROTOCOL_VERSION = 1;
+/** The protocol version the page speaks: 2 (many rooms, resume, read markers). */
+const PAGE_PROTOCOL_VERSION = 2;
 
 /** First reconnect delay (ms). */
 export const BACKOFF_START_MS = 500;
@@ -22,6 +24,8 @@ export interface LinkEvents {
   frame(frame: ServerFrame): void;
   /** Connected, lost, or waiting to reconnect (attempt, delay). */
   status(state: LinkStatus): void;
+  /** Per room, the newest message id the page holds: sent as `hello.resume`. */
+  resume(): Record<string, number>;
 }
 
 /** The link's state, as the page shows it. */
@@ -65,7 +69,13 @@ export class Link {
         return; // an unknown or broken frame from a newer server: ignored
       }
       if (frame.type === "hello") {
-        this.send({ type: "hello", version: PAGE_PROTOCOL_VERSION, client: "banter-web" });
+        const resume = this.#events.resume();
+        this.send({
+          type: "hello",
+          version: PAGE_PROTOCOL_VERSION,
+          client: "banter-web",
+          ...(Object.keys(resume).length === 0 ? {} : { resume }),
+        });
         this.#events.status({ state: "connected" });
       } else if (frame.type === "ping") this.send({ type: "pong", id: frame.id });
       else if (frame.type === "welcome") {

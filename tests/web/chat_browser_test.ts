@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { startClient } from "../_client_process.ts";
 import { passwordOf } from "../_server.ts";
 import { FAKE_JOKES, startFakeJokeApi } from "../_joke_api.ts";
+import { loginV2 } from "../e2e/_v2_client.ts";
 import {
   launchBrowser,
   lineTexts,
@@ -35,7 +36,7 @@ Deno.test({
       { env: { BANTER_PASSWORD: passwordOf("carol") } },
     );
     await carol.waitFor("Logged in as carol");
-    await waitForLine(alice.page, "carol joined");
+    await waitForLine(alice.page, "carol is here");
     await say(bob.page, "hi carol, bob here");
     await carol.waitFor("<bob> hi carol, bob here");
     await carol.write("hello browsers\n");
@@ -146,10 +147,24 @@ Deno.test({
     await using first = await startWebServer({ users: ["alice", "bob"] });
     const webPort = first.server.webAddr!.port;
     await using tab = await openPage(browser, webUrl(first));
+    // What the page sends and receives on its WebSocket, as Chromium saw it.
+    const sent: Array<Record<string, unknown>> = [];
+    const received: Array<Record<string, unknown>> = [];
+    const cdp = await tab.page.createCDPSession();
+    await cdp.send("Network.enable");
+    cdp.on("Network.webSocketFrameSent", (e) => sent.push(JSON.parse(e.response.payloadData)));
+    cdp.on(
+      "Network.webSocketFrameReceived",
+      (e) => received.push(JSON.parse(e.response.payloadData)),
+    );
     await logIn(tab.page, "alice");
     await say(tab.page, "said before the restart");
     await waitForLine(tab.page, "said before the restart");
+    const lastId = Math.max(
+      ...received.filter((f) => f["type"] === "message").map((f) => f["id"] as number),
+    );
     await first.stop();
+    received.length = 0;
     await waitUntil(
       tab.page,
       `document.getElementById("status").textContent.includes("reconnecting")`,
@@ -166,6 +181,22 @@ Deno.test({
     const lines = await lineTexts(tab.page);
     equal(lines.filter((l) => l.includes("said before the restart")).length, 1, lines.join("\n"));
     equal(lines.filter((l) => l.includes("missed while alice was away")).length, 1);
+    // The second hello resumed from the last message shown; the replay held only the missed one.
+    const hellos = sent.filter((f) => f["type"] === "hello");
+    deepEqual(hellos.at(-1), {
+      type: "hello",
+      version: 2,
+      client: "banter-web",
+      resume: { lobby: lastId },
+    });
+    const lobby = received.find((f) => f["type"] === "room" && f["room"] === "lobby");
+    // Bob may speak before or after the page is back: in its replay or live, never twice.
+    const replayed = (lobby?.["history"] as Array<{ text: string }>).map((m) => m.text);
+    ok(
+      replayed.length === 0 ||
+        (replayed.length === 1 && replayed[0] === "missed while alice was away"),
+      JSON.stringify(replayed),
+    );
   },
 });
 
@@ -276,7 +307,7 @@ Deno.test({
     await using tab = await openPage(browser, webUrl(s));
     await logIn(tab.page, "alice");
     await using bob = await s.login("bob");
-    await waitForLine(tab.page, "bob joined");
+    await waitForLine(tab.page, "bob is here");
     await bob.send({ type: "say", text: "/me waves" });
     await waitForLine(tab.page, "* bob waves");
     await tab.page.click("#joke");
@@ -289,7 +320,7 @@ Deno.test({
     ok(lines.some((l) => l.cls.includes("action") && /^\d\d:\d\d \* bob waves$/.test(l.text)));
     const joke = lines.find((l) => l.text.includes(FAKE_JOKES.official[0]));
     ok(joke?.cls.includes("bot"), JSON.stringify(joke));
-    ok(lines.some((l) => l.cls.includes("system") && l.text.endsWith("bob joined")));
+    ok(lines.some((l) => l.cls.includes("system") && l.text.endsWith("bob is here")));
   },
 });
 
@@ -307,6 +338,7 @@ Deno.test({
     await bob.send({ type: "say", text: "Morning all! Release notes: https://example.org/notes" });
     await carol.send({ type: "say", text: "/me waves" });
     await bob.send({ type: "say", text: "a-very-long-word-without-spaces-".repeat(6) });
+    await bob.send({ type: "say", text: "/msg alice lunch at noon?" });
     for (
       const [name, viewport] of [["desktop", { width: 1100, height: 640 }], [
         "phone",
@@ -316,6 +348,18 @@ Deno.test({
       await using tab = await openPage(browser, webUrl(s), viewport);
       await logIn(tab.page, "alice");
       await waitForLine(tab.page, "a-very-long-word");
+      if (name === "desktop") {
+        await say(tab.page, "/join dev");
+        await waitUntil(tab.page, `document.getElementById("room-title").textContent === "#dev"`);
+        await tab.page.evaluate(`document.querySelector('#room-list [data-room="lobby"]').click()`);
+        await waitForLine(tab.page, "a-very-long-word");
+      }
+      // The sidebar: both rooms and the DM conversation with its unread mark.
+      await waitUntil(
+        tab.page,
+        `!!document.querySelector('#room-list [data-room="@bob"] .unread')`,
+      );
+      await waitUntil(tab.page, `!!document.querySelector('#room-list [data-room="dev"]')`);
       await say(tab.page, `hi bob, carol: the ${name} view`);
       await waitForLine(tab.page, `the ${name} view`);
       equal(await tab.page.evaluate("document.documentElement.scrollWidth"), viewport.width, name);
@@ -335,7 +379,7 @@ Deno.test({
   sanitizeResources: false,
   async fn() {
     await using s = await startWebServer({ users: ["alice", "bob"] });
-    await using bob = await s.login("bob");
+    await using bob = (await loginV2(s.port, "bob")).client;
     await using tab = await openPage(browser, webUrl(s));
     await waitUntil(tab.page, `!document.getElementById("login-button").disabled`);
     equal(await tab.page.evaluate("document.activeElement.id"), "username");
@@ -355,10 +399,10 @@ Deno.test({
     await tab.page.keyboard.up("Shift");
     await tab.page.keyboard.type("second line");
     await tab.page.keyboard.press("Enter");
-    const first = await bob.until((f) => f.type === "message" && f.from === "alice");
-    equal(first.type === "message" && first.text, "bob: first line");
-    const second = await bob.until((f) => f.type === "message" && f.from === "alice");
-    equal(second.type === "message" && second.text, "second line");
+    // Version 2: one message of two lines.
+    const message = await bob.until((f) => f.type === "message" && f.from === "alice");
+    equal(message.type === "message" && message.text, "bob: first line\nsecond line");
+    equal(await tab.page.evaluate("document.activeElement.value"), "");
   },
 });
 
