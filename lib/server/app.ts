@@ -279,7 +279,20 @@ export async function startServer(
     const port = deps.webPort ?? config.webPort;
     try {
       web = await serveWeb(
-        { hostname: config.hostname, port, cert: tls.cert, key: tls.key },
+        {
+          hostname: config.hostname,
+          port,
+          cert: tls.cert,
+          key: tls.key,
+          // Deno takes messages of up to 64 MiB; these refuse one at once.
+          webSocket: {
+            maxMessageBytes: config.maxFrameBytes,
+            preLogin: {
+              maxMessageBytes: Math.min(config.preLoginMaxFrameBytes, config.maxFrameBytes),
+              maxUnreadBytes: config.preLoginReadBurstBytes,
+            },
+          },
+        },
         handler,
       );
     } catch (error) {

@@ -389,6 +389,7 @@ export class Session {
       this.#welcome(user);
       loggedIn = true;
       budget.end();
+      this.#conn.loggedIn?.();
       lines.maxFrameBytes = limits.maxFrameBytes;
       clock.clearTimeout(loginTimer);
       this.#user = user.name;

@@ -8,7 +8,10 @@
  */
 import { join } from "node:path";
 import type { Connection } from "../net/connection.ts";
-import { webSocketConnection } from "../net/websocket_connection.ts";
+import {
+  webSocketConnection,
+  type WebSocketConnectionOptions,
+} from "../net/websocket_connection.ts";
 import { createWebApp, type WebFiles, webOrigins } from "./web_app.ts";
 
 /** Where the bundle is, relative to the repository (or compiled binary) root. */
@@ -27,6 +30,8 @@ export interface ServeWebOptions {
   key: string;
   /** The bundle's directory. @default web/dist beside the repository's lib/ */
   distDir?: string;
+  /** Bounds on each WebSocket's messages (the frame caps; see lib/net/websocket_connection.ts). */
+  webSocket?: WebSocketConnectionOptions;
 }
 
 /** A running web server. */
@@ -79,7 +84,7 @@ export async function serveWeb(
     origins,
     upgrade(request, remote) {
       const { socket, response } = Deno.upgradeWebSocket(request);
-      const done = handler(webSocketConnection(socket, remote))
+      const done = handler(webSocketConnection(socket, remote, options.webSocket))
         .catch(() => undefined)
         .finally(() => handlers.delete(done));
       handlers.add(done);
