@@ -25,20 +25,29 @@ import { refuseLegacyCredentials } from "./legacy_credentials.ts";
 import { createHttpApp, type HttpServer, serveHttp } from "./http.ts";
 import { countedJokeSource } from "./joke_source.ts";
 import { lockoutAlerts } from "./lockout_alerts.ts";
-import { createServerMetrics, monitorEventLoopLag } from "./metrics.ts";
+import { createServerMetrics, monitorEventLoopLag, type RefusalReason } from "./metrics.ts";
 import { Refusals } from "./refusals.ts";
 import { SERVER_NAME } from "./server_name.ts";
 import type { ServerConfig } from "./settings.ts";
 import { Session } from "./session.ts";
-import { shutDown } from "./shutdown.ts";
+import { shutDown, SHUTDOWN_DEADLINE_MS } from "./shutdown.ts";
 import { loadTls } from "./tls_files.ts";
 import { cannotListen, openTransport } from "./transport.ts";
-import { serveWeb, type WebServer } from "./web.ts";
+import { serveWeb, type WebRefusalReason, type WebServer } from "./web.ts";
 import type { Connection } from "../net/connection.ts";
 import type { TlsServer } from "../net/tls_server.ts";
 
 const log = getLogger(["banter", "server"]);
 const audit = getLogger(["banter", "audit"]);
+
+/** The metrics' name for each reason the web port closes a connection early. */
+const WEB_REFUSALS = {
+  address: "handshake_per_address",
+  full: "handshake_pool_full",
+  evicted: "handshake_evicted",
+  per_address: "per_address",
+  server_full: "server_full",
+} as const satisfies Record<Exclude<WebRefusalReason, "idle">, RefusalReason>;
 
 /** The session tokens' file in the data directory. */
 const TOKENS_FILE = "tokens.json";
@@ -284,6 +293,17 @@ export async function startServer(
           port,
           cert: tls.cert,
           key: tls.key,
+          clock,
+          timeoutMs: config.handshakeTimeoutMs,
+          maxConnections: config.maxConnections,
+          maxConnectionsPerIp: config.webConnectionsPerIp,
+          maxPendingHandshakes: config.maxPendingHandshakes,
+          maxPendingHandshakesPerIp: config.maxPendingHandshakesPerIp,
+          onRefused: (address, reason) =>
+            reason === "idle"
+              ? refusals.handshakeFailed(address, new Error("No HTTP request in time"))
+              : refusals.refused(address, WEB_REFUSALS[reason]),
+          onHandshakeError: (error, address) => refusals.handshakeFailed(address, error),
           // Deno takes messages of up to 64 MiB; these refuse one at once.
           webSocket: {
             maxMessageBytes: config.maxFrameBytes,
@@ -299,9 +319,7 @@ export async function startServer(
       await http?.close();
       await transport.close(0);
       history.close();
-      throw error instanceof Deno.errors.AddrInUse || error instanceof Deno.errors.PermissionDenied
-        ? cannotListen(config.hostname, port, error)
-        : error;
+      throw error; // the missing bundle, or "Cannot listen on ..."
     }
   }
   const lag = monitorEventLoopLag(metrics.eventLoopLag, { timers: clock });
@@ -351,7 +369,7 @@ export async function startServer(
           // The web server's WebSockets are sessions: ended above, like TLS ones.
           http: {
             async close() {
-              await web?.close();
+              await web?.close(SHUTDOWN_DEADLINE_MS);
               await http?.close();
               await tokens.settled();
             },
