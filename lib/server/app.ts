@@ -34,6 +34,7 @@ import { shutDown, SHUTDOWN_DEADLINE_MS } from "./shutdown.ts";
 import { loadTls } from "./tls_files.ts";
 import { cannotListen, openTransport } from "./transport.ts";
 import { serveWeb, type WebRefusalReason, type WebServer } from "./web.ts";
+import { parseWebOrigins } from "./web_app.ts";
 import type { Connection } from "../net/connection.ts";
 import type { TlsServer } from "../net/tls_server.ts";
 
@@ -293,6 +294,7 @@ export async function startServer(
           port,
           cert: tls.cert,
           key: tls.key,
+          ...(config.webOrigin === undefined ? {} : { origins: parseWebOrigins(config.webOrigin) }),
           clock,
           timeoutMs: config.handshakeTimeoutMs,
           maxConnections: config.maxConnections,

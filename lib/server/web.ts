@@ -16,6 +16,7 @@
  *
  * @module
  */
+import { X509Certificate } from "node:crypto";
 import { join } from "node:path";
 import type { Connection } from "../net/connection.ts";
 import { listen, type PendingRefusalReason, type TlsServer } from "../net/tls_server.ts";
@@ -227,7 +228,8 @@ export async function serveWeb(
     await inner.shutdown();
     throw cannotListen(options.hostname, options.port, error);
   }
-  for (const origin of webOrigins(options.hostname, outer.addr.port)) origins.add(origin);
+  const names = certificateNames(options.cert);
+  for (const origin of webOrigins(options.hostname, outer.addr.port, names)) origins.add(origin);
   for (const origin of options.origins ?? []) origins.add(origin);
   let closing: Promise<void> | undefined;
   const close = (deadlineMs = 3000) =>
@@ -250,6 +252,25 @@ export async function serveWeb(
     close,
     [Symbol.asyncDispose]: () => close(),
   };
+}
+
+/**
+ * The DNS and IP names of the first certificate in `pem` (the server's own).
+ *
+ * @param pem A PEM chain.
+ * @returns Its subjectAltName entries; none when it cannot be read.
+ */
+export function certificateNames(pem: string): string[] {
+  let altNames: string | undefined;
+  try {
+    altNames = new X509Certificate(pem).subjectAltName;
+  } catch {
+    return []; // TLS itself refuses a certificate it cannot read
+  }
+  return (altNames ?? "").split(",").map((entry) => entry.trim()).flatMap((entry) => {
+    const match = /^(DNS|IP Address):(.+)$/.exec(entry);
+    return match ? [match[2]!] : [];
+  });
 }
 
 /** Answer `503` with `message` and close: the browser shows why. */
