@@ -12,7 +12,7 @@ import { Hub, type ModerationEvent } from "../chat/hub.ts";
 import { type Clock, type Random, systemClock, systemRandom } from "../util/clock.ts";
 import { escapeUntrusted } from "../util/untrusted_text.ts";
 import type { AccountChange } from "../auth/store.ts";
-import { SessionTokens } from "../auth/session_tokens.ts";
+import { SessionTokens, tokenBinding } from "../auth/session_tokens.ts";
 import { openAccounts } from "./accounts.ts";
 import { ACTIVITY_FILE, ActivityLog, trackActivity } from "./activity.ts";
 import { Admission, refuseBusy } from "./admission.ts";
@@ -130,7 +130,19 @@ export async function startServer(
     onAccountChange: (changes) => followAccounts(changes),
   });
   // Browsers stay logged in with these; an account change revokes them.
-  const tokens = await SessionTokens.open(join(config.data, TOKENS_FILE), { clock, random });
+  // Each is bound to its account's password hash and role: a change made
+  // while the server was stopped ends them too.
+  const tokens = await SessionTokens.open(join(config.data, TOKENS_FILE), {
+    clock,
+    random,
+    bindingOf: (id) => {
+      for (const { name } of store.list()) {
+        const entry = store.get(name);
+        if (entry?.id === id) return tokenBinding(entry);
+      }
+      return undefined;
+    },
+  });
   const history = await openHistory(config.data, {
     maxBytesPerUser: config.historyUserBytes,
     maxBytes: config.historyTotalBytes,
