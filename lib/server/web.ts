@@ -16,6 +16,7 @@
  *
  * @module
  */
+import { getLogger } from "@logtape/logtape";
 import { X509Certificate } from "node:crypto";
 import { join } from "node:path";
 import type { Connection } from "../net/connection.ts";
@@ -24,6 +25,7 @@ import {
   webSocketConnection,
   type WebSocketConnectionOptions,
 } from "../net/websocket_connection.ts";
+import { WebSocketFrameLimit } from "../net/websocket_frame_limit.ts";
 import { type Clock, systemClock } from "../util/clock.ts";
 import { Admission } from "./admission.ts";
 import { cannotListen } from "./transport.ts";
@@ -31,6 +33,8 @@ import { createWebApp, type WebFiles, webOrigins } from "./web_app.ts";
 
 /** Where the bundle is, relative to the repository (or compiled binary) root. */
 export const WEB_DIST = "web/dist";
+
+const log = getLogger(["banter", "web"]);
 
 const DIST_DIR = join(import.meta.dirname ?? ".", "..", "..", WEB_DIST);
 
@@ -199,6 +203,13 @@ export async function serveWeb(
           return entry;
         },
         onIdle: () => options.onRefused?.(conn.peer.address, "idle"),
+        ...(options.webSocket?.maxMessageBytes === undefined
+          ? {}
+          : { maxMessageBytes: options.webSocket.maxMessageBytes }),
+        onTooBig: () =>
+          log.info("Closed a WebSocket from {address}: message over the frame cap", {
+            address: conn.peer.address,
+          }),
       });
     } finally {
       if (upstream) relayed.delete(upstream.localAddr.port);
@@ -295,6 +306,10 @@ interface RelayOptions {
   /** Registers the relayed connection under the upstream's local port. */
   entry: (port: number) => Relayed;
   onIdle: () => void;
+  /** The largest WebSocket message relayed. @default unchecked */
+  maxMessageBytes?: number;
+  /** Called when a message over it ends the connection. */
+  onTooBig: () => void;
 }
 
 /**
@@ -324,11 +339,21 @@ async function relayBytes(conn: Connection, upstream: Deno.TcpConn, options: Rel
     }, timeoutMs);
   };
   arm();
+  let frames: WebSocketFrameLimit | undefined;
   const toInner = (async () => {
     for (;;) {
       const chunk = await conn.source.read();
       if (chunk === undefined) return;
       arm();
+      // Once upgraded, a frame announcing a message over the cap ends the
+      // connection at its header, before Deno gathers up to 64 MiB of it.
+      if (entry.upgraded && options.maxMessageBytes !== undefined) {
+        frames ??= new WebSocketFrameLimit(options.maxMessageBytes);
+        if (!frames.accept(chunk)) {
+          options.onTooBig();
+          return;
+        }
+      }
       for (let at = 0; at < chunk.length;) at += await upstream.write(chunk.subarray(at));
     }
   })();
