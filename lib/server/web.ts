@@ -123,6 +123,8 @@ interface Relayed {
   upgraded: boolean;
   /** Gives back its place under the HTTP caps. */
   readonly release: () => void;
+  /** Ends the relay (both sides closed). */
+  stop?: () => void;
 }
 
 /**
@@ -247,6 +249,10 @@ export async function serveWeb(
     closing ??= (async () => {
       // Cuts what is still relayed at the deadline; the inner server then
       // has no connection left to wait on, and is not waited on past it.
+      // Plain HTTP has nothing to finish: cut it now. WebSockets are sessions,
+      // told goodbye already; they get until the deadline to send it.
+      outer.stopAccepting();
+      for (const entry of relayed.values()) if (!entry.upgraded) entry.stop?.();
       await outer.close(deadlineMs);
       const { promise: deadline, resolve } = Promise.withResolvers<void>();
       const id = clock.setTimeout(resolve, deadlineMs);
@@ -321,7 +327,7 @@ async function relayBytes(conn: Connection, upstream: Deno.TcpConn, options: Rel
   const { clock, timeoutMs } = options;
   const entry = options.entry(upstream.localAddr.port);
   let timer: number | undefined;
-  const stop = () => {
+  const stop = entry.stop = () => {
     if (timer !== undefined) clock.clearTimeout(timer);
     timer = undefined;
     conn.close();

@@ -111,3 +111,17 @@ Deno.test("the web port holds the per-address connection cap, and says so", asyn
   );
   deepEqual(answers.sort(), ["HTTP/1.1 200", "HTTP/1.1 200", "HTTP/1.1 503 per address"]);
 });
+
+Deno.test("shutdown closes an idle keep-alive web connection at once, not at the deadline", async () => {
+  const clock = new FakeClock(); // time stands still: only the close itself can end it
+  const s = await startWebServer({ deps: { clock } });
+  using conn = await tlsTo(s);
+  await conn.write(new TextEncoder().encode("GET /app.css HTTP/1.1\r\nHost: localhost\r\n\r\n"));
+  await within(readResponse(conn), 5_000, "the response");
+  try {
+    await within(s.server.shutdown(), 5_000, "the shutdown");
+    equal(await within(closedByServer(conn), 5_000, "the close"), true);
+  } finally {
+    await s[Symbol.asyncDispose]();
+  }
+});
