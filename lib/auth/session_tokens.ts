@@ -2,8 +2,11 @@
  * Session tokens: bearer secrets that let a browser (or the terminal
  * client) log in again without the password. A token is 32 random bytes in
  * base64url; only its SHA-256 is stored (a 256-bit random secret needs no
- * slow hash), with the account id it is bound to and its times, in one
- * JSON file replaced atomically. A token expires after
+ * slow hash), with the account id it is bound to, a digest of that
+ * account's password hash and role when it was issued ({@linkcode tokenBinding}),
+ * and its times, in one JSON file replaced atomically. A token whose
+ * account's password or role has changed since, even while the server was
+ * stopped, or whose account is gone, is refused. A token expires after
  * {@linkcode SessionTokensOptions.idleMs} unused or
  * {@linkcode SessionTokensOptions.maxAgeMs} after it was issued.
  *
@@ -36,15 +39,37 @@ export interface SessionTokensOptions {
   idleMs?: number;
   /** @default {DEFAULT_TOKEN_MAX_AGE_MS} */
   maxAgeMs?: number;
+  /**
+   * The account's {@linkcode tokenBinding} as it is now, or undefined when
+   * there is no such account. @default every account is unbound: no token is valid
+   */
+  bindingOf?: (account: string) => string | undefined;
 }
 
 interface Entry {
   readonly account: string;
+  /** {@linkcode tokenBinding} of the account when the token was issued. */
+  readonly binding: string;
   readonly issued: number;
   used: number;
 }
 
-const FILE_VERSION = 1;
+const FILE_VERSION = 2;
+
+/**
+ * What a token is bound to besides its account id: a digest of the
+ * account's password hash and role, so changing either (online or not)
+ * ends every token of the account.
+ *
+ * @param account The account: its id, role and password hash.
+ * @returns A hex SHA-256; the hash itself is never stored with tokens.
+ */
+export function tokenBinding(account: { id: string; role: string; hash: string }): string {
+  return createHash("sha256").update(
+    JSON.stringify(["banter-token", account.id, account.role, account.hash]),
+  )
+    .digest("hex");
+}
 
 /** The stored tokens of a server. */
 export class SessionTokens {
@@ -54,6 +79,7 @@ export class SessionTokens {
   readonly #idleMs: number;
   readonly #maxAgeMs: number;
   readonly #entries: Map<string, Entry>;
+  readonly #bindingOf: (account: string) => string | undefined;
   #writing: Promise<void> = Promise.resolve();
 
   private constructor(path: string, entries: Map<string, Entry>, options: SessionTokensOptions) {
@@ -63,6 +89,7 @@ export class SessionTokens {
     this.#random = options.random ?? systemRandom;
     this.#idleMs = options.idleMs ?? DEFAULT_TOKEN_IDLE_MS;
     this.#maxAgeMs = options.maxAgeMs ?? DEFAULT_TOKEN_MAX_AGE_MS;
+    this.#bindingOf = options.bindingOf ?? (() => undefined);
   }
 
   /**
@@ -89,12 +116,17 @@ export class SessionTokens {
   }
 
   /**
-   * Issue a token bound to `account`.
+   * Issue a token bound to `account` as it is now.
    *
    * @param account The account id.
    * @returns The token (shown to its holder only; never stored).
+   * @throws {Error} "Cannot issue a session token: no account ..." when `bindingOf` knows no such account; or the write's error.
    */
   async issue(account: string): Promise<string> {
+    const binding = this.#bindingOf(account);
+    if (binding === undefined) {
+      throw new Error(`Cannot issue a session token: no account ${account}`);
+    }
     const token = toBase64Url(this.#random.bytes(TOKEN_BYTES));
     const now = this.#clock.now();
     const held = [...this.#entries].filter(([, e]) => e.account === account);
@@ -102,13 +134,14 @@ export class SessionTokens {
     for (const [key] of held.slice(0, Math.max(0, held.length - MAX_TOKENS_PER_ACCOUNT + 1))) {
       this.#entries.delete(key);
     }
-    this.#entries.set(digest(token), { account, issued: now, used: now });
+    this.#entries.set(digest(token), { account, binding, issued: now, used: now });
     await this.#save();
     return token;
   }
 
   /**
-   * The account a token is bound to, when it is known and not expired;
+   * The account a token is bound to, when it is known, not expired, and the
+   * account's password and role are what they were when it was issued;
    * its idle time starts again.
    *
    * @param token Untrusted text from a client.
@@ -124,9 +157,11 @@ export class SessionTokens {
       return undefined;
     }
     const now = this.#clock.now();
-    if (this.#expired(entry, now)) {
-      this.#entries.delete(key);
-      await this.#save();
+    const binding = this.#bindingOf(entry.account);
+    const bound = binding !== undefined &&
+      timingSafeEqual(Buffer.from(binding, "hex"), Buffer.from(entry.binding, "hex"));
+    if (!bound || this.#expired(entry, now)) {
+      await this.#save([key]);
       return undefined;
     }
     entry.used = now;
@@ -140,7 +175,8 @@ export class SessionTokens {
    * @param token The token.
    */
   async revoke(token: string): Promise<void> {
-    if (this.#entries.delete(digest(token))) await this.#save();
+    const key = digest(token);
+    if (this.#entries.has(key)) await this.#save([key]);
   }
 
   /**
@@ -149,11 +185,8 @@ export class SessionTokens {
    * @param account The account id.
    */
   async revokeAccount(account: string): Promise<void> {
-    let changed = false;
-    for (const [key, entry] of this.#entries) {
-      if (entry.account === account) changed = this.#entries.delete(key);
-    }
-    if (changed) await this.#save();
+    const keys = [...this.#entries].filter(([, e]) => e.account === account).map(([key]) => key);
+    if (keys.length > 0) await this.#save(keys);
   }
 
   /** Settles once every write started so far is done (for shutdown). */
@@ -165,16 +198,22 @@ export class SessionTokens {
     return now - entry.used >= this.#idleMs || now - entry.issued >= this.#maxAgeMs;
   }
 
-  #save(): Promise<void> {
+  /**
+   * Write the tokens without `dropped` (and expired ones); only once the
+   * file no longer holds them are they dropped here too, so a failed write
+   * never brings a revoked token back after a restart.
+   */
+  #save(dropped: readonly string[] = []): Promise<void> {
     const now = this.#clock.now();
     for (const [key, entry] of this.#entries) {
       if (this.#expired(entry, now)) this.#entries.delete(key);
     }
-    const text = JSON.stringify({
-      version: FILE_VERSION,
-      tokens: Object.fromEntries(this.#entries),
+    const gone = new Set(dropped);
+    const kept = [...this.#entries].filter(([key]) => !gone.has(key));
+    const text = JSON.stringify({ version: FILE_VERSION, tokens: Object.fromEntries(kept) });
+    const done = this.#writing.then(() => writeFileAtomic(this.#path, text + "\n")).then(() => {
+      for (const key of gone) this.#entries.delete(key);
     });
-    const done = this.#writing.then(() => writeFileAtomic(this.#path, text + "\n"));
     this.#writing = done.catch(() => undefined); // the caller sees the failure
     return done;
   }
@@ -197,16 +236,27 @@ function parse(path: string, text: string): Map<string, Entry> {
   } catch (cause) {
     throw new SyntaxError(`Cannot read session tokens: ${path} is not JSON`, { cause });
   }
-  if (!isRecord(value) || value["version"] !== FILE_VERSION || !isRecord(value["tokens"])) {
-    throw bad("is not a version 1 token file");
+  const version = isRecord(value) ? value["version"] : undefined;
+  if (
+    !isRecord(value) || (version !== 1 && version !== FILE_VERSION) || !isRecord(value["tokens"])
+  ) {
+    throw bad(`is not a version ${FILE_VERSION} token file`);
   }
   const entries = new Map<string, Entry>();
+  // Version 1 tokens were bound to the account id alone: none is kept.
+  if (version === 1) return entries;
   for (const [key, e] of Object.entries(value["tokens"])) {
     if (
       !/^[0-9a-f]{64}$/.test(key) || !isRecord(e) || typeof e["account"] !== "string" ||
+      typeof e["binding"] !== "string" || !/^[0-9a-f]{64}$/.test(e["binding"]) ||
       typeof e["issued"] !== "number" || typeof e["used"] !== "number"
     ) throw bad("holds an entry that is not a token");
-    entries.set(key, { account: e["account"], issued: e["issued"], used: e["used"] });
+    entries.set(key, {
+      account: e["account"],
+      binding: e["binding"],
+      issued: e["issued"],
+      used: e["used"],
+    });
   }
   return entries;
 }

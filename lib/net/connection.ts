@@ -31,6 +31,11 @@ export interface Connection {
   readonly sink: ByteSink;
   /** Close the socket now, without waiting for queued writes. */
   close(): void;
+  /**
+   * Told once the peer has logged in, so a transport that holds bounds of
+   * its own before login (a WebSocket's message and unread caps) lifts them.
+   */
+  loggedIn?(): void;
 }
 
 /** Bytes asked for per read on a busy Deno connection (one TLS record's worth). */

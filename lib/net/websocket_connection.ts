@@ -12,7 +12,14 @@ import { systemClock, type Timers } from "../util/clock.ts";
 import type { Connection, PeerInfo } from "./connection.ts";
 
 /** Why a WebSocket message was refused. Sent to the peer as `error.code`. */
-export type WebSocketMessageErrorCode = "binary_message" | "newline_in_message" | "too_fast";
+export type WebSocketMessageErrorCode =
+  | "binary_message"
+  | "newline_in_message"
+  | "too_fast"
+  | "frame_too_large";
+
+/** The close code for a message over the size cap (RFC 6455: "Message Too Big"). */
+export const CLOSE_MESSAGE_TOO_BIG = 1009;
 
 /** A WebSocket message that cannot be one frame. */
 export class WebSocketMessageError extends PeerError<WebSocketMessageErrorCode> {
@@ -26,10 +33,26 @@ export class WebSocketMessageError extends PeerError<WebSocketMessageErrorCode> 
   }
 }
 
+/** Bounds that hold until {@linkcode Connection.loggedIn} is called. */
+export interface WebSocketPreLoginLimits {
+  /** Largest message, in UTF-8 bytes (the pre-login frame cap). */
+  maxMessageBytes: number;
+  /** Received bytes not yet read before the peer is refused as too fast (the
+   * pre-login read burst: the session reads them on its read budget). */
+  maxUnreadBytes: number;
+}
+
 /** Options for {@linkcode webSocketConnection}. */
 export interface WebSocketConnectionOptions {
+  /**
+   * Largest message, in UTF-8 bytes (the frame cap); a longer one closes the
+   * socket at once with 1009, before the text is copied. @default {1048576}
+   */
+  maxMessageBytes?: number;
   /** Received bytes not yet read before the peer is refused as too fast. @default {1048576} */
   maxUnreadBytes?: number;
+  /** Tighter bounds until login. @default none: the bounds above from the start */
+  preLogin?: WebSocketPreLoginLimits;
   /** Bytes the socket may hold unsent before a write waits. @default {262144} */
   maxBufferedBytes?: number;
   /** How often a waiting write looks at `bufferedAmount` again (ms). @default {10} */
@@ -57,7 +80,11 @@ export function webSocketConnection(
   peer: PeerInfo,
   options: WebSocketConnectionOptions = {},
 ): Connection {
-  const maxUnread = options.maxUnreadBytes ?? 1024 * 1024;
+  const limits = {
+    maxMessageBytes: options.maxMessageBytes ?? 1024 * 1024,
+    maxUnreadBytes: options.maxUnreadBytes ?? 1024 * 1024,
+  };
+  let bounds: WebSocketPreLoginLimits = options.preLogin ?? limits;
   const maxBuffered = options.maxBufferedBytes ?? 256 * 1024;
   const pollMs = options.drainPollMs ?? 10;
   const timers = options.timers ?? systemClock;
@@ -78,17 +105,30 @@ export function webSocketConnection(
   };
   socket.addEventListener("message", (event: MessageEvent) => {
     if (ended || failure) return;
-    if (typeof event.data !== "string") {
+    const data: unknown = event.data;
+    // A UTF-16 unit is at least one UTF-8 byte: a longer string is too big
+    // before it is copied or encoded (Deno has already taken up to 64 MiB).
+    const size = typeof data === "string"
+      ? data.length
+      : data instanceof ArrayBuffer || ArrayBuffer.isView(data)
+      ? data.byteLength
+      : data instanceof Blob
+      ? data.size
+      : 0;
+    if (size > bounds.maxMessageBytes) {
+      tooBig(bounds.maxMessageBytes);
+    } else if (typeof data !== "string") {
       failure = new WebSocketMessageError("binary_message", "Binary messages are not frames");
-    } else if (event.data.includes("\n")) {
+    } else if (data.includes("\n")) {
       failure = new WebSocketMessageError(
         "newline_in_message",
         "A message is one frame and holds no newline",
       );
     } else {
-      const bytes = encoder.encode(event.data + "\n");
+      const bytes = encoder.encode(data + "\n");
       unread += bytes.length;
-      if (unread > maxUnread) {
+      if (bytes.length - 1 > bounds.maxMessageBytes) tooBig(bounds.maxMessageBytes);
+      else if (unread > bounds.maxUnreadBytes) {
         failure = new WebSocketMessageError("too_fast", "Messages arrive faster than read");
       } else chunks.push(bytes);
     }
@@ -98,6 +138,20 @@ export function webSocketConnection(
     ended = true;
     notify();
   };
+  // Refused at once: nothing more of this peer is read, and the socket goes.
+  function tooBig(max: number) {
+    failure = new WebSocketMessageError(
+      "frame_too_large",
+      `Message is larger than ${max} bytes`,
+    );
+    chunks.length = 0;
+    unread = 0;
+    try {
+      socket.close(CLOSE_MESSAGE_TOO_BIG, "Message too big");
+    } catch {
+      // Already closing: nothing left to do.
+    }
+  }
   socket.addEventListener("close", end);
   socket.addEventListener("error", end);
   const close = () => {
@@ -166,7 +220,10 @@ export function webSocketConnection(
       close();
     },
   };
-  return { peer, source, sink, close };
+  const loggedIn = () => {
+    bounds = limits;
+  };
+  return { peer, source, sink, close, loggedIn };
 }
 
 function concat(a: Uint8Array, b: Uint8Array): Uint8Array {

@@ -12,7 +12,7 @@ import { Hub, type ModerationEvent } from "../chat/hub.ts";
 import { type Clock, type Random, systemClock, systemRandom } from "../util/clock.ts";
 import { escapeUntrusted } from "../util/untrusted_text.ts";
 import type { AccountChange } from "../auth/store.ts";
-import { SessionTokens } from "../auth/session_tokens.ts";
+import { SessionTokens, tokenBinding } from "../auth/session_tokens.ts";
 import { openAccounts } from "./accounts.ts";
 import { ACTIVITY_FILE, ActivityLog, trackActivity } from "./activity.ts";
 import { Admission, refuseBusy } from "./admission.ts";
@@ -25,21 +25,31 @@ import { refuseLegacyCredentials } from "./legacy_credentials.ts";
 import { createHttpApp, type HttpServer, serveHttp } from "./http.ts";
 import { countedJokeSource } from "./joke_source.ts";
 import { lockoutAlerts } from "./lockout_alerts.ts";
-import { createServerMetrics, monitorEventLoopLag } from "./metrics.ts";
+import { createServerMetrics, monitorEventLoopLag, type RefusalReason } from "./metrics.ts";
 import { Refusals } from "./refusals.ts";
 import { SERVER_NAME } from "./server_name.ts";
 import type { ServerConfig } from "./settings.ts";
 import { Session } from "./session.ts";
 import { FlushBatch } from "./flush_batch.ts";
-import { shutDown } from "./shutdown.ts";
+import { shutDown, SHUTDOWN_DEADLINE_MS } from "./shutdown.ts";
 import { loadTls } from "./tls_files.ts";
 import { cannotListen, openTransport } from "./transport.ts";
-import { serveWeb, type WebServer } from "./web.ts";
+import { serveWeb, type WebRefusalReason, type WebServer } from "./web.ts";
+import { parseWebOrigins } from "./web_app.ts";
 import type { Connection } from "../net/connection.ts";
 import type { TlsServer } from "../net/tls_server.ts";
 
 const log = getLogger(["banter", "server"]);
 const audit = getLogger(["banter", "audit"]);
+
+/** The metrics' name for each reason the web port closes a connection early. */
+const WEB_REFUSALS = {
+  address: "handshake_per_address",
+  full: "handshake_pool_full",
+  evicted: "handshake_evicted",
+  per_address: "per_address",
+  server_full: "server_full",
+} as const satisfies Record<Exclude<WebRefusalReason, "idle">, RefusalReason>;
 
 /** The session tokens' file in the data directory. */
 export const TOKENS_FILE = "tokens.json";
@@ -121,7 +131,19 @@ export async function startServer(
     onAccountChange: (changes) => followAccounts(changes),
   });
   // Browsers stay logged in with these; an account change revokes them.
-  const tokens = await SessionTokens.open(join(config.data, TOKENS_FILE), { clock, random });
+  // Each is bound to its account's password hash and role: a change made
+  // while the server was stopped ends them too.
+  const tokens = await SessionTokens.open(join(config.data, TOKENS_FILE), {
+    clock,
+    random,
+    bindingOf: (id) => {
+      for (const { name } of store.list()) {
+        const entry = store.get(name);
+        if (entry?.id === id) return tokenBinding(entry);
+      }
+      return undefined;
+    },
+  });
   const history = await openHistory(config.data, {
     maxBytesPerUser: config.historyUserBytes,
     maxBytes: config.historyTotalBytes,
@@ -283,16 +305,39 @@ export async function startServer(
     const port = deps.webPort ?? config.webPort;
     try {
       web = await serveWeb(
-        { hostname: config.hostname, port, cert: tls.cert, key: tls.key },
+        {
+          hostname: config.hostname,
+          port,
+          cert: tls.cert,
+          key: tls.key,
+          ...(config.webOrigin === undefined ? {} : { origins: parseWebOrigins(config.webOrigin) }),
+          clock,
+          timeoutMs: config.handshakeTimeoutMs,
+          maxConnections: config.maxConnections,
+          maxConnectionsPerIp: config.webConnectionsPerIp,
+          maxPendingHandshakes: config.maxPendingHandshakes,
+          maxPendingHandshakesPerIp: config.maxPendingHandshakesPerIp,
+          onRefused: (address, reason) =>
+            reason === "idle"
+              ? refusals.handshakeFailed(address, new Error("No HTTP request in time"))
+              : refusals.refused(address, WEB_REFUSALS[reason]),
+          onHandshakeError: (error, address) => refusals.handshakeFailed(address, error),
+          // Deno takes messages of up to 64 MiB; these refuse one at once.
+          webSocket: {
+            maxMessageBytes: config.maxFrameBytes,
+            preLogin: {
+              maxMessageBytes: Math.min(config.preLoginMaxFrameBytes, config.maxFrameBytes),
+              maxUnreadBytes: config.preLoginReadBurstBytes,
+            },
+          },
+        },
         handler,
       );
     } catch (error) {
       await http?.close();
       await transport.close(0);
       history.close();
-      throw error instanceof Deno.errors.AddrInUse || error instanceof Deno.errors.PermissionDenied
-        ? cannotListen(config.hostname, port, error)
-        : error;
+      throw error; // the missing bundle, or "Cannot listen on ..."
     }
   }
   const lag = monitorEventLoopLag(metrics.eventLoopLag, { timers: clock });
@@ -342,7 +387,7 @@ export async function startServer(
           // The web server's WebSockets are sessions: ended above, like TLS ones.
           http: {
             async close() {
-              await web?.close();
+              await web?.close(SHUTDOWN_DEADLINE_MS);
               await http?.close();
               await tokens.settled();
             },

@@ -97,6 +97,8 @@ export function serverPermissions(
     netHost(config.hostname),
     ...(config.hostname === "127.0.0.1" ? ["localhost"] : []),
     ...(config.httpPort === 0 ? [] : [netHost(config.httpHostname)]),
+    // The web port relays to its own HTTP server on loopback (lib/server/web.ts).
+    ...(config.webPort === 0 ? [] : ["127.0.0.1"]),
     new URL(config.jokeUrl).host,
     ...(config.smtpHost === undefined ? [] : [`${netHost(config.smtpHost)}:${config.smtpPort}`]),
   ]);

@@ -382,17 +382,28 @@ export class Session {
       // Checked again with nothing awaited before `enter`: an account change
       // seen after this check finds the member in the hub and follows it.
       const checked = await this.#login(next);
+      this.#stillOpen(); // the login timer or a shutdown may have ended it meanwhile
       if (this.#wantToken && this.#options.tokens && checked.id !== undefined) {
-        this.#token = await this.#options.tokens.issue(checked.id);
+        // Only for a login that would be let in: a banned user gets no token.
+        this.#admitted(checked);
+        this.#token = await this.#issueToken(checked.id);
+        this.#stillOpen();
       }
-      const user = this.#admit(checked);
+      const user = this.#admitted(checked);
+      this.#welcome(user);
       loggedIn = true;
       budget.end();
+      this.#conn.loggedIn?.();
       lines.maxFrameBytes = limits.maxFrameBytes;
       clock.clearTimeout(loginTimer);
       this.#user = user.name;
       try {
         presence = this.#options.hub.enter(this.#member(user));
+        if (this.#onClosed === undefined) { // closed while entering: nobody else will leave
+          presence.leave("disconnected");
+          presence = undefined;
+          throw CONNECTION_LOST();
+        }
       } catch (error) {
         if (error instanceof BannedError) { // banned between login and entering
           throw new SessionClosed("banned", this.#bannedMessage(user.name));
@@ -622,12 +633,31 @@ export class Session {
     return result.user;
   }
 
+  /** Throws when the session was closed (login timeout, shutdown) while a
+   * login was being checked, so a late login never enters the hub. */
+  #stillOpen(): void {
+    if (this.#onClosed === undefined) throw CONNECTION_LOST();
+  }
+
+  /** A new token for `account`, or undefined when the store cannot keep it
+   * (full disk, no permission): the login goes on without one. */
+  async #issueToken(account: string): Promise<string | undefined> {
+    try {
+      return await this.#options.tokens?.issue(account);
+    } catch (error) {
+      log.error("Cannot issue a session token for {user}: {error}", {
+        user: this.#user ?? account,
+        error: error instanceof Error ? error.message : String(error),
+      });
+      return undefined;
+    }
+  }
+
   /**
    * Take the account as it is now (a change since the login's check ends
-   * the login as it would end the session), refuse a banned user, then
-   * tell it that it is in.
+   * the login as it would end the session) and refuse a banned user.
    */
-  #admit(checked: LoggedInUser): LoggedInUser {
+  #admitted(checked: LoggedInUser): LoggedInUser {
     const user = this.#options.auth.current(checked);
     if (user === undefined) {
       audit.warn("Refused {user} from {address}: the account changed during the login", {
@@ -643,6 +673,11 @@ export class Session {
       });
       throw new SessionClosed("banned", this.#bannedMessage(user.name));
     }
+    return user;
+  }
+
+  /** Tell the user it is in (with its new token, when one was asked for and issued). */
+  #welcome(user: LoggedInUser): void {
     const limits = this.#options.hub.limits;
     const token = this.#wantToken && this.#token !== undefined ? { token: this.#token } : {};
     if (this.#version === 1) {
@@ -666,7 +701,6 @@ export class Session {
         ...token,
       });
     }
-    return user;
   }
 
   /** `You are banned from this server (by boss on 2026-12-01 10:58 UTC: spam)`. */

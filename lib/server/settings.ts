@@ -40,6 +40,21 @@ export const SERVER_SETTINGS = [
     max: 65535,
   },
   {
+    key: "webOrigin",
+    type: "string",
+    default: undefined,
+    help:
+      "Page origins allowed to open /ws, comma-separated (https://chat.example.org:9443); default: the certificate's DNS and IP names and --hostname on the web port",
+  },
+  {
+    key: "webConnectionsPerIp",
+    type: "integer",
+    default: 16,
+    help:
+      "Most HTTPS connections to the web port from one address before they become WebSockets (these count as connections)",
+    min: 1,
+  },
+  {
     key: "certsDir",
     type: "string",
     default: "certs",

@@ -114,18 +114,65 @@ export function createWebApp(options: WebAppOptions): Hono<{ Bindings: WebEnv }>
 /**
  * The origins a page served on `port` may have: `https://` and the
  * configured hostname, plus the loopback names when it is a loopback or
- * wildcard address.
+ * wildcard address, plus `names` (the server certificate's DNS and IP
+ * names: a browser that trusts the page reached it by one of them).
  *
  * @param hostname The address the server is configured with.
  * @param port The web port it listens on.
+ * @param names More host names or addresses. @default none
  * @returns The allowed `Origin` values.
  */
-export function webOrigins(hostname: string, port: number): Set<string> {
-  const hosts = new Set([hostname.includes(":") ? `[${hostname}]` : hostname]);
+export function webOrigins(
+  hostname: string,
+  port: number,
+  names: Iterable<string> = [],
+): Set<string> {
+  const bracket = (host: string) => host.includes(":") ? `[${host}]` : host;
+  const hosts = new Set([bracket(hostname)]);
   if (["127.0.0.1", "::1", "localhost", "0.0.0.0", "::"].includes(hostname)) {
     for (const name of ["localhost", "127.0.0.1", "[::1]"]) hosts.add(name);
   }
+  for (const name of names) if (!name.includes("*")) hosts.add(bracket(name.toLowerCase()));
   return new Set(
     [...hosts].map((host) => port === 443 ? `https://${host}` : `https://${host}:${port}`),
   );
+}
+
+/**
+ * Read `--web-origin`: a comma-separated list of page origins.
+ *
+ * @param text The setting's value.
+ * @returns Each as its normalised origin (`https://host[:port]`).
+ * @throws {TypeError} "Cannot use --web-origin: <value> is not an https:// origin".
+ *
+ * @example
+ * ```ts
+ * import { parseWebOrigins } from "./web_app.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.deepEqual(parseWebOrigins("https://Chat.Example.org:9443, https://a.example:443"), [
+ *   "https://chat.example.org:9443",
+ *   "https://a.example",
+ * ]);
+ * ```
+ */
+export function parseWebOrigins(text: string): string[] {
+  return text.split(",").map((part) => part.trim()).filter((part) => part !== "").map((part) => {
+    let url: URL | undefined;
+    try {
+      url = new URL(part);
+    } catch {
+      url = undefined;
+    }
+    if (
+      url === undefined || url.protocol !== "https:" ||
+      url.origin !== part.toLowerCase().replace(/:443$/, "") &&
+        `${url.origin}/` !== part.toLowerCase()
+    ) {
+      throw new TypeError(
+        `Cannot use --web-origin: ${JSON.stringify(part.slice(0, 200))} is not an https:// origin`,
+      );
+    }
+    return url.origin;
+  });
 }

@@ -62,3 +62,28 @@ Deno.test("logout ends the session and revokes its token; a password change revo
   const after = await tokenLogin(d, "alice", second);
   equal(after.type === "auth_failed" && after.reason, "token_invalid");
 });
+
+Deno.test("a password or role changed while the server was stopped ends the account's tokens", async () => {
+  await using first = await startTestServer({ users: ["alice", "bob", "carol"] });
+  const tokens: Record<string, string> = {};
+  for (const user of ["alice", "bob", "carol"]) {
+    await using c = await first.client();
+    tokens[user] = await tokenOf(c, user);
+  }
+  await first.stop();
+  const store = await CredentialStore.open(join(first.dir, "credentials.json"));
+  await store.setPassword("alice", "a brand new passphrase 123");
+  await store.setRole("bob", "admin");
+  await using second = await startTestServer({ dir: first.dir, users: ["alice", "bob", "carol"] });
+  for (const user of ["alice", "bob"]) {
+    await using c = await second.client();
+    const refused = await tokenLogin(c, user, tokens[user]!);
+    equal(refused.type === "auth_failed" && refused.reason, "token_invalid", user);
+  }
+  await using c = await second.client();
+  deepEqual(await tokenLogin(c, "carol", tokens["carol"]!), {
+    type: "welcome",
+    user: "carol",
+    role: "user",
+  });
+});

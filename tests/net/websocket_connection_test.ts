@@ -1,57 +1,85 @@
-/**
- * webSocketConnection() over a real WebSocket on 127.0.0.1: Deno hands a
- * message over whole (it buffers up to its own limit first), so the bound
- * that applies is the connection's unread bound, 1 MiB by default.
- *
- * @module
- */
-import { deepEqual, equal } from "node:assert/strict";
-import { webSocketConnection, WebSocketMessageError } from "../../lib/net/websocket_connection.ts";
+import { equal, rejects } from "node:assert/strict";
 import type { Connection } from "../../lib/net/connection.ts";
-import { within } from "../_helpers.ts";
+import {
+  CLOSE_MESSAGE_TOO_BIG,
+  webSocketConnection,
+  type WebSocketConnectionOptions,
+  WebSocketMessageError,
+} from "../../lib/net/websocket_connection.ts";
 
-const MIB = 1024 * 1024;
-
-/** A WebSocket server on 127.0.0.1 whose one connection is handed out. */
-function serveOne(): AsyncDisposable & { url: string; connection: Promise<Connection> } {
+/** A real WebSocket over loopback: the server side as a Connection, the client as a browser would hold it. */
+async function pair(options: WebSocketConnectionOptions): Promise<
+  AsyncDisposable & { conn: Connection; client: WebSocket; closed: Promise<CloseEvent> }
+> {
   const accepted = Promise.withResolvers<Connection>();
-  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (request) => {
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, (request) => {
     const { socket, response } = Deno.upgradeWebSocket(request);
-    accepted.resolve(webSocketConnection(socket, { address: "127.0.0.1", port: 0 }));
+    accepted.resolve(webSocketConnection(socket, { address: "127.0.0.1", port: 1 }, options));
     return response;
   });
+  const client = new WebSocket(`ws://127.0.0.1:${server.addr.port}/`);
+  const closed = new Promise<CloseEvent>((resolve) => client.addEventListener("close", resolve));
+  await new Promise((resolve, reject) => {
+    client.addEventListener("open", resolve);
+    client.addEventListener("error", reject);
+  });
+  const conn = await accepted.promise;
   return {
-    url: `ws://127.0.0.1:${server.addr.port}/`,
-    connection: accepted.promise,
+    conn,
+    client,
+    closed,
     async [Symbol.asyncDispose]() {
+      client.close();
+      await closed;
+      conn.close();
       await server.shutdown();
     },
   };
 }
 
-/** A client WebSocket, open. */
-async function open(url: string): Promise<WebSocket> {
-  const socket = new WebSocket(url);
-  await within(new Promise((resolve) => socket.onopen = resolve), 5_000, "the WebSocket to open");
-  return socket;
+const LIMITS: WebSocketConnectionOptions = {
+  maxMessageBytes: 1024,
+  preLogin: { maxMessageBytes: 64, maxUnreadBytes: 128 },
+};
+
+async function refusedWith(conn: Connection, code: string): Promise<void> {
+  await rejects(conn.source.read(), (e: unknown) => {
+    equal(e instanceof WebSocketMessageError && e.code, code);
+    return true;
+  });
 }
 
-Deno.test("a WebSocket message just under 1 MiB is handed on whole; one over it is refused as too_fast", async () => {
-  await using server = serveOne();
-  const client = await open(server.url);
-  const connection = await server.connection;
-  // The text plus its "\n" is exactly the bound: still taken.
-  client.send("a".repeat(MIB - 1));
-  const whole = await within(connection.source.read(), 5_000, "the message");
-  equal(whole?.length, MIB, "one chunk: the whole message and its newline");
-  client.send("b".repeat(MIB));
-  const error = await within(
-    connection.source.read().then(() => undefined, (e) => e),
-    5_000,
-    "the refusal",
-  );
-  equal(error instanceof WebSocketMessageError, true, String(error));
-  deepEqual([error.code, error.message], ["too_fast", "Messages arrive faster than read"]);
-  connection.close();
-  client.close();
+Deno.test("a message over the pre-login cap closes the WebSocket with 1009 at once", async () => {
+  await using p = await pair(LIMITS);
+  p.client.send("x".repeat(65));
+  equal((await p.closed).code, CLOSE_MESSAGE_TOO_BIG);
+  await refusedWith(p.conn, "frame_too_large");
+});
+
+Deno.test("after login the frame cap holds: a message within it is read, a larger one closes with 1009", async () => {
+  await using p = await pair(LIMITS);
+  p.conn.loggedIn?.();
+  p.client.send("y".repeat(1000));
+  equal((await p.conn.source.read())?.length, 1001);
+  p.client.send("z".repeat(1025));
+  equal((await p.closed).code, CLOSE_MESSAGE_TOO_BIG);
+  await refusedWith(p.conn, "frame_too_large");
+});
+
+Deno.test("a multi-megabyte message is refused with 1009 under the default cap", async () => {
+  await using p = await pair({});
+  p.client.send("w".repeat(3 * 1024 * 1024));
+  equal((await p.closed).code, CLOSE_MESSAGE_TOO_BIG);
+  await refusedWith(p.conn, "frame_too_large");
+});
+
+Deno.test("before login, bytes sent faster than they are read past the read burst are refused", async () => {
+  await using p = await pair(LIMITS);
+  for (let i = 0; i < 3; i++) p.client.send("v".repeat(60)); // 183 bytes unread > 128
+  // The close handshake ends after the server has taken all three, unread.
+  p.client.close();
+  await p.closed;
+  equal((await p.conn.source.read())?.length, 61);
+  equal((await p.conn.source.read())?.length, 61);
+  await refusedWith(p.conn, "too_fast");
 });

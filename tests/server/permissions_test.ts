@@ -46,8 +46,13 @@ Deno.test("serverPermissions() follows every configured path and address, and on
   );
   equal(
     flags["--allow-net"],
-    "[::],jokes.example:8443,mail.example:587",
-    "no ops endpoint when off",
+    "[::],127.0.0.1,jokes.example:8443,mail.example:587",
+    "no ops endpoint when off; loopback for the web port's relay",
+  );
+  equal(
+    flagsFor(["--hostname=192.0.2.1", "--http-port=0", "--web-port=0"])["--allow-net"],
+    "192.0.2.1,official-joke-api.appspot.com",
+    "no loopback when the web port is off too",
   );
 });
 
