@@ -140,6 +140,12 @@ export interface HistoryStore {
   addMember(account: string, room: string): boolean;
   /** @returns `false` when `account` was not a member of `room`. */
   removeMember(account: string, room: string): boolean;
+  /**
+   * Forget a room: its topic, memberships and read markers (its messages
+   * stay until pruned, as any message does).
+   * @returns `false` when there was no such room.
+   */
+  deleteRoom(room: string): boolean;
   /** The id `account` has read up to in `conversation` (`#room` or `@account`); 0 when none. */
   lastRead(account: string, conversation: string): number;
   /** Move the marker forward to `id`. @returns `false` when it was there or past it. */
@@ -343,6 +349,14 @@ export class MemoryHistory implements HistoryStore {
 
   removeMember(account: string, room: string): boolean {
     return this.#roomInfo.get(room)?.members.delete(account) ?? false;
+  }
+
+  deleteRoom(room: string): boolean {
+    const marker = ` #${room}`;
+    for (const key of this.#markers.keys()) {
+      if (key.endsWith(marker)) this.#markers.delete(key);
+    }
+    return this.#roomInfo.delete(room);
   }
 
   lastRead(account: string, conversation: string): number {
@@ -677,6 +691,9 @@ export class SqliteHistory implements HistoryStore {
       addMember:
         "INSERT INTO memberships (account, room) SELECT ?, name FROM rooms WHERE name = ? ON CONFLICT DO NOTHING",
       removeMember: "DELETE FROM memberships WHERE account = ? AND room = ?",
+      deleteRoomMarkers: "DELETE FROM read_markers WHERE conversation = ?",
+      deleteRoomMembers: "DELETE FROM memberships WHERE room = ?",
+      deleteRoom: "DELETE FROM rooms WHERE name = ?",
       lastRead: "SELECT last_read FROM read_markers WHERE account = ? AND conversation = ?",
       markRead:
         "INSERT INTO read_markers (account, conversation, last_read) VALUES (?, ?, ?) ON CONFLICT (account, conversation) DO UPDATE SET last_read = excluded.last_read WHERE excluded.last_read > last_read",
@@ -947,6 +964,13 @@ export class SqliteHistory implements HistoryStore {
   removeMember(account: string, room: string): boolean {
     this.#begin();
     return Number(this.#run("removeMember").run(account, room).changes) > 0;
+  }
+
+  deleteRoom(room: string): boolean {
+    this.#begin();
+    this.#run("deleteRoomMarkers").run(`#${room}`);
+    this.#run("deleteRoomMembers").run(room);
+    return Number(this.#run("deleteRoom").run(room).changes) > 0;
   }
 
   lastRead(account: string, conversation: string): number {
