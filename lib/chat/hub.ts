@@ -374,6 +374,7 @@ export class Hub {
     });
     this.#nextId = this.#history.nextId();
     this.#history.ensureRoom(LOBBY, this.#clock.now());
+    this.#deleteEmptyRooms();
   }
 
   /** What clients need to know of the hub's limits. */
@@ -768,6 +769,13 @@ export class Hub {
       const entry: WhoEntry = { name: account.name, role: account.role };
       return [account.away === undefined ? entry : { ...entry, away: account.away }];
     });
+  }
+
+  /** Rooms left with no members (by earlier versions, or removed accounts) go at start. */
+  #deleteEmptyRooms(): void {
+    for (const room of this.#history.rooms()) {
+      if (room.members === 0 && room.name !== LOBBY) this.#history.deleteRoom(room.name);
+    }
   }
 
   /** The `/rooms` answer: the rooms with the most members, then by name; the rest counted. */

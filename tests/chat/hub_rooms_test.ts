@@ -155,3 +155,11 @@ Deno.test("/rooms with few rooms lists them all and says nothing more", () => {
     rooms: [{ name: "lobby", topic: "", members: 1 }],
   });
 });
+
+Deno.test("rooms left empty by an earlier version are deleted when the hub starts; #lobby and rooms with members stay", () => {
+  const history = new MemoryHistory();
+  for (const name of ["junk1", "junk2", "dev"]) history.ensureRoom(name, 0);
+  history.addMember("id-ann", "dev");
+  makeHub({ history });
+  assert.deepEqual(history.rooms().map((r) => r.name), ["dev", "lobby"]);
+});
