@@ -36,24 +36,22 @@ function taskServer(checkout: string, args: string[]) {
   return { child, stdout: new Output(child.stdout), stderr: new Output(child.stderr) };
 }
 
+/** `ps` with `args`: its output lines (none when it matched nothing). */
+async function ps(args: string[]): Promise<string[]> {
+  const out = await new Deno.Command("ps", { args, stdout: "piped", stderr: "null" }).output();
+  return new TextDecoder().decode(out.stdout).split("\n").map((l) => l.trim()).filter(Boolean);
+}
+
 /** The pids whose parent is `parent` and whose command line contains `needle`. */
 async function childrenOf(parent: number, needle: string): Promise<number[]> {
-  const found: number[] = [];
-  for await (const entry of Deno.readDir("/proc")) {
-    if (!/^\d+$/.test(entry.name)) continue;
-    const stat = await Deno.readTextFile(`/proc/${entry.name}/stat`).catch(() => "");
-    const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-    if (ppid !== parent) continue;
-    const cmdline = await Deno.readTextFile(`/proc/${entry.name}/cmdline`).catch(() => "");
-    if (cmdline.includes(needle)) found.push(Number(entry.name));
-  }
-  return found;
+  const lines = await ps(["-o", "pid=,args=", "--ppid", String(parent)]);
+  return lines.filter((l) => l.includes(needle)).map((l) => Number(l.split(/\s+/)[0]));
 }
 
 /** Whether a process is running (not gone, not a zombie). */
 async function running(pid: number): Promise<boolean> {
-  const stat = await Deno.readTextFile(`/proc/${pid}/stat`).catch(() => "");
-  return stat !== "" && stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
+  const [stat] = await ps(["-o", "stat=", "-p", String(pid)]);
+  return stat !== undefined && !stat.startsWith("Z");
 }
 
 Deno.test("deno task server --data . is refused before the server starts, saying what to use instead", async () => {
@@ -87,12 +85,13 @@ for (const [signal, number] of [["SIGHUP", 1], ["SIGQUIT", 3]] as const) {
     await using dir = await tempDir();
     await copyCheckout(dir.path);
     const { child, stdout, stderr } = taskServer(dir.path, []);
+    let launcher: number | undefined;
     let server: number | undefined;
     let exited = false;
     const status = child.status.finally(() => exited = true);
     try {
       await stderr.waitFor(/Listening on .*:(\d+)/, PROCESS_MS);
-      const [launcher] = await childrenOf(child.pid, "scripts/serve.ts");
+      [launcher] = await childrenOf(child.pid, "scripts/serve.ts");
       ok(launcher !== undefined, "the launcher is a child of deno task");
       [server] = await childrenOf(launcher, "server.ts");
       ok(server !== undefined, "the server is a child of the launcher");
@@ -100,7 +99,10 @@ for (const [signal, number] of [["SIGHUP", 1], ["SIGQUIT", 3]] as const) {
       equal((await within(status, PROCESS_MS, "deno task server to exit")).code, 128 + number);
       equal(await running(server), false, "the server is not left running");
     } finally {
-      if (server !== undefined && await running(server)) Deno.kill(server, "SIGKILL");
+      // Never leave an orphan holding the output pipes open.
+      for (const pid of [server, launcher]) {
+        if (pid !== undefined && await running(pid)) Deno.kill(pid, "SIGKILL");
+      }
       if (!exited) child.kill("SIGKILL");
       await status;
       await Promise.all([stdout.done, stderr.done]);
