@@ -6,8 +6,9 @@
  * runs the server with `--allow-read`, `--allow-write` and `--allow-net`
  * scoped to the paths and addresses configured (see
  * lib/server/permissions.ts). The console keeps the terminal (stdin, stdout
- * and stderr are inherited), SIGINT and SIGTERM are passed on, and the
- * server's exit status is this one's.
+ * and stderr are inherited), SIGINT, SIGTERM, SIGHUP and SIGQUIT are
+ * passed on (so `kill -HUP <launcher>` never orphans the server), and the
+ * server's exit status is this one's (`128 + n` when signal n ended it).
  *
  * Itself it runs with `--allow-read` (config file, certificate files),
  * `--allow-env` for the settings and `--allow-run=deno`.
@@ -20,6 +21,7 @@ import { CERT_FILES } from "../lib/net/cert_files.ts";
 import { ConfigError, settingsEnvironment } from "../lib/util/config.ts";
 import { TOOL_EXIT } from "../lib/util/exit_status.ts";
 import { exists } from "../lib/util/exists.ts";
+import { signalNumber } from "../lib/util/signal_number.ts";
 import { configFileOf, PermissionPathError, serverPermissions } from "../lib/server/permissions.ts";
 import { parseServerConfig, SERVER_SETTINGS, type ServerConfig } from "../lib/server/settings.ts";
 
@@ -27,7 +29,7 @@ const SERVER = fileURLToPath(new URL("../server.ts", import.meta.url));
 const CERTS = fileURLToPath(new URL("./certs.ts", import.meta.url));
 
 /** Signals passed on to the server. */
-const FORWARDED = ["SIGINT", "SIGTERM"] as const;
+const FORWARDED = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT"] as const;
 
 /** Run `deno` with `args`, terminal inherited, signals passed on; its exit status. */
 async function runDeno(args: string[]): Promise<number> {
@@ -54,10 +56,6 @@ async function runDeno(args: string[]): Promise<number> {
   } finally {
     for (const remove of listeners) remove();
   }
-}
-
-function signalNumber(signal: Deno.Signal): number {
-  return signal === "SIGINT" ? 2 : signal === "SIGTERM" ? 15 : signal === "SIGKILL" ? 9 : 1;
 }
 
 /** Make dev certificates in `certsDir` when the default files are missing;

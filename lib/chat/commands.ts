@@ -33,8 +33,11 @@ export interface CommandContext {
   reply(text: string, level?: NoticeEvent["level"]): void;
   /** Who is present in the caller's room, each account once, sorted by name. */
   who(): readonly WhoEntry[];
-  /** Every room, empty ones too, sorted by name. */
-  rooms(): readonly RoomsEntry[];
+  /**
+   * The rooms with the most members (at most a fixed number), sorted by
+   * name, and how many more there are.
+   */
+  rooms(): { readonly rooms: readonly RoomsEntry[]; readonly more: number };
   /** Answer with a listing: data for clients that take it, else notices ({@linkcode listingText}). */
   show(listing: ListingEvent): void;
   /** Join `room` (validated here) and make it the caller's current room. */
@@ -224,7 +227,11 @@ export function listingText(listing: ListingEvent): string[] {
       return [`In #${listing.room} (${names.length}): ${names.join(", ")}`];
     }
     case "rooms":
-      return [`Rooms: ${listing.rooms.map((r) => `#${r.name} (${r.members})`).join(", ")}`];
+      return [
+        `Rooms: ${listing.rooms.map((r) => `#${r.name} (${r.members})`).join(", ")}${
+          listing.more === undefined ? "" : ` and ${listing.more} more`
+        }`,
+      ];
     case "help":
       return [
         "Commands (type end to leave, get_joke for a joke):",
@@ -280,7 +287,8 @@ export function defaultCommands(): CommandRegistry {
       help: "List rooms and how many members each has",
       minRole: "user",
       handler(ctx) {
-        ctx.show({ kind: "rooms", rooms: ctx.rooms() });
+        const { rooms, more } = ctx.rooms();
+        ctx.show({ kind: "rooms", rooms, ...(more > 0 ? { more } : {}) });
       },
     })
     .add({

@@ -146,6 +146,12 @@ export interface HistoryStore {
    * @returns How many memberships and markers were forgotten.
    */
   forgetAccount(account: string): number;
+  /**
+   * Forget a room: its topic, memberships and read markers (its messages
+   * stay until pruned, as any message does).
+   * @returns `false` when there was no such room.
+   */
+  deleteRoom(room: string): boolean;
   /** The id `account` has read up to in `conversation` (`#room` or `@account`); 0 when none. */
   lastRead(account: string, conversation: string): number;
   /** Move the marker forward to `id`. @returns `false` when it was there or past it. */
@@ -361,6 +367,14 @@ export class MemoryHistory implements HistoryStore {
       if (key.startsWith(prefix) && this.#markers.delete(key)) forgotten++;
     }
     return forgotten;
+  }
+
+  deleteRoom(room: string): boolean {
+    const marker = ` #${room}`;
+    for (const key of this.#markers.keys()) {
+      if (key.endsWith(marker)) this.#markers.delete(key);
+    }
+    return this.#roomInfo.delete(room);
   }
 
   lastRead(account: string, conversation: string): number {
@@ -697,6 +711,9 @@ export class SqliteHistory implements HistoryStore {
       removeMember: "DELETE FROM memberships WHERE account = ? AND room = ?",
       forgetMemberships: "DELETE FROM memberships WHERE account = ?",
       forgetMarkers: "DELETE FROM read_markers WHERE account = ?",
+      deleteRoomMarkers: "DELETE FROM read_markers WHERE conversation = ?",
+      deleteRoomMembers: "DELETE FROM memberships WHERE room = ?",
+      deleteRoom: "DELETE FROM rooms WHERE name = ?",
       lastRead: "SELECT last_read FROM read_markers WHERE account = ? AND conversation = ?",
       markRead:
         "INSERT INTO read_markers (account, conversation, last_read) VALUES (?, ?, ?) ON CONFLICT (account, conversation) DO UPDATE SET last_read = excluded.last_read WHERE excluded.last_read > last_read",
@@ -973,6 +990,13 @@ export class SqliteHistory implements HistoryStore {
     this.#begin();
     return Number(this.#run("forgetMemberships").run(account).changes) +
       Number(this.#run("forgetMarkers").run(account).changes);
+  }
+
+  deleteRoom(room: string): boolean {
+    this.#begin();
+    this.#run("deleteRoomMarkers").run(`#${room}`);
+    this.#run("deleteRoomMembers").run(room);
+    return Number(this.#run("deleteRoom").run(room).changes) > 0;
   }
 
   lastRead(account: string, conversation: string): number {

@@ -34,6 +34,7 @@ import type {
   Role,
   RoomEntered,
   RoomMessage,
+  RoomsEntry,
   WhoEntry,
 } from "./message.ts";
 import { accountKeyOf } from "./message.ts";
@@ -42,6 +43,7 @@ import { checkMessageText, CONTROL_CHARACTERS, MAX_MESSAGE_LINES } from "./messa
 import type { ChatRequest, Outcome } from "./request.ts";
 import { LOBBY, parseRoomName, Room } from "./room.ts";
 import { TokenBucket, type TokenBucketOptions } from "./rate_limit.ts";
+import { RoomQuota, ROOMS_CREATED_PER_HOUR } from "./room_quota.ts";
 
 /** Most lines of one joke that get posted. */
 const MAX_JOKE_LINES = 4;
@@ -58,8 +60,10 @@ export const UNREAD_CAP = 1000;
 export const MAX_CONVERSATIONS = 100;
 /** Rooms one account may be a member of. */
 export const MAX_ROOMS_PER_ACCOUNT = 50;
-/** Rooms the server keeps by default (rooms persist, so their number is bounded). */
+/** Rooms the server keeps by default (a room lasts while it has members, so their number is bounded). */
 export const DEFAULT_MAX_ROOMS = 10_000;
+/** Rooms listed by `/rooms`: those with the most members; the rest are counted (`more`). */
+export const MAX_LISTED_ROOMS = 200;
 /** Sessions one account may have at once by default. */
 export const DEFAULT_MAX_SESSIONS_PER_USER = 8;
 /**
@@ -120,6 +124,11 @@ export interface HubOptions {
   maxSessionsPerUser?: number;
   /** Rooms kept in all; past it no new room is made. @default {DEFAULT_MAX_ROOMS} */
   maxRooms?: number;
+  /**
+   * Rooms one account may create per hour (the operator is not limited).
+   * @default {ROOMS_CREATED_PER_HOUR}
+   */
+  roomsCreatedPerHour?: number;
   /**
    * The account of a user who may be offline (name compared as user names
    * are), so DMs reach offline users and their history can be paged.
@@ -304,6 +313,7 @@ export class Hub {
   #maxRateEntries: number;
   #maxSessions: number;
   #maxRooms: number;
+  #roomQuota: RoomQuota;
   /** Rate state per account, kept across sessions. */
   #buckets = new Map<string, TokenBucket>();
   #retentionDays: number;
@@ -339,6 +349,13 @@ export class Hub {
       1,
     );
     this.#maxRooms = count("maxRooms", options.maxRooms ?? DEFAULT_MAX_ROOMS, 1);
+    this.#roomQuota = new RoomQuota(this.#clock, {
+      perHour: count(
+        "roomsCreatedPerHour",
+        options.roomsCreatedPerHour ?? ROOMS_CREATED_PER_HOUR,
+        1,
+      ),
+    });
     this.#rate = options.rate ?? {};
     this.#maxRateEntries = count(
       "maxRateEntries",
@@ -357,6 +374,7 @@ export class Hub {
     });
     this.#nextId = this.#history.nextId();
     this.#history.ensureRoom(LOBBY, this.#clock.now());
+    this.#deleteEmptyRooms();
   }
 
   /** What clients need to know of the hub's limits. */
@@ -706,8 +724,7 @@ export class Hub {
       room,
       reply: (text, level = "info") => this.#reply(seat, text, level),
       who: () => this.#who(room),
-      rooms: () =>
-        this.#history.rooms().map((r) => ({ name: r.name, topic: r.topic, members: r.members })),
+      rooms: () => this.#roomsListing(),
       show: (listing) => this.#show(seat, listing),
       join: (name) => this.#join(seat, name),
       part: (name) => this.#part(seat, name === "" ? room : name),
@@ -766,6 +783,27 @@ export class Hub {
       const entry: WhoEntry = { name: account.name, role: account.role };
       return [account.away === undefined ? entry : { ...entry, away: account.away }];
     });
+  }
+
+  /** Rooms left with no members (by earlier versions, or removed accounts) go at start. */
+  #deleteEmptyRooms(): void {
+    for (const room of this.#history.rooms()) {
+      if (room.members === 0 && room.name !== LOBBY) this.#history.deleteRoom(room.name);
+    }
+  }
+
+  /** The `/rooms` answer: the rooms with the most members, then by name; the rest counted. */
+  #roomsListing(): { rooms: RoomsEntry[]; more: number } {
+    const all = this.#history.rooms();
+    const listed = all.length <= MAX_LISTED_ROOMS
+      ? all
+      : all.toSorted((a, b) => b.members - a.members || (a.name < b.name ? -1 : 1))
+        .slice(0, MAX_LISTED_ROOMS)
+        .sort((a, b) => (a.name < b.name ? -1 : 1));
+    return {
+      rooms: listed.map((r) => ({ name: r.name, topic: r.topic, members: r.members })),
+      more: all.length - listed.length,
+    };
   }
 
   #show(seat: Seat, listing: ListingEvent): void {
@@ -839,8 +877,15 @@ export class Hub {
           `Cannot join #${name}: you are in ${MAX_ROOMS_PER_ACCOUNT} rooms, /part one first`,
         );
       }
-      if (this.#history.room(name) === undefined && this.#history.roomCount() >= this.#maxRooms) {
-        throw new RangeError(`Cannot create #${name}: the server has ${this.#maxRooms} rooms`);
+      if (this.#history.room(name) === undefined) {
+        if (this.#history.roomCount() >= this.#maxRooms) {
+          throw new RangeError(`Cannot create #${name}: the server has ${this.#maxRooms} rooms`);
+        }
+        if (account.role !== "operator" && !this.#roomQuota.take(account.key)) {
+          throw new RangeError(
+            `Cannot create #${name}: you have created ${this.#roomQuota.perHour} rooms in the last hour, join an existing one or wait`,
+          );
+        }
       }
       this.#history.ensureRoom(name, this.#clock.now());
       this.#history.addMember(account.key, name);
@@ -880,6 +925,8 @@ export class Hub {
     if (!account.rooms.has(name)) throw new Error(`Cannot part #${name}: you are not in it`);
     this.#history.removeMember(account.key, name);
     account.rooms.delete(name);
+    // The last member gone, the room goes (its topic with it): rooms cannot pile up.
+    if (name !== LOBBY && this.#history.room(name)?.members === 0) this.#history.deleteRoom(name);
     const room = this.#rooms.get(name);
     for (const other of account.seats) {
       if (other.wide) this.#detachFrom(other, name, "parted");

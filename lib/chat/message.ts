@@ -154,7 +154,13 @@ export type ListingEvent =
     readonly users: readonly WhoEntry[];
     readonly ref?: RequestRef;
   }
-  | { readonly kind: "rooms"; readonly rooms: readonly RoomsEntry[]; readonly ref?: RequestRef }
+  | {
+    readonly kind: "rooms";
+    readonly rooms: readonly RoomsEntry[];
+    /** Rooms left out of `rooms` (it holds those with the most members); absent when none. */
+    readonly more?: number;
+    readonly ref?: RequestRef;
+  }
   | { readonly kind: "help"; readonly commands: readonly HelpEntry[]; readonly ref?: RequestRef };
 
 /** A page of a room's or a DM conversation's history, oldest first. */

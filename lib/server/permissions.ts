@@ -8,13 +8,20 @@
  *
  * @module
  */
-import { dirname, join, resolve } from "node:path";
+import { dirname, join, relative, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import { CERT_FILES } from "../net/cert_files.ts";
 import { CONFIG_ENV } from "../util/config.ts";
 import type { ServerConfig } from "./settings.ts";
 
 /** The web client's bundle, read when the web port is on (lib/server/web.ts finds it there). */
 const WEB_DIST_READ = "web/dist";
+
+/** The checkout this file belongs to: the directory of server.ts. */
+const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
+
+/** The one directory inside the checkout the server may write (the default `--data`). */
+const REPO_DATA = "data";
 
 /** The flags every server process gets, whatever the config says. */
 export const FIXED_SERVER_FLAGS = [
@@ -38,6 +45,13 @@ export interface ServerPermissionOptions {
   configFile?: string | undefined;
   /** The working directory relative paths are judged from. @default Deno.cwd() */
   cwd?: string;
+  /**
+   * The checkout the server runs from (the directory of server.ts); no
+   * granted path may cover it, and writes inside it only under `data/`.
+   *
+   * @default the directory two levels above this file
+   */
+  repoRoot?: string;
 }
 
 /**
@@ -53,8 +67,12 @@ export interface ServerPermissionOptions {
  * @param options The config file and working directory.
  * @returns The flags, in a stable order.
  * @throws {PermissionPathError} When a path holds a comma (flags are
- * comma-separated) or the credentials file sits in the working directory
- * (write access there would let the server rewrite its own code).
+ * comma-separated), or a granted path would reach the server's own code or
+ * keys: any read or write path that is, or contains, the checkout (the
+ * directory of server.ts) or `--certs-dir`; a write path inside
+ * `--certs-dir`; a write path inside the checkout other than `data/` and
+ * below. Paths are judged as written (resolved against `cwd`, symlinks
+ * not followed).
  *
  * @example
  * ```ts
@@ -77,11 +95,6 @@ export function serverPermissions(
   const cwd = options.cwd ?? Deno.cwd();
   const credentialsDir = dirname(config.credentials);
   const inData = resolve(cwd, credentialsDir) === resolve(cwd, config.data);
-  if (!inData && resolve(cwd, credentialsDir) === resolve(cwd)) {
-    throw new PermissionPathError(
-      `Cannot start with --credentials ${config.credentials}: it is in the working directory, and write access there would let the server rewrite its own code; keep it in the data directory (the default) or a directory of its own`,
-    );
-  }
   const writes = unique([config.data, ...(inData ? [] : [credentialsDir])]);
   const reads = unique([
     ...(options.configFile === undefined ? [] : [options.configFile]),
@@ -102,6 +115,12 @@ export function serverPermissions(
     new URL(config.jokeUrl).host,
     ...(config.smtpHost === undefined ? [] : [`${netHost(config.smtpHost)}:${config.smtpPort}`]),
   ]);
+  guardPaths(config, {
+    cwd,
+    repoRoot: options.repoRoot ?? REPO_ROOT,
+    configFile: options.configFile,
+    writes: inData ? [] : [credentialsDir],
+  });
   for (const value of [...reads, ...hosts]) {
     if (value.includes(",")) {
       throw new PermissionPathError(
@@ -142,6 +161,68 @@ export function configFileOf(
     if (arg.startsWith("--config=")) return arg.slice("--config=".length);
   }
   return env[CONFIG_ENV];
+}
+
+interface GuardOptions {
+  readonly cwd: string;
+  readonly repoRoot: string;
+  readonly configFile: string | undefined;
+  /** The credentials directory, when it is not the data directory. */
+  readonly writes: readonly string[];
+}
+
+/** Refuse paths whose grant would reach the checkout or the certificates' keys. */
+function guardPaths(config: ServerConfig, options: GuardOptions): void {
+  const at = (path: string) => resolve(options.cwd, path);
+  const repo = at(options.repoRoot);
+  const certs = at(config.certsDir);
+  const fix =
+    "use a directory outside the checkout (or under its data/) that holds neither the code nor the certificates";
+  const writes: [string, string][] = [
+    ["--data", config.data],
+    ...options.writes.map((dir): [string, string] => [`--credentials ${config.credentials}`, dir]),
+  ];
+  for (const [flag, dir] of writes) {
+    const path = at(dir);
+    const covered = covers(path, repo)
+      ? `the server's own code (${repo})`
+      : covers(path, certs) || covers(certs, path)
+      ? `the certificates and keys (${certs})`
+      : covers(repo, path) && !covers(join(repo, REPO_DATA), path)
+      ? `the checkout (${repo}) outside data/`
+      : undefined;
+    if (covered !== undefined) {
+      throw new PermissionPathError(
+        `Cannot start with ${
+          flag === "--data" ? `--data ${dir}` : flag
+        }: write access to ${path} would reach ${covered}; ${fix}`,
+      );
+    }
+  }
+  const reads: [string, string | undefined][] = [
+    ["--config", options.configFile],
+    ["--cert", config.cert],
+    ["--key", config.key],
+    ["--client-ca", config.clientCa],
+    ["--client-cert-pins", config.clientCertPins],
+    ["--smtp-ca", config.smtpCa],
+  ];
+  for (const [flag, file] of reads) {
+    if (file === undefined) continue;
+    const path = at(file);
+    const covered = covers(path, repo) ? repo : covers(path, certs) ? certs : undefined;
+    if (covered !== undefined) {
+      throw new PermissionPathError(
+        `Cannot start with ${flag} ${file}: read access to ${path} would cover all of ${covered}, keys included; name the file itself`,
+      );
+    }
+  }
+}
+
+/** Whether `outer` is `inner` or one of its ancestors (both absolute). */
+function covers(outer: string, inner: string): boolean {
+  const rel = relative(outer, inner);
+  return rel === "" || (!rel.startsWith("..") && !rel.startsWith("/"));
 }
 
 /** A host as `--allow-net` takes it: IPv6 in brackets. */

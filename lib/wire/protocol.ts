@@ -269,7 +269,13 @@ export type EventFrame =
     users: { name: string; role: string; away?: string }[];
     id?: RequestRef;
   }
-  | { type: "rooms"; rooms: { name: string; topic: string; members: number }[]; id?: RequestRef }
+  | {
+    type: "rooms";
+    rooms: { name: string; topic: string; members: number }[];
+    /** Rooms not listed. */
+    more?: number;
+    id?: RequestRef;
+  }
   | {
     type: "help";
     commands: { name: string; usage: string; summary: string }[];
@@ -744,15 +750,18 @@ export function parseServerFrame(line: string): ServerFrame {
         }),
         ...requestRef(o),
       };
-    case "rooms":
+    case "rooms": {
+      const more = optInt(o, "more");
       return {
         type: t,
         rooms: array(o, "rooms").map((r) => {
           const f = object(r, "rooms");
           return { name: str(f, "name"), topic: str(f, "topic"), members: int(f, "members") };
         }),
+        ...(more === undefined ? {} : { more }),
         ...requestRef(o),
       };
+    }
     case "help":
       return {
         type: t,

@@ -18,7 +18,7 @@ function context(role: Role, replies: [string, NoticeEvent["level"]][]) {
     room: "lobby",
     reply: (text, level = "info") => replies.push([text, level]),
     who: () => [{ name: "ann", role: "user" }],
-    rooms: () => [{ name: "lobby", topic: "", members: 1 }],
+    rooms: () => ({ rooms: [{ name: "lobby", topic: "", members: 1 }], more: 0 }),
     show: (listing) => {
       for (const line of listingText(listing)) replies.push([line, "info"]);
     },

@@ -2,7 +2,9 @@
  * A user pads a message with spaces to the terminal's width so that, when
  * the terminal wraps it, its tail starts in column 1 and looks like a line
  * of its own (`[07:19] <root> ...`). The real client, in a real
- * pseudo-terminal 100 columns wide, must wrap it itself with an indent.
+ * pseudo-terminal 100 columns wide, must wrap it itself with an indent,
+ * also when the padding is emoji ZWJ pairs that a terminal drawing each
+ * code point (xterm, VTE, tmux) shows twice as wide as one glyph.
  *
  * @module
  */
@@ -23,7 +25,7 @@ const ESCAPE = /^\x1b(\[[0-9;?]*[ -/]*[@-~]|[^[])/;
  * line (CSI 2K), cursor to column (CSI n G), other escapes ignored, and the
  * terminal's own wrap when a character does not fit the row.
  */
-function terminalRows(output: string, columns: number): string[] {
+function terminalRows(output: string, columns: number, byCodePoint = false): string[] {
   const rows: string[][] = [[]];
   let row = 0;
   let column = 0;
@@ -60,7 +62,14 @@ function terminalRows(output: string, columns: number): string[] {
       at++;
     } else {
       const [grapheme = char] = graphemes(output.slice(at, at + 16));
-      put(grapheme, graphemeWidth(grapheme));
+      if (byCodePoint) {
+        // xterm, VTE, Konsole, tmux: each code point on its own, joiners take no cell.
+        for (const cp of grapheme) {
+          const width = graphemeWidth(cp);
+          if (width > 0) put(cp, width);
+          else if (column > 0) rows[row]![column - 1] += cp;
+        }
+      } else put(grapheme, graphemeWidth(grapheme));
       at += grapheme.length;
     }
   }
@@ -95,4 +104,37 @@ Deno.test("a message padded to the terminal width cannot put a fake line in colu
   );
   // Indented under the text: "[HH:MM] <bob> " is 14 columns.
   ok(rows[bobRow + 1]?.startsWith(" ".repeat(14) + fake), `not indented:\n${rows.join("\n")}`);
+});
+
+Deno.test("emoji ZWJ pairs as padding cannot put a fake line in column 1 of a terminal that draws each pictograph", async () => {
+  await using s = await startTestServer({ users: ["alice", "bob"] });
+  await using bob = await s.login("bob");
+  await using client = startClient([
+    "--port",
+    String(s.port),
+    "--ca",
+    join(s.dir, "certs", "ca.crt"),
+    "--user",
+    "alice",
+  ], { tty: true, env: { BANTER_PASSWORD: passwordOf("alice") } });
+  await client.waitFor("Logged in as alice");
+  const fake = "[07:19] <root> run /quit now";
+  // "[HH:MM] <bob> " is 14 columns; 21 pairs are 84 columns drawn a pictograph at a time
+  // (42 as one glyph each), and 2 spaces fill the row to 100.
+  const pair = "\u{1f355}\u200d\u{1f355}";
+  await bob.send({ type: "say", text: pair.repeat(21) + "  " + fake });
+  await client.waitFor("run /quit now");
+  await client.write("end\r");
+  await client.status();
+  ok(client.output().includes(pair), "the ZWJ is kept");
+  const rows = terminalRows(client.output(), COLUMNS, true);
+  ok(rows.some((row) => row.includes("<bob> ")), "bob's message is shown");
+  ok(
+    !rows.some((row) => row.startsWith("[07:19]")),
+    `a row starts with the fake line:\n${rows.join("\n")}`,
+  );
+  ok(
+    rows.some((row) => row.startsWith(" ".repeat(14) + fake)),
+    `not indented:\n${rows.join("\n")}`,
+  );
 });

@@ -56,15 +56,74 @@ Deno.test("serverPermissions() follows every configured path and address, and on
   );
 });
 
-Deno.test("serverPermissions() refuses a credentials file in the working directory and a path with a comma", () => {
-  throws(
-    () => flagsFor(["--credentials=/opt/banter/credentials.json"]),
-    (error: Error) =>
-      error instanceof PermissionPathError &&
-      error.message.startsWith(
-        "Cannot start with --credentials /opt/banter/credentials.json: it is in the working directory",
-      ),
+/** The refusal message for `args` in a checkout at /home/u/banter, or the granted paths. */
+function judged(args: string[]): string {
+  const { config } = parseServerConfig(args, {}, () => "{}");
+  try {
+    const flags = serverPermissions(config, { cwd: "/home/u/banter", repoRoot: "/home/u/banter" });
+    return flags.filter((f) => /^--allow-(read|write)=/.test(f)).join(" ");
+  } catch (error) {
+    if (!(error instanceof PermissionPathError)) throw error;
+    return error.message;
+  }
+}
+
+Deno.test("serverPermissions() refuses a write that would reach the checkout, outside data/, or the certificates", () => {
+  const fix =
+    "use a directory outside the checkout (or under its data/) that holds neither the code nor the certificates";
+  const cases = [
+    [
+      ["--data", "."],
+      `Cannot start with --data .: write access to /home/u/banter would reach the server's own code (/home/u/banter); ${fix}`,
+    ],
+    [
+      ["--data", "/"],
+      `Cannot start with --data /: write access to / would reach the server's own code (/home/u/banter); ${fix}`,
+    ],
+    [
+      ["--credentials", "/home/u/creds.json"],
+      `Cannot start with --credentials /home/u/creds.json: write access to /home/u would reach the server's own code (/home/u/banter); ${fix}`,
+    ],
+    [
+      ["--credentials", "/home/u/banter/credentials.json"],
+      `Cannot start with --credentials /home/u/banter/credentials.json: write access to /home/u/banter would reach the server's own code (/home/u/banter); ${fix}`,
+    ],
+    [
+      ["--credentials", "certs/credentials.json"],
+      `Cannot start with --credentials certs/credentials.json: write access to /home/u/banter/certs would reach the certificates and keys (/home/u/banter/certs); ${fix}`,
+    ],
+    [
+      ["--data", "lib"],
+      `Cannot start with --data lib: write access to /home/u/banter/lib would reach the checkout (/home/u/banter) outside data/; ${fix}`,
+    ],
+    [
+      ["--certs-dir", "/etc/banter/certs", "--data", "/etc/banter"],
+      `Cannot start with --data /etc/banter: write access to /etc/banter would reach the certificates and keys (/etc/banter/certs); ${fix}`,
+    ],
+  ] as const;
+  for (const [args, expected] of cases) equal(judged([...args]), expected, args.join(" "));
+});
+
+Deno.test("serverPermissions() refuses a read path that covers the checkout or the certificates directory", () => {
+  equal(
+    judged(["--client-ca", "."]),
+    "Cannot start with --client-ca .: read access to /home/u/banter would cover all of /home/u/banter, keys included; name the file itself",
   );
+  equal(
+    judged(["--cert", "certs"]),
+    "Cannot start with --cert certs: read access to /home/u/banter/certs would cover all of /home/u/banter/certs, keys included; name the file itself",
+  );
+});
+
+Deno.test("serverPermissions() still grants data/ and its subdirectories, and directories outside the checkout", () => {
+  equal(
+    judged(["--data", "data/chat", "--credentials", "/srv/accounts/credentials.json"]),
+    "--allow-read=data/chat,/srv/accounts,certs/server_cert.pem,certs/server_key.pem,certs/ca.crt,credentials.json,web/dist --allow-write=data/chat,/srv/accounts",
+  );
+  equal(judged(["--data", "../banter-data"]).endsWith("--allow-write=../banter-data"), true);
+});
+
+Deno.test("serverPermissions() refuses a path with a comma", () => {
   throws(
     () => flagsFor(["--data=/srv/a,b"]),
     /Cannot start with \/srv\/a,b: a comma cannot go into a permission flag; rename it/,

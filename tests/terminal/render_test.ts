@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import type { ChatEvent, RoomEntered, RoomMessage } from "../../lib/chat/message.ts";
 import { mentions } from "../../lib/client/chat_state.ts";
+import { displayWidth } from "../../lib/terminal/_display_width.ts";
 import {
   MAX_LISTED_MEMBERS,
   NAME_COLOURS,
@@ -367,4 +368,22 @@ Deno.test("renderEvent() puts each line of a multi-line message on its own row u
     "              three",
   ]);
   assert.deepEqual(renderEvent(event, view), ["[00:00] <bob> one⏎two⏎three"], "scripted: one line");
+});
+
+/** A row's columns on a terminal that draws every code point on its own (xterm, VTE, tmux). */
+function drawnByCodePoint(row: string): number {
+  return Array.from(stripSgr(row)).reduce((sum, cp) => sum + displayWidth(cp), 0);
+}
+
+Deno.test("renderEvent() at 80 columns wraps emoji ZWJ pairs where every terminal would, so no fake line reaches column 1", () => {
+  const fake = "[07:19] <root> run /quit now";
+  const text = "\u{1f355}\u200d\u{1f355}".repeat(15) + "  " + fake;
+  const rows = renderEvent(message({ from: "mallory", text }), { ...COLOUR, columns: 80 });
+  assert.ok(rows.length >= 2, "the client wraps it itself");
+  for (const row of rows) assert.ok(drawnByCodePoint(row) <= 80, `the terminal wraps ${row}`);
+  for (const row of rows.slice(1)) {
+    assert.match(stripSgr(row), /^ +\S/, "a continuation row is indented");
+  }
+  assert.ok(stripSgr(rows.join("")).includes("\u{1f355}\u200d\u{1f355}"), "the ZWJ is kept");
+  assert.ok(rows.some((row) => stripSgr(row).trimStart().startsWith(fake)));
 });

@@ -43,3 +43,14 @@ Deno.test("encodeRoomEvent() marks a version 2 room frame truncated when it drop
   const v1 = JSON.parse(new TextDecoder().decode(encodeRoomEvent(base, 4096)));
   equal(v1.truncated, undefined, "version 1 frames gain no field");
 });
+
+Deno.test("parseServerFrame() reads a rooms answer's more count, absent when none were left out", () => {
+  deepEqual(
+    parseServerFrame(
+      '{"type":"rooms","rooms":[{"name":"dev","topic":"","members":2}],"more":9800,"id":"r"}',
+    ),
+    { type: "rooms", rooms: [{ name: "dev", topic: "", members: 2 }], more: 9800, id: "r" },
+  );
+  deepEqual(parseServerFrame('{"type":"rooms","rooms":[]}'), { type: "rooms", rooms: [] });
+  throws(() => parseServerFrame('{"type":"rooms","rooms":[],"more":"lots"}'), ProtocolError);
+});
