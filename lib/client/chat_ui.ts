@@ -15,14 +15,14 @@
  *
  * With protocol version 2 the client is in every room of the account at
  * once: the current room's lines are shown, the others' are counted in the
- * status line and kept (up to {@linkcode MAX_BACKLOG_EVENTS} per room) until
- * the user switches there, which marks the room read on the server. `/away
- * [text]`, `/join` and `/part` go to the server, and `away` is shown from
- * its `presence` answer.
+ * status line and kept until the user switches there, which marks the room
+ * read on the server; that logic (login replay, backlogs, DM catch-up) is
+ * {@linkcode V2Session} in v2_session.ts. `/away [text]`, `/join` and
+ * `/part` go to the server, and `away` is shown from its `presence` answer.
  *
  * @module
  */
-import type { ChatEvent, RoomEntered } from "../chat/message.ts";
+import type { ChatEvent } from "../chat/message.ts";
 import type { TimeSource } from "../util/clock.ts";
 import { Completer } from "../terminal/completion.ts";
 import type { EditorAction } from "../terminal/line_editor.ts";
@@ -32,14 +32,12 @@ import { sanitise } from "../terminal/sanitise.ts";
 import { Screen } from "../terminal/screen.ts";
 import { renderPrompt, renderStatus } from "../terminal/status_line.ts";
 import { ChatState, mentions } from "./chat_state.ts";
-import { MAX_BACKLOG_EVENTS, RoomBacklog } from "./room_backlog.ts";
 import type { ClientIO, ServerLimits } from "./run.ts";
+import type { V2Client } from "./v2_session.ts";
+import { V2Session } from "./v2_session.ts";
 
 /** A bracketed paste of more lines than this asks before it is sent. */
 export const PASTE_CONFIRM_LINES = 5;
-
-/** Most unread DMs of one conversation fetched at login (the server's history limit). */
-const MAX_DMS_FETCHED = 50;
 
 /** The terminal bell. */
 const BELL = "\x07";
@@ -69,17 +67,9 @@ const CLIENT_COMMANDS: Readonly<Record<string, string>> = {
 };
 
 /** What the UI needs of the client behind it. */
-export interface ChatUiClient {
+export interface ChatUiClient extends V2Client {
   /** Send a typed line (in `room`, for version 2); false when it was dropped. */
   say(text: string, room?: string): boolean;
-  /** Mark `room` read up to the newest message seen (version 2). */
-  read?(room: string): void;
-  /** The newest message id seen in `room`. */
-  lastId?(room: string): number | undefined;
-  /** Fetch the newest `limit` DMs with `user` (version 2). */
-  fetchDms?(user: string, limit: number): void;
-  /** Mark the DMs with `user` read up to `lastRead` (version 2). */
-  readDms?(user: string, lastRead: number): void;
   /** Leave. */
   quit(): void;
   /** The server's limits. */
@@ -147,14 +137,8 @@ export class ChatUi implements ClientIO {
   /** `/help CMD` for a server command: the command looked for in the reply. */
   #helpFor: { command: string; found: boolean } | undefined;
   #focused = true;
-  /** Lines of rooms not shown (version 2). */
-  readonly #backlog = new RoomBacklog();
-  /** Version 2: per conversation partner, the newest DM id shown. */
-  readonly #dmShown = new Map<string, number>();
-  /** Version 2: users seen online (sharing a room), for completion. */
-  readonly #online = new Set<string>();
-  /** Version 2 login replay: the room frames, held until `ready`. */
-  #replay: RoomEntered[] | undefined;
+  /** Version 2: the replay, rooms not shown, DM catch-up. */
+  readonly #v2: V2Session;
 
   /** @param options Output, mode, colour, bell, size, clock. */
   constructor(options: ChatUiOptions) {
@@ -166,6 +150,18 @@ export class ChatUi implements ClientIO {
       ...(options.columns ? { columns: options.columns } : {}),
       ...(options.rows ? { rows: options.rows } : {}),
       status: (columns) => this.state.self === "" ? undefined : renderStatus(this.#view(), columns),
+    });
+    this.#v2 = new V2Session({
+      state: this.state,
+      interactive: options.interactive,
+      client: () => this.#client,
+      show: (event, self) => this.#show(event, self),
+      render: (event, self) => this.#render(event, self),
+      print: (lines) => this.screen.print(lines),
+      info: (text) => this.info(text),
+      ring: () => this.#ring(),
+      updatePrompt: () => this.#updatePrompt(),
+      roomSeen: (room) => this.#roomsSeen.add(room),
     });
   }
 
@@ -187,7 +183,7 @@ export class ChatUi implements ClientIO {
   event(event: ChatEvent, self: string): void {
     if (event.kind === "help" && this.#helpEvent(event)) return;
     if (this.#filterHelp(event)) return;
-    if (this.state.multiRoom && this.#wideEvent(event, self)) return;
+    if (this.state.multiRoom && this.#v2.event(event, self)) return;
     this.#show(event, self);
   }
 
@@ -256,173 +252,6 @@ export class ChatUi implements ClientIO {
   }
 
   /**
-   * Version 2: the replay, rooms not shown, read markers, parting and away.
-   * True when the event was dealt with here.
-   */
-  #wideEvent(event: ChatEvent, self: string): boolean {
-    switch (event.kind) {
-      case "room":
-        if (this.#replay !== undefined) {
-          this.#replay.push(event);
-          return true;
-        }
-        // Joined after the replay (here or on another device): go there.
-        this.state.joined(event.room, { members: event.members });
-        this.#roomsSeen.add(event.room);
-        this.state.switchTo(event.room);
-        this.#show(event, self);
-        this.state.switchTo(event.room);
-        this.#client?.read?.(event.room);
-        return true;
-      case "ready":
-        this.#endReplay(self);
-        return true;
-      case "read":
-        if (event.room !== undefined) this.#readElsewhere(event.room, event.lastRead, self);
-        return true;
-      case "conversations":
-        // DMs are not replayed in version 2: fetch the unread ones.
-        for (const c of event.conversations) {
-          if (c.unread > 0) this.#client?.fetchDms?.(c.with, Math.min(c.unread, MAX_DMS_FETCHED));
-        }
-        return true;
-      case "history":
-        if (event.with !== undefined) this.#missedDms(event.with, event.messages, self);
-        return true;
-      case "dm": {
-        this.#show(event, self);
-        const other = event.from === self ? event.to : event.from;
-        this.#dmShown.set(other, Math.max(event.id, this.#dmShown.get(other) ?? 0));
-        this.#client?.readDms?.(other, event.id);
-        return true;
-      }
-      case "part":
-        if (event.user !== self) break;
-        {
-          const shown = this.state.current;
-          this.#backlog.forget(event.room);
-          this.state.left(event.room);
-          if (event.room === shown) {
-            this.#show(event, self);
-            this.#showBacklog(self);
-          } else this.info(`You left #${event.room}`);
-        }
-        this.#updatePrompt();
-        return true;
-      case "presence":
-        if (event.online) this.#online.add(event.user);
-        else this.#online.delete(event.user);
-        if (event.user === self) {
-          this.state.away = event.away !== undefined && event.away !== "";
-          this.#updatePrompt();
-        }
-        break;
-    }
-    if (!this.#options.interactive) return false;
-    const room = "room" in event && typeof event.room === "string" ? event.room : undefined;
-    if (room === undefined || room === this.state.current) return false;
-    // A room not shown: counted, kept for when the user switches there.
-    if (event.kind === "message") {
-      const mention = event.from !== self && mentions(event.text, self);
-      this.state.message(room, { mention, from: event.from });
-      if (mention) this.#ring();
-    } else if (event.kind === "join" || event.kind === "part") {
-      this.state.presence(room, event.user, event.kind === "join");
-    }
-    this.#backlog.push(room, event);
-    this.#updatePrompt();
-    return true;
-  }
-
-  /** DMs with `user` fetched after login: those not shown yet, then marked read. */
-  #missedDms(user: string, messages: readonly ChatEvent[], self: string): void {
-    const shown = this.#dmShown.get(user) ?? 0;
-    const fresh = messages.filter((m) => m.kind === "dm" && m.id > shown);
-    const last = fresh.at(-1);
-    if (last === undefined || last.kind !== "dm") return;
-    const lines = [
-      `-- ${fresh.length} unread DM${fresh.length === 1 ? "" : "s"} with ${sanitise(user)} --`,
-    ];
-    for (const dm of fresh) lines.push(...this.#render(dm, self));
-    this.screen.print(lines);
-    this.#dmShown.set(user, last.id);
-    this.#client?.readDms?.(user, last.id);
-  }
-
-  /** `ready`: take the rooms of the replay, show the current one, keep the others. */
-  #endReplay(self: string): void {
-    const frames = this.#replay ?? [];
-    this.#replay = undefined;
-    const names = new Set(frames.map((f) => f.room));
-    for (const gone of this.state.rooms().filter((r) => !names.has(r.name))) {
-      this.#backlog.forget(gone.name);
-    }
-    this.state.keepOnly(names);
-    const previous = this.state.current;
-    const current = previous !== undefined && names.has(previous)
-      ? previous
-      : names.has("lobby")
-      ? "lobby"
-      : frames[0]?.room;
-    const shown = frames.find((f) => f.room === current);
-    const ordered = shown === undefined ? frames : [shown, ...frames.filter((f) => f !== shown)];
-    for (const frame of ordered) {
-      this.#roomsSeen.add(frame.room);
-      this.state.joined(frame.room, {
-        members: frame.members,
-        ...(frame.unread === undefined ? {} : { unread: frame.unread }),
-        ...(frame.mentioned === undefined ? {} : { mentioned: frame.mentioned ? 1 : 0 }),
-      });
-      if (frame === shown) {
-        this.state.switchTo(frame.room);
-        this.#show(frame, self);
-        this.state.switchTo(frame.room); // the frame's counts are read here
-        if ((frame.unread ?? 0) > 0) this.#client?.read?.(frame.room);
-      } else if (!this.#options.interactive) {
-        this.#show(frame, self);
-      } else if (frame.history.length > 0) {
-        this.#backlog.push(frame.room, frame);
-      }
-    }
-    this.#updatePrompt();
-  }
-
-  /** Another session moved a read marker: what it read is not unread here. */
-  #readElsewhere(room: string, lastRead: number, self: string): void {
-    if (lastRead >= (this.#client?.lastId?.(room) ?? 0)) {
-      this.state.clear(room);
-    } else if (room !== this.state.current) {
-      const kept = this.#backlog.take(room);
-      const state = this.state.rooms().find((r) => r.name === room);
-      if (state !== undefined) {
-        const unread = kept.events.filter((e) =>
-          e.kind === "message" && e.id > lastRead && e.from !== self
-        );
-        state.unread = Math.min(state.unread, unread.length);
-        state.mentioned = Math.min(
-          state.mentioned,
-          unread.filter((e) => e.kind === "message" && mentions(e.text, self)).length,
-        );
-      }
-      for (const e of kept.events) this.#backlog.push(room, e);
-    }
-    this.#updatePrompt();
-  }
-
-  /** The current room's kept lines, printed once it is switched to. */
-  #showBacklog(self: string): void {
-    const room = this.state.current;
-    if (room === undefined) return;
-    const kept = this.#backlog.take(room);
-    const lines = [`-- #${sanitise(room)} --`];
-    if (kept.dropped > 0) {
-      lines.push(`-- ${kept.dropped} older lines not kept (${MAX_BACKLOG_EVENTS} per room) --`);
-    }
-    for (const event of kept.events) lines.push(...this.#render(event, self));
-    this.screen.print(lines);
-  }
-
-  /**
    * Switch the shown room: its kept lines, then mark it read, and the room
    * left too (its lines were seen live).
    */
@@ -430,7 +259,7 @@ export class ChatUi implements ClientIO {
     const room = this.state.current;
     if (room === undefined) return;
     if (this.state.multiRoom) {
-      this.#showBacklog(this.state.self);
+      this.#v2.showBacklog(this.state.self);
       if (from !== undefined) this.#client?.read?.(from);
       this.#client?.read?.(room);
     }
@@ -480,7 +309,7 @@ export class ChatUi implements ClientIO {
       this.state.self = self;
       this.state.takePending(); // ChatClient sends them, once
       this.state.multiRoom = version === 2;
-      this.#replay = version === 2 ? [] : undefined;
+      this.#v2.connected(version === 2);
     }
     if (state === "connecting" && was === "disconnected") this.state.connection = "disconnected";
     this.#updatePrompt();
@@ -521,7 +350,7 @@ export class ChatUi implements ClientIO {
         const done = this.#completer.complete(
           { text: this.editor.text, cursor: this.editor.cursor },
           {
-            nicks: [...new Set([...this.state.members(), ...this.#online])].sort(),
+            nicks: [...new Set([...this.state.members(), ...this.#v2.online])].sort(),
             commands: [...this.#commands],
             rooms: [...new Set([...this.state.rooms().map((r) => r.name), ...this.#roomsSeen])],
           },
@@ -578,7 +407,7 @@ export class ChatUi implements ClientIO {
 
   #updatePrompt(): void {
     if (this.#ask || this.#confirmPaste !== undefined || this.state.self === "") return;
-    if (this.#replay !== undefined) return; // the rooms are known at `ready`
+    if (this.#v2.replaying) return; // the rooms are known at `ready`
     this.screen.setPrompt(renderPrompt(this.#view()));
   }
 
