@@ -24,7 +24,7 @@
  */
 import type { ChatEvent } from "../chat/message.ts";
 import type { TimeSource } from "../util/clock.ts";
-import { Completer } from "../terminal/completion.ts";
+import { Completer, KNOWN_COMMANDS } from "../terminal/completion.ts";
 import type { EditorAction } from "../terminal/line_editor.ts";
 import { LineEditor } from "../terminal/line_editor.ts";
 import { renderEvent } from "../terminal/render.ts";
@@ -41,23 +41,6 @@ export const PASTE_CONFIRM_LINES = 5;
 
 /** The terminal bell. */
 const BELL = "\x07";
-
-/** Today's server commands, for completion until `/help` tells more. */
-const SERVER_COMMANDS = [
-  "help",
-  "who",
-  "rooms",
-  "join",
-  "msg",
-  "me",
-  "joke",
-  "quit",
-  "kick",
-  "ban",
-  "unban",
-  "broadcast",
-  "shutdown",
-];
 
 /** The client's own commands and their help. */
 const CLIENT_COMMANDS: Readonly<Record<string, string>> = {
@@ -127,7 +110,7 @@ export class ChatUi implements ClientIO {
   readonly #options: ChatUiOptions;
   readonly #encoder = new TextEncoder();
   readonly #completer = new Completer();
-  readonly #commands = new Set([...SERVER_COMMANDS, ...Object.keys(CLIENT_COMMANDS)]);
+  readonly #commands = new Set([...KNOWN_COMMANDS, ...Object.keys(CLIENT_COMMANDS)]);
   readonly #roomsSeen = new Set<string>();
   #client: ChatUiClient | undefined;
   /** A login prompt waiting for the next line. */

@@ -11,7 +11,7 @@
  */
 import type { Hub } from "../chat/hub.ts";
 import type { ChatEvent, CloseReason, Member } from "../chat/message.ts";
-import { Completer } from "../terminal/completion.ts";
+import { Completer, KNOWN_COMMANDS } from "../terminal/completion.ts";
 import { readInput } from "../terminal/input.ts";
 import { LineEditor } from "../terminal/line_editor.ts";
 import { renderEvent } from "../terminal/render.ts";
@@ -53,20 +53,7 @@ export interface ConsoleOptions {
 }
 
 /** Commands the operator may complete with Tab. */
-const OPERATOR_COMMANDS = [
-  "help",
-  "who",
-  "rooms",
-  "join",
-  "msg",
-  "me",
-  "joke",
-  "kick",
-  "ban",
-  "unban",
-  "broadcast",
-  "shutdown",
-];
+const OPERATOR_COMMANDS = KNOWN_COMMANDS.filter((c) => c !== "quit");
 
 /**
  * Run the operator console until input ends, the operator types `end`, or

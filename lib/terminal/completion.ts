@@ -6,6 +6,27 @@
  * @module
  */
 
+/**
+ * The server's chat commands as of today, without the slash: what Tab
+ * completes before a `/help` answer tells more. The operator console leaves
+ * out `quit` (it ends with `end`).
+ */
+export const KNOWN_COMMANDS: readonly string[] = [
+  "help",
+  "who",
+  "rooms",
+  "join",
+  "msg",
+  "me",
+  "joke",
+  "quit",
+  "kick",
+  "ban",
+  "unban",
+  "broadcast",
+  "shutdown",
+];
+
 /** What may be completed. */
 export interface CompletionCandidates {
   /** Nicks in the current room. */

@@ -3,11 +3,9 @@ import { ChatUi } from "../../lib/client/chat_ui.ts";
 import { DEFAULT_LIMITS } from "../../lib/client/run.ts";
 import { MAX_BACKLOG_EVENTS } from "../../lib/client/room_backlog.ts";
 
-/** A terminal UI writing into memory, with a client that records what it says. */
-function ui(options: { bell?: boolean; messageLines?: number } = {}) {
-  const { messageLines = 50, ...uiOptions } = options;
+/** An 80-column terminal UI at 2025-01-01 UTC, writing into `written`. */
+function memoryUi(options: { bell?: boolean } = {}) {
   const written: string[] = [];
-  const said: string[] = [];
   const decoder = new TextDecoder();
   const chat = new ChatUi({
     write: (bytes) => written.push(decoder.decode(bytes)),
@@ -16,8 +14,16 @@ function ui(options: { bell?: boolean; messageLines?: number } = {}) {
     columns: () => 80,
     clock: { now: () => Date.UTC(2025, 0, 1) },
     timeZone: "UTC",
-    ...uiOptions,
+    ...options,
   });
+  return { chat, written };
+}
+
+/** A terminal UI writing into memory, with a client that records what it says. */
+function ui(options: { bell?: boolean; messageLines?: number } = {}) {
+  const { messageLines = 50, ...uiOptions } = options;
+  const said: string[] = [];
+  const { chat, written } = memoryUi(uiOptions);
   chat.attach({
     say: (text) => (said.push(text), true),
     quit: () => said.push("<quit>"),
@@ -147,18 +153,9 @@ Deno.test("ChatUi Ctrl-C at a login prompt answers it with nothing and quits", a
 
 /** A version 2 UI after a login replay of `rooms` (each with `unread`), recording reads. */
 function wideUi(rooms: { room: string; unread?: number; mentioned?: boolean }[]) {
-  const written: string[] = [];
   const said: string[] = [];
   const reads: string[] = [];
-  const decoder = new TextDecoder();
-  const chat = new ChatUi({
-    write: (bytes) => written.push(decoder.decode(bytes)),
-    interactive: true,
-    colour: false,
-    columns: () => 80,
-    clock: { now: () => Date.UTC(2025, 0, 1) },
-    timeZone: "UTC",
-  });
+  const { chat, written } = memoryUi();
   chat.attach({
     say: (text, room) => (said.push(`${room}: ${text}`), true),
     quit: () => said.push("<quit>"),

@@ -91,25 +91,27 @@ async function standIn(welcome: Record<string, unknown> = {}): Promise<StandIn> 
   };
 }
 
-async function clientOf(s: StandIn, clock: FakeClock, io: ClientIO): Promise<ChatClient> {
+/** A client of `s` on a fake clock: running, and welcomed by the stand-in. */
+async function runClient(s: StandIn) {
   const p = await testPki();
-  return new ChatClient({
+  const clock = new FakeClock();
+  const chat = new ChatClient({
     connect: { hostname: "localhost", port: s.server.addr.port, caCerts: [p.ca.cert] },
-    io,
+    io: new QuietIO(),
     random: LOW,
     clock,
     username: "alice",
     password: "irrelevant password",
     reconnect: false,
   });
+  const running = chat.run();
+  await s.welcomed;
+  return { clock, chat, running };
 }
 
 Deno.test("many lines at once are paced under the server's rate, none dropped", async () => {
   await using s = await standIn();
-  const clock = new FakeClock();
-  const chat = await clientOf(s, clock, new QuietIO());
-  const running = chat.run();
-  await s.welcomed;
+  const { clock, chat, running } = await runClient(s);
   for (let i = 0; i < 15; i++) chat.say(`line ${i}`);
   // Default limits (burst 10, 2/s) less a margin: 9 at once, then one per 556 ms.
   await s.until(9);
@@ -137,10 +139,7 @@ Deno.test("the pace follows welcome.limits.rate when the server sends it", async
       retention_days: 30,
     },
   });
-  const clock = new FakeClock();
-  const chat = await clientOf(s, clock, new QuietIO());
-  const running = chat.run();
-  await s.welcomed;
+  const { clock, chat, running } = await runClient(s);
   for (let i = 0; i < 4; i++) chat.say(`line ${i}`);
   await s.until(2);
   equal(chat.limits.messageChars, 100);
@@ -156,10 +155,7 @@ Deno.test("the pace follows welcome.limits.rate when the server sends it", async
 
 Deno.test("a scripted end waits for the joke asked for before it", async () => {
   await using s = await standIn();
-  const clock = new FakeClock();
-  const chat = await clientOf(s, clock, new QuietIO());
-  const running = chat.run();
-  await s.welcomed;
+  const { clock, chat, running } = await runClient(s);
   chat.say("get_joke");
   chat.say("end");
   await s.until(1);
@@ -180,10 +176,7 @@ Deno.test("a scripted end waits for the joke asked for before it", async () => {
 
 Deno.test("a scripted end waits at most END_WAIT_MS for a reply", async () => {
   await using s = await standIn();
-  const clock = new FakeClock();
-  const chat = await clientOf(s, clock, new QuietIO());
-  const running = chat.run();
-  await s.welcomed;
+  const { clock, chat, running } = await runClient(s);
   chat.say("get_joke");
   chat.say("end");
   await s.until(1);
