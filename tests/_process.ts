@@ -150,6 +150,25 @@ function denoCommand(args: string[], openUmask: boolean): [string, string[]] {
 }
 
 /**
+ * The server's flags for the test files in `dir` (certs/, credentials.json,
+ * data/), with a fast scrypt, an unreachable joke API and the ops endpoint
+ * on port 0.
+ *
+ * @param dir The server's directory.
+ * @returns The flags.
+ */
+export function serverFileArgs(dir: string): string[] {
+  return [
+    `--certs-dir=${join(dir, "certs")}`,
+    `--credentials=${join(dir, "credentials.json")}`,
+    `--data=${join(dir, "data")}`,
+    `--scrypt-log-n=${TEST_SCRYPT_LOG_N}`,
+    "--joke-url=http://127.0.0.1:9/jokes/random",
+    "--http-port=0",
+  ];
+}
+
+/**
  * Start the real server on port 0 with its files in `dir` (certs/, the test
  * PKI unless there are certificates already; credentials.json; data/), ops
  * endpoint off, console off unless asked for; return at once, without
@@ -173,12 +192,7 @@ export function spawnServerProcess(
     join(REPO, "server.ts"),
     "--port=0",
     `--console=${options.console ? "on" : "off"}`,
-    `--certs-dir=${join(dir, "certs")}`,
-    `--credentials=${join(dir, "credentials.json")}`,
-    `--data=${join(dir, "data")}`,
-    `--scrypt-log-n=${TEST_SCRYPT_LOG_N}`,
-    "--joke-url=http://127.0.0.1:9/jokes/random",
-    "--http-port=0",
+    ...serverFileArgs(dir),
     "--web-port=0",
     ...(options.args ?? []),
   ], options.openUmask ?? false);

@@ -5,15 +5,17 @@
 import { equal, ok } from "node:assert/strict";
 import { join } from "node:path";
 import { tempDir } from "../_helpers.ts";
-import { spawnPty } from "../_pty.ts";
-import { loginAs, TEST_SCRYPT_LOG_N, writeServerFiles } from "../_server.ts";
+import { type Pty, spawnPty } from "../_pty.ts";
+import { serverFileArgs } from "../_process.ts";
+import { loginAs, writeServerFiles } from "../_server.ts";
 import { TestClient } from "../_helpers.ts";
 import { CONSOLE_OFF } from "../../lib/server/console.ts";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
 
-/** The server with the console on, in a pty, on the files in `dir`. */
-function consoleInPty(dir: string) {
+/** The server with the console on, in a pty, on files in `dir` with the user alice. */
+async function consoleInPty(dir: string): Promise<Pty> {
+  await writeServerFiles(dir, { users: ["alice"] });
   return spawnPty([
     Deno.execPath(),
     "run",
@@ -25,13 +27,14 @@ function consoleInPty(dir: string) {
     join(ROOT, "server.ts"),
     "--port=0",
     "--console=on",
-    `--certs-dir=${join(dir, "certs")}`,
-    `--credentials=${join(dir, "credentials.json")}`,
-    `--data=${join(dir, "data")}`,
-    `--scrypt-log-n=${TEST_SCRYPT_LOG_N}`,
-    "--joke-url=http://127.0.0.1:9/jokes/random",
-    "--http-port=0",
+    ...serverFileArgs(dir),
   ], { cwd: dir });
+}
+
+/** The port the server in `pty` says it listens on. */
+async function listeningPort(pty: Pty): Promise<number> {
+  const said = await pty.waitFor(/Listening on \S+:\d+/);
+  return Number(/Listening on [^:\s]+:(\d+)/.exec(said)?.[1]);
 }
 
 function inputRow(lines: string[]): string {
@@ -40,11 +43,8 @@ function inputRow(lines: string[]): string {
 
 Deno.test("a log line is printed above the console's input line, not into the operator's typing", async () => {
   await using dir = await tempDir();
-  await writeServerFiles(dir.path, { users: ["alice"] });
-  await using pty = consoleInPty(dir.path);
-  const port = Number(
-    /Listening on [^:\s]+:(\d+)/.exec(await pty.waitFor(/Listening on \S+:\d+/))?.[1],
-  );
+  await using pty = await consoleInPty(dir.path);
+  const port = await listeningPort(pty);
   await pty.waitFor("[#lobby] operator> ");
   await pty.write("half-typed");
   await pty.waitFor("[#lobby] operator> half-typed");
@@ -62,11 +62,8 @@ Deno.test("a log line is printed above the console's input line, not into the op
 
 Deno.test("console Ctrl-D asks first; n keeps it, y closes it and the server keeps running", async () => {
   await using dir = await tempDir();
-  await writeServerFiles(dir.path, { users: ["alice"] });
-  await using pty = consoleInPty(dir.path);
-  const port = Number(
-    /Listening on [^:\s]+:(\d+)/.exec(await pty.waitFor(/Listening on \S+:\d+/))?.[1],
-  );
+  await using pty = await consoleInPty(dir.path);
+  const port = await listeningPort(pty);
   await pty.waitFor("[#lobby] operator> ");
   await pty.write("\x04");
   await pty.waitFor("Close the console? The server keeps running. [y/N]");
@@ -86,11 +83,8 @@ Deno.test("console Ctrl-D asks first; n keeps it, y closes it and the server kee
 
 Deno.test("the console completes nicks with Tab and redraws on resize", async () => {
   await using dir = await tempDir();
-  await writeServerFiles(dir.path, { users: ["alice"] });
-  await using pty = consoleInPty(dir.path);
-  const port = Number(
-    /Listening on [^:\s]+:(\d+)/.exec(await pty.waitFor(/Listening on \S+:\d+/))?.[1],
-  );
+  await using pty = await consoleInPty(dir.path);
+  const port = await listeningPort(pty);
   await using _alice = await loginAs(port, "alice");
   await pty.waitFor("alice joined #lobby");
   await pty.write("/kick al\t");

@@ -12,6 +12,11 @@ import { spawnClientPty } from "../_pty.ts";
 import { passwordOf, startTestServer } from "../_server.ts";
 import type { ServerFrame } from "../../lib/wire/protocol.ts";
 
+/** alice's client in a pty, logging in to the server at `port` with the files in `dir`. */
+function aliceInPty(dir: string, port: number) {
+  return spawnClientPty(dir, port, [], { user: "alice", password: passwordOf("alice") });
+}
+
 /** The row above the input line. */
 function statusRow(lines: string[]): string {
   const input = lines.findLastIndex((l) => l.trim() !== "");
@@ -44,10 +49,7 @@ Deno.test("rooms not shown count in the status line; switching shows their lines
     await bob.client.send({ type: "join", room });
     await bob.client.until((f) => f.type === "room" && f.room === room);
   }
-  await using pty = spawnClientPty(s.dir, s.port, [], {
-    user: "alice",
-    password: passwordOf("alice"),
-  });
+  await using pty = aliceInPty(s.dir, s.port);
   await pty.waitFor("[#lobby] alice> ");
   let last = 0;
   for (const n of [1, 2, 3]) last = await post(bob.client, "dev", `dev line ${n}`);
@@ -92,10 +94,7 @@ Deno.test("rooms not shown count in the status line; switching shows their lines
 Deno.test("/join adds a room and shows it; /part leaves it on the server, for the next login too", async () => {
   await using s = await startTestServer({ users: ["alice", "bob"] });
   {
-    await using pty = spawnClientPty(s.dir, s.port, [], {
-      user: "alice",
-      password: passwordOf("alice"),
-    });
+    await using pty = aliceInPty(s.dir, s.port);
     await pty.waitFor("[#lobby] alice> ");
     await pty.write("/join dev\r");
     await pty.waitFor("[#dev] alice> ");
@@ -116,10 +115,7 @@ Deno.test("/away TEXT goes to the server, and the status line shows it from pres
   await using s = await startTestServer({ users: ["alice", "bob"] });
   const bob = await loginV2(s.port, "bob");
   await using _bob = bob.client;
-  await using pty = spawnClientPty(s.dir, s.port, [], {
-    user: "alice",
-    password: passwordOf("alice"),
-  });
+  await using pty = aliceInPty(s.dir, s.port);
   await pty.waitFor("[#lobby] alice> ");
   await pty.write("/away lunch\r");
   await bob.client.until((f) => f.type === "presence" && f.user === "alice" && f.away === "lunch");
@@ -133,10 +129,7 @@ Deno.test("a bracketed paste of 3 lines arrives as one message with newlines; //
   await using s = await startTestServer({ users: ["alice", "bob"] });
   const bob = await loginV2(s.port, "bob");
   await using _bob = bob.client;
-  await using pty = spawnClientPty(s.dir, s.port, [], {
-    user: "alice",
-    password: passwordOf("alice"),
-  });
+  await using pty = aliceInPty(s.dir, s.port);
   await pty.waitFor("[#lobby] alice> ");
   await pty.write("\x1b[200~one\ntwo\nthree\x1b[201~");
   const pasted = await bob.client.until((f) => f.type === "message" && f.from === "alice");
@@ -154,10 +147,7 @@ Deno.test("after a server restart the client resumes: same rooms, only the misse
     await using _bob = bob.client;
     await bob.client.send({ type: "join", room: "dev" });
     await bob.client.until((f) => f.type === "room" && f.room === "dev");
-    await using pty = spawnClientPty(first.dir, port, [], {
-      user: "alice",
-      password: passwordOf("alice"),
-    });
+    await using pty = aliceInPty(first.dir, port);
     await pty.waitFor("[#lobby] alice> ");
     await pty.write("/join dev\r");
     await pty.waitFor("[#dev] alice> ");
@@ -206,10 +196,7 @@ Deno.test("DMs sent while you were offline are shown after login, once, and mark
     await bob.client.until((f) => f.type === "ack" && f.id === text);
   }
   {
-    await using pty = spawnClientPty(s.dir, s.port, [], {
-      user: "alice",
-      password: passwordOf("alice"),
-    });
+    await using pty = aliceInPty(s.dir, s.port);
     await pty.waitFor("-- 2 unread DMs with bob --");
     await pty.waitFor("[DM bob → alice] second while away");
     await bob.client.send({ type: "dm", to: "alice", text: "live one" });
