@@ -155,7 +155,7 @@ Deno.test("the pace follows welcome.limits.rate when the server sends it", async
 
 Deno.test("a scripted end waits for the joke asked for before it", async () => {
   await using s = await standIn();
-  const { clock, chat, running } = await runClient(s);
+  const { chat, running } = await runClient(s);
   chat.say("get_joke");
   chat.say("end");
   await s.until(1);
