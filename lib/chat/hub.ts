@@ -17,7 +17,8 @@ import {
   parseCommandLine,
   roleAtLeast,
 } from "./commands.ts";
-import { type HistoryStore, MemoryHistory, type UnreadQuery } from "./history.ts";
+import type { HistoryStore, UnreadQuery } from "./history.ts";
+import { MemoryHistory } from "./memory_history.ts";
 import { BOT_NAME, type Joke, JokeDesk, type JokeTeller } from "./jokes.ts";
 import type {
   ChatEvent,
@@ -44,6 +45,10 @@ import type { ChatRequest, Outcome } from "./request.ts";
 import { LOBBY, parseRoomName, Room } from "./room.ts";
 import { TokenBucket, type TokenBucketOptions } from "./rate_limit.ts";
 import { RoomQuota, ROOMS_CREATED_PER_HOUR } from "./room_quota.ts";
+import { BannedError, NameTakenError } from "./hub_errors.ts";
+import { RateStates } from "./_rate_states.ts";
+
+export { BannedError, NameTakenError } from "./hub_errors.ts";
 
 /** Most lines of one joke that get posted. */
 const MAX_JOKE_LINES = 4;
@@ -169,43 +174,6 @@ export interface ModerationEvent {
   readonly refused?: true;
 }
 
-/** Thrown by {@linkcode Hub.enter} when the name is banned. */
-export class BannedError extends Error {
-  /** The banned name. */
-  readonly user: string;
-
-  /**
-   * @param user The banned name.
-   * @param options Standard error options.
-   */
-  constructor(user: string, options?: ErrorOptions) {
-    super(`Cannot enter: ${user} is banned`, options);
-    this.name = "BannedError";
-    this.user = user;
-  }
-}
-
-/**
- * Thrown by {@linkcode Hub.enter} when the name is reserved (`RESERVED_USER_NAMES`
- * in lib/auth/user_name.ts, look-alikes included) and the newcomer is not
- * the operator, when it belongs to the joke bot, or
- * to the operator and the newcomer is not the operator.
- */
-export class NameTakenError extends Error {
-  /** The name asked for. */
-  readonly user: string;
-
-  /**
-   * @param user The name asked for.
-   * @param options Standard error options.
-   */
-  constructor(user: string, options?: ErrorOptions) {
-    super(`Cannot enter: the name ${user} is taken`, options);
-    this.name = "NameTakenError";
-    this.user = user;
-  }
-}
-
 /**
  * A member's handle on the hub, from {@linkcode Hub.enter}. After the member
  * leaves or is closed by the hub, every method is a no-op.
@@ -310,12 +278,11 @@ export class Hub {
   #historyLimit: number;
   #maxMessageLength: number;
   #rate: TokenBucketOptions;
-  #maxRateEntries: number;
   #maxSessions: number;
   #maxRooms: number;
   #roomQuota: RoomQuota;
   /** Rate state per account, kept across sessions. */
-  #buckets = new Map<string, TokenBucket>();
+  #rateStates: RateStates;
   #retentionDays: number;
   #onShutdown: ((by: string) => void) | undefined;
   #roleOf: (name: string) => Role | undefined;
@@ -357,11 +324,14 @@ export class Hub {
       ),
     });
     this.#rate = options.rate ?? {};
-    this.#maxRateEntries = count(
-      "maxRateEntries",
-      options.maxRateEntries ?? DEFAULT_MAX_RATE_ENTRIES,
-      1,
-    );
+    this.#rateStates = new RateStates(this.#clock, {
+      rate: this.#rate,
+      maxEntries: count(
+        "maxRateEntries",
+        options.maxRateEntries ?? DEFAULT_MAX_RATE_ENTRIES,
+        1,
+      ),
+    });
     new TokenBucket(this.#clock, this.#rate); // validates the rate now
     this.#onShutdown = options.onShutdown;
     this.#roleOf = options.roleOf ?? (() => undefined);
@@ -597,7 +567,7 @@ export class Hub {
       seats: [],
       rooms,
       away: undefined,
-      bucket: this.#bucketOf(key),
+      bucket: this.#rateStates.bucketOf(key, (account) => this.#accounts.has(account)),
       mentions: mentionsOf(member.name),
     };
   }
@@ -1270,31 +1240,8 @@ export class Hub {
     if (account.seats.length > 0) return;
     if (this.#accounts.get(account.key) === account) this.#accounts.delete(account.key);
     if (this.#byName.get(account.nameKey) === account) this.#byName.delete(account.nameKey);
-    if (account.bucket.full) this.#buckets.delete(account.key);
+    this.#rateStates.release(account.key, account.bucket);
     if (!this.#closed) this.#announce(account, undefined);
-  }
-
-  /** The account's bucket, kept from its earlier sessions if not full. */
-  #bucketOf(account: string): TokenBucket {
-    let bucket = this.#buckets.get(account);
-    if (bucket !== undefined) return bucket;
-    if (this.#buckets.size >= this.#maxRateEntries) this.#evictBuckets();
-    bucket = new TokenBucket(this.#clock, this.#rate);
-    this.#buckets.set(account, bucket);
-    return bucket;
-  }
-
-  /** Make room: drop full buckets of accounts not online, else the oldest. */
-  #evictBuckets(): void {
-    let oldest: string | undefined;
-    for (const [account, bucket] of this.#buckets) {
-      if (this.#accounts.has(account)) continue;
-      if (bucket.full) this.#buckets.delete(account);
-      else oldest ??= account;
-    }
-    if (this.#buckets.size >= this.#maxRateEntries && oldest !== undefined) {
-      this.#buckets.delete(oldest);
-    }
   }
 
   /** Remove a seat, then ask its connection to close. */
