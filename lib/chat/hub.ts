@@ -10,20 +10,13 @@ import { isReservedUserName, validateUserName } from "../auth/user_name.ts";
 import type { TimeSource } from "../util/clock.ts";
 import { foldName } from "./_names.ts";
 import { type BanRecord, boundReason, describeBan, MAX_LISTED_BANS } from "./bans.ts";
-import {
-  type CommandContext,
-  defaultCommands,
-  listingText,
-  parseCommandLine,
-  roleAtLeast,
-} from "./commands.ts";
-import type { HistoryStore, UnreadQuery } from "./history.ts";
+import { type CommandContext, defaultCommands, listingText, parseCommandLine } from "./commands.ts";
+import type { HistoryStore } from "./history.ts";
 import { MemoryHistory } from "./memory_history.ts";
-import { BOT_NAME, type Joke, JokeDesk, type JokeTeller } from "./jokes.ts";
+import { BOT_NAME, type Joke, JokeDesk } from "./jokes.ts";
 import type {
   ChatEvent,
   CloseReason,
-  ConversationEntry,
   DirectMessage,
   HistoryEvent,
   ListingEvent,
@@ -33,10 +26,7 @@ import type {
   PresenceEvent,
   RequestRef,
   Role,
-  RoomEntered,
   RoomMessage,
-  RoomsEntry,
-  WhoEntry,
 } from "./message.ts";
 import { accountKeyOf } from "./message.ts";
 import { mentionsOf } from "./mentions.ts";
@@ -47,132 +37,47 @@ import { TokenBucket, type TokenBucketOptions } from "./rate_limit.ts";
 import { RoomQuota, ROOMS_CREATED_PER_HOUR } from "./room_quota.ts";
 import { BannedError, NameTakenError } from "./hub_errors.ts";
 import { RateStates } from "./_rate_states.ts";
+import { oneLine } from "./_one_line.ts";
+import { conversationEntries, type Reader, roomEntered } from "./_replay.ts";
+import { roomsListing, whoEntries } from "./_listings.ts";
+import {
+  checkOfflineBan,
+  checkOnlineTarget,
+  checkTargetName,
+  sanctionClose,
+} from "./_moderation.ts";
+import {
+  type AccountUpdate,
+  type ChatLimits,
+  DEFAULT_MAX_RATE_ENTRIES,
+  DEFAULT_MAX_ROOMS,
+  DEFAULT_MAX_SESSIONS_PER_USER,
+  type HubOptions,
+  MAX_AWAY_LENGTH,
+  MAX_ROOMS_PER_ACCOUNT,
+  MAX_TOPIC_LENGTH,
+  type ModerationEvent,
+} from "./hub_options.ts";
 
 export { BannedError, NameTakenError } from "./hub_errors.ts";
+export {
+  DEFAULT_MAX_RATE_ENTRIES,
+  DEFAULT_MAX_ROOMS,
+  DEFAULT_MAX_SESSIONS_PER_USER,
+  MAX_AWAY_LENGTH,
+  MAX_CONVERSATIONS,
+  MAX_LISTED_ROOMS,
+  MAX_ROOMS_PER_ACCOUNT,
+  MAX_TOPIC_LENGTH,
+  UNREAD_CAP,
+} from "./hub_options.ts";
+export type { AccountUpdate, ChatLimits, HubOptions, ModerationEvent } from "./hub_options.ts";
 
 /** Most lines of one joke that get posted. */
 const MAX_JOKE_LINES = 4;
 /** Longest joke-service problem text shown to the requester. */
 const MAX_PROBLEM_LENGTH = 200;
 const DAY_MS = 86_400_000;
-/** Longest room topic, in characters. */
-export const MAX_TOPIC_LENGTH = 200;
-/** Longest away text, in characters. */
-export const MAX_AWAY_LENGTH = 100;
-/** Unread messages counted per conversation; past it the count says "capped". */
-export const UNREAD_CAP = 1000;
-/** DM conversations listed at login. */
-export const MAX_CONVERSATIONS = 100;
-/** Rooms one account may be a member of. */
-export const MAX_ROOMS_PER_ACCOUNT = 50;
-/** Rooms the server keeps by default (a room lasts while it has members, so their number is bounded). */
-export const DEFAULT_MAX_ROOMS = 10_000;
-/** Rooms listed by `/rooms`: those with the most members; the rest are counted (`more`). */
-export const MAX_LISTED_ROOMS = 200;
-/** Sessions one account may have at once by default. */
-export const DEFAULT_MAX_SESSIONS_PER_USER = 8;
-/**
- * Accounts whose rate state the hub keeps by default. An account's bucket
- * outlives its sessions (logging in again does not refill it) until it is
- * full again; at the limit, full buckets of accounts not online are dropped
- * first, then the oldest of accounts not online.
- */
-export const DEFAULT_MAX_RATE_ENTRIES = 10_000;
-
-/** Options for {@linkcode Hub}. */
-export interface HubOptions {
-  /** Timestamps, rate limits, cooldowns and retention all use it. */
-  clock: TimeSource;
-  /**
-   * Where messages, DMs, bans and the message id are kept. The hub never
-   * closes it. @default a fresh {@linkcode MemoryHistory}
-   */
-  history?: HistoryStore;
-  /** Messages of history sent on entering a room. @default 50 */
-  historyLimit?: number;
-  /** Longest message, in characters (code points). @default 4096 */
-  maxMessageLength?: number;
-  /**
-   * Per-account token bucket for typed lines, kept across sessions
-   * (`end`/`/quit` always pass; the
-   * operator is not limited). @default {burst: 10, perSecond: 2}
-   */
-  rate?: TokenBucketOptions;
-  /** Accounts whose rate state is kept. @default {DEFAULT_MAX_RATE_ENTRIES} */
-  maxRateEntries?: number;
-  /** Where jokes come from. Without it, jokes are "not configured". */
-  joke?: JokeTeller;
-  /** Time between two jokes asked by the same user. @default 10000 */
-  jokeCooldownMs?: number;
-  /**
-   * Days of history kept; told to members and used by {@linkcode Hub.prune}.
-   * @default 30
-   */
-  retentionDays?: number;
-  /** Called when an admin or the operator types `/shutdown`. */
-  onShutdown?: (by: string) => void;
-  /**
-   * The role of an account that may be offline, so that `/ban` of an offline
-   * admin follows the same rules as for an online one. Names are compared
-   * ignoring case, as bans are: `roleOf("ALICE")` is alice's role (the
-   * highest of several matches). When given, `/ban` of a name it does not
-   * know (and that is not online) is refused unless it is `/ban --pre`.
-   * @default none known (any name may be banned)
-   */
-  roleOf?: (name: string) => Role | undefined;
-  /** Told of every kick, ban and unban (for the audit log). */
-  onModeration?: (event: ModerationEvent) => void;
-  /**
-   * Sessions one account may have at once; a newer one closes the oldest
-   * (code `too_many_sessions`). @default {DEFAULT_MAX_SESSIONS_PER_USER}
-   */
-  maxSessionsPerUser?: number;
-  /** Rooms kept in all; past it no new room is made. @default {DEFAULT_MAX_ROOMS} */
-  maxRooms?: number;
-  /**
-   * Rooms one account may create per hour (the operator is not limited).
-   * @default {ROOMS_CREATED_PER_HOUR}
-   */
-  roomsCreatedPerHour?: number;
-  /**
-   * The account of a user who may be offline (name compared as user names
-   * are), so DMs reach offline users and their history can be paged.
-   * @default only online users are known
-   */
-  accountOf?: (name: string) => { readonly name: string; readonly account: string } | undefined;
-}
-
-/** The limits a client needs to know, from {@linkcode Hub.limits}. */
-export interface ChatLimits {
-  /** Longest message, in code points. */
-  readonly messageChars: number;
-  /** Most lines in one message. */
-  readonly messageLines: number;
-  /** Requests per account: a bucket of `burst`, refilled at `perSecond`. */
-  readonly rate: { readonly burst: number; readonly perSecond: number };
-  /** Most messages in a `room` event or a history page. */
-  readonly historyLimit: number;
-  /** Sessions per account. */
-  readonly maxSessions: number;
-  /** Days history is kept; 0 keeps none. */
-  readonly retentionDays: number;
-}
-
-/** A change to an account, for {@linkcode Hub.updateAccount}. */
-export type AccountUpdate =
-  | { readonly account: string; readonly change: "removed" | "password" }
-  | { readonly account: string; readonly change: "role"; readonly role: "user" | "admin" };
-
-/** A moderation action, reported through {@linkcode HubOptions.onModeration}. */
-export interface ModerationEvent {
-  readonly action: "kick" | "ban" | "unban";
-  /** Who acted. */
-  readonly by: string;
-  /** Whom it was done to, as typed: untrusted when `refused`. */
-  readonly target: string;
-  /** The target was not a valid user name, so nothing was done. */
-  readonly refused?: true;
-}
 
 /**
  * A member's handle on the hub, from {@linkcode Hub.enter}. After the member
@@ -436,7 +341,8 @@ export class Hub {
     }
     if (!wasOnline) this.#announce(account, seat);
     if (seat.wide) {
-      seat.member.deliver({ kind: "conversations", conversations: this.#conversations(account) });
+      const conversations = conversationEntries(this.#history, readerOf(account));
+      seat.member.deliver({ kind: "conversations", conversations });
       seat.member.deliver({ kind: "ready" });
     } else {
       // Private messages are kept for their two users: show the recent ones.
@@ -693,8 +599,12 @@ export class Hub {
       caller: { name: seat.account.name, role: seat.account.role },
       room,
       reply: (text, level = "info") => this.#reply(seat, text, level),
-      who: () => this.#who(room),
-      rooms: () => this.#roomsListing(),
+      who: () =>
+        whoEntries(
+          this.#rooms.get(room)?.names() ?? [],
+          (name) => this.#byName.get(foldName(name)),
+        ),
+      rooms: () => roomsListing(this.#history.rooms()),
       show: (listing) => this.#show(seat, listing),
       join: (name) => this.#join(seat, name),
       part: (name) => this.#part(seat, name === "" ? room : name),
@@ -745,35 +655,11 @@ export class Hub {
     this.#notice(seat, text, level);
   }
 
-  #who(room: string): WhoEntry[] {
-    const names = this.#rooms.get(room)?.names() ?? [];
-    return names.flatMap((name) => {
-      const account = this.#byName.get(foldName(name));
-      if (account === undefined) return [];
-      const entry: WhoEntry = { name: account.name, role: account.role };
-      return [account.away === undefined ? entry : { ...entry, away: account.away }];
-    });
-  }
-
   /** Rooms left with no members (by earlier versions, or removed accounts) go at start. */
   #deleteEmptyRooms(): void {
     for (const room of this.#history.rooms()) {
       if (room.members === 0 && room.name !== LOBBY) this.#history.deleteRoom(room.name);
     }
-  }
-
-  /** The `/rooms` answer: the rooms with the most members, then by name; the rest counted. */
-  #roomsListing(): { rooms: RoomsEntry[]; more: number } {
-    const all = this.#history.rooms();
-    const listed = all.length <= MAX_LISTED_ROOMS
-      ? all
-      : all.toSorted((a, b) => b.members - a.members || (a.name < b.name ? -1 : 1))
-        .slice(0, MAX_LISTED_ROOMS)
-        .sort((a, b) => (a.name < b.name ? -1 : 1));
-    return {
-      rooms: listed.map((r) => ({ name: r.name, topic: r.topic, members: r.members })),
-      more: all.length - listed.length,
-    };
   }
 
   #show(seat: Seat, listing: ListingEvent): void {
@@ -1023,55 +909,17 @@ export class Hub {
 
   /** The `room` event of `room` for `seat`. */
   #deliverRoom(seat: Seat, room: string): void {
-    const members = this.#rooms.get(room)?.names() ?? [];
-    const base = { kind: "room", room, members, retentionDays: this.#retentionDays } as const;
-    if (!seat.wide) {
-      const history = this.#history.recent(room, this.#historyLimit).map(oneLine);
-      seat.member.deliver({ ...base, history });
-      return;
-    }
     const account = seat.account;
-    const after = seat.member.resume?.[room];
-    const page = this.#history.roomPage(room, {
-      limit: this.#historyLimit,
-      ...(after === undefined ? {} : { after }),
-    });
-    const lastRead = this.#history.lastRead(account.key, `#${room}`);
-    const unread = this.#history.roomUnread(room, this.#unreadQuery(account, lastRead));
-    const event: RoomEntered = {
-      ...base,
-      history: page.messages,
-      truncated: page.truncated,
-      topic: this.#history.room(room)?.topic ?? "",
-      lastRead,
-      unread: unread.count,
-      unreadCapped: unread.capped,
-      mentioned: unread.mentioned,
-      ...(seat.ref === undefined ? {} : { ref: seat.ref }),
-    };
-    seat.member.deliver(event);
-  }
-
-  #unreadQuery(account: Account, after: number): UnreadQuery {
-    return { after, self: account.name, cap: UNREAD_CAP, mentions: account.mentions };
-  }
-
-  #conversations(account: Account): ConversationEntry[] {
-    return this.#history.conversations(account.key, MAX_CONVERSATIONS).map((c) => {
-      const lastRead = this.#history.lastRead(account.key, `@${c.account}`);
-      const unread = this.#history.directUnread(
-        account.key,
-        c.account,
-        this.#unreadQuery(account, lastRead),
-      );
-      return {
-        with: c.name,
-        lastId: c.lastId,
-        lastRead,
-        unread: unread.count,
-        unreadCapped: unread.capped,
-      };
-    });
+    seat.member.deliver(
+      roomEntered(this.#history, room, readerOf(account), {
+        members: this.#rooms.get(room)?.names() ?? [],
+        historyLimit: this.#historyLimit,
+        retentionDays: this.#retentionDays,
+        wide: seat.wide,
+        after: seat.member.resume?.[room],
+        ref: seat.ref,
+      }),
+    );
   }
 
   #quit(seat: Seat): void {
@@ -1083,21 +931,12 @@ export class Hub {
   #target(actor: Seat, user: string, action: string): Account | undefined {
     const target = this.#byName.get(foldName(user));
     if (target === undefined) return undefined;
-    if (target === actor.account) throw new Error(`Cannot ${action} yourself`);
-    const ok = actor.account.role === "operator" || !roleAtLeast(target.role, actor.account.role);
-    if (!ok) throw new Error(`Cannot ${action} ${target.name}: not allowed`);
+    checkOnlineTarget(actor.account, target, target === actor.account, action);
     return target;
   }
 
-  /**
-   * Refuse a moderation target that is not a valid user name; the refusal
-   * is reported (the audit log escapes the target) and never echoed.
-   */
   #checkTarget(actor: Seat, action: ModerationEvent["action"], user: string): void {
-    const problem = validateUserName(user);
-    if (problem === undefined) return;
-    this.#onModeration({ action, by: actor.account.name, target: user, refused: true });
-    throw new Error(`Cannot ${action}: not a user name (${problem})`);
+    checkTargetName(action, user, actor.account.name, this.#onModeration);
   }
 
   #kick(actor: Seat, user: string, reason: string): void {
@@ -1106,12 +945,8 @@ export class Hub {
     if (target === undefined) throw new Error(`Cannot kick ${user}: not online`);
     const by = actor.account.name;
     this.#onModeration({ action: "kick", by, target: target.name });
-    for (const seat of [...target.seats]) {
-      this.#close(seat, {
-        code: "kicked",
-        message: reason ? `Kicked by ${by}: ${reason}` : `Kicked by ${by}`,
-      }, reason ? `kicked: ${reason}` : "kicked");
-    }
+    const { close, leaveReason } = sanctionClose("kicked", by, reason);
+    for (const seat of [...target.seats]) this.#close(seat, close, leaveReason);
   }
 
   #ban(actor: Seat, user: string, typed: string, pre: boolean): void {
@@ -1123,29 +958,18 @@ export class Hub {
     const target = this.#target(actor, user, "ban");
     if (target === undefined) {
       // Offline: moderation rules still apply to the account's role.
-      const role = this.#roleOf(user);
-      if (role === undefined && this.#knowsAccounts && !pre) {
-        throw new Error(
-          `Cannot ban ${user}: no such user (to ban the name before it exists: /ban --pre ${user} [reason])`,
-        );
-      }
-      if (
-        role !== undefined && actor.account.role !== "operator" &&
-        roleAtLeast(role, actor.account.role)
-      ) {
-        throw new Error(`Cannot ban ${user}: not allowed`);
-      }
+      checkOfflineBan(user, this.#roleOf(user), {
+        actorRole: actor.account.role,
+        knowsAccounts: this.#knowsAccounts,
+        pre,
+      });
     }
     const by = actor.account.name;
     const reason = boundReason(typed);
     this.#history.ban(user, this.#clock.now(), { by, reason });
     this.#onModeration({ action: "ban", by, target: target?.name ?? user });
-    for (const seat of [...target?.seats ?? []]) {
-      this.#close(seat, {
-        code: "banned",
-        message: reason ? `Banned by ${by}: ${reason}` : `Banned by ${by}`,
-      }, reason ? `banned: ${reason}` : "banned");
-    }
+    const { close, leaveReason } = sanctionClose("banned", by, reason);
+    for (const seat of [...target?.seats ?? []]) this.#close(seat, close, leaveReason);
   }
 
   #broadcast(actor: Seat, text: string): void {
@@ -1263,11 +1087,9 @@ export class Hub {
   }
 }
 
-/** A message as a one-room member is shown it: newlines as " ⏎ " (its protocol has none). */
-function oneLine<T extends RoomMessage | DirectMessage>(message: T): T {
-  return message.text.includes("\n")
-    ? { ...message, text: message.text.replaceAll("\n", " \u23ce ") }
-    : message;
+/** The account as a replay reads for it. */
+function readerOf(account: Account): Reader {
+  return { account: account.key, name: account.name, mentions: account.mentions };
 }
 
 function count(name: string, value: number, min: number): number {
