@@ -24,7 +24,6 @@ import type {
   NoticeEvent,
   OnlineEvent,
   PresenceEvent,
-  RequestRef,
   Role,
   RoomMessage,
 } from "./message.ts";
@@ -40,6 +39,8 @@ import { RateStates } from "./_rate_states.ts";
 import { oneLine } from "./_one_line.ts";
 import { conversationEntries, type Reader, roomEntered } from "./_replay.ts";
 import { roomsListing, whoEntries } from "./_listings.ts";
+import type { Account, Seat } from "./_seat.ts";
+import { jokeLines, jokeProblem } from "./_joke_lines.ts";
 import {
   checkOfflineBan,
   checkOnlineTarget,
@@ -56,7 +57,9 @@ import {
   MAX_AWAY_LENGTH,
   MAX_ROOMS_PER_ACCOUNT,
   MAX_TOPIC_LENGTH,
+  type MemberInfo,
   type ModerationEvent,
+  type Presence,
 } from "./hub_options.ts";
 
 export { BannedError, NameTakenError } from "./hub_errors.ts";
@@ -71,82 +74,16 @@ export {
   MAX_TOPIC_LENGTH,
   UNREAD_CAP,
 } from "./hub_options.ts";
-export type { AccountUpdate, ChatLimits, HubOptions, ModerationEvent } from "./hub_options.ts";
+export type {
+  AccountUpdate,
+  ChatLimits,
+  HubOptions,
+  MemberInfo,
+  ModerationEvent,
+  Presence,
+} from "./hub_options.ts";
 
-/** Most lines of one joke that get posted. */
-const MAX_JOKE_LINES = 4;
-/** Longest joke-service problem text shown to the requester. */
-const MAX_PROBLEM_LENGTH = 200;
 const DAY_MS = 86_400_000;
-
-/**
- * A member's handle on the hub, from {@linkcode Hub.enter}. After the member
- * leaves or is closed by the hub, every method is a no-op.
- *
- * `Member.deliver` and `Member.close` must not call back into the hub
- * synchronously (e.g. `leave` on queue overflow): do it from a later task,
- * so every receiver sees events in the same order.
- */
-export interface Presence {
-  /** The member's name. */
-  readonly name: string;
-  /** The member's current room; `undefined` once gone. */
-  readonly room: string | undefined;
-  /** `false` once the member left or was closed. */
-  readonly active: boolean;
-  /** Handle one line the user typed (a `say` without a room). Never throws. */
-  input(text: string): void;
-  /**
-   * Handle one request. Answers go to the member (carrying the request's
-   * `ref`); a refusal is returned, not told. Never throws.
-   */
-  request(request: ChatRequest): Outcome;
-  /** The connection went away; others see `leave`. @default "disconnected" */
-  leave(reason?: string): void;
-}
-
-/** A member as listed by {@linkcode Hub.members}. */
-export interface MemberInfo {
-  readonly name: string;
-  readonly role: Role;
-  /** The current room of its oldest session. */
-  readonly room: string;
-}
-
-/** One online account and its sessions. */
-interface Account {
-  /** {@linkcode accountKeyOf} its members. */
-  readonly key: string;
-  /** {@linkcode foldName} of its name. */
-  readonly nameKey: string;
-  readonly name: string;
-  /** Starts as the first member's role, follows {@linkcode Hub.updateAccount}. */
-  role: Role;
-  /** Oldest first. */
-  readonly seats: Seat[];
-  /** Rooms it is a member of (stored). */
-  readonly rooms: Set<string>;
-  away: string | undefined;
-  readonly bucket: TokenBucket;
-  readonly mentions: (text: string) => boolean;
-}
-
-/** One session of an account. */
-interface Seat {
-  readonly member: Member;
-  readonly account: Account;
-  /** Sees every room of its account, not only the current one. */
-  readonly wide: boolean;
-  /** The current room: where a line without a room goes. */
-  room: string;
-  active: boolean;
-  /** A "slow down" notice was sent and no line has passed since. */
-  throttled: boolean;
-  /** The request being handled, whose answers carry its ref. */
-  ref: RequestRef | undefined;
-  /** The first refusal told while handling a request with a ref. */
-  failure: string | undefined;
-}
 
 /**
  * The chat hub: online accounts, each with up to `maxSessionsPerUser`
@@ -1001,20 +938,14 @@ export class Hub {
   /** Post a joke to the room it was asked in, one message per line. */
   #tellJoke(room: string, user: string, joke: Joke): void {
     if (this.#closed) return;
-    const lines = joke.lines
-      .map((line) => line.trim().slice(0, this.#maxMessageLength))
-      .filter((line) => line !== "")
-      .slice(0, MAX_JOKE_LINES);
+    const lines = jokeLines(joke, this.#maxMessageLength);
     if (lines.length === 0) {
       this.#noticeTo(user, "JokeBot has nothing to say right now", "warn");
       return;
     }
-    if (joke.source === "offline") {
-      lines[0] = `(offline joke) ${lines[0]}`;
-      if (joke.problem !== undefined) {
-        const problem = joke.problem.slice(0, MAX_PROBLEM_LENGTH);
-        this.#noticeTo(user, `Joke service unavailable (${problem})`, "info");
-      }
+    const problem = jokeProblem(joke);
+    if (problem !== undefined) {
+      this.#noticeTo(user, `Joke service unavailable (${problem})`, "info");
     }
     for (const line of lines) this.#post(room, BOT_NAME, line, { bot: true });
   }

@@ -1,7 +1,8 @@
 /**
  * What a `Hub` is built with and reports: {@linkcode HubOptions}, the
  * limits clients are told ({@linkcode ChatLimits}), account changes and
- * moderation events, and the named limits' defaults.
+ * moderation events, a member's handle ({@linkcode Presence}) and listing
+ * ({@linkcode MemberInfo}), and the named limits' defaults.
  *
  * @module
  */
@@ -9,6 +10,7 @@ import type { TimeSource } from "../util/clock.ts";
 import type { HistoryStore } from "./history.ts";
 import type { JokeTeller } from "./jokes.ts";
 import type { Role } from "./message.ts";
+import type { ChatRequest, Outcome } from "./request.ts";
 import type { TokenBucketOptions } from "./rate_limit.ts";
 
 /** Longest room topic, in characters. */
@@ -128,4 +130,38 @@ export interface ModerationEvent {
   readonly target: string;
   /** The target was not a valid user name, so nothing was done. */
   readonly refused?: true;
+}
+
+/**
+ * A member's handle on the hub, from `Hub.enter`. After the member
+ * leaves or is closed by the hub, every method is a no-op.
+ *
+ * `Member.deliver` and `Member.close` must not call back into the hub
+ * synchronously (e.g. `leave` on queue overflow): do it from a later task,
+ * so every receiver sees events in the same order.
+ */
+export interface Presence {
+  /** The member's name. */
+  readonly name: string;
+  /** The member's current room; `undefined` once gone. */
+  readonly room: string | undefined;
+  /** `false` once the member left or was closed. */
+  readonly active: boolean;
+  /** Handle one line the user typed (a `say` without a room). Never throws. */
+  input(text: string): void;
+  /**
+   * Handle one request. Answers go to the member (carrying the request's
+   * `ref`); a refusal is returned, not told. Never throws.
+   */
+  request(request: ChatRequest): Outcome;
+  /** The connection went away; others see `leave`. @default "disconnected" */
+  leave(reason?: string): void;
+}
+
+/** A member as listed by `Hub.members`. */
+export interface MemberInfo {
+  readonly name: string;
+  readonly role: Role;
+  /** The current room of its oldest session. */
+  readonly room: string;
 }
