@@ -10,19 +10,13 @@ import { isReservedUserName, validateUserName } from "../auth/user_name.ts";
 import type { TimeSource } from "../util/clock.ts";
 import { foldName } from "./_names.ts";
 import { type BanRecord, boundReason, describeBan, MAX_LISTED_BANS } from "./bans.ts";
-import {
-  type CommandContext,
-  defaultCommands,
-  listingText,
-  parseCommandLine,
-  roleAtLeast,
-} from "./commands.ts";
-import { type HistoryStore, MemoryHistory, type UnreadQuery } from "./history.ts";
-import { BOT_NAME, type Joke, JokeDesk, type JokeTeller } from "./jokes.ts";
+import { type CommandContext, defaultCommands, listingText, parseCommandLine } from "./commands.ts";
+import type { HistoryStore } from "./history.ts";
+import { MemoryHistory } from "./memory_history.ts";
+import { BOT_NAME, type Joke, JokeDesk } from "./jokes.ts";
 import type {
   ChatEvent,
   CloseReason,
-  ConversationEntry,
   DirectMessage,
   HistoryEvent,
   ListingEvent,
@@ -30,12 +24,8 @@ import type {
   NoticeEvent,
   OnlineEvent,
   PresenceEvent,
-  RequestRef,
   Role,
-  RoomEntered,
   RoomMessage,
-  RoomsEntry,
-  WhoEntry,
 } from "./message.ts";
 import { accountKeyOf } from "./message.ts";
 import { mentionsOf } from "./mentions.ts";
@@ -44,236 +34,56 @@ import type { ChatRequest, Outcome } from "./request.ts";
 import { LOBBY, parseRoomName, Room } from "./room.ts";
 import { TokenBucket, type TokenBucketOptions } from "./rate_limit.ts";
 import { RoomQuota, ROOMS_CREATED_PER_HOUR } from "./room_quota.ts";
+import { BannedError, NameTakenError } from "./hub_errors.ts";
+import { RateStates } from "./_rate_states.ts";
+import { oneLine } from "./_one_line.ts";
+import { conversationEntries, type Reader, roomEntered } from "./_replay.ts";
+import { roomsListing, whoEntries } from "./_listings.ts";
+import type { Account, Seat } from "./_seat.ts";
+import { jokeLines, jokeProblem } from "./_joke_lines.ts";
+import {
+  checkOfflineBan,
+  checkOnlineTarget,
+  checkTargetName,
+  sanctionClose,
+} from "./_moderation.ts";
+import {
+  type AccountUpdate,
+  type ChatLimits,
+  DEFAULT_MAX_RATE_ENTRIES,
+  DEFAULT_MAX_ROOMS,
+  DEFAULT_MAX_SESSIONS_PER_USER,
+  type HubOptions,
+  MAX_AWAY_LENGTH,
+  MAX_ROOMS_PER_ACCOUNT,
+  MAX_TOPIC_LENGTH,
+  type MemberInfo,
+  type ModerationEvent,
+  type Presence,
+} from "./hub_options.ts";
 
-/** Most lines of one joke that get posted. */
-const MAX_JOKE_LINES = 4;
-/** Longest joke-service problem text shown to the requester. */
-const MAX_PROBLEM_LENGTH = 200;
+export { BannedError, NameTakenError } from "./hub_errors.ts";
+export {
+  DEFAULT_MAX_RATE_ENTRIES,
+  DEFAULT_MAX_ROOMS,
+  DEFAULT_MAX_SESSIONS_PER_USER,
+  MAX_AWAY_LENGTH,
+  MAX_CONVERSATIONS,
+  MAX_LISTED_ROOMS,
+  MAX_ROOMS_PER_ACCOUNT,
+  MAX_TOPIC_LENGTH,
+  UNREAD_CAP,
+} from "./hub_options.ts";
+export type {
+  AccountUpdate,
+  ChatLimits,
+  HubOptions,
+  MemberInfo,
+  ModerationEvent,
+  Presence,
+} from "./hub_options.ts";
+
 const DAY_MS = 86_400_000;
-/** Longest room topic, in characters. */
-export const MAX_TOPIC_LENGTH = 200;
-/** Longest away text, in characters. */
-export const MAX_AWAY_LENGTH = 100;
-/** Unread messages counted per conversation; past it the count says "capped". */
-export const UNREAD_CAP = 1000;
-/** DM conversations listed at login. */
-export const MAX_CONVERSATIONS = 100;
-/** Rooms one account may be a member of. */
-export const MAX_ROOMS_PER_ACCOUNT = 50;
-/** Rooms the server keeps by default (a room lasts while it has members, so their number is bounded). */
-export const DEFAULT_MAX_ROOMS = 10_000;
-/** Rooms listed by `/rooms`: those with the most members; the rest are counted (`more`). */
-export const MAX_LISTED_ROOMS = 200;
-/** Sessions one account may have at once by default. */
-export const DEFAULT_MAX_SESSIONS_PER_USER = 8;
-/**
- * Accounts whose rate state the hub keeps by default. An account's bucket
- * outlives its sessions (logging in again does not refill it) until it is
- * full again; at the limit, full buckets of accounts not online are dropped
- * first, then the oldest of accounts not online.
- */
-export const DEFAULT_MAX_RATE_ENTRIES = 10_000;
-
-/** Options for {@linkcode Hub}. */
-export interface HubOptions {
-  /** Timestamps, rate limits, cooldowns and retention all use it. */
-  clock: TimeSource;
-  /**
-   * Where messages, DMs, bans and the message id are kept. The hub never
-   * closes it. @default a fresh {@linkcode MemoryHistory}
-   */
-  history?: HistoryStore;
-  /** Messages of history sent on entering a room. @default 50 */
-  historyLimit?: number;
-  /** Longest message, in characters (code points). @default 4096 */
-  maxMessageLength?: number;
-  /**
-   * Per-account token bucket for typed lines, kept across sessions
-   * (`end`/`/quit` always pass; the
-   * operator is not limited). @default {burst: 10, perSecond: 2}
-   */
-  rate?: TokenBucketOptions;
-  /** Accounts whose rate state is kept. @default {DEFAULT_MAX_RATE_ENTRIES} */
-  maxRateEntries?: number;
-  /** Where jokes come from. Without it, jokes are "not configured". */
-  joke?: JokeTeller;
-  /** Time between two jokes asked by the same user. @default 10000 */
-  jokeCooldownMs?: number;
-  /**
-   * Days of history kept; told to members and used by {@linkcode Hub.prune}.
-   * @default 30
-   */
-  retentionDays?: number;
-  /** Called when an admin or the operator types `/shutdown`. */
-  onShutdown?: (by: string) => void;
-  /**
-   * The role of an account that may be offline, so that `/ban` of an offline
-   * admin follows the same rules as for an online one. Names are compared
-   * ignoring case, as bans are: `roleOf("ALICE")` is alice's role (the
-   * highest of several matches). When given, `/ban` of a name it does not
-   * know (and that is not online) is refused unless it is `/ban --pre`.
-   * @default none known (any name may be banned)
-   */
-  roleOf?: (name: string) => Role | undefined;
-  /** Told of every kick, ban and unban (for the audit log). */
-  onModeration?: (event: ModerationEvent) => void;
-  /**
-   * Sessions one account may have at once; a newer one closes the oldest
-   * (code `too_many_sessions`). @default {DEFAULT_MAX_SESSIONS_PER_USER}
-   */
-  maxSessionsPerUser?: number;
-  /** Rooms kept in all; past it no new room is made. @default {DEFAULT_MAX_ROOMS} */
-  maxRooms?: number;
-  /**
-   * Rooms one account may create per hour (the operator is not limited).
-   * @default {ROOMS_CREATED_PER_HOUR}
-   */
-  roomsCreatedPerHour?: number;
-  /**
-   * The account of a user who may be offline (name compared as user names
-   * are), so DMs reach offline users and their history can be paged.
-   * @default only online users are known
-   */
-  accountOf?: (name: string) => { readonly name: string; readonly account: string } | undefined;
-}
-
-/** The limits a client needs to know, from {@linkcode Hub.limits}. */
-export interface ChatLimits {
-  /** Longest message, in code points. */
-  readonly messageChars: number;
-  /** Most lines in one message. */
-  readonly messageLines: number;
-  /** Requests per account: a bucket of `burst`, refilled at `perSecond`. */
-  readonly rate: { readonly burst: number; readonly perSecond: number };
-  /** Most messages in a `room` event or a history page. */
-  readonly historyLimit: number;
-  /** Sessions per account. */
-  readonly maxSessions: number;
-  /** Days history is kept; 0 keeps none. */
-  readonly retentionDays: number;
-}
-
-/** A change to an account, for {@linkcode Hub.updateAccount}. */
-export type AccountUpdate =
-  | { readonly account: string; readonly change: "removed" | "password" }
-  | { readonly account: string; readonly change: "role"; readonly role: "user" | "admin" };
-
-/** A moderation action, reported through {@linkcode HubOptions.onModeration}. */
-export interface ModerationEvent {
-  readonly action: "kick" | "ban" | "unban";
-  /** Who acted. */
-  readonly by: string;
-  /** Whom it was done to, as typed: untrusted when `refused`. */
-  readonly target: string;
-  /** The target was not a valid user name, so nothing was done. */
-  readonly refused?: true;
-}
-
-/** Thrown by {@linkcode Hub.enter} when the name is banned. */
-export class BannedError extends Error {
-  /** The banned name. */
-  readonly user: string;
-
-  /**
-   * @param user The banned name.
-   * @param options Standard error options.
-   */
-  constructor(user: string, options?: ErrorOptions) {
-    super(`Cannot enter: ${user} is banned`, options);
-    this.name = "BannedError";
-    this.user = user;
-  }
-}
-
-/**
- * Thrown by {@linkcode Hub.enter} when the name is reserved (`RESERVED_USER_NAMES`
- * in lib/auth/user_name.ts, look-alikes included) and the newcomer is not
- * the operator, when it belongs to the joke bot, or
- * to the operator and the newcomer is not the operator.
- */
-export class NameTakenError extends Error {
-  /** The name asked for. */
-  readonly user: string;
-
-  /**
-   * @param user The name asked for.
-   * @param options Standard error options.
-   */
-  constructor(user: string, options?: ErrorOptions) {
-    super(`Cannot enter: the name ${user} is taken`, options);
-    this.name = "NameTakenError";
-    this.user = user;
-  }
-}
-
-/**
- * A member's handle on the hub, from {@linkcode Hub.enter}. After the member
- * leaves or is closed by the hub, every method is a no-op.
- *
- * `Member.deliver` and `Member.close` must not call back into the hub
- * synchronously (e.g. `leave` on queue overflow): do it from a later task,
- * so every receiver sees events in the same order.
- */
-export interface Presence {
-  /** The member's name. */
-  readonly name: string;
-  /** The member's current room; `undefined` once gone. */
-  readonly room: string | undefined;
-  /** `false` once the member left or was closed. */
-  readonly active: boolean;
-  /** Handle one line the user typed (a `say` without a room). Never throws. */
-  input(text: string): void;
-  /**
-   * Handle one request. Answers go to the member (carrying the request's
-   * `ref`); a refusal is returned, not told. Never throws.
-   */
-  request(request: ChatRequest): Outcome;
-  /** The connection went away; others see `leave`. @default "disconnected" */
-  leave(reason?: string): void;
-}
-
-/** A member as listed by {@linkcode Hub.members}. */
-export interface MemberInfo {
-  readonly name: string;
-  readonly role: Role;
-  /** The current room of its oldest session. */
-  readonly room: string;
-}
-
-/** One online account and its sessions. */
-interface Account {
-  /** {@linkcode accountKeyOf} its members. */
-  readonly key: string;
-  /** {@linkcode foldName} of its name. */
-  readonly nameKey: string;
-  readonly name: string;
-  /** Starts as the first member's role, follows {@linkcode Hub.updateAccount}. */
-  role: Role;
-  /** Oldest first. */
-  readonly seats: Seat[];
-  /** Rooms it is a member of (stored). */
-  readonly rooms: Set<string>;
-  away: string | undefined;
-  readonly bucket: TokenBucket;
-  readonly mentions: (text: string) => boolean;
-}
-
-/** One session of an account. */
-interface Seat {
-  readonly member: Member;
-  readonly account: Account;
-  /** Sees every room of its account, not only the current one. */
-  readonly wide: boolean;
-  /** The current room: where a line without a room goes. */
-  room: string;
-  active: boolean;
-  /** A "slow down" notice was sent and no line has passed since. */
-  throttled: boolean;
-  /** The request being handled, whose answers carry its ref. */
-  ref: RequestRef | undefined;
-  /** The first refusal told while handling a request with a ref. */
-  failure: string | undefined;
-}
 
 /**
  * The chat hub: online accounts, each with up to `maxSessionsPerUser`
@@ -310,12 +120,11 @@ export class Hub {
   #historyLimit: number;
   #maxMessageLength: number;
   #rate: TokenBucketOptions;
-  #maxRateEntries: number;
   #maxSessions: number;
   #maxRooms: number;
   #roomQuota: RoomQuota;
   /** Rate state per account, kept across sessions. */
-  #buckets = new Map<string, TokenBucket>();
+  #rateStates: RateStates;
   #retentionDays: number;
   #onShutdown: ((by: string) => void) | undefined;
   #roleOf: (name: string) => Role | undefined;
@@ -357,11 +166,14 @@ export class Hub {
       ),
     });
     this.#rate = options.rate ?? {};
-    this.#maxRateEntries = count(
-      "maxRateEntries",
-      options.maxRateEntries ?? DEFAULT_MAX_RATE_ENTRIES,
-      1,
-    );
+    this.#rateStates = new RateStates(this.#clock, {
+      rate: this.#rate,
+      maxEntries: count(
+        "maxRateEntries",
+        options.maxRateEntries ?? DEFAULT_MAX_RATE_ENTRIES,
+        1,
+      ),
+    });
     new TokenBucket(this.#clock, this.#rate); // validates the rate now
     this.#onShutdown = options.onShutdown;
     this.#roleOf = options.roleOf ?? (() => undefined);
@@ -466,7 +278,8 @@ export class Hub {
     }
     if (!wasOnline) this.#announce(account, seat);
     if (seat.wide) {
-      seat.member.deliver({ kind: "conversations", conversations: this.#conversations(account) });
+      const conversations = conversationEntries(this.#history, readerOf(account));
+      seat.member.deliver({ kind: "conversations", conversations });
       seat.member.deliver({ kind: "ready" });
     } else {
       // Private messages are kept for their two users: show the recent ones.
@@ -597,7 +410,7 @@ export class Hub {
       seats: [],
       rooms,
       away: undefined,
-      bucket: this.#bucketOf(key),
+      bucket: this.#rateStates.bucketOf(key, (account) => this.#accounts.has(account)),
       mentions: mentionsOf(member.name),
     };
   }
@@ -723,8 +536,12 @@ export class Hub {
       caller: { name: seat.account.name, role: seat.account.role },
       room,
       reply: (text, level = "info") => this.#reply(seat, text, level),
-      who: () => this.#who(room),
-      rooms: () => this.#roomsListing(),
+      who: () =>
+        whoEntries(
+          this.#rooms.get(room)?.names() ?? [],
+          (name) => this.#byName.get(foldName(name)),
+        ),
+      rooms: () => roomsListing(this.#history.rooms()),
       show: (listing) => this.#show(seat, listing),
       join: (name) => this.#join(seat, name),
       part: (name) => this.#part(seat, name === "" ? room : name),
@@ -775,35 +592,11 @@ export class Hub {
     this.#notice(seat, text, level);
   }
 
-  #who(room: string): WhoEntry[] {
-    const names = this.#rooms.get(room)?.names() ?? [];
-    return names.flatMap((name) => {
-      const account = this.#byName.get(foldName(name));
-      if (account === undefined) return [];
-      const entry: WhoEntry = { name: account.name, role: account.role };
-      return [account.away === undefined ? entry : { ...entry, away: account.away }];
-    });
-  }
-
   /** Rooms left with no members (by earlier versions, or removed accounts) go at start. */
   #deleteEmptyRooms(): void {
     for (const room of this.#history.rooms()) {
       if (room.members === 0 && room.name !== LOBBY) this.#history.deleteRoom(room.name);
     }
-  }
-
-  /** The `/rooms` answer: the rooms with the most members, then by name; the rest counted. */
-  #roomsListing(): { rooms: RoomsEntry[]; more: number } {
-    const all = this.#history.rooms();
-    const listed = all.length <= MAX_LISTED_ROOMS
-      ? all
-      : all.toSorted((a, b) => b.members - a.members || (a.name < b.name ? -1 : 1))
-        .slice(0, MAX_LISTED_ROOMS)
-        .sort((a, b) => (a.name < b.name ? -1 : 1));
-    return {
-      rooms: listed.map((r) => ({ name: r.name, topic: r.topic, members: r.members })),
-      more: all.length - listed.length,
-    };
   }
 
   #show(seat: Seat, listing: ListingEvent): void {
@@ -1053,55 +846,17 @@ export class Hub {
 
   /** The `room` event of `room` for `seat`. */
   #deliverRoom(seat: Seat, room: string): void {
-    const members = this.#rooms.get(room)?.names() ?? [];
-    const base = { kind: "room", room, members, retentionDays: this.#retentionDays } as const;
-    if (!seat.wide) {
-      const history = this.#history.recent(room, this.#historyLimit).map(oneLine);
-      seat.member.deliver({ ...base, history });
-      return;
-    }
     const account = seat.account;
-    const after = seat.member.resume?.[room];
-    const page = this.#history.roomPage(room, {
-      limit: this.#historyLimit,
-      ...(after === undefined ? {} : { after }),
-    });
-    const lastRead = this.#history.lastRead(account.key, `#${room}`);
-    const unread = this.#history.roomUnread(room, this.#unreadQuery(account, lastRead));
-    const event: RoomEntered = {
-      ...base,
-      history: page.messages,
-      truncated: page.truncated,
-      topic: this.#history.room(room)?.topic ?? "",
-      lastRead,
-      unread: unread.count,
-      unreadCapped: unread.capped,
-      mentioned: unread.mentioned,
-      ...(seat.ref === undefined ? {} : { ref: seat.ref }),
-    };
-    seat.member.deliver(event);
-  }
-
-  #unreadQuery(account: Account, after: number): UnreadQuery {
-    return { after, self: account.name, cap: UNREAD_CAP, mentions: account.mentions };
-  }
-
-  #conversations(account: Account): ConversationEntry[] {
-    return this.#history.conversations(account.key, MAX_CONVERSATIONS).map((c) => {
-      const lastRead = this.#history.lastRead(account.key, `@${c.account}`);
-      const unread = this.#history.directUnread(
-        account.key,
-        c.account,
-        this.#unreadQuery(account, lastRead),
-      );
-      return {
-        with: c.name,
-        lastId: c.lastId,
-        lastRead,
-        unread: unread.count,
-        unreadCapped: unread.capped,
-      };
-    });
+    seat.member.deliver(
+      roomEntered(this.#history, room, readerOf(account), {
+        members: this.#rooms.get(room)?.names() ?? [],
+        historyLimit: this.#historyLimit,
+        retentionDays: this.#retentionDays,
+        wide: seat.wide,
+        after: seat.member.resume?.[room],
+        ref: seat.ref,
+      }),
+    );
   }
 
   #quit(seat: Seat): void {
@@ -1113,21 +868,12 @@ export class Hub {
   #target(actor: Seat, user: string, action: string): Account | undefined {
     const target = this.#byName.get(foldName(user));
     if (target === undefined) return undefined;
-    if (target === actor.account) throw new Error(`Cannot ${action} yourself`);
-    const ok = actor.account.role === "operator" || !roleAtLeast(target.role, actor.account.role);
-    if (!ok) throw new Error(`Cannot ${action} ${target.name}: not allowed`);
+    checkOnlineTarget(actor.account, target, target === actor.account, action);
     return target;
   }
 
-  /**
-   * Refuse a moderation target that is not a valid user name; the refusal
-   * is reported (the audit log escapes the target) and never echoed.
-   */
   #checkTarget(actor: Seat, action: ModerationEvent["action"], user: string): void {
-    const problem = validateUserName(user);
-    if (problem === undefined) return;
-    this.#onModeration({ action, by: actor.account.name, target: user, refused: true });
-    throw new Error(`Cannot ${action}: not a user name (${problem})`);
+    checkTargetName(action, user, actor.account.name, this.#onModeration);
   }
 
   #kick(actor: Seat, user: string, reason: string): void {
@@ -1136,12 +882,8 @@ export class Hub {
     if (target === undefined) throw new Error(`Cannot kick ${user}: not online`);
     const by = actor.account.name;
     this.#onModeration({ action: "kick", by, target: target.name });
-    for (const seat of [...target.seats]) {
-      this.#close(seat, {
-        code: "kicked",
-        message: reason ? `Kicked by ${by}: ${reason}` : `Kicked by ${by}`,
-      }, reason ? `kicked: ${reason}` : "kicked");
-    }
+    const { close, leaveReason } = sanctionClose("kicked", by, reason);
+    for (const seat of [...target.seats]) this.#close(seat, close, leaveReason);
   }
 
   #ban(actor: Seat, user: string, typed: string, pre: boolean): void {
@@ -1153,29 +895,18 @@ export class Hub {
     const target = this.#target(actor, user, "ban");
     if (target === undefined) {
       // Offline: moderation rules still apply to the account's role.
-      const role = this.#roleOf(user);
-      if (role === undefined && this.#knowsAccounts && !pre) {
-        throw new Error(
-          `Cannot ban ${user}: no such user (to ban the name before it exists: /ban --pre ${user} [reason])`,
-        );
-      }
-      if (
-        role !== undefined && actor.account.role !== "operator" &&
-        roleAtLeast(role, actor.account.role)
-      ) {
-        throw new Error(`Cannot ban ${user}: not allowed`);
-      }
+      checkOfflineBan(user, this.#roleOf(user), {
+        actorRole: actor.account.role,
+        knowsAccounts: this.#knowsAccounts,
+        pre,
+      });
     }
     const by = actor.account.name;
     const reason = boundReason(typed);
     this.#history.ban(user, this.#clock.now(), { by, reason });
     this.#onModeration({ action: "ban", by, target: target?.name ?? user });
-    for (const seat of [...target?.seats ?? []]) {
-      this.#close(seat, {
-        code: "banned",
-        message: reason ? `Banned by ${by}: ${reason}` : `Banned by ${by}`,
-      }, reason ? `banned: ${reason}` : "banned");
-    }
+    const { close, leaveReason } = sanctionClose("banned", by, reason);
+    for (const seat of [...target?.seats ?? []]) this.#close(seat, close, leaveReason);
   }
 
   #broadcast(actor: Seat, text: string): void {
@@ -1207,20 +938,14 @@ export class Hub {
   /** Post a joke to the room it was asked in, one message per line. */
   #tellJoke(room: string, user: string, joke: Joke): void {
     if (this.#closed) return;
-    const lines = joke.lines
-      .map((line) => line.trim().slice(0, this.#maxMessageLength))
-      .filter((line) => line !== "")
-      .slice(0, MAX_JOKE_LINES);
+    const lines = jokeLines(joke, this.#maxMessageLength);
     if (lines.length === 0) {
       this.#noticeTo(user, "JokeBot has nothing to say right now", "warn");
       return;
     }
-    if (joke.source === "offline") {
-      lines[0] = `(offline joke) ${lines[0]}`;
-      if (joke.problem !== undefined) {
-        const problem = joke.problem.slice(0, MAX_PROBLEM_LENGTH);
-        this.#noticeTo(user, `Joke service unavailable (${problem})`, "info");
-      }
+    const problem = jokeProblem(joke);
+    if (problem !== undefined) {
+      this.#noticeTo(user, `Joke service unavailable (${problem})`, "info");
     }
     for (const line of lines) this.#post(room, BOT_NAME, line, { bot: true });
   }
@@ -1270,31 +995,8 @@ export class Hub {
     if (account.seats.length > 0) return;
     if (this.#accounts.get(account.key) === account) this.#accounts.delete(account.key);
     if (this.#byName.get(account.nameKey) === account) this.#byName.delete(account.nameKey);
-    if (account.bucket.full) this.#buckets.delete(account.key);
+    this.#rateStates.release(account.key, account.bucket);
     if (!this.#closed) this.#announce(account, undefined);
-  }
-
-  /** The account's bucket, kept from its earlier sessions if not full. */
-  #bucketOf(account: string): TokenBucket {
-    let bucket = this.#buckets.get(account);
-    if (bucket !== undefined) return bucket;
-    if (this.#buckets.size >= this.#maxRateEntries) this.#evictBuckets();
-    bucket = new TokenBucket(this.#clock, this.#rate);
-    this.#buckets.set(account, bucket);
-    return bucket;
-  }
-
-  /** Make room: drop full buckets of accounts not online, else the oldest. */
-  #evictBuckets(): void {
-    let oldest: string | undefined;
-    for (const [account, bucket] of this.#buckets) {
-      if (this.#accounts.has(account)) continue;
-      if (bucket.full) this.#buckets.delete(account);
-      else oldest ??= account;
-    }
-    if (this.#buckets.size >= this.#maxRateEntries && oldest !== undefined) {
-      this.#buckets.delete(oldest);
-    }
   }
 
   /** Remove a seat, then ask its connection to close. */
@@ -1316,11 +1018,9 @@ export class Hub {
   }
 }
 
-/** A message as a one-room member is shown it: newlines as " ⏎ " (its protocol has none). */
-function oneLine<T extends RoomMessage | DirectMessage>(message: T): T {
-  return message.text.includes("\n")
-    ? { ...message, text: message.text.replaceAll("\n", " \u23ce ") }
-    : message;
+/** The account as a replay reads for it. */
+function readerOf(account: Account): Reader {
+  return { account: account.key, name: account.name, mentions: account.mentions };
 }
 
 function count(name: string, value: number, min: number): number {

@@ -5,7 +5,7 @@
  */
 import { join } from "node:path";
 import { getLogger } from "@logtape/logtape";
-import { SqliteHistory } from "../chat/history.ts";
+import { SqliteHistory } from "../chat/sqlite_history.ts";
 import { refuseSymlink } from "../util/no_symlink.ts";
 
 const log = getLogger(["banter", "server"]);

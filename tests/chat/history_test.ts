@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { type HistoryStore, MemoryHistory, SqliteHistory } from "../../lib/chat/history.ts";
+import type { HistoryStore } from "../../lib/chat/history.ts";
+import { MemoryHistory } from "../../lib/chat/memory_history.ts";
+import { SqliteHistory } from "../../lib/chat/sqlite_history.ts";
 import type { DirectMessage, RoomMessage } from "../../lib/chat/message.ts";
 import { DatabaseSync } from "node:sqlite";
 import { tempDir } from "./_fake_member.ts";

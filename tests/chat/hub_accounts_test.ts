@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { MemoryHistory } from "../../lib/chat/history.ts";
+import { MemoryHistory } from "../../lib/chat/memory_history.ts";
 import { FakeMember, makeHub } from "./_fake_member.ts";
 
 Deno.test("Hub.updateAccount() ends a removed account's sessions with denied, and only that account's", () => {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { BannedError } from "../../lib/chat/hub.ts";
-import { SqliteHistory } from "../../lib/chat/history.ts";
+import { SqliteHistory } from "../../lib/chat/sqlite_history.ts";
 import { FakeMember, makeHub, tempDir } from "./_fake_member.ts";
 
 function threeInLobby() {

@@ -7,7 +7,8 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { MemoryHistory, SqliteHistory } from "../../lib/chat/history.ts";
+import { MemoryHistory } from "../../lib/chat/memory_history.ts";
+import { SqliteHistory } from "../../lib/chat/sqlite_history.ts";
 import { MAX_LISTED_ROOMS } from "../../lib/chat/hub.ts";
 import type { ChatEvent } from "../../lib/chat/message.ts";
 import { RoomQuota, ROOMS_CREATED_PER_HOUR } from "../../lib/chat/room_quota.ts";

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { SqliteHistory } from "../../lib/chat/history.ts";
+import { SqliteHistory } from "../../lib/chat/sqlite_history.ts";
 import type { ChatEvent, RoomEntered } from "../../lib/chat/message.ts";
 import { FakeMember, makeHub, tempDir } from "./_fake_member.ts";
 

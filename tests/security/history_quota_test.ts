@@ -9,7 +9,7 @@
 import { equal, ok } from "node:assert/strict";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
-import { MESSAGE_OVERHEAD_BYTES, SqliteHistory } from "../../lib/chat/history.ts";
+import { MESSAGE_OVERHEAD_BYTES, SqliteHistory } from "../../lib/chat/sqlite_history.ts";
 import type { RoomMessage } from "../../lib/chat/message.ts";
 import { createServerMetrics } from "../../lib/server/metrics.ts";
 import { watchDiskSpace } from "../../lib/server/disk_space.ts";
