@@ -41,6 +41,13 @@ async function scripted(
   return { status, output: client.output() };
 }
 
+/** Run the scripted client as x against `port`, trusting only the test CA: its status and output. */
+async function scriptedTrustingTestCa(port: number): Promise<{ status: number; output: string }> {
+  await using dir = await tempDir();
+  await Deno.writeTextFile(join(dir.path, "ca.crt"), (await testPki()).ca.cert);
+  return await scripted(["--port", String(port), "--ca", join(dir.path, "ca.crt"), "--user", "x"]);
+}
+
 /** Write a certificate pair as two files in `dir`; their flags. */
 async function pairFlags(dir: string, name: string, pair: CertifiedKey): Promise<string[]> {
   await Deno.writeTextFile(join(dir, `${name}.crt`), pair.cert);
@@ -101,16 +108,7 @@ Deno.test("dialling an HTTPS port says it is not Banter", async () => {
     key: p.server.key,
     onListen: () => {},
   }, app.fetch);
-  await using dir = await tempDir();
-  await Deno.writeTextFile(join(dir.path, "ca.crt"), p.ca.cert);
-  const { status, output } = await scripted([
-    "--port",
-    String(https.addr.port),
-    "--ca",
-    join(dir.path, "ca.crt"),
-    "--user",
-    "x",
-  ]);
+  const { status, output } = await scriptedTrustingTestCa(https.addr.port);
   equal(status, EXIT.connection);
   match(output, /that port does not speak Banter \(it is a TLS server for other protocols/);
 });
@@ -130,10 +128,7 @@ for (
         await conn.sink.close();
       },
     );
-    await using dir = await tempDir();
-    await Deno.writeTextFile(join(dir.path, "ca.crt"), p.ca.cert);
-    const args = ["--port", String(server.addr.port), "--ca", join(dir.path, "ca.crt")];
-    const { status, output } = await scripted([...args, "--user", "x"]);
+    const { status, output } = await scriptedTrustingTestCa(server.addr.port);
     equal(status, EXIT.connection);
     match(output, /that port does not speak Banter/);
     match(output, pattern);
@@ -201,16 +196,7 @@ Deno.test("a name mismatch lists the names the certificate is valid for", async 
     cert: p.otherNameServer.cert,
     key: p.otherNameServer.key,
   }, async () => {});
-  await using dir = await tempDir();
-  await Deno.writeTextFile(join(dir.path, "ca.crt"), p.ca.cert);
-  const { status, output } = await scripted([
-    "--port",
-    String(server.addr.port),
-    "--ca",
-    join(dir.path, "ca.crt"),
-    "--user",
-    "x",
-  ]);
+  const { status, output } = await scriptedTrustingTestCa(server.addr.port);
   equal(status, EXIT.connection);
   match(
     output,
