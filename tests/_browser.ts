@@ -181,3 +181,22 @@ export async function say(page: Page, text: string): Promise<void> {
   await page.keyboard.type(text);
   await page.keyboard.press("Enter");
 }
+
+/**
+ * Type `lines` in the focused input with Shift+Enter between them, then
+ * press Enter: one message of several lines.
+ *
+ * @param page The tab.
+ * @param lines The message's lines.
+ */
+export async function sendLines(page: Page, lines: string[]): Promise<void> {
+  for (const [i, line] of lines.entries()) {
+    if (i > 0) {
+      await page.keyboard.down("Shift");
+      await page.keyboard.press("Enter");
+      await page.keyboard.up("Shift");
+    }
+    await page.keyboard.type(line);
+  }
+  await page.keyboard.press("Enter");
+}

@@ -10,6 +10,7 @@ import {
   logIn,
   openPage,
   say,
+  sendLines,
   startWebServer,
   submitLogin,
   waitForLine,
@@ -393,12 +394,7 @@ Deno.test({
     await tab.page.keyboard.type("bo");
     await tab.page.keyboard.press("Tab");
     equal(await tab.page.evaluate("document.activeElement.value"), "bob: ");
-    await tab.page.keyboard.type("first line");
-    await tab.page.keyboard.down("Shift");
-    await tab.page.keyboard.press("Enter");
-    await tab.page.keyboard.up("Shift");
-    await tab.page.keyboard.type("second line");
-    await tab.page.keyboard.press("Enter");
+    await sendLines(tab.page, ["first line", "second line"]);
     // Version 2: one message of two lines.
     const message = await bob.until((f) => f.type === "message" && f.from === "alice");
     equal(message.type === "message" && message.text, "bob: first line\nsecond line");
