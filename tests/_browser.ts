@@ -16,6 +16,13 @@ export const CHROMIUM = Deno.env.get("BANTER_CHROMIUM") ?? "/usr/bin/chromium";
 export const PAGE_WAIT_MS = 15_000;
 
 /**
+ * `Deno.test` options for a test that uses its file's browser: the browser
+ * is launched once per file and outlives each test, so its pipes and timers
+ * are not the test's leaks and the op and resource sanitizers are off.
+ */
+export const SHARED_BROWSER = { sanitizeOps: false, sanitizeResources: false } as const;
+
+/**
  * Launch headless Chromium.
  *
  * @returns The browser; close it with `browser.close()`.

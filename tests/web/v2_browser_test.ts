@@ -9,6 +9,7 @@ import {
   say,
   sendLines,
   setValue,
+  SHARED_BROWSER,
   startWebServer,
   waitForLine,
   waitUntil,
@@ -40,8 +41,7 @@ async function member(page: Page, name: string): Promise<[string, string] | null
 Deno.test({
   name:
     "web client v2: /join shows a room in the sidebar, say goes to the shown room, DMs go with dm, /part removes it",
-  sanitizeOps: false,
-  sanitizeResources: false,
+  ...SHARED_BROWSER,
   async fn() {
     await using s = await startWebServer({ users: ["alice", "bob"] });
     await using bob = (await loginV2(s.port, "bob")).client;
@@ -77,8 +77,7 @@ Deno.test({
 Deno.test({
   name:
     "web client v2: unread counts and mention marks come from the replay, stay live, and reading on another tab clears them",
-  sanitizeOps: false,
-  sanitizeResources: false,
+  ...SHARED_BROWSER,
   async fn() {
     await using s = await startWebServer({ users: ["alice", "bob"] });
     await using one = await openPage(browser, webUrl(s));
@@ -129,8 +128,7 @@ Deno.test({
 Deno.test({
   name:
     "web client v2: scrolling to the top pages back through 300 messages, keeping the view, without duplicates",
-  sanitizeOps: false,
-  sanitizeResources: false,
+  ...SHARED_BROWSER,
   async fn() {
     await using s = await startWebServer({
       users: ["alice", "bob"],
@@ -177,8 +175,7 @@ Deno.test({
 
 Deno.test({
   name: "web client v2: the members panel shows presence and away as they change",
-  sanitizeOps: false,
-  sanitizeResources: false,
+  ...SHARED_BROWSER,
   async fn() {
     await using s = await startWebServer({ users: ["alice", "bob"] });
     await using tab = await openPage(browser, webUrl(s));
@@ -215,8 +212,7 @@ Deno.test({
 Deno.test({
   name:
     "web client v2: Shift+Enter makes a multi-line message; over-long input is refused with the count",
-  sanitizeOps: false,
-  sanitizeResources: false,
+  ...SHARED_BROWSER,
   async fn() {
     await using s = await startWebServer({ users: ["alice", "bob"] });
     await using bob = (await loginV2(s.port, "bob")).client;
