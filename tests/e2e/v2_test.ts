@@ -61,7 +61,7 @@ Deno.test("v2: past --max-sessions-per-user the oldest session is closed with to
   await using s = await startTestServer({ users: ["alice"], config: { maxSessionsPerUser: 2 } });
   await using first = await loginV2(s.port, "alice");
   await using second = await loginV2(s.port, "alice");
-  await using third = await loginV2(s.port, "alice");
+  await using _third = await loginV2(s.port, "alice");
   const frames = await first.client.untilClosed();
   const bye = frames.at(-1);
   equal(bye?.type === "bye" && bye.code, "too_many_sessions");
