@@ -16,6 +16,13 @@ export const CHROMIUM = Deno.env.get("BANTER_CHROMIUM") ?? "/usr/bin/chromium";
 export const PAGE_WAIT_MS = 15_000;
 
 /**
+ * `Deno.test` options for a test that uses its file's browser: the browser
+ * is launched once per file and outlives each test, so its pipes and timers
+ * are not the test's leaks and the op and resource sanitizers are off.
+ */
+export const SHARED_BROWSER = { sanitizeOps: false, sanitizeResources: false } as const;
+
+/**
  * Launch headless Chromium.
  *
  * @returns The browser; close it with `browser.close()`.
@@ -179,5 +186,24 @@ export async function lineTexts(page: Page): Promise<string[]> {
 export async function say(page: Page, text: string): Promise<void> {
   await page.focus("#input");
   await page.keyboard.type(text);
+  await page.keyboard.press("Enter");
+}
+
+/**
+ * Type `lines` in the focused input with Shift+Enter between them, then
+ * press Enter: one message of several lines.
+ *
+ * @param page The tab.
+ * @param lines The message's lines.
+ */
+export async function sendLines(page: Page, lines: string[]): Promise<void> {
+  for (const [i, line] of lines.entries()) {
+    if (i > 0) {
+      await page.keyboard.down("Shift");
+      await page.keyboard.press("Enter");
+      await page.keyboard.up("Shift");
+    }
+    await page.keyboard.type(line);
+  }
   await page.keyboard.press("Enter");
 }

@@ -17,6 +17,25 @@ export const CLIENT_PERMISSIONS = [
   "--allow-env=BANTER_*,NO_COLOR,TERM",
 ];
 
+/**
+ * The flags that point the client at a test server: its port, the CA in
+ * `dir`/certs and, when given, the user to log in as.
+ *
+ * @param dir The server's directory (`TestServer.dir`).
+ * @param port The server's port.
+ * @param user The account to log in as (`--user`); none when omitted.
+ * @returns The client flags.
+ */
+export function clientArgs(dir: string, port: number, user?: string): string[] {
+  return [
+    "--port",
+    String(port),
+    "--ca",
+    join(dir, "certs", "ca.crt"),
+    ...(user ? ["--user", user] : []),
+  ];
+}
+
 /** A running client process with collected output. */
 export interface ClientProcess extends AsyncDisposable {
   /** Write to its stdin. */

@@ -11,7 +11,8 @@ import { passwordOf } from "../_server.ts";
 export type RoomFrame = Extract<ServerFrame, { type: "room" }>;
 
 /** A version 2 client after its login replay. */
-export interface V2Login {
+export interface V2Login extends AsyncDisposable {
+  /** The connection; disposing the login closes it. */
   client: TestClient;
   welcome: Extract<ServerFrame, { type: "welcome" }>;
   /** The `room` frames of the replay, by room. */
@@ -25,7 +26,7 @@ export interface V2Login {
  * @param port The server's port.
  * @param user Who; the password is {@linkcode passwordOf}.
  * @param resume Per room, the newest id the client has.
- * @returns The client and what the replay said.
+ * @returns The client and what the replay said; disposing it closes the client.
  */
 export async function loginV2(
   port: number,
@@ -47,5 +48,11 @@ export async function loginV2(
     if (frame.type === "ready") break;
   }
   if (conversations === undefined) throw new Error("No conversations before ready");
-  return { client, welcome, rooms, conversations };
+  return {
+    client,
+    welcome,
+    rooms,
+    conversations,
+    [Symbol.asyncDispose]: () => client[Symbol.asyncDispose](),
+  };
 }

@@ -14,7 +14,7 @@ import type { CertifiedKey } from "../../lib/net/certs.ts";
 import { listen } from "../../lib/net/tls_server.ts";
 import { createHttpApp, serveHttp } from "../../lib/server/http.ts";
 import { systemClock } from "../../lib/util/clock.ts";
-import { startClient } from "../_client_process.ts";
+import { clientArgs, startClient } from "../_client_process.ts";
 import { FakeClock } from "../_fake_clock.ts";
 import { tempDir, testPki, within } from "../_helpers.ts";
 import { passwordOf, startTestServer, type TestServer } from "../_server.ts";
@@ -41,6 +41,13 @@ async function scripted(
   return { status, output: client.output() };
 }
 
+/** Run the scripted client as x against `port`, trusting only the test CA: its status and output. */
+async function scriptedTrustingTestCa(port: number): Promise<{ status: number; output: string }> {
+  await using dir = await tempDir();
+  await Deno.writeTextFile(join(dir.path, "ca.crt"), (await testPki()).ca.cert);
+  return await scripted(["--port", String(port), "--ca", join(dir.path, "ca.crt"), "--user", "x"]);
+}
+
 /** Write a certificate pair as two files in `dir`; their flags. */
 async function pairFlags(dir: string, name: string, pair: CertifiedKey): Promise<string[]> {
   await Deno.writeTextFile(join(dir, `${name}.crt`), pair.cert);
@@ -52,12 +59,7 @@ Deno.test("a server that requires a client certificate says so, and the scripted
   await using dir = await tempDir();
   await using s = await certificateRequired(dir.path);
   const { status, output } = await scripted([
-    "--port",
-    String(s.port),
-    "--ca",
-    join(dir.path, "certs", "ca.crt"),
-    "--user",
-    "alice",
+    ...clientArgs(dir.path, s.port, "alice"),
   ]);
   equal(status, EXIT.connection);
   match(output, /this server requires a client certificate: use --cert and --key/);
@@ -68,12 +70,7 @@ Deno.test("a client certificate the server refuses is named, and the scripted cl
   await using dir = await tempDir();
   await using s = await certificateRequired(dir.path);
   const { status, output } = await scripted([
-    "--port",
-    String(s.port),
-    "--ca",
-    join(dir.path, "certs", "ca.crt"),
-    "--user",
-    "alice",
+    ...clientArgs(dir.path, s.port, "alice"),
     ...await pairFlags(dir.path, "foreign", (await testPki()).foreignAlice),
   ]);
   equal(status, EXIT.connection);
@@ -84,10 +81,7 @@ Deno.test("the client's certificate is still accepted where it is good", async (
   await using dir = await tempDir();
   await using s = await certificateRequired(dir.path);
   await using client = startClient([
-    "--port",
-    String(s.port),
-    "--ca",
-    join(dir.path, "certs", "ca.crt"),
+    ...clientArgs(dir.path, s.port),
     ...await pairFlags(dir.path, "alice", (await testPki()).alice),
   ]);
   await client.write("end\n");
@@ -114,16 +108,7 @@ Deno.test("dialling an HTTPS port says it is not Banter", async () => {
     key: p.server.key,
     onListen: () => {},
   }, app.fetch);
-  await using dir = await tempDir();
-  await Deno.writeTextFile(join(dir.path, "ca.crt"), p.ca.cert);
-  const { status, output } = await scripted([
-    "--port",
-    String(https.addr.port),
-    "--ca",
-    join(dir.path, "ca.crt"),
-    "--user",
-    "x",
-  ]);
+  const { status, output } = await scriptedTrustingTestCa(https.addr.port);
   equal(status, EXIT.connection);
   match(output, /that port does not speak Banter \(it is a TLS server for other protocols/);
 });
@@ -143,10 +128,7 @@ for (
         await conn.sink.close();
       },
     );
-    await using dir = await tempDir();
-    await Deno.writeTextFile(join(dir.path, "ca.crt"), p.ca.cert);
-    const args = ["--port", String(server.addr.port), "--ca", join(dir.path, "ca.crt")];
-    const { status, output } = await scripted([...args, "--user", "x"]);
+    const { status, output } = await scriptedTrustingTestCa(server.addr.port);
     equal(status, EXIT.connection);
     match(output, /that port does not speak Banter/);
     match(output, pattern);
@@ -214,16 +196,7 @@ Deno.test("a name mismatch lists the names the certificate is valid for", async 
     cert: p.otherNameServer.cert,
     key: p.otherNameServer.key,
   }, async () => {});
-  await using dir = await tempDir();
-  await Deno.writeTextFile(join(dir.path, "ca.crt"), p.ca.cert);
-  const { status, output } = await scripted([
-    "--port",
-    String(server.addr.port),
-    "--ca",
-    join(dir.path, "ca.crt"),
-    "--user",
-    "x",
-  ]);
+  const { status, output } = await scriptedTrustingTestCa(server.addr.port);
   equal(status, EXIT.connection);
   match(
     output,
@@ -248,24 +221,27 @@ Deno.test("a missing file names its flag, not an OS error, exit status 2", async
   }
 });
 
-Deno.test("a password file others can read gets a warning, and the login goes ahead", async () => {
+/**
+ * Log in as alice with a password file of `mode` and end at once: the
+ * file's path and the client's output.
+ */
+async function withPasswordFile(mode: number): Promise<{ file: string; output: string }> {
   await using s = await startTestServer({ users: ["alice"] });
   const file = join(s.dir, "pw.txt");
-  await Deno.writeTextFile(file, passwordOf("alice") + "\n");
-  await Deno.chmod(file, 0o644);
+  await Deno.writeTextFile(file, passwordOf("alice") + "\n", { mode });
+  await Deno.chmod(file, mode);
   await using client = startClient([
-    "--port",
-    String(s.port),
-    "--ca",
-    join(s.dir, "certs", "ca.crt"),
-    "--user",
-    "alice",
+    ...clientArgs(s.dir, s.port, "alice"),
     "--password-file",
     file,
   ]);
   await client.write("end\n");
   equal(await client.status(), EXIT.ok);
-  const output = client.output();
+  return { file, output: client.output() };
+}
+
+Deno.test("a password file others can read gets a warning, and the login goes ahead", async () => {
+  const { file, output } = await withPasswordFile(0o644);
   match(
     output,
     new RegExp(`--password-file ${RegExp.escape(file)} can be read by other users \\(mode 644\\)`),
@@ -275,23 +251,8 @@ Deno.test("a password file others can read gets a warning, and the login goes ah
 });
 
 Deno.test("a private password file gets no warning", async () => {
-  await using s = await startTestServer({ users: ["alice"] });
-  const file = join(s.dir, "pw.txt");
-  await Deno.writeTextFile(file, passwordOf("alice") + "\n", { mode: 0o600 });
-  await Deno.chmod(file, 0o600);
-  await using client = startClient([
-    "--port",
-    String(s.port),
-    "--ca",
-    join(s.dir, "certs", "ca.crt"),
-    "--user",
-    "alice",
-    "--password-file",
-    file,
-  ]);
-  await client.write("end\n");
-  equal(await client.status(), EXIT.ok);
-  ok(!client.output().includes("Warning"), client.output());
+  const { output } = await withPasswordFile(0o600);
+  ok(!output.includes("Warning"), output);
 });
 
 Deno.test("an unknown flag suggests the nearest one, exit status 2", async () => {

@@ -1,20 +1,9 @@
 import { doesNotMatch, equal, match } from "node:assert/strict";
-import { join } from "node:path";
-import { startClient } from "../_client_process.ts";
+import { clientArgs, startClient } from "../_client_process.ts";
 import { passwordOf, startTestServer } from "../_server.ts";
 import { within } from "../_helpers.ts";
 import { messageWith } from "./_frames.ts";
 import { loginV2 } from "./_v2_client.ts";
-
-function clientArgs(dir: string, port: number, user?: string): string[] {
-  return [
-    "--port",
-    String(port),
-    "--ca",
-    join(dir, "certs", "ca.crt"),
-    ...(user ? ["--user", user] : []),
-  ];
-}
 
 Deno.test("scripted: a get_joke before end shows its joke before the client leaves", async () => {
   // A joke API that answers only after the client's end has reached the

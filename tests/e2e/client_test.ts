@@ -1,22 +1,12 @@
 import { doesNotMatch, equal, match, ok } from "node:assert/strict";
 import { join } from "node:path";
 import { testPki } from "../_helpers.ts";
-import { type ClientProcess, startClient } from "../_client_process.ts";
+import { clientArgs, type ClientProcess, startClient } from "../_client_process.ts";
 import { passwordOf, startTestServer } from "../_server.ts";
 import { LineReader } from "../../lib/wire/framing.ts";
 import { encodeFrame, type ServerFrame } from "../../lib/wire/protocol.ts";
 import type { CertifiedKey } from "../../lib/net/certs.ts";
 import { type ConnectionHandler, listen } from "../../lib/net/tls_server.ts";
-
-function clientArgs(dir: string, port: number, user?: string): string[] {
-  return [
-    "--port",
-    String(port),
-    "--ca",
-    join(dir, "certs", "ca.crt"),
-    ...(user ? ["--user", user] : []),
-  ];
-}
 
 /** A stand-in TLS server and the real client pointed at it as alice. */
 interface StandIn extends AsyncDisposable {

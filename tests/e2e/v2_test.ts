@@ -38,12 +38,9 @@ Deno.test("v2: welcome tells the limits; the replay is a room frame per room, co
 
 Deno.test("v2: two sessions of one user both receive a DM and a room message", async () => {
   await using s = await startTestServer({ users: ["alice", "bob"] });
-  const phone = await loginV2(s.port, "alice");
-  await using _p = phone.client;
-  const laptop = await loginV2(s.port, "alice");
-  await using _l = laptop.client;
-  const bob = await loginV2(s.port, "bob");
-  await using _b = bob.client;
+  await using phone = await loginV2(s.port, "alice");
+  await using laptop = await loginV2(s.port, "alice");
+  await using bob = await loginV2(s.port, "bob");
   await bob.client.send({ type: "say", room: "lobby", text: "hi alice", id: 1 });
   const ack = await bob.client.until(ackOf(1));
   ok(typeof ack.message_id === "number");
@@ -62,12 +59,9 @@ Deno.test("v2: two sessions of one user both receive a DM and a room message", a
 
 Deno.test("v2: past --max-sessions-per-user the oldest session is closed with too_many_sessions", async () => {
   await using s = await startTestServer({ users: ["alice"], config: { maxSessionsPerUser: 2 } });
-  const first = await loginV2(s.port, "alice");
-  await using _1 = first.client;
-  const second = await loginV2(s.port, "alice");
-  await using _2 = second.client;
-  const third = await loginV2(s.port, "alice");
-  await using _3 = third.client;
+  await using first = await loginV2(s.port, "alice");
+  await using second = await loginV2(s.port, "alice");
+  await using _third = await loginV2(s.port, "alice");
   const frames = await first.client.untilClosed();
   const bye = frames.at(-1);
   equal(bye?.type === "bye" && bye.code, "too_many_sessions");
@@ -81,10 +75,8 @@ Deno.test("v2: resume after a server restart delivers exactly the missed message
     let lastSeen: number;
     {
       await using s = await startTestServer({ users: ["alice", "bob"], dir });
-      const alice = await loginV2(s.port, "alice");
-      await using _a = alice.client;
-      const bob = await loginV2(s.port, "bob");
-      await using _b = bob.client;
+      await using alice = await loginV2(s.port, "alice");
+      await using bob = await loginV2(s.port, "bob");
       await bob.client.send({ type: "say", room: "lobby", text: "seen 1" });
       await bob.client.send({ type: "say", room: "lobby", text: "seen 2" });
       lastSeen = (await alice.client.until(messageWith("seen 2"))).id;
@@ -94,8 +86,7 @@ Deno.test("v2: resume after a server restart delivers exactly the missed message
       await bob.client.until(ackOf("m2"));
     }
     await using s = await startTestServer({ users: ["alice", "bob"], dir });
-    const alice = await loginV2(s.port, "alice", { lobby: lastSeen });
-    await using _a = alice.client;
+    await using alice = await loginV2(s.port, "alice", { lobby: lastSeen });
     const lobby = alice.rooms.get("lobby")!;
     deepEqual(lobby.history.map((m) => m.text), ["missed 1", "missed 2"]);
     equal(lobby.truncated, false);
@@ -110,17 +101,14 @@ Deno.test("v2: unread counts and mention flags after a reconnect; reading on one
   await first.client.send({ type: "join", room: "dev", id: "j" });
   await first.client.until(ackOf("j"));
   await first.client[Symbol.asyncDispose]();
-  const bob = await loginV2(s.port, "bob");
-  await using _b = bob.client;
+  await using bob = await loginV2(s.port, "bob");
   await bob.client.send({ type: "join", room: "dev" });
   await bob.client.send({ type: "say", room: "lobby", text: "morning all" });
   await bob.client.send({ type: "say", room: "dev", text: "Alice: can you review?" });
   await bob.client.send({ type: "say", room: "dev", text: "thanks", id: "last" });
   await bob.client.until(ackOf("last"));
-  const phone = await loginV2(s.port, "alice");
-  await using _p = phone.client;
-  const laptop = await loginV2(s.port, "alice");
-  await using _l = laptop.client;
+  await using phone = await loginV2(s.port, "alice");
+  await using laptop = await loginV2(s.port, "alice");
   const dev = phone.rooms.get("dev")!;
   deepEqual([dev.unread, dev.mentioned], [2, true]);
   const lobby = phone.rooms.get("lobby")!;
@@ -133,8 +121,7 @@ Deno.test("v2: unread counts and mention flags after a reconnect; reading on one
     room: "dev",
     last_read: newest,
   });
-  const later = await loginV2(s.port, "alice");
-  await using _later = later.client;
+  await using later = await loginV2(s.port, "alice");
   deepEqual(
     [later.rooms.get("dev")?.unread, later.rooms.get("dev")?.last_read],
     [0, newest],
@@ -146,16 +133,14 @@ Deno.test("v2: /part and /join persist across a restart", async () => {
   try {
     {
       await using s = await startTestServer({ users: ["alice"], dir });
-      const alice = await loginV2(s.port, "alice");
-      await using _a = alice.client;
+      await using alice = await loginV2(s.port, "alice");
       await alice.client.send({ type: "say", room: "lobby", text: "/join dev" });
       await alice.client.until(roomFrame("dev"));
       await alice.client.send({ type: "say", room: "lobby", text: "/part", id: "p" });
       await alice.client.until(ackOf("p"));
     }
     await using s = await startTestServer({ users: ["alice"], dir });
-    const alice = await loginV2(s.port, "alice");
-    await using _a = alice.client;
+    await using alice = await loginV2(s.port, "alice");
     deepEqual([...alice.rooms.keys()], ["dev"]);
   } finally {
     await Deno.remove(dir, { recursive: true });
@@ -167,8 +152,7 @@ Deno.test("v2: paging back through 500 messages returns every one once", async (
     users: ["alice", "bob"],
     config: { rateBurst: 2000 },
   });
-  const bob = await loginV2(s.port, "bob");
-  await using _b = bob.client;
+  await using bob = await loginV2(s.port, "bob");
   for (let i = 1; i <= 500; i++) {
     await bob.client.send({
       type: "say",
@@ -178,8 +162,7 @@ Deno.test("v2: paging back through 500 messages returns every one once", async (
     });
   }
   await bob.client.until(ackOf("end"), 20_000);
-  const alice = await loginV2(s.port, "alice");
-  await using _a = alice.client;
+  await using alice = await loginV2(s.port, "alice");
   const lobby = alice.rooms.get("lobby")!;
   equal(lobby.truncated, true);
   const seen = lobby.history.map((m) => m.text);
@@ -197,8 +180,7 @@ Deno.test("v2: paging back through 500 messages returns every one once", async (
 
 Deno.test("v2: a refused request is an error with its id and the session goes on", async () => {
   await using s = await startTestServer({ users: ["alice"] });
-  const alice = await loginV2(s.port, "alice");
-  await using _a = alice.client;
+  await using alice = await loginV2(s.port, "alice");
   await alice.client.send({ type: "say", room: "lobby", text: "/kick bob", id: "k" });
   deepEqual(await alice.client.until(is("error")), {
     type: "error",
@@ -224,14 +206,12 @@ Deno.test("v2: with --retention-days 0 messages go out live but are not replayed
         dir,
         config: { retentionDays: 0 },
       });
-      const alice = await loginV2(s.port, "alice");
-      await using _a = alice.client;
+      await using alice = await loginV2(s.port, "alice");
       await alice.client.send({ type: "say", room: "lobby", text: "ephemeral" });
       await alice.client.until(messageWith("ephemeral"));
     }
     await using s = await startTestServer({ users: ["alice"], dir, config: { retentionDays: 0 } });
-    const alice = await loginV2(s.port, "alice");
-    await using _a = alice.client;
+    await using alice = await loginV2(s.port, "alice");
     deepEqual(alice.rooms.get("lobby")?.history, []);
     await alice.client.send({ type: "history", room: "lobby", id: 1 });
     deepEqual((await alice.client.until(is("history"))).messages, []);

@@ -11,29 +11,12 @@ import { equal, ok } from "node:assert/strict";
 import { join } from "node:path";
 import { copyCheckout } from "../_checkout.ts";
 import { tempDir, within } from "../_helpers.ts";
-import { Output, PROCESS_MS } from "../_process.ts";
+import { PROCESS_MS } from "../_process.ts";
+import { startTaskServer, type TaskServer } from "../_task_server.ts";
 
-/** `deno task server` with `args` in `checkout`. */
-function taskServer(checkout: string, args: string[]) {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "task",
-      "server",
-      "--port=0",
-      "--http-port=0",
-      "--web-port=0",
-      "--console=off",
-      "--scrypt-log-n=10",
-      "--joke-url=http://127.0.0.1:9/jokes/random",
-      ...args,
-    ],
-    cwd: checkout,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).spawn();
-  return { child, stdout: new Output(child.stdout), stderr: new Output(child.stderr) };
+/** `deno task server` with `args` in `checkout`, asking no joke API. */
+function taskServer(checkout: string, args: string[]): TaskServer {
+  return startTaskServer(checkout, ["--joke-url=http://127.0.0.1:9/jokes/random", ...args]);
 }
 
 /** `ps` with `args`: its output lines (none when it matched nothing). */
@@ -57,14 +40,15 @@ async function running(pid: number): Promise<boolean> {
 Deno.test("deno task server --data . is refused before the server starts, saying what to use instead", async () => {
   await using dir = await tempDir();
   await copyCheckout(dir.path);
-  const { child, stdout, stderr } = taskServer(dir.path, ["--data", "."]);
-  const status = await within(child.status, PROCESS_MS, "deno task server to exit").catch(
-    (error) => {
-      child.kill("SIGTERM");
+  const server = taskServer(dir.path, ["--data", "."]);
+  const { stderr } = server;
+  const status = await within(server.status, PROCESS_MS, "deno task server to exit").catch(
+    async (error) => {
+      await server.stop();
       throw error;
     },
   );
-  await Promise.all([stdout.done, stderr.done]);
+  await server.stop();
   equal(status.code, 2, stderr.text);
   ok(
     stderr.text.includes(
@@ -84,28 +68,24 @@ for (const [signal, number] of [["SIGHUP", 1], ["SIGQUIT", 3]] as const) {
   Deno.test(`${signal} sent to the launcher of deno task server reaches the server, and the task exits ${128 + number}`, async () => {
     await using dir = await tempDir();
     await copyCheckout(dir.path);
-    const { child, stdout, stderr } = taskServer(dir.path, []);
+    const task = taskServer(dir.path, []);
     let launcher: number | undefined;
     let server: number | undefined;
-    let exited = false;
-    const status = child.status.finally(() => exited = true);
     try {
-      await stderr.waitFor(/Listening on .*:(\d+)/, PROCESS_MS);
-      [launcher] = await childrenOf(child.pid, "scripts/serve.ts");
+      await task.port();
+      [launcher] = await childrenOf(task.child.pid, "scripts/serve.ts");
       ok(launcher !== undefined, "the launcher is a child of deno task");
       [server] = await childrenOf(launcher, "server.ts");
       ok(server !== undefined, "the server is a child of the launcher");
       Deno.kill(launcher, signal);
-      equal((await within(status, PROCESS_MS, "deno task server to exit")).code, 128 + number);
+      equal((await within(task.status, PROCESS_MS, "deno task server to exit")).code, 128 + number);
       equal(await running(server), false, "the server is not left running");
     } finally {
       // Never leave an orphan holding the output pipes open.
       for (const pid of [server, launcher]) {
         if (pid !== undefined && await running(pid)) Deno.kill(pid, "SIGKILL");
       }
-      if (!exited) child.kill("SIGKILL");
-      await status;
-      await Promise.all([stdout.done, stderr.done]);
+      await task.stop("SIGKILL");
     }
   });
 }

@@ -16,8 +16,9 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { CERT_FILES } from "../../lib/net/cert_files.ts";
 import { tempDir, TestClient, within } from "../_helpers.ts";
-import { Output, PROCESS_MS } from "../_process.ts";
+import { PROCESS_MS } from "../_process.ts";
 import { writeTestCerts } from "../_server.ts";
+import { startTaskServer } from "../_task_server.ts";
 import { copyCheckout } from "../_checkout.ts";
 import { serverPermissions } from "../../lib/server/permissions.ts";
 import { parseServerConfig } from "../../lib/server/settings.ts";
@@ -161,30 +162,13 @@ Deno.test("deno task server on a fresh checkout makes dev certificates in its ow
   await using dir = await tempDir();
   await copyCheckout(dir.path);
   const httpPort = freePort();
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "task",
-      "server",
-      "--port=0",
-      `--http-port=${httpPort}`,
-      "--web-port=0",
-      "--console=off",
-      "--scrypt-log-n=10",
-      "--joke-url=http://127.0.0.1:9/jokes/random",
-      `--disk-free-warn-bytes=${Number.MAX_SAFE_INTEGER}`,
-    ],
-    cwd: dir.path,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).spawn();
-  const stdout = new Output(child.stdout);
-  const stderr = new Output(child.stderr);
-  let exited = false;
-  const status = child.status.finally(() => exited = true);
+  const server = startTaskServer(dir.path, [
+    "--joke-url=http://127.0.0.1:9/jokes/random",
+    `--disk-free-warn-bytes=${Number.MAX_SAFE_INTEGER}`,
+  ], { httpPort });
+  const { stdout, stderr } = server;
   try {
-    const port = Number((await stderr.waitFor(/Listening on .*:(\d+)/, PROCESS_MS))[1]);
+    const port = await server.port();
     await stdout.waitFor(/Created a dev CA and server certificate in certs\//);
     const [, password] = await stdout.waitFor(/password: (\S+)/);
     await stderr.waitFor(/Low disk space: \d+ bytes free/);
@@ -196,49 +180,11 @@ Deno.test("deno task server on a fresh checkout makes dev certificates in its ow
     });
     equal((await admin.login("admin", password!)).type, "welcome");
   } finally {
-    if (!exited) child.kill("SIGTERM");
-    await within(status, PROCESS_MS, "deno task server to exit");
-    await Promise.all([stdout.done, stderr.done]);
+    await server.stop();
   }
-  equal((await status).code, 0, stderr.text);
+  equal((await server.status).code, 0, stderr.text);
   ok(!/Cannot measure free space|is not watched/.test(stderr.text), stderr.text);
 });
-
-/** `deno task server` with `args` in a copy of the checkout: its output, once listening. */
-function taskServer(checkout: string, args: string[]) {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "task",
-      "server",
-      "--port=0",
-      "--http-port=0",
-      "--web-port=0",
-      "--console=off",
-      "--scrypt-log-n=10",
-      ...args,
-    ],
-    cwd: checkout,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).spawn();
-  const stdout = new Output(child.stdout);
-  const stderr = new Output(child.stderr);
-  let exited = false;
-  const status = child.status.finally(() => exited = true);
-  return {
-    stdout,
-    stderr,
-    port: async () => Number((await stderr.waitFor(/Listening on .*:(\d+)/, PROCESS_MS))[1]),
-    async stop() {
-      if (!exited) child.kill("SIGTERM");
-      const result = await within(status, PROCESS_MS, "deno task server to exit");
-      await Promise.all([stdout.done, stderr.done]);
-      return result;
-    },
-  };
-}
 
 Deno.test("deno task server with --data, --certs-dir and --hostname elsewhere is granted exactly those, serves, and stops on SIGTERM", async () => {
   await using dir = await tempDir();
@@ -246,7 +192,7 @@ Deno.test("deno task server with --data, --certs-dir and --hostname elsewhere is
   await copyCheckout(checkout);
   const data = join(dir.path, "srv", "banter");
   const certs = join(dir.path, "etc", "certs");
-  const server = taskServer(checkout, [
+  const server = startTaskServer(checkout, [
     `--data=${data}`,
     `--certs-dir=${certs}`,
     "--hostname=0.0.0.0",

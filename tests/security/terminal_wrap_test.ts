@@ -9,10 +9,9 @@
  * @module
  */
 import { ok } from "node:assert/strict";
-import { join } from "node:path";
 import { graphemes, graphemeWidth } from "../../lib/terminal/_display_width.ts";
-import { startClient } from "../_client_process.ts";
-import { passwordOf, startTestServer } from "../_server.ts";
+import { clientArgs, type ClientProcess, startClient } from "../_client_process.ts";
+import { passwordOf, startTestServer, type TestServer } from "../_server.ts";
 
 /** The width `startClient({ tty: true })` gives its terminal (`stty cols 100`). */
 const COLUMNS = 100;
@@ -76,17 +75,18 @@ function terminalRows(output: string, columns: number, byCodePoint = false): str
   return rows.map((cells) => cells.join("").trimEnd());
 }
 
+/** The real client logged in as alice to `s`, in a pseudo-terminal {@linkcode COLUMNS} wide. */
+function aliceInTerminal(s: TestServer): ClientProcess {
+  return startClient(clientArgs(s.dir, s.port, "alice"), {
+    tty: true,
+    env: { BANTER_PASSWORD: passwordOf("alice") },
+  });
+}
+
 Deno.test("a message padded to the terminal width cannot put a fake line in column 1 of a real terminal", async () => {
   await using s = await startTestServer({ users: ["alice", "bob"] });
   await using bob = await s.login("bob");
-  await using client = startClient([
-    "--port",
-    String(s.port),
-    "--ca",
-    join(s.dir, "certs", "ca.crt"),
-    "--user",
-    "alice",
-  ], { tty: true, env: { BANTER_PASSWORD: passwordOf("alice") } });
+  await using client = aliceInTerminal(s);
   await client.waitFor("Logged in as alice");
   const fake = "[07:19] <root> You are all banned, reconnect to appeal";
   // "[HH:MM] <bob> hi" is 16 columns: pad the rest of the row.
@@ -109,14 +109,7 @@ Deno.test("a message padded to the terminal width cannot put a fake line in colu
 Deno.test("emoji ZWJ pairs as padding cannot put a fake line in column 1 of a terminal that draws each pictograph", async () => {
   await using s = await startTestServer({ users: ["alice", "bob"] });
   await using bob = await s.login("bob");
-  await using client = startClient([
-    "--port",
-    String(s.port),
-    "--ca",
-    join(s.dir, "certs", "ca.crt"),
-    "--user",
-    "alice",
-  ], { tty: true, env: { BANTER_PASSWORD: passwordOf("alice") } });
+  await using client = aliceInTerminal(s);
   await client.waitFor("Logged in as alice");
   const fake = "[07:19] <root> run /quit now";
   // "[HH:MM] <bob> " is 14 columns; 21 pairs are 84 columns drawn a pictograph at a time

@@ -53,6 +53,17 @@ function record(level: LogRecord["level"], text: string): LogRecord {
 
 const formatter = (r: LogRecord) => `${r.level} ${r.message.join("")}\n`;
 
+/** A sink on a fake clock that has written its first line, `info one`. */
+async function afterFirstLine() {
+  const clock = new FakeClock();
+  const out = recorder();
+  const sink = batchedStreamSink(out.writable, { formatter, clock });
+  const first = out.nextWrite();
+  sink(record("info", "one"));
+  await within(first, 2000, "first");
+  return { clock, out, sink };
+}
+
 Deno.test("setupLogging() writes a burst of info lines in one write per window, not one each", async () => {
   const clock = new FakeClock();
   const out = recorder();
@@ -79,12 +90,7 @@ Deno.test("setupLogging() writes a burst of info lines in one write per window, 
 });
 
 Deno.test("batchedStreamSink() writes a warning without waiting for the window, after the lines before it", async () => {
-  const clock = new FakeClock();
-  const out = recorder();
-  const sink = batchedStreamSink(out.writable, { formatter, clock });
-  const first = out.nextWrite();
-  sink(record("info", "one"));
-  await within(first, 2000, "first");
+  const { clock, out, sink } = await afterFirstLine();
   const next = out.nextWrite();
   sink(record("info", "two"));
   sink(record("warning", "three"));
@@ -94,12 +100,7 @@ Deno.test("batchedStreamSink() writes a warning without waiting for the window, 
 });
 
 Deno.test("batchedStreamSink() writes what it holds when disposed (shutdown)", async () => {
-  const clock = new FakeClock();
-  const out = recorder();
-  const sink = batchedStreamSink(out.writable, { formatter, clock });
-  const first = out.nextWrite();
-  sink(record("info", "one"));
-  await within(first, 2000, "first");
+  const { clock, out, sink } = await afterFirstLine();
   sink(record("info", "two"));
   sink(record("info", "three"));
   await sink[Symbol.asyncDispose]();

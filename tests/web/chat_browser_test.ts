@@ -10,6 +10,8 @@ import {
   logIn,
   openPage,
   say,
+  sendLines,
+  SHARED_BROWSER,
   startWebServer,
   submitLogin,
   waitForLine,
@@ -21,8 +23,7 @@ const browser = await launchBrowser();
 
 Deno.test({
   name: "web client: two browsers and a terminal client chat with each other",
-  sanitizeOps: false,
-  sanitizeResources: false,
+  ...SHARED_BROWSER,
   async fn() {
     await using s = await startWebServer({ users: ["alice", "bob", "carol"] });
     await using alice = await openPage(browser, webUrl(s));
@@ -50,8 +51,7 @@ Deno.test({
 
 Deno.test({
   name: "web client: a message with HTML shows as text and runs nothing",
-  sanitizeOps: false,
-  sanitizeResources: false,
+  ...SHARED_BROWSER,
   async fn() {
     await using s = await startWebServer({ users: ["alice", "bob"] });
     await using alice = await openPage(browser, webUrl(s));
@@ -76,8 +76,7 @@ Deno.test({
 
 Deno.test({
   name: "web client: three wrong passwords show the remaining count, then access denied",
-  sanitizeOps: false,
-  sanitizeResources: false,
+  ...SHARED_BROWSER,
   async fn() {
     await using s = await startWebServer({ users: ["alice"] });
     await using tab = await openPage(browser, webUrl(s));
@@ -103,8 +102,7 @@ Deno.test({
 
 Deno.test({
   name: "web client: a reload keeps the session, logout ends it",
-  sanitizeOps: false,
-  sanitizeResources: false,
+  ...SHARED_BROWSER,
   async fn() {
     await using s = await startWebServer({ users: ["alice"] });
     await using tab = await openPage(browser, webUrl(s));
@@ -141,8 +139,7 @@ Deno.test({
 
 Deno.test({
   name: "web client: after a server restart the page reconnects and shows only the missed messages",
-  sanitizeOps: false,
-  sanitizeResources: false,
+  ...SHARED_BROWSER,
   async fn() {
     await using first = await startWebServer({ users: ["alice", "bob"] });
     const webPort = first.server.webAddr!.port;
@@ -202,8 +199,7 @@ Deno.test({
 
 Deno.test({
   name: "web client: unread counts and mention marks in the sidebar",
-  sanitizeOps: false,
-  sanitizeResources: false,
+  ...SHARED_BROWSER,
   async fn() {
     await using s = await startWebServer({ users: ["alice", "bob"] });
     await using tab = await openPage(browser, webUrl(s));
@@ -230,8 +226,7 @@ Deno.test({
 Deno.test({
   name:
     "web client: a WebSocket from a foreign origin is refused, a binary or multi-line message is a protocol error",
-  sanitizeOps: false,
-  sanitizeResources: false,
+  ...SHARED_BROWSER,
   async fn() {
     await using s = await startWebServer({ users: ["alice"] });
     const wsUrl = `wss://127.0.0.1:${s.server.webAddr!.port}/ws`;
@@ -277,8 +272,7 @@ Deno.test({
 
 Deno.test({
   name: "web client: WebSockets count against the same per-address connection cap as TLS",
-  sanitizeOps: false,
-  sanitizeResources: false,
+  ...SHARED_BROWSER,
   async fn() {
     await using s = await startWebServer({ users: ["alice"], config: { maxConnectionsPerIp: 1 } });
     await using _held = await s.login("alice");
@@ -296,8 +290,7 @@ Deno.test({
 Deno.test({
   name:
     "web client: the joke button posts a JokeBot joke; /me, join lines, times and a day divider show",
-  sanitizeOps: false,
-  sanitizeResources: false,
+  ...SHARED_BROWSER,
   async fn() {
     await using api = startFakeJokeApi();
     await using s = await startWebServer({
@@ -329,8 +322,7 @@ const SCREENSHOTS = Deno.env.get("BANTER_SCREENSHOTS");
 
 Deno.test({
   name: "web client: desktop and phone (360 px) layouts never scroll sideways",
-  sanitizeOps: false,
-  sanitizeResources: false,
+  ...SHARED_BROWSER,
   async fn() {
     await using s = await startWebServer({ users: ["alice", "bob", "carol"] });
     await using bob = await s.login("bob");
@@ -375,8 +367,7 @@ Deno.test({
 Deno.test({
   name:
     "web client: keyboard only: log in, Tab completes a nick, Shift+Enter adds a line, Enter sends",
-  sanitizeOps: false,
-  sanitizeResources: false,
+  ...SHARED_BROWSER,
   async fn() {
     await using s = await startWebServer({ users: ["alice", "bob"] });
     await using bob = (await loginV2(s.port, "bob")).client;
@@ -393,12 +384,7 @@ Deno.test({
     await tab.page.keyboard.type("bo");
     await tab.page.keyboard.press("Tab");
     equal(await tab.page.evaluate("document.activeElement.value"), "bob: ");
-    await tab.page.keyboard.type("first line");
-    await tab.page.keyboard.down("Shift");
-    await tab.page.keyboard.press("Enter");
-    await tab.page.keyboard.up("Shift");
-    await tab.page.keyboard.type("second line");
-    await tab.page.keyboard.press("Enter");
+    await sendLines(tab.page, ["first line", "second line"]);
     // Version 2: one message of two lines.
     const message = await bob.until((f) => f.type === "message" && f.from === "alice");
     equal(message.type === "message" && message.text, "bob: first line\nsecond line");
@@ -408,8 +394,7 @@ Deno.test({
 
 Deno.test({
   name: "web client: a mention or a DM raises a desktop notification once allowed",
-  sanitizeOps: false,
-  sanitizeResources: false,
+  ...SHARED_BROWSER,
   async fn() {
     await using s = await startWebServer({ users: ["alice", "bob"] });
     await using tab = await openPage(browser, "about:blank");

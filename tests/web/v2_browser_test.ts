@@ -7,7 +7,9 @@ import {
   logIn,
   openPage,
   say,
+  sendLines,
   setValue,
+  SHARED_BROWSER,
   startWebServer,
   waitForLine,
   waitUntil,
@@ -39,14 +41,12 @@ async function member(page: Page, name: string): Promise<[string, string] | null
 Deno.test({
   name:
     "web client v2: /join shows a room in the sidebar, say goes to the shown room, DMs go with dm, /part removes it",
-  sanitizeOps: false,
-  sanitizeResources: false,
+  ...SHARED_BROWSER,
   async fn() {
     await using s = await startWebServer({ users: ["alice", "bob"] });
-    const bob = await loginV2(s.port, "bob");
-    await using bobClient = bob.client;
-    await bobClient.send({ type: "join", room: "dev", id: 1 });
-    await bobClient.until((f) => f.type === "ack" && f.id === 1);
+    await using bob = (await loginV2(s.port, "bob")).client;
+    await bob.send({ type: "join", room: "dev", id: 1 });
+    await bob.until((f) => f.type === "ack" && f.id === 1);
     await using tab = await openPage(browser, webUrl(s));
     await logIn(tab.page, "alice");
     await waitUntil(tab.page, `!!document.querySelector(${JSON.stringify(entry("lobby"))})`);
@@ -54,20 +54,20 @@ Deno.test({
     await waitUntil(tab.page, `document.getElementById("room-title").textContent === "#dev"`);
     equal(await entryText(tab.page, "dev"), "#dev");
     await say(tab.page, "only for dev");
-    const inDev = await bobClient.until((f) => f.type === "message" && f.from === "alice");
+    const inDev = await bob.until((f) => f.type === "message" && f.from === "alice");
     deepEqual(inDev.type === "message" && [inDev.room, inDev.text], ["dev", "only for dev"]);
     // A DM from bob opens a conversation in the sidebar; answering it sends a dm frame.
-    await bobClient.send({ type: "dm", to: "alice", text: "psst, alice" });
+    await bob.send({ type: "dm", to: "alice", text: "psst, alice" });
     await waitUntil(tab.page, `!!document.querySelector(${JSON.stringify(entry("@bob"))})`);
     await tab.page.click(entry("@bob"));
     await waitForLine(tab.page, "psst, alice");
     await say(tab.page, "psst yourself");
-    const dm = await bobClient.until((f) => f.type === "dm" && f.from === "alice");
+    const dm = await bob.until((f) => f.type === "dm" && f.from === "alice");
     deepEqual(dm.type === "dm" && [dm.to, dm.text], ["bob", "psst yourself"]);
     await tab.page.click(entry("dev"));
     await waitUntil(tab.page, `document.getElementById("room-title").textContent === "#dev"`);
     await say(tab.page, "/part");
-    const part = await bobClient.until((f) => f.type === "part");
+    const part = await bob.until((f) => f.type === "part");
     deepEqual(part.type === "part" && [part.room, part.user], ["dev", "alice"]);
     await waitUntil(tab.page, `!document.querySelector(${JSON.stringify(entry("dev"))})`);
     equal(await tab.page.$eval("#room-title", (e) => e.textContent), "#lobby");
@@ -77,8 +77,7 @@ Deno.test({
 Deno.test({
   name:
     "web client v2: unread counts and mention marks come from the replay, stay live, and reading on another tab clears them",
-  sanitizeOps: false,
-  sanitizeResources: false,
+  ...SHARED_BROWSER,
   async fn() {
     await using s = await startWebServer({ users: ["alice", "bob"] });
     await using one = await openPage(browser, webUrl(s));
@@ -91,12 +90,11 @@ Deno.test({
     await logIn(two.page, "alice");
     await waitUntil(two.page, `!!document.querySelector(${JSON.stringify(entry("dev"))})`);
     equal(await two.page.$eval("#room-title", (e) => e.textContent), "#lobby");
-    const bob = await loginV2(s.port, "bob");
-    await using bobClient = bob.client;
-    await bobClient.send({ type: "join", room: "dev", id: 1 });
-    await bobClient.until((f) => f.type === "ack" && f.id === 1);
-    await bobClient.send({ type: "say", room: "dev", text: "plain news" });
-    await bobClient.send({ type: "say", room: "dev", text: "alice: are you there?" });
+    await using bob = (await loginV2(s.port, "bob")).client;
+    await bob.send({ type: "join", room: "dev", id: 1 });
+    await bob.until((f) => f.type === "ack" && f.id === 1);
+    await bob.send({ type: "say", room: "dev", text: "plain news" });
+    await bob.send({ type: "say", room: "dev", text: "alice: are you there?" });
     for (const tab of [one, two]) {
       await waitUntil(
         tab.page,
@@ -130,20 +128,18 @@ Deno.test({
 Deno.test({
   name:
     "web client v2: scrolling to the top pages back through 300 messages, keeping the view, without duplicates",
-  sanitizeOps: false,
-  sanitizeResources: false,
+  ...SHARED_BROWSER,
   async fn() {
     await using s = await startWebServer({
       users: ["alice", "bob"],
       config: { rateBurst: 1000, ratePerSecond: 1000 },
     });
-    const bob = await loginV2(s.port, "bob");
-    await using bobClient = bob.client;
+    await using bob = (await loginV2(s.port, "bob")).client;
     const total = 300;
     for (let i = 1; i <= total; i++) {
-      await bobClient.send({ type: "say", room: "lobby", text: `m${String(i).padStart(3, "0")}` });
+      await bob.send({ type: "say", room: "lobby", text: `m${String(i).padStart(3, "0")}` });
     }
-    await bobClient.until((f) => f.type === "message" && f.text === "m300", 15_000);
+    await bob.until((f) => f.type === "message" && f.text === "m300", 15_000);
     await using tab = await openPage(browser, webUrl(s), { width: 900, height: 500 });
     await logIn(tab.page, "alice");
     await waitForLine(tab.page, "m300");
@@ -179,8 +175,7 @@ Deno.test({
 
 Deno.test({
   name: "web client v2: the members panel shows presence and away as they change",
-  sanitizeOps: false,
-  sanitizeResources: false,
+  ...SHARED_BROWSER,
   async fn() {
     await using s = await startWebServer({ users: ["alice", "bob"] });
     await using tab = await openPage(browser, webUrl(s));
@@ -217,12 +212,10 @@ Deno.test({
 Deno.test({
   name:
     "web client v2: Shift+Enter makes a multi-line message; over-long input is refused with the count",
-  sanitizeOps: false,
-  sanitizeResources: false,
+  ...SHARED_BROWSER,
   async fn() {
     await using s = await startWebServer({ users: ["alice", "bob"] });
-    const bob = await loginV2(s.port, "bob");
-    await using bobClient = bob.client;
+    await using bob = (await loginV2(s.port, "bob")).client;
     await using tab = await openPage(browser, webUrl(s));
     await logIn(tab.page, "alice");
     await setValue(tab.page, "#input", "x".repeat(4097));
@@ -240,13 +233,8 @@ Deno.test({
       `document.getElementById("input-hint").textContent === "Cannot send: 51 lines, at most 50"`,
     );
     await setValue(tab.page, "#input", "");
-    await tab.page.keyboard.type("one");
-    await tab.page.keyboard.down("Shift");
-    await tab.page.keyboard.press("Enter");
-    await tab.page.keyboard.up("Shift");
-    await tab.page.keyboard.type("two");
-    await tab.page.keyboard.press("Enter");
-    const got = await bobClient.until((f) => f.type === "message" && f.from === "alice");
+    await sendLines(tab.page, ["one", "two"]);
+    const got = await bob.until((f) => f.type === "message" && f.from === "alice");
     equal(got.type === "message" && got.text, "one\ntwo");
     equal(await tab.page.$eval("#input-hint", (e) => e.textContent), "");
     const shown = await waitForLine(tab.page, "two");
