@@ -50,9 +50,15 @@ Deno.test("a log line is printed above the console's input line, not into the op
   await pty.waitFor("[#lobby] operator> half-typed");
   await using intruder = await TestClient.connect(port);
   await intruder.login("alice", "not her password");
-  await pty.waitFor(/Failed login for "?alice/);
+  // Settled once the log line is printed and the input redrawn under it; a
+  // console that wrote the log into the typing never gets there.
+  await pty.waitUntil(
+    (l) =>
+      l.some((x) => /Failed login for "?alice/.test(x)) &&
+      inputRow(l) === "[#lobby] operator> half-typed",
+    "the log line above the half-typed input",
+  );
   const lines = pty.lines();
-  equal(inputRow(lines), "[#lobby] operator> half-typed");
   const log = lines.findIndex((l) => l.includes("Failed login for alice"));
   const input = lines.findLastIndex((l) => l.trim() !== "");
   ok(log < input - 1, "the log line is above the status and input lines");
