@@ -243,21 +243,16 @@ export function trackActivity<
   return (member) => {
     const presence = hub.enter(member);
     log.entered(member.name);
+    const leave = presence.leave;
     let gone = false;
-    const leave = (reason?: string) => {
+    // Everything else stays the presence's own; only leaving is counted.
+    presence.leave = (reason?: string) => {
       if (!gone) {
         gone = true;
         log.left(member.name);
       }
-      presence.leave(reason);
+      leave.call(presence, reason);
     };
-    // Everything else is the presence's own, whatever shape it has.
-    return new Proxy(presence, {
-      get(target, property) {
-        if (property === "leave") return leave;
-        const value = Reflect.get(target, property, target);
-        return typeof value === "function" ? value.bind(target) : value;
-      },
-    });
+    return presence;
   };
 }
