@@ -13,6 +13,7 @@
  */
 import { connect } from "@nats-io/transport-node";
 import { Kvm } from "@nats-io/kv";
+import { jetstream } from "@nats-io/jetstream";
 import { startNats } from "../tests/_nats.ts";
 import { MessageStream, type StreamedMessage } from "../lib/cluster/message_stream.ts";
 import { KvMirror } from "../lib/cluster/kv_mirror.ts";
@@ -104,7 +105,7 @@ await allDelivered.promise;
     decode: (b: Uint8Array) => Number(new TextDecoder().decode(b)),
     encode: (n: number) => new TextEncoder().encode(String(n)),
   };
-  const mirror = await KvMirror.open(kv, codec);
+  const mirror = await KvMirror.open(kv, { ...codec, js: jetstream(publisher) });
   const ms: number[] = [];
   const start = performance.now();
   for (let i = 0; i < count; i++) {

@@ -10,6 +10,8 @@
 import { join } from "node:path";
 import { Output } from "./_process.ts";
 import { within } from "./_helpers.ts";
+import { connect, delay } from "@nats-io/transport-node";
+import { jetstreamManager } from "@nats-io/jetstream";
 
 /** Bound on a nats-server reaching ready, and on it ending. */
 export const NATS_START_MS = 15_000;
@@ -157,10 +159,12 @@ export async function startNatsCluster(): Promise<NatsCluster> {
   try {
     const failed = results.find((r) => r.status === "rejected");
     if (failed) throw failed.reason;
-    // A metadata leader needs a quorum: once one is elected, R3 streams can be made.
+    // A metadata leader needs a quorum; R3 placement also needs the leader to
+    // count all three peers current, which can lag behind on a busy machine.
     await Promise.any(
       started.map((node) => node.output.waitFor(/new metadata leader/, NATS_START_MS)),
     );
+    await untilR3Placeable(started.map((node) => node.url));
   } catch (error) {
     for (const node of started) await node[Symbol.asyncDispose]();
     await Deno.remove(root, { recursive: true });
@@ -177,6 +181,37 @@ export async function startNatsCluster(): Promise<NatsCluster> {
       await Deno.remove(root, { recursive: true });
     },
   };
+}
+
+/** Pause between placement probes while the cluster settles (bounded by NATS_START_MS). */
+const PLACEMENT_PROBE_MS = 100;
+
+/**
+ * Create and delete an R3 probe stream until the cluster places it: "no
+ * suitable peers for placement" means a peer is not yet current. Bounded.
+ */
+async function untilR3Placeable(servers: string[]): Promise<void> {
+  const nc = await connect({ servers });
+  try {
+    const jsm = await jetstreamManager(nc);
+    const deadline = performance.now() + NATS_START_MS;
+    for (;;) {
+      try {
+        await jsm.streams.add({
+          name: "BANTER_TEST_PROBE",
+          subjects: ["banter-test-probe"],
+          num_replicas: 3,
+        });
+        await jsm.streams.delete("BANTER_TEST_PROBE");
+        return;
+      } catch (error) {
+        if (performance.now() > deadline) throw error;
+        await delay(PLACEMENT_PROBE_MS);
+      }
+    }
+  } finally {
+    await nc.close();
+  }
 }
 
 /** `count` distinct free loopback ports (route ports must be known to every node up front). */

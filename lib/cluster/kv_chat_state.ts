@@ -9,6 +9,7 @@
  *
  * @module
  */
+import { jetstream } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { boundReason } from "../chat/bans.ts";
@@ -62,11 +63,13 @@ export class ClusterChatState implements AsyncDisposable {
     options: ClusterChatStateOptions = {},
   ): Promise<ClusterChatState> {
     const kvm = new Kvm(nc);
+    const js = jetstream(nc);
     const bucket = (name: string) =>
       kvm.create(name, { history: 1, replicas: options.replicas ?? 1 });
     const mirror = async <T>(name: string, codec: Codec<T>) =>
       await KvMirror.open(await bucket(name), {
         ...codec,
+        js,
         ...(options.onConflict ? { onConflict: options.onConflict } : {}),
         onBadEntry: (key, error) => options.onBadEntry?.(name, key, error),
       });

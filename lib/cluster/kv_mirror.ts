@@ -11,7 +11,12 @@
  *
  * @module
  */
-import { JetStreamApiCodes, JetStreamApiError } from "@nats-io/jetstream";
+import {
+  DeliverPolicy,
+  JetStreamApiCodes,
+  JetStreamApiError,
+  type JetStreamClient,
+} from "@nats-io/jetstream";
 import type { KV, KvEntry } from "@nats-io/kv";
 import { delay } from "@nats-io/transport-node";
 
@@ -19,21 +24,31 @@ import { delay } from "@nats-io/transport-node";
 export const MAX_CAS_TRIES = 20;
 
 /**
- * Bound on one write's acknowledgement; long enough for a replicated bucket
- * to elect a new leader when a NATS node is lost.
+ * Bound on one try of a write's acknowledgement; a write lost with a NATS
+ * node times out and is checked and tried again (see below).
  */
-export const KV_WRITE_TIMEOUT_MS = 10_000;
+export const KV_WRITE_TIMEOUT_MS = 2_000;
 
 /**
  * Pause before a write is tried again when no server took it (a replicated
  * bucket between leaders, a link being re-established). Such a write was
- * surely not stored, so trying it again cannot apply it twice; a timed-out
- * one might have been, and is never retried here.
+ * surely not stored, so trying it again cannot apply it twice. A timed-out
+ * one might have been: the key is read again, and when it holds exactly the
+ * bytes written (at a newer revision) the write counts as done; otherwise
+ * the change is applied again to what is stored. So a change must be
+ * idempotent in effect (set a value, add to a set, move a marker forward),
+ * as every store here is: a counter could count twice.
  */
 export const KV_UNAVAILABLE_RETRY_MS = 250;
 
-/** Tries of a write no server took, before the error is the caller's. */
+/** Tries of a write no server took (or that timed out), before the error is the caller's. */
 export const KV_UNAVAILABLE_TRIES = 40;
+
+/** How long one pull of the bucket's follower waits; its heartbeat is half that. */
+export const WATCH_PULL_EXPIRES_MS = 2_000;
+
+/** The header a KV delete or purge marker carries. */
+const KV_OPERATION_HEADER = "KV-Operation";
 
 /** Bound on the first load of a bucket into memory. */
 export const MIRROR_LOAD_MS = 10_000;
@@ -57,6 +72,8 @@ interface Held<T> {
 
 /** Options for {@linkcode KvMirror.open}. */
 export interface KvMirrorOptions<T> {
+  /** The JetStream client of the bucket's connection (the bucket is followed with it). */
+  js: JetStreamClient;
   /** Bytes of an entry to a value; throw a SyntaxError when they do not parse. */
   decode(bytes: Uint8Array): T;
   /** A value to the bytes stored. */
@@ -106,15 +123,29 @@ export class KvMirror<T> implements AsyncDisposable {
     const status = await this.#kv.status();
     const loaded = Promise.withResolvers<void>();
     if (status.values === 0) loaded.resolve();
-    const watch = await this.#kv.watch();
-    this.#stop = () => watch.stop();
-    this.#watching = (async () => {
-      for await (const entry of watch) {
-        this.#apply(entry);
-        if (entry.delta === 0) loaded.resolve();
-      }
-      loaded.reject(new Error("Cannot load the bucket: its watch ended"));
-    })();
+    // The bucket's own stream, followed with an ordered consumer: unlike the
+    // client's KV watch, it is re-created from the last revision seen when
+    // the NATS node serving it is lost.
+    const prefix = `$KV.${status.bucket}.`;
+    const consumer = await this.#options.js.consumers.get(status.streamInfo.config.name, {
+      filter_subjects: `${prefix}>`,
+      deliver_policy: DeliverPolicy.LastPerSubject,
+    });
+    const messages = await consumer.consume({
+      expires: WATCH_PULL_EXPIRES_MS,
+      callback: (msg) => {
+        const operation = msg.headers?.get(KV_OPERATION_HEADER);
+        this.#apply({
+          key: msg.subject.slice(prefix.length),
+          revision: msg.seq,
+          operation: operation === "DEL" || operation === "PURGE" ? operation : "PUT",
+          value: msg.data,
+        });
+        if (msg.info.pending === 0) loaded.resolve();
+      },
+    });
+    this.#stop = () => messages.stop();
+    this.#watching = messages.closed().then(() => undefined, () => undefined);
     const timeoutMs = this.#options.loadTimeoutMs ?? MIRROR_LOAD_MS;
     const signal = AbortSignal.timeout(timeoutMs);
     const timedOut = Promise.withResolvers<never>();
@@ -124,7 +155,7 @@ export class KvMirror<T> implements AsyncDisposable {
     try {
       await Promise.race([loaded.promise, timedOut.promise]);
     } catch (error) {
-      watch.stop();
+      messages.stop();
       throw error;
     } finally {
       signal.removeEventListener("abort", onAbort);
@@ -132,7 +163,7 @@ export class KvMirror<T> implements AsyncDisposable {
   }
 
   /** Take a watched entry in, unless a newer revision is held already. */
-  #apply(entry: KvEntry): void {
+  #apply(entry: Pick<KvEntry, "key" | "revision" | "operation" | "value">): void {
     const held = this.#held.get(entry.key);
     if (held !== undefined && held.revision >= entry.revision) return;
     if (entry.operation !== "PUT") {
@@ -227,6 +258,19 @@ export class KvMirror<T> implements AsyncDisposable {
           await delay(KV_UNAVAILABLE_RETRY_MS);
           continue;
         }
+        if (isTimeout(error) && ++unavailable < KV_UNAVAILABLE_TRIES) {
+          // Maybe stored: if the key now holds exactly what was written, it was.
+          const stored = await this.#readRaw(key);
+          const wanted = next === undefined ? undefined : this.#options.encode(next);
+          if (stored.revision > current.revision && sameBytes(stored.bytes, wanted)) {
+            if (next !== undefined) this.#applyOwn(key, next, stored.revision);
+            else if (this.#held.delete(key)) this.#tell(key, undefined);
+            return next;
+          }
+          tries--;
+          current = await this.#read(key);
+          continue;
+        }
         if (!isConflict(error)) throw error;
         this.#options.onConflict?.();
         if (tries >= MAX_CAS_TRIES) {
@@ -256,6 +300,16 @@ export class KvMirror<T> implements AsyncDisposable {
     this.#tell(key, value);
   }
 
+  /** The stored bytes (undefined when deleted or never stored) and revision. */
+  async #readRaw(key: string): Promise<{ bytes: Uint8Array | undefined; revision: number }> {
+    const entry = await this.#kv.get(key);
+    if (entry === null) return { bytes: undefined, revision: 0 };
+    return {
+      bytes: entry.operation === "PUT" ? entry.value : undefined,
+      revision: entry.revision,
+    };
+  }
+
   /** The stored value and revision (that of a delete marker too; 0 when never stored). */
   async #read(key: string): Promise<{ value: T | undefined; revision: number }> {
     const entry = await this.#kv.get(key);
@@ -279,6 +333,16 @@ export class KvMirror<T> implements AsyncDisposable {
 /** Whether no server took a request (the client reports it as JetStream not enabled). */
 function isUnavailable(error: unknown): boolean {
   return error instanceof Error && error.name === "JetStreamNotEnabled";
+}
+
+/** Whether a request went unanswered in time (it may or may not have been carried out). */
+function isTimeout(error: unknown): boolean {
+  return error instanceof Error && error.name === "TimeoutError";
+}
+
+function sameBytes(a: Uint8Array | undefined, b: Uint8Array | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  return a.length === b.length && a.every((byte, i) => byte === b[i]);
 }
 
 /** Whether a NATS error is a lost compare-and-set. */

@@ -18,7 +18,7 @@ import {
   type JetStreamManager,
   jetstreamManager,
 } from "@nats-io/jetstream";
-import type { NatsConnection } from "@nats-io/transport-node";
+import { type NatsConnection, nuid } from "@nats-io/transport-node";
 import type { DirectMessage, RoomMessage } from "../chat/message.ts";
 import type { DirectAccounts, HistoryPage, HistoryQuery } from "../chat/history.ts";
 import { isRecord } from "../util/is_record.ts";
@@ -30,8 +30,18 @@ export const MESSAGE_STREAM = "BANTER_MESSAGES";
 /** Every message subject starts with this. */
 export const MESSAGE_SUBJECT_PREFIX = "banter.msg";
 
-/** Bound on one publish's acknowledgement (a replicated stream may be electing a leader). */
-export const PUBLISH_TIMEOUT_MS = 10_000;
+/** How long one pull of a follower waits; its heartbeat is half that. */
+export const FOLLOW_PULL_EXPIRES_MS = 2_000;
+
+/** Bound on one try of a publish's acknowledgement. */
+export const PUBLISH_TIMEOUT_MS = 2_000;
+
+/**
+ * Tries of one publish (a replicated stream may be electing a leader after
+ * losing a node). Each carries the same message id, so the stream's
+ * duplicate window stores a retried message once.
+ */
+export const PUBLISH_TRIES = 15;
 
 /** A stored message as it comes back: the message (its id the sequence) and, for a DM, its accounts. */
 export interface StreamedMessage {
@@ -124,6 +134,8 @@ export class MessageStream {
   async #publish(subject: string, body: unknown): Promise<number> {
     const ack = await this.#js.publish(subject, JSON.stringify(body), {
       timeout: PUBLISH_TIMEOUT_MS,
+      retries: PUBLISH_TRIES,
+      msgID: nuid.next(),
     });
     return ack.seq;
   }
@@ -146,6 +158,10 @@ export class MessageStream {
       opt_start_seq: afterSeq + 1,
     });
     const messages = await consumer.consume({
+      // Short pulls, so a lost consumer (its NATS node died) is noticed by a
+      // missed heartbeat in seconds and the ordered consumer is re-created
+      // from the last sequence delivered.
+      expires: FOLLOW_PULL_EXPIRES_MS,
       callback: (msg) => {
         const streamed = decode(msg.seq, msg.data);
         if (streamed !== undefined) listener(streamed);

@@ -10,6 +10,7 @@
  *
  * @module
  */
+import { jetstream } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Clock, TimerId } from "../util/clock.ts";
@@ -88,7 +89,7 @@ export class ClusterPresence implements AsyncDisposable {
       // Storage is reclaimed too (silently, on 2.9); readers judge age themselves.
       ttl: PRESENCE_TTL_MS,
     });
-    const mirror = await KvMirror.open(kv, ENTRY_CODEC);
+    const mirror = await KvMirror.open(kv, { ...ENTRY_CODEC, js: jetstream(nc) });
     return new ClusterPresence(mirror, options);
   }
 

@@ -5,6 +5,7 @@
 import { deepEqual, equal, ok, rejects } from "node:assert/strict";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { type KV, Kvm } from "@nats-io/kv";
+import { jetstream, type JetStreamClient } from "@nats-io/jetstream";
 import { KvMirror, type KvMirrorOptions } from "../../lib/cluster/kv_mirror.ts";
 import { within } from "../_helpers.ts";
 import { type NatsNode, startNats, startNatsCluster } from "../_nats.ts";
@@ -12,7 +13,7 @@ import { type NatsNode, startNats, startNatsCluster } from "../_nats.ts";
 /** Bound on one instance seeing another's write. */
 const SEE_MS = 5_000;
 
-const json: KvMirrorOptions<number> = {
+const json: Pick<KvMirrorOptions<number>, "decode" | "encode"> = {
   decode: (bytes) => {
     const value = JSON.parse(new TextDecoder().decode(bytes));
     if (typeof value !== "number") throw new SyntaxError("Cannot decode: not a number");
@@ -26,21 +27,29 @@ async function instance(
   servers: string | string[],
   bucket = "counts",
   replicas = 1,
-): Promise<{ nc: NatsConnection; kv: KV } & AsyncDisposable> {
+): Promise<{ nc: NatsConnection; kv: KV; js: JetStreamClient } & AsyncDisposable> {
   const nc = await connect({ servers });
   const kv = await new Kvm(nc).create(bucket, { history: 1, replicas });
-  return { nc, kv, [Symbol.asyncDispose]: () => nc.close() };
+  return { nc, kv, js: jetstream(nc), [Symbol.asyncDispose]: () => nc.close() };
 }
 
+/** After a NATS node is killed: reconnect, leader election and the watch's re-creation. */
+const FAILOVER_MS = 20_000;
+
 /** Wait until `mirror` holds `expected` under `key` (undefined: not held). */
-function until<T>(mirror: KvMirror<T>, key: string, expected: T | undefined): Promise<void> {
+function until<T>(
+  mirror: KvMirror<T>,
+  key: string,
+  expected: T | undefined,
+  ms = SEE_MS,
+): Promise<void> {
   const seen = Promise.withResolvers<void>();
   const check = () => {
     if (mirror.get(key) === expected) seen.resolve();
   };
   const stop = mirror.onChange(check);
   check();
-  return within(seen.promise, SEE_MS, `${key} = ${expected}`).finally(stop);
+  return within(seen.promise, ms, `${key} = ${expected}`).finally(stop);
 }
 
 async function withNats(test: (nats: NatsNode) => Promise<void>): Promise<void> {
@@ -54,8 +63,8 @@ Deno.test("two instances updating one key at once lose no update and count their
     await using b = await instance(nats.url);
     let conflicts = 0;
     const options = { ...json, onConflict: () => conflicts++ };
-    await using mirrorA = await KvMirror.open(a.kv, options);
-    await using mirrorB = await KvMirror.open(b.kv, options);
+    await using mirrorA = await KvMirror.open(a.kv, { ...options, js: a.js });
+    await using mirrorB = await KvMirror.open(b.kv, { ...options, js: b.js });
     const increment = (n: number | undefined) => (n ?? 0) + 1;
     await Promise.all([
       ...Array.from({ length: 20 }, () => mirrorA.update("hits", increment)),
@@ -73,8 +82,8 @@ Deno.test("a write or delete on one instance reaches the other's reads through i
   withNats(async (nats) => {
     await using a = await instance(nats.url);
     await using b = await instance(nats.url);
-    await using mirrorA = await KvMirror.open(a.kv, json);
-    await using mirrorB = await KvMirror.open(b.kv, json);
+    await using mirrorA = await KvMirror.open(a.kv, { ...json, js: a.js });
+    await using mirrorB = await KvMirror.open(b.kv, { ...json, js: b.js });
     equal(await mirrorA.update("k", () => 7), 7);
     equal(mirrorA.get("k"), 7, "the writer reads its own write at once");
     await until(mirrorB, "k", 7);
@@ -89,7 +98,7 @@ Deno.test("a write or delete on one instance reaches the other's reads through i
 Deno.test("a change that keeps the value writes nothing", () =>
   withNats(async (nats) => {
     await using a = await instance(nats.url);
-    await using mirror = await KvMirror.open(a.kv, json);
+    await using mirror = await KvMirror.open(a.kv, { ...json, js: a.js });
     await mirror.update("k", () => 1);
     const before = (await a.kv.get("k"))!.revision;
     equal(await mirror.update("k", (n) => n), 1);
@@ -107,6 +116,7 @@ Deno.test("a mirror opened on a filled bucket holds every entry once open; a bad
     const bad: string[] = [];
     await using mirror = await KvMirror.open(a.kv, {
       ...json,
+      js: a.js,
       onBadEntry: (key, error) => bad.push(`${key}: ${error.name}`),
     });
     equal(mirror.size, 49);
@@ -121,11 +131,13 @@ Deno.test("on a 3-node cluster an R3 bucket keeps every acknowledged update with
   const urls = cluster.urls.split(",");
   await using a = await instance(urls, "counts", 3);
   await using b = await instance(urls, "counts", 3);
-  await using mirrorA = await KvMirror.open(a.kv, json);
-  await using mirrorB = await KvMirror.open(b.kv, json);
+  await using mirrorA = await KvMirror.open(a.kv, { ...json, js: a.js });
+  await using mirrorB = await KvMirror.open(b.kv, { ...json, js: b.js });
   const increment = (n: number | undefined) => (n ?? 0) + 1;
   for (let i = 0; i < 5; i++) await mirrorA.update("hits", increment);
   await cluster.nodes[2].kill("SIGKILL");
   for (let i = 0; i < 5; i++) await mirrorB.update("hits", increment);
-  equal(json.decode((await a.kv.get("hits"))!.value), 10);
+  equal(mirrorB.get("hits"), 10);
+  // a's watch comes back by itself after the node it used is gone.
+  await until(mirrorA, "hits", 10, FAILOVER_MS);
 });

@@ -11,10 +11,12 @@ import {
   type StreamedMessage,
 } from "../../lib/cluster/message_stream.ts";
 import { within } from "../_helpers.ts";
-import { startNats } from "../_nats.ts";
+import { startNats, startNatsCluster } from "../_nats.ts";
 
 const LIMITS = { retentionDays: 30, maxBytes: 64 * 1024 * 1024 };
 const SEE_MS = 5_000;
+/** After a NATS node is killed: reconnect, leader election and the follower's re-creation. */
+const FAILOVER_MS = 20_000;
 
 /** Collects what a follower delivers; `until(n)` waits for n of them. */
 function collector() {
@@ -26,13 +28,13 @@ function collector() {
       seen.push(streamed);
       wake();
     },
-    until(count: number): Promise<void> {
+    until(count: number, ms = SEE_MS): Promise<void> {
       const done = Promise.withResolvers<void>();
       wake = () => {
         if (seen.length >= count) done.resolve();
       };
       wake();
-      return within(done.promise, SEE_MS, `${count} messages (have ${seen.length})`);
+      return within(done.promise, ms, `${count} messages (have ${seen.length})`);
     },
   };
 }
@@ -142,5 +144,41 @@ Deno.test("retention days and the total history quota are the stream's max_age a
     equal(info.config.max_bytes, 2 * 1024 * 1024);
   } finally {
     await nc!.close();
+  }
+});
+
+Deno.test("on a 3-node cluster an R3 stream loses no acknowledged message when a node is killed mid-chat", async () => {
+  await using cluster = await startNatsCluster();
+  const servers = cluster.urls.split(",");
+  const [sender, receiver] = await Promise.all([1, 2].map(() => connect({ servers })));
+  try {
+    const stream = await MessageStream.open(sender!, { ...LIMITS, replicas: 3 });
+    const follower = collector();
+    const stop = await (await MessageStream.open(receiver!, { ...LIMITS, replicas: 3 }))
+      .follow(0, follower.listener);
+    const acked: number[] = [];
+    const say = async (i: number) => {
+      const m = await stream.publishRoom({
+        kind: "message",
+        room: "main",
+        from: "a",
+        text: `m${i}`,
+        ts: i,
+      });
+      acked.push(m.id);
+    };
+    for (let i = 1; i <= 5; i++) await say(i);
+    await cluster.nodes[2].kill("SIGKILL");
+    for (let i = 6; i <= 10; i++) await say(i);
+    await follower.until(10, FAILOVER_MS);
+    deepEqual(
+      follower.seen.map((s) => s.message.text),
+      Array.from({ length: 10 }, (_, i) => `m${i + 1}`),
+    );
+    deepEqual(follower.seen.map((s) => s.message.id), acked);
+    await stop.stop();
+  } finally {
+    await sender!.close();
+    await receiver!.close();
   }
 });
