@@ -31,6 +31,7 @@ import { SERVER_NAME } from "./server_name.ts";
 import type { ServerConfig } from "./settings.ts";
 import { Session } from "./session.ts";
 import { FlushBatch } from "./flush_batch.ts";
+import { startClusterMode } from "../cluster/cluster_mode.ts";
 import { shutDown, SHUTDOWN_DEADLINE_MS } from "./shutdown.ts";
 import { loadTls } from "./tls_files.ts";
 import { cannotListen, openTransport } from "./transport.ts";
@@ -109,6 +110,14 @@ export async function startServer(
   const clock = deps.clock ?? systemClock;
   const random = deps.random ?? systemRandom;
   const announce = deps.announce ?? ((line: string) => console.log(line));
+  // --cluster: NATS is reached first, before any local file is opened.
+  if (config.cluster !== undefined) {
+    await startClusterMode({
+      cluster: config.cluster,
+      clusterCreds: config.clusterCreds,
+      clusterCa: config.clusterCa,
+    });
+  }
   const tls = await loadTls(config);
   const metrics = createServerMetrics();
   // Before anything is opened or written.

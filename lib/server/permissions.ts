@@ -13,6 +13,7 @@ import { fileURLToPath } from "node:url";
 import { CERT_FILES } from "../net/cert_files.ts";
 import { CONFIG_ENV } from "../util/config.ts";
 import type { ServerConfig } from "./settings.ts";
+import { parseClusterUrls } from "../cluster/cluster_urls.ts";
 
 /** The web client's bundle, read when the web port is on (lib/server/web.ts finds it there). */
 const WEB_DIST_READ = "web/dist";
@@ -61,7 +62,8 @@ export interface ServerPermissionOptions {
  * (the check for accounts left there by earlier versions), the data
  * directory and the credentials file's directory. Writes: the data
  * directory and the credentials file's directory. Network: the chat and
- * ops addresses, the joke API's host and the mail server.
+ * ops addresses, the joke API's host, the mail server and the NATS servers
+ * of `--cluster` (whose creds and CA files are read too).
  *
  * @param config The server's configuration.
  * @param options The config file and working directory.
@@ -105,6 +107,7 @@ export function serverPermissions(
     "credentials.json",
     ...(config.webPort === 0 ? [] : [WEB_DIST_READ]),
     ...[config.clientCa, config.clientCertPins, config.smtpCa].filter(isString),
+    ...[config.clusterCreds, config.clusterCa].filter(isString),
   ]);
   const hosts = unique([
     netHost(config.hostname),
@@ -114,6 +117,9 @@ export function serverPermissions(
     ...(config.webPort === 0 ? [] : ["127.0.0.1"]),
     new URL(config.jokeUrl).host,
     ...(config.smtpHost === undefined ? [] : [`${netHost(config.smtpHost)}:${config.smtpPort}`]),
+    ...(config.cluster === undefined
+      ? []
+      : parseClusterUrls(config.cluster).map((s) => s.hostPort)),
   ]);
   guardPaths(config, {
     cwd,

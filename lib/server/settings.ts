@@ -16,6 +16,7 @@ import {
 } from "./read_budget.ts";
 import { join } from "node:path";
 import { isMailAddress } from "./smtp.ts";
+import { parseClusterUrls } from "../cluster/cluster_urls.ts";
 
 /** The accounts file's name in the data directory, its default place. */
 export const CREDENTIALS_FILE = "credentials.json";
@@ -118,6 +119,25 @@ export const SERVER_SETTINGS = [
     help: "Data directory, made 0700: history.db (+ -wal, -shm), credentials.json (unless " +
       "--credentials), lockout.json, tokens.json (web sessions), activity.json (who is online, " +
       "for deno task user list)",
+  },
+  {
+    key: "cluster",
+    type: "string",
+    default: undefined,
+    help:
+      "NATS servers nats://HOST:PORT[,...]: run as one of many instances on NATS JetStream (unset: embedded, one process)",
+  },
+  {
+    key: "clusterCreds",
+    type: "string",
+    default: undefined,
+    help: "NATS credentials file (.creds) for --cluster",
+  },
+  {
+    key: "clusterCa",
+    type: "string",
+    default: undefined,
+    help: "CA file for the NATS servers' certificates (turns TLS on for --cluster)",
   },
   {
     key: "maxFrameBytes",
@@ -512,8 +532,25 @@ export function parseServerConfig(
       "jokeUrl",
     );
   }
+  checkCluster(config);
   checkAlerts(config);
   return { config, help: loaded.help };
+}
+
+/** The cluster's servers parse; its creds and CA only go with it. */
+function checkCluster(config: ServerConfig): void {
+  if (config.cluster === undefined) {
+    for (const key of ["clusterCreds", "clusterCa"] as const) {
+      if (config[key] !== undefined) throw new ConfigError(`${key} needs cluster`, key);
+    }
+    return;
+  }
+  try {
+    parseClusterUrls(config.cluster);
+  } catch (error) {
+    if (error instanceof SyntaxError) throw new ConfigError(error.message, "cluster");
+    throw error;
+  }
 }
 
 /** Lockout alerts need both addresses, valid, and a password only over TLS. */
