@@ -23,7 +23,17 @@ export const CHAT_BUCKETS = {
   bans: "banter_bans",
   members: "banter_members",
   read: "banter_read",
+  rooms: "banter_rooms",
 } as const;
+
+/** A room as the rooms bucket holds it (members are counted from the memberships). */
+export interface ClusterRoom {
+  readonly name: string;
+  /** `""` when none was set. */
+  readonly topic: string;
+  /** When the room was first joined (ms since the epoch). */
+  readonly created: number;
+}
 
 /** Options for {@linkcode ClusterChatState.open}. */
 export interface ClusterChatStateOptions {
@@ -40,15 +50,37 @@ export class ClusterChatState implements AsyncDisposable {
   #bans: KvMirror<BanRecord>;
   #members: KvMirror<readonly string[]>;
   #read: KvMirror<number>;
+  #rooms: KvMirror<ClusterRoom>;
+  /** Member count per room, kept from the memberships mirror's changes. */
+  #counts = new Map<string, number>();
+  /** The rooms of each account key as last counted. */
+  #counted = new Map<string, readonly string[]>();
 
   private constructor(
     bans: KvMirror<BanRecord>,
     members: KvMirror<readonly string[]>,
     read: KvMirror<number>,
+    rooms: KvMirror<ClusterRoom>,
   ) {
     this.#bans = bans;
     this.#members = members;
     this.#read = read;
+    this.#rooms = rooms;
+    for (const [key, list] of members.entries()) this.#count(key, list);
+    members.onChange((key, list) => this.#count(key, list));
+  }
+
+  #count(key: string, list: readonly string[] | undefined): void {
+    for (const room of this.#counted.get(key) ?? []) {
+      const left = (this.#counts.get(room) ?? 1) - 1;
+      if (left <= 0) this.#counts.delete(room);
+      else this.#counts.set(room, left);
+    }
+    if (list === undefined || list.length === 0) this.#counted.delete(key);
+    else {
+      this.#counted.set(key, list);
+      for (const room of list) this.#counts.set(room, (this.#counts.get(room) ?? 0) + 1);
+    }
   }
 
   /**
@@ -76,7 +108,8 @@ export class ClusterChatState implements AsyncDisposable {
     const bans = await mirror(CHAT_BUCKETS.bans, BAN_CODEC);
     const members = await mirror(CHAT_BUCKETS.members, ROOMS_CODEC);
     const read = await mirror(CHAT_BUCKETS.read, MARKER_CODEC);
-    return new ClusterChatState(bans, members, read);
+    const rooms = await mirror(CHAT_BUCKETS.rooms, ROOM_CODEC);
+    return new ClusterChatState(bans, members, read, rooms);
   }
 
   /** The ban of `user` (case-insensitive), if banned. */
@@ -151,6 +184,91 @@ export class ClusterChatState implements AsyncDisposable {
     return removed;
   }
 
+  /** How many accounts are members of `room`. */
+  memberCount(room: string): number {
+    return this.#counts.get(room) ?? 0;
+  }
+
+  /** The room, if it exists. */
+  room(name: string): ClusterRoom | undefined {
+    return this.#rooms.get(kvToken(name));
+  }
+
+  /** Every room, sorted by name. */
+  rooms(): ClusterRoom[] {
+    return [...this.#rooms.entries()].map(([, room]) => room)
+      .sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+  }
+
+  /** How many rooms there are. */
+  get roomCount(): number {
+    return this.#rooms.size;
+  }
+
+  /** Make `room` exist (with no topic) if it does not. @returns `false` when it did. */
+  async ensureRoom(name: string, ts: number): Promise<boolean> {
+    let made = false;
+    await this.#rooms.update(kvToken(name), (current) => {
+      made = current === undefined;
+      return current ?? { name, topic: "", created: ts };
+    });
+    return made;
+  }
+
+  /** Set a room's topic (`""` clears it); a room that does not exist is made. */
+  async setTopic(name: string, topic: string, ts: number): Promise<void> {
+    await this.#rooms.update(kvToken(name), (current) => ({
+      name,
+      topic,
+      created: current?.created ?? ts,
+    }));
+  }
+
+  /**
+   * Forget a room (its topic; memberships naming it are removed by their
+   * accounts' next change, and read markers stay until then).
+   *
+   * @returns `false` when there was no such room.
+   */
+  async deleteRoom(name: string): Promise<boolean> {
+    let deleted = false;
+    await this.#rooms.update(kvToken(name), (current) => {
+      deleted = current !== undefined;
+      return undefined;
+    });
+    return deleted;
+  }
+
+  /**
+   * Forget a removed account's memberships and its read markers.
+   *
+   * @returns How many memberships and markers were forgotten.
+   */
+  async forgetAccount(account: string): Promise<number> {
+    let forgotten = 0;
+    await this.#members.update(kvToken(account), (current) => {
+      forgotten = current?.length ?? 0;
+      return undefined;
+    });
+    const prefix = `${kvToken(account)}.`;
+    const markers = [...this.#read.entries()].filter(([key]) => key.startsWith(prefix));
+    await Promise.all(markers.map(([key]) => this.#read.update(key, () => undefined)));
+    return forgotten + markers.length;
+  }
+
+  /**
+   * Call `listener` with the account key whose memberships changed, own or
+   * another instance's change.
+   *
+   * @returns The unsubscribe.
+   */
+  onMembership(listener: (account: string, rooms: readonly string[]) => void): () => void {
+    return this.#members.onChange((key, list) => {
+      const account = accountOfToken(key);
+      if (account !== undefined) listener(account, list ?? []);
+    });
+  }
+
   /** The id `account` has read up to in `conversation` (`#room` or `@account`); 0 when none. */
   lastRead(account: string, conversation: string): number {
     return this.#read.get(markerKey(account, conversation)) ?? 0;
@@ -185,7 +303,7 @@ export class ClusterChatState implements AsyncDisposable {
    * @returns The unsubscribe.
    */
   onChange(listener: () => void): () => void {
-    const stops = [this.#bans, this.#members, this.#read].map((mirror) =>
+    const stops = [this.#bans, this.#members, this.#read, this.#rooms].map((mirror) =>
       mirror.onChange(() => listener())
     );
     return () => stops.forEach((stop) => stop());
@@ -193,7 +311,12 @@ export class ClusterChatState implements AsyncDisposable {
 
   /** Stop following the buckets. */
   async close(): Promise<void> {
-    await Promise.all([this.#bans.close(), this.#members.close(), this.#read.close()]);
+    await Promise.all([
+      this.#bans.close(),
+      this.#members.close(),
+      this.#read.close(),
+      this.#rooms.close(),
+    ]);
   }
 
   /** {@linkcode close}. */
@@ -236,6 +359,25 @@ const ROOMS_CODEC = jsonCodec(
     Array.isArray(value) && value.every((room) => typeof room === "string"),
   "a list of rooms",
 );
+
+const ROOM_CODEC = jsonCodec(
+  (value): value is ClusterRoom =>
+    isRecord(value) && typeof value.name === "string" && typeof value.topic === "string" &&
+    Number.isSafeInteger(value.created),
+  "a room",
+);
+
+/** The account key a memberships key stands for, if it decodes. */
+function accountOfToken(token: string): string | undefined {
+  try {
+    const binary = atob(token.replaceAll("-", "+").replaceAll("_", "/"));
+    return new TextDecoder("utf-8", { fatal: true }).decode(
+      Uint8Array.from(binary, (c) => c.charCodeAt(0)),
+    );
+  } catch {
+    return undefined;
+  }
+}
 
 const MARKER_CODEC = jsonCodec(
   (value): value is number => Number.isSafeInteger(value) && (value as number) >= 0,
