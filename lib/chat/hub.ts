@@ -31,6 +31,7 @@ import { accountKeyOf } from "./message.ts";
 import { mentionsOf } from "./mentions.ts";
 import { checkMessageText, CONTROL_CHARACTERS, MAX_MESSAGE_LINES } from "./message_text.ts";
 import type { ChatRequest, Outcome } from "./request.ts";
+import type { MessageRelay, RelayedMessage } from "./message_relay.ts";
 import { LOBBY, parseRoomName, Room } from "./room.ts";
 import { TokenBucket, type TokenBucketOptions } from "./rate_limit.ts";
 import { RoomQuota, ROOMS_CREATED_PER_HOUR } from "./room_quota.ts";
@@ -141,6 +142,11 @@ export class Hub {
   #byName = new Map<string, Account>();
   #nextId: number;
   #closed = false;
+  /** Cluster mode: where messages are stored and numbered; see `message_relay.ts`. */
+  #relay: MessageRelay | undefined;
+  #onOnlineChange: () => void;
+  /** Why nothing can be posted now (the cluster link is lost); told to refused senders. */
+  #unavailable: string | undefined;
 
   /**
    * @param options TimeSource, storage, limits and hooks.
@@ -149,6 +155,8 @@ export class Hub {
   constructor(options: HubOptions) {
     this.#clock = options.clock;
     this.#history = options.history ?? new MemoryHistory();
+    this.#relay = options.relay;
+    this.#onOnlineChange = options.onOnlineChange ?? (() => {});
     this.#historyLimit = count("historyLimit", options.historyLimit ?? 50, 0);
     this.#maxMessageLength = count("maxMessageLength", options.maxMessageLength ?? 4096, 1);
     this.#retentionDays = count("retentionDays", options.retentionDays ?? 30, 0);
@@ -276,7 +284,10 @@ export class Hub {
       this.#attach(seat, seat.room);
       this.#deliverRoom(seat, seat.room);
     }
-    if (!wasOnline) this.#announce(account, seat);
+    if (!wasOnline) {
+      this.#announce(account, seat);
+      this.#onOnlineChange();
+    }
     if (seat.wide) {
       const conversations = conversationEntries(this.#history, readerOf(account));
       seat.member.deliver({ kind: "conversations", conversations });
@@ -301,6 +312,12 @@ export class Hub {
         if (seat.active) this.#remove(seat, reason);
       },
     };
+  }
+
+  /** The accounts online here (not the operator), for the cluster's presence. */
+  online(): { account: string; name: string }[] {
+    return [...this.#accounts.values()].filter((a) => a.role !== "operator")
+      .map((a) => ({ account: a.key, name: a.name }));
   }
 
   /** Everyone online, each account once, sorted by name. */
@@ -396,6 +413,156 @@ export class Hub {
     return this.#jokes.settled();
   }
 
+  /**
+   * Cluster mode: a message the relay's log holds, in the log's order. It is
+   * kept in this hub's history (a local copy) and delivered to the members
+   * online here, the sender's own sessions included.
+   *
+   * @param relayed The numbered message; a DM with its two accounts.
+   */
+  receive(relayed: RelayedMessage): void {
+    const { message, accounts } = relayed;
+    if (message.id < this.#nextId) return; // already here (a replayed tail)
+    this.#nextId = message.id + 1;
+    if (message.kind === "message") {
+      this.#history.append(message);
+      const narrow = message.text.includes("\n") ? oneLine(message) : message;
+      this.#rooms.get(message.room)?.broadcast(message, narrow);
+    } else if (accounts !== undefined) {
+      this.#history.append(message, accounts);
+      this.#deliverDirect(message, accounts);
+    }
+  }
+
+  /**
+   * Cluster mode: posting is not possible now (`reason`, fit for users) or
+   * again (`undefined`). Every session here is told of the change; while
+   * unavailable, requests that change anything are refused with `reason`.
+   *
+   * @param reason Why, or `undefined` when it is back.
+   * @param back What to tell when it is back.
+   */
+  setUnavailable(reason: string | undefined, back = "Cluster link back: you can send again"): void {
+    if (reason === this.#unavailable) return;
+    const was = this.#unavailable;
+    this.#unavailable = reason;
+    const text = reason ?? back;
+    if (was !== undefined && reason !== undefined) return; // still down, told already
+    for (const account of this.#accounts.values()) {
+      for (const seat of account.seats) {
+        this.#notice(seat, text, reason === undefined ? "info" : "warn");
+      }
+    }
+  }
+
+  /**
+   * Close every session of `user` here (case-insensitive), as another
+   * instance's kick or ban asks; others here see them leave.
+   *
+   * @returns How many sessions were closed.
+   */
+  closeUser(user: string, close: CloseReason, leaveReason: string): number {
+    const account = this.#byName.get(foldName(user));
+    if (account === undefined || account.role === "operator") return 0;
+    const seats = [...account.seats];
+    for (const seat of seats) this.#close(seat, close, leaveReason);
+    return seats.length;
+  }
+
+  /**
+   * Cluster mode: another instance changed `account`'s rooms. Its sessions
+   * here follow: rooms joined are shown, rooms left are left.
+   *
+   * @param account The account id.
+   * @param rooms Its rooms now.
+   */
+  followMemberships(account: string, rooms: readonly string[]): void {
+    const online = this.#accounts.get(account);
+    if (online === undefined || this.#closed) return;
+    const now = new Set(rooms);
+    for (const room of [...online.rooms]) {
+      if (now.has(room)) continue;
+      online.rooms.delete(room);
+      for (const seat of online.seats) {
+        if (!seat.wide) continue;
+        this.#detachFrom(seat, room, "parted");
+        seat.member.deliver({ kind: "part", room, user: online.name, ts: this.#clock.now() });
+        if (seat.room === room) seat.room = [...online.rooms].sort()[0] ?? LOBBY;
+      }
+    }
+    for (const room of now) {
+      if (online.rooms.has(room)) continue;
+      online.rooms.add(room);
+      for (const seat of online.seats) {
+        if (!seat.wide) continue;
+        this.#attach(seat, room);
+        this.#deliverRoom(seat, room);
+      }
+    }
+  }
+
+  /**
+   * Cluster mode: another instance moved `account`'s read marker. Its wide
+   * sessions here are told, as for a read on another device.
+   */
+  followRead(account: string, conversation: string, lastRead: number): void {
+    const online = this.#accounts.get(account);
+    if (online === undefined) return;
+    let event: ChatEvent;
+    if (conversation.startsWith("#")) {
+      event = { kind: "read", room: conversation.slice(1), lastRead };
+    } else {
+      const other = this.#accounts.get(conversation.slice(1))?.name;
+      if (other === undefined) return;
+      event = { kind: "read", with: other, lastRead };
+    }
+    for (const seat of online.seats) if (seat.wide) seat.member.deliver(event);
+  }
+
+  /** Cluster mode: another instance set `room`'s topic; its receivers here see it. */
+  followTopic(room: string, topic: string): void {
+    const shown = this.#rooms.get(room);
+    const ts = this.#clock.now();
+    shown?.broadcast({ kind: "topic", room, text: topic, by: "", ts }, {
+      kind: "notice",
+      level: "info",
+      text: topic === "" ? `The topic of #${room} was cleared` : `Topic of #${room}: ${topic}`,
+      ts,
+    });
+  }
+
+  /** The names present in `room`: here, and (cluster mode) members online elsewhere. */
+  #roomNames(room: string): string[] {
+    const here = this.#rooms.get(room)?.names() ?? [];
+    if (this.#relay === undefined) return here;
+    const seen = new Set(here.map(foldName));
+    const names = [...here];
+    for (const user of this.#relay.remoteUsers()) {
+      const key = foldName(user.name);
+      if (seen.has(key) || !this.#history.roomsOf(user.account).includes(room)) continue;
+      seen.add(key);
+      names.push(user.name);
+    }
+    return names.length === here.length ? here : names.sort((a, b) => a < b ? -1 : a > b ? 1 : 0);
+  }
+
+  /** `/who`'s view of a name: online here, or (cluster mode) elsewhere. */
+  #listed(name: string): { name: string; role: Role; away: string | undefined } | undefined {
+    const here = this.#byName.get(foldName(name));
+    if (here !== undefined || this.#relay === undefined) return here;
+    const key = foldName(name);
+    const remote = this.#relay.remoteUsers().find((user) => foldName(user.name) === key);
+    if (remote === undefined) return undefined;
+    return { name: remote.name, role: this.#roleOf(remote.name) ?? "user", away: remote.away };
+  }
+
+  /** A command's post or DM through the relay: a refusal is told to `seat`. */
+  #told(seat: Seat, posted: number | Promise<number>): void {
+    if (posted instanceof Promise) {
+      void posted.catch((error) => this.#notice(seat, refusalText(error), "error"));
+    }
+  }
+
   #openAccount(member: Member, key: string, nameKey: string): Account {
     const rooms = new Set(this.#history.roomsOf(key));
     if (rooms.size === 0) {
@@ -418,6 +585,12 @@ export class Hub {
   /** A one-line typed text, as `say` without a room. */
   #input(seat: Seat, text: string): void {
     const outcome = this.#request(seat, { kind: "say", text });
+    if (outcome.ok && outcome.pending !== undefined) {
+      void outcome.pending.then((settled) => {
+        if (!settled.ok) this.#notice(seat, settled.message, "error");
+      });
+      return;
+    }
     if (outcome.ok) return;
     if (outcome.code === "rate_limited") {
       if (outcome.first) this.#notice(seat, outcome.message, "warn");
@@ -449,12 +622,22 @@ export class Hub {
       };
     }
     seat.throttled = false;
+    if (this.#unavailable !== undefined && CHANGES.has(request.kind)) {
+      return { ok: false, code: "refused", message: this.#unavailable };
+    }
     seat.ref = request.ref;
     seat.failure = undefined;
     try {
       const messageId = this.#handle(seat, request);
       if (seat.failure !== undefined) {
         return { ok: false, code: "refused", message: seat.failure };
+      }
+      if (messageId instanceof Promise) {
+        const pending = messageId.then(
+          (id): Outcome => ({ ok: true, messageId: id }),
+          (error): Outcome => ({ ok: false, code: "refused", message: refusalText(error) }),
+        );
+        return { ok: true, pending };
       }
       return messageId === undefined ? { ok: true } : { ok: true, messageId };
     } catch (error) {
@@ -467,7 +650,7 @@ export class Hub {
   }
 
   /** Do a request; throws a user-fit error when it cannot. @returns a posted message's id */
-  #handle(seat: Seat, request: ChatRequest): number | undefined {
+  #handle(seat: Seat, request: ChatRequest): number | Promise<number> | undefined {
     switch (request.kind) {
       case "say": {
         const room = request.room === undefined ? seat.room : this.#memberRoom(seat, request.room);
@@ -536,11 +719,7 @@ export class Hub {
       caller: { name: seat.account.name, role: seat.account.role },
       room,
       reply: (text, level = "info") => this.#reply(seat, text, level),
-      who: () =>
-        whoEntries(
-          this.#rooms.get(room)?.names() ?? [],
-          (name) => this.#byName.get(foldName(name)),
-        ),
+      who: () => whoEntries(this.#roomNames(room), (name) => this.#listed(name)),
       rooms: () => roomsListing(this.#history.rooms()),
       show: (listing) => this.#show(seat, listing),
       join: (name) => this.#join(seat, name),
@@ -553,10 +732,13 @@ export class Hub {
       },
       away: (text) => this.#away(seat, text),
       say: (text, options) => {
-        this.#post(room, seat.account.name, text, options?.action ? { action: true } : {});
+        this.#told(
+          seat,
+          this.#post(room, seat.account.name, text, options?.action ? { action: true } : {}),
+        );
       },
       direct: (to, text) => {
-        this.#direct(seat, to, text);
+        this.#told(seat, this.#direct(seat, to, text));
       },
       quit: () => this.#quit(seat),
       joke: () => this.#joke(seat),
@@ -607,20 +789,29 @@ export class Hub {
     for (const line of listingText(listing)) this.#notice(seat, line);
   }
 
-  /** Store one room message, then deliver it to the room's receivers. @returns its id */
+  /**
+   * Store one room message, then deliver it to the room's receivers; with a
+   * relay, hand it to the relay, which brings it back through `receive`.
+   * @returns its id, or with a relay the promise of it
+   */
   #post(
     room: string,
     from: string,
     text: string,
     flags: { action?: boolean; bot?: boolean },
-  ): number {
+  ): number | Promise<number> {
+    const ts = this.#clock.now();
+    if (this.#relay !== undefined) {
+      return this.#relay.postRoom({ kind: "message", room, from, text, ts, ...flags })
+        .then((stored) => stored.id);
+    }
     const message: RoomMessage = {
       kind: "message",
       id: this.#nextId,
       room,
       from,
       text,
-      ts: this.#clock.now(),
+      ts,
       ...flags,
     };
     this.#history.append(message);
@@ -637,11 +828,18 @@ export class Hub {
     return this.#accountOf(name);
   }
 
-  #direct(seat: Seat, to: string, text: string): number {
+  #direct(seat: Seat, to: string, text: string): number | Promise<number> {
     const problem = validateUserName(to);
     if (problem !== undefined) throw new Error(`Cannot send: not a user name (${problem})`);
     const target = this.#accountNamed(to);
     if (target === undefined) throw new Error(`Cannot send: ${to} is not online`);
+    if (this.#relay !== undefined) {
+      const ts = this.#clock.now();
+      return this.#relay.postDirect(
+        { kind: "dm", from: seat.account.name, to: target.name, text, ts },
+        { from: seat.account.key, to: target.account },
+      ).then((stored) => stored.id);
+    }
     const dm: DirectMessage = {
       kind: "dm",
       id: this.#nextId,
@@ -652,13 +850,17 @@ export class Hub {
     };
     this.#history.append(dm, { from: seat.account.key, to: target.account });
     this.#nextId++;
-    const narrow = text.includes("\n") ? oneLine(dm) : dm;
+    this.#deliverDirect(dm, { from: seat.account.key, to: target.account });
+    return dm.id;
+  }
+
+  #deliverDirect(dm: DirectMessage, accounts: { from: string; to: string }): void {
+    const narrow = dm.text.includes("\n") ? oneLine(dm) : dm;
     const receivers = new Set([
-      ...(this.#accounts.get(target.account)?.seats ?? []),
-      ...seat.account.seats,
+      ...(this.#accounts.get(accounts.to)?.seats ?? []),
+      ...(this.#accounts.get(accounts.from)?.seats ?? []),
     ]);
     for (const receiver of receivers) receiver.member.deliver(receiver.wide ? dm : narrow);
-    return dm.id;
   }
 
   #join(seat: Seat, input: string): void {
@@ -849,7 +1051,7 @@ export class Hub {
     const account = seat.account;
     seat.member.deliver(
       roomEntered(this.#history, room, readerOf(account), {
-        members: this.#rooms.get(room)?.names() ?? [],
+        members: this.#roomNames(room),
         historyLimit: this.#historyLimit,
         retentionDays: this.#retentionDays,
         wide: seat.wide,
@@ -881,8 +1083,8 @@ export class Hub {
     const target = this.#target(actor, user, "kick");
     if (target === undefined) throw new Error(`Cannot kick ${user}: not online`);
     const by = actor.account.name;
-    this.#onModeration({ action: "kick", by, target: target.name });
     const { close, leaveReason } = sanctionClose("kicked", by, reason);
+    this.#onModeration({ action: "kick", by, target: target.name, message: close.message });
     for (const seat of [...target.seats]) this.#close(seat, close, leaveReason);
   }
 
@@ -904,8 +1106,8 @@ export class Hub {
     const by = actor.account.name;
     const reason = boundReason(typed);
     this.#history.ban(user, this.#clock.now(), { by, reason });
-    this.#onModeration({ action: "ban", by, target: target?.name ?? user });
     const { close, leaveReason } = sanctionClose("banned", by, reason);
+    this.#onModeration({ action: "ban", by, target: target?.name ?? user, message: close.message });
     for (const seat of [...target?.seats ?? []]) this.#close(seat, close, leaveReason);
   }
 
@@ -947,7 +1149,14 @@ export class Hub {
     if (problem !== undefined) {
       this.#noticeTo(user, `Joke service unavailable (${problem})`, "info");
     }
-    for (const line of lines) this.#post(room, BOT_NAME, line, { bot: true });
+    for (const line of lines) {
+      const posted = this.#post(room, BOT_NAME, line, { bot: true });
+      if (posted instanceof Promise) {
+        void posted.catch((error) =>
+          this.#noticeTo(user, `Cannot tell a joke: ${refusalText(error)}`, "error")
+        );
+      }
+    }
   }
 
   /** Make `seat` a receiver of `room`; others see `join` when its name was not present. */
@@ -996,7 +1205,10 @@ export class Hub {
     if (this.#accounts.get(account.key) === account) this.#accounts.delete(account.key);
     if (this.#byName.get(account.nameKey) === account) this.#byName.delete(account.nameKey);
     this.#rateStates.release(account.key, account.bucket);
-    if (!this.#closed) this.#announce(account, undefined);
+    if (!this.#closed) {
+      this.#announce(account, undefined);
+      this.#onOnlineChange();
+    }
   }
 
   /** Remove a seat, then ask its connection to close. */
@@ -1016,6 +1228,14 @@ export class Hub {
     const account = this.#byName.get(foldName(user));
     for (const seat of account?.seats ?? []) this.#notice(seat, text, level);
   }
+}
+
+/** The requests refused while nothing can be stored (`Hub.setUnavailable`). */
+const CHANGES: ReadonlySet<ChatRequest["kind"]> = new Set(["say", "dm", "join", "part", "topic"]);
+
+/** A relay's failure as the sender is told it. */
+function refusalText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }
 
 /** The account as a replay reads for it. */

@@ -11,6 +11,7 @@ import type { HistoryStore } from "./history.ts";
 import type { JokeTeller } from "./jokes.ts";
 import type { Role } from "./message.ts";
 import type { ChatRequest, Outcome } from "./request.ts";
+import type { MessageRelay } from "./message_relay.ts";
 import type { TokenBucketOptions } from "./rate_limit.ts";
 
 /** Longest room topic, in characters. */
@@ -98,6 +99,15 @@ export interface HubOptions {
    * @default only online users are known
    */
   accountOf?: (name: string) => { readonly name: string; readonly account: string } | undefined;
+  /**
+   * Cluster mode: the shared log messages go through (see
+   * `message_relay.ts`). With it, a posted message is delivered only when
+   * the log hands it back to `Hub.receive`.
+   * @default none: messages are stored in `history` and delivered at once
+   */
+  relay?: MessageRelay;
+  /** Called after an account came online or went offline here (cluster presence). */
+  onOnlineChange?: () => void;
 }
 
 /** The limits a client needs to know, from `Hub.limits`. */
@@ -130,6 +140,8 @@ export interface ModerationEvent {
   readonly target: string;
   /** The target was not a valid user name, so nothing was done. */
   readonly refused?: true;
+  /** A kick or ban: what the target's sessions were told as they were closed. */
+  readonly message?: string;
 }
 
 /**

@@ -47,6 +47,12 @@ export type Outcome =
     readonly ok: true;
     /** The id of the message it posted, if it posted one. */
     readonly messageId?: number;
+    /**
+     * Set when the answer is not known yet (cluster mode: a message is
+     * acknowledged once the shared log stored it): settles to the final
+     * outcome, never rejects.
+     */
+    readonly pending?: Promise<Outcome>;
   }
   | {
     readonly ok: false;

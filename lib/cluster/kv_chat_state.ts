@@ -264,8 +264,68 @@ export class ClusterChatState implements AsyncDisposable {
    */
   onMembership(listener: (account: string, rooms: readonly string[]) => void): () => void {
     return this.#members.onChange((key, list) => {
-      const account = accountOfToken(key);
+      const account = fromKvToken(key);
       if (account !== undefined) listener(account, list ?? []);
+    });
+  }
+
+  /** Every account's rooms, as held now. */
+  *memberships(): IterableIterator<[account: string, rooms: readonly string[]]> {
+    for (const [key, rooms] of this.#members.entries()) {
+      const account = fromKvToken(key);
+      if (account !== undefined) yield [account, rooms];
+    }
+  }
+
+  /** Every read marker, as held now. */
+  *markers(): IterableIterator<[account: string, conversation: string, id: number]> {
+    for (const [key, id] of this.#read.entries()) {
+      const parsed = parseMarkerKey(key);
+      if (parsed !== undefined) yield [parsed.account, parsed.conversation, id];
+    }
+  }
+
+  /** The memberships of `account` as the bucket holds them now. */
+  membershipsOf(account: string): readonly string[] {
+    return this.#members.get(kvToken(account)) ?? [];
+  }
+
+  /**
+   * Call `listener` on every read marker change seen, own or another instance's.
+   *
+   * @returns The unsubscribe.
+   */
+  onMarker(listener: (account: string, conversation: string, id: number) => void): () => void {
+    return this.#read.onChange((key, id) => {
+      const parsed = parseMarkerKey(key);
+      if (parsed !== undefined && id !== undefined) {
+        listener(parsed.account, parsed.conversation, id);
+      }
+    });
+  }
+
+  /**
+   * Call `listener` on every room change seen (`undefined`: deleted).
+   *
+   * @returns The unsubscribe.
+   */
+  onRoom(listener: (name: string, room: ClusterRoom | undefined) => void): () => void {
+    return this.#rooms.onChange((key, room) => {
+      const name = room?.name ?? fromKvToken(key);
+      if (name !== undefined) listener(name, room);
+    });
+  }
+
+  /**
+   * Call `listener` on every ban change seen (`undefined`: lifted), with the
+   * folded name.
+   *
+   * @returns The unsubscribe.
+   */
+  onBanChange(listener: (user: string, record: BanRecord | undefined) => void): () => void {
+    return this.#bans.onChange((key, record) => {
+      const user = record?.name ?? fromKvToken(key);
+      if (user !== undefined) listener(user, record);
     });
   }
 
@@ -335,6 +395,16 @@ function markerKey(account: string, conversation: string): string {
   return `${kvToken(account)}.${kvToken(conversation)}`;
 }
 
+function parseMarkerKey(key: string): { account: string; conversation: string } | undefined {
+  const [a, c, more] = key.split(".");
+  if (a === undefined || c === undefined || more !== undefined) return undefined;
+  const account = fromKvToken(a);
+  const conversation = fromKvToken(c);
+  return account === undefined || conversation === undefined
+    ? undefined
+    : { account, conversation };
+}
+
 function jsonCodec<T>(check: (value: unknown) => value is T, what: string): Codec<T> {
   return {
     decode(bytes) {
@@ -367,8 +437,8 @@ const ROOM_CODEC = jsonCodec(
   "a room",
 );
 
-/** The account key a memberships key stands for, if it decodes. */
-function accountOfToken(token: string): string | undefined {
+/** The text a {@linkcode kvToken} stands for, if it decodes. */
+function fromKvToken(token: string): string | undefined {
   try {
     const binary = atob(token.replaceAll("-", "+").replaceAll("_", "/"));
     return new TextDecoder("utf-8", { fatal: true }).decode(

@@ -48,9 +48,14 @@ export interface ClusterPresenceOptions {
   clock: Clock;
   /** Copies of the bucket. @default {1} */
   replicas?: number;
+  /** How long an entry counts after its last refresh; refreshed every third of it. @default {PRESENCE_TTL_MS} */
+  ttlMs?: number;
   /** Called when a refresh cannot be written (the link is down); the next one tries again. */
   onError?: (error: Error) => void;
 }
+
+/** The presence bucket's storage TTL: the longest `--cluster-presence-ttl`. */
+export const PRESENCE_BUCKET_TTL_MS = 3_600_000;
 
 /** The cluster's presence; see the module doc. */
 export class ClusterPresence implements AsyncDisposable {
@@ -72,7 +77,11 @@ export class ClusterPresence implements AsyncDisposable {
       if (value === undefined) this.#seenAt.delete(key);
       else this.#seenAt.set(key, options.clock.now());
     });
-    this.#timer = options.clock.setInterval(() => void this.#write(), PRESENCE_REFRESH_MS);
+    const ttlMs = options.ttlMs ?? PRESENCE_TTL_MS;
+    this.#timer = options.clock.setInterval(
+      () => void this.#write(),
+      ttlMs === PRESENCE_TTL_MS ? PRESENCE_REFRESH_MS : Math.floor(ttlMs / 3),
+    );
   }
 
   /**
@@ -87,7 +96,9 @@ export class ClusterPresence implements AsyncDisposable {
       history: 1,
       replicas: options.replicas ?? 1,
       // Storage is reclaimed too (silently, on 2.9); readers judge age themselves.
-      ttl: PRESENCE_TTL_MS,
+      // The longest TTL an instance may be set to, so every instance binds
+      // the same bucket; each reader judges freshness by its own TTL.
+      ttl: PRESENCE_BUCKET_TTL_MS,
     });
     const mirror = await KvMirror.open(kv, { ...ENTRY_CODEC, js: jetstream(nc) });
     return new ClusterPresence(mirror, options);
@@ -112,9 +123,19 @@ export class ClusterPresence implements AsyncDisposable {
     }
   }
 
+  /** How many instances have a fresh entry, this one included. */
+  instances(): number {
+    const cutoff = this.#options.clock.now() - (this.#options.ttlMs ?? PRESENCE_TTL_MS);
+    let fresh = 1;
+    for (const [key] of this.#mirror.entries()) {
+      if (key !== this.#key && (this.#seenAt.get(key) ?? -Infinity) >= cutoff) fresh++;
+    }
+    return fresh;
+  }
+
   /** Everyone online on any instance whose entry is fresh, sorted by name, each account once. */
   who(): PresentUser[] {
-    const cutoff = this.#options.clock.now() - PRESENCE_TTL_MS;
+    const cutoff = this.#options.clock.now() - (this.#options.ttlMs ?? PRESENCE_TTL_MS);
     const found = new Map<string, PresentUser>();
     for (const user of this.#own) found.set(user.account, user);
     for (const [key, entry] of this.#mirror.entries()) {

@@ -20,18 +20,25 @@ import { startHeartbeat } from "./heartbeat.ts";
 import { refuseExpiredCertificate, watchCertificateExpiry } from "./cert_expiry.ts";
 import { checkDataFiles, createDataDirectories } from "./data_files.ts";
 import { watchDiskSpace } from "./disk_space.ts";
-import { openHistory } from "./history_file.ts";
+import { CLUSTER_COPY_FILE, openHistory } from "./history_file.ts";
 import { refuseLegacyCredentials } from "./legacy_credentials.ts";
 import { createHttpApp, type HttpServer, serveHttp } from "./http.ts";
 import { countedJokeSource } from "./joke_source.ts";
 import { lockoutAlerts } from "./lockout_alerts.ts";
-import { createServerMetrics, monitorEventLoopLag, type RefusalReason } from "./metrics.ts";
+import {
+  addClusterMetrics,
+  createServerMetrics,
+  monitorEventLoopLag,
+  type RefusalReason,
+} from "./metrics.ts";
 import { Refusals } from "./refusals.ts";
 import { SERVER_NAME } from "./server_name.ts";
 import type { ServerConfig } from "./settings.ts";
 import { Session } from "./session.ts";
 import { FlushBatch } from "./flush_batch.ts";
-import { startClusterMode } from "../cluster/cluster_mode.ts";
+import { connectClusterMode, instanceName } from "../cluster/cluster_mode.ts";
+import { ClusterInstance } from "../cluster/instance.ts";
+import type { ClusterLink } from "../cluster/link.ts";
 import { shutDown, SHUTDOWN_DEADLINE_MS } from "./shutdown.ts";
 import { loadTls } from "./tls_files.ts";
 import { cannotListen, openTransport } from "./transport.ts";
@@ -107,17 +114,34 @@ export async function startServer(
   config: ServerConfig,
   deps: ServerDeps = {},
 ): Promise<RunningServer> {
+  const random = deps.random ?? systemRandom;
+  // --cluster: NATS is reached first, before any local file is opened.
+  const instance = config.cluster === undefined
+    ? undefined
+    : instanceName(config, `${config.hostname}:${config.port}`, (n) => random.bytes(n));
+  const link: ClusterLink | undefined = config.cluster === undefined
+    ? undefined
+    : await connectClusterMode(
+      config as typeof config & { cluster: string },
+      instance!,
+    );
+  try {
+    return await startWith(config, deps, link, instance);
+  } catch (error) {
+    await link?.close();
+    throw error;
+  }
+}
+
+async function startWith(
+  config: ServerConfig,
+  deps: ServerDeps,
+  link: ClusterLink | undefined,
+  instance: string | undefined,
+): Promise<RunningServer> {
   const clock = deps.clock ?? systemClock;
   const random = deps.random ?? systemRandom;
   const announce = deps.announce ?? ((line: string) => console.log(line));
-  // --cluster: NATS is reached first, before any local file is opened.
-  if (config.cluster !== undefined) {
-    await startClusterMode({
-      cluster: config.cluster,
-      clusterCreds: config.clusterCreds,
-      clusterCa: config.clusterCa,
-    });
-  }
   const tls = await loadTls(config);
   const metrics = createServerMetrics();
   // Before anything is opened or written.
@@ -153,11 +177,34 @@ export async function startServer(
       return undefined;
     },
   });
-  const history = await openHistory(config.data, {
+  const localHistory = await openHistory(config.data, {
     maxBytesPerUser: config.historyUserBytes,
     maxBytes: config.historyTotalBytes,
     retentionDays: config.retentionDays,
+    // Cluster mode: the local copy of the stream, never the embedded history.
+    ...(link === undefined ? {} : { file: CLUSTER_COPY_FILE }),
   });
+  let cluster: ClusterInstance | undefined;
+  if (link !== undefined) {
+    try {
+      cluster = await ClusterInstance.open(link, {
+        instance: instance!,
+        clock,
+        replicas: config.clusterReplicas,
+        presenceTtlMs: config.clusterPresenceTtl * 1000,
+        retentionDays: config.retentionDays,
+        maxBytes: config.historyTotalBytes,
+        messages: localHistory,
+        figures: addClusterMetrics(metrics.registry),
+      });
+    } catch (error) {
+      localHistory.close();
+      throw new Error(`Cannot start in cluster mode: ${(error as Error).message}`, {
+        cause: error,
+      });
+    }
+  }
+  const history = cluster?.history ?? localHistory;
   // Last logins and sessions online, for `deno task user list`.
   const activity = await ActivityLog.open(join(config.data, ACTIVITY_FILE), {
     clock,
@@ -196,19 +243,37 @@ export async function startServer(
       const roles = store.find(name).map((entry) => entry.role);
       return roles.includes("admin") ? "admin" : roles[0];
     },
-    onModeration: (event: ModerationEvent) =>
+    onModeration: (event: ModerationEvent) => {
       audit.warn(
         event.refused
           ? "Refused {action} of {target} by {by}: not a user name"
           : "{action} of {target} by {by}",
         { action: event.action, target: escapeUntrusted(event.target), by: event.by },
-      ),
+      );
+      // The user's sessions on other instances are closed too.
+      if (cluster !== undefined && !event.refused && event.message !== undefined) {
+        const code = event.action === "kick" ? "kicked" : "banned";
+        void cluster.closeUserElsewhere(event.target, code, event.message);
+      }
+    },
+    ...(cluster === undefined ? {} : {
+      relay: cluster.relay,
+      onOnlineChange: () => cluster.presenceChanged(),
+    }),
     onShutdown: (by: string) => {
       audit.info("Shutdown requested by {user}", { user: by });
       if (deps.onShutdownRequest) deps.onShutdownRequest(by);
       else void running.shutdown(`Server shutting down (requested by ${by})`, `requested by ${by}`);
     },
   });
+
+  try {
+    await cluster?.attach(hub);
+  } catch (error) {
+    await cluster?.close();
+    history.close();
+    throw new Error(`Cannot start in cluster mode: ${(error as Error).message}`, { cause: error });
+  }
 
   followAccounts = (changes) => {
     for (const { id, change, role } of changes) {
@@ -287,6 +352,7 @@ export async function startServer(
     }, handler);
   } catch (error) {
     history.close();
+    await cluster?.close();
     await activity.close();
     throw error;
   }
@@ -295,6 +361,7 @@ export async function startServer(
   if (config.httpPort !== 0) {
     const app = createHttpApp({
       healthy: () => shuttingDown === undefined,
+      ...(cluster === undefined ? {} : { clusterUp: () => cluster.up }),
       metrics: () => {
         metrics.historyBytes.set(history.bytes);
         return metrics.registry.render();
@@ -305,6 +372,7 @@ export async function startServer(
     } catch (error) {
       await transport.close(0);
       history.close();
+      await cluster?.close();
       await activity.close();
       throw cannotListen(config.httpHostname, config.httpPort, error);
     }
@@ -346,6 +414,7 @@ export async function startServer(
       await http?.close();
       await transport.close(0);
       history.close();
+      await cluster?.close();
       throw error; // the missing bundle, or "Cannot listen on ..."
     }
   }
@@ -404,6 +473,8 @@ export async function startServer(
           history,
         }, message);
         await activity.close();
+        await cluster?.close();
+        await link?.close();
         log.info("Shut down: closed {count} {sessions}", {
           count,
           sessions: count === 1 ? "session" : "sessions",

@@ -16,6 +16,12 @@ export const HISTORY_FILE = "history.db";
 /** The files SQLite writes for `history.db`: itself, its WAL and shared memory. */
 export const HISTORY_FILES = [HISTORY_FILE, `${HISTORY_FILE}-wal`, `${HISTORY_FILE}-shm`] as const;
 
+/**
+ * Cluster mode's local copy of the message stream (ids are stream
+ * sequences, so it is never the embedded `history.db`).
+ */
+export const CLUSTER_COPY_FILE = "cluster-copy.db";
+
 /** Options for {@linkcode openHistory}. */
 export interface OpenHistoryOptions {
   /** Bytes of history one sender may hold. @default Infinity */
@@ -24,6 +30,8 @@ export interface OpenHistoryOptions {
   maxBytes?: number;
   /** Days history is kept; 0 stores no message at all. @default 30 */
   retentionDays?: number;
+  /** The file's name in the data directory. @default {HISTORY_FILE} */
+  file?: string;
 }
 
 /**
@@ -41,8 +49,11 @@ export async function openHistory(
   dataDir: string,
   options: OpenHistoryOptions = {},
 ): Promise<SqliteHistory> {
-  for (const name of HISTORY_FILES) await refuseSymlink(join(dataDir, name), "history file");
-  const historyPath = join(dataDir, HISTORY_FILE);
+  const file = options.file ?? HISTORY_FILE;
+  for (const name of [file, `${file}-wal`, `${file}-shm`]) {
+    await refuseSymlink(join(dataDir, name), "history file");
+  }
+  const historyPath = join(dataDir, file);
   // Create it private before SQLite does (its -wal/-shm files copy the mode).
   await Deno.writeFile(historyPath, new Uint8Array(), {
     append: true,

@@ -14,6 +14,8 @@ export interface HttpAppOptions {
   healthy: () => boolean;
   /** The metrics in the Prometheus text format. */
   metrics: () => string;
+  /** Cluster mode: whether the NATS link is up; while it is not, `/healthz` answers 503 `nats link lost`. */
+  clusterUp?: () => boolean;
 }
 
 /**
@@ -40,7 +42,12 @@ export function createHttpApp(options: HttpAppOptions): Hono {
     await next();
     c.header("cache-control", "no-store");
   });
-  app.get("/healthz", (c) => options.healthy() ? c.text("ok\n") : c.text("shutting down\n", 503));
+  app.get("/healthz", (c) => {
+    if (!options.healthy()) return c.text("shutting down\n", 503);
+    const cluster = options.clusterUp;
+    if (cluster === undefined) return c.text("ok\n");
+    return cluster() ? c.text("ok\nnats: up\n") : c.text("nats link lost\n", 503);
+  });
   app.get(
     "/metrics",
     (c) => c.body(options.metrics(), 200, { "content-type": PROMETHEUS_CONTENT_TYPE }),

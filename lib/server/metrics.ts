@@ -84,6 +84,24 @@ export interface ServerMetrics {
   readonly certificateDaysLeft: Gauge;
 }
 
+/** The cluster figures `/metrics` adds. */
+export interface ClusterMetrics {
+  /** `banter_cluster_link_up`: 1 while the NATS link is up. */
+  readonly linkUp: Gauge;
+  /** `banter_cluster_publish_seconds_sum` / `_count`: time from post to the stream's ack. */
+  readonly publishSeconds: { readonly sum: Counter; readonly count: Counter };
+  /** `banter_cluster_publish_failures_total`: posts the stream did not take (the sender was told). */
+  readonly publishFailures: Counter;
+  /** `banter_cluster_stream_lag_messages`: messages stored in the stream not yet delivered here. */
+  readonly streamLag: Gauge;
+  /** `banter_cluster_kv_conflicts_total`: compare-and-set writes lost to another writer and retried. */
+  readonly kvConflicts: Counter;
+  /** `banter_cluster_kv_write_failures_total`: KV writes that failed after their retries. */
+  readonly kvWriteFailures: Counter;
+  /** `banter_cluster_instances`: instances with a fresh presence entry, this one included. */
+  readonly instances: Gauge;
+}
+
 function labelled<K extends string>(
   registry: Registry,
   name: string,
@@ -200,6 +218,52 @@ export function createServerMetrics(): ServerMetrics {
     certificateDaysLeft: registry.gauge({
       name: "banter_certificate_days_left",
       help: "Whole days until the server certificate expires (negative once it has)",
+    }),
+  };
+}
+
+/**
+ * Add cluster mode's figures (`banter_cluster_*`) to `registry`: only a
+ * cluster instance has them.
+ *
+ * @param registry The server's registry.
+ * @returns The figures.
+ */
+export function addClusterMetrics(registry: Registry): ClusterMetrics {
+  return {
+    linkUp: registry.gauge({
+      name: "banter_cluster_link_up",
+      help: "1 while the NATS link is up (cluster mode)",
+    }),
+    publishSeconds: {
+      sum: registry.counter({
+        name: "banter_cluster_publish_seconds_sum",
+        help: "Seconds from posting a message to the stream's acknowledgement, summed",
+      }),
+      count: registry.counter({
+        name: "banter_cluster_publish_seconds_count",
+        help: "Messages acknowledged by the stream",
+      }),
+    },
+    publishFailures: registry.counter({
+      name: "banter_cluster_publish_failures_total",
+      help: "Messages the stream did not take (their senders were told)",
+    }),
+    streamLag: registry.gauge({
+      name: "banter_cluster_stream_lag_messages",
+      help: "Messages stored in the stream and not yet delivered by this instance",
+    }),
+    kvConflicts: registry.counter({
+      name: "banter_cluster_kv_conflicts_total",
+      help: "KV compare-and-set writes lost to another writer and retried",
+    }),
+    kvWriteFailures: registry.counter({
+      name: "banter_cluster_kv_write_failures_total",
+      help: "KV writes that failed after their retries",
+    }),
+    instances: registry.gauge({
+      name: "banter_cluster_instances",
+      help: "Cluster instances with a fresh presence entry, this one included",
     }),
   };
 }

@@ -438,7 +438,11 @@ export class Session {
         }
         if (frame.type === "say" || frame.type === "dm") this.#counters.messagesIn.inc();
         const outcome = presence.request(request);
-        if (this.#onClosed !== undefined) this.#answer(request, outcome); // not once closing
+        if (outcome.ok && outcome.pending !== undefined) {
+          void outcome.pending.then((settled) => {
+            if (this.#onClosed !== undefined) this.#answer(request, settled);
+          });
+        } else if (this.#onClosed !== undefined) this.#answer(request, outcome); // not once closing
       }
     })();
     let reason: SessionClosed;

@@ -140,6 +140,31 @@ export const SERVER_SETTINGS = [
     help: "CA file for the NATS servers' certificates (turns TLS on for --cluster)",
   },
   {
+    key: "clusterReplicas",
+    type: "integer",
+    default: 1,
+    help:
+      "Copies JetStream keeps of the message stream and buckets with --cluster: 1 on one NATS server, 3 on a 3-node NATS cluster",
+    min: 1,
+    max: 5,
+  },
+  {
+    key: "clusterPresenceTtl",
+    type: "integer",
+    default: 30,
+    help:
+      "Seconds a cluster instance that stopped answering (killed, cut off) still counts its users online; it refreshes every third of it",
+    min: 3,
+    max: 3600,
+  },
+  {
+    key: "clusterInstance",
+    type: "string",
+    default: undefined,
+    help:
+      "This instance's name in the cluster (presence, NATS connection list); unset: HOSTNAME:PORT and a random suffix",
+  },
+  {
     key: "maxFrameBytes",
     type: "integer",
     default: 64 * 1024,

@@ -285,8 +285,8 @@ Deno.test("kicks, bans and unbans are reported with who did them", () => {
   o.input("/unban eve");
   o.input("/unban nobody");
   assert.deepEqual(events, [
-    { action: "kick", by: "root", target: "bob" },
-    { action: "ban", by: "root", target: "eve" },
+    { action: "kick", by: "root", target: "bob", message: "Kicked by root" },
+    { action: "ban", by: "root", target: "eve", message: "Banned by root" },
     { action: "unban", by: "root", target: "eve" },
   ]);
 });

@@ -2,7 +2,7 @@
  * `--cluster` at start, as an operator sees it: the real server process, a
  * real nats-server (or none), one line on stderr and the exit status.
  */
-import { equal, match, ok } from "node:assert/strict";
+import { equal, ok } from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { tempDir } from "../_helpers.ts";
@@ -68,17 +68,18 @@ Deno.test("an unreadable cluster creds file is named, its content never shown", 
   );
 });
 
-Deno.test("a reachable cluster, with the launcher's permissions, is connected to and then refused, naming what is missing", async () => {
+Deno.test("a reachable cluster, with the launcher's permissions, is joined: the server listens, /healthz names the link, SIGTERM stops it", async () => {
   await using dir = await tempDir();
   await using nats = await startNats();
   const certs = join(dir.path, "certs");
   await writeTestCerts(dir.path);
+  const httpPort = closedPort();
   const args = [
     `--cluster=${nats.url}`,
     `--certs-dir=${certs}`,
     `--data=${join(dir.path, "data")}`,
     "--port=0",
-    "--http-port=0",
+    `--http-port=${httpPort}`,
     "--web-port=0",
     "--console=off",
   ];
@@ -93,17 +94,23 @@ Deno.test("a reachable cluster, with the launcher's permissions, is connected to
     cwd: dir.path,
     env: { NO_COLOR: "1" },
     stdin: "null",
-    stdout: "null",
+    stdout: "piped",
     stderr: "piped",
   }).spawn();
-  const stderr = new Output(child.stderr);
+  const output = new Output(child.stdout, child.stderr);
+  try {
+    await output.waitFor(/Serving \/healthz and \/metrics/, PROCESS_MS);
+    await output.waitFor(/Listening on/, PROCESS_MS);
+    const health = await fetch(`http://127.0.0.1:${httpPort}/healthz`);
+    equal(health.status, 200);
+    equal(await health.text(), "ok\nnats: up\n");
+  } finally {
+    child.kill("SIGTERM");
+  }
   const status = await within(child.status, PROCESS_MS, "the server to exit");
-  await stderr.done;
-  equal(status.code, 1);
-  match(
-    assertOneLine(stderr.text),
-    new RegExp(
-      `^banter: Cannot start in cluster mode: connected to nats://127\\.0\\.0\\.1:${nats.port}, but .* not wired in yet; start without --cluster`,
-    ),
-  );
+  await output.done;
+  equal(status.code, 0, output.text);
+  // The embedded history was never made: the local copy of the stream is its own file.
+  equal(await Deno.stat(join(dir.path, "data", "history.db")).then(() => true, () => false), false);
+  ok(await Deno.stat(join(dir.path, "data", "cluster-copy.db")).then(() => true, () => false));
 });
