@@ -145,7 +145,7 @@ export class Hub {
   /** Cluster mode: where messages are stored and numbered; see `message_relay.ts`. */
   #relay: MessageRelay | undefined;
   #onOnlineChange: () => void;
-  /** Why nothing can be posted now (the cluster link is lost); told to refused senders. */
+  /** Why nothing can be posted now (the cluster link is lost), as refused senders are told. */
   #unavailable: string | undefined;
 
   /**
@@ -285,7 +285,7 @@ export class Hub {
       this.#deliverRoom(seat, seat.room);
     }
     if (!wasOnline) {
-      this.#announce(account, seat);
+      if (!this.#onlineElsewhere(key)) this.#announce(account, seat);
       this.#onOnlineChange();
     }
     if (seat.wide) {
@@ -435,22 +435,24 @@ export class Hub {
   }
 
   /**
-   * Cluster mode: posting is not possible now (`reason`, fit for users) or
-   * again (`undefined`). Every session here is told of the change; while
-   * unavailable, requests that change anything are refused with `reason`.
+   * Cluster mode: posting is not possible now or again (`undefined`). Every
+   * session here is told of the change; while unavailable, requests that
+   * change anything are refused with `state.refusal`.
    *
-   * @param reason Why, or `undefined` when it is back.
+   * @param state What to tell users and refused senders, or `undefined` when it is back.
    * @param back What to tell when it is back.
    */
-  setUnavailable(reason: string | undefined, back = "Cluster link back: you can send again"): void {
-    if (reason === this.#unavailable) return;
+  setUnavailable(
+    state: { readonly notice: string; readonly refusal: string } | undefined,
+    back = "Cluster link back: you can send again",
+  ): void {
     const was = this.#unavailable;
-    this.#unavailable = reason;
-    const text = reason ?? back;
-    if (was !== undefined && reason !== undefined) return; // still down, told already
+    this.#unavailable = state?.refusal;
+    if ((was === undefined) === (state === undefined)) return; // no change to tell
+    const text = state?.notice ?? back;
     for (const account of this.#accounts.values()) {
       for (const seat of account.seats) {
-        this.#notice(seat, text, reason === undefined ? "info" : "warn");
+        this.#notice(seat, text, state === undefined ? "info" : "warn");
       }
     }
   }
@@ -519,6 +521,24 @@ export class Hub {
     for (const seat of online.seats) if (seat.wide) seat.member.deliver(event);
   }
 
+  /**
+   * Cluster mode: `account` came online or went offline on other instances.
+   * Wide receivers here sharing a room with it are told, unless it is
+   * online here (then this hub's own news stands).
+   */
+  followPresence(account: string, name: string, online: boolean): void {
+    if (this.#accounts.has(account) || this.#closed) return;
+    const event: OnlineEvent = { kind: "presence", user: name, online, ts: this.#clock.now() };
+    const told = new Set<Member>();
+    for (const room of this.#remoteRooms(account)) {
+      for (const receiver of this.#rooms.get(room)?.wideReceivers() ?? []) {
+        if (told.has(receiver)) continue;
+        told.add(receiver);
+        receiver.deliver(event);
+      }
+    }
+  }
+
   /** Cluster mode: another instance set `room`'s topic; its receivers here see it. */
   followTopic(room: string, topic: string): void {
     const shown = this.#rooms.get(room);
@@ -531,6 +551,16 @@ export class Hub {
     });
   }
 
+  /** The rooms of an account online elsewhere; a new account's membership may not have arrived yet: it starts in the lobby. */
+  #remoteRooms(account: string): string[] {
+    const rooms = this.#history.roomsOf(account);
+    return rooms.length === 0 ? [LOBBY] : rooms;
+  }
+
+  #onlineElsewhere(account: string): boolean {
+    return this.#relay?.remoteUsers().some((user) => user.account === account) ?? false;
+  }
+
   /** The names present in `room`: here, and (cluster mode) members online elsewhere. */
   #roomNames(room: string): string[] {
     const here = this.#rooms.get(room)?.names() ?? [];
@@ -539,7 +569,7 @@ export class Hub {
     const names = [...here];
     for (const user of this.#relay.remoteUsers()) {
       const key = foldName(user.name);
-      if (seen.has(key) || !this.#history.roomsOf(user.account).includes(room)) continue;
+      if (seen.has(key) || !this.#remoteRooms(user.account).includes(room)) continue;
       seen.add(key);
       names.push(user.name);
     }
@@ -1080,12 +1110,31 @@ export class Hub {
 
   #kick(actor: Seat, user: string, reason: string): void {
     this.#checkTarget(actor, "kick", user);
-    const target = this.#target(actor, user, "kick");
+    const target = this.#target(actor, user, "kick") ?? this.#remoteTarget(actor, user, "kick");
     if (target === undefined) throw new Error(`Cannot kick ${user}: not online`);
     const by = actor.account.name;
     const { close, leaveReason } = sanctionClose("kicked", by, reason);
     this.#onModeration({ action: "kick", by, target: target.name, message: close.message });
     for (const seat of [...target.seats]) this.#close(seat, close, leaveReason);
+  }
+
+  /** Cluster mode: a user online only on other instances, judged by its account's role. */
+  #remoteTarget(
+    actor: Seat,
+    user: string,
+    action: string,
+  ): { name: string; seats: Seat[] } | undefined {
+    const key = foldName(user);
+    const remote = this.#relay?.remoteUsers().find((u) => foldName(u.name) === key);
+    if (remote === undefined) return undefined;
+    const role = this.#roleOf(remote.name) ?? "user";
+    checkOnlineTarget(
+      actor.account,
+      { name: remote.name, role },
+      remote.account === actor.account.key,
+      action,
+    );
+    return { name: remote.name, seats: [] };
   }
 
   #ban(actor: Seat, user: string, typed: string, pre: boolean): void {
@@ -1206,7 +1255,8 @@ export class Hub {
     if (this.#byName.get(account.nameKey) === account) this.#byName.delete(account.nameKey);
     this.#rateStates.release(account.key, account.bucket);
     if (!this.#closed) {
-      this.#announce(account, undefined);
+      // Still online on another instance (cluster mode): nobody is told it went.
+      if (!this.#onlineElsewhere(account.key)) this.#announce(account, undefined);
       this.#onOnlineChange();
     }
   }

@@ -32,6 +32,8 @@ export const LINK_LOST_NOTICE =
 export const LINK_LOST_REFUSAL =
   "Cannot send: the cluster link is lost, so it was not sent; try again when it is back";
 
+const LINK_LOST = { notice: LINK_LOST_NOTICE, refusal: LINK_LOST_REFUSAL };
+
 /** How often the stream lag and instance count are measured. */
 const FIGURES_INTERVAL_MS = 5_000;
 
@@ -69,12 +71,13 @@ export interface ClusterInstanceOptions {
 /** What the hub needs of the instance once it exists. */
 export interface ClusterHub {
   receive(relayed: RelayedMessage): void;
-  setUnavailable(reason: string | undefined): void;
+  setUnavailable(state: { notice: string; refusal: string } | undefined): void;
   closeUser(user: string, close: CloseReason, leaveReason: string): number;
   followMemberships(account: string, rooms: readonly string[]): void;
   followRead(account: string, conversation: string, lastRead: number): void;
   followTopic(room: string, topic: string): void;
   online(): { account: string; name: string }[];
+  followPresence(account: string, name: string, online: boolean): void;
 }
 
 /** One instance's cluster parts; see the module doc. */
@@ -94,6 +97,8 @@ export class ClusterInstance implements AsyncDisposable {
   #delivered = 0;
   #remote: readonly RemoteUser[] | undefined;
   #presenceDue = false;
+  /** Users on other instances as last told to the hub, by account. */
+  #seenRemote = new Map<string, string>();
   #stops: (() => void)[] = [];
   #figuresTimer: number | undefined;
   #closed: Promise<void> | undefined;
@@ -125,7 +130,7 @@ export class ClusterInstance implements AsyncDisposable {
       postRoom: (message) => this.#publish(() => this.#stream.publishRoom(message)),
       postDirect: (message, accounts) =>
         this.#publish(() => this.#stream.publishDirect(message, accounts)),
-      remoteUsers: () => this.#remote ??= this.#presence.who(),
+      remoteUsers: () => this.#remote ??= this.#presence.others(),
     };
   }
 
@@ -219,7 +224,7 @@ export class ClusterInstance implements AsyncDisposable {
     });
     const onLink = (up: boolean) => {
       figures?.linkUp.set(up ? 1 : 0);
-      hub.setUnavailable(up ? undefined : LINK_LOST_NOTICE);
+      hub.setUnavailable(up ? undefined : LINK_LOST);
       if (up) {
         log.info("Cluster link back");
         this.presenceChanged();
@@ -227,13 +232,35 @@ export class ClusterInstance implements AsyncDisposable {
     };
     this.#stops.push(this.#link.onChange(onLink));
     figures?.linkUp.set(this.#link.up ? 1 : 0);
-    if (!this.#link.up) hub.setUnavailable(LINK_LOST_NOTICE);
-    this.#stops.push(this.#presence.onChange(() => this.#remote = undefined));
+    if (!this.#link.up) hub.setUnavailable(LINK_LOST);
+    this.#stops.push(this.#presence.onChange(() => this.#comparePresence()));
+    this.#comparePresence();
+    // An instance that stops answering writes nothing: its entry ages out by this clock.
+    const ageing = this.#options.clock.setInterval(
+      () => this.#comparePresence(),
+      Math.max(1_000, Math.floor(this.#options.presenceTtlMs / 3)),
+    );
+    this.#stops.push(() => this.#options.clock.clearInterval(ageing));
     this.#figuresTimer = this.#options.clock.setInterval(
       () => void this.#measure(),
       FIGURES_INTERVAL_MS,
     );
     this.presenceChanged();
+  }
+
+  /** Tell the hub of users who came online or went offline on other instances. */
+  #comparePresence(): void {
+    this.#remote = undefined;
+    const hub = this.#hub;
+    if (hub === undefined) return;
+    const now = new Map(this.relay.remoteUsers().map((user) => [user.account, user.name]));
+    for (const [account, name] of this.#seenRemote) {
+      if (!now.has(account)) hub.followPresence(account, name, false);
+    }
+    for (const [account, name] of now) {
+      if (!this.#seenRemote.has(account)) hub.followPresence(account, name, true);
+    }
+    this.#seenRemote = now;
   }
 
   /** This instance's users changed: write them to the presence bucket (once per turn). */

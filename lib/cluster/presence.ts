@@ -133,6 +133,17 @@ export class ClusterPresence implements AsyncDisposable {
     return fresh;
   }
 
+  /** Everyone online on other instances whose entry is fresh, each account once, in no order. */
+  others(): PresentUser[] {
+    const cutoff = this.#options.clock.now() - (this.#options.ttlMs ?? PRESENCE_TTL_MS);
+    const found = new Map<string, PresentUser>();
+    for (const [key, entry] of this.#mirror.entries()) {
+      if (key === this.#key || (this.#seenAt.get(key) ?? -Infinity) < cutoff) continue;
+      for (const user of entry.users) found.set(user.account, user);
+    }
+    return [...found.values()];
+  }
+
   /** Everyone online on any instance whose entry is fresh, sorted by name, each account once. */
   who(): PresentUser[] {
     const cutoff = this.#options.clock.now() - (this.#options.ttlMs ?? PRESENCE_TTL_MS);

@@ -4,7 +4,9 @@
  */
 import { deepEqual, equal, ok } from "node:assert/strict";
 import { startNats } from "../_nats.ts";
-import { startTestServer, type TestServer } from "../_server.ts";
+import { passwordOf, startTestServer, type TestServer } from "../_server.ts";
+import { spawnServerProcess } from "../_process.ts";
+import { tempDir } from "../_helpers.ts";
 import { loginV2 } from "../e2e/_v2_client.ts";
 import type { ServerFrame } from "../../lib/wire/protocol.ts";
 import type { ServerConfig } from "../../lib/server/settings.ts";
@@ -102,17 +104,134 @@ Deno.test("/who lists the room's members online on any instance", async () => {
   const [a, b] = servers.all as [TestServer, TestServer];
   await using ann = await loginV2(a.port, "ann");
   await using bob = await loginV2(b.port, "bob");
-  // Bob's instance has written its presence once ann sees him in /who.
-  for (let tries = 0;; tries++) {
-    await ann.client.send({ type: "say", room: "lobby", text: "/who", id: `w${tries}` });
-    const listing = await ann.client.until((f) => f.type === "who");
-    const names = listing.type === "who" ? listing.users.map((u) => u.name) : [];
-    if (names.includes("bob")) {
-      deepEqual(names, ["ann", "bob"]);
-      break;
-    }
-    ok(tries < 200, `bob never listed: ${JSON.stringify(names)}`);
-    await bob.client.send({ type: "ping", id: tries }); // a round trip on his side, then ask again
-    await bob.client.until((f) => f.type === "pong");
+  // Bob's instance has written its presence once ann is told he is online.
+  const online = await ann.client.until((f) => f.type === "presence" && f.user === "bob");
+  equal(online.type === "presence" && online.online, true);
+  await ann.client.send({ type: "say", room: "lobby", text: "/who", id: "w" });
+  const listing = await ann.client.until((f) => f.type === "who");
+  deepEqual(listing.type === "who" && listing.users.map((u) => u.name), ["ann", "bob"]);
+  void bob;
+});
+
+Deno.test("a ban on one instance closes the user's sessions on the others, and every instance refuses the user after", async () => {
+  await using nats = await startNats();
+  await using servers = await instances(nats.url, 3);
+  const [a, b, c] = servers.all as [TestServer, TestServer, TestServer];
+  await using root = await loginV2(a.port, "root");
+  await using bobOnB = await loginV2(b.port, "bob");
+  await using bobOnC = await loginV2(c.port, "bob");
+  await root.client.send({ type: "say", room: "lobby", text: "/ban bob spam", id: "ban" });
+  for (const bob of [bobOnB, bobOnC]) {
+    const bye = await bob.client.until((f) => f.type === "bye");
+    equal(bye.type === "bye" && bye.code, "banned");
+    ok(bye.type === "bye" && /spam/.test(bye.message), JSON.stringify(bye));
   }
+  // A later login on any instance is refused: the ban is in the shared bucket.
+  for (const server of [b, c]) {
+    const client = await server.client();
+    await client.send({ type: "hello", version: 2 });
+    await client.until((f) => f.type === "auth");
+    await client.send({ type: "login", username: "bob", password: passwordOf("bob") });
+    const bye = await client.until((f) => f.type === "bye" || f.type === "welcome");
+    equal(bye.type, "bye");
+    equal(bye.type === "bye" && bye.code, "banned");
+    await client[Symbol.asyncDispose]();
+  }
+});
+
+Deno.test("a kick on one instance closes the user's sessions on the others", async () => {
+  await using nats = await startNats();
+  await using servers = await instances(nats.url, 2);
+  const [a, b] = servers.all as [TestServer, TestServer];
+  await using root = await loginV2(a.port, "root");
+  await using bob = await loginV2(b.port, "bob");
+  // Root's instance learns from the presence bucket that bob is online elsewhere.
+  await root.client.until((f) => f.type === "presence" && f.user === "bob" && f.online);
+  await root.client.send({ type: "say", room: "lobby", text: "/kick bob calm down", id: "k" });
+  const bye = await bob.client.until((f) => f.type === "bye");
+  equal(bye.type === "bye" && bye.code, "kicked");
+  equal(bye.type === "bye" && bye.message, "Kicked by root: calm down");
+});
+
+Deno.test("a room joined on one instance is shown at once to the account's sessions on another; a part too", async () => {
+  await using nats = await startNats();
+  await using servers = await instances(nats.url, 2);
+  const [a, b] = servers.all as [TestServer, TestServer];
+  await using annOnA = await loginV2(a.port, "ann");
+  await using annOnB = await loginV2(b.port, "ann");
+  await annOnA.client.send({ type: "join", room: "dev", id: "j" });
+  const room = await annOnB.client.until((f) => f.type === "room" && f.room === "dev");
+  equal(room.type === "room" && room.room, "dev");
+  await using bob = await loginV2(b.port, "bob");
+  await bob.client.send({ type: "join", room: "dev", id: "j" });
+  await bob.client.until((f) => f.type === "room" && f.room === "dev");
+  await bob.client.send({ type: "say", room: "dev", text: "hi dev", id: "s" });
+  for (const ann of [annOnA, annOnB]) {
+    const message = await ann.client.until((f) => f.type === "message" && f.room === "dev");
+    equal(message.type === "message" && message.text, "hi dev");
+  }
+  await annOnB.client.send({ type: "part", room: "dev", id: "p" });
+  const part = await annOnA.client.until((f) => f.type === "part" && f.room === "dev");
+  equal(part.type === "part" && part.user, "ann");
+});
+
+Deno.test("NATS restarted mid-chat: users are told, sends are refused with a reason, and everything resumes by itself", async () => {
+  await using nats = await startNats();
+  await using servers = await instances(nats.url, 2);
+  const [a, b] = servers.all as [TestServer, TestServer];
+  await using ann = await loginV2(a.port, "ann");
+  await using bob = await loginV2(b.port, "bob");
+  await ann.client.send({ type: "say", room: "lobby", text: "before", id: "1" });
+  await bob.client.until((f) => f.type === "message" && f.text === "before");
+  await nats.kill("SIGKILL");
+  const lost = await ann.client.until((f) => f.type === "notice" && /link lost/.test(f.text));
+  equal(lost.type === "notice" && lost.level, "warn");
+  await ann.client.send({ type: "say", room: "lobby", text: "during", id: "2" });
+  const refused = await ann.client.until((f) => f.type === "error" && f.id === "2");
+  ok(refused.type === "error" && /cluster link is lost/.test(refused.message));
+  await nats.restart();
+  for (const who of [ann, bob]) {
+    await who.client.until((f) => f.type === "notice" && /link back/.test(f.text));
+  }
+  await ann.client.send({ type: "say", room: "lobby", text: "after", id: "3" });
+  const after = await bob.client.until((f) => f.type === "message");
+  // The refused message was never stored: the next one bob sees is "after".
+  equal(after.type === "message" && after.text, "after");
+});
+
+Deno.test("an instance killed with -9 mid-chat: its client resumes on another instance with nothing lost or doubled, and its presence goes within the TTL", async () => {
+  await using nats = await startNats();
+  await using servers = await instances(nats.url, 1, { clusterPresenceTtl: 3 });
+  const [b] = servers.all as [TestServer];
+  await using dir = await tempDir();
+  await using killed = spawnServerProcess(dir.path, {
+    args: [
+      `--cluster=${nats.url}`,
+      `--credentials=${b.config.credentials}`,
+      "--cluster-presence-ttl=3",
+    ],
+  });
+  const port = await killed.listening();
+  await using ann = await loginV2(port, "ann");
+  await using bob = await loginV2(b.port, "bob");
+  const seen: number[] = [];
+  await bob.client.send({ type: "say", room: "lobby", text: "one", id: "1" });
+  const one = await ann.client.until((f) => f.type === "message" && f.text === "one");
+  seen.push(one.type === "message" ? one.id! : 0);
+  killed.kill("SIGKILL");
+  await killed.status;
+  // Sent while ann has no connection.
+  for (const text of ["two", "three"]) {
+    await bob.client.send({ type: "say", room: "lobby", text, id: text });
+    await bob.client.until((f) => f.type === "ack" && f.id === text);
+  }
+  // Ann reconnects to the other instance with the last id she has.
+  await using again = await loginV2(b.port, "ann", { lobby: seen[0]! });
+  const replay = again.rooms.get("lobby")!;
+  deepEqual(replay.history.map((m) => m.text), ["two", "three"]);
+  // Her presence from the killed instance ages out (it writes nothing any
+  // more): bob is told she went offline once her sessions here are gone too.
+  await again.client[Symbol.asyncDispose]();
+  const gone = await bob.client.until((f) => f.type === "presence" && f.user === "ann");
+  equal(gone.type === "presence" && gone.online, false);
 });
