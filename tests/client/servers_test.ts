@@ -186,3 +186,34 @@ Deno.test("while reconnecting, a server that is not Banter is skipped for the ne
   equal(io.lines.at(-1), notBanter(a.port));
   deepEqual([a.connections(), http.connections()], [2, 1]);
 });
+
+Deno.test("a first login answered bye busy is retried after the backoff at the next server", async () => {
+  await using busy = await standIn(async (peer) => {
+    await peer.send({
+      type: "bye",
+      code: "busy",
+      message: "Too many logins waiting, try again shortly",
+    });
+  });
+  await using b = await standIn(chats);
+  const clock = new FakeClock();
+  const io = new RecordingIO();
+  const chat = await clientOf([busy.port, b.port], clock, io);
+  const told = io.next(/trying/);
+  const running = chat.run();
+  await told;
+  equal(
+    io.lines.at(-1),
+    `Too many logins waiting, try again shortly; trying localhost:${b.port} in 1 s`,
+  );
+  equal(b.connections(), 0, "not before the backoff");
+  const loggedIn = io.next(/Logged in/);
+  clock.advance(500);
+  await loggedIn;
+  equal(
+    io.lines.at(-1),
+    `Logged in as alice on localhost:${b.port}. Type /help for commands, end to leave.`,
+  );
+  chat.quit();
+  equal(await within(running, 5000, "the client to exit"), EXIT.ok);
+});
