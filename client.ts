@@ -14,6 +14,7 @@ import {
   DEFAULT_CA,
   parseClientConfig,
 } from "./lib/client/settings.ts";
+import type { ServerAddress } from "./lib/client/server_address.ts";
 import { ConfigError, helpText, settingsEnvironment } from "./lib/util/config.ts";
 import { systemClock, systemRandom } from "./lib/util/clock.ts";
 import { ChatUi } from "./lib/client/chat_ui.ts";
@@ -23,6 +24,9 @@ import { shouldUseColour } from "./lib/terminal/render.ts";
 const USAGE = `Usage: deno task client [options]
 
 Type to chat; /help lists commands; end (or /quit) leaves.
+Several servers (--host a --host b:9002): the first login tries each in turn,
+and a lost connection reconnects to the next one; a refused login, a lock or
+a ban ends it at once (the account is the same on every server).
 Scripted: when stdin is not a terminal, each line is sent; exit status 0 after end.
 Exit status: 0 ok, 1 connection or TLS failure, 2 usage, 3 login failed,
 4 account locked, 5 kicked/banned/replaced, 6 protocol error,
@@ -41,6 +45,7 @@ function terminalColumns(): number | undefined {
  */
 export async function main(args: string[]): Promise<number> {
   let config: ClientConfig;
+  let servers: ServerAddress[];
   try {
     const env = settingsEnvironment(CLIENT_SETTINGS, (name) => Deno.env.get(name));
     const parsed = parseClientConfig(args, env);
@@ -49,6 +54,7 @@ export async function main(args: string[]): Promise<number> {
       return EXIT.ok;
     }
     config = parsed.config;
+    servers = parsed.servers;
   } catch (error) {
     if (error instanceof ConfigError) {
       console.error(`banter-client: ${error.message}`);
@@ -98,11 +104,12 @@ export async function main(args: string[]): Promise<number> {
   const io: ClientIO = ui;
   const client = new ChatClient({
     connect: {
-      hostname: config.host,
-      port: config.port,
+      hostname: servers[0]?.hostname ?? "127.0.0.1",
+      port: servers[0]?.port ?? config.port,
       ...(caCerts ? { caCerts } : {}),
       ...(cert && key ? { cert, key } : {}),
     },
+    servers,
     io,
     random: systemRandom,
     ...(config.user !== undefined ? { username: config.user } : {}),

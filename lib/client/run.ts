@@ -28,6 +28,7 @@ import {
 } from "../net/tls_client.ts";
 import { TokenBucket } from "../chat/rate_limit.ts";
 import { backoffDelay } from "./backoff.ts";
+import { formatServerAddress, type ServerAddress } from "./server_address.ts";
 import { eventOfV2 } from "./v2_events.ts";
 
 /**
@@ -128,7 +129,15 @@ export interface ClientIO {
 
 /** Options for {@linkcode ChatClient}. */
 export interface ChatClientOptions {
+  /** How to connect; `hostname` and `port` name the server unless `servers` is given. */
   connect: ConnectOptions;
+  /**
+   * Servers to use, in order (`--host` repeated): the first connect tries
+   * each in turn until one logs in; after a drop, each reconnect attempt
+   * goes to the next one (round robin, from the one after the server lost),
+   * with the usual backoff between attempts. @default the one in `connect`
+   */
+  servers?: readonly ServerAddress[];
   io: ClientIO;
   random: Random;
   /** Known user name (`--user`). */
@@ -154,7 +163,13 @@ export interface ChatClientOptions {
 
 /** How one connection ended. */
 type Ending =
-  | { kind: "exit"; code: number; message?: string }
+  | {
+    kind: "exit";
+    code: number;
+    message?: string;
+    /** The fault is this server's (TLS, not Banter, protocol), so another may do. */
+    server?: boolean;
+  }
   | {
     kind: "dropped";
     message: string;
@@ -164,27 +179,44 @@ type Ending =
     beforeHello?: boolean;
   };
 
-/** What to say when a port answers, but not in Banter. */
-function notBanter(host: string, port: number, why: string): string {
-  return `Cannot connect to ${host}:${port}: that port does not speak Banter (${why}); check --host and --port`;
+/**
+ * An attempt that failed at the server or on the way (not at the account
+ * or by the user): another attempt, or another server, may succeed.
+ */
+interface Failure {
+  kind: "failed";
+  /** What failed, for the user. */
+  message: string;
+  /** The exit status when nothing more is tried. */
+  code: number;
+  /** Whether waiting may cure it (refused, timed out, a session dropped). */
+  transient: boolean;
+  /** The server said `bye busy`. */
+  busy: boolean;
+  /** A session ended (not a connect failure): a user who quit stops here. */
+  dropped: boolean;
 }
 
-function describeConnectError(
-  error: ConnectError,
-  host: string,
-  port: number,
-): string {
+/** What to say when a port answers, but not in Banter. */
+function notBanter(server: ServerAddress, why: string): string {
+  return `Cannot connect to ${
+    formatServerAddress(server)
+  }: that port does not speak Banter (${why}); check --host and --port`;
+}
+
+function describeConnectError(error: ConnectError, server: ServerAddress): string {
+  const name = formatServerAddress(server);
   switch (error.code) {
     case "refused":
-      return `Cannot connect to ${host}:${port}: connection refused (is the server running?)`;
+      return `Cannot connect to ${name}: connection refused (is the server running?)`;
     case "unreachable":
-      return `Cannot connect to ${host}:${port}: host unreachable or unknown`;
+      return `Cannot connect to ${name}: host unreachable or unknown`;
     case "timeout":
-      return `Cannot connect to ${host}:${port}: timed out`;
+      return `Cannot connect to ${name}: timed out`;
     case "unknown_ca":
       return `TLS failure: the server's certificate is not signed by a trusted CA (unknown issuer; check --ca)`;
     case "name_mismatch":
-      return `TLS failure: the server's certificate is not valid for the name "${host}"${
+      return `TLS failure: the server's certificate is not valid for the name "${server.hostname}"${
         error.validNames.length === 0
           ? ""
           : ` (it is valid for ${error.validNames.join(", ")}: use one of those with --host)`
@@ -198,11 +230,11 @@ function describeConnectError(
     case "certificate_refused":
       return `TLS failure: the server refused the client certificate`;
     case "http":
-      return notBanter(host, port, "it answered HTTP");
+      return notBanter(server, "it answered HTTP");
     case "not_tls":
-      return notBanter(host, port, "it answered, but not in TLS");
+      return notBanter(server, "it answered, but not in TLS");
     case "other_protocol":
-      return notBanter(host, port, "it is a TLS server for other protocols, such as HTTPS");
+      return notBanter(server, "it is a TLS server for other protocols, such as HTTPS");
     case "tls":
       return `TLS failure: ${error.message}`;
   }
@@ -233,6 +265,10 @@ export class ChatClient {
   /** Per room, the read marker as last sent or heard (so none is sent twice). */
   readonly #readMarks = new Map<string, number>();
   #limits: ServerLimits = DEFAULT_LIMITS;
+  /** The servers, in order (never empty). */
+  readonly #servers: readonly ServerAddress[];
+  /** The server of the current (or last) attempt. */
+  #server: ServerAddress;
   #bucket: TokenBucket | undefined;
   #pumpTimer: number | undefined;
   /** Slow commands sent whose reply has not come yet. */
@@ -245,6 +281,9 @@ export class ChatClient {
   /** @param options Where to connect and how to talk to the user. */
   constructor(options: ChatClientOptions) {
     this.#options = options;
+    const { hostname, port } = options.connect;
+    this.#servers = options.servers?.length ? [...options.servers] : [{ hostname, port }];
+    this.#server = this.#serverAt(0);
     this.#username = options.username;
     this.#password = options.password;
   }
@@ -423,67 +462,140 @@ export class ChatClient {
   async run(): Promise<number> {
     const { io } = this.#options;
     const reconnect = this.#options.reconnect ?? true;
-    const { hostname, port } = this.#options.connect;
+    const servers = this.#servers;
+    const several = servers.length > 1;
+    let index = 0;
     let everLoggedIn = false;
     // A server that answered `bye busy` is there: until the first login,
     // failures after that are retried too, not only after a login.
     let toldBusy = false;
+    /** Servers that failed on the first pass down the list. */
+    const tried: string[] = [];
+    /** Failures in a row that waiting would not cure (TLS, not Banter), while retrying. */
+    let brokenInARow = 0;
     for (;;) {
-      let conn: Connection;
-      io.connection?.("connecting", this.#self);
-      try {
-        conn = await connect({ clock: this.#clock, ...this.#options.connect });
-      } catch (error) {
-        const e = classifyConnectError(error);
-        const message = describeConnectError(e, hostname, port);
-        const transient = e.code === "refused" || e.code === "unreachable" ||
-          e.code === "timeout";
-        if (
-          !(everLoggedIn || toldBusy) || !transient || !reconnect || this.#stop.signal.aborted
-        ) {
-          io.info(message);
-          return EXIT.connection;
-        }
-        const stopped = await this.#backOff(message, "retrying");
-        if (stopped !== undefined) return stopped;
-        continue;
-      }
-      const result = await this.#session(conn, () => {
+      const server = this.#serverAt(index);
+      this.#server = server;
+      const failure = await this.#attempt(() => everLoggedIn, () => {
         everLoggedIn = true;
         this.#failures = 0;
+        brokenInARow = 0;
       });
-      conn.close();
-      if (this.#pumpTimer !== undefined) this.#clock.clearTimeout(this.#pumpTimer);
-      this.#pumpTimer = undefined;
-      if (this.#heldEnd !== undefined) this.#clock.clearTimeout(this.#heldEnd.timer);
-      if (everLoggedIn && this.#droppedAt === undefined) this.#droppedAt = this.#clock.now();
-      io.connection?.("disconnected", this.#self);
-      if (result.kind === "exit") {
-        if (result.message) io.info(result.message);
-        return result.code;
+      if (failure.kind === "exit") {
+        if (failure.message) io.info(failure.message);
+        return failure.code;
       }
+      const next = (index + 1) % servers.length;
       // Busy before the first login: try again later, as the server asks.
       // A quit() meanwhile only queued `end` behind the lines still to send,
       // so it does not stop the retry; quit() during the wait does.
-      const busyFirst = !everLoggedIn && result.busy === true;
+      const busyFirst = !everLoggedIn && failure.busy;
       toldBusy ||= busyFirst;
-      if (
-        !(everLoggedIn || busyFirst) || !reconnect ||
-        (this.#quitting && !busyFirst) || this.#stop.signal.aborted
-      ) {
-        if (result.beforeHello && !everLoggedIn) {
-          io.info(this.#closedBeforeHello());
-          return EXIT.connection;
+      if (!everLoggedIn && !toldBusy) {
+        // First connect: each server once, in turn, at once.
+        tried.push(formatServerAddress(server));
+        if (next !== 0 && !this.#stop.signal.aborted) {
+          io.info(`${failure.message}; trying ${formatServerAddress(this.#serverAt(next))}`);
+          index = next;
+          continue;
         }
-        io.info(result.message);
-        // Input that ended before any login did not get its lines through.
-        if (this.#quitting && everLoggedIn) return EXIT.ok;
-        return result.shutdown ? EXIT.shutdown : EXIT.connection;
+        io.info(failure.message);
+        if (several) io.info(`Cannot connect: tried every server in turn: ${tried.join(", ")}`);
+        return failure.code;
       }
-      const verb = everLoggedIn ? "reconnecting" : "retrying";
-      const stopped = await this.#backOff(result.message, verb);
+      if (
+        !reconnect || this.#stop.signal.aborted ||
+        (failure.dropped && this.#quitting && !busyFirst)
+      ) {
+        io.info(failure.message);
+        // Input that ended before any login did not get its lines through.
+        if (failure.dropped && this.#quitting && everLoggedIn) return EXIT.ok;
+        return failure.code;
+      }
+      brokenInARow = failure.transient ? 0 : brokenInARow + 1;
+      if (brokenInARow >= servers.length) {
+        io.info(failure.message);
+        return failure.code;
+      }
+      index = next;
+      const verb = failure.dropped && everLoggedIn ? "reconnecting" : "retrying";
+      const stopped = await this.#backOff(failure.message, verb, this.#serverAt(next));
       if (stopped !== undefined) return stopped;
     }
+  }
+
+  /** The server at `index` in the list (the first when out of range). */
+  #serverAt(index: number): ServerAddress {
+    return this.#servers[index] ?? this.#servers[0] ?? this.#options.connect;
+  }
+
+  /**
+   * Connect to the current server and hold the session to its end.
+   *
+   * @param everLoggedIn Whether any session logged in before (or this one).
+   * @param onLogin Called at the login.
+   * @returns How it ended: for good, or a failure that another attempt may cure.
+   */
+  async #attempt(
+    everLoggedIn: () => boolean,
+    onLogin: () => void,
+  ): Promise<Failure | Extract<Ending, { kind: "exit" }>> {
+    const { io } = this.#options;
+    const server = this.#server;
+    io.connection?.("connecting", this.#self);
+    let conn: Connection;
+    try {
+      conn = await connect({
+        clock: this.#clock,
+        ...this.#options.connect,
+        hostname: server.hostname,
+        port: server.port,
+      });
+    } catch (error) {
+      const e = classifyConnectError(error);
+      return {
+        kind: "failed",
+        message: describeConnectError(e, server),
+        code: EXIT.connection,
+        transient: e.code === "refused" || e.code === "unreachable" || e.code === "timeout",
+        busy: false,
+        dropped: false,
+      };
+    }
+    const result = await this.#session(conn, onLogin);
+    conn.close();
+    if (this.#pumpTimer !== undefined) this.#clock.clearTimeout(this.#pumpTimer);
+    this.#pumpTimer = undefined;
+    if (this.#heldEnd !== undefined) this.#clock.clearTimeout(this.#heldEnd.timer);
+    if (everLoggedIn() && this.#droppedAt === undefined) this.#droppedAt = this.#clock.now();
+    io.connection?.("disconnected", this.#self);
+    if (result.kind === "exit") {
+      if (!result.server) return result;
+      const message = result.message ?? "Cannot chat: the server ended the session";
+      return {
+        kind: "failed",
+        message,
+        code: result.code,
+        transient: false,
+        busy: false,
+        dropped: false,
+      };
+    }
+    const busy = result.busy === true;
+    return {
+      kind: "failed",
+      message: result.beforeHello && !everLoggedIn() ? this.#closedBeforeHello() : result.message,
+      code: result.shutdown ? EXIT.shutdown : EXIT.connection,
+      // A session can be had again only where one was had, or was promised.
+      transient: everLoggedIn() || busy,
+      busy,
+      dropped: true,
+    };
+  }
+
+  /** " on HOST:PORT" when there are several servers to tell apart, else "". */
+  #onServer(): string {
+    return this.#servers.length === 1 ? "" : ` on ${formatServerAddress(this.#server)}`;
   }
 
   get #clock(): Clock {
@@ -495,9 +607,10 @@ export class ChatClient {
    * after the handshake refused the client certificate, or wanted one.
    */
   #closedBeforeHello(): string {
-    const { hostname, port, cert } = this.#options.connect;
-    const closed =
-      `Cannot log in to ${hostname}:${port}: the server closed the connection before saying hello`;
+    const { cert } = this.#options.connect;
+    const closed = `Cannot log in to ${
+      formatServerAddress(this.#server)
+    }: the server closed the connection before saying hello`;
     return cert === undefined
       ? `${closed}; this server requires a client certificate: use --cert and --key`
       : `${closed}; it refused the client certificate (--cert): check that it is signed by the server's client CA, current, and made for a client`;
@@ -509,11 +622,13 @@ export class ChatClient {
    *
    * @param message What failed, for the user.
    * @param verb What happens after the wait.
+   * @param next The server tried after the wait (named when there are several).
    * @returns An exit status to stop with, or undefined to try again.
    */
   async #backOff(
     message: string,
     verb: "retrying" | "reconnecting",
+    next: ServerAddress,
   ): Promise<number | undefined> {
     const maxReconnects = this.#options.maxReconnects ?? 20;
     this.#failures++;
@@ -522,7 +637,12 @@ export class ChatClient {
       return EXIT.connection;
     }
     const ms = backoffDelay(this.#failures - 1, this.#options.random, this.#options.backoff);
-    this.#options.io.info(`${message}; ${verb} in ${Math.ceil(ms / 1000)} s`);
+    const what = this.#servers.length === 1
+      ? verb
+      : verb === "reconnecting"
+      ? `reconnecting to ${formatServerAddress(next)}`
+      : `trying ${formatServerAddress(next)}`;
+    this.#options.io.info(`${message}; ${what} in ${Math.ceil(ms / 1000)} s`);
     this.#waiting = true;
     try {
       await delay(this.#clock, ms, this.#stop.signal);
@@ -548,7 +668,7 @@ export class ChatClient {
       return await this.#converse(lines, send, onLogin, heard);
     } catch (error) {
       if (error instanceof ConnectError) {
-        return { kind: "exit", code: EXIT.connection, message: error.message };
+        return { kind: "exit", code: EXIT.connection, message: error.message, server: true };
       }
       const e = classifyConnectError(error);
       if (
@@ -557,11 +677,8 @@ export class ChatClient {
         return {
           kind: "exit",
           code: EXIT.connection,
-          message: describeConnectError(
-            e,
-            this.#options.connect.hostname,
-            this.#options.connect.port,
-          ),
+          message: describeConnectError(e, this.#server),
+          server: true,
         };
       }
       if (
@@ -577,6 +694,8 @@ export class ChatClient {
           kind: "exit",
           code: EXIT.protocol,
           message: `Protocol error from server: ${error.message}`,
+          // Before the login another server may speak better; after it, stop.
+          server: this.#send === undefined,
         };
       }
       return { kind: "dropped", message: "Connection lost" };
@@ -593,7 +712,7 @@ export class ChatClient {
    * not speak Banter.
    */
   async #first(lines: LineReader): Promise<ServerFrame | Ending> {
-    const { hostname, port } = this.#options.connect;
+    const server = this.#server;
     let timer: number | undefined;
     const silent = new Promise<"silent">((resolve) => {
       timer = this.#clock.setTimeout(() => resolve("silent"), HELLO_TIMEOUT_MS);
@@ -610,7 +729,8 @@ export class ChatClient {
       return {
         kind: "exit",
         code: EXIT.connection,
-        message: notBanter(hostname, port, `no hello within ${seconds} s`),
+        message: notBanter(server, `no hello within ${seconds} s`),
+        server: true,
       };
     }
     if (line === undefined) {
@@ -620,7 +740,8 @@ export class ChatClient {
       return {
         kind: "exit",
         code: EXIT.connection,
-        message: notBanter(hostname, port, "it answered HTTP"),
+        message: notBanter(server, "it answered HTTP"),
+        server: true,
       };
     }
     try {
@@ -630,7 +751,8 @@ export class ChatClient {
       return {
         kind: "exit",
         code: EXIT.connection,
-        message: notBanter(hostname, port, "its first line is not a Banter frame"),
+        message: notBanter(server, "its first line is not a Banter frame"),
+        server: true,
       };
     }
   }
@@ -655,6 +777,7 @@ export class ChatClient {
         kind: "exit",
         code: EXIT.protocol,
         message: "Protocol error: the server did not say hello",
+        server: true,
       };
     }
     const version = CLIENT_VERSIONS.find((v) =>
@@ -666,6 +789,7 @@ export class ChatClient {
         code: EXIT.protocol,
         message:
           `Protocol error: server speaks version ${first.version}, this client ${CLIENT_VERSION}`,
+        server: true,
       };
     }
     if (version !== this.#version) this.#lastIds.clear();
@@ -735,14 +859,17 @@ export class ChatClient {
           onLogin();
           io.connection?.("connected", frame.user, this.#version);
           if (this.#droppedAt === undefined) {
-            io.info(`Logged in as ${frame.user}. Type /help for commands, end to leave.`);
+            io.info(
+              `Logged in as ${frame.user}${this.#onServer()}. Type /help for commands, end to leave.`,
+            );
           } else {
             const away = Math.round((this.#clock.now() - this.#droppedAt) / 1000);
             const late = this.#queued.filter((l) => l.late).length;
             const sent = late === 0
               ? ""
               : `; ${late} ${late === 1 ? "line" : "lines"} typed meanwhile sent late`;
-            io.info(`Reconnected after ${away}s${sent}`);
+            const to = this.#servers.length === 1 ? "" : ` to ${formatServerAddress(this.#server)}`;
+            io.info(`Reconnected${to} after ${away}s${sent}`);
             this.#droppedAt = undefined;
           }
           this.#pump();

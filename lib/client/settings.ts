@@ -5,6 +5,12 @@
  * @module
  */
 import { ConfigError, type ConfigOf, loadConfig, type Setting } from "../util/config.ts";
+import {
+  MAX_SERVERS,
+  parseServerAddress,
+  type ServerAddress,
+  serverAddressProblem,
+} from "./server_address.ts";
 
 /** The CA certificate trusted when `--ca` is not given and this file exists. */
 export const DEFAULT_CA = "certs/ca.crt";
@@ -13,15 +19,18 @@ export const DEFAULT_CA = "certs/ca.crt";
 export const CLIENT_SETTINGS = [
   {
     key: "host",
-    type: "string",
-    default: "127.0.0.1",
-    help: "Server name or address (verified against its certificate)",
+    type: "strings",
+    default: ["127.0.0.1"],
+    defaultHelp: "127.0.0.1",
+    help:
+      "Server name or address (verified against its certificate), HOST or HOST:PORT ([::1]:9001 for IPv6); repeat --host (or separate with commas) to give several: the first login tries each in turn, a reconnect goes to the next one",
+    check: serverAddressProblem,
   },
   {
     key: "port",
     type: "integer",
     default: 9001,
-    help: "Server port",
+    help: "Server port, for each --host that names none",
     min: 1,
     max: 65535,
   },
@@ -88,14 +97,19 @@ export type ClientConfig = ConfigOf<typeof CLIENT_SETTINGS>;
  * @param args Command-line arguments.
  * @param env Environment variables.
  * @param readFile Reads `--config FILE`.
- * @returns The config, or `help: true`.
+ * @returns The config and the servers it names (in the order given), or `help: true`.
  * @throws {ConfigError} Naming the setting at fault.
  *
  * @example
  * ```ts
- * import { equal } from "node:assert/strict";
- * const { config } = parseClientConfig(["--host", "chat.example.org", "--no-reconnect"]);
- * equal(config.host, "chat.example.org");
+ * import { deepEqual, equal } from "node:assert/strict";
+ * const { config, servers } = parseClientConfig(
+ *   ["--host", "a.example.org", "--host", "b.example.org:9002", "--no-reconnect"],
+ * );
+ * deepEqual(servers, [
+ *   { hostname: "a.example.org", port: 9001 },
+ *   { hostname: "b.example.org", port: 9002 },
+ * ]);
  * equal(config.reconnect, false);
  * ```
  */
@@ -103,10 +117,10 @@ export function parseClientConfig(
   args: readonly string[],
   env: Record<string, string | undefined> = {},
   readFile: (path: string) => string = (p) => Deno.readTextFileSync(p),
-): { config: ClientConfig; help: boolean } {
+): { config: ClientConfig; servers: ServerAddress[]; help: boolean } {
   const loaded = loadConfig(CLIENT_SETTINGS, { args, env, readFile });
   const config = loaded.values;
-  if (loaded.help) return { config, help: true };
+  if (loaded.help) return { config, servers: [], help: true };
   if (loaded.positionals.length > 0) {
     throw new ConfigError(`Unexpected argument "${loaded.positionals[0]}"`);
   }
@@ -116,5 +130,22 @@ export function parseClientConfig(
       config.cert === undefined ? "cert" : "key",
     );
   }
-  return { config, help: false };
+  return { config, servers: serversOf(config), help: false };
+}
+
+/** The servers `--host` names, each with `--port` when it gives none. */
+function serversOf(config: ClientConfig): ServerAddress[] {
+  if (config.host.length === 0) throw new ConfigError("Invalid host: no server given", "host");
+  if (config.host.length > MAX_SERVERS) {
+    throw new ConfigError(
+      `Invalid host: ${config.host.length} servers given, at most ${MAX_SERVERS}`,
+      "host",
+    );
+  }
+  return config.host.map((text) => {
+    const parsed = parseServerAddress(text, config.port);
+    // Each item passed serverAddressProblem when loaded.
+    if (typeof parsed === "string") throw new ConfigError(`Invalid host: ${parsed}`, "host");
+    return parsed;
+  });
 }

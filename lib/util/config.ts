@@ -38,6 +38,12 @@ export interface SettingOf<T extends SettingType> {
   /** What `--help` shows as the default, when that is not `default`
    * itself (a default derived from another setting). */
   readonly defaultHelp?: string;
+  /**
+   * For strings and lists: what is wrong with one value (one item of a
+   * list), or undefined when it is fine. The error names the setting and
+   * where the value came from.
+   */
+  readonly check?: (value: string) => string | undefined;
 }
 
 /** One setting of any kind; its default has the type of its kind. */
@@ -184,6 +190,7 @@ function convert(setting: Setting, raw: unknown, source: string): unknown {
           setting.key,
         );
       }
+      checkValue(setting, raw, where);
       return raw;
     }
     case "integer": {
@@ -215,18 +222,30 @@ function convert(setting: Setting, raw: unknown, source: string): unknown {
       );
     }
     case "strings": {
-      if (typeof raw === "string") {
-        return raw.split(",").map((s) => s.trim()).filter((s) => s !== "");
+      const items = typeof raw === "string"
+        ? raw.split(",").map((s) => s.trim())
+        : Array.isArray(raw) && raw.every((s) => typeof s === "string")
+        ? raw.map((s) => s.trim())
+        : undefined;
+      if (items === undefined) {
+        throw new ConfigError(
+          `Invalid ${where}: expected a list of strings`,
+          setting.key,
+        );
       }
-      if (Array.isArray(raw) && raw.every((s) => typeof s === "string")) {
-        return raw;
+      if (items.some((item) => item === "")) {
+        throw new ConfigError(`Invalid ${where}: an empty item in the list`, setting.key);
       }
-      throw new ConfigError(
-        `Invalid ${where}: expected a list of strings`,
-        setting.key,
-      );
+      for (const item of items) checkValue(setting, item, where);
+      return items;
     }
   }
+}
+
+/** Throws the setting's own objection to `value`, if it has one. */
+function checkValue(setting: Setting, value: string, where: string): void {
+  const problem = setting.check?.(value);
+  if (problem !== undefined) throw new ConfigError(`Invalid ${where}: ${problem}`, setting.key);
 }
 
 /** Whether `value` is one a loaded `setting` may hold. */

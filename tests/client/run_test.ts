@@ -1,47 +1,12 @@
 import { deepEqual, equal } from "node:assert/strict";
 import { ChatClient, type ClientIO, EXIT } from "../../lib/client/run.ts";
+import { LOW, RecordingIO } from "./_stand_in.ts";
 import type { Connection } from "../../lib/net/connection.ts";
 import { listen, type TlsServer } from "../../lib/net/tls_server.ts";
-import type { Random } from "../../lib/util/clock.ts";
 import { LineReader } from "../../lib/wire/framing.ts";
 import { encodeFrame, type ServerFrame } from "../../lib/wire/protocol.ts";
 import { FakeClock } from "../_fake_clock.ts";
 import { testPki, within } from "../_helpers.ts";
-
-/** No jitter: each backoff delay is half its ceiling (500 ms, 1000 ms, ...). */
-const LOW: Random = { float: () => 0, bytes: (n) => new Uint8Array(n) };
-
-/** What the client tells its user, with a way to wait for a line. */
-class RecordingIO implements ClientIO {
-  readonly canAsk = false;
-  readonly lines: string[] = [];
-  #waiters: { match: RegExp; resolve: () => void }[] = [];
-
-  event(): void {}
-
-  info(text: string): void {
-    this.lines.push(text);
-    for (const waiter of this.#waiters.filter((w) => w.match.test(text))) {
-      this.#waiters.splice(this.#waiters.indexOf(waiter), 1);
-      waiter.resolve();
-    }
-  }
-
-  askUsername(): Promise<string | undefined> {
-    return Promise.resolve(undefined);
-  }
-
-  askPassword(): Promise<string | undefined> {
-    return Promise.resolve(undefined);
-  }
-
-  /** Resolves at the first line (from now on) that matches. */
-  next(match: RegExp): Promise<void> {
-    const { promise, resolve } = Promise.withResolvers<void>();
-    this.#waiters.push({ match, resolve });
-    return within(promise, 5000, `a line matching ${match}`);
-  }
-}
 
 /** Play the server's side of a login; returns the client's further lines. */
 async function welcome(conn: Connection): Promise<LineReader> {

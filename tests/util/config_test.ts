@@ -1,6 +1,12 @@
 import { assertHelpListsEvery } from "../_settings_help.ts";
 import { deepEqual, equal, match, ok, throws } from "node:assert/strict";
-import { ConfigError, helpText, loadConfig, type Setting } from "../../lib/util/config.ts";
+import {
+  ConfigError,
+  type ConfigSources,
+  helpText,
+  loadConfig,
+  type Setting,
+} from "../../lib/util/config.ts";
 import { parseServerConfig, SERVER_SETTINGS } from "../../lib/server/settings.ts";
 
 /** A config file reader that knows one file. */
@@ -267,4 +273,41 @@ Deno.test("SERVER_SETTINGS names each setting once and leaves --config and --hel
   const keys: string[] = SERVER_SETTINGS.map((s) => s.key);
   equal(new Set(keys).size, keys.length);
   ok(!keys.some((k) => k === "config" || k === "help"));
+});
+
+Deno.test("loadConfig() refuses an empty list item and runs a setting's check on each item, naming the source", () => {
+  const table = [
+    {
+      key: "tags",
+      type: "strings",
+      default: [],
+      help: "Tags",
+      check: (tag: string) => tag.startsWith("#") ? undefined : `"${tag}" lacks a #`,
+    },
+    {
+      key: "name",
+      type: "string",
+      default: undefined,
+      help: "Name",
+      check: (name: string) => name.length <= 3 ? undefined : "longer than 3",
+    },
+  ] as const satisfies readonly Setting[];
+  deepEqual(loadConfig(table, { args: ["--tags", "#a, #b", "--tags", "#c"] }).values.tags, [
+    "#a",
+    "#b",
+    "#c",
+  ]);
+  const refuses = (sources: ConfigSources, pattern: RegExp) =>
+    throws(
+      () => loadConfig(table, sources),
+      (error: unknown) => error instanceof ConfigError && pattern.test(error.message),
+    );
+  refuses({ args: ["--tags", "#a,"] }, /^Invalid tags \(from --tags\): an empty item in the list$/);
+  refuses({ args: ["--tags", ""] }, /^Invalid tags \(from --tags\): an empty item in the list$/);
+  refuses(
+    { args: [], env: { BANTER_TAGS: "#a,b" } },
+    /^Invalid tags \(from BANTER_TAGS\): "b" lacks a #$/,
+  );
+  refuses({ args: ["--name", "long"] }, /^Invalid name \(from --name\): longer than 3$/);
+  equal(loadConfig(table, { args: ["--name", "abc"] }).values.name, "abc");
 });
