@@ -12,6 +12,9 @@ import { CREDENTIALS_FILE } from "../lib/server/settings.ts";
 import { HISTORY_FILE } from "../lib/server/history_file.ts";
 import { LOCKOUT_FILE } from "../lib/server/data_files.ts";
 
+/** The web sessions' file in the data directory (`TOKENS_FILE` of lib/server/app.ts). */
+const TOKENS_FILE = "tokens.json";
+
 /** Copies of a bucket or stream at most (JetStream's own limit). */
 export const MAX_REPLICAS = 5;
 
@@ -23,6 +26,7 @@ export interface MigrateArgs {
   readonly data: string;
   readonly credentials: string;
   readonly lockout: string;
+  readonly tokens: string;
   readonly history: string;
   readonly replicas: number;
   readonly retentionDays: number | undefined;
@@ -45,8 +49,9 @@ export const MIGRATE_USAGE = [
   "Usage: deno task migrate --cluster nats://HOST:PORT[,...] [--cluster-creds FILE] [--cluster-ca FILE]",
   "                         [--data DIR] [--credentials FILE] [--replicas N]",
   "                         [--retention-days N] [--history-total-bytes N] [--verify]",
-  "Moves a single-node install (accounts, lockouts, bans, rooms, memberships, read markers,",
-  "messages and DMs) into the cluster; run it again to resume, or to check that nothing is left.",
+  "Moves a single-node install (accounts, lockouts, web sessions, bans, rooms, memberships,",
+  "read markers, messages and DMs) into the cluster; run it again to resume, or to check that",
+  "nothing is left.",
   "Stop the server on that data first.",
   "  --cluster URLS            the NATS servers, comma-separated",
   "  --cluster-creds FILE      NATS credentials file (.creds)",
@@ -94,6 +99,7 @@ export function parseMigrateArgs(args: string[]): MigrateArgs {
     data,
     credentials: values.credentials ?? join(data, CREDENTIALS_FILE),
     lockout: join(data, LOCKOUT_FILE),
+    tokens: join(data, TOKENS_FILE),
     history: join(data, HISTORY_FILE),
     verify: values.verify ?? false,
     help: values.help ?? false,

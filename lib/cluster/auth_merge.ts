@@ -1,5 +1,5 @@
 /**
- * Merging a single-node install's accounts and lockouts into the cluster's
+ * Merging a single-node install's accounts, lockouts and web session tokens into the cluster's
  * `banter_auth` entries, which hold the exact text of a `credentials.json`
  * (docs/CREDENTIALS.md) and of a version 2 `lockout.json`. Pure: text in,
  * text and counts out; the KV compare-and-set is the caller's.
@@ -10,6 +10,7 @@
  *   refused, and the cluster's kept.
  * - Lockout records merge per key: the one with the later lock stands
  *   (then the later failure); the cluster's on a tie.
+ * - Web session tokens merge per token: one the cluster holds keeps its entry.
  *
  * @module
  */
@@ -251,4 +252,84 @@ function isCounter(value: unknown): value is LockoutCounter {
     (["failures", "level", "lockedUntil", "lastFailure"] as const).every((k) =>
       Number.isSafeInteger(value[k]) && (value[k] as number) >= 0
     );
+}
+
+/** A web session token as `tokens.json` holds it (keyed by the token's digest). */
+export interface TokenRecord {
+  readonly account: string;
+  readonly binding: string;
+  readonly issued: number;
+  readonly used: number;
+}
+
+/** What {@linkcode mergeTokens} did. */
+export interface TokensMerge {
+  /** The next entry's text; `undefined` when nothing changes. */
+  readonly text: string | undefined;
+  readonly migrated: number;
+  readonly already: number;
+}
+
+const TOKENS_VERSION = 2;
+const HEX_64 = /^[0-9a-f]{64}$/;
+
+/**
+ * Parse a version 2 session token document.
+ *
+ * @param text The file's or entry's text.
+ * @param where What it is, for messages.
+ * @returns The tokens, by digest.
+ * @throws {SyntaxError} Naming what is wrong (never a token).
+ */
+export function parseTokens(text: string, where: string): Map<string, TokenRecord> {
+  const bad = (why: string) => new SyntaxError(`Cannot read ${where}: ${why}`);
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw bad("it is not JSON");
+  }
+  if (!isRecord(value) || value.version !== TOKENS_VERSION || !isRecord(value.tokens)) {
+    throw bad(`it is not a version ${TOKENS_VERSION} token file`);
+  }
+  const tokens = new Map<string, TokenRecord>();
+  for (const [key, e] of Object.entries(value.tokens)) {
+    if (
+      !HEX_64.test(key) || !isRecord(e) || typeof e.account !== "string" ||
+      typeof e.binding !== "string" || !HEX_64.test(e.binding) ||
+      typeof e.issued !== "number" || typeof e.used !== "number"
+    ) throw bad("it holds an entry that is not a token");
+    tokens.set(key, { account: e.account, binding: e.binding, issued: e.issued, used: e.used });
+  }
+  return tokens;
+}
+
+/**
+ * Merge single-node session tokens into the cluster's token text: a token
+ * there already keeps the cluster's entry.
+ *
+ * @param current The cluster's entry, `undefined` when there is none.
+ * @param source The tokens to add, by digest.
+ * @returns The next text and how many were added or there already.
+ * @throws {SyntaxError} When `current` is not a token document.
+ */
+export function mergeTokens(
+  current: string | undefined,
+  source: ReadonlyMap<string, TokenRecord>,
+): TokensMerge {
+  const tokens = current === undefined
+    ? new Map<string, TokenRecord>()
+    : parseTokens(current, "the cluster's session tokens");
+  let migrated = 0;
+  let already = 0;
+  for (const [key, token] of source) {
+    if (tokens.has(key)) already++;
+    else {
+      tokens.set(key, token);
+      migrated++;
+    }
+  }
+  const text = JSON.stringify({ version: TOKENS_VERSION, tokens: Object.fromEntries(tokens) }) +
+    "\n";
+  return { text: migrated === 0 ? undefined : text, migrated, already };
 }

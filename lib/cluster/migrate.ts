@@ -1,6 +1,7 @@
 /**
  * Move a single-node install into a cluster (`deno task migrate
- * --cluster URL`): accounts and lockouts into the `banter_auth` entries,
+ * --cluster URL`): accounts, lockouts and web session tokens into the
+ * `banter_auth` entries,
  * rooms and topics, bans, memberships and read markers into
  * {@linkcode ClusterChatState}, room messages and DMs into the
  * {@linkcode MessageStream}, oldest first, so the stream order is the old id
@@ -19,7 +20,7 @@
  */
 import type { NatsConnection } from "@nats-io/transport-node";
 import { AUTH_KEYS, AuthEntries } from "./_auth_entries.ts";
-import { mergeAccounts, mergeLockouts, type RefusedAccount } from "./auth_merge.ts";
+import { mergeAccounts, mergeLockouts, mergeTokens, type RefusedAccount } from "./auth_merge.ts";
 import { ClusterChatState } from "./kv_chat_state.ts";
 import { MessageStream } from "./message_stream.ts";
 import { migrateMessages } from "./migrate_messages.ts";
@@ -37,6 +38,8 @@ export interface Tally {
 export interface MigrationSummary {
   readonly accounts: Tally;
   readonly lockouts: Tally;
+  /** Web session tokens. */
+  readonly tokens: Tally;
   readonly bans: Tally;
   readonly rooms: Tally;
   readonly memberships: Tally;
@@ -87,6 +90,7 @@ export async function migrate(
   await using auth = await AuthEntries.open(nc, replicas);
   const kept = await migrateAccounts(source, auth, summary);
   await migrateLockouts(source, auth, summary);
+  await migrateTokens(source, auth, kept, summary);
   const stream = await MessageStream.existing(nc) ?? await MessageStream.open(nc, {
     replicas,
     retentionDays: options.retentionDays ?? DEFAULT_RETENTION_DAYS,
@@ -196,6 +200,25 @@ async function migrateLockouts(
   summary.lockouts.already = merge!.already;
 }
 
+/** Web sessions of the accounts the cluster holds (others could never be valid there). */
+async function migrateTokens(
+  source: MigrationSource,
+  auth: AuthEntries,
+  kept: ReadonlySet<string>,
+  summary: MigrationSummary,
+): Promise<void> {
+  const tokens = new Map([...source.tokens].filter(([, token]) => kept.has(token.account)));
+  summary.tokens.refused = source.tokens.size - tokens.size;
+  if (tokens.size === 0) return;
+  let merge: ReturnType<typeof mergeTokens> | undefined;
+  await auth.update(AUTH_KEYS.tokens, (current) => {
+    merge = mergeTokens(current, tokens);
+    return merge.text;
+  });
+  summary.tokens.migrated = merge!.migrated;
+  summary.tokens.already = merge!.already;
+}
+
 /** Rooms and topics: a room the cluster has keeps its topic unless it has none. */
 async function migrateRooms(
   source: MigrationSource,
@@ -224,6 +247,7 @@ function emptySummary(): MigrationSummary {
   return {
     accounts: tally(),
     lockouts: tally(),
+    tokens: tally(),
     bans: tally(),
     rooms: tally(),
     memberships: tally(),
@@ -245,6 +269,7 @@ export function summaryLines(summary: MigrationSummary): string[] {
   const kinds = [
     ["accounts", summary.accounts],
     ["lockouts", summary.lockouts],
+    ["web sessions", summary.tokens],
     ["bans", summary.bans],
     ["rooms", summary.rooms],
     ["memberships", summary.memberships],

@@ -12,8 +12,15 @@
  */
 import { CredentialStore } from "../auth/store.ts";
 import { Lockout } from "../auth/lockout.ts";
+import { SessionTokens } from "../auth/session_tokens.ts";
 import { whyUnreadable } from "../util/why_unreadable.ts";
-import { type AccountRecord, type LockoutTables, parseLockouts } from "./auth_merge.ts";
+import {
+  type AccountRecord,
+  type LockoutTables,
+  parseLockouts,
+  parseTokens,
+  type TokenRecord,
+} from "./auth_merge.ts";
 import { HistoryReader } from "./_history_reader.ts";
 
 /** Where the install's files are. */
@@ -22,6 +29,8 @@ export interface MigrationSourcePaths {
   credentials: string;
   /** `lockout.json` (missing: no lockouts). */
   lockout: string;
+  /** `tokens.json`, the web sessions (missing: none). */
+  tokens: string;
   /** `history.db`. */
   history: string;
 }
@@ -31,6 +40,8 @@ export interface MigrationSource extends Disposable {
   readonly accounts: readonly AccountRecord[];
   /** `undefined` when there is no lockout file. */
   readonly lockouts: LockoutTables | undefined;
+  /** Web session tokens by digest (empty when there is no token file). */
+  readonly tokens: ReadonlyMap<string, TokenRecord>;
   readonly history: HistoryReader;
 }
 
@@ -58,6 +69,7 @@ export async function openMigrationSource(paths: MigrationSourcePaths): Promise<
   await refuseLiveHistory(paths.history);
   const accounts = await readAccounts(paths.credentials);
   const lockouts = await readLockouts(paths.lockout);
+  const tokens = await readTokens(paths.tokens);
   let history: HistoryReader;
   try {
     await Deno.stat(paths.history);
@@ -72,6 +84,7 @@ export async function openMigrationSource(paths: MigrationSourcePaths): Promise<
   return {
     accounts,
     lockouts,
+    tokens,
     history,
     [Symbol.dispose]() {
       history.close();
@@ -108,18 +121,34 @@ async function readAccounts(path: string): Promise<AccountRecord[]> {
   });
 }
 
-async function readLockouts(path: string): Promise<LockoutTables | undefined> {
-  let text: string;
+async function readTokens(path: string): Promise<Map<string, TokenRecord>> {
+  const text = await readOptional(path, "session token file");
+  if (text === undefined) return new Map();
   try {
-    text = await Deno.readTextFile(path);
+    // As the server reads it, then token by token for the merge.
+    await SessionTokens.open(path);
+    return parseTokens(text, `the session token file ${path}`);
+  } catch (error) {
+    throw new MigrationSourceError((error as Error).message, { cause: error });
+  }
+}
+
+/** A file's text; `undefined` when it does not exist. */
+async function readOptional(path: string, what: string): Promise<string | undefined> {
+  try {
+    return await Deno.readTextFile(path);
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) return undefined;
     if (error instanceof Deno.errors.NotCapable) throw error;
-    throw new MigrationSourceError(
-      `Cannot read the lockout file ${path}: ${whyUnreadable(error)}`,
-      { cause: error },
-    );
+    throw new MigrationSourceError(`Cannot read the ${what} ${path}: ${whyUnreadable(error)}`, {
+      cause: error,
+    });
   }
+}
+
+async function readLockouts(path: string): Promise<LockoutTables | undefined> {
+  const text = await readOptional(path, "lockout file");
+  if (text === undefined) return undefined;
   try {
     // As the server reads it, then record by record for the merge.
     await Lockout.open(path);

@@ -2,7 +2,7 @@
  * `deno task migrate --verify`: compare a single-node install with the
  * cluster and list every difference (the compare the tests make too):
  * accounts (id, role, hash), lockout records (the cluster's as late or
- * later), bans, rooms and topics, memberships, each room's messages and
+ * later), web session tokens, bans, rooms and topics, memberships, each room's messages and
  * each pair's DMs in order (text, sender, time; missing or doubled), and
  * read markers (on the same message). What the cluster holds besides the
  * install (its own accounts, live messages) is no difference.
@@ -13,7 +13,7 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import type { DirectMessage, RoomMessage } from "../chat/message.ts";
 import { AUTH_KEYS, AuthEntries } from "./_auth_entries.ts";
 import type { SourceMessage } from "./_history_reader.ts";
-import { type AccountRecord, parseAccounts, parseLockouts } from "./auth_merge.ts";
+import { type AccountRecord, parseAccounts, parseLockouts, parseTokens } from "./auth_merge.ts";
 import { ClusterChatState } from "./kv_chat_state.ts";
 import { MessageStream } from "./message_stream.ts";
 import type { MigrationSource } from "./migration_source.ts";
@@ -70,6 +70,15 @@ export async function verifyMigration(
         ) differences.push(`lockout record ${table} ${q(key)} is not in the cluster`);
       }
     }
+  }
+  const tokensText = auth.get(AUTH_KEYS.tokens);
+  const tokens = tokensText === undefined
+    ? new Map()
+    : parseTokens(tokensText, "the cluster's session tokens");
+  const missingTokens =
+    [...source.tokens].filter(([key, token]) => held.has(token.account) && !tokens.has(key)).length;
+  if (missingTokens > 0) {
+    differences.push(`${missingTokens} web session tokens are not in the cluster`);
   }
   await using state = await ClusterChatState.open(nc, { replicas });
   for (const ban of source.history.bans()) {

@@ -15,6 +15,7 @@ import { Kvm } from "@nats-io/kv";
 import { CredentialStore } from "../../lib/auth/store.ts";
 import { Hasher } from "../../lib/auth/hash.ts";
 import { Lockout } from "../../lib/auth/lockout.ts";
+import { SessionTokens, tokenBinding } from "../../lib/auth/session_tokens.ts";
 import { SqliteHistory } from "../../lib/chat/sqlite_history.ts";
 import type { DirectMessage, RoomMessage } from "../../lib/chat/message.ts";
 import { systemClock } from "../../lib/util/clock.ts";
@@ -49,6 +50,8 @@ interface Install {
   readonly markers: { account: string; conversation: string; id: number }[];
   /** Room messages and DMs in all. */
   readonly total: number;
+  /** A web session token of alice's. */
+  readonly aliceToken: string;
 }
 
 /** Build a single-node install in `dir/data` with the real stores, `count` room messages. */
@@ -65,6 +68,14 @@ async function buildInstall(dir: string, count = 300): Promise<Install> {
     alice: store.get("alice")!.id,
     bob: store.get("bob")!.id,
   };
+  const tokens = await SessionTokens.open(join(data, "tokens.json"), {
+    bindingOf: (id) => {
+      const account = store.list().map(({ name }) => store.get(name)!).find((a) => a.id === id);
+      return account && tokenBinding(account);
+    },
+  });
+  const aliceToken = await tokens.issue(ids.alice);
+  await tokens.issue(ids.bob);
   const lockout = await Lockout.open(join(data, "lockout.json"), { clock: fixedClock });
   for (let i = 0; i < 3; i++) await lockout.recordFailure("carol", "192.0.2.7");
   equal(lockout.locks().length > 0, true);
@@ -128,7 +139,7 @@ async function buildInstall(dir: string, count = 300): Promise<Install> {
   ];
   for (const m of markers) history.markRead(m.account, m.conversation, m.id);
   const total = count + [...dms.values()].flat().length;
-  return { dir, data, ids, rooms, dms, markers, total };
+  return { dir, data, ids, rooms, dms, markers, total, aliceToken };
 }
 
 /** Run `deno task migrate` (the real launcher) with `args`. */
@@ -177,6 +188,16 @@ async function assertMigrated(nc: NatsConnection, install: Install, dir: string)
   });
   deepEqual(clusterLocks.locks(), sourceLocks.locks());
   ok(clusterLocks.status("carol", "192.0.2.7").locked, "carol is locked from that address");
+  const tokensFile = join(dir, "cluster-tokens.json");
+  await Deno.writeTextFile(tokensFile, (await kv.get("tokens"))!.string());
+  const clusterTokens = await SessionTokens.open(tokensFile, {
+    bindingOf: (id) => {
+      const account = cluster.list().map(({ name }) => cluster.get(name)!).find((a) => a.id === id);
+      return account && tokenBinding(account);
+    },
+  });
+  equal(clusterTokens.size, 2);
+  equal(await clusterTokens.check(install.aliceToken), install.ids.alice, "alice's web session");
 
   await using state = await ClusterChatState.open(nc);
   deepEqual(state.banOf("Mallory"), { name: "mallory", ts: NOW - 100, by: "bob", reason: "spam" });
@@ -234,6 +255,7 @@ Deno.test("deno task migrate moves a single-node install into the cluster; a sec
   equal(first.code, 0, first.stderr);
   match(line(first.stdout, "accounts"), /3 migrated, 0 already there, 0 refused/);
   match(line(first.stdout, "lockouts"), /[1-9]\d* migrated/);
+  match(line(first.stdout, "web sessions"), /2 migrated/);
   match(line(first.stdout, "bans"), /2 migrated/);
   match(line(first.stdout, "rooms"), /3 migrated/);
   match(line(first.stdout, "memberships"), /5 migrated/);
@@ -315,14 +337,11 @@ Deno.test("a migration that fails after N messages, between two progress writes,
   await using dir = await tempDir();
   await using nats = await startNats();
   const install = await buildInstall(dir.path);
+  const paths = parseMigrateArgs(["--cluster", nats.url, "--data", install.data]);
   const nc = await connect({ servers: nats.url });
   try {
     {
-      using source = await openMigrationSource({
-        credentials: join(install.data, "credentials.json"),
-        lockout: join(install.data, "lockout.json"),
-        history: join(install.data, "history.db"),
-      });
+      using source = await openMigrationSource(paths);
       let stored = 0;
       const stop = new Error("stopped after 150 messages");
       const failed = await migrate(source, nc, {
@@ -333,11 +352,7 @@ Deno.test("a migration that fails after N messages, between two progress writes,
       equal(failed, stop);
     }
     equal(await streamCount(nc), 150);
-    using source = await openMigrationSource({
-      credentials: join(install.data, "credentials.json"),
-      lockout: join(install.data, "lockout.json"),
-      history: join(install.data, "history.db"),
-    });
+    using source = await openMigrationSource(paths);
     const summary = await migrate(source, nc);
     equal(summary.messages.migrated + summary.dms.migrated, install.total - 150);
     equal(summary.messages.already + summary.dms.already, 150);
