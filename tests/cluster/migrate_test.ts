@@ -28,7 +28,7 @@ import { parseMigrateArgs } from "../../scripts/_migrate_args.ts";
 import { migratePermissions } from "../../scripts/migrate.ts";
 import { tempDir, within } from "../_helpers.ts";
 import { Output, PROCESS_MS } from "../_process.ts";
-import { startNats } from "../_nats.ts";
+import { startNats, startNatsCluster } from "../_nats.ts";
 
 const REPO = fileURLToPath(new URL("../../", import.meta.url));
 
@@ -444,6 +444,29 @@ Deno.test("migrate stops with one line when NATS is unreachable, the server runs
     const usage = await runTask(["--data", install.data]);
     equal(usage.code, 2);
     match(usage.stderr, /--cluster is required/);
+  } finally {
+    await nc.close();
+  }
+});
+
+Deno.test("migrate --replicas 3 onto a 3-node NATS cluster stores three copies of the stream and buckets", async () => {
+  await using dir = await tempDir();
+  await using cluster = await startNatsCluster();
+  const install = await buildInstall(dir.path);
+  const args = ["--cluster", cluster.urls, "--data", install.data, "--replicas", "3"];
+  const result = await runTask(args);
+  equal(result.code, 0, result.stderr);
+  const nc = await connect({ servers: cluster.urls.split(",") });
+  try {
+    const jsm = await jetstreamManager(nc);
+    for (
+      const name of [MESSAGE_STREAM, "KV_banter_auth", "KV_banter_bans", "KV_banter_migrations"]
+    ) {
+      equal((await jsm.streams.info(name)).config.num_replicas, 3, name);
+    }
+    equal(await streamCount(nc), install.total);
+    const verify = await runTask([...args, "--verify"]);
+    equal(verify.code, 0, verify.stdout + verify.stderr);
   } finally {
     await nc.close();
   }
