@@ -23,7 +23,7 @@ import { AUTH_KEYS, AuthEntries } from "./_auth_entries.ts";
 import { mergeAccounts, mergeLockouts, mergeTokens, type RefusedAccount } from "./auth_merge.ts";
 import { ClusterChatState } from "./kv_chat_state.ts";
 import { MessageStream } from "./message_stream.ts";
-import { migrateMessages } from "./migrate_messages.ts";
+import { findMigrated, migrateMessages } from "./migrate_messages.ts";
 import type { MigrationSource } from "./migration_source.ts";
 import { MigrationProgress, sourceFingerprint } from "./migration_progress.ts";
 
@@ -141,10 +141,17 @@ export async function migrate(
       summary.markers.already++; // nothing read yet: the cluster's 0 says the same
       continue;
     }
-    const seq = await progress.idOf(marker.target);
+    const seq = await progress.idOf(marker.target) ??
+      await findMigrated(
+        nc,
+        marker.conversation.startsWith("#")
+          ? { room: marker.conversation.slice(1) }
+          : { a: marker.account, b: marker.conversation.slice(1) },
+        `${fingerprint}.${marker.target}`,
+      );
     if (seq === undefined) {
       throw new Error(
-        `Cannot move the read marker of ${marker.account} in ${marker.conversation}: message ${marker.target} has no sequence recorded`,
+        `Cannot move the read marker of ${marker.account} in ${marker.conversation}: message ${marker.target} is not in the stream`,
       );
     }
     count(summary.markers, await state.markRead(marker.account, marker.conversation, seq));

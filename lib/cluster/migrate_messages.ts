@@ -9,10 +9,15 @@
  *
  * @module
  */
-import { type JetStreamManager, jetstreamManager } from "@nats-io/jetstream";
+import { JetStreamApiError, type JetStreamManager, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { HistoryReader, SourceMessage } from "./_history_reader.ts";
-import { MESSAGE_STREAM, type MessageStream } from "./message_stream.ts";
+import {
+  directSubject,
+  MESSAGE_STREAM,
+  type MessageStream,
+  roomSubject,
+} from "./message_stream.ts";
 import {
   type MessageProgress,
   type MigrationProgress,
@@ -131,6 +136,38 @@ async function store(
       `Cannot store message ${source.message.id} in the stream: ${(error as Error).message}`,
       { cause: error },
     );
+  }
+}
+
+/**
+ * The stream sequence of old message `oldId` of a conversation, found by
+ * its migration header: for a read marker that moved, on the single node,
+ * to a message migrated by an earlier run that no marker pointed at then.
+ * Walks the conversation's subject, so it is for the rare case only.
+ *
+ * @param nc The cluster connection.
+ * @param where The conversation: a room, or the DMs between two accounts.
+ * @param migratedFrom The header's value: `<fingerprint>.<old id>`.
+ * @returns The sequence, or `undefined` when the stream has no such message.
+ */
+export async function findMigrated(
+  nc: NatsConnection,
+  where: { room: string } | { a: string; b: string },
+  migratedFrom: string,
+): Promise<number | undefined> {
+  const jsm = await jetstreamManager(nc);
+  const subject = "room" in where ? roomSubject(where.room) : directSubject(where.a, where.b);
+  for (let seq = 1;;) {
+    let stored;
+    try {
+      stored = await jsm.direct.getMessage(MESSAGE_STREAM, { seq, next_by_subj: subject });
+    } catch (error) {
+      if (error instanceof JetStreamApiError && error.status === 404) return undefined;
+      throw error;
+    }
+    if (stored === null) return undefined;
+    if (stored.header?.get(MIGRATION_HEADER) === migratedFrom) return stored.seq;
+    seq = stored.seq + 1;
   }
 }
 

@@ -471,3 +471,39 @@ Deno.test("migrate --replicas 3 onto a 3-node NATS cluster stores three copies o
     await nc.close();
   }
 });
+
+Deno.test("a run after more chat on the single node moves only what is new, markers moved on a migrated message too", async () => {
+  await using dir = await tempDir();
+  await using nats = await startNats();
+  const install = await buildInstall(dir.path);
+  const args = ["--cluster", nats.url, "--data", install.data];
+  equal((await runTask(args)).code, 0);
+  // The single-node server ran again: one more message, and alice read further.
+  const general = install.rooms.general!;
+  {
+    using history = new SqliteHistory(join(install.data, "history.db"));
+    const message: RoomMessage = {
+      kind: "message",
+      id: history.nextId(),
+      room: "general",
+      from: "bob",
+      text: "one more",
+      ts: NOW,
+    };
+    history.append(message);
+    general.push(message);
+    history.markRead(install.ids.alice, "#general", general[70]!.id);
+  }
+  install.markers[0]!.id = general[70]!.id;
+  const again = await runTask(args);
+  equal(again.code, 0, again.stderr);
+  match(line(again.stdout, "messages"), /1 migrated, 300 already there/);
+  match(line(again.stdout, "read markers"), /1 migrated, 2 already there/);
+  const nc = await connect({ servers: nats.url });
+  try {
+    equal(await streamCount(nc), install.total + 1);
+    await assertMigrated(nc, install, dir.path);
+  } finally {
+    await nc.close();
+  }
+});
