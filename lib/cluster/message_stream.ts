@@ -18,7 +18,7 @@ import {
   type JetStreamManager,
   jetstreamManager,
 } from "@nats-io/jetstream";
-import { type NatsConnection, nuid } from "@nats-io/transport-node";
+import { headers, type NatsConnection, nuid } from "@nats-io/transport-node";
 import type { DirectMessage, RoomMessage } from "../chat/message.ts";
 import type { DirectAccounts, HistoryPage, HistoryQuery } from "../chat/history.ts";
 import { isRecord } from "../util/is_record.ts";
@@ -58,6 +58,14 @@ export interface MessageStreamOptions {
   retentionDays: number;
   /** Bytes the stream holds at most (`--history-total-bytes`); the oldest go first. */
   maxBytes: number;
+}
+
+/** Options for {@linkcode MessageStream.publishRoom} and {@linkcode MessageStream.publishDirect}. */
+export interface PublishOptions {
+  /** The de-duplication id (kept for the stream's duplicate window). @default a fresh nuid */
+  msgID?: string;
+  /** Headers stored with the message (e.g. where a migrated message came from). */
+  headers?: Readonly<Record<string, string>>;
 }
 
 /** Without its id, which the stream gives. */
@@ -103,13 +111,35 @@ export class MessageStream {
   }
 
   /**
+   * Use the stream as it is, its limits untouched (a tool that is not the
+   * instances' configuration, e.g. the migration, must not change them).
+   *
+   * @param nc The cluster connection.
+   * @returns The stream, or `undefined` when there is none yet.
+   */
+  static async existing(nc: NatsConnection): Promise<MessageStream | undefined> {
+    const jsm = await jetstreamManager(nc);
+    try {
+      await jsm.streams.info(MESSAGE_STREAM);
+    } catch (error) {
+      if (error instanceof Error && error.name === "StreamNotFoundError") return undefined;
+      throw error;
+    }
+    return new MessageStream(jetstream(nc), jsm);
+  }
+
+  /**
    * Store a room message; resolves once the stream has it, with its id.
    *
    * @param message The message, without an id.
+   * @param options Its de-duplication id and headers.
    * @returns The message with its id (the stream sequence).
    */
-  async publishRoom(message: Unsaved<RoomMessage>): Promise<RoomMessage> {
-    const seq = await this.#publish(roomSubject(message.room), { message });
+  async publishRoom(
+    message: Unsaved<RoomMessage>,
+    options: PublishOptions = {},
+  ): Promise<RoomMessage> {
+    const seq = await this.#publish(roomSubject(message.room), { message }, options);
     return { ...message, id: seq };
   }
 
@@ -118,24 +148,29 @@ export class MessageStream {
    *
    * @param message The DM, without an id.
    * @param accounts Its sender's and recipient's account ids.
+   * @param options Its de-duplication id and headers.
    * @returns The DM with its id.
    */
   async publishDirect(
     message: Unsaved<DirectMessage>,
     accounts: DirectAccounts,
+    options: PublishOptions = {},
   ): Promise<DirectMessage> {
     const seq = await this.#publish(directSubject(accounts.from, accounts.to), {
       message,
       accounts,
-    });
+    }, options);
     return { ...message, id: seq };
   }
 
-  async #publish(subject: string, body: unknown): Promise<number> {
+  async #publish(subject: string, body: unknown, options: PublishOptions): Promise<number> {
+    const stored = options.headers === undefined ? undefined : headers();
+    for (const [name, value] of Object.entries(options.headers ?? {})) stored?.set(name, value);
     const ack = await this.#js.publish(subject, JSON.stringify(body), {
       timeout: PUBLISH_TIMEOUT_MS,
       retries: PUBLISH_TRIES,
-      msgID: nuid.next(),
+      msgID: options.msgID ?? nuid.next(),
+      ...(stored === undefined ? {} : { headers: stored }),
     });
     return ack.seq;
   }
