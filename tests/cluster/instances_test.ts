@@ -235,3 +235,38 @@ Deno.test("an instance killed with -9 mid-chat: its client resumes on another in
   const gone = await bob.client.until((f) => f.type === "presence" && f.user === "ann");
   equal(gone.type === "presence" && gone.online, false);
 });
+
+/** A loopback port nothing listens on now. */
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}
+
+Deno.test("/healthz names the NATS link and /metrics has the cluster figures", async () => {
+  await using nats = await startNats();
+  const httpPort = freePort();
+  await using servers = await instances(nats.url, 1, { httpPort });
+  const [a] = servers.all as [TestServer];
+  const get = async (path: string) => {
+    const response = await fetch(`http://127.0.0.1:${httpPort}${path}`);
+    return { status: response.status, text: await response.text() };
+  };
+  deepEqual(await get("/healthz"), { status: 200, text: "ok\nnats: up\n" });
+  await using ann = await loginV2(a.port, "ann");
+  await ann.client.send({ type: "say", room: "lobby", text: "counted", id: "1" });
+  await ann.client.until((f) => f.type === "ack" && f.id === "1");
+  const metrics = (await get("/metrics")).text;
+  const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, "m").exec(metrics)?.[1]);
+  equal(value("banter_cluster_link_up"), 1);
+  equal(value("banter_cluster_publish_seconds_count"), 1);
+  ok(value("banter_cluster_publish_seconds_sum") > 0);
+  equal(value("banter_cluster_publish_failures_total"), 0);
+  ok(Number.isFinite(value("banter_cluster_kv_conflicts_total")));
+  ok(Number.isFinite(value("banter_cluster_stream_lag_messages")));
+  await nats.kill("SIGKILL");
+  await ann.client.until((f) => f.type === "notice" && /link lost/.test(f.text));
+  deepEqual(await get("/healthz"), { status: 503, text: "nats link lost\n" });
+  equal(Number(/^banter_cluster_link_up (\S+)$/m.exec((await get("/metrics")).text)?.[1]), 0);
+});
