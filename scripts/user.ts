@@ -15,6 +15,12 @@
  * default, as `deno task server --help` lists them), so passwords set here
  * are hashed exactly as the server hashes them.
  *
+ * With `--cluster nats://HOST:PORT[,...]` (and `--cluster-creds`,
+ * `--cluster-ca`) every command works on the cluster's NATS KV entries
+ * (bucket `banter_auth`) instead of the files, with the same compare-and-set
+ * the instances use; `deno task user` runs this through
+ * `scripts/user_task.ts`, which grants the network to those servers only.
+ *
  * @module
  */
 import { parseArgs } from "node:util";

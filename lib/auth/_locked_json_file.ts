@@ -4,6 +4,8 @@
  * the file as it is now, applies the change and replaces the file
  * atomically (mode 0600), then releases the lock, so two writers never lose
  * each other's changes and a crash never leaves a torn file.
+ * It is the file {@linkcode JsonDocument}; a file with one writer process
+ * (`shared: false`) needs no lock file.
  *
  * @module
  */

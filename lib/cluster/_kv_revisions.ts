@@ -23,6 +23,8 @@ export class KvRevisions implements AsyncDisposable {
   /** The highest stream sequence the follower has seen. */
   #seen = 0;
   #waiters = new Set<{ seq: number; resolve: () => void }>();
+  /** A sync asked for whose request is not sent yet. */
+  #next: Promise<boolean> | undefined;
   #stop: () => void = () => {};
   #closed: Promise<void> = Promise.resolve();
 
@@ -81,7 +83,17 @@ export class KvRevisions implements AsyncDisposable {
    * up within {@linkcode REVISIONS_SYNC_MS} (the caller asks for the entry itself).
    * @throws {Error} When the stream info cannot be had (the link is down).
    */
-  async sync(): Promise<boolean> {
+  sync(): Promise<boolean> {
+    // Callers in the same turn (the accounts and the lockouts, before a
+    // login) share one request, sent after all of them asked.
+    this.#next ??= Promise.resolve().then(() => {
+      this.#next = undefined;
+      return this.#sync();
+    });
+    return this.#next;
+  }
+
+  async #sync(): Promise<boolean> {
     const last = (await this.#kv.status()).streamInfo.state.last_seq;
     if (this.#seen >= last) return true;
     const caughtUp = Promise.withResolvers<void>();
