@@ -147,7 +147,8 @@ export function permissionAdvice(
     "scripts/user.ts",
     ...args,
   ]);
-  return `Cannot ${missing.kind} ${missing.target}: not allowed to this process ` +
+  const action = missing.kind === "net" ? "connect to" : missing.kind;
+  return `Cannot ${action} ${missing.target}: not allowed to this process ` +
     `(deno task user may read only data/ and credentials.json, write only data/); ` +
     `run instead: deno run ${command}`;
 }
