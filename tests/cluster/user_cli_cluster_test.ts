@@ -13,6 +13,7 @@ import { PRESENCE_BUCKET } from "../../lib/cluster/presence.ts";
 import { TOOL_EXIT } from "../../lib/util/exit_status.ts";
 import { clusterGrants, USER_TASK_GRANTS, userRunFlags } from "../../scripts/_user_permissions.ts";
 import { FakeClock } from "../_fake_clock.ts";
+import { systemRandom } from "../../lib/util/clock.ts";
 import { startNats } from "../_nats.ts";
 import { GOOD_PASSWORD } from "../auth/_helpers.ts";
 
@@ -37,6 +38,32 @@ async function task(args: string[], input = "") {
   return { code, stdout: decoder.decode(stdout), stderr: decoder.decode(stderr) };
 }
 
+/** One instance's accounts on the cluster, on its own connection. */
+async function instanceOn(url: string) {
+  const nc = await connect({ servers: url });
+  const accounts = await openClusterAccounts(nc, {
+    credentials: "unused",
+    data: "unused",
+    scryptLogN: 10,
+    loginQueue: 10,
+    loginQueuePerAddress: 2,
+  }, {
+    cluster: url,
+    clock: new FakeClock(),
+    random: systemRandom,
+    announce: () => {},
+    lockouts: { account: new Counter(), ip: new Counter() },
+  });
+  return {
+    ...accounts,
+    nc,
+    async [Symbol.asyncDispose]() {
+      await accounts.close();
+      await nc.close();
+    },
+  };
+}
+
 Deno.test("deno task user add --cluster writes the cluster's accounts, and an instance logs the user in", async () => {
   await using nats = await startNats();
   const add = await task(
@@ -50,21 +77,8 @@ Deno.test("deno task user add --cluster writes the cluster's accounts, and an in
     /^Created NATS KV banter_auth\/credentials with user "admin"; its password \(shown once\): [A-Za-z0-9_-]{20}\n$/,
   );
 
-  const nc = await connect({ servers: nats.url });
-  const clock = new FakeClock();
-  await using instance = await openClusterAccounts(nc, {
-    credentials: "unused",
-    data: "unused",
-    scryptLogN: 10,
-    loginQueue: 10,
-    loginQueuePerAddress: 2,
-  }, {
-    cluster: nats.url,
-    clock,
-    random: { float: Math.random, bytes: (n) => crypto.getRandomValues(new Uint8Array(n)) },
-    announce: () => {},
-    lockouts: { account: new Counter(), ip: new Counter() },
-  });
+  await using instance = await instanceOn(nats.url);
+  const nc = instance.nc;
   const login = await instance.auth.login({
     username: "frank",
     password: GOOD_PASSWORD,
@@ -98,7 +112,6 @@ Deno.test("deno task user add --cluster writes the cluster's accounts, and an in
     ip: "192.0.2.9",
   });
   equal(after.ok, false);
-  await nc.close();
 });
 
 Deno.test("deno task user --cluster with NATS unreachable says so in one line and fails", async () => {
@@ -143,4 +156,24 @@ Deno.test("deno task user with a --cluster that is not a NATS URL is a usage err
     run.stderr,
     /^user: Cannot use the cluster address "http:\/\/example\.com": it is not nats:\/\/HOST:PORT\n$/,
   );
+});
+
+Deno.test("deno task user passwd, role and locks --cluster work on the cluster's entries", async () => {
+  await using nats = await startNats();
+  const cluster = ["--cluster", nats.url, "--scrypt-log-n", "10"];
+  equal((await task(["add", "gail", ...cluster], `${GOOD_PASSWORD}\n`)).code, TOOL_EXIT.ok);
+  const passwd = await task(["passwd", "gail", ...cluster], "amber meadow 31\n");
+  equal(passwd.code, TOOL_EXIT.ok, passwd.stderr);
+  const role = await task(["role", "gail", "admin", ...cluster]);
+  deepEqual([role.code, role.stdout], [TOOL_EXIT.ok, `Set role of "gail" to admin\n`]);
+  const locks = await task(["locks", ...cluster]);
+  deepEqual([locks.code, locks.stdout], [TOOL_EXIT.ok, "No locks in force\n"]);
+
+  await using instance = await instanceOn(nats.url);
+  const login = await instance.auth.login({
+    username: "gail",
+    password: "amber meadow 31",
+    ip: "192.0.2.10",
+  });
+  equal(login.ok && login.user.role, "admin");
 });
