@@ -141,8 +141,9 @@ export async function openAccounts(
       loginsPaused?.set(error === undefined ? 0 : 1);
       if (error === undefined) log.info("Logins resumed: failed attempts can be recorded again");
       else {
-        log.error("{message}: cannot write the lockout file: {error}", {
+        log.error("{message}: cannot write {lockouts}: {error}", {
           message: LOGINS_PAUSED_MESSAGE,
+          lockouts: documents === undefined ? "the lockout file" : lockout.path,
           error: error.message,
         });
       }
