@@ -317,3 +317,30 @@ Deno.test("an account added with deno task user --cluster logs in on every insta
     equal(answer.type, "welcome", JSON.stringify(answer));
   }
 });
+
+Deno.test("a session token issued by one instance logs in on another (a browser behind a load balancer)", async () => {
+  await using nats = await startNats();
+  await using servers = await instances(nats.url, 2);
+  const [a, b] = servers.all as [TestServer, TestServer];
+  let token: string;
+  {
+    await using first = await TestClient.connect(a.port);
+    await first.send({ type: "hello", version: 2 });
+    await first.until((f) => f.type === "auth");
+    await first.send({
+      type: "login",
+      username: "ann",
+      password: passwordOf("ann"),
+      want_token: true,
+    });
+    const welcome = await first.until((f) => f.type === "welcome");
+    ok(welcome.type === "welcome" && welcome.token !== undefined);
+    token = welcome.token;
+  }
+  await using again = await TestClient.connect(b.port);
+  await again.send({ type: "hello", version: 2 });
+  await again.until((f) => f.type === "auth");
+  await again.send({ type: "login", username: "ann", token });
+  const answer = await again.until((f) => f.type === "welcome" || f.type === "auth_failed");
+  equal(answer.type, "welcome", JSON.stringify(answer));
+});
