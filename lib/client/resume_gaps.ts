@@ -72,7 +72,7 @@ const REF_PREFIX = "resume-gap:";
  * const first = gaps.take(room);
  * assert.deepEqual(first.deliver, []);
  * assert.deepEqual(first.requests, [{ type: "history", room: "dev", before: 6, limit: 2, id: "resume-gap:dev" }]);
- * const filled = gaps.take({ kind: "history", room: "dev", messages: [line(4), line(5)], truncated: true });
+ * const filled = gaps.take({ kind: "history", room: "dev", messages: [line(4), line(5)], truncated: false });
  * const shown = filled.deliver[0];
  * assert.ok(shown !== undefined && "event" in shown && shown.event.kind === "room");
  * assert.deepEqual(shown.event.history.map((m) => m.id), [4, 5, 6, 7]);
