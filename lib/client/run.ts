@@ -30,6 +30,7 @@ import { TokenBucket } from "../chat/rate_limit.ts";
 import { backoffDelay } from "./backoff.ts";
 import { type GapStep, ResumeGaps } from "./resume_gaps.ts";
 import { formatServerAddress, type ServerAddress } from "./server_address.ts";
+import { isChatLine, UnackedLines } from "./unacked_lines.ts";
 import { eventOfV2 } from "./v2_events.ts";
 
 /**
@@ -293,6 +294,8 @@ export class ChatClient {
   #droppedAt: number | undefined;
   /** Bounds the wait for the pages of a resume's gaps. */
   #gapTimer: number | undefined;
+  /** Chat lines sent (version 2) and not yet answered, or in doubt after a drop. */
+  readonly #unacked = new UnackedLines();
 
   /** @param options Where to connect and how to talk to the user. */
   constructor(options: ChatClientOptions) {
@@ -454,7 +457,12 @@ export class ChatClient {
         continue;
       }
       const room = this.#version === 2 && line.room !== undefined ? { room: line.room } : {};
-      send({ type: "say", text: line.text, ...room });
+      // Version 2 answers an id with ack (stored) or error: tracked, so a
+      // line lost with the connection is sent again (see UnackedLines).
+      const id = this.#version === 2 && isChatLine(line.text)
+        ? { id: this.#unacked.sent(line.text, line.room) }
+        : {};
+      send({ type: "say", text: line.text, ...room, ...id });
     }
     if (this.#queued.length === 0) return;
     this.#pumpTimer = this.#clock.setTimeout(() => {
@@ -585,6 +593,7 @@ export class ChatClient {
     if (this.#heldEnd !== undefined) this.#clock.clearTimeout(this.#heldEnd.timer);
     this.#clock.clearTimeout(this.#gapTimer);
     this.#gapTimer = undefined;
+    this.#unacked.dropped();
     // A gap's pages belong to the session that asked; the next one resumes anew.
     this.#queued.splice(0, this.#queued.length, ...this.#queued.filter((l) => !l.gap));
     if (everLoggedIn() && this.#droppedAt === undefined) this.#droppedAt = this.#clock.now();
@@ -909,10 +918,13 @@ export class ChatClient {
             frame.id === undefined ? `Server reports an error: ${frame.message}` : frame.message,
           );
           if (gaps !== undefined) this.#gapStep(gaps, gaps.failed(frame.id));
+          this.#unacked.answered(frame.id);
+          break;
+        case "ack":
+          this.#unacked.answered(frame.id);
           break;
         case "hello":
         case "pong":
-        case "ack":
           break;
         default: {
           const event = this.#version === 2 ? eventOfV2(frame) : eventOf(frame);
@@ -927,9 +939,33 @@ export class ChatClient {
   /** An event from the server, passed on to the user. */
   #deliver(event: ChatEvent): void {
     this.#seen(event);
+    if (event.kind === "message") this.#unacked.echoed(event, this.#self);
+    else if (event.kind === "room") this.#unacked.replayed(event, this.#self);
     if (event.kind === "message" && event.bot) this.#replied();
     else if (event.kind === "notice" && event.level !== "info") this.#replied();
     this.#options.io.event(event, this.#self);
+    if (event.kind === "ready") this.#resendLost();
+  }
+
+  /** After a login replay: lines the last session lost are sent again, doubtful ones named. */
+  #resendLost(): void {
+    const { resend, unknown } = this.#unacked.settle();
+    const { io } = this.#options;
+    for (const line of unknown) {
+      io.info(
+        `Not known whether this line was stored before the connection was lost: ${line.text}`,
+      );
+    }
+    if (resend.length === 0) return;
+    io.info(
+      `${resend.length} ${
+        resend.length === 1 ? "line" : "lines"
+      } sent again: the server had not stored ${
+        resend.length === 1 ? "it" : "them"
+      } when the connection was lost`,
+    );
+    this.#queued.unshift(...resend.map((line) => ({ ...line, late: true })));
+    this.#pump();
   }
 
   /**
