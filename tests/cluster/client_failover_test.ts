@@ -208,6 +208,15 @@ Deno.test("the real client on an instance killed with -9 reconnects to the other
   const gone = await dan.client.until((f) => f.type === "presence" && f.user === "cat");
   equal(gone.type === "presence" && gone.online, false);
   void cat;
+  // Ann's entry there went with it, but she is online on B: /who (answered
+  // after any presence news of the same sweep) lists her and not cat.
+  await dan.client.send({ type: "say", room: "lobby", text: "/who", id: "who" });
+  const who = await dan.client.until((f) => f.type === "who");
+  deepEqual(who.type === "who" && who.users.map((u) => u.name), ["ann", "bob", "dan"]);
+  ok(
+    !dan.client.received.some((f) => f.type === "presence" && f.user === "ann" && !f.online),
+    JSON.stringify(dan.client.received.filter((f) => f.type === "presence")),
+  );
 
   await ann.closeStdin();
   equal(await ann.status(), 0);
