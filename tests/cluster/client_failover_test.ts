@@ -7,7 +7,8 @@
 import { deepEqual, equal, ok } from "node:assert/strict";
 import { join } from "node:path";
 import { startNats } from "../_nats.ts";
-import { passwordOf, writeServerFiles } from "../_server.ts";
+import { passwordOf } from "../_server.ts";
+import { addClusterUsers } from "./_cluster_users.ts";
 import { type ServerProcess, startServerProcess } from "../_process.ts";
 import { type ClientProcess, startClient } from "../_client_process.ts";
 import { tempDir, WAIT_MS, within } from "../_helpers.ts";
@@ -28,7 +29,7 @@ function numberedLines(output: string): string[] {
   return [...output.matchAll(/<bob> (line-\d{3})$/gm)].map((m) => m[1]!);
 }
 
-/** Two instances as real processes on one nats-server, sharing one credentials file. */
+/** Two instances as real processes on one nats-server; the cluster holds the accounts. */
 interface TwoInstances extends AsyncDisposable {
   a: ServerProcess;
   b: ServerProcess;
@@ -40,11 +41,9 @@ async function twoInstances(): Promise<TwoInstances> {
   const stack = new AsyncDisposableStack();
   try {
     const nats = stack.use(await startNats());
-    const shared = stack.use(await tempDir());
-    await writeServerFiles(shared.path, { users: ["ann", "bob", "cat", "dan"] });
+    await addClusterUsers(nats.url, ["ann", "bob", "cat", "dan"]);
     const args = [
       `--cluster=${nats.url}`,
-      `--credentials=${join(shared.path, "credentials.json")}`,
       "--cluster-presence-ttl=3",
       "--rate-burst=100",
       "--rate-per-second=100",
