@@ -5,6 +5,20 @@
  * small deliveries becomes one TLS record and one `write` instead of one
  * each. One timer per {@linkcode WriteCoalescing} serves every connection.
  *
+ * The window adapts to the load: each time the timer fires, the next window
+ * is made long enough that the busy connections it flushed, each writing
+ * once a window, write about `writesPerSecond` times a second together
+ * (a write through node:tls costs about the same below a few KiB, so the
+ * server's CPU for writes stays near a budget however many connections are
+ * busy), within `windowMs` and `maxWindowMs`. A few busy connections keep
+ * the short window; a quiet connection still writes at once.
+ *
+ * The timer is only the fallback for a server that went quiet: on Deno
+ * 2.9.6 timers fire late, tens of ms, while sockets keep the event loop
+ * busy, so every write on any connection first flushes what is past its
+ * window. Under load there is always a next write; when there is none the
+ * timer fires on time.
+ *
  * The bound stays where it was: a sink gathers less than `maxBytes`, and
  * while the connection's own sink is full it answers every write with a
  * promise, so it holds at most one write more and the caller (the outbox)
@@ -19,6 +33,12 @@ import { type Clock, systemClock, type TimerId } from "../util/clock.ts";
 /** How long a busy connection gathers writes, ms. */
 export const DEFAULT_COALESCE_MS = 2;
 
+/** The longest window a busy server stretches to, ms: what a delivery may wait at most. */
+export const DEFAULT_MAX_COALESCE_MS = 8;
+
+/** Writes a second that the busy connections together aim for: ~10 % of a core at ~10 µs each. */
+export const DEFAULT_COALESCE_WRITES_PER_SECOND = 10_000;
+
 /** Gathered bytes that are written at once, without waiting for the window: one TLS record. */
 export const DEFAULT_COALESCE_BYTES = 16 * 1024;
 
@@ -29,6 +49,16 @@ export interface WriteCoalescingOptions {
    * writes; 0 turns coalescing off. @default {DEFAULT_COALESCE_MS}
    */
   windowMs?: number;
+  /**
+   * The longest window, reached when many connections are busy; at most
+   * `windowMs` turns adapting off. @default {DEFAULT_MAX_COALESCE_MS}
+   */
+  maxWindowMs?: number;
+  /**
+   * The write rate of the busy connections together that the window is
+   * stretched to keep. @default {DEFAULT_COALESCE_WRITES_PER_SECOND}
+   */
+  writesPerSecond?: number;
   /** Gathered bytes that go out at once. @default {DEFAULT_COALESCE_BYTES} */
   maxBytes?: number;
   /** The time and the one timer. @default systemClock */
@@ -52,11 +82,16 @@ export interface WriteCoalescingOptions {
  * ```
  */
 export class WriteCoalescing {
-  readonly #windowMs: number;
+  readonly #minWindowMs: number;
+  readonly #maxWindowMs: number;
+  readonly #writesPerSecond: number;
+  #windowMs: number;
   readonly #maxBytes: number;
   readonly #clock: Clock;
   #due = new Set<CoalescingSink>();
   #timer: TimerId | undefined;
+  /** When the current window ends (the timer's time). */
+  #dueAt = Number.POSITIVE_INFINITY;
 
   /** @param options Window, size and clock. */
   constructor(options: WriteCoalescingOptions = {}) {
@@ -65,9 +100,20 @@ export class WriteCoalescing {
     if (!(windowMs >= 0) || !Number.isFinite(windowMs)) {
       throw new RangeError(`Cannot coalesce writes: window ${windowMs} ms is not a time`);
     }
+    const maxWindowMs = Math.max(windowMs, options.maxWindowMs ?? DEFAULT_MAX_COALESCE_MS);
+    if (!Number.isFinite(maxWindowMs)) {
+      throw new RangeError(`Cannot coalesce writes: window ${maxWindowMs} ms is not a time`);
+    }
+    const writesPerSecond = options.writesPerSecond ?? DEFAULT_COALESCE_WRITES_PER_SECOND;
+    if (!(writesPerSecond > 0) || !Number.isFinite(writesPerSecond)) {
+      throw new RangeError(`Cannot coalesce writes: ${writesPerSecond} writes/s is not a rate`);
+    }
     if (!Number.isInteger(maxBytes) || maxBytes < 1) {
       throw new RangeError(`Cannot coalesce writes: ${maxBytes} bytes is not a positive size`);
     }
+    this.#minWindowMs = windowMs;
+    this.#maxWindowMs = maxWindowMs;
+    this.#writesPerSecond = writesPerSecond;
     this.#windowMs = windowMs;
     this.#maxBytes = maxBytes;
     this.#clock = options.clock ?? systemClock;
@@ -82,7 +128,15 @@ export class WriteCoalescing {
    */
   wrap(raw: ByteSink): ByteSink {
     if (this.#windowMs === 0) return raw;
-    return new CoalescingSink(raw, this, this.#windowMs, this.#maxBytes);
+    return new CoalescingSink(raw, this, this.#maxBytes);
+  }
+
+  /**
+   * The current window, ms: how long a connection that wrote less than this
+   * ago gathers its writes.
+   */
+  get windowMs(): number {
+    return this.#windowMs;
   }
 
   /** @internal The time now. */
@@ -93,14 +147,27 @@ export class WriteCoalescing {
   /** @internal Flush `sink` when the current window ends. */
   schedule(sink: CoalescingSink): void {
     this.#due.add(sink);
-    this.#timer ??= this.#clock.setTimeout(() => this.#fire(), this.#windowMs);
+    if (this.#timer !== undefined) return;
+    this.#dueAt = this.#clock.now() + this.#windowMs;
+    this.#timer = this.#clock.setTimeout(() => this.#fire(), this.#windowMs);
+  }
+
+  /** @internal Flush now what waits past its window, if the timer is late. */
+  poll(now: number): void {
+    if (now < this.#dueAt) return;
+    this.#clock.clearTimeout(this.#timer);
+    this.#fire();
   }
 
   #fire(): void {
     this.#timer = undefined;
+    this.#dueAt = Number.POSITIVE_INFINITY;
     const due = this.#due;
     this.#due = new Set();
     for (const sink of due) sink.flush();
+    // Each connection due now writes about once a window while it stays busy.
+    const wanted = (1000 * due.size) / this.#writesPerSecond;
+    this.#windowMs = Math.min(this.#maxWindowMs, Math.max(this.#minWindowMs, wanted));
   }
 }
 
@@ -108,7 +175,6 @@ export class WriteCoalescing {
 class CoalescingSink implements ByteSink {
   readonly #raw: ByteSink;
   readonly #group: WriteCoalescing;
-  readonly #windowMs: number;
   readonly #maxBytes: number;
   #pending: Uint8Array[] | undefined;
   #pendingBytes = 0;
@@ -118,16 +184,17 @@ class CoalescingSink implements ByteSink {
   #failure: unknown;
   #failed = false;
 
-  constructor(raw: ByteSink, group: WriteCoalescing, windowMs: number, maxBytes: number) {
+  constructor(raw: ByteSink, group: WriteCoalescing, maxBytes: number) {
     this.#raw = raw;
     this.#group = group;
-    this.#windowMs = windowMs;
     this.#maxBytes = maxBytes;
   }
 
   write(bytes: Uint8Array): Promise<void> | undefined {
     if (this.#failed) return Promise.reject(this.#failure);
     const now = this.#group.now();
+    // Any write is a chance to flush what the (late) timer has not.
+    this.#group.poll(now);
     if (this.#inflight === undefined && bytes.length >= this.#maxBytes) {
       // A record's worth already: waiting gains nothing, and gathering it
       // would only copy it. What was gathered goes first.
@@ -136,7 +203,7 @@ class CoalescingSink implements ByteSink {
       else this.#gather(bytes);
     } else if (
       this.#inflight === undefined && this.#pendingBytes === 0 &&
-      now - this.#lastWriteAt >= this.#windowMs
+      now - this.#lastWriteAt >= this.#group.windowMs
     ) {
       // Quiet connection: no reason to wait.
       this.#send(bytes, now);

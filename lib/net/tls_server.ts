@@ -14,7 +14,7 @@ import type { EngineHooks, EngineTls } from "./_engine.ts";
 import { HandshakePool } from "./_handshake_pool.ts";
 import { listenDeno } from "./_deno_engine.ts";
 import { listenNode } from "./_node_engine.ts";
-import { DEFAULT_COALESCE_MS } from "./_write_coalescing.ts";
+import { DEFAULT_COALESCE_MS, DEFAULT_MAX_COALESCE_MS } from "./_write_coalescing.ts";
 import {
   type ClientCertificatePolicy,
   type ClientCertPins,
@@ -67,6 +67,12 @@ export interface ListenOptions {
    * `clock`. @default {DEFAULT_COALESCE_MS}
    */
   writeCoalesceMs?: number;
+  /**
+   * The longest such window: when many connections are busy the window
+   * stretches towards it, so that they write about 10,000 times a second
+   * together (see lib/net/_write_coalescing.ts). @default {DEFAULT_MAX_COALESCE_MS}
+   */
+  writeCoalesceMaxMs?: number;
   /** A handshake that takes longer is dropped. @default 10000 */
   handshakeTimeoutMs?: number;
   /**
@@ -220,7 +226,10 @@ export async function listen(
     cert: options.cert,
     key: options.key,
     requireClientCert: options.requireClientCert ?? false,
-    writeCoalescing: { windowMs: options.writeCoalesceMs ?? DEFAULT_COALESCE_MS },
+    writeCoalescing: {
+      windowMs: options.writeCoalesceMs ?? DEFAULT_COALESCE_MS,
+      maxWindowMs: options.writeCoalesceMaxMs ?? DEFAULT_MAX_COALESCE_MS,
+    },
     ...(options.clientCa === undefined ? {} : {
       clientCa: options.clientCa,
       clientCertPolicy: clientCertPolicy(options.clientCa, options.clientCertPins),

@@ -195,6 +195,15 @@ export const SERVER_SETTINGS = [
     max: 100,
   },
   {
+    key: "writeCoalesceMaxMs",
+    type: "integer",
+    default: 8,
+    help:
+      "Longest gathering window, reached when many connections are busy (writes kept near 10,000/s)",
+    min: 0,
+    max: 100,
+  },
+  {
     key: "loginTimeoutMs",
     type: "integer",
     default: 30_000,

@@ -67,6 +67,7 @@ export async function openTransport(
       clock,
       handshakeTimeoutMs: config.handshakeTimeoutMs,
       writeCoalesceMs: config.writeCoalesceMs,
+      writeCoalesceMaxMs: config.writeCoalesceMaxMs,
       maxPendingHandshakes: config.maxPendingHandshakes,
       maxPendingHandshakesPerIp: config.maxPendingHandshakesPerIp,
       onPendingRefused: (address, reason) => refusals.refused(address, PENDING_REFUSALS[reason]),

@@ -188,3 +188,77 @@ Deno.test("an outbox over a coalescing sink: a busy stream of deliveries costs o
   ok(raw.writes.length <= 6, `20 deliveries in 10 ms took ${raw.writes.length} writes`);
   equal(outbox.queuedBytes, 0);
 });
+
+Deno.test("many busy connections stretch the window towards maxWindowMs, a few keep the short one", () => {
+  const clock = new FakeClock();
+  const coalescing = new WriteCoalescing({
+    clock,
+    windowMs: 2,
+    maxWindowMs: 8,
+    writesPerSecond: 10_000,
+  });
+  const raws = Array.from({ length: 100 }, () => rawSink());
+  const sinks = raws.map((raw) => coalescing.wrap(raw.sink));
+  for (const sink of sinks) sink.write(enc.encode("x\n"));
+  for (const sink of sinks) sink.write(enc.encode("y\n"));
+  equal(coalescing.windowMs, 2, "the short window until a window ends");
+  clock.advance(2);
+  // 100 busy connections writing once a window: 8 ms keeps them near 12,500 writes/s.
+  equal(coalescing.windowMs, 8);
+  clock.advance(20);
+  for (const sink of sinks.slice(0, 5)) sink.write(enc.encode("z\n"));
+  for (const sink of sinks.slice(0, 5)) sink.write(enc.encode("w\n"));
+  clock.advance(8);
+  equal(coalescing.windowMs, 2, "5 busy connections: back to the short window");
+  for (const raw of raws.slice(0, 5)) deepEqual(raw.writes, ["x\n", "y\n", "z\n", "w\n"]);
+});
+
+Deno.test("100 busy connections with a delivery every millisecond: about one write per long window, none waits longer", () => {
+  const clock = new FakeClock();
+  const coalescing = new WriteCoalescing({ clock, windowMs: 2, maxWindowMs: 8 });
+  const raws = Array.from({ length: 100 }, () => rawSink());
+  const sinks = raws.map((raw) => coalescing.wrap(raw.sink));
+  for (let ms = 0; ms < 200; ms++) {
+    for (const sink of sinks) sink.write(enc.encode(`${ms}\n`));
+    clock.advance(1);
+  }
+  clock.advance(8);
+  const writes = raws.reduce((sum, raw) => sum + raw.writes.length, 0);
+  // A fixed 2 ms window: 100 connections × 200 ms / 2 ms = 10,000 writes.
+  ok(writes <= 100 * (200 / 8 + 3), `${writes} writes for 20,000 deliveries`);
+  for (const raw of raws) {
+    equal(raw.writes.join(""), Array.from({ length: 200 }, (_, ms) => `${ms}\n`).join(""));
+    // Each write holds at most one long window's deliveries: none waited longer.
+    for (const write of raw.writes) ok(write.split("\n").length - 1 <= 8, write);
+  }
+});
+
+Deno.test("a write flushes what waits past its window when the timer is late (a busy event loop)", () => {
+  // Time moves, but the timer never fires: as on Deno while sockets keep the loop busy.
+  const timers = new FakeClock();
+  let now = 0;
+  const clock = {
+    now: () => now,
+    setTimeout: timers.setTimeout.bind(timers),
+    clearTimeout: timers.clearTimeout.bind(timers),
+    setInterval: timers.setInterval.bind(timers),
+    clearInterval: timers.clearInterval.bind(timers),
+  };
+  const coalescing = new WriteCoalescing({ clock, windowMs: 2, maxWindowMs: 2 });
+  const a = rawSink();
+  const b = rawSink();
+  const sinkA = coalescing.wrap(a.sink);
+  const sinkB = coalescing.wrap(b.sink);
+  sinkA.write(enc.encode("a1\n"));
+  sinkB.write(enc.encode("b1\n"));
+  now = 1;
+  sinkA.write(enc.encode("a2\n")); // gathered: its window ends at 3
+  now = 2;
+  sinkB.write(enc.encode("b2\n"));
+  deepEqual(a.writes, ["a1\n"]);
+  now = 30; // the timer is 27 ms late
+  sinkB.write(enc.encode("b3\n"));
+  deepEqual(a.writes, ["a1\n", "a2\n"], "another connection's write flushed it");
+  deepEqual(b.writes, ["b1\n", "b2\n", "b3\n"]);
+  equal(timers.pendingTimers, 0, "the late timer is cancelled");
+});
