@@ -197,7 +197,7 @@ export const SERVER_SETTINGS = [
   {
     key: "writeCoalesceMaxMs",
     type: "integer",
-    default: 8,
+    default: 2,
     help:
       "Longest gathering window, reached when many connections are busy (writes kept near 10,000/s)",
     min: 0,
