@@ -652,7 +652,7 @@ export class Hub {
       };
     }
     seat.throttled = false;
-    if (this.#unavailable !== undefined && CHANGES.has(request.kind)) {
+    if (this.#unavailable !== undefined && changes(request)) {
       return { ok: false, code: "refused", message: this.#unavailable };
     }
     seat.ref = request.ref;
@@ -1282,6 +1282,19 @@ export class Hub {
 
 /** The requests refused while nothing can be stored (`Hub.setUnavailable`). */
 const CHANGES: ReadonlySet<ChatRequest["kind"]> = new Set(["say", "dm", "join", "part", "topic"]);
+
+/** Commands that only read what this instance holds: they work while unavailable. */
+const READ_ONLY_COMMANDS: ReadonlySet<string> = new Set(["who", "help", "rooms", "bans", "quit"]);
+
+/** Whether a request would change shared state (a `say` of a read-only command does not). */
+function changes(request: ChatRequest): boolean {
+  if (!CHANGES.has(request.kind)) return false;
+  if (request.kind !== "say") return true;
+  const line = request.text.trim();
+  if (!line.startsWith("/") || line.startsWith("//")) return true;
+  const { name, args } = parseCommandLine(line);
+  return !(READ_ONLY_COMMANDS.has(name) || (name === "topic" && args.trim() === ""));
+}
 
 /** A relay's failure as the sender is told it. */
 function refusalText(error: unknown): string {

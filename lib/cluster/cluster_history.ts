@@ -33,6 +33,13 @@ import { MemoryHistory } from "../chat/memory_history.ts";
 import type { BanDetails, BanRecord } from "../chat/bans.ts";
 import type { DirectMessage, RoomMessage } from "../chat/message.ts";
 import type { ClusterChatState } from "./kv_chat_state.ts";
+import { systemClock, type Timers } from "../util/clock.ts";
+
+/** First pause before a failed bucket write is tried again; it doubles up to {@linkcode MAX_RETRY_MS}. */
+export const FIRST_RETRY_MS = 500;
+
+/** Longest pause between tries of a failed bucket write. */
+export const MAX_RETRY_MS = 10_000;
 
 /** What a cluster history tells of changes made on other instances. */
 export interface ClusterHistoryListener {
@@ -48,8 +55,10 @@ export interface ClusterHistoryListener {
 
 /** Options for {@linkcode ClusterHistory}. */
 export interface ClusterHistoryOptions {
-  /** Called when a bucket write fails (after its own retries): the local copy keeps the change until the bucket's next news. */
+  /** Called when a bucket write fails (after its own retries); it is tried again until it is stored. */
   onWriteError?: (what: string, error: Error) => void;
+  /** Where retries wait. @default systemClock */
+  timers?: Pick<Timers, "setTimeout" | "clearTimeout">;
 }
 
 /** The cluster's `HistoryStore`; see the module doc. */
@@ -63,6 +72,10 @@ export class ClusterHistory implements HistoryStore {
   #inflight = new Map<string, number>();
   #unsubscribe: (() => void)[] = [];
   #writes = new Set<Promise<unknown>>();
+  #timers: Pick<Timers, "setTimeout" | "clearTimeout">;
+  #closed = false;
+  /** Retries waiting, to be cancelled at close. */
+  #retries = new Map<number, () => void>();
 
   /**
    * @param messages The local copy of the message stream (filled through `append`).
@@ -77,6 +90,7 @@ export class ClusterHistory implements HistoryStore {
     this.#messages = messages;
     this.#state = state;
     this.#onWriteError = options.onWriteError ?? (() => {});
+    this.#timers = options.timers ?? systemClock;
     for (const room of state.rooms()) {
       this.#local.ensureRoom(room.name, room.created);
       if (room.topic !== "") this.#local.setTopic(room.name, room.topic);
@@ -118,9 +132,15 @@ export class ClusterHistory implements HistoryStore {
     while (this.#writes.size > 0) await Promise.allSettled([...this.#writes]);
   }
 
-  /** Stop following the buckets (they are closed by their owner). */
+  /** Stop following the buckets (they are closed by their owner) and give up waiting retries. */
   detach(): void {
+    this.#closed = true;
     for (const stop of this.#unsubscribe.splice(0)) stop();
+    for (const [id, cancel] of this.#retries) {
+      this.#timers.clearTimeout(id);
+      cancel();
+    }
+    this.#retries.clear();
   }
 
   // --- messages: the local copy of the stream ---
@@ -248,7 +268,10 @@ export class ClusterHistory implements HistoryStore {
     if (!this.#local.markRead(account, conversation, id)) return false;
     const key = `k:${account}:${conversation}`;
     this.#write(key, "a read marker", () => this.#state.markRead(account, conversation, id), () => {
-      this.#local.markRead(account, conversation, this.#state.lastRead(account, conversation));
+      const stored = this.#state.lastRead(account, conversation);
+      if (this.#local.markRead(account, conversation, stored)) {
+        this.#listener.read?.(account, conversation, stored);
+      }
     });
     return true;
   }
@@ -272,16 +295,45 @@ export class ClusterHistory implements HistoryStore {
    */
   #write(key: string, what: string, write: () => Promise<unknown>, reconcile: () => void): void {
     this.#inflight.set(key, (this.#inflight.get(key) ?? 0) + 1);
-    const done = write().catch((error: Error) => this.#onWriteError(what, error)).finally(() => {
+    const done = this.#untilStored(what, write).then((stored) => {
       const left = (this.#inflight.get(key) ?? 1) - 1;
       if (left > 0) this.#inflight.set(key, left);
       else {
         this.#inflight.delete(key);
-        reconcile();
+        // Only after a stored write: a failed one must not undo the change here.
+        if (stored) reconcile();
       }
       this.#writes.delete(done);
     });
     this.#writes.add(done);
+  }
+
+  /**
+   * Write until the bucket takes it (a lost link, an R3 election): the local
+   * copy keeps the change meanwhile, so a ban stays a ban. Each failure is
+   * reported; the pause doubles up to {@linkcode MAX_RETRY_MS}.
+   *
+   * @returns Whether it was stored (not when the history was closed first).
+   */
+  async #untilStored(what: string, write: () => Promise<unknown>): Promise<boolean> {
+    for (let pause = FIRST_RETRY_MS; !this.#closed; pause = Math.min(pause * 2, MAX_RETRY_MS)) {
+      try {
+        await write();
+        return true;
+      } catch (error) {
+        this.#onWriteError(what, error as Error);
+      }
+      if (this.#closed) break;
+      const waited = await new Promise<boolean>((resolve) => {
+        const id = this.#timers.setTimeout(() => {
+          this.#retries.delete(id);
+          resolve(true);
+        }, pause);
+        this.#retries.set(id, () => resolve(false));
+      });
+      if (!waited) break;
+    }
+    return false;
   }
 
   #busy(key: string): boolean {
@@ -305,7 +357,18 @@ export class ClusterHistory implements HistoryStore {
   #applyRoom(name: string, room: { topic: string; created: number } | undefined): void {
     const held = this.#local.room(name);
     if (room === undefined) {
-      if (held !== undefined && held.members === 0) this.#local.deleteRoom(name);
+      if (held === undefined) return;
+      if (held.members === 0) {
+        this.#local.deleteRoom(name);
+        return;
+      }
+      // Deleted elsewhere as its last member left, while one joined here:
+      // the room stands, with its topic.
+      const { topic, created } = held;
+      this.#write(`r:${name}`, "a room", async () => {
+        await this.#state.ensureRoom(name, created);
+        if (topic !== "") await this.#state.setTopic(name, topic, created);
+      }, () => {});
       return;
     }
     if (held === undefined) this.#local.ensureRoom(name, room.created);

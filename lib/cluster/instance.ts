@@ -34,8 +34,26 @@ export const LINK_LOST_REFUSAL =
 
 const LINK_LOST = { notice: LINK_LOST_NOTICE, refusal: LINK_LOST_REFUSAL };
 
+/** A send the stream refused: surely not stored. */
+export const PUBLISH_REFUSED =
+  "Cannot send: the cluster did not store it, so it was not sent; try again";
+
+/** A send the stream did not answer in time: maybe stored, maybe not. */
+export const PUBLISH_UNKNOWN =
+  "Cannot confirm the send: the cluster did not answer in time; it may still appear — look before sending it again";
+
+/** The longest a sender waits for the stream's answer. */
+const PUBLISH_BOUND_MS = 10_000;
+
+function isTimeout(error: unknown): boolean {
+  return error instanceof Error && /timeout/i.test(`${error.name} ${error.message}`);
+}
+
 /** How long one step of a clean stop waits while the link is up. */
 const CLOSE_STEP_MS = 5_000;
+
+/** How often presence freshness is judged: a silent instance's users go within TTL + this. */
+const PRESENCE_CHECK_MS = 1_000;
 
 /** How often the stream lag and instance count are measured. */
 const FIGURES_INTERVAL_MS = 5_000;
@@ -124,6 +142,7 @@ export class ClusterInstance implements AsyncDisposable {
     this.#presence = parts.presence;
     this.#control = parts.control;
     this.history = new ClusterHistory(options.messages, parts.state, {
+      timers: options.clock,
       onWriteError: (what, error) => {
         options.figures?.kvWriteFailures.inc();
         log.error("Cannot store {what} in the cluster: {error}", { what, error: error.message });
@@ -241,7 +260,7 @@ export class ClusterInstance implements AsyncDisposable {
     // An instance that stops answering writes nothing: its entry ages out by this clock.
     const ageing = this.#options.clock.setInterval(
       () => this.#comparePresence(),
-      Math.max(1_000, Math.floor(this.#options.presenceTtlMs / 3)),
+      PRESENCE_CHECK_MS,
     );
     this.#stops.push(() => this.#options.clock.clearInterval(ageing));
     this.#figuresTimer = this.#options.clock.setInterval(
@@ -304,6 +323,13 @@ export class ClusterInstance implements AsyncDisposable {
     return this.#presence.who();
   }
 
+  /** Stop handing the stream's messages to the hub (before the history is closed). */
+  async stopFollowing(): Promise<void> {
+    const follower = this.#follower;
+    this.#follower = undefined;
+    await this.#bounded(follower?.stop(), this.#link.up ? CLOSE_STEP_MS : 0);
+  }
+
   /** Stop following, remove this instance's presence entry, close what it opened (not the link). */
   close(): Promise<void> {
     this.#closed ??= (async () => {
@@ -312,7 +338,7 @@ export class ClusterInstance implements AsyncDisposable {
       // With the link down, writes still retrying are not waited for long:
       // what they held is in the buckets already, or was refused to its sender.
       const bound = this.#link.up ? CLOSE_STEP_MS : 0;
-      await this.#bounded(this.#follower?.stop(), bound);
+      await this.stopFollowing();
       await this.#bounded(this.history.settled(), bound);
       this.history.detach();
       await this.#bounded(this.#control.close(), bound);
@@ -344,17 +370,29 @@ export class ClusterInstance implements AsyncDisposable {
     if (!this.#link.up) throw new Error(LINK_LOST_REFUSAL);
     const figures = this.#options.figures;
     const started = performance.now();
+    const clock = this.#options.clock;
+    let timer: number | undefined;
+    const late = new Promise<"late">((resolve) =>
+      timer = clock.setTimeout(() => resolve("late"), PUBLISH_BOUND_MS)
+    );
     try {
-      const stored = await post();
+      const stored = await Promise.race([post(), late]);
+      if (stored === "late") {
+        figures?.publishFailures.inc();
+        log.warn("The stream did not answer a publish within {ms} ms", { ms: PUBLISH_BOUND_MS });
+        throw new Error(PUBLISH_UNKNOWN);
+      }
       figures?.publishSeconds.sum.inc((performance.now() - started) / 1000);
       figures?.publishSeconds.count.inc();
       return stored;
     } catch (error) {
+      if ((error as Error).message === PUBLISH_UNKNOWN) throw error;
       figures?.publishFailures.inc();
       log.warn("The stream did not take a message: {error}", { error: (error as Error).message });
-      throw new Error(
-        "Cannot send: the cluster did not store it, so it was not sent; try again",
-      );
+      // A timed-out publish may have been stored (only its answer lost).
+      throw new Error(isTimeout(error) ? PUBLISH_UNKNOWN : PUBLISH_REFUSED);
+    } finally {
+      clock.clearTimeout(timer!);
     }
   }
 

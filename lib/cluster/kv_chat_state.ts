@@ -233,8 +233,9 @@ export class ClusterChatState implements AsyncDisposable {
   async deleteRoom(name: string): Promise<boolean> {
     let deleted = false;
     await this.#rooms.update(kvToken(name), (current) => {
-      deleted = current !== undefined;
-      return undefined;
+      // A member joined elsewhere meanwhile (as the memberships show): it stays.
+      deleted = current !== undefined && this.memberCount(name) === 0;
+      return deleted ? undefined : current;
     });
     return deleted;
   }

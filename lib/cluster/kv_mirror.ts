@@ -94,6 +94,8 @@ export class KvMirror<T> implements AsyncDisposable {
   #kv: KV;
   #options: KvMirrorOptions<T>;
   #held = new Map<string, Held<T>>();
+  /** Keys whose newest entry did not decode, with its revision: absent here, overwritten by the next change. */
+  #undecodable = new Map<string, number>();
   /** The last update of each key in flight here: one instance writes a key one at a time. */
   #writing = new Map<string, Promise<unknown>>();
   #listeners = new Set<(key: string, value: T | undefined) => void>();
@@ -166,7 +168,10 @@ export class KvMirror<T> implements AsyncDisposable {
   #apply(entry: Pick<KvEntry, "key" | "revision" | "operation" | "value">): void {
     const held = this.#held.get(entry.key);
     if (held !== undefined && held.revision >= entry.revision) return;
+    const bad = this.#undecodable.get(entry.key);
+    if (bad !== undefined && bad >= entry.revision) return;
     if (entry.operation !== "PUT") {
+      this.#undecodable.delete(entry.key);
       if (held === undefined) return;
       this.#held.delete(entry.key);
       this.#tell(entry.key, undefined);
@@ -177,8 +182,13 @@ export class KvMirror<T> implements AsyncDisposable {
       value = this.#options.decode(entry.value);
     } catch (error) {
       this.#options.onBadEntry?.(entry.key, error as Error);
+      // Absent at this revision: the next change overwrites it rather than
+      // losing every compare-and-set to it.
+      this.#undecodable.set(entry.key, entry.revision);
+      if (this.#held.delete(entry.key)) this.#tell(entry.key, undefined);
       return;
     }
+    this.#undecodable.delete(entry.key);
     this.#held.set(entry.key, { value, revision: entry.revision });
     this.#tell(entry.key, value);
   }
@@ -237,8 +247,9 @@ export class KvMirror<T> implements AsyncDisposable {
   }
 
   async #update(key: string, change: Change<T>): Promise<T | undefined> {
+    const bad = this.#undecodable.get(key);
     let current: { value: T | undefined; revision: number } = this.#held.get(key) ??
-      await this.#read(key);
+      (bad === undefined ? await this.#read(key) : { value: undefined, revision: bad });
     let unavailable = 0;
     for (let tries = 1;; tries++) {
       const next = change(current.value);
@@ -296,6 +307,7 @@ export class KvMirror<T> implements AsyncDisposable {
     const held = this.#held.get(key);
     if (held !== undefined && held.revision >= revision) return;
     if (value === undefined) return;
+    this.#undecodable.delete(key);
     this.#held.set(key, { value, revision });
     this.#tell(key, value);
   }
@@ -315,7 +327,12 @@ export class KvMirror<T> implements AsyncDisposable {
     const entry = await this.#kv.get(key);
     if (entry === null) return { value: undefined, revision: 0 };
     if (entry.operation !== "PUT") return { value: undefined, revision: entry.revision };
-    return { value: this.#options.decode(entry.value), revision: entry.revision };
+    try {
+      return { value: this.#options.decode(entry.value), revision: entry.revision };
+    } catch (error) {
+      this.#options.onBadEntry?.(key, error as Error);
+      return { value: undefined, revision: entry.revision };
+    }
   }
 
   /** Stop following the bucket. */

@@ -21,6 +21,9 @@ export const CLUSTER_CONNECT_TIMEOUT_MS = 5_000;
 /** Pause between reconnect attempts to one server once the link is lost. */
 export const CLUSTER_RECONNECT_WAIT_MS = 250;
 
+/** How often the link pings its server; two missed answers count it lost. */
+export const CLUSTER_PING_INTERVAL_MS = 5_000;
+
 /** The cluster cannot be reached, or refused us, at start. */
 export class ClusterUnreachableError extends Error {
   /**
@@ -77,6 +80,10 @@ export async function connectCluster(options: ClusterLinkOptions): Promise<Clust
     timeout: options.connectTimeoutMs ?? CLUSTER_CONNECT_TIMEOUT_MS,
     maxReconnectAttempts: -1,
     reconnectTimeWait: CLUSTER_RECONNECT_WAIT_MS,
+    // A stalled or cut-off server is noticed in ~10 s, not the client's
+    // default 4 min: until then the link counts as up and sends wait.
+    pingInterval: CLUSTER_PING_INTERVAL_MS,
+    maxPingOut: 2,
     waitOnFirstConnect: false,
     ...(options.name === undefined ? {} : { name: options.name }),
   };

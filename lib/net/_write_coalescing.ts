@@ -33,7 +33,7 @@ import { type Clock, systemClock, type TimerId } from "../util/clock.ts";
 /** How long a busy connection gathers writes, ms. */
 export const DEFAULT_COALESCE_MS = 2;
 
-/** The longest window a busy server stretches to, ms (equal to the window: stretching is opt-in, `--write-coalesce-max-ms`).
+/** The longest window a busy server stretches to, ms (equal to the window: stretching is opt-in, `--write-coalesce-max-ms`). */
 export const DEFAULT_MAX_COALESCE_MS = 2;
 
 /** Writes a second that the busy connections together aim for: ~10 % of a core at ~10 µs each. */

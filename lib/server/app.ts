@@ -476,6 +476,8 @@ async function startWith(
     shutdown(message = "Server shutting down", reason = "requested") {
       shuttingDown ??= (async () => {
         log.info("Shutting down ({reason})", { reason });
+        // No message goes to a hub whose history is about to close.
+        await cluster?.stopFollowing();
         const count = await shutDown({
           timers: [heartbeat, pruner, accountsTimer, refusals, disk, certificate],
           transport,
