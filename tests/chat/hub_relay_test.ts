@@ -223,3 +223,23 @@ Deno.test("a kick of a user online only elsewhere is reported for the other inst
     message: "Kicked by root: spam",
   });
 });
+
+Deno.test("while unavailable, commands that only read (/who, /help, /rooms, /topic) still answer; /join does not", () => {
+  const { one } = twoHubs();
+  const ann = new FakeMember("ann", "user", "id-ann");
+  const a = one.enter(ann);
+  one.setUnavailable({ notice: "Cluster link lost", refusal: "Cannot send: link lost" });
+  for (const line of ["/who", "/help", "/rooms", "/topic"]) {
+    assert.deepEqual(a.request({ kind: "say", text: line, ref: line }), { ok: true }, line);
+  }
+  assert.deepEqual(a.request({ kind: "say", text: "/join dev", ref: "j" }), {
+    ok: false,
+    code: "refused",
+    message: "Cannot send: link lost",
+  });
+  assert.deepEqual(a.request({ kind: "say", text: "/topic new one", ref: "t" }), {
+    ok: false,
+    code: "refused",
+    message: "Cannot send: link lost",
+  });
+});

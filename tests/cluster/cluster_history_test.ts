@@ -131,3 +131,45 @@ Deno.test("a new instance loads rooms, memberships, markers and bans from the bu
     await close(a);
   }
 });
+
+Deno.test("a change whose bucket write fails (NATS down) stays here and is stored once NATS is back", async () => {
+  await using nats = await startNats();
+  const a = await instance(nats.url);
+  try {
+    a.history.ensureRoom("dev", 1);
+    await a.history.settled();
+    await nats.kill("SIGKILL");
+    a.history.ban("mallory", 5, { by: "root", reason: "spam" });
+    a.history.addMember("id-ann", "dev");
+    await nats.restart();
+    await within(a.history.settled(), 30_000, "the writes to be stored");
+    equal(a.history.isBanned("mallory"), true, "the ban was not undone here");
+    deepEqual(a.history.roomsOf("id-ann"), ["dev"]);
+    equal(a.state.banOf("mallory")?.reason, "spam", "and the bucket has it");
+    deepEqual(a.state.membershipsOf("id-ann"), ["dev"]);
+  } finally {
+    await close(a);
+  }
+});
+
+Deno.test("a room deleted as its last member left stays when a member joined meanwhile on another instance", async () => {
+  await using nats = await startNats();
+  const a = await instance(nats.url);
+  const b = await instance(nats.url);
+  try {
+    a.history.ensureRoom("dev", 1);
+    a.history.setTopic("dev", "shipping");
+    await a.history.settled();
+    while (b.history.room("dev")?.topic !== "shipping") {
+      await within(b.next(), 5_000, "b to see the room");
+    }
+    b.history.addMember("id-bob", "dev");
+    await b.history.settled();
+    while (a.state.memberCount("dev") !== 1) await within(a.next(), 5_000, "a to see bob join");
+    // A thinks nobody is left (its own last member parted) and deletes the room.
+    equal(await a.state.deleteRoom("dev"), false, "not deleted: a member is in it");
+    deepEqual(a.state.room("dev")?.topic, "shipping");
+  } finally {
+    await close(a, b);
+  }
+});

@@ -115,7 +115,9 @@ Deno.test("a mirror opened on a filled bucket holds every entry once open; a bad
     equal(mirror.get("k49"), 49);
     equal(mirror.get("k3"), undefined);
     deepEqual(bad, ["bad: SyntaxError"]);
-    await rejects(() => mirror.update("bad", (n) => n), SyntaxError);
+    // The bad entry counts as absent: a change overwrites it.
+    equal(await mirror.update("bad", (n = 0) => n + 1), 1);
+    equal(mirror.get("bad"), 1);
   }));
 
 // Fail-over is not yet reliable on a loaded machine (a follower not back
@@ -140,4 +142,42 @@ Deno.test({
     await using mirrorC = await KvMirror.open(c.kv, { ...json, js: c.js });
     equal(mirrorC.get("hits"), 10);
   },
+});
+
+Deno.test("an entry that does not decode counts as absent: the next change overwrites it instead of losing every compare-and-set", async () => {
+  await using nats = await startNats();
+  const nc = await connect({ servers: nats.url });
+  try {
+    const kv = await new Kvm(nc).create("bad_entry", { history: 1 });
+    const bad: string[] = [];
+    const mirror = await KvMirror.open<string[]>(kv, {
+      decode: (bytes) => {
+        const value: unknown = JSON.parse(new TextDecoder().decode(bytes));
+        if (!Array.isArray(value)) throw new SyntaxError("not a list");
+        return value as string[];
+      },
+      encode: (value) => new TextEncoder().encode(JSON.stringify(value)),
+      js: jetstream(nc),
+      onBadEntry: (key) => bad.push(key),
+    });
+    try {
+      await mirror.update("ann", () => ["dev"]);
+      // A hostile or buggy writer puts garbage in the key.
+      const changed = Promise.withResolvers<void>();
+      const stop = mirror.onChange((key, value) => {
+        if (key === "ann" && value === undefined) changed.resolve();
+      });
+      await kv.put("ann", "not json");
+      await within(changed.promise, 5_000, "the garbage to arrive");
+      stop();
+      equal(mirror.get("ann"), undefined);
+      deepEqual(await mirror.update("ann", (current = []) => [...current, "ops"]), ["ops"]);
+      equal(new TextDecoder().decode((await kv.get("ann"))!.value), '["ops"]');
+      ok(bad.includes("ann"));
+    } finally {
+      await mirror.close();
+    }
+  } finally {
+    await nc.close();
+  }
 });
