@@ -2,7 +2,7 @@
  * KvMirror on a real nats-server: two mirrors on two connections stand for
  * two Banter instances sharing one bucket.
  */
-import { deepEqual, equal, ok, rejects } from "node:assert/strict";
+import { deepEqual, equal, ok } from "node:assert/strict";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { type KV, Kvm } from "@nats-io/kv";
 import { jetstream, type JetStreamClient } from "@nats-io/jetstream";
