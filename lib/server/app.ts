@@ -31,6 +31,7 @@ import { SERVER_NAME } from "./server_name.ts";
 import type { ServerConfig } from "./settings.ts";
 import { Session } from "./session.ts";
 import { FlushBatch } from "./flush_batch.ts";
+import { DeferredFlushes } from "./deferred_flushes.ts";
 import { startClusterMode } from "../cluster/cluster_mode.ts";
 import { shutDown, SHUTDOWN_DEADLINE_MS } from "./shutdown.ts";
 import { loadTls } from "./tls_files.ts";
@@ -226,6 +227,11 @@ export async function startServer(
   const sessions = new Set<Session>();
   // One microtask per turn starts the writes of every outbox pushed to.
   const flushes = new FlushBatch();
+  // A busy connection's joins, leaves and presence wait for one write per
+  // window; on the real clock, like the write coalescing.
+  const deferrals = config.presenceDelayMs > 0
+    ? new DeferredFlushes({ windowMs: config.presenceDelayMs, clock: systemClock })
+    : undefined;
   const sessionHub = {
     enter: trackActivity(hub, activity),
     isBanned: (name: string) => hub.isBanned(name),
@@ -254,6 +260,7 @@ export async function startServer(
       // A message is committed to history before any peer is sent it.
       beforeWrite: () => history.commit(),
       flushes,
+      ...(deferrals === undefined ? {} : { deferrals }),
       limits: {
         maxFrameBytes: config.maxFrameBytes,
         outboxBytes: config.outboxBytes,
@@ -387,7 +394,15 @@ export async function startServer(
       shuttingDown ??= (async () => {
         log.info("Shutting down ({reason})", { reason });
         const count = await shutDown({
-          timers: [heartbeat, pruner, accountsTimer, refusals, disk, certificate],
+          timers: [
+            heartbeat,
+            pruner,
+            accountsTimer,
+            refusals,
+            disk,
+            certificate,
+            ...(deferrals === undefined ? [] : [deferrals]),
+          ],
           transport,
           hub,
           sessions,
