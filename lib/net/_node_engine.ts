@@ -153,11 +153,29 @@ function socketChannel(socket: Socket): { source: ByteSource; sink: ByteSink } {
   let ended = false;
   let paused = false;
   let failure: Error | undefined;
-  let wake: (() => void) | undefined;
-  const notify = () => {
-    const waiting = wake;
-    wake = undefined;
-    waiting?.();
+  // The one pending read (a session reads one chunk at a time): settled
+  // straight from the socket's events, no async frame held while idle.
+  let waiting: PromiseWithResolvers<Uint8Array | undefined> | undefined;
+  const take = (): Uint8Array | undefined => {
+    const chunk = chunks.shift();
+    if (chunk !== undefined && paused && chunks.length === 0) {
+      paused = false;
+      socket.resume();
+    }
+    return chunk;
+  };
+  const answer = () => {
+    const reader = waiting;
+    if (reader === undefined) return;
+    const chunk = take();
+    if (chunk !== undefined) {
+      waiting = undefined;
+      reader.resolve(chunk);
+    } else if (ended) {
+      waiting = undefined;
+      if (failure) reader.reject(failure);
+      else reader.resolve(undefined);
+    }
   };
   socket.on("data", (chunk: Uint8Array) => {
     if (ended) return;
@@ -166,13 +184,13 @@ function socketChannel(socket: Socket): { source: ByteSource; sink: ByteSink } {
       paused = true;
       socket.pause();
     }
-    notify();
+    answer();
   });
   const finish = (error?: Error) => {
     if (ended) return;
     ended = true;
     failure = error;
-    notify();
+    answer();
   };
   socket.on("end", () => finish());
   socket.on("error", (error: Error) => finish(error));
@@ -180,22 +198,13 @@ function socketChannel(socket: Socket): { source: ByteSource; sink: ByteSink } {
   socket.resume(); // Deno's node:tls starts the socket paused
 
   const source: ByteSource = {
-    async read() {
-      for (;;) {
-        const chunk = chunks.shift();
-        if (chunk !== undefined) {
-          if (paused && chunks.length === 0) {
-            paused = false;
-            socket.resume();
-          }
-          return chunk;
-        }
-        if (ended) {
-          if (failure) throw failure;
-          return undefined;
-        }
-        await new Promise<void>((resolve) => wake = resolve);
-      }
+    read() {
+      const chunk = take();
+      if (chunk !== undefined) return Promise.resolve(chunk);
+      if (ended) return failure ? Promise.reject(failure) : Promise.resolve(undefined);
+      if (waiting !== undefined) return waiting.promise; // a second reader shares the first's chunk
+      waiting = Promise.withResolvers();
+      return waiting.promise;
     },
     cancel() {
       chunks.length = 0;
