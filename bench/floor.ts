@@ -29,6 +29,7 @@ const { values } = parseArgs({
     kind: { type: "string", default: "raw-deno" },
     connections: { type: "string", default: "2000" },
     "read-bytes": { type: "string", default: "1024" },
+    "reply-bytes": { type: "string", default: "0" },
     serve: { type: "boolean", default: false },
     cert: { type: "string" },
     key: { type: "string" },
@@ -40,10 +41,16 @@ async function serve(kind: string, certFile: string, keyFile: string): Promise<v
   const cert = await Deno.readTextFile(certFile);
   const key = await Deno.readTextFile(keyFile);
   const held: unknown[] = [];
+  // --reply-bytes: what the server writes after the client's first line
+  // (Banter writes hello, auth, welcome, a room's members).
+  const reply = new Uint8Array(Number(values["reply-bytes"])).fill(0x61);
   let port: number;
   if (kind === "raw-node" || kind === "raw-node-conn") {
     const server = tls.createServer({ cert, key }, (socket) => {
       socket.setNoDelay(true);
+      socket.once("data", () => {
+        if (reply.length > 0) socket.write(reply);
+      });
       socket.on("data", () => {});
       socket.resume();
       held.push(socket);
@@ -64,6 +71,7 @@ async function serve(kind: string, certFile: string, keyFile: string): Promise<v
         (async () => {
           await conn.handshake();
           const buffer = new Uint8Array(readBytes);
+          if ((await conn.read(buffer)) !== null && reply.length > 0) await conn.write(reply);
           while ((await conn.read(buffer)) !== null);
         })().catch(() => undefined);
       }
@@ -82,6 +90,9 @@ async function serve(kind: string, certFile: string, keyFile: string): Promise<v
       },
       async (conn) => {
         if (Deno.env.get("FLOOR_NO_READ")) return await new Promise(() => {});
+        if ((await conn.source.read()) !== undefined && reply.length > 0) {
+          await conn.sink.write(reply);
+        }
         while ((await conn.source.read()) !== undefined);
       },
     );
@@ -102,6 +113,7 @@ async function main(): Promise<void> {
   const kind = values.kind;
   if (values.serve) return await serve(kind, values.cert!, values.key!);
   const count = Number(values.connections);
+  const replyBytes = Number(values["reply-bytes"]);
   await using fixture = await createFixture();
   const child = new Deno.Command(Deno.execPath(), {
     args: [
@@ -114,6 +126,8 @@ async function main(): Promise<void> {
       kind,
       "--read-bytes",
       values["read-bytes"],
+      "--reply-bytes",
+      values["reply-bytes"],
       "--cert",
       fixture.serverCert,
       "--key",
@@ -157,6 +171,12 @@ async function main(): Promise<void> {
           });
           await conn.handshake();
           await conn.write(new TextEncoder().encode('{"type":"hello","version":1}\n'));
+          const buffer = new Uint8Array(64 * 1024);
+          for (let got = 0; got < replyBytes;) {
+            const n = await conn.read(buffer);
+            if (n === null) throw new Error("Cannot measure: the server closed a connection");
+            got += n;
+          }
           return conn;
         }),
       );
@@ -169,6 +189,7 @@ async function main(): Promise<void> {
       kind,
       connections: count,
       readBytes: Number(values["read-bytes"]),
+      replyBytes: Number(values["reply-bytes"]),
       rssBeforeMiB: before.rssKiB / 1024,
       rssAfterMiB: after.rssKiB / 1024,
       kibPerConnection: (after.rssKiB - before.rssKiB) / count,
