@@ -3,6 +3,10 @@ import type { ByteSink } from "../../lib/wire/byte_channel.ts";
 import { DeferredFlushes } from "../../lib/server/deferred_flushes.ts";
 import { CHUNK_BYTES, FRAME_OVERHEAD_BYTES, Outbox } from "../../lib/server/outbox.ts";
 import { FakeClock } from "../_fake_clock.ts";
+import type { Connection } from "../../lib/net/connection.ts";
+import type { Member } from "../../lib/chat/message.ts";
+import { Session, type SessionHub } from "../../lib/server/session.ts";
+import { RIGHT_PASSWORD, stubAuth } from "../fuzz/_memory_session.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -140,4 +144,81 @@ Deno.test("pushDeferred without DeferredFlushes is a plain push", async () => {
 Deno.test("DeferredFlushes refuses a window that is not a positive time", () => {
   throws(() => new DeferredFlushes({ windowMs: 0 }), RangeError);
   throws(() => new DeferredFlushes({ windowMs: Number.NaN }), RangeError);
+});
+
+Deno.test("a session sends a busy member's joins with one write per window, messages at once", async () => {
+  const clock = new FakeClock();
+  const enc = new TextEncoder();
+  const input = [
+    enc.encode(`${JSON.stringify({ type: "hello", version: 1 })}\n`),
+    enc.encode(`${JSON.stringify({ type: "login", username: "bob", password: RIGHT_PASSWORD })}\n`),
+  ];
+  let wake: (() => void) | undefined;
+  let open = true;
+  const writes: string[] = [];
+  const conn: Connection = {
+    peer: { address: "192.0.2.1", port: 40000 },
+    source: {
+      async read() {
+        while (input.length === 0 && open) await new Promise<void>((resolve) => wake = resolve);
+        return input.shift();
+      },
+      cancel() {
+        open = false;
+        wake?.();
+        return Promise.resolve();
+      },
+    },
+    sink: { write: (bytes) => void writes.push(dec.decode(bytes)), close: () => Promise.resolve() },
+    close() {
+      open = false;
+      wake?.();
+    },
+  };
+  const entered = Promise.withResolvers<Member>();
+  const hub: SessionHub = {
+    isBanned: () => false,
+    enter(member) {
+      entered.resolve(member);
+      return { input() {}, request: () => ({ ok: true }), leave() {} };
+    },
+  };
+  const session = new Session(conn, {
+    hub,
+    auth: stubAuth,
+    clock,
+    serverName: "banter/test",
+    requirePassword: false,
+    deferrals: new DeferredFlushes({ windowMs: 100, clock }),
+    limits: { maxFrameBytes: 4096, outboxBytes: 64 * 1024, loginTimeoutMs: 60_000 },
+  });
+  const running = session.run();
+  const bob = await entered.promise;
+  await settle();
+  const message = {
+    kind: "message",
+    id: 1,
+    room: "lobby",
+    from: "ann",
+    text: "hi",
+    ts: 0,
+  } as const;
+  bob.deliver(message);
+  await settle();
+  const before = writes.length;
+  for (let i = 0; i < 10; i++) {
+    clock.advance(5);
+    bob.deliver({ kind: "join", room: "lobby", user: `u${i}`, ts: 0 });
+    await settle();
+  }
+  equal(writes.length, before, "joins wait while the window runs");
+  clock.advance(100);
+  await settle();
+  equal(writes.length, before + 1, "ten joins, one write");
+  equal(writes.at(-1)!.split("\n").filter((line) => line.includes('"join"')).length, 10);
+  bob.deliver({ ...message, id: 2 });
+  await settle();
+  equal(writes.length, before + 2, "a message is not held");
+  session.terminate("end", "Bye");
+  await running;
 });
