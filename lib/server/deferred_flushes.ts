@@ -27,11 +27,20 @@ export interface DeferredFlushesOptions {
  * ```ts
  * import { deepEqual } from "node:assert/strict";
  * import { DeferredFlushes } from "./deferred_flushes.ts";
+ * const timers: (() => void)[] = [];
+ * const clock = {
+ *   now: () => 0,
+ *   setTimeout: (run: () => void) => timers.push(run),
+ *   clearTimeout: () => {},
+ *   setInterval: () => 0,
+ *   clearInterval: () => {},
+ * };
  * const ran: string[] = [];
- * const later = new DeferredFlushes({ windowMs: 1 });
+ * const later = new DeferredFlushes({ windowMs: 100, clock });
  * later.add(() => ran.push("a"));
  * later.add(() => ran.push("b"));
- * await new Promise((resolve) => setTimeout(resolve, 5));
+ * deepEqual(timers.length, 1); // one timer for both
+ * timers[0]!();
  * deepEqual(ran, ["a", "b"]);
  * ```
  */
