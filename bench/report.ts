@@ -28,6 +28,10 @@ export interface BenchRecord {
   serverCpuUsPerDelivery?: number;
   /** Idle: server CPU over the login window divided by the sessions logged in. */
   serverCpuMsPerLogin?: number;
+  /** Idle: CPU of one password check (scrypt) measured in the bench's process; Banter only. */
+  hashCpuMs?: number;
+  /** Idle: server CPU per login minus {@linkcode hashCpuMs} (peers check no password). */
+  serverCpuMsPerLoginBesidesHash?: number;
   generatorCpuMs?: number;
   generatorCpuPct?: number;
   /**
@@ -112,6 +116,8 @@ function idleFigures(scenario: "idle2k" | "idle"): Figure[] {
     ["server peak RSS MiB", "lower", (r) => r.peakRssMiB, 1],
     ["server CPU ms to log all in", "lower", (r) => r.serverCpuMs, 0],
     ["server CPU ms per login", "lower", (r) => r.serverCpuMsPerLogin],
+    ["one password check CPU ms (in-process)", "lower", (r) => r.hashCpuMs],
+    ["server CPU ms per login besides the hash", "lower", (r) => r.serverCpuMsPerLoginBesidesHash],
     ["generator CPU % of a core", "lower", generatorCpuPct, 0],
     ["kernel softirq (network) CPU % of a core", "lower", irqCpuPct, 0],
     ["other processes' CPU % of a core", "lower", otherCpuPct, 0],

@@ -142,104 +142,127 @@ function peerChain(socket: tls.TLSSocket): Uint8Array[] {
 }
 
 /**
- * A node socket as a {@linkcode ByteSource} and {@linkcode ByteSink}, with
- * backpressure both ways and no stream objects: what a session uses.
- *
- * @param socket A connected socket.
- * @returns Source and sink.
+ * A node socket as a {@linkcode ByteSource} and {@linkcode ByteSink} (one
+ * object is both: an idle connection holds one object and four listeners,
+ * not a closure per method), with backpressure both ways and no stream
+ * objects: what a session uses.
  */
-function socketChannel(socket: Socket): { source: ByteSource; sink: ByteSink } {
-  const chunks: Uint8Array[] = [];
-  let ended = false;
-  let paused = false;
-  let failure: Error | undefined;
-  let wake: (() => void) | undefined;
-  const notify = () => {
-    const waiting = wake;
-    wake = undefined;
-    waiting?.();
-  };
-  socket.on("data", (chunk: Uint8Array) => {
-    if (ended) return;
-    chunks.push(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
-    if (chunks.length >= 4 && !paused) {
-      paused = true;
-      socket.pause();
-    }
-    notify();
-  });
-  const finish = (error?: Error) => {
-    if (ended) return;
-    ended = true;
-    failure = error;
-    notify();
-  };
-  socket.on("end", () => finish());
-  socket.on("error", (error: Error) => finish(error));
-  socket.on("close", () => finish());
-  socket.resume(); // Deno's node:tls starts the socket paused
+class SocketChannel implements ByteSource, ByteSink {
+  readonly #socket: Socket;
+  readonly #chunks: Uint8Array[] = [];
+  #ended = false;
+  #paused = false;
+  #failure: Error | undefined;
+  /**
+   * The one pending read (a session reads one chunk at a time): settled
+   * straight from the socket's events, no async frame held while idle.
+   */
+  #waiting: PromiseWithResolvers<Uint8Array | undefined> | undefined;
 
-  const source: ByteSource = {
-    async read() {
-      for (;;) {
-        const chunk = chunks.shift();
-        if (chunk !== undefined) {
-          if (paused && chunks.length === 0) {
-            paused = false;
-            socket.resume();
-          }
-          return chunk;
-        }
-        if (ended) {
-          if (failure) throw failure;
-          return undefined;
-        }
-        await new Promise<void>((resolve) => wake = resolve);
-      }
-    },
-    cancel() {
-      chunks.length = 0;
-      finish();
-      socket.destroy();
-      return Promise.resolve();
-    },
-  };
-  const sink: ByteSink = {
-    write(bytes) {
-      if (socket.destroyed) return Promise.reject(new Deno.errors.BrokenPipe("socket closed"));
-      if (socket.write(bytes)) return undefined;
-      return new Promise<void>((resolve, reject) => {
-        const drained = () => {
-          socket.off("close", closed);
-          resolve();
-        };
-        const closed = () => {
-          socket.off("drain", drained);
-          reject(new Deno.errors.BrokenPipe("socket closed"));
-        };
-        socket.once("drain", drained);
-        socket.once("close", closed);
-      });
-    },
-    close() {
-      // Resolve once everything is flushed, so a later destroy() loses nothing.
-      return new Promise<void>((resolve) => {
-        if (socket.destroyed) return resolve();
-        socket.once("close", () => resolve());
-        socket.end(() => resolve());
-      });
-    },
-  };
-  return { source, sink };
+  /** @param socket A connected socket; read from now on. */
+  constructor(socket: Socket) {
+    this.#socket = socket;
+    socket.on("data", (chunk: Uint8Array) => this.#data(chunk));
+    socket.on("end", () => this.#finish());
+    socket.on("error", (error: Error) => this.#finish(error));
+    socket.on("close", () => this.#finish());
+    socket.resume(); // Deno's node:tls starts the socket paused
+  }
+
+  read(): Promise<Uint8Array | undefined> {
+    const chunk = this.#take();
+    if (chunk !== undefined) return Promise.resolve(chunk);
+    if (this.#ended) {
+      return this.#failure ? Promise.reject(this.#failure) : Promise.resolve(undefined);
+    }
+    this.#waiting ??= Promise.withResolvers(); // a second reader shares the first's chunk
+    return this.#waiting.promise;
+  }
+
+  cancel(): Promise<void> {
+    this.#chunks.length = 0;
+    this.#finish();
+    this.#socket.destroy();
+    return Promise.resolve();
+  }
+
+  write(bytes: Uint8Array): Promise<void> | undefined {
+    const socket = this.#socket;
+    if (socket.destroyed) return Promise.reject(new Deno.errors.BrokenPipe("socket closed"));
+    if (socket.write(bytes)) return undefined;
+    return new Promise<void>((resolve, reject) => {
+      const drained = () => {
+        socket.off("close", closed);
+        resolve();
+      };
+      const closed = () => {
+        socket.off("drain", drained);
+        reject(new Deno.errors.BrokenPipe("socket closed"));
+      };
+      socket.once("drain", drained);
+      socket.once("close", closed);
+    });
+  }
+
+  close(): Promise<void> {
+    // Resolve once everything is flushed, so a later destroy() loses nothing.
+    const socket = this.#socket;
+    return new Promise<void>((resolve) => {
+      if (socket.destroyed) return resolve();
+      socket.once("close", () => resolve());
+      socket.end(() => resolve());
+    });
+  }
+
+  #data(chunk: Uint8Array): void {
+    if (this.#ended) return;
+    this.#chunks.push(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+    if (this.#chunks.length >= 4 && !this.#paused) {
+      this.#paused = true;
+      this.#socket.pause();
+    }
+    this.#answer();
+  }
+
+  #finish(error?: Error): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    this.#failure = error;
+    this.#answer();
+  }
+
+  #take(): Uint8Array | undefined {
+    const chunk = this.#chunks.shift();
+    if (chunk !== undefined && this.#paused && this.#chunks.length === 0) {
+      this.#paused = false;
+      this.#socket.resume();
+    }
+    return chunk;
+  }
+
+  /** Settle the pending read, if there is one and something to give it. */
+  #answer(): void {
+    const reader = this.#waiting;
+    if (reader === undefined) return;
+    const chunk = this.#take();
+    if (chunk !== undefined) {
+      this.#waiting = undefined;
+      reader.resolve(chunk);
+    } else if (this.#ended) {
+      this.#waiting = undefined;
+      if (this.#failure) reader.reject(this.#failure);
+      else reader.resolve(undefined);
+    }
+  }
 }
 
 /** A node socket as a {@linkcode Connection}, its writes coalesced. */
 function nodeConnection(socket: Socket, peer: PeerInfo, coalescing: WriteCoalescing): Connection {
-  const { source, sink } = socketChannel(socket);
+  const channel = new SocketChannel(socket);
   return {
     peer,
-    source,
-    sink: coalescing.wrap(sink),
+    source: channel,
+    sink: coalescing.wrap(channel),
     close: () => {
       socket.destroy();
     },

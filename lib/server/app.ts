@@ -40,6 +40,7 @@ import { FlushBatch } from "./flush_batch.ts";
 import { connectClusterMode, instanceName } from "../cluster/cluster_mode.ts";
 import { ClusterInstance } from "../cluster/instance.ts";
 import type { ClusterLink } from "../cluster/link.ts";
+import { DeferredFlushes } from "./deferred_flushes.ts";
 import { shutDown, SHUTDOWN_DEADLINE_MS } from "./shutdown.ts";
 import { loadTls } from "./tls_files.ts";
 import { cannotListen, openTransport } from "./transport.ts";
@@ -312,6 +313,11 @@ async function startWith(
   const sessions = new Set<Session>();
   // One microtask per turn starts the writes of every outbox pushed to.
   const flushes = new FlushBatch();
+  // A busy connection's joins, leaves and presence wait for one write per
+  // window; on the real clock, like the write coalescing.
+  const deferrals = config.presenceDelayMs > 0
+    ? new DeferredFlushes({ windowMs: config.presenceDelayMs, clock: systemClock })
+    : undefined;
   const sessionHub = {
     enter: trackActivity(hub, activity),
     isBanned: (name: string) => hub.isBanned(name),
@@ -340,6 +346,7 @@ async function startWith(
       // A message is committed to history before any peer is sent it.
       beforeWrite: () => history.commit(),
       flushes,
+      ...(deferrals === undefined ? {} : { deferrals }),
       limits: {
         maxFrameBytes: config.maxFrameBytes,
         outboxBytes: config.outboxBytes,
@@ -479,7 +486,15 @@ async function startWith(
         // No message goes to a hub whose history is about to close.
         await cluster?.stopFollowing();
         const count = await shutDown({
-          timers: [heartbeat, pruner, accountsTimer, refusals, disk, certificate],
+          timers: [
+            heartbeat,
+            pruner,
+            accountsTimer,
+            refusals,
+            disk,
+            certificate,
+            ...(deferrals === undefined ? [] : [deferrals]),
+          ],
           transport,
           hub,
           sessions,

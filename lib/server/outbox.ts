@@ -15,6 +15,7 @@ import type { ByteSink } from "../wire/byte_channel.ts";
 import { concatBytes } from "../util/bytes.ts";
 import { systemClock, type TimerId, type Timers } from "../util/clock.ts";
 import type { FlushBatch } from "./flush_batch.ts";
+import type { DeferredFlushes } from "./deferred_flushes.ts";
 
 /** The default bound on bytes queued for one connection: 1 MiB. */
 export const DEFAULT_OUTBOX_BYTES = 1024 * 1024;
@@ -77,6 +78,11 @@ export interface OutboxOptions {
    * to in a turn start from one microtask. @default one microtask per outbox
    */
   flushes?: FlushBatch;
+  /**
+   * Where frames pushed with {@linkcode Outbox.pushDeferred} wait while the
+   * connection is busy. @default none: such frames go out like any other
+   */
+  deferrals?: DeferredFlushes;
 }
 
 /** A bounded, coalescing queue in front of a {@linkcode ByteSink}. */
@@ -89,6 +95,15 @@ export class Outbox {
   readonly #onOverflow: (() => void) | undefined;
   readonly #beforeWrite: (() => void) | undefined;
   readonly #flushes: FlushBatch | undefined;
+  readonly #deferrals: DeferredFlushes | undefined;
+  /** Frames are held for the deferrals' window. */
+  #deferred = false;
+  /** When this outbox last handed bytes to its sink, on the deferrals' clock. */
+  #lastWriteAt = Number.NEGATIVE_INFINITY;
+  readonly #deferredFlush = () => {
+    this.#deferred = false;
+    if (!this.#closed) this.#schedule();
+  };
   readonly #scheduledFlush = () => {
     this.#scheduled = false;
     this.#startFlush();
@@ -129,6 +144,7 @@ export class Outbox {
     this.#onOverflow = options.onOverflow;
     this.#beforeWrite = options.beforeWrite;
     this.#flushes = options.flushes;
+    this.#deferrals = options.deferrals;
     this.#onError = options.onError;
   }
 
@@ -158,6 +174,39 @@ export class Outbox {
    * @returns False when the outbox is closed or this push overflowed it.
    */
   push(bytes: Uint8Array): boolean {
+    if (!this.#enqueue(bytes)) return false;
+    this.#schedule();
+    return true;
+  }
+
+  /**
+   * Queue a frame nobody waits on (a join, a leave, a presence change): on
+   * a connection that wrote less than the deferrals' window ago, it waits
+   * (charged like any frame) until that window ends or another frame is
+   * pushed, so a busy connection gets one write per window, not one per
+   * frame. A quiet connection writes it at once. Order is kept.
+   *
+   * @param bytes The frame; as for {@linkcode push}.
+   * @returns False when the outbox is closed or this push overflowed it.
+   */
+  pushDeferred(bytes: Uint8Array): boolean {
+    const deferrals = this.#deferrals;
+    if (
+      deferrals === undefined || this.#scheduled || this.#flushing ||
+      deferrals.now() - this.#lastWriteAt >= deferrals.windowMs
+    ) {
+      return this.push(bytes);
+    }
+    if (!this.#enqueue(bytes)) return false;
+    if (!this.#deferred) {
+      this.#deferred = true;
+      deferrals.add(this.#deferredFlush);
+    }
+    return true;
+  }
+
+  /** Hold `bytes` at the queue's end, charged; false when closed or overflowing. */
+  #enqueue(bytes: Uint8Array): boolean {
     if (this.#closed) return false;
     if (bytes.length > SMALL_FRAME_BYTES) {
       // A big frame is held as it is.
@@ -199,7 +248,6 @@ export class Outbox {
       this.#open!.set(bytes, this.#openUsed);
       this.#openUsed += bytes.length;
     }
-    this.#schedule();
     return true;
   }
 
@@ -349,6 +397,7 @@ export class Outbox {
       this.#charges = all ? [] : this.#charges.slice(take);
       const chunk = batch.length === 1 ? batch[0]! : concatBytes(batch, size);
       this.#beforeWrite?.();
+      if (this.#deferrals !== undefined) this.#lastWriteAt = this.#deferrals.now();
       try {
         // A sink that took the bytes at once returns nothing: no await, no
         // extra turn per write.

@@ -132,15 +132,19 @@ export class ReadBudget {
    *
    * @param source The connection's bytes.
    * @returns The same bytes, paced; `cancel()` also ends a pause and the budget.
+   *   After {@linkcode end}, `read()` returns the source's own promise.
    */
   throttle(source: ByteSource): ByteSource {
+    const paced = async () => {
+      await this.#paid();
+      const chunk = await source.read();
+      if (chunk !== undefined && !this.#ended) this.#tokens -= chunk.length;
+      return chunk;
+    };
     return {
-      read: async () => {
-        await this.#paid();
-        const chunk = await source.read();
-        if (chunk !== undefined && !this.#ended) this.#tokens -= chunk.length;
-        return chunk;
-      },
+      // Once the budget has ended, a read is the source's own: no async
+      // frame and promise of ours held per pending read of an idle session.
+      read: () => this.#ended ? source.read() : paced(),
       cancel: () => {
         this.end(); // a paused read goes on to the cancelled source, which ends it
         return source.cancel();

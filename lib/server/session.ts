@@ -18,6 +18,7 @@ import { PeerError } from "../wire/peer_error.ts";
 import { Counter } from "./prometheus.ts";
 import { Outbox } from "./outbox.ts";
 import type { FlushBatch } from "./flush_batch.ts";
+import type { DeferredFlushes } from "./deferred_flushes.ts";
 import {
   DEFAULT_PRE_LOGIN_MAX_FRAME_BYTES,
   DEFAULT_PRE_LOGIN_PING_BURST,
@@ -183,6 +184,8 @@ export interface SessionOptions {
   beforeWrite?: () => void;
   /** One flush per turn for every session's outbox (see lib/server/flush_batch.ts). @default one each */
   flushes?: FlushBatch;
+  /** Where joins, leaves and presence wait on a busy connection (see `Outbox.pushDeferred`). @default none: sent at once */
+  deferrals?: DeferredFlushes;
   /** Called with the live session once it exists (for heartbeats). */
   onOpen?: (session: Session) => void;
   /** Called when the session ends. */
@@ -235,6 +238,7 @@ export class Session {
       clock: options.clock,
       ...(options.beforeWrite ? { beforeWrite: options.beforeWrite } : {}),
       ...(options.flushes ? { flushes: options.flushes } : {}),
+      ...(options.deferrals ? { deferrals: options.deferrals } : {}),
       onOverflow: () => {
         this.#counters.backpressureDrops.inc();
         log.warn("Dropping {user} at {address}: outbound queue overflowed", {
@@ -722,6 +726,11 @@ export class Session {
       ...(this.#resume === undefined ? {} : { resume: this.#resume }),
       deliver: (event: ChatEvent) => {
         this.#counters.messagesOut.inc();
+        if (event.kind === "join" || event.kind === "leave" || event.kind === "presence") {
+          // Nobody waits on these: a busy connection sends them with its next write.
+          this.#outbox.pushDeferred(encodeEvent(event));
+          return;
+        }
         this.#outbox.push(
           event.kind === "room"
             // Within the soft queue bound, so entering never overflows it;

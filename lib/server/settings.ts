@@ -204,6 +204,15 @@ export const SERVER_SETTINGS = [
     max: 100,
   },
   {
+    key: "presenceDelayMs",
+    type: "integer",
+    default: 100,
+    help:
+      "How long a busy connection holds joins, leaves and presence for one write (0: send each at once)",
+    min: 0,
+    max: 1000,
+  },
+  {
     key: "loginTimeoutMs",
     type: "integer",
     default: 30_000,

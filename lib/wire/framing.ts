@@ -168,18 +168,24 @@ export class LineReader {
    * @returns The line, or undefined at end of input.
    * @throws {FrameError} After the good lines that preceded a bad one.
    */
-  async next(): Promise<string | undefined> {
-    for (;;) {
-      if (this.#at < this.#lines.length) return this.#lines[this.#at++];
-      if (this.#splitter.error) throw this.#splitter.error;
-      const chunk = await this.#source.read();
-      if (chunk === undefined) {
-        this.#splitter.end();
-        return undefined;
-      }
-      this.#lines = this.#splitter.push(chunk);
-      this.#at = 0;
+  next(): Promise<string | undefined> {
+    // Not an async function: a read waiting on an idle connection holds a
+    // promise reaction, not a suspended function frame.
+    if (this.#at < this.#lines.length) return Promise.resolve(this.#lines[this.#at++]);
+    if (this.#splitter.error) return Promise.reject(this.#splitter.error);
+    return this.#source.read().then((chunk) => this.#split(chunk));
+  }
+
+  #split(chunk: Uint8Array | undefined): string | undefined | Promise<string | undefined> {
+    if (chunk === undefined) {
+      this.#splitter.end();
+      return undefined;
     }
+    this.#lines = this.#splitter.push(chunk);
+    this.#at = 0;
+    if (this.#at < this.#lines.length) return this.#lines[this.#at++];
+    if (this.#splitter.error) throw this.#splitter.error;
+    return this.next(); // a chunk without a whole line: read on
   }
 
   /**

@@ -89,3 +89,15 @@ Deno.test("ReadBudget refuses a burst or rate that is not positive", () => {
   throws(() => new ReadBudget(clock, { bytesPerSecond: 0 }), RangeError);
   throws(() => new ReadBudget(clock, { bytesPerSecond: Number.NaN }), RangeError);
 });
+
+Deno.test("ReadBudget: after end() a read is the source's own, with no wrapper of ours per read", async () => {
+  const clock = new FakeClock();
+  const budget = new ReadBudget(clock, { burstBytes: 4, bytesPerSecond: 1000 });
+  const pending = new Promise<Uint8Array | undefined>(() => {});
+  const source: ByteSource = { read: () => pending, cancel: () => Promise.resolve() };
+  const throttled = budget.throttle(source);
+  equal(throttled.read() === pending, false, "paced before end()");
+  budget.end();
+  equal(throttled.read(), pending, "the source's promise itself once the budget ended");
+  await Promise.resolve();
+});
