@@ -11,14 +11,10 @@
  *
  * @module
  */
-import {
-  DeliverPolicy,
-  JetStreamApiCodes,
-  JetStreamApiError,
-  type JetStreamClient,
-} from "@nats-io/jetstream";
+import { JetStreamApiCodes, JetStreamApiError, type JetStreamClient } from "@nats-io/jetstream";
 import type { KV, KvEntry } from "@nats-io/kv";
-import { delay } from "@nats-io/transport-node";
+import { type Clock, delay, systemClock } from "../util/clock.ts";
+import { followStream } from "./stream_follower.ts";
 
 /** Tries of one update before it gives up (each a fresh read and a CAS). */
 export const MAX_CAS_TRIES = 20;
@@ -30,22 +26,25 @@ export const MAX_CAS_TRIES = 20;
 export const KV_WRITE_TIMEOUT_MS = 2_000;
 
 /**
- * Pause before a write is tried again when no server took it (a replicated
- * bucket between leaders, a link being re-established). Such a write was
- * surely not stored, so trying it again cannot apply it twice. A timed-out
- * one might have been: the key is read again, and when it holds exactly the
- * bytes written (at a newer revision) the write counts as done; otherwise
- * the change is applied again to what is stored. So a change must be
- * idempotent in effect (set a value, add to a set, move a marker forward),
- * as every store here is: a counter could count twice.
+ * Pause before a read or write is tried again when no server took it or it
+ * timed out (a replicated bucket between leaders, a link being
+ * re-established). A write no server took was surely not stored, so trying
+ * it again cannot apply it twice. A timed-out one might have been: the key
+ * is read again, and when it holds exactly the bytes written (at a newer
+ * revision) the write counts as done; otherwise the change is applied again
+ * to what is stored. So a change must be idempotent in effect (set a value,
+ * add to a set, move a marker forward), as every store here is: a counter
+ * could count twice.
  */
 export const KV_UNAVAILABLE_RETRY_MS = 250;
 
-/** Tries of a write no server took (or that timed out), before the error is the caller's. */
-export const KV_UNAVAILABLE_TRIES = 40;
-
-/** How long one pull of the bucket's follower waits; its heartbeat is half that. */
-export const WATCH_PULL_EXPIRES_MS = 2_000;
+/**
+ * How long one update keeps trying through such failures before the error
+ * is the caller's: longer than a leader election on a busy machine (a
+ * metadata leader took 6 s to be elected after its node was killed, on a
+ * loaded 2-core test machine).
+ */
+export const KV_UPDATE_DEADLINE_MS = 30_000;
 
 /** The header a KV delete or purge marker carries. */
 const KV_OPERATION_HEADER = "KV-Operation";
@@ -84,6 +83,8 @@ export interface KvMirrorOptions<T> {
   onBadEntry?: (key: string, error: Error) => void;
   /** Bound on the first load. @default {MIRROR_LOAD_MS} */
   loadTimeoutMs?: number;
+  /** Time for the retries and the follower's stall checks. @default systemClock */
+  clock?: Clock;
 }
 
 /** What an update does with the current value: the next one, `undefined` to delete. */
@@ -97,8 +98,7 @@ export class KvMirror<T> implements AsyncDisposable {
   /** The last update of each key in flight here: one instance writes a key one at a time. */
   #writing = new Map<string, Promise<unknown>>();
   #listeners = new Set<(key: string, value: T | undefined) => void>();
-  #stop: () => void = () => {};
-  #watching: Promise<void> = Promise.resolve();
+  #stop: () => Promise<void> = () => Promise.resolve();
 
   private constructor(kv: KV, options: KvMirrorOptions<T>) {
     this.#kv = kv;
@@ -123,17 +123,16 @@ export class KvMirror<T> implements AsyncDisposable {
     const status = await this.#kv.status();
     const loaded = Promise.withResolvers<void>();
     if (status.values === 0) loaded.resolve();
-    // The bucket's own stream, followed with an ordered consumer: unlike the
-    // client's KV watch, it is re-created from the last revision seen when
-    // the NATS node serving it is lost.
+    // The bucket's own stream, followed with an ordered consumer that is
+    // made again from the last revision seen when it is lost (its NATS node
+    // died): the client's KV watch does not come back then.
     const prefix = `$KV.${status.bucket}.`;
-    const consumer = await this.#options.js.consumers.get(status.streamInfo.config.name, {
-      filter_subjects: `${prefix}>`,
-      deliver_policy: DeliverPolicy.LastPerSubject,
-    });
-    const messages = await consumer.consume({
-      expires: WATCH_PULL_EXPIRES_MS,
-      callback: (msg) => {
+    const follower = await followStream(this.#options.js, {
+      stream: status.streamInfo.config.name,
+      filter: `${prefix}>`,
+      from: "last-per-subject",
+      ...(this.#options.clock === undefined ? {} : { clock: this.#options.clock }),
+      onMessage: (msg) => {
         const operation = msg.headers?.get(KV_OPERATION_HEADER);
         this.#apply({
           key: msg.subject.slice(prefix.length),
@@ -144,8 +143,7 @@ export class KvMirror<T> implements AsyncDisposable {
         if (msg.info.pending === 0) loaded.resolve();
       },
     });
-    this.#stop = () => messages.stop();
-    this.#watching = messages.closed().then(() => undefined, () => undefined);
+    this.#stop = () => follower.stop();
     const timeoutMs = this.#options.loadTimeoutMs ?? MIRROR_LOAD_MS;
     const signal = AbortSignal.timeout(timeoutMs);
     const timedOut = Promise.withResolvers<never>();
@@ -155,7 +153,7 @@ export class KvMirror<T> implements AsyncDisposable {
     try {
       await Promise.race([loaded.promise, timedOut.promise]);
     } catch (error) {
-      messages.stop();
+      await follower.stop();
       throw error;
     } finally {
       signal.removeEventListener("abort", onAbort);
@@ -237,48 +235,61 @@ export class KvMirror<T> implements AsyncDisposable {
   }
 
   async #update(key: string, change: Change<T>): Promise<T | undefined> {
-    let current: { value: T | undefined; revision: number } = this.#held.get(key) ??
-      await this.#read(key);
-    let unavailable = 0;
-    for (let tries = 1;; tries++) {
-      const next = change(current.value);
-      if (next === current.value) return next;
+    const clock = this.#options.clock ?? systemClock;
+    const deadline = clock.now() + KV_UPDATE_DEADLINE_MS;
+    let base: { value: T | undefined; revision: number } | undefined = this.#held.get(key);
+    /** A write that timed out: it may have been stored. */
+    let unsure: { bytes: Uint8Array | undefined; after: number; next: T | undefined } | undefined;
+    let conflicts = 0;
+    for (;;) {
       try {
-        const revision = next === undefined
-          ? await this.#delete(key, current.revision)
-          : await this.#kv.put(key, this.#options.encode(next), {
-            previousSeq: current.revision,
-            timeout: KV_WRITE_TIMEOUT_MS,
-          });
-        if (revision !== undefined) this.#applyOwn(key, next, revision);
-        return next;
-      } catch (error) {
-        if (isUnavailable(error) && ++unavailable < KV_UNAVAILABLE_TRIES) {
-          tries--;
-          await delay(KV_UNAVAILABLE_RETRY_MS);
-          continue;
-        }
-        if (isTimeout(error) && ++unavailable < KV_UNAVAILABLE_TRIES) {
-          // Maybe stored: if the key now holds exactly what was written, it was.
+        if (base === undefined) {
           const stored = await this.#readRaw(key);
-          const wanted = next === undefined ? undefined : this.#options.encode(next);
-          if (stored.revision > current.revision && sameBytes(stored.bytes, wanted)) {
-            if (next !== undefined) this.#applyOwn(key, next, stored.revision);
+          if (
+            unsure !== undefined && stored.revision > unsure.after &&
+            sameBytes(stored.bytes, unsure.bytes)
+          ) {
+            // The timed-out write was stored after all.
+            if (unsure.next !== undefined) this.#applyOwn(key, unsure.next, stored.revision);
             else if (this.#held.delete(key)) this.#tell(key, undefined);
-            return next;
+            return unsure.next;
           }
-          tries--;
-          current = await this.#read(key);
-          continue;
+          unsure = undefined;
+          base = {
+            value: stored.bytes === undefined ? undefined : this.#options.decode(stored.bytes),
+            revision: stored.revision,
+          };
         }
-        if (!isConflict(error)) throw error;
-        this.#options.onConflict?.();
-        if (tries >= MAX_CAS_TRIES) {
-          throw new CasConflictError(
-            `Cannot update ${key}: ${tries} compare-and-sets lost to other writers`,
-          );
+        const next = change(base.value);
+        if (next === base.value) return next;
+        const bytes = next === undefined ? undefined : this.#options.encode(next);
+        try {
+          const revision = bytes === undefined
+            ? await this.#delete(key, base.revision)
+            : await this.#kv.put(key, bytes, {
+              previousSeq: base.revision,
+              timeout: KV_WRITE_TIMEOUT_MS,
+            });
+          if (revision !== undefined) this.#applyOwn(key, next, revision);
+          return next;
+        } catch (error) {
+          if (isTimeout(error)) unsure = { bytes, after: base.revision, next };
+          if (!isConflict(error)) throw error;
+          this.#options.onConflict?.();
+          if (++conflicts >= MAX_CAS_TRIES) {
+            throw new CasConflictError(
+              `Cannot update ${key}: ${conflicts} compare-and-sets lost to other writers`,
+            );
+          }
+          base = undefined;
         }
-        current = await this.#read(key);
+      } catch (error) {
+        // No server took it, or no answer in time: a NATS node lost, leaders
+        // being elected, the link being re-established. Read and try again.
+        if (!isUnavailable(error) && !isTimeout(error)) throw error;
+        if (clock.now() >= deadline) throw error;
+        base = undefined;
+        await delay(clock, KV_UNAVAILABLE_RETRY_MS);
       }
     }
   }
@@ -310,18 +321,9 @@ export class KvMirror<T> implements AsyncDisposable {
     };
   }
 
-  /** The stored value and revision (that of a delete marker too; 0 when never stored). */
-  async #read(key: string): Promise<{ value: T | undefined; revision: number }> {
-    const entry = await this.#kv.get(key);
-    if (entry === null) return { value: undefined, revision: 0 };
-    if (entry.operation !== "PUT") return { value: undefined, revision: entry.revision };
-    return { value: this.#options.decode(entry.value), revision: entry.revision };
-  }
-
   /** Stop following the bucket. */
   async close(): Promise<void> {
-    this.#stop();
-    await this.#watching.catch(() => undefined);
+    await this.#stop();
   }
 
   /** {@linkcode close}. */

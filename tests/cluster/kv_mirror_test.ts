@@ -5,13 +5,15 @@
 import { deepEqual, equal, ok, rejects } from "node:assert/strict";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { type KV, Kvm } from "@nats-io/kv";
-import { jetstream, type JetStreamClient } from "@nats-io/jetstream";
+import { jetstream, type JetStreamClient, jetstreamManager } from "@nats-io/jetstream";
 import { KvMirror, type KvMirrorOptions } from "../../lib/cluster/kv_mirror.ts";
 import { within } from "../_helpers.ts";
 import { type NatsNode, startNats, startNatsCluster } from "../_nats.ts";
 
 /** Bound on one instance seeing another's write. */
 const SEE_MS = 5_000;
+/** Bound on a mirror seeing a write after the node serving it was killed (elections, re-creation). */
+const FAILOVER_MS = 30_000;
 
 const json: Pick<KvMirrorOptions<number>, "decode" | "encode"> = {
   decode: (bytes) => {
@@ -34,14 +36,19 @@ async function instance(
 }
 
 /** Wait until `mirror` holds `expected` under `key` (undefined: not held). */
-function until<T>(mirror: KvMirror<T>, key: string, expected: T | undefined): Promise<void> {
+function until<T>(
+  mirror: KvMirror<T>,
+  key: string,
+  expected: T | undefined,
+  ms = SEE_MS,
+): Promise<void> {
   const seen = Promise.withResolvers<void>();
   const check = () => {
     if (mirror.get(key) === expected) seen.resolve();
   };
   const stop = mirror.onChange(check);
   check();
-  return within(seen.promise, SEE_MS, `${key} = ${expected}`).finally(stop);
+  return within(seen.promise, ms, `${key} = ${expected}`).finally(stop);
 }
 
 async function withNats(test: (nats: NatsNode) => Promise<void>): Promise<void> {
@@ -118,26 +125,26 @@ Deno.test("a mirror opened on a filled bucket holds every entry once open; a bad
     await rejects(() => mirror.update("bad", (n) => n), SyntaxError);
   }));
 
-// Fail-over is not yet reliable on a loaded machine (a follower not back
-// within 20 s, a request timing out): run with BANTER_CLUSTER_FAILOVER=1.
-Deno.test({
-  name: "on a 3-node cluster an R3 bucket keeps every acknowledged update with a node killed",
-  ignore: Deno.env.get("BANTER_CLUSTER_FAILOVER") === undefined,
-  fn: async () => {
-    await using cluster = await startNatsCluster();
-    const urls = cluster.urls.split(",");
-    await using a = await instance(urls, "counts", 3);
-    await using b = await instance(urls, "counts", 3);
-    await using mirrorA = await KvMirror.open(a.kv, { ...json, js: a.js });
-    await using mirrorB = await KvMirror.open(b.kv, { ...json, js: b.js });
-    const increment = (n: number | undefined) => (n ?? 0) + 1;
-    for (let i = 0; i < 5; i++) await mirrorA.update("hits", increment);
-    await cluster.nodes[2].kill("SIGKILL");
-    for (let i = 0; i < 5; i++) await mirrorB.update("hits", increment);
-    equal(mirrorB.get("hits"), 10);
-    // Every acknowledged update is stored: a mirror loaded now holds them all.
-    await using c = await instance(urls, "counts", 3);
-    await using mirrorC = await KvMirror.open(c.kv, { ...json, js: c.js });
-    equal(mirrorC.get("hits"), 10);
-  },
+Deno.test("on a 3-node cluster an R3 bucket keeps every acknowledged update with the node serving a mirror killed", async () => {
+  await using cluster = await startNatsCluster();
+  const urls = cluster.urls.split(",");
+  await using a = await instance(urls, "counts", 3);
+  await using b = await instance(urls, "counts", 3);
+  const jsm = await jetstreamManager(a.nc);
+  await using mirrorA = await KvMirror.open(a.kv, { ...json, js: a.js });
+  // The bucket's only consumer now is mirror A's: find the node holding it.
+  const [consumerA] = await Array.fromAsync(jsm.consumers.list("KV_counts"));
+  await using mirrorB = await KvMirror.open(b.kv, { ...json, js: b.js });
+  const increment = (n: number | undefined) => (n ?? 0) + 1;
+  for (let i = 0; i < 5; i++) await mirrorA.update("hits", increment);
+  await cluster.node(consumerA?.cluster?.leader ?? "").kill("SIGKILL");
+  for (let i = 0; i < 5; i++) await mirrorB.update("hits", increment);
+  equal(mirrorB.get("hits"), 10);
+  // Mirror A's follower is made again on a live node and sees B's updates.
+  await until(mirrorA, "hits", 10, FAILOVER_MS);
+  // Every acknowledged update is stored: a mirror loaded now holds them all.
+  await cluster.untilJetStreamAnswers();
+  await using c = await instance(urls, "counts", 3);
+  await using mirrorC = await KvMirror.open(c.kv, { ...json, js: c.js });
+  equal(mirrorC.get("hits"), 10);
 });
