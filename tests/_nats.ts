@@ -27,6 +27,8 @@ export interface NatsNode extends AsyncDisposable {
   readonly url: string;
   /** Its log so far (stderr). */
   readonly output: Output;
+  /** Send `signal` without waiting (SIGSTOP freezes it: a hung node; SIGCONT thaws it). */
+  signal(signal: Deno.Signal): void;
   /** Kill it with `signal` and wait for it to end. */
   kill(signal?: Deno.Signal): Promise<void>;
   /** Start it again on the same port and store (after {@linkcode kill}). */
@@ -101,6 +103,9 @@ export async function startNats(options: NatsOptions = {}): Promise<NatsNode> {
     },
     get output() {
       return output;
+    },
+    signal(signal: Deno.Signal) {
+      child?.kill(signal);
     },
     async kill(signal: Deno.Signal = "SIGTERM") {
       const running = child;

@@ -15,6 +15,7 @@ import { JetStreamApiCodes, JetStreamApiError, type JetStreamClient } from "@nat
 import type { KV, KvEntry } from "@nats-io/kv";
 import { type Clock, delay, systemClock } from "../util/clock.ts";
 import { followStream } from "./stream_follower.ts";
+import { isTransient, retryTransient, TRANSIENT_DEADLINE_MS } from "./transient.ts";
 
 /** Tries of one update before it gives up (each a fresh read and a CAS). */
 export const MAX_CAS_TRIES = 20;
@@ -38,13 +39,8 @@ export const KV_WRITE_TIMEOUT_MS = 2_000;
  */
 export const KV_UNAVAILABLE_RETRY_MS = 250;
 
-/**
- * How long one update keeps trying through such failures before the error
- * is the caller's: longer than a leader election on a busy machine (a
- * metadata leader took 6 s to be elected after its node was killed, on a
- * loaded 2-core test machine).
- */
-export const KV_UPDATE_DEADLINE_MS = 30_000;
+/** How long one update keeps trying through transient failures before the error is the caller's. */
+export const KV_UPDATE_DEADLINE_MS = TRANSIENT_DEADLINE_MS;
 
 /** The header a KV delete or purge marker carries. */
 const KV_OPERATION_HEADER = "KV-Operation";
@@ -120,7 +116,7 @@ export class KvMirror<T> implements AsyncDisposable {
   }
 
   async #start(): Promise<void> {
-    const status = await this.#kv.status();
+    const status = await retryTransient(() => this.#kv.status(), this.#retryOptions());
     const loaded = Promise.withResolvers<void>();
     if (status.values === 0) loaded.resolve();
     // The bucket's own stream, followed with an ordered consumer that is
@@ -158,6 +154,10 @@ export class KvMirror<T> implements AsyncDisposable {
     } finally {
       signal.removeEventListener("abort", onAbort);
     }
+  }
+
+  #retryOptions(): { clock?: Clock } {
+    return this.#options.clock === undefined ? {} : { clock: this.#options.clock };
   }
 
   /** Take a watched entry in, unless a newer revision is held already. */
@@ -286,8 +286,7 @@ export class KvMirror<T> implements AsyncDisposable {
       } catch (error) {
         // No server took it, or no answer in time: a NATS node lost, leaders
         // being elected, the link being re-established. Read and try again.
-        if (!isUnavailable(error) && !isTimeout(error)) throw error;
-        if (clock.now() >= deadline) throw error;
+        if (!isTransient(error) || clock.now() >= deadline) throw error;
         base = undefined;
         await delay(clock, KV_UNAVAILABLE_RETRY_MS);
       }
@@ -330,11 +329,6 @@ export class KvMirror<T> implements AsyncDisposable {
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }
-}
-
-/** Whether no server took a request (the client reports it as JetStream not enabled). */
-function isUnavailable(error: unknown): boolean {
-  return error instanceof Error && error.name === "JetStreamNotEnabled";
 }
 
 /** Whether a request went unanswered in time (it may or may not have been carried out). */

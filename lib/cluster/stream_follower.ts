@@ -26,6 +26,7 @@ import {
   type OrderedConsumerOptions,
 } from "@nats-io/jetstream";
 import { type Clock, delay, systemClock, type TimerId } from "../util/clock.ts";
+import { retryTransient } from "./transient.ts";
 
 /** How long one pull waits; the server's idle heartbeat comes every half of it. */
 export const FOLLOW_PULL_EXPIRES_MS = 2_000;
@@ -93,7 +94,8 @@ export interface StreamFollower extends AsyncDisposable {
  * @param js The JetStream client of the link.
  * @param options Stream, filter, start, the listener.
  * @returns The follower.
- * @throws {Error} When the first consumer cannot be made (no such stream, no link).
+ * @throws {Error} When the first consumer cannot be made (no such stream; a
+ * transient failure still there after `TRANSIENT_DEADLINE_MS`).
  */
 export async function followStream(
   js: JetStreamClient,
@@ -134,7 +136,8 @@ class Follower implements StreamFollower {
   }
 
   async start(): Promise<void> {
-    await this.#open(this.#options.from);
+    // A NATS node just lost: no leader yet, or the consumer placed on the dead node.
+    await retryTransient(() => this.#open(this.#options.from), { clock: this.#clock });
     this.#timer = this.#clock.setInterval(() => this.#check(), FOLLOW_CHECK_MS);
   }
 

@@ -7,6 +7,7 @@ import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { type KV, Kvm } from "@nats-io/kv";
 import { jetstream, type JetStreamClient, jetstreamManager } from "@nats-io/jetstream";
 import { KvMirror, type KvMirrorOptions } from "../../lib/cluster/kv_mirror.ts";
+import { retryTransient } from "../../lib/cluster/transient.ts";
 import { within } from "../_helpers.ts";
 import { type NatsNode, startNats, startNatsCluster } from "../_nats.ts";
 
@@ -31,7 +32,8 @@ async function instance(
   replicas = 1,
 ): Promise<{ nc: NatsConnection; kv: KV; js: JetStreamClient } & AsyncDisposable> {
   const nc = await connect({ servers });
-  const kv = await new Kvm(nc).create(bucket, { history: 1, replicas });
+  // Right after a NATS node is lost the bucket may be between leaders.
+  const kv = await retryTransient(() => new Kvm(nc).create(bucket, { history: 1, replicas }));
   return { nc, kv, js: jetstream(nc), [Symbol.asyncDispose]: () => nc.close() };
 }
 
