@@ -13,31 +13,26 @@
  */
 import { JetStreamApiCodes, JetStreamApiError, type JetStreamClient } from "@nats-io/jetstream";
 import type { KV, KvEntry } from "@nats-io/kv";
-import { type Clock, delay, systemClock } from "../util/clock.ts";
+import { headers, nuid } from "@nats-io/transport-node";
+import { type Clock, systemClock } from "../util/clock.ts";
 import { followStream } from "./stream_follower.ts";
-import { isTransient, retryTransient, TRANSIENT_DEADLINE_MS } from "./transient.ts";
+import { retryTransient, TRANSIENT_DEADLINE_MS } from "./transient.ts";
 
 /** Tries of one update before it gives up (each a fresh read and a CAS). */
 export const MAX_CAS_TRIES = 20;
 
 /**
- * Bound on one try of a write's acknowledgement; a write lost with a NATS
- * node times out and is checked and tried again (see below).
+ * Bound on one try of a write's acknowledgement. A write that no server took
+ * (a replicated bucket between leaders) or that timed out (its NATS node
+ * lost, the link being re-established) is sent again as it was, with the
+ * same message id and the same expected revision, every
+ * `TRANSIENT_RETRY_MS`: one that was stored after all is answered
+ * "duplicate" by the bucket's duplicate window (2 minutes), with its
+ * revision, so no write is applied twice or taken for done when it was not.
+ * (A guess from the stored bytes, as before, took another instance's equal
+ * value for its own and lost an increment when a node died.)
  */
 export const KV_WRITE_TIMEOUT_MS = 2_000;
-
-/**
- * Pause before a read or write is tried again when no server took it or it
- * timed out (a replicated bucket between leaders, a link being
- * re-established). A write no server took was surely not stored, so trying
- * it again cannot apply it twice. A timed-out one might have been: the key
- * is read again, and when it holds exactly the bytes written (at a newer
- * revision) the write counts as done; otherwise the change is applied again
- * to what is stored. So a change must be idempotent in effect (set a value,
- * add to a set, move a marker forward), as every store here is: a counter
- * could count twice.
- */
-export const KV_UNAVAILABLE_RETRY_MS = 250;
 
 /** How long one update keeps trying through transient failures before the error is the caller's. */
 export const KV_UPDATE_DEADLINE_MS = TRANSIENT_DEADLINE_MS;
@@ -57,6 +52,13 @@ export class CasConflictError extends Error {
     super(message);
     this.name = "CasConflictError";
   }
+}
+
+/** One write of an update: its bytes (none: a delete), the revision it follows, its message id. */
+interface Write {
+  readonly bytes: Uint8Array | undefined;
+  readonly after: number;
+  readonly msgID: string;
 }
 
 /** A held value and the revision it was stored at. */
@@ -95,6 +97,8 @@ export class KvMirror<T> implements AsyncDisposable {
   #writing = new Map<string, Promise<unknown>>();
   #listeners = new Set<(key: string, value: T | undefined) => void>();
   #stop: () => Promise<void> = () => Promise.resolve();
+  /** `$KV.<bucket>.`: a key's subject is this and the key. */
+  #subjectPrefix = "";
 
   private constructor(kv: KV, options: KvMirrorOptions<T>) {
     this.#kv = kv;
@@ -123,6 +127,7 @@ export class KvMirror<T> implements AsyncDisposable {
     // made again from the last revision seen when it is lost (its NATS node
     // died): the client's KV watch does not come back then.
     const prefix = `$KV.${status.bucket}.`;
+    this.#subjectPrefix = prefix;
     const follower = await followStream(this.#options.js, {
       stream: status.streamInfo.config.name,
       filter: `${prefix}>`,
@@ -237,69 +242,61 @@ export class KvMirror<T> implements AsyncDisposable {
   async #update(key: string, change: Change<T>): Promise<T | undefined> {
     const clock = this.#options.clock ?? systemClock;
     const deadline = clock.now() + KV_UPDATE_DEADLINE_MS;
+    // No server took it, or no answer in time (a NATS node lost, leaders
+    // being elected, the link being re-established): the same request again.
+    const patiently = <R>(request: () => Promise<R>) =>
+      retryTransient(request, { clock, deadlineMs: Math.max(0, deadline - clock.now()) });
     let base: { value: T | undefined; revision: number } | undefined = this.#held.get(key);
-    /** A write that timed out: it may have been stored. */
-    let unsure: { bytes: Uint8Array | undefined; after: number; next: T | undefined } | undefined;
     let conflicts = 0;
     for (;;) {
+      base ??= await patiently(() => this.#read(key));
+      const next = change(base.value);
+      if (next === base.value || (next === undefined && base.revision === 0)) return next;
+      // One message id for this write, however often it is sent: a try that
+      // timed out but was stored is answered "duplicate", with its revision.
+      const write: Write = {
+        bytes: next === undefined ? undefined : this.#options.encode(next),
+        after: base.revision,
+        msgID: nuid.next(),
+      };
+      let revision: number;
       try {
-        if (base === undefined) {
-          const stored = await this.#readRaw(key);
-          if (
-            unsure !== undefined && stored.revision > unsure.after &&
-            sameBytes(stored.bytes, unsure.bytes)
-          ) {
-            // The timed-out write was stored after all.
-            if (unsure.next !== undefined) this.#applyOwn(key, unsure.next, stored.revision);
-            else if (this.#held.delete(key)) this.#tell(key, undefined);
-            return unsure.next;
-          }
-          unsure = undefined;
-          base = {
-            value: stored.bytes === undefined ? undefined : this.#options.decode(stored.bytes),
-            revision: stored.revision,
-          };
-        }
-        const next = change(base.value);
-        if (next === base.value) return next;
-        const bytes = next === undefined ? undefined : this.#options.encode(next);
-        try {
-          const revision = bytes === undefined
-            ? await this.#delete(key, base.revision)
-            : await this.#kv.put(key, bytes, {
-              previousSeq: base.revision,
-              timeout: KV_WRITE_TIMEOUT_MS,
-            });
-          if (revision !== undefined) this.#applyOwn(key, next, revision);
-          return next;
-        } catch (error) {
-          if (isTimeout(error)) unsure = { bytes, after: base.revision, next };
-          if (!isConflict(error)) throw error;
-          this.#options.onConflict?.();
-          if (++conflicts >= MAX_CAS_TRIES) {
-            throw new CasConflictError(
-              `Cannot update ${key}: ${conflicts} compare-and-sets lost to other writers`,
-            );
-          }
-          base = undefined;
-        }
+        revision = await patiently(() => this.#write(key, write));
       } catch (error) {
-        // No server took it, or no answer in time: a NATS node lost, leaders
-        // being elected, the link being re-established. Read and try again.
-        if (!isTransient(error) || clock.now() >= deadline) throw error;
+        if (!isConflict(error)) throw error;
+        this.#options.onConflict?.();
+        if (++conflicts >= MAX_CAS_TRIES) {
+          throw new CasConflictError(
+            `Cannot update ${key}: ${conflicts} compare-and-sets lost to other writers`,
+          );
+        }
         base = undefined;
-        await delay(clock, KV_UNAVAILABLE_RETRY_MS);
+        continue;
       }
+      if (next !== undefined) this.#applyOwn(key, next, revision);
+      else if (this.#held.delete(key)) this.#tell(key, undefined);
+      return next;
     }
   }
 
-  /** Delete at `revision`; a key that was never stored needs nothing. */
-  async #delete(key: string, revision: number): Promise<number | undefined> {
-    if (revision === 0) return undefined;
-    await this.#kv.delete(key, { previousSeq: revision });
-    // The DEL marker's revision arrives with the watch; drop the value now.
-    if (this.#held.delete(key)) this.#tell(key, undefined);
-    return undefined;
+  /**
+   * Store `write` (a value, or a delete marker when it has no bytes) if the
+   * key is still at `write.after`, as the KV client does, plus a message id.
+   */
+  async #write(key: string, write: Write): Promise<number> {
+    const marker = headers();
+    if (write.bytes === undefined) marker.set(KV_OPERATION_HEADER, "DEL");
+    const ack = await this.#options.js.publish(
+      `${this.#subjectPrefix}${key}`,
+      write.bytes ?? new Uint8Array(),
+      {
+        msgID: write.msgID,
+        expect: { lastSubjectSequence: write.after },
+        timeout: KV_WRITE_TIMEOUT_MS,
+        ...(write.bytes === undefined ? { headers: marker } : {}),
+      },
+    );
+    return ack.seq;
   }
 
   #applyOwn(key: string, value: T | undefined, revision: number): void {
@@ -310,14 +307,12 @@ export class KvMirror<T> implements AsyncDisposable {
     this.#tell(key, value);
   }
 
-  /** The stored bytes (undefined when deleted or never stored) and revision. */
-  async #readRaw(key: string): Promise<{ bytes: Uint8Array | undefined; revision: number }> {
+  /** The stored value and revision (that of a delete marker too; 0 when never stored). */
+  async #read(key: string): Promise<{ value: T | undefined; revision: number }> {
     const entry = await this.#kv.get(key);
-    if (entry === null) return { bytes: undefined, revision: 0 };
-    return {
-      bytes: entry.operation === "PUT" ? entry.value : undefined,
-      revision: entry.revision,
-    };
+    if (entry === null) return { value: undefined, revision: 0 };
+    if (entry.operation !== "PUT") return { value: undefined, revision: entry.revision };
+    return { value: this.#options.decode(entry.value), revision: entry.revision };
   }
 
   /** Stop following the bucket. */
@@ -329,16 +324,6 @@ export class KvMirror<T> implements AsyncDisposable {
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }
-}
-
-/** Whether a request went unanswered in time (it may or may not have been carried out). */
-function isTimeout(error: unknown): boolean {
-  return error instanceof Error && error.name === "TimeoutError";
-}
-
-function sameBytes(a: Uint8Array | undefined, b: Uint8Array | undefined): boolean {
-  if (a === undefined || b === undefined) return a === b;
-  return a.length === b.length && a.every((byte, i) => byte === b[i]);
 }
 
 /** Whether a NATS error is a lost compare-and-set. */

@@ -5,7 +5,7 @@
 import { deepEqual, equal, ok, rejects } from "node:assert/strict";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { type KV, Kvm } from "@nats-io/kv";
-import { jetstream, type JetStreamClient, jetstreamManager } from "@nats-io/jetstream";
+import { jetstream, type JetStreamClient, jetstreamManager, type PubAck } from "@nats-io/jetstream";
 import { KvMirror, type KvMirrorOptions } from "../../lib/cluster/kv_mirror.ts";
 import { retryTransient } from "../../lib/cluster/transient.ts";
 import { within } from "../_helpers.ts";
@@ -125,6 +125,58 @@ Deno.test("a mirror opened on a filled bucket holds every entry once open; a bad
     equal(mirror.get("k3"), undefined);
     deepEqual(bad, ["bad: SyntaxError"]);
     await rejects(() => mirror.update("bad", (n) => n), SyntaxError);
+  }));
+
+/** `js` whose publishes go through `wrap` (to lose an answer, or time out unsent). */
+function publishingThrough(
+  js: JetStreamClient,
+  wrap: (send: () => Promise<PubAck>, call: number) => Promise<PubAck>,
+): JetStreamClient {
+  let calls = 0;
+  const publish = (...args: Parameters<JetStreamClient["publish"]>) =>
+    wrap(() => js.publish(...args), ++calls);
+  return Object.create(js, { publish: { value: publish } });
+}
+
+function timedOut(): Error {
+  const error = new Error("timeout");
+  error.name = "TimeoutError";
+  return error;
+}
+
+Deno.test("a write whose answer is lost is sent again with its message id and counted once", () =>
+  withNats(async (nats) => {
+    await using a = await instance(nats.url);
+    const js = publishingThrough(a.js, async (send, call) => {
+      const ack = await send();
+      if (call === 1) throw timedOut(); // stored, but the answer never came
+      return ack;
+    });
+    await using mirror = await KvMirror.open(a.kv, { ...json, js });
+    equal(await mirror.update("hits", (n) => (n ?? 0) + 1), 1);
+    equal(await mirror.update("hits", (n) => (n ?? 0) + 1), 2);
+    await using c = await instance(nats.url);
+    await using fresh = await KvMirror.open(c.kv, { ...json, js: c.js });
+    equal(fresh.get("hits"), 2);
+  }));
+
+Deno.test("a write that timed out unsent while another instance wrote the same value is not taken for done", () =>
+  withNats(async (nats) => {
+    await using a = await instance(nats.url);
+    await using b = await instance(nats.url);
+    await using mirrorA = await KvMirror.open(a.kv, { ...json, js: a.js });
+    const increment = (n: number | undefined) => (n ?? 0) + 1;
+    const js = publishingThrough(b.js, async (send, call) => {
+      if (call !== 1) return await send();
+      // B meant 5 -> 6; before its answer, A stores 6 itself, and B's times out unsent.
+      await mirrorA.update("hits", increment);
+      throw timedOut();
+    });
+    await using mirrorB = await KvMirror.open(b.kv, { ...json, js });
+    for (let i = 0; i < 5; i++) await mirrorA.update("hits", increment);
+    await until(mirrorB, "hits", 5);
+    equal(await mirrorB.update("hits", increment), 7);
+    await until(mirrorA, "hits", 7);
   }));
 
 Deno.test("on a 3-node cluster an R3 bucket keeps every acknowledged update with the node serving a mirror killed", async () => {
