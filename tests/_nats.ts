@@ -213,8 +213,9 @@ const PLACEMENT_PROBE_MS = 100;
 async function untilR3Placeable(servers: string[]): Promise<void> {
   const nc = await connect({ servers });
   try {
-    const jsm = await jetstreamManager(nc);
-    const deadline = performance.now() + NATS_START_MS;
+    // No API check up front: on a busy machine the first requests may time out.
+    const jsm = await jetstreamManager(nc, { checkAPI: false, timeout: 2_000 });
+    const deadline = performance.now() + JETSTREAM_BACK_MS;
     for (;;) {
       try {
         await jsm.streams.add({
