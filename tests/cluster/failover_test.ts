@@ -41,6 +41,16 @@ async function say(login: V2Login, text: string): Promise<Outcome> {
   return { text, messageId };
 }
 
+/** When `login` was told the cluster link was lost, wait until it is told it is back. */
+async function untilLinkBack(login: V2Login): Promise<void> {
+  const notices = () => login.client.received.flatMap((f) => f.type === "notice" ? [f.text] : []);
+  const lost = () => notices().filter((text) => /link lost/.test(text)).length;
+  const back = () => notices().filter((text) => /link back/.test(text)).length;
+  while (back() < lost()) {
+    await login.client.until((f) => f.type === "notice" && /link back/.test(f.text), FAILOVER_MS);
+  }
+}
+
 /** The lobby messages `login` received, reading on until it has `count` (bounded). */
 async function lobbyMessages(login: V2Login, count: number): Promise<Message[]> {
   const have = () =>
@@ -111,8 +121,10 @@ Deno.test("three instances on a 3-node NATS cluster: a NATS node killed mid-chat
       // says why; most sends ride out the election (publishes are retried).
       for (const r of refused) ok(/^Cannot send: the cluster /.test(r.refused), r.refused);
 
-      // Chat goes on afterwards: one more from each, acknowledged.
+      // Chat goes on afterwards: one more from each, acknowledged (once a
+      // user told the link was lost is told it is back).
       for (const [s, login] of logins.entries()) {
+        await untilLinkBack(login);
         const after = await say(login, `after-${s}`);
         ok("messageId" in after, JSON.stringify(after));
         stored.push(after);
