@@ -27,6 +27,8 @@ export interface NatsNode extends AsyncDisposable {
   readonly url: string;
   /** Its log so far (stderr). */
   readonly output: Output;
+  /** Send `signal` without waiting (SIGSTOP freezes it: a hung node; SIGCONT thaws it). */
+  signal(signal: Deno.Signal): void;
   /** Kill it with `signal` and wait for it to end. */
   kill(signal?: Deno.Signal): Promise<void>;
   /** Start it again on the same port and store (after {@linkcode kill}). */
@@ -102,6 +104,9 @@ export async function startNats(options: NatsOptions = {}): Promise<NatsNode> {
     get output() {
       return output;
     },
+    signal(signal: Deno.Signal) {
+      child?.kill(signal);
+    },
     async kill(signal: Deno.Signal = "SIGTERM") {
       const running = child;
       if (running === undefined) return;
@@ -126,6 +131,13 @@ export interface NatsCluster extends AsyncDisposable {
   readonly nodes: readonly [NatsNode, NatsNode, NatsNode];
   /** Every node's client URL, comma-separated, as `--cluster` takes them. */
   readonly urls: string;
+  /** The node a server name (`n1`, `n2`, `n3`, as NATS reports it) stands for. */
+  node(name: string): NatsNode;
+  /**
+   * Wait (bounded) until the running nodes answer JetStream API requests
+   * again: after a node is killed, a new metadata leader may be needed first.
+   */
+  untilJetStreamAnswers(): Promise<void>;
 }
 
 /**
@@ -176,6 +188,14 @@ export async function startNatsCluster(): Promise<NatsCluster> {
     get urls() {
       return nodes.map((node) => node.url).join(",");
     },
+    node(name) {
+      const node = nodes[names.indexOf(name)];
+      if (node === undefined) {
+        throw new RangeError(`Cannot find NATS node ${name}: not n1, n2 or n3`);
+      }
+      return node;
+    },
+    untilJetStreamAnswers: () => untilJetStreamAnswers(nodes.map((node) => node.url)),
     async [Symbol.asyncDispose]() {
       for (const node of nodes) await node[Symbol.asyncDispose]();
       await Deno.remove(root, { recursive: true });
@@ -193,8 +213,9 @@ const PLACEMENT_PROBE_MS = 100;
 async function untilR3Placeable(servers: string[]): Promise<void> {
   const nc = await connect({ servers });
   try {
-    const jsm = await jetstreamManager(nc);
-    const deadline = performance.now() + NATS_START_MS;
+    // No API check up front: on a busy machine the first requests may time out.
+    const jsm = await jetstreamManager(nc, { checkAPI: false, timeout: 2_000 });
+    const deadline = performance.now() + JETSTREAM_BACK_MS;
     for (;;) {
       try {
         await jsm.streams.add({
@@ -208,6 +229,32 @@ async function untilR3Placeable(servers: string[]): Promise<void> {
         if (performance.now() > deadline) throw error;
         await delay(PLACEMENT_PROBE_MS);
       }
+    }
+  } finally {
+    await nc.close();
+  }
+}
+
+/** Bound on the JetStream API answering again after a node is lost (an election on a busy machine). */
+export const JETSTREAM_BACK_MS = 30_000;
+
+/** Ask for the account's JetStream info until an answer comes (bounded, short tries). */
+async function untilJetStreamAnswers(servers: string[]): Promise<void> {
+  const nc = await connect({ servers, maxReconnectAttempts: -1, reconnectTimeWait: 100 });
+  try {
+    const deadline = performance.now() + JETSTREAM_BACK_MS;
+    for (;;) {
+      try {
+        const reply = await nc.request("$JS.API.INFO", "", { timeout: 1_000 });
+        const body = reply.json<{ error?: unknown }>();
+        if (body.error === undefined) return;
+      } catch (error) {
+        if (performance.now() > deadline) throw error;
+      }
+      if (performance.now() > deadline) {
+        throw new Error(`Timed out after ${JETSTREAM_BACK_MS} ms waiting for JetStream to answer`);
+      }
+      await delay(PLACEMENT_PROBE_MS);
     }
   } finally {
     await nc.close();

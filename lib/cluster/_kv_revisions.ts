@@ -11,7 +11,9 @@
  */
 import { DeliverPolicy, type JetStreamClient } from "@nats-io/jetstream";
 import type { KV } from "@nats-io/kv";
-import { WATCH_PULL_EXPIRES_MS } from "./kv_mirror.ts";
+
+/** How long one pull of the revision follower waits: a lost consumer is noticed within it. */
+const WATCH_PULL_EXPIRES_MS = 2_000;
 
 /** Bound on the follower catching up with the stream in a sync. */
 export const REVISIONS_SYNC_MS = 2_000;

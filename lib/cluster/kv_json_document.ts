@@ -29,13 +29,17 @@ import {
   isConflict,
   isTimeout,
   isUnavailable,
-  KV_UNAVAILABLE_RETRY_MS,
-  KV_UNAVAILABLE_TRIES,
   KV_WRITE_TIMEOUT_MS,
   MAX_CAS_TRIES,
   sameBytes,
 } from "./kv_mirror.ts";
 import { KvRevisions } from "./_kv_revisions.ts";
+
+/** Pause before a write no server took is tried again (an R3 bucket between leaders). */
+const KV_UNAVAILABLE_RETRY_MS = 250;
+
+/** Tries of a write no server took, or that timed out, before giving up (~10 s). */
+const KV_UNAVAILABLE_TRIES = 40;
 
 /** The bucket of accounts, lockouts and session tokens. */
 export const AUTH_BUCKET = "banter_auth";

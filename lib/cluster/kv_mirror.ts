@@ -11,41 +11,31 @@
  *
  * @module
  */
-import {
-  DeliverPolicy,
-  JetStreamApiCodes,
-  JetStreamApiError,
-  type JetStreamClient,
-} from "@nats-io/jetstream";
+import { JetStreamApiCodes, JetStreamApiError, type JetStreamClient } from "@nats-io/jetstream";
 import type { KV, KvEntry } from "@nats-io/kv";
-import { delay } from "@nats-io/transport-node";
+import { headers, nuid } from "@nats-io/transport-node";
+import { type Clock, systemClock } from "../util/clock.ts";
+import { followStream } from "./stream_follower.ts";
+import { retryTransient, TRANSIENT_DEADLINE_MS } from "./transient.ts";
 
 /** Tries of one update before it gives up (each a fresh read and a CAS). */
 export const MAX_CAS_TRIES = 20;
 
 /**
- * Bound on one try of a write's acknowledgement; a write lost with a NATS
- * node times out and is checked and tried again (see below).
+ * Bound on one try of a write's acknowledgement. A write that no server took
+ * (a replicated bucket between leaders) or that timed out (its NATS node
+ * lost, the link being re-established) is sent again as it was, with the
+ * same message id and the same expected revision, every
+ * `TRANSIENT_RETRY_MS`: one that was stored after all is answered
+ * "duplicate" by the bucket's duplicate window (2 minutes), with its
+ * revision, so no write is applied twice or taken for done when it was not.
+ * (A guess from the stored bytes, as before, took another instance's equal
+ * value for its own and lost an increment when a node died.)
  */
 export const KV_WRITE_TIMEOUT_MS = 2_000;
 
-/**
- * Pause before a write is tried again when no server took it (a replicated
- * bucket between leaders, a link being re-established). Such a write was
- * surely not stored, so trying it again cannot apply it twice. A timed-out
- * one might have been: the key is read again, and when it holds exactly the
- * bytes written (at a newer revision) the write counts as done; otherwise
- * the change is applied again to what is stored. So a change must be
- * idempotent in effect (set a value, add to a set, move a marker forward),
- * as every store here is: a counter could count twice.
- */
-export const KV_UNAVAILABLE_RETRY_MS = 250;
-
-/** Tries of a write no server took (or that timed out), before the error is the caller's. */
-export const KV_UNAVAILABLE_TRIES = 40;
-
-/** How long one pull of the bucket's follower waits; its heartbeat is half that. */
-export const WATCH_PULL_EXPIRES_MS = 2_000;
+/** How long one update keeps trying through transient failures before the error is the caller's. */
+export const KV_UPDATE_DEADLINE_MS = TRANSIENT_DEADLINE_MS;
 
 /** The header a KV delete or purge marker carries. */
 const KV_OPERATION_HEADER = "KV-Operation";
@@ -62,6 +52,13 @@ export class CasConflictError extends Error {
     super(message);
     this.name = "CasConflictError";
   }
+}
+
+/** One write of an update: its bytes (none: a delete), the revision it follows, its message id. */
+interface Write {
+  readonly bytes: Uint8Array | undefined;
+  readonly after: number;
+  readonly msgID: string;
 }
 
 /** A held value and the revision it was stored at. */
@@ -84,6 +81,8 @@ export interface KvMirrorOptions<T> {
   onBadEntry?: (key: string, error: Error) => void;
   /** Bound on the first load. @default {MIRROR_LOAD_MS} */
   loadTimeoutMs?: number;
+  /** Time for the retries and the follower's stall checks. @default systemClock */
+  clock?: Clock;
 }
 
 /** What an update does with the current value: the next one, `undefined` to delete. */
@@ -99,8 +98,9 @@ export class KvMirror<T> implements AsyncDisposable {
   /** The last update of each key in flight here: one instance writes a key one at a time. */
   #writing = new Map<string, Promise<unknown>>();
   #listeners = new Set<(key: string, value: T | undefined) => void>();
-  #stop: () => void = () => {};
-  #watching: Promise<void> = Promise.resolve();
+  #stop: () => Promise<void> = () => Promise.resolve();
+  /** `$KV.<bucket>.`: a key's subject is this and the key. */
+  #subjectPrefix = "";
 
   private constructor(kv: KV, options: KvMirrorOptions<T>) {
     this.#kv = kv;
@@ -122,20 +122,20 @@ export class KvMirror<T> implements AsyncDisposable {
   }
 
   async #start(): Promise<void> {
-    const status = await this.#kv.status();
+    const status = await retryTransient(() => this.#kv.status(), this.#retryOptions());
     const loaded = Promise.withResolvers<void>();
     if (status.values === 0) loaded.resolve();
-    // The bucket's own stream, followed with an ordered consumer: unlike the
-    // client's KV watch, it is re-created from the last revision seen when
-    // the NATS node serving it is lost.
+    // The bucket's own stream, followed with an ordered consumer that is
+    // made again from the last revision seen when it is lost (its NATS node
+    // died): the client's KV watch does not come back then.
     const prefix = `$KV.${status.bucket}.`;
-    const consumer = await this.#options.js.consumers.get(status.streamInfo.config.name, {
-      filter_subjects: `${prefix}>`,
-      deliver_policy: DeliverPolicy.LastPerSubject,
-    });
-    const messages = await consumer.consume({
-      expires: WATCH_PULL_EXPIRES_MS,
-      callback: (msg) => {
+    this.#subjectPrefix = prefix;
+    const follower = await followStream(this.#options.js, {
+      stream: status.streamInfo.config.name,
+      filter: `${prefix}>`,
+      from: "last-per-subject",
+      ...(this.#options.clock === undefined ? {} : { clock: this.#options.clock }),
+      onMessage: (msg) => {
         const operation = msg.headers?.get(KV_OPERATION_HEADER);
         this.#apply({
           key: msg.subject.slice(prefix.length),
@@ -146,8 +146,7 @@ export class KvMirror<T> implements AsyncDisposable {
         if (msg.info.pending === 0) loaded.resolve();
       },
     });
-    this.#stop = () => messages.stop();
-    this.#watching = messages.closed().then(() => undefined, () => undefined);
+    this.#stop = () => follower.stop();
     const timeoutMs = this.#options.loadTimeoutMs ?? MIRROR_LOAD_MS;
     const signal = AbortSignal.timeout(timeoutMs);
     const timedOut = Promise.withResolvers<never>();
@@ -157,11 +156,15 @@ export class KvMirror<T> implements AsyncDisposable {
     try {
       await Promise.race([loaded.promise, timedOut.promise]);
     } catch (error) {
-      messages.stop();
+      await follower.stop();
       throw error;
     } finally {
       signal.removeEventListener("abort", onAbort);
     }
+  }
+
+  #retryOptions(): { clock?: Clock } {
+    return this.#options.clock === undefined ? {} : { clock: this.#options.clock };
   }
 
   /** Take a watched entry in, unless a newer revision is held already. */
@@ -247,60 +250,66 @@ export class KvMirror<T> implements AsyncDisposable {
   }
 
   async #update(key: string, change: Change<T>): Promise<T | undefined> {
+    const clock = this.#options.clock ?? systemClock;
+    const deadline = clock.now() + KV_UPDATE_DEADLINE_MS;
+    // No server took it, or no answer in time (a NATS node lost, leaders
+    // being elected, the link being re-established): the same request again.
+    const patiently = <R>(request: () => Promise<R>) =>
+      retryTransient(request, { clock, deadlineMs: Math.max(0, deadline - clock.now()) });
+    // A key whose entry did not decode counts as absent at that entry's revision.
     const bad = this.#undecodable.get(key);
-    let current: { value: T | undefined; revision: number } = this.#held.get(key) ??
-      (bad === undefined ? await this.#read(key) : { value: undefined, revision: bad });
-    let unavailable = 0;
-    for (let tries = 1;; tries++) {
-      const next = change(current.value);
-      if (next === current.value) return next;
+    let base: { value: T | undefined; revision: number } | undefined = this.#held.get(key) ??
+      (bad === undefined ? undefined : { value: undefined, revision: bad });
+    let conflicts = 0;
+    for (;;) {
+      base ??= await patiently(() => this.#read(key));
+      const next = change(base.value);
+      if (next === base.value || (next === undefined && base.revision === 0)) return next;
+      // One message id for this write, however often it is sent: a try that
+      // timed out but was stored is answered "duplicate", with its revision.
+      const write: Write = {
+        bytes: next === undefined ? undefined : this.#options.encode(next),
+        after: base.revision,
+        msgID: nuid.next(),
+      };
+      let revision: number;
       try {
-        const revision = next === undefined
-          ? await this.#delete(key, current.revision)
-          : await this.#kv.put(key, this.#options.encode(next), {
-            previousSeq: current.revision,
-            timeout: KV_WRITE_TIMEOUT_MS,
-          });
-        if (revision !== undefined) this.#applyOwn(key, next, revision);
-        return next;
+        revision = await patiently(() => this.#write(key, write));
       } catch (error) {
-        if (isUnavailable(error) && ++unavailable < KV_UNAVAILABLE_TRIES) {
-          tries--;
-          await delay(KV_UNAVAILABLE_RETRY_MS);
-          continue;
-        }
-        if (isTimeout(error) && ++unavailable < KV_UNAVAILABLE_TRIES) {
-          // Maybe stored: if the key now holds exactly what was written, it was.
-          const stored = await this.#readRaw(key);
-          const wanted = next === undefined ? undefined : this.#options.encode(next);
-          if (stored.revision > current.revision && sameBytes(stored.bytes, wanted)) {
-            if (next !== undefined) this.#applyOwn(key, next, stored.revision);
-            else if (this.#held.delete(key)) this.#tell(key, undefined);
-            return next;
-          }
-          tries--;
-          current = await this.#read(key);
-          continue;
-        }
         if (!isConflict(error)) throw error;
         this.#options.onConflict?.();
-        if (tries >= MAX_CAS_TRIES) {
+        if (++conflicts >= MAX_CAS_TRIES) {
           throw new CasConflictError(
-            `Cannot update ${key}: ${tries} compare-and-sets lost to other writers`,
+            `Cannot update ${key}: ${conflicts} compare-and-sets lost to other writers`,
           );
         }
-        current = await this.#read(key);
+        base = undefined;
+        continue;
       }
+      if (next !== undefined) this.#applyOwn(key, next, revision);
+      else if (this.#held.delete(key)) this.#tell(key, undefined);
+      return next;
     }
   }
 
-  /** Delete at `revision`; a key that was never stored needs nothing. */
-  async #delete(key: string, revision: number): Promise<number | undefined> {
-    if (revision === 0) return undefined;
-    await this.#kv.delete(key, { previousSeq: revision });
-    // The DEL marker's revision arrives with the watch; drop the value now.
-    if (this.#held.delete(key)) this.#tell(key, undefined);
-    return undefined;
+  /**
+   * Store `write` (a value, or a delete marker when it has no bytes) if the
+   * key is still at `write.after`, as the KV client does, plus a message id.
+   */
+  async #write(key: string, write: Write): Promise<number> {
+    const marker = headers();
+    if (write.bytes === undefined) marker.set(KV_OPERATION_HEADER, "DEL");
+    const ack = await this.#options.js.publish(
+      `${this.#subjectPrefix}${key}`,
+      write.bytes ?? new Uint8Array(),
+      {
+        msgID: write.msgID,
+        expect: { lastSubjectSequence: write.after },
+        timeout: KV_WRITE_TIMEOUT_MS,
+        ...(write.bytes === undefined ? { headers: marker } : {}),
+      },
+    );
+    return ack.seq;
   }
 
   #applyOwn(key: string, value: T | undefined, revision: number): void {
@@ -310,16 +319,6 @@ export class KvMirror<T> implements AsyncDisposable {
     this.#undecodable.delete(key);
     this.#held.set(key, { value, revision });
     this.#tell(key, value);
-  }
-
-  /** The stored bytes (undefined when deleted or never stored) and revision. */
-  async #readRaw(key: string): Promise<{ bytes: Uint8Array | undefined; revision: number }> {
-    const entry = await this.#kv.get(key);
-    if (entry === null) return { bytes: undefined, revision: 0 };
-    return {
-      bytes: entry.operation === "PUT" ? entry.value : undefined,
-      revision: entry.revision,
-    };
   }
 
   /** The stored value and revision (that of a delete marker too; 0 when never stored). */
@@ -337,8 +336,7 @@ export class KvMirror<T> implements AsyncDisposable {
 
   /** Stop following the bucket. */
   async close(): Promise<void> {
-    this.#stop();
-    await this.#watching.catch(() => undefined);
+    await this.#stop();
   }
 
   /** {@linkcode close}. */

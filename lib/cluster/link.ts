@@ -21,8 +21,18 @@ export const CLUSTER_CONNECT_TIMEOUT_MS = 5_000;
 /** Pause between reconnect attempts to one server once the link is lost. */
 export const CLUSTER_RECONNECT_WAIT_MS = 250;
 
-/** How often the link pings its server; two missed answers count it lost. */
+/**
+ * How often the client pings the NATS server it is connected to. A node
+ * killed with -9 closes its sockets and is noticed at once; a hung or cut-off
+ * one (its host frozen, a network partition) only by unanswered pings: after
+ * {@linkcode CLUSTER_MAX_PINGS_OUT} of them the link counts as lost and the
+ * client moves to another server. The client's default (2 minutes, 2 pings)
+ * would leave users on a dead node for 4 minutes.
+ */
 export const CLUSTER_PING_INTERVAL_MS = 5_000;
+
+/** Unanswered pings before the server counts as gone. */
+export const CLUSTER_MAX_PINGS_OUT = 3;
 
 /** The cluster cannot be reached, or refused us, at start. */
 export class ClusterUnreachableError extends Error {
@@ -48,6 +58,8 @@ export interface ClusterLinkOptions {
   name?: string;
   /** Bound on the first connect. @default {CLUSTER_CONNECT_TIMEOUT_MS} */
   connectTimeoutMs?: number;
+  /** How often the server is pinged. @default {CLUSTER_PING_INTERVAL_MS} */
+  pingIntervalMs?: number;
   /** Reads the creds and CA files. @default Deno.readFile */
   readFile?: (path: string) => Promise<Uint8Array>;
 }
@@ -80,10 +92,8 @@ export async function connectCluster(options: ClusterLinkOptions): Promise<Clust
     timeout: options.connectTimeoutMs ?? CLUSTER_CONNECT_TIMEOUT_MS,
     maxReconnectAttempts: -1,
     reconnectTimeWait: CLUSTER_RECONNECT_WAIT_MS,
-    // A stalled or cut-off server is noticed in ~10 s, not the client's
-    // default 4 min: until then the link counts as up and sends wait.
-    pingInterval: CLUSTER_PING_INTERVAL_MS,
-    maxPingOut: 2,
+    pingInterval: options.pingIntervalMs ?? CLUSTER_PING_INTERVAL_MS,
+    maxPingOut: CLUSTER_MAX_PINGS_OUT,
     waitOnFirstConnect: false,
     ...(options.name === undefined ? {} : { name: options.name }),
   };

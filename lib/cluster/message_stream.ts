@@ -11,7 +11,6 @@
  * @module
  */
 import {
-  DeliverPolicy,
   jetstream,
   JetStreamApiError,
   type JetStreamClient,
@@ -23,15 +22,13 @@ import type { DirectMessage, RoomMessage } from "../chat/message.ts";
 import type { DirectAccounts, HistoryPage, HistoryQuery } from "../chat/history.ts";
 import { isRecord } from "../util/is_record.ts";
 import { kvToken } from "./kv_mirror.ts";
+import { followStream, type FollowStreamOptions, type StreamFollower } from "./stream_follower.ts";
 
 /** The stream's name. */
 export const MESSAGE_STREAM = "BANTER_MESSAGES";
 
 /** Every message subject starts with this. */
 export const MESSAGE_SUBJECT_PREFIX = "banter.msg";
-
-/** How long one pull of a follower waits; its heartbeat is half that. */
-export const FOLLOW_PULL_EXPIRES_MS = 2_000;
 
 /** Bound on one try of a publish's acknowledgement. */
 export const PUBLISH_TIMEOUT_MS = 2_000;
@@ -177,36 +174,31 @@ export class MessageStream {
 
   /**
    * Follow every message stored after `afterSeq`, in stream order, with an
-   * ordered consumer (it resumes by itself after a lost link).
+   * ordered consumer that is made again from the last sequence delivered
+   * when it is lost (a lost link, or its NATS node died; see
+   * `stream_follower.ts`). Each message is delivered once.
    *
    * @param afterSeq The last sequence this instance has delivered (0: all).
    * @param listener Called once per message, in order.
-   * @returns Stop.
+   * @param options Stall detection and a re-creation report.
+   * @returns The follower (stop it when done).
    */
   async follow(
     afterSeq: number,
     listener: (streamed: StreamedMessage) => void,
-  ): Promise<{ stop(): Promise<void> }> {
-    const consumer = await this.#js.consumers.get(MESSAGE_STREAM, {
-      filter_subjects: `${MESSAGE_SUBJECT_PREFIX}.>`,
-      deliver_policy: DeliverPolicy.StartSequence,
-      opt_start_seq: afterSeq + 1,
-    });
-    const messages = await consumer.consume({
-      // Short pulls, so a lost consumer (its NATS node died) is noticed by a
-      // missed heartbeat in seconds and the ordered consumer is re-created
-      // from the last sequence delivered.
-      expires: FOLLOW_PULL_EXPIRES_MS,
-      callback: (msg) => {
+    options: Pick<FollowStreamOptions, "onRecreate" | "stallMs" | "clock"> = {},
+  ): Promise<StreamFollower> {
+    const follower = await followStream(this.#js, {
+      stream: MESSAGE_STREAM,
+      filter: `${MESSAGE_SUBJECT_PREFIX}.>`,
+      from: { afterSeq },
+      onMessage: (msg) => {
         const streamed = decode(msg.seq, msg.data);
         if (streamed !== undefined) listener(streamed);
       },
+      ...options,
     });
-    return {
-      async stop() {
-        await messages.close();
-      },
-    };
+    return follower;
   }
 
   /**

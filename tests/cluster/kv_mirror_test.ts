@@ -5,13 +5,16 @@
 import { deepEqual, equal, ok } from "node:assert/strict";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { type KV, Kvm } from "@nats-io/kv";
-import { jetstream, type JetStreamClient } from "@nats-io/jetstream";
+import { jetstream, type JetStreamClient, jetstreamManager, type PubAck } from "@nats-io/jetstream";
 import { KvMirror, type KvMirrorOptions } from "../../lib/cluster/kv_mirror.ts";
+import { retryTransient } from "../../lib/cluster/transient.ts";
 import { within } from "../_helpers.ts";
 import { type NatsNode, startNats, startNatsCluster } from "../_nats.ts";
 
 /** Bound on one instance seeing another's write. */
 const SEE_MS = 5_000;
+/** Bound on a mirror seeing a write after the node serving it was killed (elections, re-creation). */
+const FAILOVER_MS = 30_000;
 
 const json: Pick<KvMirrorOptions<number>, "decode" | "encode"> = {
   decode: (bytes) => {
@@ -29,19 +32,25 @@ async function instance(
   replicas = 1,
 ): Promise<{ nc: NatsConnection; kv: KV; js: JetStreamClient } & AsyncDisposable> {
   const nc = await connect({ servers });
-  const kv = await new Kvm(nc).create(bucket, { history: 1, replicas });
+  // Right after a NATS node is lost the bucket may be between leaders.
+  const kv = await retryTransient(() => new Kvm(nc).create(bucket, { history: 1, replicas }));
   return { nc, kv, js: jetstream(nc), [Symbol.asyncDispose]: () => nc.close() };
 }
 
 /** Wait until `mirror` holds `expected` under `key` (undefined: not held). */
-function until<T>(mirror: KvMirror<T>, key: string, expected: T | undefined): Promise<void> {
+function until<T>(
+  mirror: KvMirror<T>,
+  key: string,
+  expected: T | undefined,
+  ms = SEE_MS,
+): Promise<void> {
   const seen = Promise.withResolvers<void>();
   const check = () => {
     if (mirror.get(key) === expected) seen.resolve();
   };
   const stop = mirror.onChange(check);
   check();
-  return within(seen.promise, SEE_MS, `${key} = ${expected}`).finally(stop);
+  return within(seen.promise, ms, `${key} = ${expected}`).finally(stop);
 }
 
 async function withNats(test: (nats: NatsNode) => Promise<void>): Promise<void> {
@@ -120,28 +129,80 @@ Deno.test("a mirror opened on a filled bucket holds every entry once open; a bad
     equal(mirror.get("bad"), 1);
   }));
 
-// Fail-over is not yet reliable on a loaded machine (a follower not back
-// within 20 s, a request timing out): run with BANTER_CLUSTER_FAILOVER=1.
-Deno.test({
-  name: "on a 3-node cluster an R3 bucket keeps every acknowledged update with a node killed",
-  ignore: Deno.env.get("BANTER_CLUSTER_FAILOVER") === undefined,
-  fn: async () => {
-    await using cluster = await startNatsCluster();
-    const urls = cluster.urls.split(",");
-    await using a = await instance(urls, "counts", 3);
-    await using b = await instance(urls, "counts", 3);
+/** `js` whose publishes go through `wrap` (to lose an answer, or time out unsent). */
+function publishingThrough(
+  js: JetStreamClient,
+  wrap: (send: () => Promise<PubAck>, call: number) => Promise<PubAck>,
+): JetStreamClient {
+  let calls = 0;
+  const publish = (...args: Parameters<JetStreamClient["publish"]>) =>
+    wrap(() => js.publish(...args), ++calls);
+  return Object.create(js, { publish: { value: publish } });
+}
+
+function timedOut(): Error {
+  const error = new Error("timeout");
+  error.name = "TimeoutError";
+  return error;
+}
+
+Deno.test("a write whose answer is lost is sent again with its message id and counted once", () =>
+  withNats(async (nats) => {
+    await using a = await instance(nats.url);
+    const js = publishingThrough(a.js, async (send, call) => {
+      const ack = await send();
+      if (call === 1) throw timedOut(); // stored, but the answer never came
+      return ack;
+    });
+    await using mirror = await KvMirror.open(a.kv, { ...json, js });
+    equal(await mirror.update("hits", (n) => (n ?? 0) + 1), 1);
+    equal(await mirror.update("hits", (n) => (n ?? 0) + 1), 2);
+    await using c = await instance(nats.url);
+    await using fresh = await KvMirror.open(c.kv, { ...json, js: c.js });
+    equal(fresh.get("hits"), 2);
+  }));
+
+Deno.test("a write that timed out unsent while another instance wrote the same value is not taken for done", () =>
+  withNats(async (nats) => {
+    await using a = await instance(nats.url);
+    await using b = await instance(nats.url);
     await using mirrorA = await KvMirror.open(a.kv, { ...json, js: a.js });
-    await using mirrorB = await KvMirror.open(b.kv, { ...json, js: b.js });
     const increment = (n: number | undefined) => (n ?? 0) + 1;
+    const js = publishingThrough(b.js, async (send, call) => {
+      if (call !== 1) return await send();
+      // B meant 5 -> 6; before its answer, A stores 6 itself, and B's times out unsent.
+      await mirrorA.update("hits", increment);
+      throw timedOut();
+    });
+    await using mirrorB = await KvMirror.open(b.kv, { ...json, js });
     for (let i = 0; i < 5; i++) await mirrorA.update("hits", increment);
-    await cluster.nodes[2].kill("SIGKILL");
-    for (let i = 0; i < 5; i++) await mirrorB.update("hits", increment);
-    equal(mirrorB.get("hits"), 10);
-    // Every acknowledged update is stored: a mirror loaded now holds them all.
-    await using c = await instance(urls, "counts", 3);
-    await using mirrorC = await KvMirror.open(c.kv, { ...json, js: c.js });
-    equal(mirrorC.get("hits"), 10);
-  },
+    await until(mirrorB, "hits", 5);
+    equal(await mirrorB.update("hits", increment), 7);
+    await until(mirrorA, "hits", 7);
+  }));
+
+Deno.test("on a 3-node cluster an R3 bucket keeps every acknowledged update with the node serving a mirror killed", async () => {
+  await using cluster = await startNatsCluster();
+  const urls = cluster.urls.split(",");
+  await using a = await instance(urls, "counts", 3);
+  await using b = await instance(urls, "counts", 3);
+  const jsm = await jetstreamManager(a.nc);
+  await using mirrorA = await KvMirror.open(a.kv, { ...json, js: a.js });
+  // The bucket's only consumer now is mirror A's: find the node holding it.
+  const [consumerA] = await Array.fromAsync(jsm.consumers.list("KV_counts"));
+  await using mirrorB = await KvMirror.open(b.kv, { ...json, js: b.js });
+  const increment = (n: number | undefined) => (n ?? 0) + 1;
+  for (let i = 0; i < 5; i++) await mirrorA.update("hits", increment);
+  await cluster.node(consumerA?.cluster?.leader ?? "").kill("SIGKILL");
+  for (let i = 0; i < 5; i++) await mirrorB.update("hits", increment);
+  equal(mirrorB.get("hits"), 10);
+  // Mirror A's follower is made again on a live node and sees B's updates.
+  await until(mirrorA, "hits", 10, FAILOVER_MS);
+  // Every acknowledged update is stored: a mirror loaded now holds them all.
+  await cluster.untilJetStreamAnswers();
+  await using c = await instance(urls, "counts", 3);
+  await using mirrorC = await KvMirror.open(c.kv, { ...json, js: c.js });
+  equal(mirrorC.get("hits"), 10);
 });
 
 Deno.test("an entry that does not decode counts as absent: the next change overwrites it instead of losing every compare-and-set", async () => {

@@ -80,3 +80,23 @@ Deno.test("a message follower resumes across a nats-server restart with nothing 
   ]);
   await follower.stop();
 });
+
+Deno.test("a hung NATS server (frozen, its sockets open) is left for another one once pings go unanswered", async () => {
+  await using first = await startNats();
+  await using second = await startNats();
+  await using link = await connectCluster({
+    servers: parseClusterUrls(`${first.url},${second.url}`),
+    pingIntervalMs: 300,
+  });
+  const serving = link.connection.getServer() === `127.0.0.1:${first.port}` ? first : second;
+  const other = serving === first ? second : first;
+  const down = nextChange(link, false);
+  const up = nextChange(link, true);
+  serving.signal("SIGSTOP");
+  try {
+    await Promise.all([down, up]);
+    equal(link.connection.getServer(), `127.0.0.1:${other.port}`);
+  } finally {
+    serving.signal("SIGCONT");
+  }
+});
