@@ -16,15 +16,17 @@ import { passwordOf, TEST_SCRYPT_LOG_N } from "../_server.ts";
  * @param url A NATS server of the cluster.
  * @param users Role `user`.
  * @param admins Role `admin`.
+ * @param replicas Copies of the bucket, as the instances will ask (`--cluster-replicas`).
  */
 export async function addClusterUsers(
   url: string,
   users: readonly string[],
   admins: readonly string[] = [],
+  replicas = 1,
 ): Promise<void> {
   const nc = await connect({ servers: url });
   try {
-    const bucket = await openAuthBucket(nc);
+    const bucket = await openAuthBucket(nc, { replicas });
     try {
       const hasher = new Hasher({ params: { logN: TEST_SCRYPT_LOG_N, r: 8, p: 1 } });
       const store = await CredentialStore.openDocument(
