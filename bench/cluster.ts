@@ -12,7 +12,12 @@
 import { BENCH_PASSWORD, type Fixture, userNames, writeCredentials } from "./fixture.ts";
 import { type ClientPlan, LoadGenerator } from "./load.ts";
 import { type ProcSample, selfCpuMs } from "./proc_stats.ts";
-import { type ClusterLoad, clusterMetrics, type ClusterRecord } from "./cluster_report.ts";
+import {
+  type ClusterLoad,
+  clusterMetrics,
+  type ClusterRecord,
+  metricValue,
+} from "./cluster_report.ts";
 import { type BenchSettings, LOAD_LOG_N, sampleTarget } from "./scenarios.ts";
 import { findExecutable, startBanter, startNatsServer, type Target } from "./targets.ts";
 
@@ -252,6 +257,9 @@ async function measure(
     latency: stats.histogram.summary(),
     serverCpuMs,
     serverCpuUsPerDelivery: perDelivery(serverCpuMs),
+    instanceConnections: pagesBefore.map((page) =>
+      metricValue(page, "banter_connections_open") ?? NaN
+    ),
     instanceCpuPct: instanceCpu.map((ms) => (100 * ms) / windowMs),
     natsCpuMs,
     natsCpuUsPerDelivery: perDelivery(natsCpuMs),

@@ -52,6 +52,8 @@ export interface ClusterRecord {
   /** Every Banter instance's CPU over the window, summed. */
   serverCpuMs: number;
   serverCpuUsPerDelivery: number;
+  /** Each instance's open connections (`banter_connections_open`) once every client was in. */
+  instanceConnections: number[];
   /** Each instance's CPU over the window, % of a core. */
   instanceCpuPct: number[];
   /** nats-server's CPU over the window (0 when embedded). */

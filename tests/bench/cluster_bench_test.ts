@@ -53,6 +53,8 @@ Deno.test("cluster bench: two instances on one nats-server deliver every message
   equal(record.received, record.expected);
   equal(record.lost, 0);
   deepEqual(record.notes, []);
+  // The clients were spread over both instances, round robin.
+  deepEqual(record.instanceConnections, [2, 2]);
   // Both instances and nats-server were measured; every post went through the stream.
   equal(record.instanceCpuPct.length, 2);
   equal(record.instancePeakRssMiB.length, 2);

@@ -33,6 +33,7 @@ function record(overrides: Partial<ClusterRecord>): ClusterRecord {
     latency: { count: 1_000_000, meanMs: 2, p50Ms: 1.5, p90Ms: 3, p99Ms: 5, maxMs: 9 },
     serverCpuMs: 2000,
     serverCpuUsPerDelivery: 2,
+    instanceConnections: [100],
     instanceCpuPct: [20],
     natsCpuMs: 0,
     natsCpuUsPerDelivery: 0,
