@@ -19,6 +19,7 @@ import {
   metricValue,
 } from "./cluster_report.ts";
 import { type BenchSettings, LOAD_LOG_N, sampleTarget } from "./scenarios.ts";
+import { CpuProfiler } from "./profile.ts";
 import { findExecutable, startBanter, startNatsServer, type Target } from "./targets.ts";
 
 /** One setup of the cluster bench. */
@@ -57,6 +58,9 @@ export function natsServerPath(): string {
   }
   return path;
 }
+
+/** Quiet time after which deliveries still missing count as lost. */
+const LATE_QUIET_MS = 10_000;
 
 const wallNow = () => performance.timeOrigin + performance.now();
 
@@ -139,6 +143,8 @@ export async function clusterChatScenario(
         tuned: settings.tuned,
         denoFlags: settings.denoFlags,
         serverArgs: settings.serverArgs,
+        // --profile: the first instance's CPU profile.
+        inspect: i === 0 && settings.profileDir !== undefined,
         name: setup.mode === "embedded" ? "embedded" : `cluster-${i + 1}-of-${setup.instances}`,
         ...(nats ? { cluster: `nats://127.0.0.1:${nats.port}` } : {}),
       });
@@ -195,6 +201,8 @@ async function measure(
   });
   await load.stats({ reset: true, histogram: false });
   const all = nats ? [...instances, nats] : instances;
+  const profiler = settings.profileDir ? await CpuProfiler.attach(instances[0]!) : undefined;
+  await profiler?.start();
   const pagesBefore = await Promise.all(instances.map(metricsPage));
   const before = await Promise.all(all.map(sampleTarget));
   const genBefore = selfCpuMs();
@@ -206,6 +214,11 @@ async function measure(
   const genAfter = selfCpuMs();
   const endedAt = wallNow();
   const pagesAfter = await Promise.all(instances.map(metricsPage));
+  if (profiler) {
+    notes.push(
+      ...await profiler.stopAndSave(`${settings.profileDir}/${about.label}-${run.load}.cpuprofile`),
+    );
+  }
   const stats = await load.stats();
   const windowMs = Math.max(1, endedAt - startedAt);
   const activeMs = Math.max(1, (stats.lastAt || endedAt) - startedAt);
@@ -218,9 +231,23 @@ async function measure(
   const otherCpuMs = machine(after, "machineTaskMs") - machine(before, "machineTaskMs") -
     serverCpuMs - natsCpuMs - generatorCpuMs;
   const perDelivery = (ms: number) => stats.received > 0 ? (ms * 1000) / stats.received : NaN;
-  const lost = expected - stats.received;
+  // A starved instance can pause for longer than the quiet period: wait once
+  // more, longer, so a late delivery is told apart from a lost one. The
+  // figures above are from before this wait.
+  const final = stats.received < expected
+    ? await load.settle(expected, { quietMs: LATE_QUIET_MS, timeoutMs: 60_000 })
+    : stats;
+  const late = final.received - stats.received;
+  const lost = expected - final.received;
+  if (late > 0) {
+    notes.push(
+      `${late} deliveries arrived late, after a pause of more than 2 s; figures are from before them`,
+    );
+  }
   if (lost > 0) {
-    notes.push(`LOST ${lost} of ${expected} deliveries (not arrived after 2 s quiet)`);
+    notes.push(
+      `LOST ${lost} of ${expected} deliveries (not arrived after ${LATE_QUIET_MS / 1000} s quiet)`,
+    );
   }
   if (settled.dropped > 0) {
     notes.push(`${settled.dropped} clients were disconnected: ${stats.errors[0]}`);
@@ -252,6 +279,7 @@ async function measure(
     sent: sendReport.sent,
     expected,
     received: stats.received,
+    late,
     lost,
     deliveriesPerSec: stats.received / (activeMs / 1000),
     latency: stats.histogram.summary(),

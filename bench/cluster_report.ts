@@ -46,6 +46,8 @@ export interface ClusterRecord {
   sent: number;
   expected: number;
   received: number;
+  /** Received, but only after a pause of more than 2 s (not in `received`). */
+  late: number;
   lost: number;
   deliveriesPerSec: number;
   latency: LatencySummary;
@@ -216,7 +218,10 @@ export function clusterTable(records: ClusterRecord[]): string {
     r.load,
     r.target,
     format(r.deliveriesPerSec, 0),
-    r.lost > 0 ? `**${format(r.lost, 0)} LOST**` : "0",
+    [
+      r.lost > 0 ? `**${format(r.lost, 0)} LOST**` : "0",
+      ...(r.late > 0 ? [`(${format(r.late, 0)} late)`] : []),
+    ].join(" "),
     format(r.latency.p50Ms),
     format(r.latency.p99Ms),
     format(r.serverCpuUsPerDelivery),

@@ -74,7 +74,8 @@ const USAGE = `Usage: deno task bench [options]
                           info, /metrics on; rate limits raised as for every server
   --tuned                 Banter with round 1's tuned flags instead: --history-limit 0,
                           --log-level warning
-  --profile DIR           save V8 CPU profiles of Banter's paced and burst runs to DIR,
+  --profile DIR           save V8 CPU profiles of Banter's paced and burst runs (with --cluster:
+                          of the first instance of each setup) to DIR,
                           and split its idle memory into JS heap and the rest
   --cluster               instead of the scenarios above: Banter embedded on one instance, then
                           N instances in cluster mode on a nats-server this run starts, the

@@ -51,6 +51,7 @@ Deno.test("cluster bench: two instances on one nats-server deliver every message
   equal(record.sent, 4 * 5);
   equal(record.expected, record.sent * 4);
   equal(record.received, record.expected);
+  equal(record.late, 0);
   equal(record.lost, 0);
   deepEqual(record.notes, []);
   // The clients were spread over both instances, round robin.

@@ -28,6 +28,7 @@ function record(overrides: Partial<ClusterRecord>): ClusterRecord {
     sent: 10_000,
     expected: 1_000_000,
     received: 1_000_000,
+    late: 0,
     lost: 0,
     deliveriesPerSec: 100_000,
     latency: { count: 1_000_000, meanMs: 2, p50Ms: 1.5, p90Ms: 3, p99Ms: 5, maxMs: 9 },
@@ -100,6 +101,7 @@ Deno.test("clusterTable() has a row per setup, lists each instance and marks a l
       mode: "cluster",
       instances: 2,
       lost: 1234,
+      late: 56,
       instanceCpuPct: [40, 45],
       instancePeakRssMiB: [110, 120],
       natsCpuPct: 12,
@@ -109,7 +111,7 @@ Deno.test("clusterTable() has a row per setup, lists each instance and marks a l
   const rows = table.split("\n");
   equal(rows.length, 4);
   ok(rows[2]!.startsWith("| paced10 | embedded | 100,000 | 0 |"), rows[2]);
-  ok(rows[3]!.includes("| **1,234 LOST** |"), rows[3]);
+  ok(rows[3]!.includes("| **1,234 LOST** (56 late) |"), rows[3]);
   ok(rows[3]!.includes("| 40 + 45 |"), rows[3]);
   ok(rows[3]!.includes("| 110 + 120 |"), rows[3]);
 });
