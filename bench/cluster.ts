@@ -19,6 +19,8 @@ import {
   metricValue,
 } from "./cluster_report.ts";
 import { type BenchSettings, LOAD_LOG_N, sampleTarget } from "./scenarios.ts";
+import { connect } from "@nats-io/transport-node";
+import { Kvm } from "@nats-io/kv";
 import { CpuProfiler } from "./profile.ts";
 import { findExecutable, startBanter, startNatsServer, type Target } from "./targets.ts";
 
@@ -94,12 +96,48 @@ function mib(kib: number): number {
 
 /** Stop `targets` in reverse order of start; the first failure is thrown after all stopped. */
 async function stopAll(targets: Target[]): Promise<void> {
-  const results = [];
+  let failure: unknown;
   for (const target of [...targets].reverse()) {
-    results.push(...await Promise.allSettled([target.stop()]));
+    try {
+      await target.stop();
+    } catch (error) {
+      failure ??= error;
+    }
   }
-  const failed = results.find((r) => r.status === "rejected");
-  if (failed) throw failed.reason;
+  if (failure !== undefined) throw failure;
+}
+
+/**
+ * The accounts bucket and its entry as the cluster keeps them (docs/CLUSTER.md:
+ * `banter_auth`, key `credentials`, the text of a credentials.json file).
+ */
+const AUTH_BUCKET = "banter_auth";
+const AUTH_CREDENTIALS_KEY = "credentials";
+
+/**
+ * Put the bench's accounts into a fresh cluster before any instance starts:
+ * an instance that keeps its accounts in KV reads them there (and an empty
+ * bucket would get only a new admin); one that reads `--credentials` reads
+ * the same file. The bucket is made as the instances make it (history 1,
+ * one replica, no direct gets), so they bind to it.
+ *
+ * @param url The nats-server's URL.
+ * @param credentialsFile The credentials file all instances share.
+ */
+export async function seedClusterAccounts(url: string, credentialsFile: string): Promise<void> {
+  const nc = await connect({ servers: url });
+  try {
+    // Exactly the instances' settings (lib/cluster/kv_json_document.ts): a
+    // different one would make their create fail.
+    const kv = await new Kvm(nc).create(AUTH_BUCKET, {
+      history: 1,
+      replicas: 1,
+      allow_direct: false,
+    });
+    await kv.create(AUTH_CREDENTIALS_KEY, await Deno.readTextFile(credentialsFile));
+  } finally {
+    await nc.close();
+  }
 }
 
 /**
@@ -134,6 +172,7 @@ export async function clusterChatScenario(
       names,
       { logN: LOAD_LOG_N },
     );
+    if (nats) await seedClusterAccounts(`nats://127.0.0.1:${nats.port}`, credentials);
     const instances: Target[] = [];
     // One after another: the first creates the stream and buckets.
     for (let i = 0; i < setup.instances; i++) {

@@ -4,7 +4,10 @@
  * every process gone afterwards.
  */
 import { deepEqual, equal, ok } from "node:assert/strict";
-import { clusterChatScenario } from "../../bench/cluster.ts";
+import { connect } from "@nats-io/transport-node";
+import { Kvm } from "@nats-io/kv";
+import { clusterChatScenario, seedClusterAccounts } from "../../bench/cluster.ts";
+import { startNats } from "../_nats.ts";
 import { createFixture } from "../../bench/fixture.ts";
 import type { BenchSettings } from "../../bench/scenarios.ts";
 
@@ -76,4 +79,22 @@ Deno.test("cluster bench: a setup that cannot start stops what it started and sa
   }
   ok(/Cannot start cluster-1-of-2/.test(message), message);
   equal(await processesUsing(fixture.dir), "");
+});
+
+Deno.test("cluster bench: the accounts go into the cluster's accounts bucket as the credentials file's text", async () => {
+  await using nats = await startNats();
+  await using fixture = await createFixture();
+  const file = `${fixture.dir}/credentials.json`;
+  await Deno.writeTextFile(file, '{"version":2,"users":{}}');
+  await seedClusterAccounts(nats.url, file);
+  const nc = await connect({ servers: nats.url });
+  try {
+    const kv = await new Kvm(nc).open("banter_auth");
+    equal((await kv.get("credentials"))?.string(), '{"version":2,"users":{}}');
+    const status = await kv.status();
+    equal(status.history, 1);
+    equal(status.streamInfo.config.allow_direct, false);
+  } finally {
+    await nc.close();
+  }
 });
