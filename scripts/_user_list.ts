@@ -2,22 +2,26 @@
  * `deno task user list`: every account with its role, lock state, last
  * login and sessions online. The last two come from `DATA/activity.json`
  * (see lib/server/activity.ts), which a running server keeps fresh; when it
- * is stale or missing the table says so instead of guessing.
+ * is stale or missing the table says so instead of guessing. In a cluster,
+ * ONLINE is the number of instances a user is logged in on, from the
+ * presence bucket (entries older than 30 s do not count), and the last
+ * login is not known (each instance keeps its own).
  *
  * @module
  */
 import type { Lockout } from "../lib/auth/lockout.ts";
-import { type ActivitySnapshot, isLive } from "../lib/server/activity.ts";
+import { isLive } from "../lib/server/activity.ts";
+import type { OnlineSource } from "./_user_places.ts";
 import { lockStateOf, table } from "./_user_locks.ts";
 
 /** What {@linkcode listAccounts} shows. */
 export interface ListInput {
-  /** Accounts and roles, in the file's order. */
-  readonly users: readonly { readonly name: string; readonly role: string }[];
-  /** The lockout file. */
+  /** Accounts, roles and ids, in the file's order. */
+  readonly users: readonly { readonly name: string; readonly role: string; readonly id: string }[];
+  /** The lockouts. */
   readonly lockout: Lockout;
-  /** The server's activity file, if there is one. */
-  readonly activity: ActivitySnapshot | undefined;
+  /** Who is online: the server's activity file (if any), or the cluster's presence. */
+  readonly online: OnlineSource;
   /** The current time. */
   readonly now: number;
 }
@@ -28,21 +32,30 @@ export interface ListInput {
  * @param input Accounts, lockouts, activity and the time.
  * @returns The lines to print.
  */
-export function listAccounts({ users, lockout, activity, now }: ListInput): string[] {
+export function listAccounts({ users, lockout, online, now }: ListInput): string[] {
+  const activity = online.kind === "activity" ? online.activity : undefined;
   const live = activity !== undefined && isLive(activity, now);
   const locks = lockout.locks();
-  const rows = users.map(({ name, role }) => {
+  const rows = users.map(({ name, role, id }) => {
     const last = activity?.lastLogin[name];
     return [
       name,
       role,
       lockStateOf(locks, name),
-      last === undefined ? "never" : formatTime(last),
-      live ? String(activity.online[name] ?? 0) : "?",
+      online.kind === "cluster" ? "?" : last === undefined ? "never" : formatTime(last),
+      online.kind === "cluster"
+        ? String(online.instances.get(id) ?? 0)
+        : live
+        ? String(activity.online[name] ?? 0)
+        : "?",
     ];
   });
   const lines = table(["NAME", "ROLE", "LOCK", "LAST LOGIN", "ONLINE"], rows);
-  if (activity === undefined) {
+  if (online.kind === "cluster") {
+    lines.push(
+      "(cluster: ONLINE counts the instances a user is logged in on, from banter_presence; last logins are kept by each instance, not in the cluster)",
+    );
+  } else if (activity === undefined) {
     lines.push("(server not running on this data directory: sessions online unknown)");
   } else if (!live) {
     lines.push(

@@ -9,6 +9,8 @@
  * @module
  */
 import { dirname, relative, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { parseClusterUrls } from "../lib/cluster/cluster_urls.ts";
 import {
   type MissingPermission,
   missingPermission,
@@ -21,6 +23,71 @@ export const USER_TASK_GRANTS = {
   write: ["data"],
   env: "BANTER_*",
 } as const;
+
+/** What `--cluster` adds to the grants: its servers, and its creds and CA files. */
+export interface UserClusterGrants {
+  /** `HOST:PORT` of each NATS server. */
+  readonly net: readonly string[];
+  /** The `--cluster-creds` and `--cluster-ca` files. */
+  readonly read: readonly string[];
+}
+
+/**
+ * What the CLI's `--cluster`, `--cluster-creds` and `--cluster-ca`
+ * arguments need granted.
+ *
+ * @param args The CLI's arguments.
+ * @returns The grants, or `undefined` without `--cluster`.
+ * @throws {SyntaxError} When `--cluster` is not a list of NATS URLs.
+ *
+ * @example
+ * ```ts
+ * import { deepEqual } from "node:assert/strict";
+ * import { clusterGrants } from "./_user_permissions.ts";
+ *
+ * deepEqual(clusterGrants(["list", "--cluster", "nats://10.0.0.1,nats://10.0.0.2:4223", "--cluster-ca=ca.pem"]), {
+ *   net: ["10.0.0.1:4222", "10.0.0.2:4223"],
+ *   read: ["ca.pem"],
+ * });
+ * deepEqual(clusterGrants(["list"]), undefined);
+ * ```
+ */
+export function clusterGrants(args: readonly string[]): UserClusterGrants | undefined {
+  const { values } = parseArgs({
+    args: [...args],
+    strict: false,
+    allowPositionals: true,
+    options: {
+      cluster: { type: "string" },
+      "cluster-creds": { type: "string" },
+      "cluster-ca": { type: "string" },
+    },
+  });
+  const flag = (name: string) => typeof values[name] === "string" ? values[name] : undefined;
+  const cluster = flag("cluster");
+  if (cluster === undefined) return undefined;
+  const read = [flag("cluster-creds"), flag("cluster-ca")]
+    .filter((path): path is string => path !== undefined);
+  return { net: parseClusterUrls(cluster).map((server) => server.hostPort), read };
+}
+
+/**
+ * The `deno run` permission flags of `scripts/user.ts`: the task's grants
+ * ({@linkcode USER_TASK_GRANTS}), plus the NATS servers and the creds and
+ * CA files of `--cluster`.
+ *
+ * @param cluster What `--cluster` needs, if given.
+ * @returns The flags, `--no-prompt` first.
+ */
+export function userRunFlags(cluster?: UserClusterGrants): string[] {
+  return [
+    "--no-prompt",
+    `--allow-read=${[...USER_TASK_GRANTS.read, ...cluster?.read ?? []].join(",")}`,
+    `--allow-write=${USER_TASK_GRANTS.write.join(",")}`,
+    `--allow-env=${USER_TASK_GRANTS.env}`,
+    ...(cluster === undefined ? [] : [`--allow-net=${cluster.net.join(",")}`]),
+  ];
+}
 
 /** The files the CLI's settings name, as far as they are known. */
 export interface UserFiles {
@@ -69,16 +136,19 @@ export function permissionAdvice(
 ): string | undefined {
   const missing = missingPermission(error);
   if (missing === undefined) return undefined;
-  const { read, write } = grantsFor(files, missing);
+  const cluster = clusterGrantsOrNone(args);
+  const { read, write } = grantsFor(files, missing, cluster?.read ?? []);
   const command = shellLine([
     "--no-prompt",
     `--allow-read=${read.join(",")}`,
     `--allow-write=${write.join(",")}`,
     `--allow-env=${USER_TASK_GRANTS.env}`,
+    ...(cluster === undefined ? [] : [`--allow-net=${cluster.net.join(",")}`]),
     "scripts/user.ts",
     ...args,
   ]);
-  return `Cannot ${missing.kind} ${missing.target}: not allowed to this process ` +
+  const action = missing.kind === "net" ? "connect to" : missing.kind;
+  return `Cannot ${action} ${missing.target}: not allowed to this process ` +
     `(deno task user may read only data/ and credentials.json, write only data/); ` +
     `run instead: deno run ${command}`;
 }
@@ -88,8 +158,9 @@ export function permissionAdvice(
 function grantsFor(
   files: UserFiles,
   missing: MissingPermission,
+  clusterFiles: readonly string[],
 ): { read: string[]; write: string[] } {
-  const read: string[] = [...USER_TASK_GRANTS.read];
+  const read: string[] = [...USER_TASK_GRANTS.read, ...clusterFiles];
   const write: string[] = [...USER_TASK_GRANTS.write];
   const add = (list: string[], path: string) => {
     if (!list.some((granted) => covers(granted, path))) list.push(path);
@@ -105,6 +176,16 @@ function grantsFor(
   if (missing.kind === "read") add(read, missing.target);
   if (missing.kind === "write") add(write, missing.target);
   return { read, write };
+}
+
+/** {@linkcode clusterGrants}, or `undefined` when `--cluster` does not parse (the CLI says so itself). */
+function clusterGrantsOrNone(args: readonly string[]): UserClusterGrants | undefined {
+  try {
+    return clusterGrants(args);
+  } catch (error) {
+    if (error instanceof SyntaxError) return undefined;
+    throw error;
+  }
 }
 
 /** Whether a grant of `granted` covers `path` (itself or below it). */

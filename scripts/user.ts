@@ -15,24 +15,33 @@
  * default, as `deno task server --help` lists them), so passwords set here
  * are hashed exactly as the server hashes them.
  *
+ * With `--cluster nats://HOST:PORT[,...]` (and `--cluster-creds`,
+ * `--cluster-ca`) every command works on the cluster's NATS KV entries
+ * (bucket `banter_auth`) instead of the files, with the same compare-and-set
+ * the instances use; `deno task user` runs this through
+ * `scripts/user_task.ts`, which grants the network to those servers only.
+ *
  * @module
  */
-import { dirname, join } from "node:path";
 import { parseArgs } from "node:util";
 import { UnknownUserError } from "../lib/auth/errors.ts";
 import { Hasher, scryptParamsFor } from "../lib/auth/hash.ts";
-import { Lockout } from "../lib/auth/lockout.ts";
 import { PASSWORD_RULES } from "../lib/auth/password_policy.ts";
 import { CredentialStore, USER_ROLES, type UserRole } from "../lib/auth/store.ts";
 import { credentialsPath, SERVER_SETTINGS } from "../lib/server/settings.ts";
-import { ACTIVITY_FILE, readActivity } from "../lib/server/activity.ts";
 import { type Clock, systemClock } from "../lib/util/clock.ts";
 import { listAccounts } from "./_user_list.ts";
 import { isAddress, listLocks, unlockAccount, unlockAddress } from "./_user_locks.ts";
 import { permissionAdvice } from "./_user_permissions.ts";
 import { ConfigError, loadConfig, settingsEnvironment } from "../lib/util/config.ts";
 import { TOOL_EXIT } from "../lib/util/exit_status.ts";
-import { refuseLegacyCredentials } from "../lib/server/legacy_credentials.ts";
+import { parseClusterUrls } from "../lib/cluster/cluster_urls.ts";
+import {
+  type AccountPlace,
+  clusterPlace,
+  type ClusterPlaceOptions,
+  filePlace,
+} from "./_user_places.ts";
 
 interface Context {
   readonly names: string[];
@@ -40,8 +49,8 @@ interface Context {
   /** `unlock --address IP`. */
   readonly address: string | undefined;
   readonly clock: Clock;
-  readonly credentials: string;
-  readonly data: string;
+  /** The files, or the cluster's entries with `--cluster`. */
+  readonly place: AccountPlace;
   /** Hashes at the server's cost. */
   readonly hasher: Hasher;
 }
@@ -110,12 +119,17 @@ const SHARED_FLAGS = ["credentials", "data", "scrypt-log-n", "config"] as const;
 
 const USAGE = [
   "Usage: deno task user COMMAND [--credentials FILE] [--data DIR] [--scrypt-log-n N]",
-  "                              [--config FILE]",
+  "                              [--config FILE] [--cluster URL[,URL...]]",
+  "                              [--cluster-creds FILE] [--cluster-ca FILE]",
   ...Object.values(COMMANDS).map((c) => `  ${c.usage.padEnd(30)} ${c.help}`),
   "  --credentials FILE             accounts file (BANTER_CREDENTIALS, default DATA/credentials.json)",
   "  --data DIR                     data directory: credentials.json, lockout.json, activity.json (BANTER_DATA, default data)",
   "  --scrypt-log-n N               scrypt cost, as the server's (BANTER_SCRYPT_LOG_N, default 17)",
   "  --config FILE                  the server's config file (BANTER_CONFIG)",
+  "  --cluster URL[,URL...]         the cluster's NATS servers nats://HOST:PORT: its accounts, not the files",
+  "  --cluster-creds FILE           NATS credentials file (.creds) for --cluster",
+  "  --cluster-ca FILE              CA of the NATS servers' certificates (turns TLS on)",
+  "  --cluster-replicas N           copies of the accounts bucket if this creates it (default 1, 3 for 3+ servers)",
   "",
   passwordRules(),
 ].join("\n");
@@ -152,6 +166,10 @@ export async function main(args: string[], options: UserCliOptions = {}): Promis
         data: { type: "string" },
         "scrypt-log-n": { type: "string" },
         config: { type: "string" },
+        cluster: { type: "string" },
+        "cluster-creds": { type: "string" },
+        "cluster-ca": { type: "string" },
+        "cluster-replicas": { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -204,15 +222,25 @@ export async function main(args: string[], options: UserCliOptions = {}): Promis
     throw error;
   }
   const credentials = credentialsPath(settings);
+  let cluster;
   try {
-    await refuseLegacyCredentials({ credentials, data: settings.data });
+    cluster = clusterOptions(values, settings);
+  } catch (error) {
+    if (error instanceof SyntaxError || error instanceof RangeError) {
+      return usageError(error.message);
+    }
+    throw error;
+  }
+  try {
+    await using place = cluster === undefined
+      ? await filePlace(credentials, settings.data)
+      : await clusterPlace(cluster);
     await command.run({
       names,
       role: values.role,
       address: values.address,
       clock: options.clock ?? systemClock,
-      credentials,
-      data: settings.data,
+      place,
       hasher: new Hasher({ params: scryptParamsFor(settings.scryptLogN) }),
     });
     return TOOL_EXIT.ok;
@@ -222,6 +250,49 @@ export async function main(args: string[], options: UserCliOptions = {}): Promis
     const files = { data: settings.data, credentials, ...(config ? { config } : {}) };
     return failure(permissionAdvice(error, args, files) ?? (error as Error).message ?? error);
   }
+}
+
+/**
+ * The cluster the accounts are in, from `--cluster` and its companions;
+ * `undefined` for the files. A cluster named only by the server's
+ * environment or config file is refused rather than silently managing the
+ * files instead: `deno task user` grants network access only to the
+ * servers given on its command line.
+ */
+function clusterOptions(
+  values: {
+    cluster?: string | undefined;
+    "cluster-creds"?: string | undefined;
+    "cluster-ca"?: string | undefined;
+    "cluster-replicas"?: string | undefined;
+  },
+  settings: { cluster?: string | undefined },
+): ClusterPlaceOptions | undefined {
+  if (values.cluster === undefined) {
+    for (const flag of ["cluster-creds", "cluster-ca", "cluster-replicas"] as const) {
+      if (values[flag] !== undefined) throw new SyntaxError(`--${flag} needs --cluster`);
+    }
+    if (settings.cluster !== undefined) {
+      throw new SyntaxError(
+        "the server's settings name a cluster (BANTER_CLUSTER or the config file): give --cluster URL to manage its accounts",
+      );
+    }
+    return undefined;
+  }
+  const servers = parseClusterUrls(values.cluster);
+  const replicasText = values["cluster-replicas"];
+  const replicas = replicasText === undefined
+    ? (servers.length >= 3 ? 3 : 1)
+    : Number(replicasText);
+  if (!Number.isInteger(replicas) || replicas < 1 || replicas > 5) {
+    throw new RangeError(`--cluster-replicas: "${replicasText}" is not a whole number from 1 to 5`);
+  }
+  return {
+    servers,
+    credsFile: values["cluster-creds"],
+    caFile: values["cluster-ca"],
+    replicas,
+  };
 }
 
 function failure(line: unknown): number {
@@ -261,19 +332,16 @@ function usageError(message: string): number {
 }
 
 async function addUser(
-  { names: [name = ""], role = "user", credentials, hasher }: Context,
+  { names: [name = ""], role = "user", place, hasher }: Context,
 ) {
   if (!USER_ROLES.includes(role as UserRole)) {
     throw new TypeError(`Cannot add user "${name}": unknown role "${role}"`);
   }
-  // The first account may come before the server ever ran: make its
-  // directory (data/ on a fresh checkout) as the server would, 0700.
-  await Deno.mkdir(dirname(credentials), { recursive: true, mode: 0o700 });
-  const store = await CredentialStore.open(credentials, { hasher });
+  const store = await place.openStore({ hasher });
   const created = store.createdAdminPassword;
   if (created !== undefined) {
     console.error(
-      `Created ${credentials} with user "admin"; its password (shown once): ${created}`,
+      `Created ${place.where} with user "admin"; its password (shown once): ${created}`,
     );
   }
   store.checkNewUser(name);
@@ -282,44 +350,50 @@ async function addUser(
   console.log(`Added user "${name}" (${role})`);
 }
 
-async function changePassword({ names: [name = ""], credentials, hasher }: Context) {
-  const store = await openExisting(credentials, hasher);
+async function changePassword({ names: [name = ""], place, hasher }: Context) {
+  const store = await openExisting(place, hasher);
   if (!store.get(name)) throw new UnknownUserError(name, "set password for");
   const password = await askNewPassword(name);
   await store.setPassword(name, password);
   console.log(`Changed password of "${name}"`);
 }
 
-async function setRole({ names: [name = "", role = ""], credentials }: Context) {
+async function setRole({ names: [name = "", role = ""], place }: Context) {
   if (!USER_ROLES.includes(role as UserRole)) {
     throw new TypeError(`Cannot set role of "${name}": unknown role "${role}"`);
   }
-  const store = await openExisting(credentials);
+  const store = await openExisting(place);
   const changed = await store.setRole(name, role as UserRole, { keepAnAdmin: true });
   console.log(changed ? `Set role of "${name}" to ${role}` : `"${name}" is already ${role}`);
 }
 
-async function removeUser({ names: [name = ""], credentials }: Context) {
-  const store = await openExisting(credentials);
+async function removeUser({ names: [name = ""], place }: Context) {
+  const store = await openExisting(place);
   await store.remove(name, { keepAnAdmin: true });
   console.log(`Removed user "${name}"`);
 }
 
-async function listUsers({ credentials, data, clock }: Context) {
-  const store = await openExisting(credentials);
-  const lockout = await Lockout.open(join(data, "lockout.json"), { clock });
-  const activity = await readActivity(join(data, ACTIVITY_FILE));
-  const lines = listAccounts({ users: store.list(), lockout, activity, now: clock.now() });
+async function listUsers({ place, clock }: Context) {
+  const store = await openExisting(place);
+  const lockout = await place.openLockout(clock);
+  const now = clock.now();
+  const online = await place.online(now);
+  const users = store.list().map(({ name, role }) => ({
+    name,
+    role,
+    id: store.get(name)?.id ?? "",
+  }));
+  const lines = listAccounts({ users, lockout, online, now });
   for (const line of lines) console.log(line);
 }
 
-async function unlockUser({ names: [name], address, credentials, data, clock }: Context) {
-  const lockout = await Lockout.open(join(data, "lockout.json"), { clock });
+async function unlockUser({ names: [name], address, place, clock }: Context) {
+  const lockout = await place.openLockout(clock);
   if (address !== undefined) {
     for (const line of await unlockAddress(lockout, address)) console.log(line);
     return;
   }
-  const store = await openExisting(credentials);
+  const store = await openExisting(place);
   if (name === undefined || !store.get(name)) {
     const hint = name !== undefined && isAddress(name)
       ? ` (for an address: deno task user unlock --address ${name})`
@@ -329,13 +403,13 @@ async function unlockUser({ names: [name], address, credentials, data, clock }: 
   for (const line of await unlockAccount(lockout, name)) console.log(line);
 }
 
-async function showLocks({ data, clock }: Context) {
-  const lockout = await Lockout.open(join(data, "lockout.json"), { clock });
+async function showLocks({ place, clock }: Context) {
+  const lockout = await place.openLockout(clock);
   for (const line of listLocks(lockout)) console.log(line);
 }
 
-async function upgradeHashes({ credentials, hasher }: Context) {
-  const store = await openExisting(credentials, hasher);
+async function upgradeHashes({ place, hasher }: Context) {
+  const store = await openExisting(place, hasher);
   let wrapped = 0;
   for (const { name } of store.list()) {
     const hash = store.get(name)?.hash ?? "";
@@ -348,8 +422,8 @@ async function upgradeHashes({ credentials, hasher }: Context) {
   console.log(`Every login attempt now costs: ${hasher.stepsPerAttempt.join(" + ")}`);
 }
 
-async function openExisting(path: string, hasher?: Hasher): Promise<CredentialStore> {
-  return await CredentialStore.open(path, {
+async function openExisting(place: AccountPlace, hasher?: Hasher): Promise<CredentialStore> {
+  return await place.openStore({
     createIfMissing: false,
     ...(hasher ? { hasher } : {}),
   });

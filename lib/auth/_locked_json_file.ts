@@ -4,35 +4,22 @@
  * the file as it is now, applies the change and replaces the file
  * atomically (mode 0600), then releases the lock, so two writers never lose
  * each other's changes and a crash never leaves a torn file.
+ * It is the file {@linkcode JsonDocument}; a file with one writer process
+ * (`shared: false`) needs no lock file.
  *
  * @module
  */
+import { dirname } from "node:path";
 import { writeFileAtomic } from "../util/atomic_write.ts";
 import { refuseSymlink } from "../util/no_symlink.ts";
 import { type Clock, systemClock } from "../util/clock.ts";
 import { withFileLock } from "./_file_lock.ts";
 import { fileSignature } from "./_file_signature.ts";
 import { Semaphore } from "./_semaphore.ts";
+import type { JsonChange, JsonDocument, JsonFormat } from "./json_document.ts";
 
 /** How a {@linkcode LockedJsonFile}'s content is checked, written and refused. */
-export interface JsonFileFormat<T extends object> {
-  /**
-   * Validate the file's parsed JSON.
-   *
-   * @returns The value, or what is wrong with the file (never quoting a
-   * secret), which goes to {@linkcode JsonFileFormat.invalid}.
-   */
-  parse(value: unknown): T | string;
-  /** The file's text for `value`. */
-  serialise(value: T): string;
-  /** The error for a file that is not valid JSON or that `parse` refuses. */
-  invalid(problem: string, options?: ErrorOptions): Error;
-  /**
-   * The error for a file that exists but cannot be examined or read.
-   * @default {the error itself}
-   */
-  unreadable?(error: Error): Error;
-}
+export type JsonFileFormat<T extends object> = JsonFormat<T>;
 
 /** Options for {@linkcode LockedJsonFile}. */
 export interface LockedJsonFileOptions {
@@ -43,22 +30,25 @@ export interface LockedJsonFileOptions {
   /** Replaces the file's content (a seam for a full disk, which tests
    * cannot make). @default {writeFileAtomic} */
   writeFile?: ((path: string, text: string) => Promise<void>) | undefined;
+  /** Other processes change the file too: each change takes the lock file.
+   * `false` when this process is its only writer (the in-process queue is
+   * enough; no lock file is made). @default {true} */
+  shared?: boolean | undefined;
+  /** Create the file's directory (mode 0700) before a change. @default {false} */
+  createDirectory?: boolean | undefined;
 }
 
 /** What a change function decided. */
-export interface JsonFileChange<T extends object, R> {
-  /** The new content; `undefined` leaves the file as it is. */
-  readonly value: T | undefined;
-  /** What {@linkcode LockedJsonFile.update} resolves to. */
-  readonly result: R;
-}
+export type JsonFileChange<T extends object, R> = JsonChange<T, R>;
 
 /** One JSON file, read freely and changed only under its lock file. */
-export class LockedJsonFile<T extends object> {
+export class LockedJsonFile<T extends object> implements JsonDocument<T> {
   readonly #path: string;
   readonly #format: JsonFileFormat<T>;
   readonly #lock: { timeoutMs: number; clock: Clock };
   readonly #writeFile: (path: string, text: string) => Promise<void>;
+  readonly #shared: boolean;
+  readonly #createDirectory: boolean;
   /** This instance's changes queue here; the file lock is for others. */
   readonly #writes = new Semaphore(1);
   #signature: string | undefined;
@@ -76,11 +66,23 @@ export class LockedJsonFile<T extends object> {
       clock: options.clock ?? systemClock,
     };
     this.#writeFile = options.writeFile ?? writeFileAtomic;
+    this.#shared = options.shared ?? true;
+    this.#createDirectory = options.createDirectory ?? false;
   }
 
   /** The file this reads and writes. */
   get path(): string {
     return this.#path;
+  }
+
+  /** The file's path, for messages. */
+  get description(): string {
+    return this.#path;
+  }
+
+  /** Whether the file exists (one `stat`). */
+  async exists(): Promise<boolean> {
+    return await fileSignature(this.#path) !== undefined;
   }
 
   /**
@@ -124,16 +126,22 @@ export class LockedJsonFile<T extends object> {
    * file that cannot be read or is invalid.
    */
   async update<R>(change: (current: T | undefined) => JsonFileChange<T, R>): Promise<R> {
-    return await this.#writes.run(() =>
-      withFileLock(`${this.#path}.lock`, async () => {
-        const { value, result } = change(await this.#parse());
-        if (value !== undefined) {
-          await this.#writeFile(this.#path, this.#format.serialise(value));
-        }
-        this.#signature = await fileSignature(this.#path);
-        return result;
-      }, this.#lock)
-    );
+    const apply = async () => {
+      const { value, result } = change(await this.#parse());
+      if (value !== undefined) {
+        await this.#writeFile(this.#path, this.#format.serialise(value));
+      }
+      this.#signature = await fileSignature(this.#path);
+      return result;
+    };
+    return await this.#writes.run(async () => {
+      if (this.#createDirectory) {
+        await Deno.mkdir(dirname(this.#path), { recursive: true, mode: 0o700 });
+      }
+      return this.#shared
+        ? await withFileLock(`${this.#path}.lock`, apply, this.#lock)
+        : await apply();
+    });
   }
 
   /** The file's value now; `undefined` when it does not exist. */

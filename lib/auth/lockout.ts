@@ -52,12 +52,11 @@
  *
  * @module
  */
-import { dirname } from "node:path";
 import { addressGroup } from "../util/address_group.ts";
 import { type Clock, systemClock } from "../util/clock.ts";
-import { exists } from "../util/exists.ts";
 import { isRecord } from "../util/is_record.ts";
 import { LockedJsonFile } from "./_locked_json_file.ts";
+import type { JsonDocument, JsonDocumentOpener, JsonFormat } from "./json_document.ts";
 import { foldUserName } from "./user_name.ts";
 
 /** When to lock and for how long. */
@@ -247,7 +246,7 @@ const UNLOCKED: LockoutStatus = Object.freeze({ locked: false });
  */
 export class Lockout {
   #path: string;
-  #file: LockedJsonFile<Tables>;
+  #file: JsonDocument<Tables>;
   #clock: Clock;
   #rules: Record<LockoutScope, LockoutRule>;
   #slowdown: SlowdownRule;
@@ -264,19 +263,23 @@ export class Lockout {
   #unsaved: ((tables: Tables) => void)[] = [];
   #writeError: Error | undefined;
 
-  private constructor(path: string, options: LockoutOptions) {
-    this.#path = path;
+  private constructor(source: string | JsonDocumentOpener, options: LockoutOptions) {
     this.#clock = options.clock ?? systemClock;
-    this.#file = new LockedJsonFile(path, {
+    const format: JsonFormat<Tables> = {
       parse: parseTables,
       serialise,
       invalid: (problem, errorOptions) =>
-        new SyntaxError(`Cannot load lockout state from ${path}: ${problem}`, errorOptions),
-    }, {
-      lockTimeoutMs: options.lockTimeoutMs,
-      clock: this.#clock,
-      writeFile: options.writeFile,
-    });
+        new SyntaxError(`Cannot load lockout state from ${this.#path}: ${problem}`, errorOptions),
+    };
+    this.#file = typeof source === "string"
+      ? new LockedJsonFile(source, format, {
+        lockTimeoutMs: options.lockTimeoutMs,
+        clock: this.#clock,
+        writeFile: options.writeFile,
+        createDirectory: true,
+      })
+      : source(format);
+    this.#path = this.#file.description;
     this.#rules = {
       account: checkRule(options.account ?? ACCOUNT_LOCKOUT),
       ip: checkRule(options.ip ?? IP_LOCKOUT),
@@ -311,12 +314,36 @@ export class Lockout {
     path: string,
     options: LockoutOptions = {},
   ): Promise<Lockout> {
-    const lockout = new Lockout(path, options);
+    return await Lockout.#open(path, options);
+  }
+
+  /**
+   * Load the lockouts from a document other than a file (a NATS KV entry
+   * in cluster mode); nothing stored means no failures yet.
+   *
+   * @param open Opens the document with the lockout format.
+   * @param options Clock, rules and bounds.
+   * @returns The loaded lockouts.
+   * @throws {SyntaxError} When the stored value is not valid lockout state.
+   * @throws {RangeError} When a rule or bound is out of range.
+   */
+  static async openDocument(
+    open: JsonDocumentOpener,
+    options: LockoutOptions = {},
+  ): Promise<Lockout> {
+    return await Lockout.#open(open, options);
+  }
+
+  static async #open(
+    source: string | JsonDocumentOpener,
+    options: LockoutOptions,
+  ): Promise<Lockout> {
+    const lockout = new Lockout(source, options);
     await lockout.refresh();
     return lockout;
   }
 
-  /** The file this reads and writes. */
+  /** Where this reads and writes: the file, or the document's description. */
   get path(): string {
     return this.#path;
   }
@@ -517,7 +544,7 @@ export class Lockout {
    */
   async unlock(account: string): Promise<boolean> {
     // No file, nothing to lift (and no data directory created by mistake).
-    if (!await exists(this.#path)) return false;
+    if (!await this.#file.exists()) return false;
     const name = foldUserName(account);
     const cleared = await this.#change((tables) => {
       let cleared = tables.account.delete(name);
@@ -545,7 +572,7 @@ export class Lockout {
    */
   async unlockAccount(account: string): Promise<AccountUnlock> {
     const none: AccountUnlock = { lockedFrom: [], records: 0, slowdown: false };
-    if (!await exists(this.#path)) return none;
+    if (!await this.#file.exists()) return none;
     const name = foldUserName(account);
     const result = await this.#change((tables, now) => {
       const lockedFrom: { address: string; retryAfterMs: number }[] = [];
@@ -576,7 +603,7 @@ export class Lockout {
    * @throws {Error} When the file cannot be written.
    */
   async unlockAddress(ip: string): Promise<number | undefined> {
-    if (!await exists(this.#path)) return undefined;
+    if (!await this.#file.exists()) return undefined;
     const key = addressGroup(ip);
     const result = await this.#change((tables, now) => {
       const counter = tables.ip.get(key);
@@ -653,7 +680,6 @@ export class Lockout {
     const now = this.#clock.now();
     let applied: { result: T } | undefined;
     try {
-      await Deno.mkdir(dirname(this.#path), { recursive: true, mode: 0o700 });
       const result = await this.#file.update((current) => {
         this.#tables = current ?? emptyTables();
         const before = serialise(this.#tables);

@@ -4,7 +4,8 @@
  * base64url; only its SHA-256 is stored (a 256-bit random secret needs no
  * slow hash), with the account id it is bound to, a digest of that
  * account's password hash and role when it was issued ({@linkcode tokenBinding}),
- * and its times, in one JSON file replaced atomically. A token whose
+ * and its times, in one JSON file replaced atomically (or, in cluster mode,
+ * one NATS KV entry changed with compare-and-set). A token whose
  * account's password or role has changed since, even while the server was
  * stopped, or whose account is gone, is refused. A token expires after
  * {@linkcode SessionTokensOptions.idleMs} unused or
@@ -15,8 +16,9 @@
 import { Buffer } from "node:buffer";
 import { createHash, timingSafeEqual } from "node:crypto";
 import { type Clock, type Random, systemClock, systemRandom } from "../util/clock.ts";
-import { writeFileAtomic } from "../util/atomic_write.ts";
 import { isRecord } from "../util/is_record.ts";
+import { LockedJsonFile } from "./_locked_json_file.ts";
+import type { JsonDocument, JsonDocumentOpener, JsonFormat } from "./json_document.ts";
 
 /** Random bytes in a token. */
 export const TOKEN_BYTES = 32;
@@ -73,18 +75,32 @@ export function tokenBinding(account: { id: string; role: string; hash: string }
 
 /** The stored tokens of a server. */
 export class SessionTokens {
-  readonly #path: string;
+  readonly #document: JsonDocument<Entries>;
   readonly #clock: Clock;
   readonly #random: Random;
   readonly #idleMs: number;
   readonly #maxAgeMs: number;
-  readonly #entries: Map<string, Entry>;
   readonly #bindingOf: (account: string) => string | undefined;
-  #writing: Promise<void> = Promise.resolve();
+  /** The tokens as last read or written. */
+  #entries: Entries = new Map();
+  #writing: Promise<unknown> = Promise.resolve();
 
-  private constructor(path: string, entries: Map<string, Entry>, options: SessionTokensOptions) {
-    this.#path = path;
-    this.#entries = entries;
+  private constructor(source: string | JsonDocumentOpener, options: SessionTokensOptions) {
+    const format: JsonFormat<Entries> = {
+      parse,
+      serialise,
+      invalid: (problem, errorOptions) =>
+        new SyntaxError(
+          `Cannot read session tokens: ${this.#document.description} ${
+            errorOptions?.cause instanceof SyntaxError ? "is not JSON" : problem
+          }`,
+          errorOptions,
+        ),
+    };
+    // The server is the file's only writer: no lock file.
+    this.#document = typeof source === "string"
+      ? new LockedJsonFile(source, format, { shared: false })
+      : source(format);
     this.#clock = options.clock ?? systemClock;
     this.#random = options.random ?? systemRandom;
     this.#idleMs = options.idleMs ?? DEFAULT_TOKEN_IDLE_MS;
@@ -101,13 +117,33 @@ export class SessionTokens {
    * @throws {SyntaxError} "Cannot read session tokens: ..." when the file is not a token file.
    */
   static async open(path: string, options: SessionTokensOptions = {}): Promise<SessionTokens> {
-    let text: string | undefined;
-    try {
-      text = await Deno.readTextFile(path);
-    } catch (error) {
-      if (!(error instanceof Deno.errors.NotFound)) throw error;
-    }
-    return new SessionTokens(path, text === undefined ? new Map() : parse(path, text), options);
+    return await SessionTokens.#open(path, options);
+  }
+
+  /**
+   * Open (or start) the tokens in a document other than a file (a NATS KV
+   * entry in cluster mode, shared by every instance: a token issued on one
+   * is checked on any other).
+   *
+   * @param open Opens the document with the token format.
+   * @param options Clock, randomness, expiry.
+   * @returns The tokens.
+   * @throws {SyntaxError} "Cannot read session tokens: ..." when the stored value is not token state.
+   */
+  static async openDocument(
+    open: JsonDocumentOpener,
+    options: SessionTokensOptions = {},
+  ): Promise<SessionTokens> {
+    return await SessionTokens.#open(open, options);
+  }
+
+  static async #open(
+    source: string | JsonDocumentOpener,
+    options: SessionTokensOptions,
+  ): Promise<SessionTokens> {
+    const tokens = new SessionTokens(source, options);
+    tokens.#entries = await tokens.#document.read() ?? new Map();
+    return tokens;
   }
 
   /** Tokens held (expired ones included until the next write). */
@@ -129,13 +165,14 @@ export class SessionTokens {
     }
     const token = toBase64Url(this.#random.bytes(TOKEN_BYTES));
     const now = this.#clock.now();
-    const held = [...this.#entries].filter(([, e]) => e.account === account);
-    held.sort(([, a], [, b]) => a.issued - b.issued);
-    for (const [key] of held.slice(0, Math.max(0, held.length - MAX_TOKENS_PER_ACCOUNT + 1))) {
-      this.#entries.delete(key);
-    }
-    this.#entries.set(digest(token), { account, binding, issued: now, used: now });
-    await this.#save();
+    await this.#save((entries) => {
+      const held = [...entries].filter(([, e]) => e.account === account);
+      held.sort(([, a], [, b]) => a.issued - b.issued);
+      for (const [key] of held.slice(0, Math.max(0, held.length - MAX_TOKENS_PER_ACCOUNT + 1))) {
+        entries.delete(key);
+      }
+      entries.set(digest(token), { account, binding, issued: now, used: now });
+    });
     return token;
   }
 
@@ -149,6 +186,9 @@ export class SessionTokens {
    */
   async check(token: string): Promise<string | undefined> {
     if (token.length === 0 || token.length > MAX_TOKEN_CHARS) return undefined;
+    // Another instance (in cluster mode) may have issued or revoked it.
+    await this.#writing;
+    if (await this.#document.changed()) this.#entries = await this.#document.read() ?? new Map();
     const key = digest(token);
     const entry = this.#entries.get(key);
     if (entry === undefined) return undefined;
@@ -161,12 +201,15 @@ export class SessionTokens {
     const bound = binding !== undefined &&
       timingSafeEqual(Buffer.from(binding, "hex"), Buffer.from(entry.binding, "hex"));
     if (!bound || this.#expired(entry, now)) {
-      await this.#save([key]);
+      await this.#save((entries) => entries.delete(key));
       return undefined;
     }
-    entry.used = now;
-    await this.#save();
-    return entry.account;
+    // Revoked meanwhile elsewhere: the stored state decides.
+    const kept = await this.#save((entries) => {
+      const stored = entries.get(key);
+      if (stored !== undefined) stored.used = now;
+    });
+    return kept.has(key) ? entry.account : undefined;
   }
 
   /**
@@ -176,7 +219,11 @@ export class SessionTokens {
    */
   async revoke(token: string): Promise<void> {
     const key = digest(token);
-    if (this.#entries.has(key)) await this.#save([key]);
+    if (this.#entries.has(key)) {
+      await this.#save((entries) => {
+        entries.delete(key);
+      });
+    }
   }
 
   /**
@@ -185,13 +232,20 @@ export class SessionTokens {
    * @param account The account id.
    */
   async revokeAccount(account: string): Promise<void> {
-    const keys = [...this.#entries].filter(([, e]) => e.account === account).map(([key]) => key);
-    if (keys.length > 0) await this.#save(keys);
+    const ofAccount = (entries: Entries) =>
+      [...entries].filter(([, e]) => e.account === account).map(([key]) => key);
+    const held = ofAccount(this.#entries).length;
+    // Another instance may have stored tokens this one has not read yet.
+    await this.#save((entries) => {
+      const keys = ofAccount(entries);
+      for (const key of keys) entries.delete(key);
+      return held + keys.length > 0;
+    });
   }
 
   /** Settles once every write started so far is done (for shutdown). */
-  settled(): Promise<void> {
-    return this.#writing;
+  async settled(): Promise<void> {
+    await this.#writing;
   }
 
   #expired(entry: Entry, now: number): boolean {
@@ -199,24 +253,38 @@ export class SessionTokens {
   }
 
   /**
-   * Write the tokens without `dropped` (and expired ones); only once the
-   * file no longer holds them are they dropped here too, so a failed write
-   * never brings a revoked token back after a restart.
+   * Apply `change` to the tokens as stored now (and drop expired ones) and
+   * write them; only once the stored value no longer holds a token is it
+   * dropped here too, so a failed write never brings a revoked token back
+   * after a restart.
+   *
+   * @returns The tokens written (as stored, when `change` returned false
+   * and nothing expired: then nothing is written).
    */
-  #save(dropped: readonly string[] = []): Promise<void> {
-    const now = this.#clock.now();
-    for (const [key, entry] of this.#entries) {
-      if (this.#expired(entry, now)) this.#entries.delete(key);
-    }
-    const gone = new Set(dropped);
-    const kept = [...this.#entries].filter(([key]) => !gone.has(key));
-    const text = JSON.stringify({ version: FILE_VERSION, tokens: Object.fromEntries(kept) });
-    const done = this.#writing.then(() => writeFileAtomic(this.#path, text + "\n")).then(() => {
-      for (const key of gone) this.#entries.delete(key);
+  #save(change: (entries: Entries) => boolean | void): Promise<Entries> {
+    const done = this.#writing.then(() =>
+      this.#document.update((current) => {
+        const now = this.#clock.now();
+        const entries = new Map([...current ?? []].map(([key, e]) => [key, { ...e }]));
+        let changed = change(entries) !== false;
+        for (const [key, entry] of entries) {
+          if (this.#expired(entry, now)) changed = entries.delete(key);
+        }
+        return { value: changed ? entries : undefined, result: entries };
+      })
+    ).then((entries) => {
+      this.#entries = entries;
+      return entries;
     });
     this.#writing = done.catch(() => undefined); // the caller sees the failure
     return done;
   }
+}
+
+type Entries = Map<string, Entry>;
+
+function serialise(entries: Entries): string {
+  return JSON.stringify({ version: FILE_VERSION, tokens: Object.fromEntries(entries) }) + "\n";
 }
 
 function digest(token: string): string {
@@ -228,21 +296,15 @@ function toBase64Url(bytes: Uint8Array): string {
     .replace(/=+$/, "");
 }
 
-function parse(path: string, text: string): Map<string, Entry> {
-  const bad = (why: string) => new SyntaxError(`Cannot read session tokens: ${path} ${why}`);
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (cause) {
-    throw new SyntaxError(`Cannot read session tokens: ${path} is not JSON`, { cause });
-  }
+/** A parsed token file, or what is wrong with it (to follow its name). */
+function parse(value: unknown): Entries | string {
   const version = isRecord(value) ? value["version"] : undefined;
   if (
     !isRecord(value) || (version !== 1 && version !== FILE_VERSION) || !isRecord(value["tokens"])
   ) {
-    throw bad(`is not a version ${FILE_VERSION} token file`);
+    return `is not a version ${FILE_VERSION} token file`;
   }
-  const entries = new Map<string, Entry>();
+  const entries: Entries = new Map();
   // Version 1 tokens were bound to the account id alone: none is kept.
   if (version === 1) return entries;
   for (const [key, e] of Object.entries(value["tokens"])) {
@@ -250,7 +312,7 @@ function parse(path: string, text: string): Map<string, Entry> {
       !/^[0-9a-f]{64}$/.test(key) || !isRecord(e) || typeof e["account"] !== "string" ||
       typeof e["binding"] !== "string" || !/^[0-9a-f]{64}$/.test(e["binding"]) ||
       typeof e["issued"] !== "number" || typeof e["used"] !== "number"
-    ) throw bad("holds an entry that is not a token");
+    ) return "holds an entry that is not a token";
     entries.set(key, {
       account: e["account"],
       binding: e["binding"],

@@ -33,6 +33,7 @@ import { dirname } from "node:path";
 import { type Clock, type Random, systemRandom } from "../util/clock.ts";
 import { isRecord } from "../util/is_record.ts";
 import { LockedJsonFile } from "./_locked_json_file.ts";
+import type { JsonDocument, JsonDocumentOpener, JsonFormat } from "./json_document.ts";
 import {
   CredentialsError,
   DuplicateUserError,
@@ -177,7 +178,9 @@ type Users = Map<string, Stored>;
  */
 export class CredentialStore {
   #path: string;
-  #file: LockedJsonFile<Users>;
+  #file: JsonDocument<Users>;
+  /** A file on disk (its directory is checked before it is created). */
+  #onDisk: boolean;
   #hasher: Hasher;
   #random: Random;
   #ids: Random;
@@ -193,9 +196,11 @@ export class CredentialStore {
   #minted = false;
   #createdAdminPassword: string | undefined;
 
-  private constructor(path: string, options: CredentialStoreOptions) {
-    this.#path = path;
-    this.#file = new LockedJsonFile(path, {
+  private constructor(
+    source: string | JsonDocumentOpener,
+    options: CredentialStoreOptions,
+  ) {
+    const format: JsonFormat<Users> = {
       parse: (value) => {
         this.#minted = false;
         return parseUsers(value, (name, hash) => {
@@ -206,13 +211,18 @@ export class CredentialStore {
         });
       },
       serialise,
-      invalid: (problem, errorOptions) => new CredentialsError(path, problem, errorOptions),
-      unreadable: (error) => new CredentialsError(path, error.message, { cause: error }),
-    }, {
-      lockTimeoutMs: options.lockTimeoutMs,
-      clock: options.clock,
-      writeFile: options.writeFile,
-    });
+      invalid: (problem, errorOptions) => new CredentialsError(this.#path, problem, errorOptions),
+      unreadable: (error) => new CredentialsError(this.#path, error.message, { cause: error }),
+    };
+    this.#file = typeof source === "string"
+      ? new LockedJsonFile(source, format, {
+        lockTimeoutMs: options.lockTimeoutMs,
+        clock: options.clock,
+        writeFile: options.writeFile,
+      })
+      : source(format);
+    this.#path = this.#file.description;
+    this.#onDisk = typeof source === "string";
     this.#onExternalChange = options.onExternalChange;
     this.#onChange = options.onChange;
     this.#hasher = options.hasher ?? new Hasher();
@@ -234,16 +244,41 @@ export class CredentialStore {
     path: string,
     options: CredentialStoreOptions = {},
   ): Promise<CredentialStore> {
-    const store = new CredentialStore(path, options);
+    return await CredentialStore.#open(path, options);
+  }
+
+  /**
+   * Load the accounts from a document other than a file (a NATS KV entry
+   * in cluster mode), creating it with user `admin` as {@linkcode open}
+   * does when it holds nothing.
+   *
+   * @param open Opens the document with the store's format.
+   * @param options Change reports, hasher, randomness, whether to create.
+   * @returns The loaded store.
+   * @throws {CredentialsError} When the stored value is invalid, or it is
+   * missing and `createIfMissing` is false; the message names the document.
+   */
+  static async openDocument(
+    open: JsonDocumentOpener,
+    options: CredentialStoreOptions = {},
+  ): Promise<CredentialStore> {
+    return await CredentialStore.#open(open, options);
+  }
+
+  static async #open(
+    source: string | JsonDocumentOpener,
+    options: CredentialStoreOptions,
+  ): Promise<CredentialStore> {
+    const store = new CredentialStore(source, options);
     if (await store.#load()) return store;
     if (options.createIfMissing === false) {
-      throw new CredentialsError(path, "file not found");
+      throw store.#missing();
     }
     await store.#create();
     return store;
   }
 
-  /** The file this store reads and writes. */
+  /** Where this store reads and writes: the file, or the document's description. */
   get path(): string {
     return this.#path;
   }
@@ -460,7 +495,7 @@ export class CredentialStore {
     if (!await this.#file.changed()) return false;
     const before = this.#users;
     if (!await this.#load()) {
-      throw new CredentialsError(this.#path, "file not found");
+      throw this.#missing();
     }
     this.#report(accountChanges(before, this.#users), []);
     return true;
@@ -502,7 +537,7 @@ export class CredentialStore {
     let external: AccountChange[] = [];
     try {
       const changed = await this.#file.update((users) => {
-        if (!users) throw new CredentialsError(this.#path, "file not found");
+        if (!users) throw this.#missing();
         external = accountChanges(this.#users, users);
         onDisk = new Map(users);
         const changed = change(users) || this.#minted;
@@ -526,6 +561,11 @@ export class CredentialStore {
     if (external.length + own.length > 0) this.#onChange?.([...external, ...own]);
   }
 
+  /** The error for a file (or document) that holds no accounts at all. */
+  #missing(): CredentialsError {
+    return new CredentialsError(this.#path, this.#onDisk ? "file not found" : "no accounts stored");
+  }
+
   #newId(): string {
     return Buffer.from(this.#ids.bytes(ACCOUNT_ID_BYTES)).toString("base64url");
   }
@@ -541,7 +581,7 @@ export class CredentialStore {
     const password = Buffer.from(this.#random.bytes(INITIAL_PASSWORD_BYTES))
       .toString("base64url");
     const dir = dirname(this.#path);
-    if (!await Deno.stat(dir).then((info) => info.isDirectory, () => false)) {
+    if (this.#onDisk && !await Deno.stat(dir).then((info) => info.isDirectory, () => false)) {
       throw new CredentialsError(this.#path, `no directory ${dir}`);
     }
     const hash = await this.#hasher.hash(password);

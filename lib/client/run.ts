@@ -28,7 +28,9 @@ import {
 } from "../net/tls_client.ts";
 import { TokenBucket } from "../chat/rate_limit.ts";
 import { backoffDelay } from "./backoff.ts";
+import { type GapStep, ResumeGaps } from "./resume_gaps.ts";
 import { formatServerAddress, type ServerAddress } from "./server_address.ts";
+import { isChatLine, UnackedLines } from "./unacked_lines.ts";
 import { eventOfV2 } from "./v2_events.ts";
 
 /**
@@ -70,6 +72,12 @@ export const DEFAULT_LIMITS: ServerLimits = {
   messageLines: 1,
   rate: { burst: 10, perSecond: 2 },
 };
+
+/**
+ * How long the login replay is held for the pages of lines a resume left
+ * out ({@linkcode ResumeGaps}); then it is shown with what came.
+ */
+export const GAP_WAIT_MS = 10_000;
 
 /** How long a scripted `end` waits for replies to commands sent before it. */
 export const END_WAIT_MS = 5000;
@@ -257,7 +265,14 @@ export class ChatClient {
    * not logged in; `room` where it was typed (version 2); `frame` for a
    * request other than a typed line.
    */
-  readonly #queued: { text: string; late: boolean; room?: string; frame?: ClientFrame }[] = [];
+  readonly #queued: {
+    text: string;
+    late: boolean;
+    room?: string;
+    frame?: ClientFrame;
+    /** A page of a resume's gap (dropped when its session ends). */
+    gap?: boolean;
+  }[] = [];
   /** The protocol version of the current (or last) session. */
   #version: 1 | 2 = CLIENT_VERSION;
   /** Per room, the newest message id seen: `hello.resume` on a reconnect. */
@@ -277,6 +292,10 @@ export class ChatClient {
   #heldEnd: { timer: number } | undefined;
   /** When a logged-in session last dropped. */
   #droppedAt: number | undefined;
+  /** Bounds the wait for the pages of a resume's gaps. */
+  #gapTimer: number | undefined;
+  /** Chat lines sent (version 2) and not yet answered, or in doubt after a drop. */
+  readonly #unacked = new UnackedLines();
 
   /** @param options Where to connect and how to talk to the user. */
   constructor(options: ChatClientOptions) {
@@ -438,7 +457,12 @@ export class ChatClient {
         continue;
       }
       const room = this.#version === 2 && line.room !== undefined ? { room: line.room } : {};
-      send({ type: "say", text: line.text, ...room });
+      // Version 2 answers an id with ack (stored) or error: tracked, so a
+      // line lost with the connection is sent again (see UnackedLines).
+      const id = this.#version === 2 && isChatLine(line.text)
+        ? { id: this.#unacked.sent(line.text, line.room) }
+        : {};
+      send({ type: "say", text: line.text, ...room, ...id });
     }
     if (this.#queued.length === 0) return;
     this.#pumpTimer = this.#clock.setTimeout(() => {
@@ -567,6 +591,11 @@ export class ChatClient {
     if (this.#pumpTimer !== undefined) this.#clock.clearTimeout(this.#pumpTimer);
     this.#pumpTimer = undefined;
     if (this.#heldEnd !== undefined) this.#clock.clearTimeout(this.#heldEnd.timer);
+    this.#clock.clearTimeout(this.#gapTimer);
+    this.#gapTimer = undefined;
+    this.#unacked.dropped();
+    // A gap's pages belong to the session that asked; the next one resumes anew.
+    this.#queued.splice(0, this.#queued.length, ...this.#queued.filter((l) => !l.gap));
     if (everLoggedIn() && this.#droppedAt === undefined) this.#droppedAt = this.#clock.now();
     io.connection?.("disconnected", this.#self);
     if (result.kind === "exit") {
@@ -795,12 +824,16 @@ export class ChatClient {
     if (version !== this.#version) this.#lastIds.clear();
     this.#version = version;
     const resume = Object.fromEntries([...this.#lastIds].slice(-MAX_RESUME_ROOMS));
+    const resuming = version === 2 && this.#lastIds.size > 0;
     send({
       type: "hello",
       version,
       client: this.#options.clientName ?? "banter-client",
-      ...(version === 2 && this.#lastIds.size > 0 ? { resume } : {}),
+      ...(resuming ? { resume } : {}),
     });
+    // Lines the replay leaves out (more were missed than it holds) are
+    // fetched before it is shown.
+    const gaps = resuming ? new ResumeGaps(new Map(Object.entries(resume))) : undefined;
     for (;;) {
       const frame = await next();
       if (frame === undefined) {
@@ -884,21 +917,83 @@ export class ChatClient {
           io.info(
             frame.id === undefined ? `Server reports an error: ${frame.message}` : frame.message,
           );
+          if (gaps !== undefined) this.#gapStep(gaps, gaps.failed(frame.id));
+          this.#unacked.answered(frame.id);
+          break;
+        case "ack":
+          this.#unacked.answered(frame.id);
           break;
         case "hello":
         case "pong":
-        case "ack":
           break;
         default: {
           const event = this.#version === 2 ? eventOfV2(frame) : eventOf(frame);
-          if (event) {
-            this.#seen(event);
-            if (event.kind === "message" && event.bot) this.#replied();
-            else if (event.kind === "notice" && event.level !== "info") this.#replied();
-            io.event(event, this.#self);
-          }
+          if (event === undefined) break;
+          if (gaps === undefined) this.#deliver(event);
+          else this.#gapStep(gaps, gaps.take(event));
         }
       }
+    }
+  }
+
+  /** An event from the server, passed on to the user. */
+  #deliver(event: ChatEvent): void {
+    this.#seen(event);
+    if (event.kind === "message") this.#unacked.echoed(event, this.#self);
+    else if (event.kind === "room") this.#unacked.replayed(event, this.#self);
+    if (event.kind === "message" && event.bot) this.#replied();
+    else if (event.kind === "notice" && event.level !== "info") this.#replied();
+    this.#options.io.event(event, this.#self);
+    if (event.kind === "ready") this.#resendLost();
+  }
+
+  /** After a login replay: lines the last session lost are sent again, doubtful ones named. */
+  #resendLost(): void {
+    const { resend, unknown } = this.#unacked.settle();
+    const { io } = this.#options;
+    for (const line of unknown) {
+      io.info(
+        `Not known whether this line was stored before the connection was lost: ${line.text}`,
+      );
+    }
+    if (resend.length === 0) return;
+    io.info(
+      `${resend.length} ${
+        resend.length === 1 ? "line" : "lines"
+      } sent again: the server had not stored ${
+        resend.length === 1 ? "it" : "them"
+      } when the connection was lost`,
+    );
+    this.#queued.unshift(...resend.map((line) => ({ ...line, late: true })));
+    this.#pump();
+  }
+
+  /**
+   * Do what a step of the resume's gap filling says: send its requests
+   * (first in line, paced), pass on what it releases, and bound the wait
+   * while it holds events back.
+   */
+  #gapStep(gaps: ResumeGaps, step: GapStep): void {
+    const release = (outputs: GapStep["deliver"]) => {
+      for (const output of outputs) {
+        if ("info" in output) this.#options.io.info(output.info);
+        else this.#deliver(output.event);
+      }
+    };
+    release(step.deliver);
+    if (step.requests.length > 0) {
+      const pages = step.requests.map((frame) => ({ text: "", late: false, frame, gap: true }));
+      this.#queued.unshift(...pages);
+      this.#pump();
+    }
+    if (!gaps.filling) {
+      this.#clock.clearTimeout(this.#gapTimer);
+      this.#gapTimer = undefined;
+    } else if (this.#gapTimer === undefined) {
+      this.#gapTimer = this.#clock.setTimeout(() => {
+        this.#gapTimer = undefined;
+        release(gaps.flush());
+      }, GAP_WAIT_MS);
     }
   }
 

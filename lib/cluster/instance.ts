@@ -34,6 +34,9 @@ export const LINK_LOST_REFUSAL =
 
 const LINK_LOST = { notice: LINK_LOST_NOTICE, refusal: LINK_LOST_REFUSAL };
 
+/** How long one step of a clean stop waits while the link is up. */
+const CLOSE_STEP_MS = 5_000;
+
 /** How often the stream lag and instance count are measured. */
 const FIGURES_INTERVAL_MS = 5_000;
 
@@ -306,12 +309,15 @@ export class ClusterInstance implements AsyncDisposable {
     this.#closed ??= (async () => {
       if (this.#figuresTimer !== undefined) this.#options.clock.clearInterval(this.#figuresTimer);
       for (const stop of this.#stops.splice(0)) stop();
-      await this.#follower?.stop().catch(() => undefined);
-      await this.history.settled();
+      // With the link down, writes still retrying are not waited for long:
+      // what they held is in the buckets already, or was refused to its sender.
+      const bound = this.#link.up ? CLOSE_STEP_MS : 0;
+      await this.#bounded(this.#follower?.stop(), bound);
+      await this.#bounded(this.history.settled(), bound);
       this.history.detach();
-      await this.#control.close().catch(() => undefined);
-      await this.#presence.close().catch(() => undefined);
-      await this.#state.close().catch(() => undefined);
+      await this.#bounded(this.#control.close(), bound);
+      await this.#bounded(this.#presence.close(), bound);
+      await this.#bounded(this.#state.close(), bound);
     })();
     return this.#closed;
   }
@@ -319,6 +325,19 @@ export class ClusterInstance implements AsyncDisposable {
   /** {@linkcode close}. */
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
+  }
+
+  /** Wait for `step` at most `ms` (by the instance's clock); its failure is only logged. */
+  async #bounded(step: Promise<unknown> | undefined, ms: number): Promise<void> {
+    if (step === undefined) return;
+    const clock = this.#options.clock;
+    let timer: number | undefined;
+    const late = new Promise<void>((resolve) => timer = clock.setTimeout(resolve, ms));
+    try {
+      await Promise.race([step.catch(() => undefined), late]);
+    } finally {
+      clock.clearTimeout(timer!);
+    }
   }
 
   async #publish<T extends RoomMessage | DirectMessage>(post: () => Promise<T>): Promise<T> {

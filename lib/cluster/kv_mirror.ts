@@ -331,22 +331,23 @@ export class KvMirror<T> implements AsyncDisposable {
 }
 
 /** Whether no server took a request (the client reports it as JetStream not enabled). */
-function isUnavailable(error: unknown): boolean {
+export function isUnavailable(error: unknown): boolean {
   return error instanceof Error && error.name === "JetStreamNotEnabled";
 }
 
 /** Whether a request went unanswered in time (it may or may not have been carried out). */
-function isTimeout(error: unknown): boolean {
+export function isTimeout(error: unknown): boolean {
   return error instanceof Error && error.name === "TimeoutError";
 }
 
-function sameBytes(a: Uint8Array | undefined, b: Uint8Array | undefined): boolean {
+/** Whether two stored values are the same bytes (`undefined`: none stored). */
+export function sameBytes(a: Uint8Array | undefined, b: Uint8Array | undefined): boolean {
   if (a === undefined || b === undefined) return a === b;
   return a.length === b.length && a.every((byte, i) => byte === b[i]);
 }
 
 /** Whether a NATS error is a lost compare-and-set. */
-function isConflict(error: unknown): boolean {
+export function isConflict(error: unknown): boolean {
   return error instanceof JetStreamApiError &&
     (error.code === JetStreamApiCodes.StreamWrongLastSequence ||
       error.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown);

@@ -10,7 +10,8 @@ import { getLogger } from "@logtape/logtape";
 import { Authenticator, type LockoutEvent, LOGINS_PAUSED_MESSAGE } from "../auth/login.ts";
 import { Hasher, scryptParamsFor } from "../auth/hash.ts";
 import { Lockout } from "../auth/lockout.ts";
-import { type AccountChange, CredentialStore } from "../auth/store.ts";
+import { type AccountChange, CredentialStore, type CredentialStoreOptions } from "../auth/store.ts";
+import type { JsonDocumentOpener } from "../auth/json_document.ts";
 import type { Clock, Random } from "../util/clock.ts";
 import type { Counter, Gauge } from "./prometheus.ts";
 import { LOCKOUT_FILE } from "./data_files.ts";
@@ -36,6 +37,22 @@ export interface AccountsOptions {
   /** Told of every account change, the admin CLI's and the server's own,
    * so live sessions follow it. */
   onAccountChange?: (changes: AccountChange[]) => void;
+  /** Where the accounts and lockouts live instead of the files (cluster
+   * mode: NATS KV entries). @default {config.credentials and <data>/lockout.json} */
+  documents?: AccountDocuments | undefined;
+}
+
+/** The accounts and lockouts in documents other than the files. */
+export interface AccountDocuments {
+  /** Opens the accounts (the text of a credentials.json). */
+  readonly credentials: JsonDocumentOpener;
+  /** Opens the lockouts (the text of a lockout.json). */
+  readonly lockouts: JsonDocumentOpener;
+  /** The admin CLI command that changes the first admin's password there. */
+  readonly passwdCommand: string;
+  /** Lockout records kept per table, so the value stays within its size
+   * bound. @default {MAX_LOCKOUT_ENTRIES} */
+  readonly lockoutEntries?: number | undefined;
 }
 
 /** The opened accounts. */
@@ -48,7 +65,7 @@ export interface Accounts {
 
 /**
  * Open `config.credentials` and `<data>/lockout.json` (the data directory
- * must exist) and build the authenticator.
+ * must exist), or the `documents` given instead, and build the authenticator.
  *
  * @param config Paths, the scrypt cost and the login queue bounds.
  * @param options Clock, randomness, announcements, counters, alerts.
@@ -74,7 +91,8 @@ export async function openAccounts(
     loginsPaused,
   } = options;
   const hasher = new Hasher({ params: scryptParamsFor(config.scryptLogN) });
-  const store = await CredentialStore.open(config.credentials, {
+  const documents = options.documents;
+  const storeOptions: CredentialStoreOptions = {
     onExternalChange: (changes) => {
       for (const { user, change } of changes) {
         // A wrapped legacy hash is the same password: nothing to act on.
@@ -86,7 +104,10 @@ export async function openAccounts(
     hasher,
     random,
     clock,
-  });
+  };
+  const store = documents === undefined
+    ? await CredentialStore.open(config.credentials, storeOptions)
+    : await CredentialStore.openDocument(documents.credentials, storeOptions);
   if (hasher.stepsPerAttempt.length > 1) {
     log.warn(
       "Every login attempt pays {work} to cost what the costliest stored hash does; the extra steps go as those users log in (deno task user upgrade wraps legacy hashes)",
@@ -95,14 +116,17 @@ export async function openAccounts(
   }
   if (store.createdAdminPassword !== undefined) {
     announce(
-      `Created ${config.credentials} with user "admin", password: ${store.createdAdminPassword} (shown once; change it with: ${
-        passwdCommand(config.credentials)
+      `Created ${store.path} with user "admin", password: ${store.createdAdminPassword} (shown once; change it with: ${
+        documents?.passwdCommand ?? passwdCommand(config.credentials)
       })`,
     );
   }
-  const lockout = await Lockout.open(join(config.data, LOCKOUT_FILE), {
-    clock,
-  });
+  const lockout = documents === undefined
+    ? await Lockout.open(join(config.data, LOCKOUT_FILE), { clock })
+    : await Lockout.openDocument(documents.lockouts, {
+      clock,
+      ...(documents.lockoutEntries ? { maxEntries: documents.lockoutEntries } : {}),
+    });
   const auth = new Authenticator({
     store,
     hasher,
@@ -117,8 +141,9 @@ export async function openAccounts(
       loginsPaused?.set(error === undefined ? 0 : 1);
       if (error === undefined) log.info("Logins resumed: failed attempts can be recorded again");
       else {
-        log.error("{message}: cannot write the lockout file: {error}", {
+        log.error("{message}: cannot write {lockouts}: {error}", {
           message: LOGINS_PAUSED_MESSAGE,
+          lockouts: documents === undefined ? "the lockout file" : lockout.path,
           error: error.message,
         });
       }

@@ -21,6 +21,7 @@ import { refuseExpiredCertificate, watchCertificateExpiry } from "./cert_expiry.
 import { checkDataFiles, createDataDirectories } from "./data_files.ts";
 import { watchDiskSpace } from "./disk_space.ts";
 import { CLUSTER_COPY_FILE, openHistory } from "./history_file.ts";
+import { openClusterAccounts } from "./cluster_accounts.ts";
 import { refuseLegacyCredentials } from "./legacy_credentials.ts";
 import { createHttpApp, type HttpServer, serveHttp } from "./http.ts";
 import { countedJokeSource } from "./joke_source.ts";
@@ -153,7 +154,7 @@ async function startWith(
   await refuseLegacyCredentials(config);
   // Set once the hub exists: account changes end or demote live sessions.
   let followAccounts = (_changes: AccountChange[]) => {};
-  const { store, auth } = await openAccounts(config, {
+  const accountsOptions = {
     clock,
     random,
     announce,
@@ -161,22 +162,41 @@ async function startWith(
     lockoutWriteErrors: metrics.lockoutWriteErrors,
     loginsPaused: metrics.loginsPaused,
     alerts,
-    onAccountChange: (changes) => followAccounts(changes),
+    onAccountChange: (changes: AccountChange[]) => followAccounts(changes),
+  };
+  const clusterFigures = link === undefined ? undefined : addClusterMetrics(metrics.registry);
+  // Cluster mode: accounts, lockouts and web session tokens live in NATS KV
+  // (banter_auth), shared by every instance; else in the data directory.
+  const clusterAccounts = link === undefined ? undefined : await openClusterAccounts(
+    link.connection,
+    config,
+    {
+      ...accountsOptions,
+      cluster: config.cluster!,
+      bucket: {
+        replicas: config.clusterReplicas,
+        onConflict: () => clusterFigures?.kvConflicts.inc(),
+      },
+    },
+  ).catch((error: Error) => {
+    throw new Error(`Cannot start in cluster mode: ${error.message}`, { cause: error });
   });
+  const { store, auth } = clusterAccounts ?? await openAccounts(config, accountsOptions);
   // Browsers stay logged in with these; an account change revokes them.
   // Each is bound to its account's password hash and role: a change made
   // while the server was stopped ends them too.
-  const tokens = await SessionTokens.open(join(config.data, TOKENS_FILE), {
-    clock,
-    random,
-    bindingOf: (id) => {
-      for (const { name } of store.list()) {
-        const entry = store.get(name);
-        if (entry?.id === id) return tokenBinding(entry);
-      }
-      return undefined;
-    },
-  });
+  const tokens = clusterAccounts?.tokens ??
+    await SessionTokens.open(join(config.data, TOKENS_FILE), {
+      clock,
+      random,
+      bindingOf: (id) => {
+        for (const { name } of store.list()) {
+          const entry = store.get(name);
+          if (entry?.id === id) return tokenBinding(entry);
+        }
+        return undefined;
+      },
+    });
   const localHistory = await openHistory(config.data, {
     maxBytesPerUser: config.historyUserBytes,
     maxBytes: config.historyTotalBytes,
@@ -195,10 +215,11 @@ async function startWith(
         retentionDays: config.retentionDays,
         maxBytes: config.historyTotalBytes,
         messages: localHistory,
-        figures: addClusterMetrics(metrics.registry),
+        figures: clusterFigures!,
       });
     } catch (error) {
       localHistory.close();
+      await clusterAccounts?.close();
       throw new Error(`Cannot start in cluster mode: ${(error as Error).message}`, {
         cause: error,
       });
@@ -474,6 +495,7 @@ async function startWith(
         }, message);
         await activity.close();
         await cluster?.close();
+        await clusterAccounts?.close();
         await link?.close();
         log.info("Shut down: closed {count} {sessions}", {
           count,

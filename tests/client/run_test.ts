@@ -281,7 +281,8 @@ Deno.test("the client speaks version 2 when the server lists it, else falls back
       equal(chat.version, expected);
       deepEqual(
         said,
-        expected === 2 ? { type: "say", text: "hi", room: "dev" } : {
+        // Version 2: with an id, so its ack says it was stored (UnackedLines).
+        expected === 2 ? { type: "say", text: "hi", room: "dev", id: "line:1" } : {
           type: "say",
           text: "hi",
         },

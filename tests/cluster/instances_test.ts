@@ -6,31 +6,24 @@ import { deepEqual, equal, ok } from "node:assert/strict";
 import { startNats } from "../_nats.ts";
 import { passwordOf, startTestServer, type TestServer } from "../_server.ts";
 import { spawnServerProcess } from "../_process.ts";
-import { tempDir } from "../_helpers.ts";
+import { tempDir, TestClient } from "../_helpers.ts";
+import { addClusterUsers } from "./_cluster_users.ts";
 import { loginV2 } from "../e2e/_v2_client.ts";
 import type { ServerFrame } from "../../lib/wire/protocol.ts";
 import type { ServerConfig } from "../../lib/server/settings.ts";
 
 type Message = Extract<ServerFrame, { type: "message" }>;
 
-/** `count` instances on `url` sharing the first one's credentials file. */
+/** `count` instances on `url`; the cluster holds the accounts ann, bob, cat, dan and root (admin). */
 async function instances(
   url: string,
   count: number,
   config: Partial<ServerConfig> = {},
 ): Promise<{ all: TestServer[] } & AsyncDisposable> {
-  const first = await startTestServer({
-    users: ["ann", "bob", "cat", "dan"],
-    admins: ["root"],
-    config: { cluster: url, ...config },
-  });
-  const all = [first];
-  for (let i = 1; i < count; i++) {
-    all.push(
-      await startTestServer({
-        config: { cluster: url, credentials: first.config.credentials, ...config },
-      }),
-    );
+  await addClusterUsers(url, ["ann", "bob", "cat", "dan"], ["root"]);
+  const all: TestServer[] = [];
+  for (let i = 0; i < count; i++) {
+    all.push(await startTestServer({ config: { cluster: url, ...config } }));
   }
   return {
     all,
@@ -207,7 +200,6 @@ Deno.test("an instance killed with -9 mid-chat: its client resumes on another in
   await using killed = spawnServerProcess(dir.path, {
     args: [
       `--cluster=${nats.url}`,
-      `--credentials=${b.config.credentials}`,
       "--cluster-presence-ttl=3",
     ],
   });
@@ -234,4 +226,121 @@ Deno.test("an instance killed with -9 mid-chat: its client resumes on another in
   await again.client[Symbol.asyncDispose]();
   const gone = await bob.client.until((f) => f.type === "presence" && f.user === "ann");
   equal(gone.type === "presence" && gone.online, false);
+});
+
+/** A loopback port nothing listens on now. */
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}
+
+Deno.test("/healthz names the NATS link and /metrics has the cluster figures", async () => {
+  await using nats = await startNats();
+  const httpPort = freePort();
+  await using servers = await instances(nats.url, 1, { httpPort });
+  const [a] = servers.all as [TestServer];
+  const get = async (path: string) => {
+    const response = await fetch(`http://127.0.0.1:${httpPort}${path}`);
+    return { status: response.status, text: await response.text() };
+  };
+  deepEqual(await get("/healthz"), { status: 200, text: "ok\nnats: up\n" });
+  await using ann = await loginV2(a.port, "ann");
+  await ann.client.send({ type: "say", room: "lobby", text: "counted", id: "1" });
+  await ann.client.until((f) => f.type === "ack" && f.id === "1");
+  const metrics = (await get("/metrics")).text;
+  const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, "m").exec(metrics)?.[1]);
+  equal(value("banter_cluster_link_up"), 1);
+  equal(value("banter_cluster_publish_seconds_count"), 1);
+  ok(value("banter_cluster_publish_seconds_sum") > 0);
+  equal(value("banter_cluster_publish_failures_total"), 0);
+  ok(Number.isFinite(value("banter_cluster_kv_conflicts_total")));
+  ok(Number.isFinite(value("banter_cluster_stream_lag_messages")));
+  await nats.kill("SIGKILL");
+  await ann.client.until((f) => f.type === "notice" && /link lost/.test(f.text));
+  deepEqual(await get("/healthz"), { status: 503, text: "nats link lost\n" });
+  equal(Number(/^banter_cluster_link_up (\S+)$/m.exec((await get("/metrics")).text)?.[1]), 0);
+});
+
+/** One login attempt on `port`: the answer frame (auth_failed, welcome or bye). */
+async function attempt(port: number, user: string, password: string): Promise<ServerFrame> {
+  await using client = await TestClient.connect(port);
+  await client.send({ type: "hello", version: 2 });
+  await client.until((f) => f.type === "auth");
+  await client.send({ type: "login", username: user, password });
+  return await client.until((f) =>
+    f.type === "auth_failed" || f.type === "welcome" || f.type === "bye"
+  );
+}
+
+Deno.test("failed logins on different instances count together: the third locks the account on every instance", async () => {
+  await using nats = await startNats();
+  await using servers = await instances(nats.url, 3);
+  const [a, b, c] = servers.all as [TestServer, TestServer, TestServer];
+  const answers = [];
+  for (const server of [a, b, c]) {
+    answers.push(await attempt(server.port, "dan", "wrong password 1"));
+  }
+  deepEqual(answers.map((f) => f.type === "auth_failed" && f.reason), [
+    "invalid",
+    "invalid",
+    "invalid",
+  ]); // The third failure, wherever it was made, locked the name from this address:
+  // the right password on the first instance is refused for the lock's time left.
+  const locked = await attempt(a.port, "dan", passwordOf("dan"));
+  equal(locked.type === "auth_failed" && locked.reason, "locked", JSON.stringify(locked));
+  ok(locked.type === "auth_failed" && locked.retry_after_ms! > 0);
+  // Another account is not affected.
+  equal((await attempt(b.port, "cat", passwordOf("cat"))).type, "welcome");
+});
+
+Deno.test("an account added with deno task user --cluster logs in on every instance", async () => {
+  await using nats = await startNats();
+  await using servers = await instances(nats.url, 2);
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["task", "--quiet", "user", "add", "erin", "--cluster", nats.url, "--scrypt-log-n", "10"],
+    cwd: new URL("../..", import.meta.url).pathname,
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+    env: { BANTER_DATA: "data" },
+  }).spawn();
+  const writer = child.stdin.getWriter();
+  await writer.write(new TextEncoder().encode(`${passwordOf("erin")}\n`));
+  await writer.close();
+  const added = await child.output();
+  equal(added.code, 0, new TextDecoder().decode(added.stderr));
+  for (const server of servers.all) {
+    // The instance sees the new account at its next check of the entry (before each login).
+    const answer = await attempt(server.port, "erin", passwordOf("erin"));
+    equal(answer.type, "welcome", JSON.stringify(answer));
+  }
+});
+
+Deno.test("a session token issued by one instance logs in on another (a browser behind a load balancer)", async () => {
+  await using nats = await startNats();
+  await using servers = await instances(nats.url, 2);
+  const [a, b] = servers.all as [TestServer, TestServer];
+  let token: string;
+  {
+    await using first = await TestClient.connect(a.port);
+    await first.send({ type: "hello", version: 2 });
+    await first.until((f) => f.type === "auth");
+    await first.send({
+      type: "login",
+      username: "ann",
+      password: passwordOf("ann"),
+      want_token: true,
+    });
+    const welcome = await first.until((f) => f.type === "welcome");
+    ok(welcome.type === "welcome" && welcome.token !== undefined);
+    token = welcome.token;
+  }
+  await using again = await TestClient.connect(b.port);
+  await again.send({ type: "hello", version: 2 });
+  await again.until((f) => f.type === "auth");
+  await again.send({ type: "login", username: "ann", token });
+  const answer = await again.until((f) => f.type === "welcome" || f.type === "auth_failed");
+  equal(answer.type, "welcome", JSON.stringify(answer));
 });

@@ -10,6 +10,7 @@ import { deepEqual, equal, match, rejects } from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { checkDataFiles } from "../../lib/server/data_files.ts";
+import { userRunFlags } from "../../scripts/_user_permissions.ts";
 import { parseServerConfig } from "../../lib/server/settings.ts";
 import { tempDir, within } from "../_helpers.ts";
 import { Output, PROCESS_MS } from "../_process.ts";
@@ -18,13 +19,14 @@ import { TEST_SCRYPT_LOG_N, writeTestCerts } from "../_server.ts";
 const REPO = fileURLToPath(new URL("../../", import.meta.url));
 const PASSWORD = "quiet lantern 42\n";
 
-/** The flags `deno task user` gives `deno run`, exactly as deno.json writes them. */
+/** The flags `deno task user` gives `deno run scripts/user.ts`: deno.json runs
+ * its launcher, which grants these without `--cluster`. */
 async function userTaskFlags(): Promise<string[]> {
   const json = JSON.parse(await Deno.readTextFile(join(REPO, "deno.json")));
-  const words = String(json.tasks.user).split(/\s+/);
+  const words = String(json.tasks.user.command).split(/\s+/);
   equal(words.slice(0, 2).join(" "), "deno run");
-  equal(words.at(-1), "scripts/user.ts");
-  return words.slice(2, -1);
+  equal(words.at(-1), "scripts/user_task.ts");
+  return userRunFlags();
 }
 
 /** Run the admin CLI in `cwd` with `flags` for `deno run`, `input` on stdin. */
