@@ -29,6 +29,8 @@ export interface ClientPlan {
   password: string;
   room?: string;
   measure: boolean;
+  /** Port of the instance this client uses (several instances of a cluster). @default the setup's port */
+  port?: number;
 }
 
 /** Requests to a worker. */

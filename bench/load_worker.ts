@@ -63,6 +63,7 @@ function noteError(message: string): void {
 class LoadClient implements DialectPeer {
   readonly user: BenchUser;
   readonly measure: boolean;
+  readonly port: number | undefined;
   loggedIn = false;
   closed = false;
   #conn: ByteConn | undefined;
@@ -74,6 +75,7 @@ class LoadClient implements DialectPeer {
     this.user = { name: plan.name, password: plan.password };
     if (plan.room !== undefined) this.user.room = plan.room;
     this.measure = plan.measure;
+    this.port = plan.port;
     this.#ready.promise.catch(() => undefined);
   }
 
@@ -86,13 +88,14 @@ class LoadClient implements DialectPeer {
     const started = now();
     const timer = setTimeout(() => this.fail(`login timed out after ${timeoutMs} ms`), timeoutMs);
     try {
-      const tls = await Deno.connectTls({ hostname: s.hostname, port: s.port, caCerts: [s.ca] });
+      const port = this.port ?? s.port;
+      const tls = await Deno.connectTls({ hostname: s.hostname, port, caCerts: [s.ca] });
       this.#conn = tls;
       if (this.closed) throw new Error("closed during connect");
       await tls.handshake();
       // A browser's worth: the same frames, one per WebSocket message.
       const conn = s.transport === "websocket"
-        ? await openWebSocket(tls, `${s.hostname}:${s.port}`)
+        ? await openWebSocket(tls, `${s.hostname}:${port}`)
         : tls;
       this.#conn = conn;
       this.#readLoop(conn).catch((error) => this.fail(`read: ${error}`));

@@ -21,6 +21,17 @@ import {
 } from "./scenarios.ts";
 import { stopAllTargets } from "./targets.ts";
 import { echoScenario } from "./echo.ts";
+import { clusterChatScenario, clusterSetups } from "./cluster.ts";
+import {
+  CLUSTER_LOADS,
+  type ClusterLoad,
+  type ClusterRecord,
+  clusterTable,
+  lossWarnings,
+  parseInstanceCounts,
+  ratioTable,
+} from "./cluster_report.ts";
+import type { Fixture } from "./fixture.ts";
 
 const SCENARIOS = [
   "paced10",
@@ -63,8 +74,15 @@ const USAGE = `Usage: deno task bench [options]
                           info, /metrics on; rate limits raised as for every server
   --tuned                 Banter with round 1's tuned flags instead: --history-limit 0,
                           --log-level warning
-  --profile DIR           save V8 CPU profiles of Banter's paced and burst runs to DIR,
+  --profile DIR           save V8 CPU profiles of Banter's paced and burst runs (with --cluster:
+                          of the first instance of each setup) to DIR,
                           and split its idle memory into JS heap and the rest
+  --cluster               instead of the scenarios above: Banter embedded on one instance, then
+                          N instances in cluster mode on a nats-server this run starts, the
+                          paced clients spread over them round robin (--scenarios picks the
+                          loads: paced10,paced; default both)
+  --cluster-instances LIST instance counts for --cluster (default 1,2,3)
+  --no-embedded           --cluster without the embedded run
   --json FILE             also append the JSON lines to FILE
   --keep                  keep the temporary directory (certificates, configs, data)
   --help                  show this help`;
@@ -92,6 +110,7 @@ const STRING_FLAGS = [
   "server-args",
   "profile",
   "json",
+  "cluster-instances",
 ] as const;
 
 function positive(name: string, value: string | undefined, fallback: number): number {
@@ -159,6 +178,7 @@ export async function main(args: string[]): Promise<number> {
   let scenarios: Scenario[];
   let targets: ("banter" | PeerName)[];
   let options: ReturnType<typeof parse>;
+  let instanceCounts: number[];
   const parse = (a: string[]) =>
     parseArgs({
       args: a,
@@ -167,6 +187,8 @@ export async function main(args: string[]): Promise<number> {
         keep: { type: "boolean" },
         shipped: { type: "boolean" },
         tuned: { type: "boolean" },
+        cluster: { type: "boolean" },
+        "no-embedded": { type: "boolean" },
         help: { type: "boolean" },
       },
       strict: true,
@@ -182,7 +204,14 @@ export async function main(args: string[]): Promise<number> {
       throw new TypeError("Cannot use --shipped with --tuned: pick one configuration");
     }
     const int = (name: string, fallback: number) => Math.floor(positive(name, str(name), fallback));
-    scenarios = list("scenarios", str("scenarios"), SCENARIOS) ?? [...SCENARIOS];
+    const clusterFlags = ["cluster-instances", "no-embedded"].filter((f) => options[f]);
+    if (!options.cluster && clusterFlags.length > 0) {
+      throw new TypeError(`Cannot use --${clusterFlags[0]}: it needs --cluster`);
+    }
+    scenarios = options.cluster
+      ? list("scenarios", str("scenarios"), CLUSTER_LOADS) ?? [...CLUSTER_LOADS]
+      : list("scenarios", str("scenarios"), SCENARIOS) ?? [...SCENARIOS];
+    instanceCounts = parseInstanceCounts(str("cluster-instances") ?? "1,2,3");
     targets = list("targets", str("targets"), ["banter", ...PEER_NAMES] as const) ??
       ["banter", ...PEER_NAMES];
     const denoFlags = (str("deno-flags") ?? Deno.env.get("BANTER_BENCH_DENO_FLAGS") ?? "")
@@ -237,6 +266,15 @@ export async function main(args: string[]): Promise<number> {
     const info = await machine();
     await writeLine({ machine: info, settings });
     console.error(`bench: files in ${fixture.dir}`);
+    if (options.cluster) {
+      await runCluster(fixture, settings, {
+        loads: scenarios as ClusterLoad[],
+        counts: instanceCounts,
+        embedded: options["no-embedded"] !== true,
+        writeLine,
+      });
+      return 0;
+    }
     const peers = targets.filter((t): t is PeerName => t !== "banter");
     const { launchers: peerList, missing } = peerLaunchers(fixture, peers);
     for (const m of missing) console.error(`bench: ${m}`);
@@ -287,6 +325,51 @@ export async function main(args: string[]): Promise<number> {
     Deno.removeSignalListener("SIGTERM", onSignal);
   }
   return 0;
+}
+
+/** The `--cluster` run: every load on every setup, then the tables and any loss. */
+async function runCluster(
+  fixture: Fixture,
+  settings: BenchSettings,
+  plan: {
+    loads: ClusterLoad[];
+    counts: number[];
+    embedded: boolean;
+    writeLine: (value: unknown) => Promise<void>;
+  },
+): Promise<void> {
+  const records: ClusterRecord[] = [];
+  for (const load of plan.loads) {
+    for (const setup of clusterSetups(plan.counts, plan.embedded)) {
+      const name = setup.mode === "embedded" ? "embedded" : `cluster-${setup.instances}`;
+      console.error(`bench: ${load} on ${name} ...`);
+      const started = performance.now();
+      try {
+        const record = await clusterChatScenario(fixture, settings, setup, load);
+        records.push(record);
+        await plan.writeLine(record);
+      } catch (error) {
+        console.error(
+          `bench: ${load} on ${name} failed: ${error instanceof Error ? error.stack : error}`,
+        );
+        await plan.writeLine({
+          scenario: "cluster",
+          load,
+          target: name,
+          notes: [`failed: ${error instanceof Error ? error.message.split("\n")[0] : error}`],
+        });
+      }
+      console.error(
+        `bench: ${load} on ${name} took ${((performance.now() - started) / 1000).toFixed(1)} s`,
+      );
+    }
+  }
+  console.log("\n" + clusterTable(records));
+  const ratios = ratioTable(records);
+  if (ratios) console.log("\n" + ratios);
+  const notes = records.flatMap((r) => r.notes.map((n) => `- ${r.load}/${r.target}: ${n}`));
+  if (notes.length > 0) console.log("\nNotes:\n" + notes.join("\n"));
+  for (const warning of lossWarnings(records)) console.error(`bench: ${warning}`);
 }
 
 function runScenario(

@@ -113,8 +113,14 @@ export function banterLauncher(
   };
 }
 
-/** Sample the target, or say how it died. */
-async function sample(target: Target): Promise<ProcSample> {
+/**
+ * Sample a target's CPU time and memory, or say how it died.
+ *
+ * @param target A started server.
+ * @returns Its `/proc` reading.
+ * @throws {Error} When it has exited, with its exit status and last output.
+ */
+export async function sampleTarget(target: Target): Promise<ProcSample> {
   try {
     return await sampleProcess(target.pid);
   } catch (error) {
@@ -201,7 +207,7 @@ export async function chatScenario(
     ? await CpuProfiler.attach(target)
     : undefined;
   await profiler?.start();
-  const before = await sample(target);
+  const before = await sampleTarget(target);
   const genBefore = selfCpuMs();
   const startedAt = wallNow();
   const sendReport = plan.mode === "burst"
@@ -212,7 +218,7 @@ export async function chatScenario(
     quietMs: 2000,
     timeoutMs: plan.mode === "burst" ? 60_000 : 30_000,
   });
-  const after = await sample(target);
+  const after = await sampleTarget(target);
   const genAfter = selfCpuMs();
   const endedAt = wallNow();
   if (profiler) {
@@ -339,7 +345,7 @@ export async function idleScenario(
   // A second inspector session profiles the logins' CPU.
   const loginProfiler = inspector ? await CpuProfiler.attach(target) : undefined;
   await loginProfiler?.start();
-  const before = await sample(target);
+  const before = await sampleTarget(target);
   const genBefore = selfCpuMs();
   const started = performance.now();
   const login = await load.connect(plans(names, true, settings.idleRoomSize), {
@@ -347,7 +353,7 @@ export async function idleScenario(
     timeoutMs: 120_000,
     budgetMs: settings.idleBudgetMs,
   });
-  const loggedIn = await sample(target);
+  const loggedIn = await sampleTarget(target);
   const genLoggedIn = selfCpuMs();
   const loginWindow = performance.now() - started;
   const loginProfile = loginProfiler
@@ -361,7 +367,7 @@ export async function idleScenario(
     timeoutMs: 90_000,
     field: "bytesIn",
   });
-  const after = await sample(target);
+  const after = await sampleTarget(target);
   const notes = [...loginNotes(login), ...loginProfile];
   if (inspector && heapBefore && login.ok > 0) {
     const heapAfter = await inspector.heapUsage();
@@ -504,13 +510,13 @@ export async function stormScenario(
   const sending = chat.paced(settings.stormRate, 120_000);
   await new Promise((resolve) => setTimeout(resolve, 2000));
   const baseline = (await chat.stats({ reset: true })).histogram.summary();
-  const before = await sample(target);
+  const before = await sampleTarget(target);
   const genBefore = selfCpuMs();
   const login = await storm.connect(plans(stormers, false), {
     concurrency: settings.stormLogins,
     timeoutMs: 120_000,
   });
-  const after = await sample(target);
+  const after = await sampleTarget(target);
   const genAfter = selfCpuMs();
   const during = (await chat.stats({ reset: true })).histogram.summary();
   const cpu = cpuFigures(before, after, genBefore, genAfter, login.wallMs, 0);

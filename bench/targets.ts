@@ -27,6 +27,8 @@ export interface Target extends AsyncDisposable {
   readonly inspectPort?: number;
   /** How the load generator reaches it: TLS lines on `port`, or WebSockets there. @default "tls" */
   readonly transport?: "tls" | "websocket";
+  /** Port of Banter's /healthz and /metrics endpoint. */
+  readonly httpPort?: number;
   /** How it exited, once it has. */
   exitStatus(): Deno.CommandStatus | undefined;
   /** Last lines the server printed (also saved to `<run dir>/<name>-<pid>.log` on stop). */
@@ -245,6 +247,10 @@ export interface BanterOptions {
    * (history on in SQLite, log level `info`). @default false
    */
   tuned?: boolean;
+  /** Cluster mode: the NATS URLs for `--cluster` (each instance needs its own `dataDir`, made here). */
+  cluster?: string;
+  /** The target's name. @default "banter" ("banter-wss" with `websocket`) */
+  name?: string;
 }
 
 /**
@@ -264,8 +270,10 @@ export async function startBanter(fixture: Fixture, options: BanterOptions): Pro
   const data = await Deno.makeTempDir({ dir: fixture.dir, prefix: "data-" });
   const inspectPort = options.inspect ? freePort() : undefined;
   const webPort = options.websocket ? freePort() : 0;
+  const httpPort = freePort();
+  const name = options.name ?? (options.websocket ? "banter-wss" : "banter");
   const target = await spawnTarget({
-    name: options.websocket ? "banter-wss" : "banter",
+    name,
     dialect: "banter",
     logDir: fixture.dir,
     command: Deno.execPath(),
@@ -287,7 +295,10 @@ export async function startBanter(fixture: Fixture, options: BanterOptions): Pro
       ...["--login-queue", "20000", "--login-queue-per-address", "20000"],
       ...["--scrypt-log-n", String(options.scryptLogN), "--log-level", logLevel],
       // /metrics stays on, as in production, on a port of its own.
-      ...["--http-port", String(freePort())],
+      ...["--http-port", String(httpPort)],
+      ...(options.cluster === undefined
+        ? []
+        : ["--cluster", options.cluster, "--cluster-instance", `${name}-${httpPort}`]),
       // The web client is off unless the WebSocket target asks for it.
       ...["--web-port", String(webPort)],
       ...(options.serverArgs ?? []),
@@ -300,10 +311,34 @@ export async function startBanter(fixture: Fixture, options: BanterOptions): Pro
     env: { NO_COLOR: "1" },
   });
   const extra = {
+    httpPort,
     ...(inspectPort === undefined ? {} : { inspectPort }),
     ...(options.websocket ? { transport: "websocket" as const, port: webPort } : {}),
   };
   return Object.assign(target, extra);
+}
+
+/**
+ * Start Debian's `nats-server` with JetStream on a free loopback port, its
+ * store in a fresh directory under the run's directory (ready at its "Server
+ * is ready" line).
+ *
+ * @param fixture The run directory.
+ * @param executable Path of `nats-server`.
+ * @returns The running server; `port` is its client port.
+ */
+export async function startNatsServer(fixture: Fixture, executable: string): Promise<Target> {
+  const port = freePort();
+  const store = await Deno.makeTempDir({ dir: fixture.dir, prefix: "nats-" });
+  return await spawnTarget({
+    name: "nats-server",
+    dialect: "banter",
+    logDir: fixture.dir,
+    command: executable,
+    args: ["-js", "-sd", store, "-a", "127.0.0.1", "-p", String(port)],
+    ready: { pattern: /Server is ready/ },
+    port,
+  });
 }
 
 /**

@@ -95,6 +95,10 @@ export async function connectCluster(options: ClusterLinkOptions): Promise<Clust
     pingInterval: options.pingIntervalMs ?? CLUSTER_PING_INTERVAL_MS,
     maxPingOut: CLUSTER_MAX_PINGS_OUT,
     waitOnFirstConnect: false,
+    // Without this the client builds an Error (a stack trace) for every
+    // request and publish ack, in case it times out: 17 % of an instance's
+    // CPU in the cluster bench's profile (bench/RESULTS.md, "Cluster").
+    noAsyncTraces: true,
     ...(options.name === undefined ? {} : { name: options.name }),
   };
   if (options.credsFile !== undefined) {
