@@ -73,14 +73,9 @@ export async function main(args: string[]): Promise<number> {
     level: config.logLevel,
     ...(logs ? { sink: logs.sink } : {}),
   });
-  let server;
-  try {
-    server = await startServer(config);
-  } catch (error) {
-    console.error(`banter: ${startFailure(error, args)}`);
-    await resetLogging();
-    return TOOL_EXIT.failure;
-  }
+  // Listened for before the server starts: "Listening on" is logged
+  // inside startServer, and a SIGTERM right after it must stop it cleanly
+  // (exit 0), not kill it by the default action.
   const stop = new AbortController();
   let stopReason = "requested";
   const onSigint = () => {
@@ -93,6 +88,16 @@ export async function main(args: string[]): Promise<number> {
   };
   Deno.addSignalListener("SIGINT", onSigint);
   Deno.addSignalListener("SIGTERM", onSigterm);
+  let server;
+  try {
+    server = await startServer(config);
+  } catch (error) {
+    Deno.removeSignalListener("SIGINT", onSigint);
+    Deno.removeSignalListener("SIGTERM", onSigterm);
+    console.error(`banter: ${startFailure(error, args)}`);
+    await resetLogging();
+    return TOOL_EXIT.failure;
+  }
   const consoleDone = consoleWanted(config)
     ? (() => {
       const interactive = Deno.stdin.isTerminal();
@@ -116,7 +121,8 @@ export async function main(args: string[]): Promise<number> {
       });
     })()
     : undefined;
-  const shutdownAsked = new Promise<void>((resolve) => {
+  // A signal may have come while the server was starting.
+  const shutdownAsked = stop.signal.aborted ? Promise.resolve() : new Promise<void>((resolve) => {
     stop.signal.addEventListener("abort", () => resolve(), { once: true });
   });
   await Promise.race([shutdownAsked, server.closed]);
