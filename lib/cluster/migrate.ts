@@ -19,7 +19,8 @@
  * @module
  */
 import type { NatsConnection } from "@nats-io/transport-node";
-import { AUTH_KEYS, AuthEntries } from "./_auth_entries.ts";
+import { AuthEntries } from "./_auth_entries.ts";
+import { AUTH_KEYS } from "./kv_json_document.ts";
 import { mergeAccounts, mergeLockouts, mergeTokens, type RefusedAccount } from "./auth_merge.ts";
 import { ClusterChatState } from "./kv_chat_state.ts";
 import { MessageStream } from "./message_stream.ts";
