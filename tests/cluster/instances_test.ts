@@ -7,7 +7,7 @@ import { startNats } from "../_nats.ts";
 import { passwordOf, startTestServer, type TestServer } from "../_server.ts";
 import { spawnServerProcess } from "../_process.ts";
 import { tempDir, TestClient } from "../_helpers.ts";
-import { addClusterUsers } from "./_cluster_users.ts";
+import { addClusterUsers, userTask } from "./_cluster_users.ts";
 import { loginV2 } from "../e2e/_v2_client.ts";
 import type { LoginFrame, ServerFrame, TokenLoginFrame } from "../../lib/wire/protocol.ts";
 import type { ServerConfig } from "../../lib/server/settings.ts";
@@ -296,19 +296,11 @@ Deno.test("failed logins on different instances count together: the third locks 
 Deno.test("an account added with deno task user --cluster logs in on every instance", async () => {
   await using nats = await startNats();
   await using servers = await instances(nats.url, 2);
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["task", "--quiet", "user", "add", "erin", "--cluster", nats.url, "--scrypt-log-n", "10"],
-    cwd: new URL("../..", import.meta.url).pathname,
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-    env: { BANTER_DATA: "data" },
-  }).spawn();
-  const writer = child.stdin.getWriter();
-  await writer.write(new TextEncoder().encode(`${passwordOf("erin")}\n`));
-  await writer.close();
-  const added = await child.output();
-  equal(added.code, 0, new TextDecoder().decode(added.stderr));
+  const added = await userTask(
+    ["add", "erin", "--cluster", nats.url, "--scrypt-log-n", "10"],
+    `${passwordOf("erin")}\n`,
+  );
+  equal(added.code, 0, added.stderr);
   for (const server of servers.all) {
     // The instance sees the new account at its next check of the entry (before each login).
     const answer = await attempt(server.port, { username: "erin", password: passwordOf("erin") });
