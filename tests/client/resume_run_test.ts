@@ -5,7 +5,7 @@
  */
 import { deepEqual, equal } from "node:assert/strict";
 import type { ChatEvent, RoomMessage } from "../../lib/chat/message.ts";
-import { ChatClient, EXIT, GAP_WAIT_MS } from "../../lib/client/run.ts";
+import { EXIT, GAP_WAIT_MS } from "../../lib/client/run.ts";
 import type { ServerFrame } from "../../lib/wire/protocol.ts";
 import { FakeClock } from "../_fake_clock.ts";
 import { within } from "../_helpers.ts";

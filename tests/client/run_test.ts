@@ -1,5 +1,5 @@
 import { deepEqual, equal } from "node:assert/strict";
-import { ChatClient, type ClientIO, EXIT } from "../../lib/client/run.ts";
+import { ChatClient, EXIT } from "../../lib/client/run.ts";
 import { aliceClient, LOW, RecordingIO } from "./_stand_in.ts";
 import type { Connection } from "../../lib/net/connection.ts";
 import { listen, type TlsServer } from "../../lib/net/tls_server.ts";
