@@ -67,6 +67,27 @@ export class AuthEntries implements AsyncDisposable {
     });
   }
 
+  /**
+   * Change an entry by a merge into its text, with compare-and-set (the
+   * merge runs again on the newer text after a conflict).
+   *
+   * @param key The entry.
+   * @param merge Current text to the next text (`undefined`: no change) and counts.
+   * @returns What the last run of `merge` gave: the one written.
+   * @throws {RangeError} When the next text is over the servers' `max_payload`.
+   */
+  async merge<M extends { readonly text: string | undefined }>(
+    key: string,
+    merge: (current: string | undefined) => M,
+  ): Promise<M> {
+    let merged: M | undefined;
+    await this.update(key, (current) => {
+      merged = merge(current);
+      return merged.text;
+    });
+    return merged!;
+  }
+
   /** Stop following the bucket. */
   close(): Promise<void> {
     return this.#mirror.close();
