@@ -112,7 +112,7 @@ export const MAX_LOCKOUT_ENTRIES = 10_000;
  * beyond this the oldest unsaved ones are dropped. */
 export const MAX_UNSAVED_CHANGES = 10_000;
 /** The file format written; version 1 is still read. */
-const FILE_VERSION = 2;
+export const LOCKOUT_FILE_VERSION = 2;
 
 /** What a lock applies to: the account from the failing address, or the
  * address for every account. */
@@ -198,19 +198,21 @@ export interface LockoutOptions {
   writeFile?: (path: string, text: string) => Promise<void>;
 }
 
-interface Counter {
+/** A failure counter, as the lockout file holds it. */
+export interface LockoutCounter {
   /** Failures since the last lock or success. */
   failures: number;
   /** Locks so far: the step of the ladder the next lock uses. */
   level: number;
   /** End of the current lock (ms since the epoch); 0 when none. */
   lockedUntil: number;
+  /** The last failure (ms since the epoch). */
   lastFailure: number;
 }
 /** `pair` is keyed by {@linkcode pairKey}, `account` by the folded name
  * ({@linkcode foldUserName}), `ip` by {@linkcode addressGroup}. */
 type Table = "pair" | "account" | "ip";
-type Tables = Record<Table, Map<string, Counter>>;
+type Tables = Record<Table, Map<string, LockoutCounter>>;
 
 /** One slowed-down account's schedule of password checks. */
 interface Schedule {
@@ -267,7 +269,7 @@ export class Lockout {
     this.#clock = options.clock ?? systemClock;
     const format: JsonFormat<Tables> = {
       parse: parseTables,
-      serialise,
+      serialise: serialiseLockoutTables,
       invalid: (problem, errorOptions) =>
         new SyntaxError(`Cannot load lockout state from ${this.#path}: ${problem}`, errorOptions),
     };
@@ -682,14 +684,14 @@ export class Lockout {
     try {
       const result = await this.#file.update((current) => {
         this.#tables = current ?? emptyTables();
-        const before = serialise(this.#tables);
+        const before = serialiseLockoutTables(this.#tables);
         for (const unsaved of this.#unsaved) unsaved(this.#tables);
         // Forget stale records first, so a failure 24 h after the last one
         // starts its record (and ladder) afresh instead of reviving it.
         this.#prune(now);
         applied = { result: change(this.#tables, now) };
         this.#prune(now);
-        const changed = serialise(this.#tables) !== before;
+        const changed = serialiseLockoutTables(this.#tables) !== before;
         return { value: changed ? this.#tables : undefined, result: applied.result };
       });
       this.#unsaved = [];
@@ -741,7 +743,7 @@ function foldKey(table: Table, key: string): string {
 
 /** Two records of one name in different cases, as one: every failure
  * counts, the higher ladder step, the later lock and failure. */
-function merge(a: Counter, b: Counter): Counter {
+function merge(a: LockoutCounter, b: LockoutCounter): LockoutCounter {
   return {
     failures: a.failures + b.failures,
     level: Math.max(a.level, b.level),
@@ -751,7 +753,7 @@ function merge(a: Counter, b: Counter): Counter {
 }
 
 /** Count one failure for `key`, moving it to the most recent end. */
-function bump(table: Map<string, Counter>, key: string, now: number): Counter {
+function bump(table: Map<string, LockoutCounter>, key: string, now: number): LockoutCounter {
   const counter = table.get(key) ??
     { failures: 0, level: 0, lockedUntil: 0, lastFailure: now };
   counter.failures++;
@@ -793,9 +795,18 @@ function emptyTables(): Tables {
   return { pair: new Map(), account: new Map(), ip: new Map() };
 }
 
-function serialise(tables: Tables): string {
+/**
+ * A lockout file's text, as it is written: version
+ * {@linkcode LOCKOUT_FILE_VERSION}, each table in its map's order.
+ *
+ * @param tables The counters of each table.
+ * @returns The text.
+ */
+export function serialiseLockoutTables(
+  tables: Readonly<Record<Table, ReadonlyMap<string, Readonly<LockoutCounter>>>>,
+): string {
   return JSON.stringify({
-    version: FILE_VERSION,
+    version: LOCKOUT_FILE_VERSION,
     pairs: Object.fromEntries(tables.pair),
     accounts: Object.fromEntries(tables.account),
     ips: Object.fromEntries(tables.ip),
@@ -810,17 +821,17 @@ const FIELDS: Record<1 | 2, readonly [Table, string][]> = {
 };
 
 function parseTables(value: unknown): Tables | string {
-  if (!isRecord(value) || (value.version !== 1 && value.version !== FILE_VERSION)) {
-    return `expected {"version":${FILE_VERSION},"pairs":{...},"accounts":{...},"ips":{...}}`;
+  if (!isRecord(value) || (value.version !== 1 && value.version !== LOCKOUT_FILE_VERSION)) {
+    return `expected {"version":${LOCKOUT_FILE_VERSION},"pairs":{...},"accounts":{...},"ips":{...}}`;
   }
   const version = value.version;
   const tables = emptyTables();
   for (const [table, field] of FIELDS[version]) {
     const records = value[field];
     if (!isRecord(records)) return `"${field}" must be an object`;
-    const folded = new Map<string, Counter>();
+    const folded = new Map<string, LockoutCounter>();
     for (const [key, record] of Object.entries(records)) {
-      if (!isCounter(record)) {
+      if (!isLockoutCounter(record)) {
         return `"${field}" entry ${JSON.stringify(key.slice(0, 64))} is not a counter`;
       }
       const { failures, level, lockedUntil, lastFailure } = record;
@@ -843,7 +854,13 @@ function parseTables(value: unknown): Tables | string {
   return tables;
 }
 
-function isCounter(value: unknown): value is Counter {
+/**
+ * Whether `value` is a lockout file's counter: four non-negative safe integers.
+ *
+ * @param value A parsed record.
+ * @returns Whether it is one.
+ */
+export function isLockoutCounter(value: unknown): value is LockoutCounter {
   return isRecord(value) &&
     (["failures", "level", "lockedUntil", "lastFailure"] as const).every((k) =>
       Number.isSafeInteger(value[k]) && (value[k] as number) >= 0

@@ -48,7 +48,8 @@ export interface SessionTokensOptions {
   bindingOf?: (account: string) => string | undefined;
 }
 
-interface Entry {
+/** A session token as the token file holds it (keyed by the token's digest). */
+export interface TokenEntry {
   readonly account: string;
   /** {@linkcode tokenBinding} of the account when the token was issued. */
   readonly binding: string;
@@ -56,7 +57,8 @@ interface Entry {
   used: number;
 }
 
-const FILE_VERSION = 2;
+/** The token file format written; version 1 is still read (and holds no valid token). */
+export const TOKENS_FILE_VERSION = 2;
 
 /**
  * What a token is bound to besides its account id: a digest of the
@@ -87,8 +89,8 @@ export class SessionTokens {
 
   private constructor(source: string | JsonDocumentOpener, options: SessionTokensOptions) {
     const format: JsonFormat<Entries> = {
-      parse,
-      serialise,
+      parse: parseTokenFile,
+      serialise: serialiseTokens,
       invalid: (problem, errorOptions) =>
         new SyntaxError(
           `Cannot read session tokens: ${this.#document.description} ${
@@ -248,7 +250,7 @@ export class SessionTokens {
     await this.#writing;
   }
 
-  #expired(entry: Entry, now: number): boolean {
+  #expired(entry: TokenEntry, now: number): boolean {
     return now - entry.used >= this.#idleMs || now - entry.issued >= this.#maxAgeMs;
   }
 
@@ -281,10 +283,17 @@ export class SessionTokens {
   }
 }
 
-type Entries = Map<string, Entry>;
+type Entries = Map<string, TokenEntry>;
 
-function serialise(entries: Entries): string {
-  return JSON.stringify({ version: FILE_VERSION, tokens: Object.fromEntries(entries) }) + "\n";
+/**
+ * A token file's text, as it is written: version {@linkcode TOKENS_FILE_VERSION}.
+ *
+ * @param entries The tokens, by digest.
+ * @returns The text.
+ */
+export function serialiseTokens(entries: ReadonlyMap<string, Readonly<TokenEntry>>): string {
+  return JSON.stringify({ version: TOKENS_FILE_VERSION, tokens: Object.fromEntries(entries) }) +
+    "\n";
 }
 
 function digest(token: string): string {
@@ -296,13 +305,21 @@ function toBase64Url(bytes: Uint8Array): string {
     .replace(/=+$/, "");
 }
 
-/** A parsed token file, or what is wrong with it (to follow its name). */
-function parse(value: unknown): Entries | string {
+/**
+ * A parsed token file's tokens (none from a version 1 file: they were
+ * bound to the account id alone), or what is wrong with it, worded to
+ * follow its name ("is not a version 2 token file").
+ *
+ * @param value The file's parsed JSON.
+ * @returns The tokens by digest, or the problem.
+ */
+export function parseTokenFile(value: unknown): Map<string, TokenEntry> | string {
   const version = isRecord(value) ? value["version"] : undefined;
   if (
-    !isRecord(value) || (version !== 1 && version !== FILE_VERSION) || !isRecord(value["tokens"])
+    !isRecord(value) || (version !== 1 && version !== TOKENS_FILE_VERSION) ||
+    !isRecord(value["tokens"])
   ) {
-    return `is not a version ${FILE_VERSION} token file`;
+    return `is not a version ${TOKENS_FILE_VERSION} token file`;
   }
   const entries: Entries = new Map();
   // Version 1 tokens were bound to the account id alone: none is kept.

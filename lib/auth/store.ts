@@ -53,7 +53,8 @@ export const USER_ROLES: readonly UserRole[] = ["user", "admin"];
 export const CREDENTIALS_VERSION = 2;
 /** Random bytes in an account id (22 base64url characters). */
 export const ACCOUNT_ID_BYTES = 16;
-const ACCOUNT_ID = /^[A-Za-z0-9_-]{16,64}$/;
+/** An account id as the file holds it. */
+export const ACCOUNT_ID_PATTERN = /^[A-Za-z0-9_-]{16,64}$/;
 /** The user created when the file does not exist. */
 export const INITIAL_ADMIN = "admin";
 /** Random bytes in the initial admin password (20 base64url characters). */
@@ -210,7 +211,7 @@ export class CredentialStore {
           return known?.hash === hash ? known.id : this.#newId();
         });
       },
-      serialise,
+      serialise: serialiseCredentials,
       invalid: (problem, errorOptions) => new CredentialsError(this.#path, problem, errorOptions),
       unreadable: (error) => new CredentialsError(this.#path, error.message, { cause: error }),
     };
@@ -660,7 +661,9 @@ function parseEntry(
   if (!isRecord(entry)) return "expected an object with role and hash";
   const extra = Object.keys(entry).find((k) => !["id", "role", "hash"].includes(k));
   if (extra !== undefined) return `unexpected key ${quote(extra)}`;
-  if (entry.id !== undefined && (typeof entry.id !== "string" || !ACCOUNT_ID.test(entry.id))) {
+  if (
+    entry.id !== undefined && (typeof entry.id !== "string" || !ACCOUNT_ID_PATTERN.test(entry.id))
+  ) {
     return "id must be 16 to 64 characters of A-Z a-z 0-9 _ -";
   }
   if (typeof entry.hash !== "string" || entry.hash === "") {
@@ -685,7 +688,19 @@ function parseLegacyEntry(
   return { role: name === INITIAL_ADMIN ? "admin" : "user", hash };
 }
 
-function serialise(users: Users): string {
+/**
+ * A credentials file's text, as it is written: version
+ * {@linkcode CREDENTIALS_VERSION}, names sorted, two-space indent.
+ *
+ * @param users The accounts, by name.
+ * @returns The text.
+ */
+export function serialiseCredentials(
+  users: ReadonlyMap<
+    string,
+    { readonly id: string; readonly role: UserRole; readonly hash: string }
+  >,
+): string {
   const file = {
     version: CREDENTIALS_VERSION,
     users: Object.fromEntries(

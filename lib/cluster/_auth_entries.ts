@@ -9,20 +9,8 @@
 import { jetstream } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
+import { AUTH_BUCKET, DEFAULT_MAX_PAYLOAD } from "./kv_json_document.ts";
 import { KvMirror } from "./kv_mirror.ts";
-
-/** The bucket (the same name as `AUTH_BUCKET` of the accounts' KV store). */
-export const AUTH_BUCKET = "banter_auth";
-
-/** Its keys (as `AUTH_KEYS`). */
-export const AUTH_KEYS = {
-  credentials: "credentials",
-  lockouts: "lockouts",
-  tokens: "tokens",
-} as const;
-
-/** NATS's own default `max_payload`, when the server does not say. */
-const DEFAULT_MAX_PAYLOAD = 1024 * 1024;
 
 /** The auth bucket's entries, as text. */
 export class AuthEntries implements AsyncDisposable {
@@ -77,6 +65,27 @@ export class AuthEntries implements AsyncDisposable {
       }
       return next;
     });
+  }
+
+  /**
+   * Change an entry by a merge into its text, with compare-and-set (the
+   * merge runs again on the newer text after a conflict).
+   *
+   * @param key The entry.
+   * @param merge Current text to the next text (`undefined`: no change) and counts.
+   * @returns What the last run of `merge` gave: the one written.
+   * @throws {RangeError} When the next text is over the servers' `max_payload`.
+   */
+  async merge<M extends { readonly text: string | undefined }>(
+    key: string,
+    merge: (current: string | undefined) => M,
+  ): Promise<M> {
+    let merged: M | undefined;
+    await this.update(key, (current) => {
+      merged = merge(current);
+      return merged.text;
+    });
+    return merged!;
   }
 
   /** Stop following the bucket. */

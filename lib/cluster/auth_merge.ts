@@ -12,9 +12,27 @@
  *   (then the later failure); the cluster's on a tie.
  * - Web session tokens merge per token: one the cluster holds keeps its entry.
  *
+ * The texts are written by lib/auth's own serialisers and the token entries
+ * read by its parser; the account and lockout parsers here are stricter
+ * than the stores' (version 2 only: no legacy forms, no ids minted, no keys
+ * folded), so a migration refuses what a store would quietly rewrite.
+ *
  * @module
  */
 import { isRecord } from "../util/is_record.ts";
+import {
+  isLockoutCounter,
+  LOCKOUT_FILE_VERSION,
+  type LockoutCounter,
+  serialiseLockoutTables,
+} from "../auth/lockout.ts";
+import {
+  parseTokenFile,
+  serialiseTokens,
+  type TokenEntry,
+  TOKENS_FILE_VERSION,
+} from "../auth/session_tokens.ts";
+import { ACCOUNT_ID_PATTERN, CREDENTIALS_VERSION, serialiseCredentials } from "../auth/store.ts";
 import { validateUserName } from "../auth/user_name.ts";
 
 /** An account as `credentials.json` version 2 holds it. */
@@ -48,9 +66,6 @@ export interface LockoutsMerge {
   readonly already: number;
 }
 
-const ACCOUNT_ID = /^[A-Za-z0-9_-]{16,64}$/;
-const CREDENTIALS_VERSION = 2;
-const LOCKOUT_VERSION = 2;
 const LOCKOUT_TABLES = ["pairs", "accounts", "ips"] as const;
 
 /**
@@ -63,12 +78,7 @@ const LOCKOUT_TABLES = ["pairs", "accounts", "ips"] as const;
  */
 export function parseAccounts(text: string, where: string): Map<string, AccountRecord> {
   const bad = (why: string) => new SyntaxError(`Cannot read ${where}: ${why}`);
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    throw bad("it is not JSON");
-  }
+  const value = parseJson(text, bad);
   if (!isRecord(value) || value.version !== CREDENTIALS_VERSION || !isRecord(value.users)) {
     throw bad(`it is not a version ${CREDENTIALS_VERSION} credentials file`);
   }
@@ -77,7 +87,7 @@ export function parseAccounts(text: string, where: string): Map<string, AccountR
     const shown = JSON.stringify(name.slice(0, 40));
     if (validateUserName(name) !== undefined) throw bad(`user ${shown} has an invalid name`);
     if (
-      !isRecord(entry) || typeof entry.id !== "string" || !ACCOUNT_ID.test(entry.id) ||
+      !isRecord(entry) || typeof entry.id !== "string" || !ACCOUNT_ID_PATTERN.test(entry.id) ||
       (entry.role !== "user" && entry.role !== "admin") || typeof entry.hash !== "string" ||
       entry.hash === ""
     ) throw bad(`user ${shown} is not an account with id, role and hash`);
@@ -93,11 +103,7 @@ export function parseAccounts(text: string, where: string): Map<string, AccountR
  * @returns The text.
  */
 export function serialiseAccounts(accounts: Iterable<AccountRecord>): string {
-  const sorted = [...accounts].sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
-  const users = Object.fromEntries(
-    sorted.map(({ name, id, role, hash }) => [name, { id, role, hash }]),
-  );
-  return JSON.stringify({ version: CREDENTIALS_VERSION, users }, null, 2) + "\n";
+  return serialiseCredentials(new Map([...accounts].map((account) => [account.name, account])));
 }
 
 /**
@@ -151,12 +157,7 @@ export function mergeAccounts(
 }
 
 /** A lockout counter, as `lockout.json` holds it. */
-export interface LockoutCounter {
-  readonly failures: number;
-  readonly level: number;
-  readonly lockedUntil: number;
-  readonly lastFailure: number;
-}
+export type { LockoutCounter };
 
 /** The three tables of a version 2 lockout document. */
 export type LockoutTables = Record<(typeof LOCKOUT_TABLES)[number], Map<string, LockoutCounter>>;
@@ -171,15 +172,10 @@ export type LockoutTables = Record<(typeof LOCKOUT_TABLES)[number], Map<string, 
  */
 export function parseLockouts(text: string, where: string): LockoutTables {
   const bad = (why: string) => new SyntaxError(`Cannot read ${where}: ${why}`);
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    throw bad("it is not JSON");
-  }
-  if (!isRecord(value) || value.version !== LOCKOUT_VERSION) {
+  const value = parseJson(text, bad);
+  if (!isRecord(value) || value.version !== LOCKOUT_FILE_VERSION) {
     throw bad(
-      `it is not a version ${LOCKOUT_VERSION} lockout file (a server of this version writes one at its next failed login)`,
+      `it is not a version ${LOCKOUT_FILE_VERSION} lockout file (a server of this version writes one at its next failed login)`,
     );
   }
   const tables = { pairs: new Map(), accounts: new Map(), ips: new Map() } as LockoutTables;
@@ -187,7 +183,7 @@ export function parseLockouts(text: string, where: string): LockoutTables {
     const records = value[table];
     if (!isRecord(records)) throw bad(`"${table}" is not an object`);
     for (const [key, record] of Object.entries(records)) {
-      if (!isCounter(record)) {
+      if (!isLockoutCounter(record)) {
         throw bad(`"${table}" entry ${JSON.stringify(key.slice(0, 64))} is not a counter`);
       }
       const { failures, level, lockedUntil, lastFailure } = record;
@@ -206,13 +202,12 @@ export function parseLockouts(text: string, where: string): LockoutTables {
  */
 export function serialiseLockouts(tables: LockoutTables): string {
   const sorted = (table: Map<string, LockoutCounter>) =>
-    Object.fromEntries([...table].sort(([, a], [, b]) => a.lastFailure - b.lastFailure));
-  return JSON.stringify({
-    version: LOCKOUT_VERSION,
-    pairs: sorted(tables.pairs),
-    accounts: sorted(tables.accounts),
-    ips: sorted(tables.ips),
-  }) + "\n";
+    new Map([...table].sort(([, a], [, b]) => a.lastFailure - b.lastFailure));
+  return serialiseLockoutTables({
+    pair: sorted(tables.pairs),
+    account: sorted(tables.accounts),
+    ip: sorted(tables.ips),
+  });
 }
 
 /**
@@ -241,26 +236,23 @@ export function mergeLockouts(current: string | undefined, source: LockoutTables
   return { text: migrated === 0 ? undefined : serialiseLockouts(tables), migrated, already };
 }
 
+/** `text` parsed; `bad("it is not JSON")` when it is not JSON. */
+function parseJson(text: string, bad: (why: string) => SyntaxError): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw bad("it is not JSON");
+  }
+}
+
 /** Whether `a` is the later record: a later lock, else a later failure. */
 function later(a: LockoutCounter, b: LockoutCounter): boolean {
   if (a.lockedUntil !== b.lockedUntil) return a.lockedUntil > b.lockedUntil;
   return a.lastFailure > b.lastFailure;
 }
 
-function isCounter(value: unknown): value is LockoutCounter {
-  return isRecord(value) &&
-    (["failures", "level", "lockedUntil", "lastFailure"] as const).every((k) =>
-      Number.isSafeInteger(value[k]) && (value[k] as number) >= 0
-    );
-}
-
 /** A web session token as `tokens.json` holds it (keyed by the token's digest). */
-export interface TokenRecord {
-  readonly account: string;
-  readonly binding: string;
-  readonly issued: number;
-  readonly used: number;
-}
+export type TokenRecord = Readonly<TokenEntry>;
 
 /** What {@linkcode mergeTokens} did. */
 export interface TokensMerge {
@@ -269,9 +261,6 @@ export interface TokensMerge {
   readonly migrated: number;
   readonly already: number;
 }
-
-const TOKENS_VERSION = 2;
-const HEX_64 = /^[0-9a-f]{64}$/;
 
 /**
  * Parse a version 2 session token document.
@@ -283,24 +272,13 @@ const HEX_64 = /^[0-9a-f]{64}$/;
  */
 export function parseTokens(text: string, where: string): Map<string, TokenRecord> {
   const bad = (why: string) => new SyntaxError(`Cannot read ${where}: ${why}`);
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    throw bad("it is not JSON");
+  const value = parseJson(text, bad);
+  if (!isRecord(value) || value.version !== TOKENS_FILE_VERSION) {
+    throw bad(`it is not a version ${TOKENS_FILE_VERSION} token file`);
   }
-  if (!isRecord(value) || value.version !== TOKENS_VERSION || !isRecord(value.tokens)) {
-    throw bad(`it is not a version ${TOKENS_VERSION} token file`);
-  }
-  const tokens = new Map<string, TokenRecord>();
-  for (const [key, e] of Object.entries(value.tokens)) {
-    if (
-      !HEX_64.test(key) || !isRecord(e) || typeof e.account !== "string" ||
-      typeof e.binding !== "string" || !HEX_64.test(e.binding) ||
-      typeof e.issued !== "number" || typeof e.used !== "number"
-    ) throw bad("it holds an entry that is not a token");
-    tokens.set(key, { account: e.account, binding: e.binding, issued: e.issued, used: e.used });
-  }
+  // lib/auth's own reading; its problems read "is not ...", "holds ...".
+  const tokens = parseTokenFile(value);
+  if (typeof tokens === "string") throw bad(`it ${tokens}`);
   return tokens;
 }
 
@@ -329,7 +307,5 @@ export function mergeTokens(
       migrated++;
     }
   }
-  const text = JSON.stringify({ version: TOKENS_VERSION, tokens: Object.fromEntries(tokens) }) +
-    "\n";
-  return { text: migrated === 0 ? undefined : text, migrated, already };
+  return { text: migrated === 0 ? undefined : serialiseTokens(tokens), migrated, already };
 }

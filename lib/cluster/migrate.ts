@@ -19,7 +19,8 @@
  * @module
  */
 import type { NatsConnection } from "@nats-io/transport-node";
-import { AUTH_KEYS, AuthEntries } from "./_auth_entries.ts";
+import { AuthEntries } from "./_auth_entries.ts";
+import { AUTH_KEYS } from "./kv_json_document.ts";
 import { mergeAccounts, mergeLockouts, mergeTokens, type RefusedAccount } from "./auth_merge.ts";
 import { ClusterChatState } from "./kv_chat_state.ts";
 import { MessageStream } from "./message_stream.ts";
@@ -171,12 +172,10 @@ async function migrateAccounts(
   auth: AuthEntries,
   summary: MigrationSummary,
 ): Promise<Set<string>> {
-  let merge: ReturnType<typeof mergeAccounts> | undefined;
-  await auth.update(AUTH_KEYS.credentials, (current) => {
-    merge = mergeAccounts(current, source.accounts);
-    return merge.text;
-  });
-  const done = merge!;
+  const done = await auth.merge(
+    AUTH_KEYS.credentials,
+    (current) => mergeAccounts(current, source.accounts),
+  );
   summary.accounts.migrated = done.migrated.length;
   summary.accounts.already = done.already.length;
   summary.accounts.refused = done.refused.length;
@@ -198,13 +197,9 @@ async function migrateLockouts(
 ): Promise<void> {
   const lockouts = source.lockouts;
   if (lockouts === undefined) return;
-  let merge: ReturnType<typeof mergeLockouts> | undefined;
-  await auth.update(AUTH_KEYS.lockouts, (current) => {
-    merge = mergeLockouts(current, lockouts);
-    return merge.text;
-  });
-  summary.lockouts.migrated = merge!.migrated;
-  summary.lockouts.already = merge!.already;
+  const merge = await auth.merge(AUTH_KEYS.lockouts, (current) => mergeLockouts(current, lockouts));
+  summary.lockouts.migrated = merge.migrated;
+  summary.lockouts.already = merge.already;
 }
 
 /** Web sessions of the accounts the cluster holds (others could never be valid there). */
@@ -217,13 +212,9 @@ async function migrateTokens(
   const tokens = new Map([...source.tokens].filter(([, token]) => kept.has(token.account)));
   summary.tokens.refused = source.tokens.size - tokens.size;
   if (tokens.size === 0) return;
-  let merge: ReturnType<typeof mergeTokens> | undefined;
-  await auth.update(AUTH_KEYS.tokens, (current) => {
-    merge = mergeTokens(current, tokens);
-    return merge.text;
-  });
-  summary.tokens.migrated = merge!.migrated;
-  summary.tokens.already = merge!.already;
+  const merge = await auth.merge(AUTH_KEYS.tokens, (current) => mergeTokens(current, tokens));
+  summary.tokens.migrated = merge.migrated;
+  summary.tokens.already = merge.already;
 }
 
 /** Rooms and topics: a room the cluster has keeps its topic unless it has none. */

@@ -11,7 +11,8 @@
  */
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { DirectMessage, RoomMessage } from "../chat/message.ts";
-import { AUTH_KEYS, AuthEntries } from "./_auth_entries.ts";
+import { AuthEntries } from "./_auth_entries.ts";
+import { AUTH_KEYS } from "./kv_json_document.ts";
 import type { SourceMessage } from "./_history_reader.ts";
 import { type AccountRecord, parseAccounts, parseLockouts, parseTokens } from "./auth_merge.ts";
 import { ClusterChatState } from "./kv_chat_state.ts";

@@ -5,16 +5,33 @@
  *
  * @module
  */
-import type { ClientIO } from "../../lib/client/run.ts";
+import { ChatClient, type ClientIO } from "../../lib/client/run.ts";
 import type { Connection } from "../../lib/net/connection.ts";
 import { listen, type TlsServer } from "../../lib/net/tls_server.ts";
-import type { Random } from "../../lib/util/clock.ts";
+import type { Clock, Random } from "../../lib/util/clock.ts";
 import { LineReader } from "../../lib/wire/framing.ts";
 import { encodeFrame, type ServerFrame } from "../../lib/wire/protocol.ts";
 import { testPki, within } from "../_helpers.ts";
 
 /** No jitter: each backoff delay is half its ceiling (500 ms, 1000 ms, ...). */
 export const LOW: Random = { float: () => 0, bytes: (n) => new Uint8Array(n) };
+
+/**
+ * A chat client logging in as alice to a stand-in on `port`, trusting the
+ * test CA, without jitter, giving up after two reconnects.
+ */
+export async function aliceClient(port: number, clock: Clock, io: ClientIO): Promise<ChatClient> {
+  const p = await testPki();
+  return new ChatClient({
+    connect: { hostname: "localhost", port, caCerts: [p.ca.cert] },
+    io,
+    random: LOW,
+    clock,
+    username: "alice",
+    password: "irrelevant password",
+    maxReconnects: 2,
+  });
+}
 
 /** What the client tells its user, with a way to wait for a line. */
 export class RecordingIO implements ClientIO {

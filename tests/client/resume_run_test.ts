@@ -5,11 +5,18 @@
  */
 import { deepEqual, equal } from "node:assert/strict";
 import type { ChatEvent, RoomMessage } from "../../lib/chat/message.ts";
-import { ChatClient, EXIT, GAP_WAIT_MS } from "../../lib/client/run.ts";
+import { EXIT, GAP_WAIT_MS } from "../../lib/client/run.ts";
 import type { ServerFrame } from "../../lib/wire/protocol.ts";
 import { FakeClock } from "../_fake_clock.ts";
-import { testPki, within } from "../_helpers.ts";
-import { LOW, RecordingIO, standIn, type StandInPeer, untilEnd, welcomeV2 } from "./_stand_in.ts";
+import { within } from "../_helpers.ts";
+import {
+  aliceClient,
+  RecordingIO,
+  standIn,
+  type StandInPeer,
+  untilEnd,
+  welcomeV2,
+} from "./_stand_in.ts";
 
 /** Records the chat events too. */
 class EventsIO extends RecordingIO {
@@ -44,19 +51,6 @@ async function nextRequest(peer: StandInPeer): Promise<Record<string, unknown> |
   return undefined;
 }
 
-async function chatClient(port: number, clock: FakeClock, io: EventsIO): Promise<ChatClient> {
-  const p = await testPki();
-  return new ChatClient({
-    connect: { hostname: "localhost", port, caCerts: [p.ca.cert] },
-    io,
-    random: LOW,
-    clock,
-    username: "alice",
-    password: "irrelevant password",
-    maxReconnects: 2,
-  });
-}
-
 Deno.test("a resumed replay that left lines out is held while they are asked for, and shown with what came once GAP_WAIT_MS pass", async () => {
   const asked = Promise.withResolvers<Record<string, unknown> | undefined>();
   const heard: (Record<string, unknown> | undefined)[] = [];
@@ -76,7 +70,7 @@ Deno.test("a resumed replay that left lines out is held while they are asked for
   });
   const clock = new FakeClock();
   const io = new EventsIO();
-  const chat = await chatClient(server.port, clock, io);
+  const chat = await aliceClient(server.port, clock, io);
   const dropped = io.next(/reconnecting/);
   const running = chat.run();
   chat.say("hi", "lobby");

@@ -1,6 +1,6 @@
 import { deepEqual, equal } from "node:assert/strict";
-import { ChatClient, type ClientIO, EXIT } from "../../lib/client/run.ts";
-import { LOW, RecordingIO } from "./_stand_in.ts";
+import { ChatClient, EXIT } from "../../lib/client/run.ts";
+import { aliceClient, LOW, RecordingIO } from "./_stand_in.ts";
 import type { Connection } from "../../lib/net/connection.ts";
 import { listen, type TlsServer } from "../../lib/net/tls_server.ts";
 import { LineReader } from "../../lib/wire/framing.ts";
@@ -46,19 +46,6 @@ async function dropsTheFirst(): Promise<{ server: TlsServer; connections: () => 
   return { server, connections: () => connections };
 }
 
-async function client(port: number, clock: FakeClock, io: ClientIO): Promise<ChatClient> {
-  const p = await testPki();
-  return new ChatClient({
-    connect: { hostname: "localhost", port, caCerts: [p.ca.cert] },
-    io,
-    random: LOW,
-    clock,
-    username: "alice",
-    password: "irrelevant password",
-    maxReconnects: 2,
-  });
-}
-
 /**
  * A client on a fake clock whose first connection the server drops: resolves
  * once the client has said it will reconnect.
@@ -67,7 +54,7 @@ async function droppedOnce() {
   const { server, connections } = await dropsTheFirst();
   const clock = new FakeClock();
   const io = new RecordingIO();
-  const chat = await client(server.addr.port, clock, io);
+  const chat = await aliceClient(server.addr.port, clock, io);
   const dropped = io.next(/reconnecting/);
   const running = chat.run();
   await dropped;
@@ -175,7 +162,7 @@ Deno.test("a first login answered bye busy is retried after the backoff on the c
   await using s = await busyServer((n) => n === 1 ? "busy at login" : "welcome");
   const clock = new FakeClock();
   const io = new RecordingIO();
-  const chat = await client(s.server.addr.port, clock, io);
+  const chat = await aliceClient(s.server.addr.port, clock, io);
   const told = io.next(/retrying/);
   const running = chat.run();
   chat.quit(); // as scripted input does at its end: "end" waits for the login
@@ -196,7 +183,7 @@ Deno.test("a server that stays busy before the first login is retried maxReconne
   await using s = await busyServer(() => "busy at once");
   const clock = new FakeClock();
   const io = new RecordingIO();
-  const chat = await client(s.server.addr.port, clock, io);
+  const chat = await aliceClient(s.server.addr.port, clock, io);
   const first = io.next(/retrying in 1 s/);
   const running = chat.run();
   await first;
@@ -271,7 +258,7 @@ Deno.test("the client speaks version 2 when the server lists it, else falls back
   for (const [versions, expected] of [[[1, 2], 2], [undefined, 1]] as const) {
     const stand = await recordsHello(versions === undefined ? undefined : [...versions]);
     try {
-      const chat = await client(stand.server.addr.port, new FakeClock(), new RecordingIO());
+      const chat = await aliceClient(stand.server.addr.port, new FakeClock(), new RecordingIO());
       chat.say("hi", "dev");
       chat.say("end");
       equal(await within(chat.run(), 5000, "the client to exit"), EXIT.ok);

@@ -1,6 +1,7 @@
 /**
  * Accounts for cluster tests, made where cluster-mode servers read them:
- * the `banter_auth` KV bucket, with the test password of each name.
+ * the `banter_auth` KV bucket, with the test password of each name; and
+ * `deno task user` run as an admin runs it.
  *
  * @module
  */
@@ -46,4 +47,33 @@ export async function addClusterUsers(
   } finally {
     await nc.close();
   }
+}
+
+/**
+ * `deno task user ARGS` in the repository as an admin runs it (the real
+ * task, in its own process), `input` on stdin.
+ *
+ * @param args The task's arguments, e.g. `["add", "erin", "--cluster", url]`.
+ * @param input Standard input (a password line).
+ * @returns Its exit code and output.
+ */
+export async function userTask(
+  args: string[],
+  input = "",
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["task", "--quiet", "user", ...args],
+    cwd: new URL("../..", import.meta.url).pathname,
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+    // Keep the tester's BANTER_* settings out of it.
+    env: { BANTER_DATA: "data" },
+  }).spawn();
+  const writer = child.stdin.getWriter();
+  await writer.write(new TextEncoder().encode(input));
+  await writer.close();
+  const { code, stdout, stderr } = await child.output();
+  const decoder = new TextDecoder();
+  return { code, stdout: decoder.decode(stdout), stderr: decoder.decode(stderr) };
 }

@@ -12,7 +12,7 @@ import { addClusterUsers } from "./_cluster_users.ts";
 import { type ServerProcess, startServerProcess } from "../_process.ts";
 import { type ClientProcess, startClient } from "../_client_process.ts";
 import { tempDir, WAIT_MS, within } from "../_helpers.ts";
-import { loginV2 } from "../e2e/_v2_client.ts";
+import { loginV2, type V2Login } from "../e2e/_v2_client.ts";
 
 /** Numbered lines bob sends: before the kill, while ann is away, after she is back. */
 const BEFORE = 10;
@@ -139,6 +139,50 @@ function relayTo(port: number): Relay {
   };
 }
 
+/** What bob has heard ann say in the lobby, in order. */
+function heardFromAnn(bob: V2Login): string[] {
+  return bob.client.received.flatMap((f) =>
+    f.type === "message" && f.from === "ann" ? [f.text] : []
+  );
+}
+
+/** Ann through a relay to A (B as her second `--host`), bob on B, and a line of his she saw. */
+interface RelayedAnn extends AsyncDisposable {
+  cluster: TwoInstances;
+  relay: Relay;
+  ann: ClientProcess;
+  bob: V2Login;
+  /** `127.0.0.1:PORT` of B. */
+  b: string;
+}
+
+async function relayedAnn(): Promise<RelayedAnn> {
+  const stack = new AsyncDisposableStack();
+  try {
+    const cluster = stack.use(await twoInstances());
+    const relay = stack.use(relayTo(cluster.a.port));
+    const b = `127.0.0.1:${cluster.b.port}`;
+    const ann = stack.use(annOn(cluster.ca, relay.address, b));
+    await ann.waitFor(`Logged in as ann on ${relay.address}`);
+    const bob = stack.use(await loginV2(cluster.b.port, "bob"));
+    await bob.client.send({ type: "say", room: "lobby", text: "hi ann", id: "1" });
+    await ann.waitFor("<bob> hi ann");
+    const moved = stack.move();
+    return { cluster, relay, ann, bob, b, [Symbol.asyncDispose]: () => moved.disposeAsync() };
+  } catch (error) {
+    await stack.disposeAsync();
+    throw error;
+  }
+}
+
+/** Ann says "after" on B; bob hears `first`, then it, and ann sees it. */
+async function afterwards(ann: ClientProcess, bob: V2Login, first: string): Promise<void> {
+  await ann.write("after\n");
+  await bob.client.until((f) => f.type === "message" && f.text === "after");
+  await ann.waitFor("<ann> after");
+  deepEqual(heardFromAnn(bob), [first, "after"]);
+}
+
 Deno.test("the real client on an instance killed with -9 reconnects to the other --host by itself: every line of the chat once, in order, then it chats there", async () => {
   await using cluster = await twoInstances();
   const { a: instanceA, b: instanceB } = cluster;
@@ -199,10 +243,7 @@ Deno.test("the real client on an instance killed with -9 reconnects to the other
   // Ann chats on B now: bob hears what she typed while away, then this, once each.
   await ann.write("back on b\n");
   await bob.client.until((f) => f.type === "message" && f.text === "back on b");
-  const heard = bob.client.received.flatMap((f) =>
-    f.type === "message" && f.from === "ann" ? [f.text] : []
-  );
-  deepEqual(heard, ["typed while away", "back on b"]);
+  deepEqual(heardFromAnn(bob), ["typed while away", "back on b"]);
   // Cat's presence, written by the killed instance, ages out.
   const gone = await dan.client.until((f) => f.type === "presence" && f.user === "cat");
   equal(gone.type === "presence" && gone.online, false);
@@ -223,14 +264,8 @@ Deno.test("the real client on an instance killed with -9 reconnects to the other
 });
 
 Deno.test("a line the killed instance never read is sent again on the other instance, once", async () => {
-  await using cluster = await twoInstances();
-  await using relay = relayTo(cluster.a.port);
-  const b = `127.0.0.1:${cluster.b.port}`;
-  await using ann = annOn(cluster.ca, relay.address, b);
-  await ann.waitFor(`Logged in as ann on ${relay.address}`);
-  await using bob = await loginV2(cluster.b.port, "bob");
-  await bob.client.send({ type: "say", room: "lobby", text: "hi ann", id: "1" });
-  await ann.waitFor("<bob> hi ann");
+  await using chat = await relayedAnn();
+  const { cluster, relay, ann, bob, b } = chat;
   // Ann's line leaves her client, and A dies before reading it.
   const dropped = relay.hold("up");
   await ann.write("lost on a\n");
@@ -239,25 +274,13 @@ Deno.test("a line the killed instance never read is sent again on the other inst
   await cluster.a.status;
   await ann.waitFor(new RegExp(`-- Reconnected to ${RegExp.escape(b)} after \\d+s`));
   await ann.waitFor("1 line sent again: the server had not stored it when the connection was lost");
-  await ann.write("after\n");
-  await bob.client.until((f) => f.type === "message" && f.text === "after");
-  await ann.waitFor("<ann> after");
-  const heard = bob.client.received.flatMap((f) =>
-    f.type === "message" && f.from === "ann" ? [f.text] : []
-  );
-  deepEqual(heard, ["lost on a", "after"]);
+  await afterwards(ann, bob, "lost on a");
   equal(ann.output().split("<ann> lost on a").length - 1, 1, ann.output());
 });
 
 Deno.test("a line the killed instance stored but never confirmed is not sent again", async () => {
-  await using cluster = await twoInstances();
-  await using relay = relayTo(cluster.a.port);
-  const b = `127.0.0.1:${cluster.b.port}`;
-  await using ann = annOn(cluster.ca, relay.address, b);
-  await ann.waitFor(`Logged in as ann on ${relay.address}`);
-  await using bob = await loginV2(cluster.b.port, "bob");
-  await bob.client.send({ type: "say", room: "lobby", text: "hi ann", id: "1" });
-  await ann.waitFor("<bob> hi ann");
+  await using chat = await relayedAnn();
+  const { cluster, relay, ann, bob, b } = chat;
   // A stores ann's line (bob hears it), but its ack and echo never reach her.
   const dropped = relay.hold("down");
   await ann.write("stored on a\n");
@@ -268,13 +291,7 @@ Deno.test("a line the killed instance stored but never confirmed is not sent aga
   await ann.waitFor(new RegExp(`-- Reconnected to ${RegExp.escape(b)} after \\d+s`));
   // The replay on B shows it to her, once.
   await ann.waitFor("<ann> stored on a");
-  await ann.write("after\n");
-  await bob.client.until((f) => f.type === "message" && f.text === "after");
-  await ann.waitFor("<ann> after");
-  const heard = bob.client.received.flatMap((f) =>
-    f.type === "message" && f.from === "ann" ? [f.text] : []
-  );
-  deepEqual(heard, ["stored on a", "after"]);
+  await afterwards(ann, bob, "stored on a");
   equal(ann.output().split("<ann> stored on a").length - 1, 1, ann.output());
   ok(!/sent again|Not known/.test(ann.output()), ann.output());
 });

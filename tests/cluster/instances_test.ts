@@ -7,9 +7,9 @@ import { startNats } from "../_nats.ts";
 import { passwordOf, startTestServer, type TestServer } from "../_server.ts";
 import { spawnServerProcess } from "../_process.ts";
 import { tempDir, TestClient } from "../_helpers.ts";
-import { addClusterUsers } from "./_cluster_users.ts";
+import { addClusterUsers, userTask } from "./_cluster_users.ts";
 import { loginV2 } from "../e2e/_v2_client.ts";
-import type { ServerFrame } from "../../lib/wire/protocol.ts";
+import type { LoginFrame, ServerFrame, TokenLoginFrame } from "../../lib/wire/protocol.ts";
 import type { ServerConfig } from "../../lib/server/settings.ts";
 
 type Message = Extract<ServerFrame, { type: "message" }>;
@@ -31,6 +31,20 @@ async function instances(
       for (const server of [...all].reverse()) await server[Symbol.asyncDispose]();
     },
   };
+}
+
+/** A login frame's fields: a password (maybe asking for a token), or a token. */
+type Login = Omit<LoginFrame, "type"> | Omit<TokenLoginFrame, "type">;
+
+/** One login attempt on `port`: the answer frame (auth_failed, welcome or bye). */
+async function attempt(port: number, login: Login): Promise<ServerFrame> {
+  await using client = await TestClient.connect(port);
+  await client.send({ type: "hello", version: 2 });
+  await client.until((f) => f.type === "auth");
+  await client.send({ type: "login", ...login });
+  return await client.until((f) =>
+    f.type === "auth_failed" || f.type === "welcome" || f.type === "bye"
+  );
 }
 
 Deno.test("clients on three instances chat as one room, every receiver in the same order", async () => {
@@ -121,14 +135,9 @@ Deno.test("a ban on one instance closes the user's sessions on the others, and e
   }
   // A later login on any instance is refused: the ban is in the shared bucket.
   for (const server of [b, c]) {
-    const client = await server.client();
-    await client.send({ type: "hello", version: 2 });
-    await client.until((f) => f.type === "auth");
-    await client.send({ type: "login", username: "bob", password: passwordOf("bob") });
-    const bye = await client.until((f) => f.type === "bye" || f.type === "welcome");
+    const bye = await attempt(server.port, { username: "bob", password: passwordOf("bob") });
     equal(bye.type, "bye");
     equal(bye.type === "bye" && bye.code, "banned");
-    await client[Symbol.asyncDispose]();
   }
 });
 
@@ -263,24 +272,13 @@ Deno.test("/healthz names the NATS link and /metrics has the cluster figures", a
   equal(Number(/^banter_cluster_link_up (\S+)$/m.exec((await get("/metrics")).text)?.[1]), 0);
 });
 
-/** One login attempt on `port`: the answer frame (auth_failed, welcome or bye). */
-async function attempt(port: number, user: string, password: string): Promise<ServerFrame> {
-  await using client = await TestClient.connect(port);
-  await client.send({ type: "hello", version: 2 });
-  await client.until((f) => f.type === "auth");
-  await client.send({ type: "login", username: user, password });
-  return await client.until((f) =>
-    f.type === "auth_failed" || f.type === "welcome" || f.type === "bye"
-  );
-}
-
 Deno.test("failed logins on different instances count together: the third locks the account on every instance", async () => {
   await using nats = await startNats();
   await using servers = await instances(nats.url, 3);
   const [a, b, c] = servers.all as [TestServer, TestServer, TestServer];
   const answers = [];
   for (const server of [a, b, c]) {
-    answers.push(await attempt(server.port, "dan", "wrong password 1"));
+    answers.push(await attempt(server.port, { username: "dan", password: "wrong password 1" }));
   }
   deepEqual(answers.map((f) => f.type === "auth_failed" && f.reason), [
     "invalid",
@@ -288,32 +286,24 @@ Deno.test("failed logins on different instances count together: the third locks 
     "invalid",
   ]); // The third failure, wherever it was made, locked the name from this address:
   // the right password on the first instance is refused for the lock's time left.
-  const locked = await attempt(a.port, "dan", passwordOf("dan"));
+  const locked = await attempt(a.port, { username: "dan", password: passwordOf("dan") });
   equal(locked.type === "auth_failed" && locked.reason, "locked", JSON.stringify(locked));
   ok(locked.type === "auth_failed" && locked.retry_after_ms! > 0);
   // Another account is not affected.
-  equal((await attempt(b.port, "cat", passwordOf("cat"))).type, "welcome");
+  equal((await attempt(b.port, { username: "cat", password: passwordOf("cat") })).type, "welcome");
 });
 
 Deno.test("an account added with deno task user --cluster logs in on every instance", async () => {
   await using nats = await startNats();
   await using servers = await instances(nats.url, 2);
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["task", "--quiet", "user", "add", "erin", "--cluster", nats.url, "--scrypt-log-n", "10"],
-    cwd: new URL("../..", import.meta.url).pathname,
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-    env: { BANTER_DATA: "data" },
-  }).spawn();
-  const writer = child.stdin.getWriter();
-  await writer.write(new TextEncoder().encode(`${passwordOf("erin")}\n`));
-  await writer.close();
-  const added = await child.output();
-  equal(added.code, 0, new TextDecoder().decode(added.stderr));
+  const added = await userTask(
+    ["add", "erin", "--cluster", nats.url, "--scrypt-log-n", "10"],
+    `${passwordOf("erin")}\n`,
+  );
+  equal(added.code, 0, added.stderr);
   for (const server of servers.all) {
     // The instance sees the new account at its next check of the entry (before each login).
-    const answer = await attempt(server.port, "erin", passwordOf("erin"));
+    const answer = await attempt(server.port, { username: "erin", password: passwordOf("erin") });
     equal(answer.type, "welcome", JSON.stringify(answer));
   }
 });
@@ -322,25 +312,12 @@ Deno.test("a session token issued by one instance logs in on another (a browser 
   await using nats = await startNats();
   await using servers = await instances(nats.url, 2);
   const [a, b] = servers.all as [TestServer, TestServer];
-  let token: string;
-  {
-    await using first = await TestClient.connect(a.port);
-    await first.send({ type: "hello", version: 2 });
-    await first.until((f) => f.type === "auth");
-    await first.send({
-      type: "login",
-      username: "ann",
-      password: passwordOf("ann"),
-      want_token: true,
-    });
-    const welcome = await first.until((f) => f.type === "welcome");
-    ok(welcome.type === "welcome" && welcome.token !== undefined);
-    token = welcome.token;
-  }
-  await using again = await TestClient.connect(b.port);
-  await again.send({ type: "hello", version: 2 });
-  await again.until((f) => f.type === "auth");
-  await again.send({ type: "login", username: "ann", token });
-  const answer = await again.until((f) => f.type === "welcome" || f.type === "auth_failed");
+  const welcome = await attempt(a.port, {
+    username: "ann",
+    password: passwordOf("ann"),
+    want_token: true,
+  });
+  ok(welcome.type === "welcome" && welcome.token !== undefined, JSON.stringify(welcome));
+  const answer = await attempt(b.port, { username: "ann", token: welcome.token });
   equal(answer.type, "welcome", JSON.stringify(answer));
 });

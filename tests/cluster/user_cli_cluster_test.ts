@@ -16,27 +16,7 @@ import { FakeClock } from "../_fake_clock.ts";
 import { systemRandom } from "../../lib/util/clock.ts";
 import { startNats } from "../_nats.ts";
 import { GOOD_PASSWORD } from "../auth/_helpers.ts";
-
-const ROOT = new URL("../..", import.meta.url).pathname;
-
-/** `deno task user ARGS` in the repository, `input` on stdin. */
-async function task(args: string[], input = "") {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["task", "--quiet", "user", ...args],
-    cwd: ROOT,
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-    // Keep the tester's BANTER_* settings out of it.
-    env: { BANTER_DATA: "data" },
-  }).spawn();
-  const writer = child.stdin.getWriter();
-  await writer.write(new TextEncoder().encode(input));
-  await writer.close();
-  const { code, stdout, stderr } = await child.output();
-  const decoder = new TextDecoder();
-  return { code, stdout: decoder.decode(stdout), stderr: decoder.decode(stderr) };
-}
+import { userTask } from "./_cluster_users.ts";
 
 /** One instance's accounts on the cluster, on its own connection. */
 async function instanceOn(url: string) {
@@ -66,7 +46,7 @@ async function instanceOn(url: string) {
 
 Deno.test("deno task user add --cluster writes the cluster's accounts, and an instance logs the user in", async () => {
   await using nats = await startNats();
-  const add = await task(
+  const add = await userTask(
     ["add", "frank", "--cluster", nats.url, "--scrypt-log-n", "10"],
     `${GOOD_PASSWORD}\n`,
   );
@@ -93,7 +73,7 @@ Deno.test("deno task user add --cluster writes the cluster's accounts, and an in
     "i.one",
     JSON.stringify({ instance: "one", users: [{ account: frank.id, name: "frank" }] }),
   );
-  const list = await task(["list", "--cluster", nats.url]);
+  const list = await userTask(["list", "--cluster", nats.url]);
   equal(list.code, TOOL_EXIT.ok, list.stderr);
   const rows = list.stdout.trim().split("\n").map((line) => line.split(/ {2,}/));
   deepEqual(rows.slice(0, 3), [
@@ -104,7 +84,7 @@ Deno.test("deno task user add --cluster writes the cluster's accounts, and an in
   match(list.stdout, /^\(cluster: ONLINE counts the instances a user is logged in on/m);
 
   // And a change by the CLI reaches the running instance.
-  const removed = await task(["remove", "frank", "--cluster", nats.url]);
+  const removed = await userTask(["remove", "frank", "--cluster", nats.url]);
   equal(removed.code, TOOL_EXIT.ok, removed.stderr);
   const after = await instance.auth.login({
     username: "frank",
@@ -118,7 +98,7 @@ Deno.test("deno task user --cluster with NATS unreachable says so in one line an
   await using nats = await startNats();
   const url = nats.url;
   await nats.kill();
-  const run = await task(["list", "--cluster", url]);
+  const run = await userTask(["list", "--cluster", url]);
   equal(run.code, TOOL_EXIT.failure);
   equal(run.stdout, "");
   match(run.stderr, /^user: Cannot connect to the cluster at nats:\/\/127\.0\.0\.1:\d+: .+\n$/);
@@ -150,7 +130,7 @@ Deno.test("deno task user grants the network only with --cluster, and only its s
 });
 
 Deno.test("deno task user with a --cluster that is not a NATS URL is a usage error", async () => {
-  const run = await task(["list", "--cluster", "http://example.com"]);
+  const run = await userTask(["list", "--cluster", "http://example.com"]);
   equal(run.code, TOOL_EXIT.usage);
   match(
     run.stderr,
@@ -161,12 +141,12 @@ Deno.test("deno task user with a --cluster that is not a NATS URL is a usage err
 Deno.test("deno task user passwd, role and locks --cluster work on the cluster's entries", async () => {
   await using nats = await startNats();
   const cluster = ["--cluster", nats.url, "--scrypt-log-n", "10"];
-  equal((await task(["add", "gail", ...cluster], `${GOOD_PASSWORD}\n`)).code, TOOL_EXIT.ok);
-  const passwd = await task(["passwd", "gail", ...cluster], "amber meadow 31\n");
+  equal((await userTask(["add", "gail", ...cluster], `${GOOD_PASSWORD}\n`)).code, TOOL_EXIT.ok);
+  const passwd = await userTask(["passwd", "gail", ...cluster], "amber meadow 31\n");
   equal(passwd.code, TOOL_EXIT.ok, passwd.stderr);
-  const role = await task(["role", "gail", "admin", ...cluster]);
+  const role = await userTask(["role", "gail", "admin", ...cluster]);
   deepEqual([role.code, role.stdout], [TOOL_EXIT.ok, `Set role of "gail" to admin\n`]);
-  const locks = await task(["locks", ...cluster]);
+  const locks = await userTask(["locks", ...cluster]);
   deepEqual([locks.code, locks.stdout], [TOOL_EXIT.ok, "No locks in force\n"]);
 
   await using instance = await instanceOn(nats.url);
