@@ -7,9 +7,8 @@
  * @module
  */
 import { jetstream } from "@nats-io/jetstream";
-import { Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { AUTH_BUCKET, DEFAULT_MAX_PAYLOAD } from "./kv_json_document.ts";
+import { AUTH_BUCKET, createAuthBucket, DEFAULT_MAX_PAYLOAD } from "./kv_json_document.ts";
 import { KvMirror } from "./kv_mirror.ts";
 
 /** The auth bucket's entries, as text. */
@@ -30,7 +29,7 @@ export class AuthEntries implements AsyncDisposable {
    * @returns The entries.
    */
   static async open(nc: NatsConnection, replicas: number): Promise<AuthEntries> {
-    const kv = await new Kvm(nc).create(AUTH_BUCKET, { history: 1, replicas });
+    const kv = await createAuthBucket(nc, replicas);
     const mirror = await KvMirror.open(kv, {
       js: jetstream(nc),
       decode: (bytes) => new TextDecoder("utf-8", { fatal: true }).decode(bytes),

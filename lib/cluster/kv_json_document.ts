@@ -297,17 +297,25 @@ export interface AuthBucket extends AsyncDisposable {
  * @returns The bucket.
  * @throws {Error} When the bucket cannot be created or followed.
  */
+/**
+ * Create or bind the `banter_auth` bucket, as every writer of it must (the
+ * instances, the admin CLI, the migration), so its settings are one.
+ *
+ * @param nc The cluster connection.
+ * @param replicas Copies of the bucket.
+ * @returns The bucket.
+ */
+export async function createAuthBucket(nc: NatsConnection, replicas: number): Promise<KV> {
+  // Not direct: a replica may lag its leader, and a login must see the
+  // latest lockout.
+  return await new Kvm(nc).create(AUTH_BUCKET, { history: 1, replicas, allow_direct: false });
+}
+
 export async function openAuthBucket(
   nc: NatsConnection,
   options: AuthBucketOptions = {},
 ): Promise<AuthBucket> {
-  // Not direct: a replica may lag its leader, and a login must see the
-  // latest lockout.
-  const kv = await new Kvm(nc).create(AUTH_BUCKET, {
-    history: 1,
-    replicas: options.replicas ?? 1,
-    allow_direct: false,
-  });
+  const kv = await createAuthBucket(nc, options.replicas ?? 1);
   const revisions = await KvRevisions.open(kv, jetstream(nc));
   const bucket: AuthBucket = {
     kv,
