@@ -261,20 +261,31 @@ export class KvMirror<T> implements AsyncDisposable {
     let base: { value: T | undefined; revision: number } | undefined = this.#held.get(key) ??
       (bad === undefined ? undefined : { value: undefined, revision: bad });
     let conflicts = 0;
+    // One message id for this update, however often it is sent and whatever
+    // base it is computed from: a try that timed out but was stored is
+    // answered "duplicate" by the next one. On an R3 bucket the expected
+    // revision is checked first, so a resend of a stored try is answered
+    // "wrong last sequence"; it is then computed again from what is stored
+    // and sent with the same id at that revision, and only the duplicate
+    // check can answer it: stored once, never applied twice.
+    const msgID = nuid.next();
     for (;;) {
       base ??= await patiently(() => this.#read(key));
       const next = change(base.value);
       if (next === base.value || (next === undefined && base.revision === 0)) return next;
-      // One message id for this write, however often it is sent: a try that
-      // timed out but was stored is answered "duplicate", with its revision.
       const write: Write = {
         bytes: next === undefined ? undefined : this.#options.encode(next),
         after: base.revision,
-        msgID: nuid.next(),
+        msgID,
       };
       let revision: number;
       try {
-        revision = await patiently(() => this.#write(key, write));
+        const ack = await patiently(() => this.#write(key, write));
+        if (ack.duplicate) {
+          // An earlier try of this update was stored: what is stored now holds it.
+          return (await patiently(() => this.#read(key))).value;
+        }
+        revision = ack.seq;
       } catch (error) {
         if (!isConflict(error)) throw error;
         this.#options.onConflict?.();
@@ -296,7 +307,7 @@ export class KvMirror<T> implements AsyncDisposable {
    * Store `write` (a value, or a delete marker when it has no bytes) if the
    * key is still at `write.after`, as the KV client does, plus a message id.
    */
-  async #write(key: string, write: Write): Promise<number> {
+  async #write(key: string, write: Write): Promise<{ seq: number; duplicate: boolean }> {
     const marker = headers();
     if (write.bytes === undefined) marker.set(KV_OPERATION_HEADER, "DEL");
     const ack = await this.#options.js.publish(
@@ -309,7 +320,7 @@ export class KvMirror<T> implements AsyncDisposable {
         ...(write.bytes === undefined ? { headers: marker } : {}),
       },
     );
-    return ack.seq;
+    return { seq: ack.seq, duplicate: ack.duplicate };
   }
 
   #applyOwn(key: string, value: T | undefined, revision: number): void {
