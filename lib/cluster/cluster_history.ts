@@ -72,6 +72,8 @@ export class ClusterHistory implements HistoryStore {
   #inflight = new Map<string, number>();
   #unsubscribe: (() => void)[] = [];
   #writes = new Set<Promise<unknown>>();
+  /** The last write of each key: the next one starts after it. */
+  #chains = new Map<string, Promise<void>>();
   #timers: Pick<Timers, "setTimeout" | "clearTimeout">;
   #closed = false;
   /** Retries waiting, to be cancelled at close. */
@@ -256,7 +258,12 @@ export class ClusterHistory implements HistoryStore {
   }
   deleteRoom(room: string): boolean {
     if (!this.#local.deleteRoom(room)) return false;
-    this.#write(`r:${room}`, "a room's removal", () => this.#state.deleteRoom(room), () => {
+    this.#write(`r:${room}`, "a room's removal", async () => {
+      // After this instance's own membership writes (the part that emptied
+      // the room): the bucket's member count must hold them before it is judged.
+      await this.#chainsSettled("m:");
+      await this.#state.deleteRoom(room);
+    }, () => {
       this.#applyRoom(room, this.#state.room(room));
     });
     return true;
@@ -295,7 +302,10 @@ export class ClusterHistory implements HistoryStore {
    */
   #write(key: string, what: string, write: () => Promise<unknown>, reconcile: () => void): void {
     this.#inflight.set(key, (this.#inflight.get(key) ?? 0) + 1);
-    const done = this.#untilStored(what, write).then((stored) => {
+    // Writes of one key go one after another, retries included, so they are
+    // stored in the order they were made (a ban, then its unban).
+    const previous = this.#chains.get(key) ?? Promise.resolve();
+    const done = previous.then(() => this.#untilStored(what, write)).then((stored) => {
       const left = (this.#inflight.get(key) ?? 1) - 1;
       if (left > 0) this.#inflight.set(key, left);
       else {
@@ -304,8 +314,16 @@ export class ClusterHistory implements HistoryStore {
         if (stored) reconcile();
       }
       this.#writes.delete(done);
+      if (this.#chains.get(key) === done) this.#chains.delete(key);
     });
+    this.#chains.set(key, done);
     this.#writes.add(done);
+  }
+
+  /** Resolves when the writes in flight of every key starting with `prefix` have settled. */
+  async #chainsSettled(prefix: string): Promise<void> {
+    const pending = [...this.#chains].filter(([key]) => key.startsWith(prefix)).map(([, p]) => p);
+    await Promise.all(pending);
   }
 
   /**
