@@ -7,7 +7,10 @@
  * - `delivery`: a room of 100 outboxes (sinks that take every write at
  *   once) gets `--messages` frames of 160 bytes, `--per-turn` per event-loop
  *   turn, scheduled as the server schedules them (one shared flush batch
- *   when the checkout has one); ns of CPU per delivery.
+ *   when the checkout has one); ns of CPU per delivery. `--coalesce`: each
+ *   sink behind the server's write coalescing (2 ms window, real clock),
+ *   turns through a message port (faster than the window), and the bytes
+ *   allocated (`new Uint8Array(n)`) per byte delivered.
  * - `log`: `--lines` info lines through `setupLogging()` to stderr (point
  *   it at /dev/null); µs of CPU per line, including the writes.
  *
@@ -31,6 +34,7 @@ const { positionals, values } = parseArgs({
     "per-turn": { type: "string", default: "5" },
     lines: { type: "string", default: "20000" },
     reps: { type: "string", default: "7" },
+    coalesce: { type: "boolean", default: false },
   },
 });
 const root = values.root.endsWith("/") ? values.root : `${values.root}/`;
@@ -46,6 +50,22 @@ function median(xs: number[]): number {
   return sorted[Math.floor(sorted.length / 2)]!;
 }
 
+/**
+ * One turn of the event loop without the 4 ms clamp of nested timers (a
+ * message port), so turns come faster than the coalescer's window, as a
+ * busy server's reads do.
+ */
+function nextPortTurn(): Promise<void> {
+  return new Promise((resolve) => {
+    const channel = new MessageChannel();
+    channel.port1.onmessage = () => {
+      channel.port1.close();
+      resolve();
+    };
+    channel.port2.postMessage(0);
+  });
+}
+
 /** One turn of the event loop: every microtask of this one has run. */
 function nextTurn(): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, 0));
@@ -59,6 +79,9 @@ async function delivery(): Promise<void> {
   } catch {
     FlushBatch = undefined;
   }
+  const coalescing = values.coalesce
+    ? new (await import(`${root}lib/net/_write_coalescing.ts`)).WriteCoalescing({ windowMs: 2 })
+    : undefined;
   const messages = Number(values.messages);
   const perTurn = Number(values["per-turn"]);
   const frames = Array.from(
@@ -67,30 +90,49 @@ async function delivery(): Promise<void> {
       new TextEncoder().encode(`{"type":"message","id":${i},"room":"lobby"${" ".repeat(110)}}\n`),
   );
   const runs: number[] = [];
+  const allocatedPerByte: number[] = [];
+  const original = globalThis.Uint8Array;
+  let allocated = 0;
+  globalThis.Uint8Array = new Proxy(original, {
+    construct(target, args, newTarget) {
+      if (typeof args[0] === "number") allocated += args[0];
+      return Reflect.construct(target, args, newTarget);
+    },
+  });
   for (let rep = 0; rep < reps; rep++) {
     let written = 0;
+    allocated = 0;
     const flushes = FlushBatch === undefined ? undefined : new FlushBatch();
-    const outboxes = Array.from({ length: 100 }, () =>
-      new Outbox(
-        {
-          write: (bytes: Uint8Array) => void (written += bytes.length),
-          close: () => Promise.resolve(),
-        },
+    const outboxes = Array.from({ length: 100 }, () => {
+      const raw = {
+        write: (bytes: Uint8Array) => void (written += bytes.length),
+        close: () => Promise.resolve(),
+      };
+      return new Outbox(
+        coalescing === undefined ? raw : coalescing.wrap(raw),
         flushes === undefined ? {} : { flushes },
-      ));
+      );
+    });
+    const expected = Math.ceil(messages / perTurn) * frames.reduce((n, f) => n + f.length, 0) *
+      100;
     const start = cpuUs();
     for (let sent = 0; sent < messages; sent += perTurn) {
       for (const frame of frames) for (const outbox of outboxes) outbox.push(frame);
-      await nextTurn();
+      await (coalescing === undefined ? nextTurn() : nextPortTurn());
     }
+    // The coalescer's last windows end on its timer.
+    while (written < expected) await new Promise((resolve) => setTimeout(resolve, 1));
     runs.push(((cpuUs() - start) * 1000) / (messages * 100));
-    if (written === 0) throw new Error("Cannot measure: nothing was written");
+    allocatedPerByte.push(allocated / written);
   }
+  globalThis.Uint8Array = original;
   console.log(JSON.stringify({
     micro: "delivery",
     root,
     perTurn,
     flushBatch: FlushBatch !== undefined,
+    coalesce: coalescing !== undefined,
+    allocatedPerDeliveredByte: Number(median(allocatedPerByte).toFixed(2)),
     nsPerDelivery: Math.round(median(runs)),
     runs: runs.map(Math.round),
   }));

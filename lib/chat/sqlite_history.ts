@@ -113,8 +113,6 @@ CREATE TABLE IF NOT EXISTS messages (
 CREATE INDEX IF NOT EXISTS messages_room ON messages (room, id);
 DROP INDEX IF EXISTS messages_from;
 DROP INDEX IF EXISTS messages_to;
-CREATE INDEX IF NOT EXISTS messages_dm_from ON messages (from_user, id) WHERE to_user IS NOT NULL;
-CREATE INDEX IF NOT EXISTS messages_dm_to ON messages (to_user, id) WHERE to_user IS NOT NULL;
 CREATE INDEX IF NOT EXISTS messages_ts ON messages (ts);
 CREATE INDEX IF NOT EXISTS messages_sender ON messages (from_user, id);
 CREATE TABLE IF NOT EXISTS bans (
@@ -152,9 +150,12 @@ CREATE TABLE IF NOT EXISTS read_markers (
 /**
  * The schema version this build writes (`meta` row `schema_version`):
  * 1 had messages, bans and meta; 2 adds rooms, memberships and read
- * markers, and makes a room for every room found in old messages.
+ * markers, and makes a room for every room found in old messages; 3 drops
+ * the DM indexes by name (`messages_dm_from`, `messages_dm_to`), which no
+ * statement uses since DMs are read by account, and which every DM insert
+ * updated.
  */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 /** Rows read at most when counting unread messages or listing conversations. */
 const SCAN_LIMIT = 5000;
@@ -687,15 +688,25 @@ CREATE INDEX IF NOT EXISTS messages_dm_to_account ON messages (to_account, id) W
 `);
 }
 
-/** Bring a file of an older schema up to {@linkcode SCHEMA_VERSION}. */
+/** Bring a file of an older schema up to {@linkcode SCHEMA_VERSION}, one step per version. */
 function migrate(db: DatabaseSync): void {
   const row = db.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get();
   const version = typeof row?.["value"] === "number" ? row["value"] : 1;
   if (version >= SCHEMA_VERSION) return;
-  db.exec(`
+  if (version < 2) {
+    db.exec(`
 INSERT INTO rooms (name, topic, created)
   SELECT room, '', MIN(ts) FROM messages WHERE room IS NOT NULL GROUP BY room
   ON CONFLICT (name) DO NOTHING;
+`);
+  }
+  if (version < 3) {
+    db.exec(`
+DROP INDEX IF EXISTS messages_dm_from;
+DROP INDEX IF EXISTS messages_dm_to;
+`);
+  }
+  db.exec(`
 INSERT INTO meta (key, value) VALUES ('schema_version', ${SCHEMA_VERSION})
   ON CONFLICT (key) DO UPDATE SET value = excluded.value;
 `);

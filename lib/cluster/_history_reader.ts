@@ -55,7 +55,8 @@ export class HistoryReader implements Disposable {
       const version = this.#db.prepare(
         "SELECT value FROM meta WHERE key = 'schema_version'",
       ).get()?.["value"];
-      if (version !== SCHEMA_VERSION) {
+      // Schema 3 only dropped two indexes: a file of 2 has the same rows.
+      if (version !== SCHEMA_VERSION && version !== 2) {
         throw new Error(
           `Cannot read the history file ${path}: its schema is ${
             version ?? 1

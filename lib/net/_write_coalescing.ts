@@ -191,24 +191,32 @@ class CoalescingSink implements ByteSink {
   }
 
   write(bytes: Uint8Array): Promise<void> | undefined {
+    return this.writeParts([bytes], bytes.length);
+  }
+
+  /**
+   * Like {@linkcode write} of `parts` joined: they are gathered as they are
+   * and joined once, when they are written (a single part is not copied).
+   */
+  writeParts(parts: readonly Uint8Array[], size: number): Promise<void> | undefined {
     if (this.#failed) return Promise.reject(this.#failure);
     const now = this.#group.now();
     // Any write is a chance to flush what the (late) timer has not.
     this.#group.poll(now);
-    if (this.#inflight === undefined && bytes.length >= this.#maxBytes) {
+    if (this.#inflight === undefined && size >= this.#maxBytes) {
       // A record's worth already: waiting gains nothing, and gathering it
-      // would only copy it. What was gathered goes first.
+      // would only copy it again. What was gathered goes first.
       this.flush();
-      if (this.#inflight === undefined && !this.#failed) this.#send(bytes, now);
-      else this.#gather(bytes);
+      if (this.#inflight === undefined && !this.#failed) this.#send(joined(parts, size), now);
+      else this.#gather(parts, size);
     } else if (
       this.#inflight === undefined && this.#pendingBytes === 0 &&
       now - this.#lastWriteAt >= this.#group.windowMs
     ) {
       // Quiet connection: no reason to wait.
-      this.#send(bytes, now);
+      this.#send(joined(parts, size), now);
     } else {
-      this.#gather(bytes);
+      this.#gather(parts, size);
       if (this.#inflight === undefined) {
         if (this.#pendingBytes >= this.#maxBytes) this.flush();
         else this.#group.schedule(this);
@@ -220,16 +228,16 @@ class CoalescingSink implements ByteSink {
     return this.#inflight !== undefined ? this.#settled() : undefined;
   }
 
-  #gather(bytes: Uint8Array): void {
-    (this.#pending ??= []).push(bytes);
-    this.#pendingBytes += bytes.length;
+  #gather(parts: readonly Uint8Array[], size: number): void {
+    const pending = this.#pending ??= [];
+    for (const part of parts) pending.push(part);
+    this.#pendingBytes += size;
   }
 
   /** Write what was gathered, unless a write is still in flight (it flushes when done). */
   flush(): void {
     if (this.#inflight !== undefined || this.#pending === undefined || this.#failed) return;
-    const parts = this.#pending;
-    const chunk = parts.length === 1 ? parts[0]! : concatBytes(parts, this.#pendingBytes);
+    const chunk = joined(this.#pending, this.#pendingBytes);
     this.#pending = undefined;
     this.#pendingBytes = 0;
     this.#send(chunk, this.#group.now());
@@ -277,4 +285,9 @@ class CoalescingSink implements ByteSink {
     }
     await this.#raw.close();
   }
+}
+
+/** `parts` as one buffer: the only part itself, or a copy of them all. */
+function joined(parts: readonly Uint8Array[], size: number): Uint8Array {
+  return parts.length === 1 ? parts[0]! : concatBytes(parts, size);
 }

@@ -316,10 +316,19 @@ export class Outbox {
   #seal(): void {
     if (this.#gathered.length > 0) {
       const gathered = this.#gathered;
-      this.#queue.push(
-        gathered.length === 1 ? gathered[0]! : concatBytes(gathered, this.#gatheredBytes),
-      );
-      this.#charges.push(this.#gatheredCharge);
+      if (gathered.length === 1 || this.#sink.writeParts === undefined) {
+        this.#queue.push(
+          gathered.length === 1 ? gathered[0]! : concatBytes(gathered, this.#gatheredBytes),
+        );
+        this.#charges.push(this.#gatheredCharge);
+      } else {
+        // A sink that joins parts itself gets them as they are: one copy per
+        // delivery, the sink's, not one here and another there.
+        for (const frame of gathered) {
+          this.#queue.push(frame);
+          this.#charges.push(frame.length + FRAME_OVERHEAD_BYTES);
+        }
+      }
       this.#gathered = [];
       this.#gatheredBytes = 0;
       this.#gatheredCharge = 0;
@@ -395,13 +404,17 @@ export class Outbox {
       const batch = all ? this.#queue : this.#queue.slice(0, take);
       this.#queue = all ? [] : this.#queue.slice(take);
       this.#charges = all ? [] : this.#charges.slice(take);
-      const chunk = batch.length === 1 ? batch[0]! : concatBytes(batch, size);
       this.#beforeWrite?.();
       if (this.#deferrals !== undefined) this.#lastWriteAt = this.#deferrals.now();
       try {
         // A sink that took the bytes at once returns nothing: no await, no
-        // extra turn per write.
-        const pending = this.#sink.write(chunk);
+        // extra turn per write. One that joins parts itself gets the batch
+        // unjoined.
+        const pending = batch.length === 1
+          ? this.#sink.write(batch[0]!)
+          : this.#sink.writeParts !== undefined
+          ? this.#sink.writeParts(batch, size)
+          : this.#sink.write(concatBytes(batch, size));
         if (pending) await pending;
       } catch (error) {
         this.#clearStall();

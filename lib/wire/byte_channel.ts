@@ -23,6 +23,13 @@ export interface ByteSink {
    * them at once, or a promise that settles once it can take more.
    */
   write(bytes: Uint8Array): Promise<void> | undefined;
+  /**
+   * Optional: send `parts` in order, as one {@linkcode write} of them joined
+   * (`size` bytes in all), for a sink that joins them itself anyway (a
+   * coalescing one), so the caller need not copy them first. Neither the
+   * array nor the parts may be changed afterwards.
+   */
+  writeParts?(parts: readonly Uint8Array[], size: number): Promise<void> | undefined;
   /** Send what is pending, then end the write side. */
   close(): Promise<void>;
 }

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import type { HistoryStore } from "../../lib/chat/history.ts";
 import { MemoryHistory } from "../../lib/chat/memory_history.ts";
-import { SqliteHistory } from "../../lib/chat/sqlite_history.ts";
+import { SCHEMA_VERSION, SqliteHistory } from "../../lib/chat/sqlite_history.ts";
 import type { DirectMessage, RoomMessage } from "../../lib/chat/message.ts";
 import { DatabaseSync } from "node:sqlite";
 import { tempDir } from "./_fake_member.ts";
@@ -342,5 +342,62 @@ Deno.test("SqliteHistory migrates a schema 1 file: a room for every room in old 
   const check = new DatabaseSync(file);
   const row = check.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get();
   check.close();
-  assert.equal(row?.["value"], 2);
+  assert.equal(row?.["value"], SCHEMA_VERSION);
+});
+
+/** The names of the indexes on `messages` in `file`, sorted. */
+function messageIndexes(file: string): string[] {
+  const db = new DatabaseSync(file);
+  try {
+    return db.prepare(
+      "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'messages' AND sql IS NOT NULL ORDER BY name",
+    ).all().map((row) => String(row["name"]));
+  } finally {
+    db.close();
+  }
+}
+
+Deno.test("SqliteHistory migrates a schema 2 file to 3: the unused DM indexes by name are dropped, rows kept", async () => {
+  await using dir = await tempDir();
+  const file = join(dir.path, "v2.db");
+  {
+    using history = new SqliteHistory(file);
+    history.append(said(1, "lobby", "hi"));
+    history.append(dm(2, "ann", "bob"), accounts("ann", "bob"));
+    history.commit();
+  }
+  // What a version 2 build left: its two DM indexes by name, version 2.
+  const db = new DatabaseSync(file);
+  db.exec(`CREATE INDEX messages_dm_from ON messages (from_user, id) WHERE to_user IS NOT NULL;
+    CREATE INDEX messages_dm_to ON messages (to_user, id) WHERE to_user IS NOT NULL;
+    UPDATE meta SET value = 2 WHERE key = 'schema_version';`);
+  db.close();
+  assert.ok(messageIndexes(file).includes("messages_dm_from"));
+  {
+    using history = new SqliteHistory(file);
+    assert.deepEqual(history.recent("lobby", 5).map((m) => m.text), ["hi"]);
+    assert.deepEqual(history.recentDirect("id-bob", 5).map((m) => m.text), ["ann->bob"]);
+  }
+  assert.deepEqual(messageIndexes(file), [
+    "messages_dm_from_account",
+    "messages_dm_to_account",
+    "messages_room",
+    "messages_sender",
+    "messages_ts",
+  ]);
+  const check = new DatabaseSync(file);
+  const row = check.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get();
+  check.close();
+  assert.equal(row?.["value"], 3);
+});
+
+Deno.test("SqliteHistory creates no DM indexes by name in a new file", async () => {
+  await using dir = await tempDir();
+  const file = join(dir.path, "new.db");
+  new SqliteHistory(file).close();
+  const indexes = messageIndexes(file);
+  assert.ok(
+    !indexes.includes("messages_dm_from") && !indexes.includes("messages_dm_to"),
+    String(indexes),
+  );
 });

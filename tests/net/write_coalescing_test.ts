@@ -262,3 +262,47 @@ Deno.test("a write flushes what waits past its window when the timer is late (a 
   deepEqual(b.writes, ["b1\n", "b2\n", "b3\n"]);
   equal(timers.pendingTimers, 0, "the late timer is cancelled");
 });
+
+/** Runs `body`, counting the bytes of every `new Uint8Array(length)` made meanwhile. */
+async function allocatedBytes(body: () => Promise<void>): Promise<number> {
+  const original = globalThis.Uint8Array;
+  let bytes = 0;
+  globalThis.Uint8Array = new Proxy(original, {
+    construct(target, args, newTarget) {
+      if (typeof args[0] === "number") bytes += args[0];
+      return Reflect.construct(target, args, newTarget);
+    },
+  });
+  try {
+    await body();
+  } finally {
+    globalThis.Uint8Array = original;
+  }
+  return bytes;
+}
+
+Deno.test("an outbox over a coalescing sink copies a delivery once: several frames a turn, several turns a window", async () => {
+  const clock = new FakeClock();
+  const raw = rawSink();
+  const sink = new WriteCoalescing({ clock, windowMs: 2 }).wrap(raw.sink);
+  const outbox = new Outbox(sink, { clock });
+  const frames = Array.from({ length: 60 }, (_, i) => enc.encode(`delivery ${i}\n`));
+  const sentBytes = frames.reduce((sum, frame) => sum + frame.length, 0);
+  const allocated = await allocatedBytes(async () => {
+    for (let turn = 0; turn < 20; turn++) {
+      // Three deliveries a turn (a read carried three messages), a turn every 0.5 ms.
+      for (const frame of frames.slice(turn * 3, turn * 3 + 3)) outbox.push(frame);
+      await turns();
+      if (turn % 2 === 1) clock.advance(1);
+    }
+    clock.advance(2);
+    await turns();
+  });
+  equal(raw.writes.join(""), frames.map((frame) => dec.decode(frame)).join(""));
+  ok(raw.writes.length <= 6, `${raw.writes.length} writes`);
+  ok(
+    allocated <= sentBytes,
+    `${allocated} bytes allocated to write ${sentBytes}: each delivery copied more than once`,
+  );
+  equal(outbox.queuedBytes, 0);
+});
