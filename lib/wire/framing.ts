@@ -58,8 +58,12 @@ export interface LineDecoderOptions {
 export class LineSplitter {
   #max: number;
   readonly #decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
-  /** Pieces of the current, unfinished line. */
-  #pending: Uint8Array[] = [];
+  /**
+   * The current, unfinished line, gathered in one buffer that grows by
+   * doubling up to the cap (a line sent a byte per record holds its bytes,
+   * not one copy and one object per piece).
+   */
+  #pending: Uint8Array | undefined;
   #pendingBytes = 0;
   #error: FrameError | undefined;
 
@@ -103,8 +107,7 @@ export class LineSplitter {
         const rest = chunk.subarray(start);
         // +1 leaves room for a `\r` that a CRLF peer may still send.
         if (this.#pendingBytes + rest.length > this.#max + 1) throw tooLong(this.#max);
-        this.#pending.push(rest.slice());
-        this.#pendingBytes += rest.length;
+        this.#gather(rest);
       }
     } catch (error) {
       if (!(error instanceof FrameError)) throw error;
@@ -116,15 +119,30 @@ export class LineSplitter {
 
   /** End of input: an unfinished last line is dropped. */
   end(): void {
-    this.#pending = [];
+    this.#pending = undefined;
     this.#pendingBytes = 0;
+  }
+
+  /** Add `piece` to the unfinished line (the caller checked the cap). */
+  #gather(piece: Uint8Array): void {
+    const needed = this.#pendingBytes + piece.length;
+    if (this.#pending === undefined || this.#pending.length < needed) {
+      const size = Math.min(this.#max + 1, Math.max(needed, 2 * (this.#pending?.length ?? 128)));
+      const grown = new Uint8Array(size);
+      if (this.#pending !== undefined) grown.set(this.#pending.subarray(0, this.#pendingBytes));
+      this.#pending = grown;
+    }
+    this.#pending.set(piece, this.#pendingBytes);
+    this.#pendingBytes = needed;
   }
 
   #decode(tail: Uint8Array): string {
     let line = tail;
-    if (this.#pending.length > 0) {
-      this.#pending.push(tail);
-      line = concatBytes(this.#pending, this.#pendingBytes + tail.length);
+    if (this.#pending !== undefined) {
+      line = concatBytes(
+        [this.#pending.subarray(0, this.#pendingBytes), tail],
+        this.#pendingBytes + tail.length,
+      );
       this.end();
     }
     let end = line.length;
@@ -140,6 +158,9 @@ export class LineSplitter {
     }
   }
 }
+
+/** `#split`'s answer for a chunk that completed no line: read on. */
+const AGAIN: unique symbol = Symbol("again");
 
 /**
  * Reads lines from a byte source without a stream in between (one object
@@ -173,10 +194,24 @@ export class LineReader {
     // promise reaction, not a suspended function frame.
     if (this.#at < this.#lines.length) return Promise.resolve(this.#lines[this.#at++]);
     if (this.#splitter.error) return Promise.reject(this.#splitter.error);
-    return this.#source.read().then((chunk) => this.#split(chunk));
+    // One promise per line, settled from a read loop: chunks that complete
+    // no line do not chain a promise each (a line sent a byte per record
+    // would hold one per byte until it ends).
+    const { promise, resolve, reject } = Promise.withResolvers<string | undefined>();
+    const pump = (chunk: Uint8Array | undefined): void => {
+      try {
+        const got = this.#split(chunk);
+        if (got === AGAIN) this.#source.read().then(pump, reject);
+        else resolve(got);
+      } catch (error) {
+        reject(error);
+      }
+    };
+    this.#source.read().then(pump, reject);
+    return promise;
   }
 
-  #split(chunk: Uint8Array | undefined): string | undefined | Promise<string | undefined> {
+  #split(chunk: Uint8Array | undefined): string | undefined | typeof AGAIN {
     if (chunk === undefined) {
       this.#splitter.end();
       return undefined;
@@ -185,7 +220,7 @@ export class LineReader {
     this.#at = 0;
     if (this.#at < this.#lines.length) return this.#lines[this.#at++];
     if (this.#splitter.error) throw this.#splitter.error;
-    return this.next(); // a chunk without a whole line: read on
+    return AGAIN;
   }
 
   /**

@@ -163,3 +163,32 @@ Deno.test("LineReader.maxFrameBytes refuses a cap that is not a positive integer
     }
   }
 });
+
+Deno.test("a line sent a byte per chunk is gathered to the cap exactly: UTF-8 split across chunks, CRLF at the cap, one byte past it refused", async () => {
+  const max = 1024;
+  const bytes = (text: string) => new TextEncoder().encode(text);
+  /** A source handing out `line` one byte per read, then the end. */
+  const byteByByte = (line: Uint8Array) => {
+    let at = 0;
+    return {
+      read: () => Promise.resolve(at < line.length ? line.subarray(at, ++at) : undefined),
+      cancel: () => Promise.resolve(),
+    };
+  };
+  const text = "é".repeat(max / 2); // 1024 bytes, each character split over two reads
+  const fits = new LineReader(byteByByte(bytes(`${text}\r\n`)), { maxFrameBytes: max });
+  assertEquals(await fits.next(), text);
+  assertEquals(await fits.next(), undefined);
+  const over = new LineReader(byteByByte(bytes(`${"x".repeat(max + 1)}\n`)), {
+    maxFrameBytes: max,
+  });
+  await rejects(
+    over.next(),
+    (error) => error instanceof FrameError && error.code === "frame_too_long",
+  );
+  // Many lines through one reader, each gathered and released in turn.
+  const many = new LineReader(byteByByte(bytes("a\nbb\n\nccc\n")), { maxFrameBytes: max });
+  const got: (string | undefined)[] = [];
+  for (let line = await many.next(); line !== undefined; line = await many.next()) got.push(line);
+  assertEquals(got, ["a", "bb", "", "ccc"]);
+});
