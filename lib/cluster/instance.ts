@@ -318,11 +318,6 @@ export class ClusterInstance implements AsyncDisposable {
     }
   }
 
-  /** Users online on any instance (fresh entries), this one's included. */
-  who(): RemoteUser[] {
-    return this.#presence.who();
-  }
-
   /** Stop handing the stream's messages to the hub (before the history is closed). */
   async stopFollowing(): Promise<void> {
     const follower = this.#follower;
