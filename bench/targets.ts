@@ -291,6 +291,8 @@ export async function startBanter(fixture: Fixture, options: BanterOptions): Pro
       ...["--rate-burst", "1000000", "--rate-per-second", "1000000"],
       ...(tuned ? ["--history-limit", "0"] : []),
       ...["--max-connections", "20000", "--max-connections-per-ip", "20000"],
+      // The web port's own cap per address (16) would refuse most WebSocket clients.
+      ...["--web-connections-per-ip", "20000"],
       // Every bench client comes from 127.0.0.1: let all their logins wait.
       ...["--login-queue", "20000", "--login-queue-per-address", "20000"],
       ...["--scrypt-log-n", String(options.scryptLogN), "--log-level", logLevel],
