@@ -38,8 +38,11 @@ function startFailure(error: unknown, args: readonly string[]): string {
   } ${missing.target}; ${fix}`;
 }
 
+/** The signals that stop the server cleanly: sessions told, history and files flushed, exit 0. */
+const STOP_SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const satisfies readonly Deno.Signal[];
+
 /**
- * Run the server until SIGINT/SIGTERM or an operator `/shutdown`.
+ * Run the server until SIGINT, SIGTERM, SIGHUP or an operator `/shutdown`.
  *
  * @param args Command-line arguments.
  * @returns Exit status ({@linkcode TOOL_EXIT}): `ok` after a clean stop or
@@ -78,22 +81,22 @@ export async function main(args: string[]): Promise<number> {
   // (exit 0), not kill it by the default action.
   const stop = new AbortController();
   let stopReason = "requested";
-  const onSigint = () => {
-    stopReason = "SIGINT";
-    stop.abort();
-  };
-  const onSigterm = () => {
-    stopReason = "SIGTERM";
-    stop.abort();
-  };
-  Deno.addSignalListener("SIGINT", onSigint);
-  Deno.addSignalListener("SIGTERM", onSigterm);
+  // SIGHUP too: the terminal that started the server went away (an ssh
+  // session closed); its default action would end the process unclean.
+  const listeners = STOP_SIGNALS.map((signal) => {
+    const listener = () => {
+      stopReason = signal;
+      stop.abort();
+    };
+    Deno.addSignalListener(signal, listener);
+    return () => Deno.removeSignalListener(signal, listener);
+  });
+  const unlisten = () => listeners.forEach((remove) => remove());
   let server;
   try {
     server = await startServer(config);
   } catch (error) {
-    Deno.removeSignalListener("SIGINT", onSigint);
-    Deno.removeSignalListener("SIGTERM", onSigterm);
+    unlisten();
     console.error(`banter: ${startFailure(error, args)}`);
     await resetLogging();
     return TOOL_EXIT.failure;
@@ -129,8 +132,7 @@ export async function main(args: string[]): Promise<number> {
   await server.shutdown("Server shutting down", stopReason);
   stop.abort();
   await consoleDone;
-  Deno.removeSignalListener("SIGINT", onSigint);
-  Deno.removeSignalListener("SIGTERM", onSigterm);
+  unlisten();
   await resetLogging();
   return TOOL_EXIT.ok;
 }

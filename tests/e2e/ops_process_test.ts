@@ -1,7 +1,7 @@
 /**
  * What an operator reads from a real server process: the start and stop
  * lines with values written plainly, the reason and count of a shutdown by
- * SIGTERM or Ctrl-C with the console off, and a failed TLS handshake named
+ * SIGTERM, Ctrl-C or SIGHUP with the console off, and a failed TLS handshake named
  * by the peer's address.
  *
  * @module
@@ -14,7 +14,7 @@ import { tempDir, TestClient, testPki, within } from "../_helpers.ts";
 import { PROCESS_MS, spawnServerProcess, startServerProcess } from "../_process.ts";
 import { loginAs, writeServerFiles, writeTestCerts } from "../_server.ts";
 
-for (const signal of ["SIGTERM", "SIGINT"] as const) {
+for (const signal of ["SIGTERM", "SIGINT", "SIGHUP"] as const) {
   Deno.test(`${signal} with the console off logs the shutdown and how many sessions it closed`, async () => {
     await using dir = await tempDir();
     await writeServerFiles(dir.path, { users: ["alice", "bob"] });
