@@ -81,6 +81,25 @@ export function plainMessage(record: Pick<LogRecord, "message">): string {
 }
 
 /**
+ * Line separators and bidi marks, overrides and isolates, which
+ * `JSON.stringify` leaves raw: a JSON line shown in a terminal or an
+ * editor could be broken or reordered by them.
+ */
+const JSON_UNSAFE = /[\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+
+/**
+ * A JSON line with {@linkcode JSON_UNSAFE} characters written as `\uXXXX`
+ * escapes: they can only stand inside strings, so it parses to the same
+ * values.
+ */
+function jsonSafe(line: string): string {
+  return line.replace(
+    JSON_UNSAFE,
+    (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
+}
+
+/**
  * The formatter {@linkcode setupLogging} writes with.
  *
  * @param format `text` or `json`.
@@ -91,7 +110,7 @@ export function plainMessage(record: Pick<LogRecord, "message">): string {
 export function logFormatter(format: "text" | "json", colour = false): TextFormatter {
   if (format === "json") {
     const json = getJsonLinesFormatter();
-    return (record) => json({ ...record, message: [plainMessage(record)] });
+    return (record) => jsonSafe(json({ ...record, message: [plainMessage(record)] }));
   }
   const options = { timestamp: "date-time-timezone", value: plainValue } as const;
   return colour ? getAnsiColorFormatter(options) : getTextFormatter(options);

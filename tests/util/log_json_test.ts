@@ -2,8 +2,9 @@
  * JSON log lines with a hostile value passed as given (not pre-escaped by
  * the caller): LogTape's JSON Lines formatter writes it with
  * `JSON.stringify` (U+0000 to U+001F escaped) and escapes U+007F to U+009F
- * itself, so the record stays one line a pipeline can split on `\n` and
- * parse, and the value comes back exactly. The plain `message` beside it
+ * itself, and lib/util/log.ts escapes the line separators and bidi
+ * characters, so the record stays one line a pipeline can split on `\n`
+ * and parse, safe to view raw, and the value comes back exactly. The plain `message` beside it
  * is escaped by lib/util/log.ts as the text format is.
  *
  * @module
@@ -40,6 +41,9 @@ Deno.test("a JSON log line with a user name full of controls stays one parseable
   for (const char of line) {
     const code = char.codePointAt(0)!;
     ok(!(code < 0x20 || (code >= 0x7f && code <= 0x9f)), `raw U+${code.toString(16)}`);
+    // Nor a line separator or bidi character, which a terminal or an
+    // editor showing the raw line would obey.
+    ok(!/[\u2028\u2029\u202a-\u202e\u2066-\u2069]/.test(char), `raw U+${code.toString(16)}`);
   }
   equal(bytes.filter((b) => b === 0x0a).length, 1, "one record, one line");
   const record = JSON.parse(line);
