@@ -110,24 +110,32 @@ function received(from: Peer, chunk: Uint8Array): void {
   }
 }
 
-/** A node socket's write, as lib/net/_node_engine.ts does it. */
+/**
+ * A node socket's write, as lib/net/_node_engine.ts does it: undefined when
+ * the socket took it, else a promise on `drain` (one, shared by every write
+ * made while the socket is full: this relay does not wait for it).
+ */
 function nodeSink(socket: Socket): ByteSink {
+  let full: Promise<void> | undefined;
+  const drained = () =>
+    new Promise<void>((resolve, reject) => {
+      const onDrain = () => {
+        socket.off("close", onClose);
+        full = undefined;
+        resolve();
+      };
+      const onClose = () => {
+        socket.off("drain", onDrain);
+        reject(new Deno.errors.BrokenPipe("socket closed"));
+      };
+      socket.once("drain", onDrain);
+      socket.once("close", onClose);
+    });
   return {
     write(bytes) {
       if (socket.destroyed) return Promise.reject(new Deno.errors.BrokenPipe("socket closed"));
-      if (socket.write(bytes)) return undefined;
-      return new Promise<void>((resolve, reject) => {
-        const drained = () => {
-          socket.off("close", closed);
-          resolve();
-        };
-        const closed = () => {
-          socket.off("drain", drained);
-          reject(new Deno.errors.BrokenPipe("socket closed"));
-        };
-        socket.once("drain", drained);
-        socket.once("close", closed);
-      });
+      if (socket.write(bytes) && full === undefined) return undefined;
+      return full ??= drained();
     },
     close: () => new Promise<void>((resolve) => socket.end(resolve)),
   };
