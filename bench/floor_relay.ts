@@ -15,14 +15,18 @@
  *   one read loop per connection, writes chained one after another.
  *
  * Writes go through lib/net/_write_coalescing.ts `WriteCoalescing`
- * (`--window-ms W`, `--max-window-ms M`; W = 0 writes each delivery at
- * once). Each line is joined with its prefix once per message and the same
- * bytes go to every recipient.
+ * (`--window-ms W`, `--max-window-ms M`; W = 0 bypasses it: one write per
+ * delivery). Each line is joined with its prefix once per message and the
+ * same bytes go to every recipient; the lines of one read are handed to each
+ * recipient's coalescing sink in one `writeParts` call. When a recipient
+ * cannot take more (its sink returns a promise), the sender is not read
+ * again until it can: that keeps the relay's memory near what is in flight,
+ * as Banter's read budget does (without it, a relay that falls behind
+ * buffers gigabytes and spends its time in the garbage collector).
  *
- * A measuring tool, not product code: nothing bounds what a slow reader makes
- * it hold, and it trusts its peers (a line longer than 64 KiB closes the
- * connection, nothing else is checked). It prints `Listening on
- * 127.0.0.1:PORT` when it accepts.
+ * A measuring tool, not product code: it trusts its peers (a line longer
+ * than 64 KiB closes the connection, nothing else is checked). It prints
+ * `Listening on 127.0.0.1:PORT` when it accepts.
  *
  * ```sh
  * deno run -A bench/floor_relay.ts --engine node --window-ms 2 --cert server.crt --key server.key
@@ -60,13 +64,9 @@ function addPeer(sink: ByteSink, close: () => void): Peer {
   const peer: Peer = { sink, prefix: encoder.encode(`<u${id}> `), rest: undefined, close };
   peers.add(peer);
   // Like ncat's own announce: the load generator is in on its first line.
-  send(peer, encoder.encode(`<announce> you are connected as <u${id}>.\n`));
+  peer.sink.write(encoder.encode(`<announce> you are connected as <u${id}>.\n`))
+    ?.catch(() => dropPeer(peer));
   return peer;
-}
-
-function send(peer: Peer, bytes: Uint8Array): void {
-  const pending = peer.sink.write(bytes);
-  if (pending !== undefined) pending.catch(() => dropPeer(peer));
 }
 
 function dropPeer(peer: Peer): void {
@@ -75,8 +75,18 @@ function dropPeer(peer: Peer): void {
   peer.close();
 }
 
-/** Relay every complete line of `chunk` (the bytes may be reused after this returns). */
-function received(from: Peer, chunk: Uint8Array): void {
+/**
+ * Relay every complete line of `chunk` (its bytes may be reused once this
+ * returns): each line joined with the sender's prefix once, then handed to
+ * every other peer's sink, all of a chunk's lines in one call per peer
+ * (`writeParts`; a sink without it, i.e. window 0, gets one write per line).
+ *
+ * @returns What the sender must wait for before it reads again (some
+ *   recipient could not take more), or undefined.
+ */
+function received(from: Peer, chunk: Uint8Array): Promise<unknown> | undefined {
+  const lines: Uint8Array[] = [];
+  let size = 0;
   let start = 0;
   let nl = chunk.indexOf(0x0a);
   while (nl !== -1) {
@@ -88,12 +98,31 @@ function received(from: Peer, chunk: Uint8Array): void {
     if (rest !== undefined) line.set(rest, prefix.length);
     line.set(chunk.subarray(start, nl + 1), prefix.length + restLength);
     from.rest = undefined;
-    for (const peer of peers) if (peer !== from) send(peer, line);
+    lines.push(line);
+    size += line.length;
     start = nl + 1;
     nl = chunk.indexOf(0x0a, start);
   }
-  if (start === chunk.length) return;
-  const tail = chunk.subarray(start);
+  keepRest(from, chunk.subarray(start));
+  if (lines.length === 0) return undefined;
+  let waits: Promise<void>[] | undefined;
+  for (const peer of peers) {
+    if (peer === from) continue;
+    const sink = peer.sink;
+    let pending: Promise<void> | undefined;
+    if (sink.writeParts !== undefined) {
+      pending = sink.writeParts(lines, size);
+    } else {
+      for (const line of lines) pending = sink.write(line) ?? pending;
+    }
+    if (pending !== undefined) (waits ??= []).push(pending.catch(() => dropPeer(peer)));
+  }
+  return waits === undefined ? undefined : Promise.all(waits);
+}
+
+/** Keep the start of a line whose end has not arrived (a copy). */
+function keepRest(from: Peer, tail: Uint8Array): void {
+  if (tail.length === 0) return;
   const rest = from.rest;
   if ((rest?.length ?? 0) + tail.length > MAX_LINE_BYTES) {
     console.error(`Cannot relay: a line is longer than ${MAX_LINE_BYTES} bytes; closing`);
@@ -148,8 +177,17 @@ function serveNode(
 ): Promise<number> {
   const server = tls.createServer({ cert, key, minVersion: "TLSv1.2" }, (socket) => {
     socket.setNoDelay(true);
+    let paused = 0;
     const peer = addPeer(coalescing.wrap(nodeSink(socket)), () => socket.destroy());
-    socket.on("data", (chunk: Uint8Array) => received(peer, chunk));
+    socket.on("data", (chunk: Uint8Array) => {
+      const wait = received(peer, chunk);
+      if (wait === undefined) return;
+      // A recipient is full: read no more from this sender until it drains.
+      if (paused++ === 0) socket.pause();
+      wait.then(() => {
+        if (--paused === 0) socket.resume();
+      });
+    });
     socket.on("error", () => dropPeer(peer));
     socket.on("close", () => dropPeer(peer));
     socket.resume(); // Deno's node:tls starts the socket paused
@@ -201,7 +239,8 @@ function serveDeno(cert: string, key: string, coalescing: WriteCoalescing): numb
       for (;;) {
         const n = await conn.read(buffer);
         if (n === null || closed) break;
-        received(peer, buffer.subarray(0, n));
+        // A recipient is full: read no more from this sender until it drains.
+        await received(peer, buffer.subarray(0, n));
       }
     } finally {
       dropPeer(peer);
