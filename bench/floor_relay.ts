@@ -292,8 +292,15 @@ export async function main(args: string[]): Promise<number> {
     console.error((error as Error).message);
     return 2;
   }
-  const cert = await Deno.readTextFile(values.cert);
-  const key = await Deno.readTextFile(values.key);
+  let cert: string;
+  let key: string;
+  try {
+    cert = await Deno.readTextFile(values.cert);
+    key = await Deno.readTextFile(values.key);
+  } catch (error) {
+    console.error(`Cannot relay: cannot read the certificate or key: ${(error as Error).message}`);
+    return 2;
+  }
   const port = values.engine === "node"
     ? await serveNode(cert, key, coalescing)
     : serveDeno(cert, key, coalescing);
