@@ -19,7 +19,7 @@ import {
   startupScenario,
   stormScenario,
 } from "./scenarios.ts";
-import { stopAllTargets } from "./targets.ts";
+import { parseFloorTarget, startFloorRelay, stopAllTargets } from "./targets.ts";
 import { echoScenario } from "./echo.ts";
 import { clusterChatScenario, clusterSetups } from "./cluster.ts";
 import {
@@ -48,7 +48,12 @@ type Scenario = typeof SCENARIOS[number];
 const USAGE = `Usage: deno task bench [options]
 
   --scenarios LIST        ${SCENARIOS.join(",")} (default: all)
-  --targets LIST          banter,${PEER_NAMES.join(",")} (default: all; peers only when installed)
+  --targets LIST          banter,${PEER_NAMES.join(",")} (default: all; peers only when installed),
+                          and the CPU floor on request: floor-node, floor-deno (bench/floor_relay.ts,
+                          a bare TLS line relay on that engine, window --floor-window-ms) or
+                          floor-node-w<MS>, floor-deno-w<MS> (window MS; 0: a write per delivery)
+  --floor-window-ms MS    write-coalescing window of floor-node and floor-deno (default 2)
+  --floor-max-window-ms MS the floor's longest stretched window (default: its window, no stretching)
   --clients N             chat clients in one room (default 100)
   --rate N                paced: messages/s per client (default 40)
   --slow-rate N           paced10: messages/s per client (default 10)
@@ -111,6 +116,8 @@ const STRING_FLAGS = [
   "profile",
   "json",
   "cluster-instances",
+  "floor-window-ms",
+  "floor-max-window-ms",
 ] as const;
 
 function positive(name: string, value: string | undefined, fallback: number): number {
@@ -129,6 +136,55 @@ function nonNegative(name: string, value: string | undefined, fallback: number):
     throw new RangeError(`Cannot use --${name} ${value}: expected a whole number ≥ 0`);
   }
   return n;
+}
+
+function nonNegativeMs(name: string, value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0) {
+    throw new RangeError(`Cannot use --${name} ${value}: expected a time in ms ≥ 0`);
+  }
+  return n;
+}
+
+/** `--targets`: banter, the peers, and floor targets (`floor-node`, `floor-deno-w4`, ...). */
+function targetList(value: string | undefined, floorWindowMs: number): string[] | undefined {
+  if (value === undefined) return undefined;
+  const known: string[] = ["banter", ...PEER_NAMES];
+  const items = value.split(",").map((s) => s.trim()).filter(Boolean);
+  for (const item of items) {
+    if (!known.includes(item) && parseFloorTarget(item, floorWindowMs) === undefined) {
+      throw new RangeError(
+        `Cannot use --targets ${item}: expected one of ${
+          known.join(", ")
+        }, floor-node, floor-deno, floor-node-w<MS> or floor-deno-w<MS>`,
+      );
+    }
+  }
+  return items;
+}
+
+/** Launchers for the floor targets among `targets`, in their order. */
+function floorLaunchers(
+  fixture: Fixture,
+  targets: string[],
+  windowMs: number,
+  maxWindowMs: number | undefined,
+): Launcher[] {
+  return targets.flatMap((name) => {
+    const floor = parseFloorTarget(name, windowMs);
+    if (floor === undefined) return [];
+    const options = {
+      ...floor,
+      ...(maxWindowMs === undefined ? {} : { maxWindowMs: Math.max(floor.windowMs, maxWindowMs) }),
+    };
+    return [{
+      name,
+      ca: fixture.ca,
+      profilable: false,
+      start: () => startFloorRelay(fixture, options),
+    }];
+  });
 }
 
 function list<T extends string>(
@@ -176,9 +232,10 @@ async function machine(): Promise<Record<string, string>> {
 export async function main(args: string[]): Promise<number> {
   let settings: BenchSettings;
   let scenarios: Scenario[];
-  let targets: ("banter" | PeerName)[];
+  let targets: string[];
   let options: ReturnType<typeof parse>;
   let instanceCounts: number[];
+  let floor: { windowMs: number; maxWindowMs: number | undefined };
   const parse = (a: string[]) =>
     parseArgs({
       args: a,
@@ -212,8 +269,12 @@ export async function main(args: string[]): Promise<number> {
       ? list("scenarios", str("scenarios"), CLUSTER_LOADS) ?? [...CLUSTER_LOADS]
       : list("scenarios", str("scenarios"), SCENARIOS) ?? [...SCENARIOS];
     instanceCounts = parseInstanceCounts(str("cluster-instances") ?? "1,2,3");
-    targets = list("targets", str("targets"), ["banter", ...PEER_NAMES] as const) ??
-      ["banter", ...PEER_NAMES];
+    const floorWindowMs = nonNegativeMs("floor-window-ms", str("floor-window-ms"), 2);
+    const floorMaxWindowMs = str("floor-max-window-ms") === undefined
+      ? undefined
+      : nonNegativeMs("floor-max-window-ms", str("floor-max-window-ms"), 0);
+    targets = targetList(str("targets"), floorWindowMs) ?? ["banter", ...PEER_NAMES];
+    floor = { windowMs: floorWindowMs, maxWindowMs: floorMaxWindowMs };
     const denoFlags = (str("deno-flags") ?? Deno.env.get("BANTER_BENCH_DENO_FLAGS") ?? "")
       .split(/\s+/).filter(Boolean);
     const serverArgs = (str("server-args") ?? Deno.env.get("BANTER_BENCH_SERVER_ARGS") ?? "")
@@ -275,8 +336,9 @@ export async function main(args: string[]): Promise<number> {
       });
       return 0;
     }
-    const peers = targets.filter((t): t is PeerName => t !== "banter");
+    const peers = targets.filter((t): t is PeerName => PEER_NAMES.includes(t as PeerName));
     const { launchers: peerList, missing } = peerLaunchers(fixture, peers);
+    peerList.push(...floorLaunchers(fixture, targets, floor.windowMs, floor.maxWindowMs));
     for (const m of missing) console.error(`bench: ${m}`);
     const banter = banterLauncher(fixture, settings);
     // The same server with its clients on WebSockets (the web client's path), beside TLS.
@@ -316,7 +378,8 @@ export async function main(args: string[]): Promise<number> {
         );
       }
     }
-    console.log("\n" + comparisonTable(records));
+    const ours = targets.includes("banter") ? "banter" : records[0]?.target;
+    console.log("\n" + comparisonTable(records, ours));
     const notes = notesList(records);
     if (notes) console.log("\nNotes:\n" + notes);
   } finally {

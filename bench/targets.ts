@@ -426,3 +426,68 @@ export async function startNcat(fixture: Fixture, executable: string): Promise<T
     port,
   });
 }
+
+/** Which TLS engine the floor relay uses. */
+export type FloorEngine = "node" | "deno";
+
+/**
+ * The floor target's name for an engine and window: `floor-node-w2`.
+ *
+ * @param engine TLS engine.
+ * @param windowMs Coalescing window, ms.
+ * @returns The target name.
+ */
+export function floorTargetName(engine: FloorEngine, windowMs: number): string {
+  return `floor-${engine}-w${windowMs}`;
+}
+
+/**
+ * Parse a floor target name: `floor-node`, `floor-deno` (window
+ * `defaultWindowMs`) or `floor-<engine>-w<ms>`.
+ *
+ * @param name A target name.
+ * @param defaultWindowMs Window of a name without `-w`.
+ * @returns Engine and window, or `undefined` when it is no floor target.
+ */
+export function parseFloorTarget(
+  name: string,
+  defaultWindowMs: number,
+): { engine: FloorEngine; windowMs: number } | undefined {
+  const match = /^floor-(node|deno)(?:-w(\d+(?:\.\d+)?))?$/.exec(name);
+  if (match === null) return undefined;
+  return {
+    engine: match[1] as FloorEngine,
+    windowMs: match[2] === undefined ? defaultWindowMs : Number(match[2]),
+  };
+}
+
+/**
+ * Start bench/floor_relay.ts: a bare TLS line relay on `engine`, its writes
+ * through the real `WriteCoalescing` (ncat's dialect: no login, no echo).
+ *
+ * @param fixture Certificates and the run directory.
+ * @param options Engine, window and the longest (stretched) window.
+ * @returns The running relay.
+ */
+export async function startFloorRelay(
+  fixture: Fixture,
+  options: { engine: FloorEngine; windowMs: number; maxWindowMs?: number },
+): Promise<Target> {
+  return await spawnTarget({
+    name: floorTargetName(options.engine, options.windowMs),
+    dialect: "ncat",
+    logDir: fixture.dir,
+    command: Deno.execPath(),
+    args: [
+      "run",
+      "--allow-net=127.0.0.1",
+      "--allow-read",
+      "bench/floor_relay.ts",
+      ...["--engine", options.engine, "--window-ms", String(options.windowMs)],
+      ...["--max-window-ms", String(options.maxWindowMs ?? options.windowMs)],
+      ...["--cert", fixture.serverCert, "--key", fixture.serverKey],
+    ],
+    ready: { pattern: /Listening on 127\.0\.0\.1:(\d+)/ },
+    env: { NO_COLOR: "1" },
+  });
+}
