@@ -10,7 +10,10 @@
  *   when the checkout has one); ns of CPU per delivery. `--coalesce`: each
  *   sink behind the server's write coalescing (2 ms window, real clock),
  *   turns through a message port (faster than the window), and the bytes
- *   allocated (`new Uint8Array(n)`) per byte delivered.
+ *   allocated (`new Uint8Array(n)`) per byte delivered. `--busy`: every
+ *   write is held until the next turn (a socket whose buffer is full), so
+ *   each turn's frames queue behind a write in flight (the backlog path);
+ *   also counts the buffers allocated per 1,000 deliveries.
  * - `log`: `--lines` info lines through `setupLogging()` to stderr (point
  *   it at /dev/null); µs of CPU per line, including the writes.
  *
@@ -35,6 +38,7 @@ const { positionals, values } = parseArgs({
     lines: { type: "string", default: "20000" },
     reps: { type: "string", default: "7" },
     coalesce: { type: "boolean", default: false },
+    busy: { type: "boolean", default: false },
   },
 });
 const root = values.root.endsWith("/") ? values.root : `${values.root}/`;
@@ -91,21 +95,32 @@ async function delivery(): Promise<void> {
   );
   const runs: number[] = [];
   const allocatedPerByte: number[] = [];
+  const buffersPerThousand: number[] = [];
   const original = globalThis.Uint8Array;
   let allocated = 0;
+  let allocations = 0;
   globalThis.Uint8Array = new Proxy(original, {
     construct(target, args, newTarget) {
-      if (typeof args[0] === "number") allocated += args[0];
+      if (typeof args[0] === "number") {
+        allocated += args[0];
+        allocations++;
+      }
       return Reflect.construct(target, args, newTarget);
     },
   });
   for (let rep = 0; rep < reps; rep++) {
     let written = 0;
     allocated = 0;
+    allocations = 0;
+    // --busy: writes in flight, released at the start of the next turn.
+    let inFlight: (() => void)[] = [];
     const flushes = FlushBatch === undefined ? undefined : new FlushBatch();
     const outboxes = Array.from({ length: 100 }, () => {
       const raw = {
-        write: (bytes: Uint8Array) => void (written += bytes.length),
+        write: (bytes: Uint8Array): Promise<void> | undefined => {
+          written += bytes.length;
+          return values.busy ? new Promise<void>((resolve) => inFlight.push(resolve)) : undefined;
+        },
         close: () => Promise.resolve(),
       };
       return new Outbox(
@@ -117,13 +132,21 @@ async function delivery(): Promise<void> {
       100;
     const start = cpuUs();
     for (let sent = 0; sent < messages; sent += perTurn) {
+      const done = inFlight;
+      inFlight = [];
+      for (const resolve of done) resolve();
       for (const frame of frames) for (const outbox of outboxes) outbox.push(frame);
       await (coalescing === undefined ? nextTurn() : nextPortTurn());
     }
     // The coalescer's last windows end on its timer.
-    while (written < expected) await new Promise((resolve) => setTimeout(resolve, 1));
+    while (written < expected) {
+      for (const resolve of inFlight.splice(0)) resolve();
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+    for (const resolve of inFlight.splice(0)) resolve();
     runs.push(((cpuUs() - start) * 1000) / (messages * 100));
     allocatedPerByte.push(allocated / written);
+    buffersPerThousand.push((allocations * 1000) / (messages * 100));
   }
   globalThis.Uint8Array = original;
   console.log(JSON.stringify({
@@ -132,6 +155,8 @@ async function delivery(): Promise<void> {
     perTurn,
     flushBatch: FlushBatch !== undefined,
     coalesce: coalescing !== undefined,
+    busy: values.busy,
+    buffersPerThousandDeliveries: Number(median(buffersPerThousand).toFixed(1)),
     allocatedPerDeliveredByte: Number(median(allocatedPerByte).toFixed(2)),
     nsPerDelivery: Math.round(median(runs)),
     runs: runs.map(Math.round),

@@ -1,6 +1,7 @@
 import { deepEqual, equal, ok } from "node:assert/strict";
 import { type ByteSink, streamSink } from "../../lib/wire/byte_channel.ts";
 import {
+  BACKLOG_CHUNK_BYTES,
   CHUNK_BYTES,
   FRAME_OVERHEAD_BYTES,
   GATHER_FRAMES,
@@ -315,3 +316,132 @@ Deno.test("Outbox holds a turn's few small frames as they are and joins them onc
   );
   equal(writes[1]!.buffer.byteLength, CHUNK_BYTES, "the chunk, written as it is");
 });
+
+/**
+ * A sink that holds every write until `releaseOne()`; it takes parts as they
+ * are, as the write coalescing does, and records what it took.
+ */
+function everyWriteHeld() {
+  const written: Uint8Array[] = [];
+  const waiting: (() => void)[] = [];
+  return {
+    written,
+    /** Let the oldest held write finish; resolves after the outbox went on. */
+    async releaseOne(): Promise<void> {
+      waiting.shift()?.();
+      await Promise.resolve();
+      await Promise.resolve();
+    },
+    sink: {
+      write(bytes: Uint8Array): Promise<void> {
+        written.push(bytes);
+        return new Promise<void>((resolve) => waiting.push(resolve));
+      },
+      writeParts(parts: readonly Uint8Array[]): Promise<void> {
+        written.push(...parts);
+        return new Promise<void>((resolve) => waiting.push(resolve));
+      },
+      close: () => Promise.resolve(),
+    } satisfies ByteSink,
+  };
+}
+
+Deno.test("Outbox keeps a backlog's small frames in one chunk across writes: 2,400 deliveries over 200 writes use a few chunks, charged in full", async () => {
+  const held = everyWriteHeld();
+  const outbox = new Outbox(held.sink);
+  const enc = new TextEncoder();
+  const frame = (i: number) => enc.encode(`${String(i).padStart(5, "0")} ${"x".repeat(150)}\n`);
+  outbox.push(frame(0)); // written at once, held: from now on every frame waits on a write
+  await Promise.resolve();
+  let next = 1;
+  let unwritten = 0;
+  for (let turn = 0; turn < 200; turn++) {
+    for (let i = 0; i < GATHER_FRAMES + 4; i++) {
+      const bytes = frame(next++);
+      unwritten += bytes.length;
+      outbox.push(bytes);
+    }
+    ok(outbox.queuedBytes >= unwritten, "the charge covers what waits");
+    ok(
+      outbox.queuedBytes <= unwritten + 2 * (BACKLOG_CHUNK_BYTES + FRAME_OVERHEAD_BYTES) + 1024,
+      `and not much more: ${outbox.queuedBytes} for ${unwritten}`,
+    );
+    await held.releaseOne(); // the write before is done: what waits goes out
+    unwritten = 0;
+  }
+  await held.releaseOne();
+  equal(outbox.queuedBytes, 0, "every chunk's charge is released once written");
+  const buffers = new Set(held.written.slice(1).map((bytes) => bytes.buffer));
+  // Before: each write took its frames out of a chunk and the next frame
+  // allocated a new 4 KiB chunk (200 chunks); now the chunk fills on.
+  ok(buffers.size <= 30, `${buffers.size} chunks for ${held.written.length - 1} parts`);
+  const lines = new TextDecoder().decode(concat(held.written)).trimEnd().split("\n");
+  deepEqual(
+    lines.map((line) => Number(line.slice(0, 5))),
+    Array.from({ length: next }, (_, i) => i),
+  );
+  await outbox.close();
+});
+
+Deno.test("Outbox holds the few frames behind a write in flight as they are: no chunk, each charged", async () => {
+  const held = everyWriteHeld();
+  const outbox = new Outbox(held.sink);
+  const enc = new TextEncoder();
+  outbox.push(enc.encode("first\n"));
+  await Promise.resolve();
+  const a = enc.encode("a\n");
+  const b = enc.encode("b\n");
+  outbox.push(a);
+  outbox.push(b);
+  equal(outbox.queuedBytes, 6 + 2 + 2 + 3 * FRAME_OVERHEAD_BYTES);
+  await held.releaseOne();
+  equal(outbox.queuedBuffers, 0, "a and b are in flight");
+  equal(outbox.queuedBytes, 2 + 2 + 2 * FRAME_OVERHEAD_BYTES);
+  equal(held.written[1], a, "handed on as they are, not copied");
+  equal(held.written[2], b);
+  await held.releaseOne();
+  equal(outbox.queuedBytes, 0);
+  await outbox.close();
+});
+
+Deno.test("Outbox lets go of a backlog's chunk when its queue drains: a quiet connection holds no chunk", async () => {
+  const held = everyWriteHeld();
+  const outbox = new Outbox(held.sink);
+  const enc = new TextEncoder();
+  const many = (tag: string) =>
+    Array.from({ length: GATHER_FRAMES + 1 }, (_, i) => enc.encode(`${tag}${i}\n`));
+  outbox.push(enc.encode("first\n"));
+  await Promise.resolve();
+  for (const frame of many("a")) outbox.push(frame); // one more than are held as they are
+  equal(outbox.queuedBytes, 6 + FRAME_OVERHEAD_BYTES + CHUNK_BYTES + FRAME_OVERHEAD_BYTES);
+  await held.releaseOne();
+  equal(outbox.queuedBuffers, 0, "the chunk's frames are in flight");
+  equal(outbox.queuedBytes, CHUNK_BYTES + FRAME_OVERHEAD_BYTES, "the chunk they are a view of");
+  await held.releaseOne();
+  equal(outbox.queuedBytes, 0, "let go of");
+  // The next backlog starts with a small chunk again.
+  outbox.push(enc.encode("second\n"));
+  await Promise.resolve();
+  for (const frame of many("b")) outbox.push(frame);
+  equal(outbox.queuedBytes, 7 + FRAME_OVERHEAD_BYTES + CHUNK_BYTES + FRAME_OVERHEAD_BYTES);
+  await held.releaseOne();
+  await held.releaseOne();
+  equal(outbox.queuedBytes, 0);
+  deepEqual(held.written.map((bytes) => new TextDecoder().decode(bytes)), [
+    "first\n",
+    many("a").map((frame) => new TextDecoder().decode(frame)).join(""),
+    "second\n",
+    many("b").map((frame) => new TextDecoder().decode(frame)).join(""),
+  ]);
+  await outbox.close();
+});
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, part) => n + part.length, 0));
+  let at = 0;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.length;
+  }
+  return out;
+}
