@@ -41,6 +41,7 @@ import { connectClusterMode, instanceName } from "../cluster/cluster_mode.ts";
 import { ClusterInstance } from "../cluster/instance.ts";
 import type { ClusterLink } from "../cluster/link.ts";
 import { DeferredFlushes } from "./deferred_flushes.ts";
+import { TurnBudget } from "./turn_budget.ts";
 import { shutDown, SHUTDOWN_DEADLINE_MS } from "./shutdown.ts";
 import { loadTls } from "./tls_files.ts";
 import { cannotListen, openTransport } from "./transport.ts";
@@ -318,6 +319,9 @@ async function startWith(
   const deferrals = config.presenceDelayMs > 0
     ? new DeferredFlushes({ windowMs: config.presenceDelayMs, clock: systemClock })
     : undefined;
+  // No turn of the event loop handles frames for long while writes wait:
+  // real turns, so on the real clock.
+  const turns = new TurnBudget({ clock: systemClock });
   const sessionHub = {
     enter: trackActivity(hub, activity),
     isBanned: (name: string) => hub.isBanned(name),
@@ -347,6 +351,7 @@ async function startWith(
       beforeWrite: () => history.commit(),
       flushes,
       ...(deferrals === undefined ? {} : { deferrals }),
+      turns,
       limits: {
         maxFrameBytes: config.maxFrameBytes,
         outboxBytes: config.outboxBytes,
@@ -494,6 +499,7 @@ async function startWith(
             disk,
             certificate,
             ...(deferrals === undefined ? [] : [deferrals]),
+            turns,
           ],
           transport,
           hub,

@@ -19,6 +19,7 @@ import { Counter } from "./prometheus.ts";
 import { Outbox } from "./outbox.ts";
 import type { FlushBatch } from "./flush_batch.ts";
 import type { DeferredFlushes } from "./deferred_flushes.ts";
+import type { TurnBudget } from "./turn_budget.ts";
 import {
   DEFAULT_PRE_LOGIN_MAX_FRAME_BYTES,
   DEFAULT_PRE_LOGIN_PING_BURST,
@@ -186,6 +187,12 @@ export interface SessionOptions {
   flushes?: FlushBatch;
   /** Where joins, leaves and presence wait on a busy connection (see `Outbox.pushDeferred`). @default none: sent at once */
   deferrals?: DeferredFlushes;
+  /**
+   * The server's time per event-loop turn for handling frames: past it, the
+   * session reads its next frame in the next turn (see lib/server/turn_budget.ts).
+   * @default none: every frame that is there is handled at once
+   */
+  turns?: TurnBudget;
   /** Called with the live session once it exists (for heartbeats). */
   onOpen?: (session: Session) => void;
   /** Called when the session ends. */
@@ -346,8 +353,13 @@ export class Session {
       // something to it. Before hello a ping or pong is like any other
       // frame: not a hello, so fatal (PROTOCOL.md section 3).
       let greeted = false;
+      const turns = this.#options.turns;
       const next = async (): Promise<ClientFrame | undefined> => {
         for (;;) {
+          // A burst already buffered would be handled in one turn, holding
+          // every write of the server until its end: past the turn's budget,
+          // the next frame waits for the next turn.
+          for (let turn = turns?.spend(); turn !== undefined; turn = turns?.spend()) await turn;
           const line = await lines.next();
           if (line === undefined) return undefined;
           this.#lastSeen = this.#options.clock.now();
