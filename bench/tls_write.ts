@@ -25,6 +25,9 @@
  *   (one `_writev`, joined in Rust)
  * - `join`: the same parts joined in JS, then one `socket.write`
  * - `tcp`: plain `node:net`, no TLS: what the kernel and the stream glue cost
+ * - `channel`: the server's own SocketChannel, `writeParts(parts)` (its
+ *   native path when the handle offers it); `channel-public`: the same with
+ *   `nativeWrites: false` (parts joined in JS, then `socket.write`)
  *
  * `--hwm N` sets the server sockets' `highWaterMark`.
  *
@@ -39,6 +42,7 @@ import { parseArgs } from "node:util";
 import { readFileSync } from "node:fs";
 import { concatBytes } from "../lib/util/bytes.ts";
 import { createFixture } from "./fixture.ts";
+import { SocketChannel } from "../lib/net/_node_engine.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -83,7 +87,16 @@ async function reader(
 }
 
 /** How the node engine's writes are made: see the module doc. */
-type Variant = "write" | "buffer" | "handle" | "handlev" | "writev" | "join" | "tcp";
+type Variant =
+  | "write"
+  | "buffer"
+  | "handle"
+  | "handlev"
+  | "writev"
+  | "join"
+  | "tcp"
+  | "channel"
+  | "channel-public";
 
 const VARIANTS: readonly Variant[] = [
   "write",
@@ -93,6 +106,8 @@ const VARIANTS: readonly Variant[] = [
   "writev",
   "join",
   "tcp",
+  "channel",
+  "channel-public",
 ];
 
 /** What one measurement varies. */
@@ -180,6 +195,11 @@ function nodeWriter(
       };
     case "join":
       return () => void socket.write(concatBytes(parts, payload.length));
+    case "channel":
+    case "channel-public": {
+      const channel = new SocketChannel(socket, { nativeWrites: variant === "channel" });
+      return () => void channel.writeParts(parts, payload.length);
+    }
   }
 }
 
