@@ -70,7 +70,8 @@ export class NativeWrites {
   #untried = true;
 
   /**
-   * @param socket The socket (destroyed on a failed write).
+   * @param socket The socket (destroyed with the error on a failed write; it
+   *   must have an "error" listener).
    * @param handle Its native handle.
    */
   constructor(socket: Socket, handle: NativeHandle) {
@@ -179,9 +180,9 @@ export class NativeWrites {
     drained?.resolve();
   }
 
-  /** A write failed: fail what waits and end the socket (its readers see the close). */
+  /** A write failed: fail what waits and destroy the socket with it (its reader sees the error). */
   #broken(error: Error): void {
     this.fail(error);
-    this.#socket.destroy();
+    this.#socket.destroy(error);
   }
 }

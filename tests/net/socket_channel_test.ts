@@ -217,3 +217,36 @@ Deno.test("SocketChannel: a handle that refuses its first native write falls bac
   equal(dec.decode(await within(reading, WAIT_MS, "everything")), "hello\nagain\n");
   equal(socketWrites, 2);
 });
+
+Deno.test("SocketChannel (native handle): a write the handle refuses rejects, and the reader sees the failure", async () => {
+  await using pair = await tlsPair();
+  const channel = new SocketChannel(pair.socket);
+  ok(channel.native);
+  equal(channel.write(enc.encode("fine\n")), undefined); // the first call is the real one
+  const handle = handleOf(pair.socket);
+  handle.writev = () => -32; // EPIPE, as uv reports it
+  handle.writeBuffer = () => -32;
+  const closed = new Promise<void>((resolve) => pair.socket.once("close", () => resolve()));
+  const reading = rejects(within(channel.read(), WAIT_MS, "the read"), Deno.errors.BrokenPipe);
+  // Refused at once, or when the first write completes and this one follows it.
+  const lost = channel.write(enc.encode("lost\n"));
+  const lostRejected = lost && rejects(lost, Deno.errors.BrokenPipe);
+  await within(closed, WAIT_MS, "the close");
+  await lostRejected;
+  await rejects(Promise.resolve(channel.write(enc.encode("more\n"))), Deno.errors.BrokenPipe);
+  await reading; // failed with the write's error
+});
+
+Deno.test("SocketChannel (native handle): a write completed with an error fails the channel and its reader", async () => {
+  await using pair = await tlsPair();
+  const channel = new SocketChannel(pair.socket);
+  const handle = handleOf(pair.socket);
+  handle.writeBuffer = (req: { oncomplete(status: number): void }) => {
+    queueMicrotask(() => req.oncomplete(-104)); // ECONNRESET once "sent"
+    return 0;
+  };
+  const reading = rejects(within(channel.read(), WAIT_MS, "the read"), Deno.errors.BrokenPipe);
+  equal(channel.write(enc.encode("hello\n")), undefined);
+  await reading; // failed with the write's error
+  await rejects(Promise.resolve(channel.write(enc.encode("again\n"))), Deno.errors.BrokenPipe);
+});
