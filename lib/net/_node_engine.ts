@@ -13,6 +13,8 @@ import type { EngineHooks, EngineListener, EngineTls } from "./_engine.ts";
 import { clientCertificateProblem, MAX_CLIENT_CHAIN_LENGTH } from "./client_certificate.ts";
 import type { Connection, PeerInfo } from "./connection.ts";
 import { WriteCoalescing } from "./_write_coalescing.ts";
+import { NativeWrites, nativeWrites, NOT_NATIVE } from "./_native_writes.ts";
+import { concatBytes } from "../util/bytes.ts";
 
 /**
  * Listen with `node:tls` and report each connection to `hooks`.
@@ -141,32 +143,61 @@ function peerChain(socket: tls.TLSSocket): Uint8Array[] {
   return chain;
 }
 
+/** Options for {@linkcode SocketChannel}. */
+export interface SocketChannelOptions {
+  /**
+   * Write onto the socket's native handle when it offers that (see
+   * _native_writes.ts); false keeps to `socket.write`. @default true
+   */
+  nativeWrites?: boolean;
+}
+
 /**
  * A node socket as a {@linkcode ByteSource} and {@linkcode ByteSink} (one
  * object is both: an idle connection holds one object and four listeners,
  * not a closure per method), with backpressure both ways and no stream
- * objects: what a session uses.
+ * objects: what a session uses. Writes go onto the native handle when it
+ * offers that, else through `socket.write`.
+ *
+ * @example
+ * ```ts ignore
+ * const channel = new SocketChannel(tlsSocket);
+ * await channel.writeParts([head, body], head.length + body.length);
+ * ```
  */
-class SocketChannel implements ByteSource, ByteSink {
+export class SocketChannel implements ByteSource, ByteSink {
   readonly #socket: Socket;
   readonly #chunks: Uint8Array[] = [];
   #ended = false;
   #paused = false;
   #failure: Error | undefined;
+  #native: NativeWrites | undefined;
   /**
    * The one pending read (a session reads one chunk at a time): settled
    * straight from the socket's events, no async frame held while idle.
    */
   #waiting: PromiseWithResolvers<Uint8Array | undefined> | undefined;
 
-  /** @param socket A connected socket; read from now on. */
-  constructor(socket: Socket) {
+  /**
+   * @param socket A connected socket; read from now on.
+   * @param options Which write path.
+   */
+  constructor(socket: Socket, options: SocketChannelOptions = {}) {
     this.#socket = socket;
+    this.#native = options.nativeWrites === false ? undefined : nativeWrites(socket);
     socket.on("data", (chunk: Uint8Array) => this.#data(chunk));
     socket.on("end", () => this.#finish());
     socket.on("error", (error: Error) => this.#finish(error));
-    socket.on("close", () => this.#finish());
+    socket.on("close", () => {
+      this.#native?.fail();
+      this.#finish();
+    });
     socket.resume(); // Deno's node:tls starts the socket paused
+  }
+
+  /** Whether writes go onto the native handle (false: `socket.write`). */
+  get native(): boolean {
+    return this.#native !== undefined;
   }
 
   read(): Promise<Uint8Array | undefined> {
@@ -187,8 +218,29 @@ class SocketChannel implements ByteSource, ByteSink {
   }
 
   write(bytes: Uint8Array): Promise<void> | undefined {
+    return this.writeParts([bytes], bytes.length);
+  }
+
+  /**
+   * Like {@linkcode write} of `parts` joined; on the native path they are
+   * joined by the handle, not copied here first. Neither the array nor the
+   * parts may change afterwards.
+   */
+  writeParts(parts: readonly Uint8Array[], size: number): Promise<void> | undefined {
+    const native = this.#native;
+    if (native !== undefined) {
+      const written = native.writeParts(parts, size);
+      if (written !== NOT_NATIVE) return written;
+      this.#native = undefined; // the handle is not what it was: the public path from now on
+    }
+    return this.#publicWrite(parts.length === 1 ? parts[0]! : concatBytes(parts, size));
+  }
+
+  #publicWrite(bytes: Uint8Array): Promise<void> | undefined {
     const socket = this.#socket;
-    if (socket.destroyed) return Promise.reject(new Deno.errors.BrokenPipe("socket closed"));
+    if (socket.destroyed) {
+      return Promise.reject(new Deno.errors.BrokenPipe("Cannot write: socket closed"));
+    }
     if (socket.write(bytes)) return undefined;
     return new Promise<void>((resolve, reject) => {
       const drained = () => {
@@ -197,17 +249,19 @@ class SocketChannel implements ByteSource, ByteSink {
       };
       const closed = () => {
         socket.off("drain", drained);
-        reject(new Deno.errors.BrokenPipe("socket closed"));
+        reject(new Deno.errors.BrokenPipe("Cannot write: socket closed"));
       };
       socket.once("drain", drained);
       socket.once("close", closed);
     });
   }
 
-  close(): Promise<void> {
+  async close(): Promise<void> {
+    // What went onto the handle goes first, then close_notify behind it.
+    await this.#native?.flushed();
     // Resolve once everything is flushed, so a later destroy() loses nothing.
     const socket = this.#socket;
-    return new Promise<void>((resolve) => {
+    return await new Promise<void>((resolve) => {
       if (socket.destroyed) return resolve();
       socket.once("close", () => resolve());
       socket.end(() => resolve());

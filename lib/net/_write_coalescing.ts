@@ -19,6 +19,9 @@
  * window. Under load there is always a next write; when there is none the
  * timer fires on time.
  *
+ * A raw sink with `writeParts` (SocketChannel on node:tls) gets the gathered
+ * parts as they are and joins them natively; any other gets them joined once.
+ *
  * The bound stays where it was: a sink gathers less than `maxBytes`, and
  * while the connection's own sink is full it answers every write with a
  * promise, so it holds at most one write more and the caller (the outbox)
@@ -207,14 +210,14 @@ class CoalescingSink implements ByteSink {
       // A record's worth already: waiting gains nothing, and gathering it
       // would only copy it again. What was gathered goes first.
       this.flush();
-      if (this.#inflight === undefined && !this.#failed) this.#send(joined(parts, size), now);
+      if (this.#inflight === undefined && !this.#failed) this.#send(parts, size, now);
       else this.#gather(parts, size);
     } else if (
       this.#inflight === undefined && this.#pendingBytes === 0 &&
       now - this.#lastWriteAt >= this.#group.windowMs
     ) {
       // Quiet connection: no reason to wait.
-      this.#send(joined(parts, size), now);
+      this.#send(parts, size, now);
     } else {
       this.#gather(parts, size);
       if (this.#inflight === undefined) {
@@ -237,17 +240,22 @@ class CoalescingSink implements ByteSink {
   /** Write what was gathered, unless a write is still in flight (it flushes when done). */
   flush(): void {
     if (this.#inflight !== undefined || this.#pending === undefined || this.#failed) return;
-    const chunk = joined(this.#pending, this.#pendingBytes);
+    const parts = this.#pending;
+    const size = this.#pendingBytes;
     this.#pending = undefined;
     this.#pendingBytes = 0;
-    this.#send(chunk, this.#group.now());
+    this.#send(parts, size, this.#group.now());
   }
 
-  #send(chunk: Uint8Array, now: number): void {
+  /** One write of `parts`: as they are when `raw` takes parts, else joined once. */
+  #send(parts: readonly Uint8Array[], size: number, now: number): void {
     this.#lastWriteAt = now;
+    const raw = this.#raw;
     let pending: Promise<void> | undefined;
     try {
-      pending = this.#raw.write(chunk);
+      pending = raw.writeParts !== undefined && parts.length > 1
+        ? raw.writeParts(parts, size)
+        : raw.write(joined(parts, size));
     } catch (error) {
       this.#fail(error);
       return;

@@ -306,3 +306,24 @@ Deno.test("an outbox over a coalescing sink copies a delivery once: several fram
   );
   equal(outbox.queuedBytes, 0);
 });
+
+Deno.test("a raw sink that takes parts gets the gathered writes as parts, not joined", () => {
+  const clock = new FakeClock();
+  const given: { parts: readonly Uint8Array[]; size: number }[] = [];
+  const joinedWrites: Uint8Array[] = [];
+  const sink = new WriteCoalescing({ clock, windowMs: 2 }).wrap({
+    write: (bytes) => void joinedWrites.push(bytes),
+    writeParts: (parts, size) => void given.push({ parts, size }),
+    close: () => Promise.resolve(),
+  });
+  const a = enc.encode("a\n");
+  sink.write(a); // quiet: at once, one part, through write()
+  const lines = ["b\n", "c\n", "d\n"].map((line) => enc.encode(line));
+  for (const line of lines) sink.write(line);
+  clock.advance(2);
+  deepEqual(joinedWrites, [a]);
+  equal(given.length, 1);
+  equal(given[0]!.size, 6);
+  deepEqual(given[0]!.parts, lines);
+  ok(given[0]!.parts.every((part, i) => part === lines[i]), "the callers' own buffers, uncopied");
+});
