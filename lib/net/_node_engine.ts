@@ -34,6 +34,12 @@ export async function listenNode(options: EngineTls, hooks: EngineHooks): Promis
     cert: options.cert,
     key: options.key,
     minVersion: "TLSv1.2",
+    // The peer's end of writing does not end ours: node would end the
+    // socket at once, cutting what the native writer still holds (it
+    // bypasses the socket's own buffer) and the close_notify behind it.
+    // Whoever reads the end closes the connection (SocketChannel.close:
+    // everything written, then the TLS close).
+    allowHalfOpen: true,
     ...(options.clientCa
       ? {
         ca: [options.clientCa],

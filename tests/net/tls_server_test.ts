@@ -1,7 +1,7 @@
 import { deepEqual, equal, ok, rejects } from "node:assert/strict";
 import type { Connection } from "../../lib/net/connection.ts";
 import { connect, ConnectError } from "../../lib/net/tls_client.ts";
-import type { TransportEngine } from "../../lib/net/tls_server.ts";
+import { listen, type TransportEngine } from "../../lib/net/tls_server.ts";
 import type { TimerId } from "../../lib/util/clock.ts";
 import { echoServer } from "../_echo_server.ts";
 import { FakeClock } from "../_fake_clock.ts";
@@ -23,6 +23,45 @@ for (const engine of ["deno", "node"] as TransportEngine[]) {
     equal(s.peers[0]?.address, "127.0.0.1");
     equal(s.peers[0]?.certificateName, undefined);
     conn.close();
+  });
+
+  Deno.test(`${engine} transport: an answer written after the peer half-closed arrives whole, then a clean close`, async () => {
+    const p = await testPki();
+    const answered = Promise.withResolvers<void>();
+    const server = await listen({
+      hostname: "127.0.0.1",
+      port: 0,
+      cert: p.server.cert,
+      key: p.server.key,
+      engine,
+    }, async (conn) => {
+      // The request, up to the peer's end of writing; then the answer.
+      while (await conn.source.read() !== undefined);
+      for (let i = 0; i < 6; i++) await conn.sink.write(new Uint8Array(8192).fill(66));
+      await conn.sink.close();
+      conn.close();
+      answered.resolve();
+    });
+    try {
+      const client = await Deno.connectTls({
+        hostname: "localhost",
+        port: server.addr.port,
+        caCerts: [p.ca.cert],
+      });
+      await client.write(new TextEncoder().encode("GET\n"));
+      await client.closeWrite();
+      let received = 0;
+      const buffer = new Uint8Array(65536);
+      // A read error (no close_notify, a reset) fails the test here.
+      for (let n = await client.read(buffer); n !== null; n = await client.read(buffer)) {
+        received += n;
+      }
+      equal(received, 6 * 8192, "every byte written after the half-close");
+      client.close();
+      await within(answered.promise, 5000, "the handler to finish");
+    } finally {
+      await server.close();
+    }
   });
 
   Deno.test(`${engine} transport: plaintext, HTTP and TLS 1.1 probes are refused while a client keeps working`, async () => {
