@@ -58,7 +58,8 @@ export class NativeWrites {
   readonly #socket: Socket;
   readonly #handle: NativeHandle;
   readonly #highWaterMark: number;
-  readonly #request: WriteRequest;
+  /** The request of the write in flight: a completion of any other is ignored. */
+  #request: WriteRequest | undefined;
   #inflightBytes = 0;
   #inflight = false;
   #queue: Uint8Array[] = [];
@@ -78,7 +79,6 @@ export class NativeWrites {
     this.#socket = socket;
     this.#handle = handle;
     this.#highWaterMark = socket.writableHighWaterMark;
-    this.#request = { oncomplete: (status) => this.#complete(status) };
   }
 
   /**
@@ -138,12 +138,23 @@ export class NativeWrites {
   #send(parts: readonly Uint8Array[], size: number): boolean {
     this.#inflight = true;
     this.#inflightBytes = size;
+    // A request per write, as node makes: a completion called twice, or
+    // late for a write already given up, cannot end the next one.
+    const request: WriteRequest = {
+      oncomplete: (status) => {
+        if (this.#request !== request) return;
+        this.#request = undefined;
+        this.#complete(status);
+      },
+    };
+    this.#request = request;
     let status: number;
     try {
       status = parts.length === 1
-        ? this.#handle.writeBuffer(this.#request, parts[0]!)
-        : this.#handle.writev(this.#request, parts, true);
+        ? this.#handle.writeBuffer(request, parts[0]!)
+        : this.#handle.writev(request, parts, true);
     } catch (error) {
+      this.#request = undefined;
       this.#inflight = false;
       this.#inflightBytes = 0;
       if (this.#untried) return false;
@@ -152,6 +163,7 @@ export class NativeWrites {
     }
     this.#untried = false;
     if (status !== 0) {
+      this.#request = undefined;
       this.#inflight = false;
       this.#inflightBytes = 0;
       this.#broken(new Deno.errors.BrokenPipe(`Cannot write: the socket refused it (${status})`));

@@ -1,0 +1,81 @@
+/**
+ * NativeWrites against a stand-in handle that misbehaves in ways Deno
+ * 2.9.6's never did in probes (a completion called twice, or at once inside
+ * the call): one write stays in flight and every byte goes out once, in order.
+ *
+ * @module
+ */
+import { equal, ok } from "node:assert/strict";
+import { EventEmitter } from "node:events";
+import type { Socket } from "node:net";
+import { NativeWrites } from "../../lib/net/_native_writes.ts";
+
+type Completion = "twice" | "inside the call";
+
+interface Request {
+  oncomplete(status: number): void;
+}
+
+/** A handle that records what it was given and completes as `mode` says. */
+function misbehavingHandle(mode: Completion) {
+  const written: number[] = [];
+  let outstanding = 0;
+  let mostOutstanding = 0;
+  const take = (request: Request, parts: readonly Uint8Array[]) => {
+    outstanding++;
+    mostOutstanding = Math.max(mostOutstanding, outstanding);
+    for (const part of parts) written.push(...part);
+    const complete = () => {
+      outstanding = Math.max(0, outstanding - 1);
+      request.oncomplete(0);
+    };
+    if (mode === "inside the call") {
+      complete();
+    } else {
+      queueMicrotask(() => {
+        complete();
+        request.oncomplete(0); // once more, for a write already done
+      });
+    }
+    return 0;
+  };
+  return {
+    handle: {
+      writeBuffer: (request: Request, bytes: Uint8Array) => take(request, [bytes]),
+      writev: (request: Request, parts: readonly Uint8Array[]) => take(request, parts),
+    },
+    written,
+    mostOutstanding: () => mostOutstanding,
+  };
+}
+
+for (const mode of ["twice", "inside the call"] as const) {
+  Deno.test(`NativeWrites: a handle that completes ${mode} gets one write at a time, every byte once and in order`, async () => {
+    const { handle, written, mostOutstanding } = misbehavingHandle(mode);
+    const socket = Object.assign(new EventEmitter(), {
+      destroyed: false,
+      writableHighWaterMark: 64,
+      destroy() {
+        this.destroyed = true;
+      },
+    }) as unknown as Socket;
+    const writes = new NativeWrites(socket, handle);
+    const sent: number[] = [];
+    let next = 0;
+    for (let turn = 0; turn < 200; turn++) {
+      const parts = Array.from(
+        { length: 1 + (turn % 3) },
+        () => new Uint8Array([next++ & 255, next++ & 255]),
+      );
+      for (const part of parts) sent.push(...part);
+      const answer = writes.writeParts(parts, parts.length * 2);
+      ok(typeof answer !== "symbol", "the stand-in takes native writes");
+      if (answer !== undefined) await answer;
+      else if (turn % 7 === 0) await Promise.resolve();
+    }
+    await writes.flushed();
+    equal(mostOutstanding(), 1, "never two writes on the handle at once");
+    equal(written.length, sent.length, "every byte once");
+    ok(written.every((byte, i) => byte === sent[i]), "in order");
+  });
+}
