@@ -64,6 +64,14 @@ export class NativeWrites {
   #inflight = false;
   #queue: Uint8Array[] = [];
   #queuedBytes = 0;
+  /**
+   * Memory the queued parts keep alive: a part that is a view (an outbox
+   * chunk's frames) holds its whole buffer until it is written, so each
+   * buffer counts in full, once for a run of views of it. The high-water
+   * mark bounds this, not the parts' own bytes.
+   */
+  #queuedMemory = 0;
+  #lastQueuedBuffer: ArrayBufferLike | undefined;
   /** Settles once nothing is in flight or queued (or the socket failed). */
   #drained: PromiseWithResolvers<void> | undefined;
   #failure: Error | undefined;
@@ -97,13 +105,20 @@ export class NativeWrites {
     if (this.#failure !== undefined) return Promise.reject(this.#failure);
     if (this.#socket.destroyed) return Promise.reject(this.fail());
     if (this.#inflight) {
-      for (const part of parts) this.#queue.push(part);
+      for (const part of parts) {
+        this.#queue.push(part);
+        if (part.buffer !== this.#lastQueuedBuffer) {
+          this.#lastQueuedBuffer = part.buffer;
+          this.#queuedMemory += Math.max(part.buffer.byteLength, part.byteLength);
+        }
+      }
       this.#queuedBytes += size;
     } else if (!this.#send(parts, size)) {
       return NOT_NATIVE;
     }
     if (this.#failure !== undefined) return Promise.reject(this.#failure);
-    if (this.#inflightBytes + this.#queuedBytes < this.#highWaterMark) return undefined;
+    // What is in flight was copied by the handle: its own bytes count.
+    if (this.#inflightBytes + this.#queuedMemory < this.#highWaterMark) return undefined;
     return this.#waitDrained();
   }
 
@@ -123,6 +138,8 @@ export class NativeWrites {
     this.#failure ??= error ?? new Deno.errors.BrokenPipe("Cannot write: socket closed");
     this.#queue = [];
     this.#queuedBytes = 0;
+    this.#queuedMemory = 0;
+    this.#lastQueuedBuffer = undefined;
     const drained = this.#drained;
     this.#drained = undefined;
     drained?.reject(this.#failure);
@@ -184,6 +201,8 @@ export class NativeWrites {
       const size = this.#queuedBytes;
       this.#queue = [];
       this.#queuedBytes = 0;
+      this.#queuedMemory = 0;
+      this.#lastQueuedBuffer = undefined;
       this.#send(parts, size);
       return;
     }

@@ -239,7 +239,7 @@ export class SocketChannel implements ByteSource, ByteSink {
       if (written !== NOT_NATIVE) return written;
       this.#native = undefined; // the handle is not what it was: the public path from now on
     }
-    return this.#publicWrite(parts.length === 1 ? parts[0]! : concatBytes(parts, size));
+    return this.#publicWrite(parts.length === 1 ? unpinned(parts[0]!) : concatBytes(parts, size));
   }
 
   #publicWrite(bytes: Uint8Array): Promise<void> | undefined {
@@ -327,4 +327,13 @@ function nodeConnection(socket: Socket, peer: PeerInfo, coalescing: WriteCoalesc
       socket.destroy();
     },
   };
+}
+
+/**
+ * `bytes`, copied when it is a small view of a larger buffer (an outbox
+ * chunk): node's write buffer counts a view's own bytes against its
+ * high-water mark but keeps the whole buffer alive until it is written.
+ */
+function unpinned(bytes: Uint8Array): Uint8Array {
+  return bytes.byteLength * 2 < bytes.buffer.byteLength ? bytes.slice() : bytes;
 }

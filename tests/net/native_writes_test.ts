@@ -79,3 +79,33 @@ for (const mode of ["twice", "inside the call"] as const) {
     ok(written.every((byte, i) => byte === sent[i]), "in order");
   });
 }
+
+Deno.test("NativeWrites: behind a write that never completes, small views of 4 KiB buffers fill the mark by the memory they hold, not by their bytes", () => {
+  const requests: Request[] = [];
+  const handle = {
+    writeBuffer: (request: Request) => requests.push(request) && 0,
+    writev: (request: Request) => requests.push(request) && 0,
+  };
+  const socket = Object.assign(new EventEmitter(), {
+    destroyed: false,
+    writableHighWaterMark: 64 * 1024,
+    destroy() {
+      this.destroyed = true;
+    },
+  }) as unknown as Socket;
+  const writes = new NativeWrites(socket, handle);
+  // The first write goes onto the handle and stays there (a silent peer).
+  equal(writes.writeParts([new Uint8Array(30)], 30), undefined);
+  let taken = 0;
+  let answer: ReturnType<NativeWrites["writeParts"]>;
+  do {
+    // A 30-byte frame seen through a view of its own 4 KiB chunk.
+    answer = writes.writeParts([new Uint8Array(new ArrayBuffer(4096), 0, 30)], 30);
+    if (answer === undefined) taken++;
+  } while (answer === undefined && taken < 10_000);
+  ok(answer instanceof Promise, "the writer is told to wait");
+  ok(taken * 4096 <= 64 * 1024, `${taken} views taken, holding ${taken * 4} KiB`);
+  equal(requests.length, 1, "still one write on the handle");
+  answer.catch(() => undefined);
+  writes.fail();
+});
