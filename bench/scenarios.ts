@@ -224,7 +224,7 @@ export async function chatScenario(
   if (profiler) {
     notes.push(
       ...await profiler.stopAndSave(
-        `${settings.profileDir}/banter-${plan.name ?? plan.mode}.cpuprofile`,
+        `${settings.profileDir}/${launcher.name}-${plan.name ?? plan.mode}.cpuprofile`,
       ),
     );
   }
@@ -358,7 +358,7 @@ export async function idleScenario(
   const loginWindow = performance.now() - started;
   const loginProfile = loginProfiler
     ? await loginProfiler.stopAndSave(
-      `${settings.profileDir}/banter-${plan.name}-logins.cpuprofile`,
+      `${settings.profileDir}/${launcher.name}-${plan.name}-logins.cpuprofile`,
     )
     : [];
   // Every join is announced to the room: wait for that traffic to stop.
