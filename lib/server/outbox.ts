@@ -352,15 +352,27 @@ export class Outbox {
    */
   #letGoOfChunk(): void {
     if (this.#open === undefined) return;
-    const charge = this.#open.length + FRAME_OVERHEAD_BYTES;
     const at = this.#lastView === undefined ? -1 : this.#queue.lastIndexOf(this.#lastView);
+    const charge = this.#forgetChunk();
+    if (at !== -1) this.#charges[at]! += charge;
+    else if (this.#flushing) this.#inflightCharge += charge;
+    else this.#bytes -= charge;
+  }
+
+  /**
+   * Close the open chunk's books (no more frames go into it).
+   *
+   * @returns What it was charged, for the caller to move or release; 0 when
+   *   no chunk was open.
+   */
+  #forgetChunk(): number {
+    if (this.#open === undefined) return 0;
+    const charge = this.#open.length + FRAME_OVERHEAD_BYTES;
     this.#open = undefined;
     this.#openStart = 0;
     this.#openUsed = 0;
     this.#lastView = undefined;
-    if (at !== -1) this.#charges[at]! += charge;
-    else if (this.#flushing) this.#inflightCharge += charge;
-    else this.#bytes -= charge;
+    return charge;
   }
 
   /** Move the gathered frames (joined) or what was copied into the open chunk onto the queue. */
@@ -406,10 +418,7 @@ export class Outbox {
     this.#gatheredCharge = 0;
     this.#queue = [];
     this.#charges = [];
-    this.#open = undefined;
-    this.#openStart = 0;
-    this.#openUsed = 0;
-    this.#lastView = undefined;
+    this.#forgetChunk();
     this.#chunkBytes = CHUNK_BYTES;
     this.#inflightCharge = 0;
     this.#latest.clear();
@@ -525,13 +534,7 @@ export class Outbox {
 
   /** Everything queued was written: the open chunk (all of it written) is let go. */
   #drained(): void {
-    if (this.#open !== undefined) {
-      this.#bytes -= this.#open.length + FRAME_OVERHEAD_BYTES;
-      this.#open = undefined;
-      this.#openStart = 0;
-      this.#openUsed = 0;
-      this.#lastView = undefined;
-    }
+    this.#bytes -= this.#forgetChunk();
     this.#chunkBytes = CHUNK_BYTES;
     this.#flushing = false;
     if (this.#bytes <= this.#maxBytes) this.#clearStall();
